@@ -1,0 +1,106 @@
+//! The command line, as clap types only: what an admin can type.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Endpoint Agent: enforces a blueprint on this Mac and reports to its tenant.
+#[derive(Debug, Parser)]
+#[command(name = "agent", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Override a configuration key for this command (repeatable), e.g.
+    /// `--set timeouts.custom_script=90s`. Flags win over every other source.
+    #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
+    pub set: Vec<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one check-in now and wait for it, printing progress.
+    Run(RunArgs),
+    /// Show the last check-ins, the schedule and drift.
+    Status(JsonArgs),
+    /// List past check-ins, or show one in full.
+    History(HistoryArgs),
+    /// Read the agent's logs back, filtered.
+    Logs(LogsArgs),
+    /// Show the effective configuration.
+    Config(ConfigArgs),
+    /// Show where the agent keeps its files.
+    Paths(JsonArgs),
+}
+
+/// `agent run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Make this the daily check-in, whatever the schedule says.
+    #[arg(long)]
+    pub reset_daily: bool,
+    /// Enforce this blueprint file (JSON or plist) instead of the configured one.
+    #[arg(long, value_name = "PATH")]
+    pub blueprint: Option<PathBuf>,
+    /// Give up (exit 3) instead of waiting when another check-in is running.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Print the run record as JSON when done, instead of progress.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Verbs whose only option is `--json`.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `agent history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Show this run in full instead of the list.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// How many runs to list, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `agent logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only lines of this run.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Only lines about this item (its name or id).
+    #[arg(long, value_name = "NAME")]
+    pub item: Option<String>,
+    /// Only lines at this level or more severe (error, warn, info, debug, trace).
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
+    /// Only lines from this long ago until now, e.g. `2h` or `30m`.
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Print each line as its JSON record.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `agent config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Also say which file, variable or flag set each key.
+    #[arg(long)]
+    pub show_origin: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,38 @@
+//! The exit codes every verb uses, and which failure maps to which.
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | every item succeeded or was rightly skipped (or the verb did its job) |
+//! | 1 | an item failed or timed out, or the agent itself failed |
+//! | 2 | bad input or configuration: nothing ran; the message says what and where |
+//! | 3 | could not get the run: another check-in holds it and waiting was refused |
+
+use crate::blueprint::BlueprintErrors;
+use crate::checkin::CheckinError;
+use crate::commands::logs::LogsError;
+use crate::config::ConfigErrors;
+use crate::run_lock::LockError;
+
+/// Everything went as it should.
+pub const SUCCESS: u8 = 0;
+/// An item failed or timed out, or the agent itself hit an error.
+pub const FAILURE: u8 = 1;
+/// Bad input or configuration; nothing ran.
+pub const BAD_INPUT: u8 = 2;
+/// Another check-in is running and waiting was refused.
+pub const BUSY: u8 = 3;
+
+/// The exit code for an error that ended a verb.
+pub fn for_error(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<ConfigErrors>().is_some() || error.downcast_ref::<BlueprintErrors>().is_some() {
+        return BAD_INPUT;
+    }
+    if let Some(LogsError::BadArgument { .. }) = error.downcast_ref::<LogsError>() {
+        return BAD_INPUT;
+    }
+    match error.downcast_ref::<CheckinError>() {
+        Some(CheckinError::NoBlueprint | CheckinError::Blueprint(_)) => BAD_INPUT,
+        Some(CheckinError::Lock(LockError::Busy { .. })) => BUSY,
+        _ => FAILURE,
+    }
+}

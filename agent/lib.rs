@@ -1,0 +1,37 @@
+//! Endpoint Agent: an on-device management agent for macOS.
+//!
+//! A check-in flows through these modules, in this order:
+//!
+//! ```text
+//!  cli ──► commands/<verb> ──► config (layers → AgentConfig)
+//!                │
+//!                ▼
+//!            checkin ── blueprint (file → checked Blueprint)
+//!                │  ├── run_lock (one check-in at a time)
+//!                │  ├── plan (which items, what order, which timeout)
+//!                │  ├── items/<type> ── process (own group, bounded output, TERM → KILL)
+//!                │  └── state (SQLite: runs, item results, markers)
+//!                ▼
+//!            progress / render (what people see), logging (what the files keep)
+//! ```
+//!
+//! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
+//! `exit_code` says what each exit code means.
+
+pub mod blueprint;
+mod blueprint_document;
+pub mod checkin;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod exit_code;
+pub mod items;
+pub mod log_records;
+pub mod logging;
+pub mod paths;
+pub mod plan;
+pub mod process;
+pub mod progress;
+pub mod render;
+pub mod run_lock;
+pub mod state;
