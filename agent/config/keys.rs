@@ -1,0 +1,197 @@
+//! The table of known keys: their dotted names, their types and where each lands in
+//! [`AgentConfig`].
+//!
+//! This table is the one list of settings. Loading checks every key against it,
+//! `agent config --show-origin` prints one line per entry, and the environment
+//! variable names are derived from it (`timeouts.run` → `AGENT_TIMEOUTS_RUN`). The
+//! defaults are [`AgentConfig::default`]. Adding a setting means a field in
+//! `settings.rs` and one entry here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::settings::{AgentConfig, LogLevel, REDACTED, Secret, duration_text};
+use super::values::{self, RawValue, ValueProblem};
+
+/// The prefix every configuration environment variable starts with.
+pub(crate) const ENVIRONMENT_PREFIX: &str = "AGENT_";
+
+/// What `agent config --show-origin` prints for an optional key nobody set.
+pub(crate) const UNSET_TEXT: &str = "(none)";
+
+/// One setting admins can write.
+pub(crate) struct KnownKey {
+    /// The dotted name, as written in files and `--set`.
+    pub(crate) name: &'static str,
+    /// The type, and where the checked value is stored.
+    field: Field,
+}
+
+/// Both ways into one field of [`AgentConfig`]: read for display, write when a
+/// layer sets it.
+struct Place<T: 'static> {
+    /// The field, for showing its effective value.
+    read: fn(&AgentConfig) -> &T,
+    /// The field, for storing a checked value.
+    write: fn(&mut AgentConfig) -> &mut T,
+}
+
+/// A key's type, which decides how its raw value is checked and shown.
+enum Field {
+    /// A positive duration.
+    Duration(Place<Duration>),
+    /// A path, or unset.
+    OptionalPath(Place<Option<PathBuf>>),
+    /// An `http(s)://` URL, or unset.
+    OptionalUrl(Place<Option<String>>),
+    /// A secret string, or unset; always shown redacted.
+    OptionalSecret(Place<Option<Secret>>),
+    /// A whole number from 1 up.
+    PositiveInteger(Place<u32>),
+    /// A log level name.
+    LogLevel(Place<LogLevel>),
+}
+
+/// A [`Place`] for the field at a dotted path in [`AgentConfig`].
+macro_rules! place {
+    ($($field:ident).+) => {
+        Place { read: |config| &config.$($field).+, write: |config| &mut config.$($field).+ }
+    };
+}
+
+/// Every known key, sorted by name (the order `--show-origin` prints them in).
+pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
+    KnownKey { name: "blueprint_file", field: Field::OptionalPath(place!(blueprint_file)) },
+    KnownKey { name: "logs.level", field: Field::LogLevel(place!(logs.level)) },
+    KnownKey { name: "logs.retention_days", field: Field::PositiveInteger(place!(logs.retention_days)) },
+    KnownKey { name: "otel.endpoint", field: Field::OptionalUrl(place!(otel.endpoint)) },
+    KnownKey { name: "schedule.daily_interval", field: Field::Duration(place!(schedule.daily_interval)) },
+    KnownKey { name: "schedule.recurring_interval", field: Field::Duration(place!(schedule.recurring_interval)) },
+    KnownKey { name: "tenant.token", field: Field::OptionalSecret(place!(tenant.token)) },
+    KnownKey { name: "tenant.url", field: Field::OptionalUrl(place!(tenant.url)) },
+    KnownKey { name: "timeouts.auto_app", field: Field::Duration(place!(timeouts.auto_app)) },
+    KnownKey { name: "timeouts.custom_printer", field: Field::Duration(place!(timeouts.custom_printer)) },
+    KnownKey { name: "timeouts.custom_script", field: Field::Duration(place!(timeouts.custom_script)) },
+    KnownKey { name: "timeouts.run", field: Field::Duration(place!(timeouts.run)) },
+    KnownKey { name: "timeouts.termination_grace", field: Field::Duration(place!(timeouts.termination_grace)) },
+];
+
+/// The known key called `name`, if there is one.
+pub(crate) fn find(name: &str) -> Option<&'static KnownKey> {
+    KNOWN_KEYS.iter().find(|key| key.name == name)
+}
+
+/// The known key whose environment variable is `variable`, if there is one.
+pub(crate) fn find_by_environment_variable(variable: &str) -> Option<&'static KnownKey> {
+    KNOWN_KEYS.iter().find(|key| key.environment_variable() == variable)
+}
+
+impl KnownKey {
+    /// `AGENT_` + the name uppercased with `.` → `_`, e.g. `AGENT_TIMEOUTS_RUN`.
+    pub(crate) fn environment_variable(&self) -> String {
+        format!("{ENVIRONMENT_PREFIX}{}", self.name.to_ascii_uppercase().replace('.', "_"))
+    }
+
+    /// Checks `raw` against this key's type and stores it in `config`.
+    pub(crate) fn apply(&self, raw: &RawValue, config: &mut AgentConfig) -> Result<(), ValueProblem> {
+        match &self.field {
+            Field::Duration(place) => *(place.write)(config) = values::parse_duration(raw)?,
+            Field::OptionalPath(place) => *(place.write)(config) = values::parse_optional_path(raw)?,
+            Field::OptionalUrl(place) => *(place.write)(config) = values::parse_optional_url(raw)?,
+            Field::OptionalSecret(place) => *(place.write)(config) = values::parse_optional_secret(raw)?,
+            Field::PositiveInteger(place) => *(place.write)(config) = values::parse_positive_integer(raw)?,
+            Field::LogLevel(place) => *(place.write)(config) = values::parse_log_level(raw)?,
+        }
+        Ok(())
+    }
+
+    /// This key's value in `config` as an admin would write it; secrets redacted,
+    /// [`UNSET_TEXT`] when unset.
+    pub(crate) fn value_text(&self, config: &AgentConfig) -> String {
+        let text = match &self.field {
+            Field::Duration(place) => Some(duration_text(*(place.read)(config))),
+            Field::OptionalPath(place) => (place.read)(config).as_deref().map(path_text),
+            Field::OptionalUrl(place) => (place.read)(config).clone(),
+            Field::OptionalSecret(place) => (place.read)(config).as_ref().map(|_| REDACTED.to_string()),
+            Field::PositiveInteger(place) => Some((place.read)(config).to_string()),
+            Field::LogLevel(place) => Some((place.read)(config).to_string()),
+        };
+        text.unwrap_or_else(|| UNSET_TEXT.to_string())
+    }
+}
+
+/// A path as text, for display only.
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn keys_are_sorted_and_their_variables_unique() {
+        let names: Vec<_> = KNOWN_KEYS.iter().map(|key| key.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        let variables: BTreeSet<_> = KNOWN_KEYS.iter().map(KnownKey::environment_variable).collect();
+        assert_eq!(variables.len(), KNOWN_KEYS.len());
+        assert!(!variables.contains(crate::paths::ROOT_VARIABLE));
+    }
+
+    #[test]
+    fn environment_variables_follow_the_naming_rule() {
+        let cases = [
+            ("AGENT_TIMEOUTS_CUSTOM_SCRIPT", Some("timeouts.custom_script")),
+            ("AGENT_TENANT_URL", Some("tenant.url")),
+            ("AGENT_BLUEPRINT_FILE", Some("blueprint_file")),
+            ("AGENT_LOGS_RETENTION_DAYS", Some("logs.retention_days")),
+            ("AGENT_TIMEOUTS_NAP", None),
+            ("agent_tenant_url", None),
+        ];
+        for (variable, expected) in cases {
+            assert_eq!(find_by_environment_variable(variable).map(|key| key.name), expected);
+        }
+    }
+
+    #[test]
+    fn defaults_show_as_admins_write_them() {
+        let config = AgentConfig::default();
+        let shown: Vec<_> = KNOWN_KEYS.iter().map(|key| (key.name, key.value_text(&config))).collect();
+        let expected = [
+            ("blueprint_file", "(none)"),
+            ("logs.level", "info"),
+            ("logs.retention_days", "14"),
+            ("otel.endpoint", "(none)"),
+            ("schedule.daily_interval", "24h"),
+            ("schedule.recurring_interval", "15m"),
+            ("tenant.token", "(none)"),
+            ("tenant.url", "(none)"),
+            ("timeouts.auto_app", "6h"),
+            ("timeouts.custom_printer", "3h"),
+            ("timeouts.custom_script", "1h"),
+            ("timeouts.run", "12h"),
+            ("timeouts.termination_grace", "5s"),
+        ];
+        let expected: Vec<_> = expected.iter().map(|(name, text)| (*name, text.to_string())).collect();
+        assert_eq!(shown, expected);
+    }
+
+    #[test]
+    fn applying_stores_the_checked_value_in_its_field() {
+        let mut config = AgentConfig::default();
+        let apply = |config: &mut AgentConfig, name: &str, raw: RawValue| find(name).unwrap().apply(&raw, config);
+        apply(&mut config, "timeouts.run", RawValue::Integer(60)).unwrap();
+        apply(&mut config, "tenant.token", RawValue::Text("tok-1".to_string())).unwrap();
+        apply(&mut config, "logs.level", RawValue::Text("trace".to_string())).unwrap();
+        assert_eq!(config.timeouts.run, Duration::from_secs(60));
+        assert_eq!(config.tenant.token.as_ref().map(Secret::expose), Some("tok-1"));
+        assert_eq!(config.logs.level, LogLevel::Trace);
+        assert_eq!(find("tenant.token").unwrap().value_text(&config), REDACTED);
+        assert!(apply(&mut config, "timeouts.run", RawValue::Boolean(true)).is_err());
+        assert_eq!(config.timeouts.run, Duration::from_secs(60), "a bad value leaves the field alone");
+    }
+}

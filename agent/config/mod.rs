@@ -1,0 +1,26 @@
+//! The agent's configuration: layered sources merged key by key into one validated
+//! [`AgentConfig`], with the origin of every value and every problem at once.
+//!
+//! ```text
+//! defaults < config file < config.d/* (by name) < managed preferences < AGENT_* < --set
+//!            files.rs ─┐           layers.rs ─┐                          layers.rs
+//!                      └── raw dotted keys ───┴──> resolve.rs: check each against
+//!                          with their origin       keys.rs, merge, collect problems
+//! ```
+
+mod files;
+mod keys;
+mod layers;
+mod origin;
+mod problems;
+mod resolve;
+mod settings;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+pub use origin::Origin;
+pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
+pub use resolve::{EffectiveValue, LoadedConfig, load};
+pub use settings::{AgentConfig, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant, Timeouts};

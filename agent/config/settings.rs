@@ -1,0 +1,301 @@
+//! The validated configuration the rest of the agent reads.
+//!
+//! Everything here is already checked: durations are positive, URLs have a scheme
+//! and a host, the log level is one we know. Code downstream never re-validates and
+//! never sees where a value came from; that lives in
+//! [`LoadedConfig`](super::LoadedConfig) for `agent config --show-origin`.
+//!
+//! `Serialize` gives `agent config --json`: the same nested shape an admin writes in
+//! a plist, durations as text (`"1h 30m"`), the tenant token redacted.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// What a [`Secret`] shows instead of its value, everywhere but [`Secret::expose`].
+pub const REDACTED: &str = "********";
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentConfig {
+    /// How long library items and whole runs may take.
+    pub timeouts: Timeouts,
+    /// How often check-ins are due.
+    pub schedule: Schedule,
+    /// A local blueprint to use instead of the tenant's; `None` means the blueprint
+    /// comes from the tenant.
+    pub blueprint_file: Option<PathBuf>,
+    /// The tenant the agent checks in with.
+    pub tenant: Tenant,
+    /// Where telemetry goes.
+    pub otel: Otel,
+    /// The agent's own log files.
+    pub logs: Logs,
+}
+
+/// Time limits. An item that runs past its limit is stopped and recorded as
+/// `timed_out`, and none of its processes outlive the limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    /// Per `custom_script` item (audit, remediation and re-audit together).
+    #[serde(serialize_with = "as_duration_text")]
+    pub custom_script: Duration,
+    /// Per `custom_printer` item.
+    #[serde(serialize_with = "as_duration_text")]
+    pub custom_printer: Duration,
+    /// Per `auto_app` item; app downloads can be large, hence the long default.
+    #[serde(serialize_with = "as_duration_text")]
+    pub auto_app: Duration,
+    /// The whole run; also the only limit on `custom_app` and `managed_os` items.
+    #[serde(serialize_with = "as_duration_text")]
+    pub run: Duration,
+    /// How long an item's processes get between TERM and KILL once its time is up.
+    #[serde(serialize_with = "as_duration_text")]
+    pub termination_grace: Duration,
+}
+
+/// When check-ins are due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Schedule {
+    /// Time between recurring check-ins.
+    #[serde(serialize_with = "as_duration_text")]
+    pub recurring_interval: Duration,
+    /// Time between daily check-ins (which also send inventory).
+    #[serde(serialize_with = "as_duration_text")]
+    pub daily_interval: Duration,
+}
+
+/// The tenant connection. Both are `None` until an admin configures them, in which
+/// case the agent runs only from a local or saved blueprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    /// The base URL, `http://` or `https://`.
+    pub url: Option<String>,
+    /// The bearer token; redacted everywhere but [`Secret::expose`].
+    pub token: Option<Secret>,
+}
+
+/// Telemetry export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Otel {
+    /// The OTLP/HTTP endpoint; `None` leaves it to the standard
+    /// `OTEL_EXPORTER_OTLP_*` variables, read by the telemetry setup.
+    pub endpoint: Option<String>,
+}
+
+/// The agent's own logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Logs {
+    /// Days of rotated log files kept; at least 1.
+    pub retention_days: u32,
+    /// The most detailed level written.
+    pub level: LogLevel,
+}
+
+/// How much the agent logs, from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Only failures.
+    Error,
+    /// Failures and things an admin should look at.
+    Warn,
+    /// What the agent did; the default.
+    Info,
+    /// Detail for diagnosing a device.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// A value that must never appear in logs, errors or output: the tenant token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Default for AgentConfig {
+    /// The built-in defaults, the bottom layer of every load.
+    fn default() -> Self {
+        Self {
+            timeouts: Timeouts {
+                custom_script: Duration::from_secs(HOUR),
+                custom_printer: Duration::from_secs(3 * HOUR),
+                auto_app: Duration::from_secs(6 * HOUR),
+                run: Duration::from_secs(12 * HOUR),
+                termination_grace: Duration::from_secs(5),
+            },
+            schedule: Schedule {
+                recurring_interval: Duration::from_secs(15 * MINUTE),
+                daily_interval: Duration::from_secs(24 * HOUR),
+            },
+            blueprint_file: None,
+            tenant: Tenant { url: None, token: None },
+            otel: Otel { endpoint: None },
+            logs: Logs { retention_days: 14, level: LogLevel::Info },
+        }
+    }
+}
+
+impl LogLevel {
+    /// Every level, least detailed first.
+    pub const ALL: [LogLevel; 5] = [LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug, LogLevel::Trace];
+
+    /// The name admins write and `tracing` filters understand.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+
+    /// The level named `name`, in any letter case.
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL.into_iter().find(|level| level.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl Secret {
+    /// Wraps `value` so it cannot be printed by accident.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The real value, for the one place that needs it (the `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(REDACTED)
+    }
+}
+
+/// Serialized redacted, so `agent config --json` can be pasted into a ticket.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+/// A duration as admins write it (`"1h 30m"`), not as seconds and nanoseconds.
+fn as_duration_text<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&duration_text(*duration))
+}
+
+/// `duration` in hours, minutes and seconds (`"24h"`, `"1h 30m"`, `"1m 30s"`), the
+/// units admins write; `humantime` would say `"1day"`. The text parses back to the
+/// same duration.
+pub(crate) fn duration_text(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let nanoseconds = duration.subsec_nanos();
+    let mut parts = Vec::new();
+    for (amount, unit) in [(seconds / HOUR, "h"), (seconds % HOUR / MINUTE, "m"), (seconds % MINUTE, "s")] {
+        if amount > 0 {
+            parts.push(format!("{amount}{unit}"));
+        }
+    }
+    if nanoseconds > 0 {
+        parts.push(match nanoseconds {
+            _ if nanoseconds % 1_000_000 == 0 => format!("{}ms", nanoseconds / 1_000_000),
+            _ if nanoseconds % 1_000 == 0 => format!("{}us", nanoseconds / 1_000),
+            _ => format!("{nanoseconds}ns"),
+        });
+    }
+    if parts.is_empty() {
+        return "0s".to_string();
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_never_prints() {
+        let mut config = AgentConfig::default();
+        config.tenant.token = Some(Secret::new("tok-very-secret"));
+        let token = config.tenant.token.as_ref().unwrap();
+        assert_eq!(format!("{token}"), REDACTED);
+        assert_eq!(format!("{token:?}"), REDACTED);
+        assert_eq!(token.expose(), "tok-very-secret");
+        assert!(!format!("{config:?}").contains("tok-very-secret"));
+        assert!(!format!("{config:#?}").contains("tok-very-secret"));
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(!json.contains("tok-very-secret"), "{json}");
+    }
+
+    #[test]
+    fn json_mirrors_the_keys_admins_write() {
+        let json = serde_json::to_value(AgentConfig::default()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "timeouts": {
+                    "custom_script": "1h", "custom_printer": "3h", "auto_app": "6h",
+                    "run": "12h", "termination_grace": "5s"
+                },
+                "schedule": { "recurring_interval": "15m", "daily_interval": "24h" },
+                "blueprint_file": null,
+                "tenant": { "url": null, "token": null },
+                "otel": { "endpoint": null },
+                "logs": { "retention_days": 14, "level": "info" }
+            })
+        );
+    }
+
+    #[test]
+    fn durations_print_in_hours_minutes_and_seconds_and_parse_back() {
+        let cases = [
+            (Duration::from_secs(24 * HOUR), "24h"),
+            (Duration::from_secs(90 * MINUTE), "1h 30m"),
+            (Duration::from_secs(90), "1m 30s"),
+            (Duration::from_secs(5), "5s"),
+            (Duration::from_millis(1_500), "1s 500ms"),
+            (Duration::from_micros(7), "7us"),
+            (Duration::from_nanos(3), "3ns"),
+            (Duration::ZERO, "0s"),
+        ];
+        for (duration, expected) in cases {
+            assert_eq!(duration_text(duration), expected);
+            assert_eq!(humantime::parse_duration(expected).unwrap(), duration, "{expected}");
+        }
+    }
+
+    #[test]
+    fn log_levels_parse_in_any_case() {
+        let cases = [
+            ("error", Some(LogLevel::Error)),
+            ("WARN", Some(LogLevel::Warn)),
+            ("Info", Some(LogLevel::Info)),
+            ("debug", Some(LogLevel::Debug)),
+            ("trace", Some(LogLevel::Trace)),
+            ("warning", None),
+            ("", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(LogLevel::from_name(name), expected, "{name}");
+        }
+    }
+}

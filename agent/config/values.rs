@@ -1,0 +1,325 @@
+//! Raw values as the layers hold them, and the checks that turn them into typed
+//! settings.
+//!
+//! Plist and JSON files carry typed values (a duration may be an integer number of
+//! seconds); environment variables and flags carry only text. Every source is first
+//! brought to one [`RawValue`] shape, so each key type is checked in one place,
+//! whatever the layer.
+//!
+//! For the optional keys (paths, URLs, the token) an empty string or a JSON `null`
+//! means "unset": a later layer, e.g. `--set tenant.url=`, can clear what an earlier
+//! one set.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::settings::{LogLevel, Secret};
+
+/// A value read from a layer, not yet checked against its key's type.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RawValue {
+    /// A string; the only kind environment variables and flags give.
+    Text(String),
+    /// An integer from a plist or JSON file.
+    Integer(i128),
+    /// A number with a fractional part.
+    Real(f64),
+    /// A boolean.
+    Boolean(bool),
+    /// JSON `null`.
+    Null,
+    /// A dictionary, kept in file order so it can be flattened into dotted keys.
+    Dictionary(Vec<(String, RawValue)>),
+    /// Anything no key accepts (an array, data, a date), by its description.
+    Other(&'static str),
+}
+
+/// Why a raw value does not fit its key. Each message ends with what was found, so
+/// the admin can spot the typo.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ValueProblem {
+    /// Not a string `humantime` can read, nor an integer number of seconds.
+    #[error("expected a duration such as \"90s\" or \"12h\", found {found}")]
+    NotADuration { found: String },
+    /// A duration of zero, which would stop every item at once.
+    #[error("expected a duration greater than zero, found {found}")]
+    ZeroDuration { found: String },
+    /// Not a string.
+    #[error("expected a path, found {found}")]
+    NotAPath { found: String },
+    /// Not an `http://` or `https://` URL with a host.
+    #[error("expected an http:// or https:// URL with a host, found {found}")]
+    NotAUrl { found: String },
+    /// Not a string; `found` names only the type, never the value.
+    #[error("expected a string, found {found}")]
+    NotAString { found: String },
+    /// Not a whole number from 1 up.
+    #[error("expected a whole number of at least 1, found {found}")]
+    NotAPositiveInteger { found: String },
+    /// Not one of the level names.
+    #[error("expected one of error, warn, info, debug, trace, found {found}")]
+    NotALogLevel { found: String },
+}
+
+impl fmt::Display for RawValue {
+    /// The value as found, for error messages: strings quoted, containers by kind.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawValue::Text(text) => write!(formatter, "{text:?}"),
+            RawValue::Integer(number) => write!(formatter, "{number}"),
+            RawValue::Real(number) => write!(formatter, "{number}"),
+            RawValue::Boolean(value) => write!(formatter, "{value}"),
+            RawValue::Null => formatter.write_str("null"),
+            RawValue::Dictionary(_) => formatter.write_str("a dictionary"),
+            RawValue::Other(description) => formatter.write_str(description),
+        }
+    }
+}
+
+impl RawValue {
+    /// The kind of value, without the value itself: what error messages about a
+    /// secret may show.
+    fn kind(&self) -> &'static str {
+        match self {
+            RawValue::Text(_) => "a string",
+            RawValue::Integer(_) => "an integer",
+            RawValue::Real(_) => "a number",
+            RawValue::Boolean(_) => "a boolean",
+            RawValue::Null => "null",
+            RawValue::Dictionary(_) => "a dictionary",
+            RawValue::Other(description) => description,
+        }
+    }
+
+    /// The text with surrounding whitespace removed, `None` for any other kind.
+    fn trimmed_text(&self) -> Option<&str> {
+        match self {
+            RawValue::Text(text) => Some(text.trim()),
+            _ => None,
+        }
+    }
+
+    /// True for the values that mean "unset" on an optional key.
+    fn is_unset(&self) -> bool {
+        matches!(self, RawValue::Null) || self.trimmed_text() == Some("")
+    }
+}
+
+/// A positive duration: text such as `"90s"` or `"1h 30m"`, or whole seconds.
+pub(crate) fn parse_duration(raw: &RawValue) -> Result<Duration, ValueProblem> {
+    let not_a_duration = || ValueProblem::NotADuration { found: raw.to_string() };
+    let duration = match raw {
+        RawValue::Integer(seconds) if *seconds <= 0 => {
+            return Err(ValueProblem::ZeroDuration { found: raw.to_string() });
+        }
+        RawValue::Integer(seconds) => Duration::from_secs(u64::try_from(*seconds).map_err(|_| not_a_duration())?),
+        RawValue::Text(text) => humantime::parse_duration(text.trim()).map_err(|_| not_a_duration())?,
+        _ => return Err(not_a_duration()),
+    };
+    if duration.is_zero() {
+        return Err(ValueProblem::ZeroDuration { found: raw.to_string() });
+    }
+    Ok(duration)
+}
+
+/// A path, or `None` when unset. Kept as written: a relative path is taken from
+/// the folder the agent runs in.
+pub(crate) fn parse_optional_path(raw: &RawValue) -> Result<Option<PathBuf>, ValueProblem> {
+    if raw.is_unset() {
+        return Ok(None);
+    }
+    match raw.trimmed_text() {
+        Some(text) => Ok(Some(PathBuf::from(text))),
+        None => Err(ValueProblem::NotAPath { found: raw.to_string() }),
+    }
+}
+
+/// An `http://` or `https://` URL with a host, or `None` when unset.
+pub(crate) fn parse_optional_url(raw: &RawValue) -> Result<Option<String>, ValueProblem> {
+    if raw.is_unset() {
+        return Ok(None);
+    }
+    match raw.trimmed_text() {
+        Some(text) if is_web_url(text) => Ok(Some(text.to_string())),
+        _ => Err(ValueProblem::NotAUrl { found: raw.to_string() }),
+    }
+}
+
+/// A secret string, or `None` when unset. A wrong type is reported by its kind
+/// only, so a mistyped token never reaches a log.
+pub(crate) fn parse_optional_secret(raw: &RawValue) -> Result<Option<Secret>, ValueProblem> {
+    if raw.is_unset() {
+        return Ok(None);
+    }
+    match raw.trimmed_text() {
+        Some(text) => Ok(Some(Secret::new(text))),
+        None => Err(ValueProblem::NotAString { found: raw.kind().to_string() }),
+    }
+}
+
+/// A whole number from 1 up: an integer, or text of digits.
+pub(crate) fn parse_positive_integer(raw: &RawValue) -> Result<u32, ValueProblem> {
+    let number = match raw {
+        RawValue::Integer(number) => u32::try_from(*number).ok(),
+        RawValue::Text(text) => text.trim().parse::<u32>().ok(),
+        _ => None,
+    };
+    number.filter(|number| *number >= 1).ok_or_else(|| ValueProblem::NotAPositiveInteger { found: raw.to_string() })
+}
+
+/// A log level name, in any letter case.
+pub(crate) fn parse_log_level(raw: &RawValue) -> Result<LogLevel, ValueProblem> {
+    raw.trimmed_text()
+        .and_then(LogLevel::from_name)
+        .ok_or_else(|| ValueProblem::NotALogLevel { found: raw.to_string() })
+}
+
+/// A plain check, enough to catch typos: the scheme is `http` or `https`, a host
+/// follows (after any `user@`), a port if given is digits, and there is no space.
+fn is_web_url(text: &str) -> bool {
+    let lowercase = text.to_ascii_lowercase();
+    let Some(scheme_length) =
+        ["http://", "https://"].iter().find(|scheme| lowercase.starts_with(**scheme)).map(|scheme| scheme.len())
+    else {
+        return false;
+    };
+    if text.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let rest = &text[scheme_length..];
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_and_port = authority.rsplit('@').next().unwrap_or_default();
+    let (host, port) = match host_and_port.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((address, after)) => (address, after.strip_prefix(':')),
+            None => return false,
+        },
+        None => match host_and_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_and_port, None),
+        },
+    };
+    let port_is_valid = port.is_none_or(|port| !port.is_empty() && port.bytes().all(|byte| byte.is_ascii_digit()));
+    !host.is_empty() && port_is_valid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(value: &str) -> RawValue {
+        RawValue::Text(value.to_string())
+    }
+
+    #[test]
+    fn durations_accept_text_and_whole_seconds() {
+        let cases = [
+            (text("90s"), Ok(Duration::from_secs(90))),
+            (text(" 1h 30m "), Ok(Duration::from_secs(5_400))),
+            (text("500ms"), Ok(Duration::from_millis(500))),
+            (RawValue::Integer(90), Ok(Duration::from_secs(90))),
+            (RawValue::Integer(0), Err("expected a duration greater than zero, found 0")),
+            (RawValue::Integer(-5), Err("expected a duration greater than zero, found -5")),
+            (text("0s"), Err("expected a duration greater than zero, found \"0s\"")),
+            (text("90"), Err("expected a duration such as \"90s\" or \"12h\", found \"90\"")),
+            (text("soon"), Err("expected a duration such as \"90s\" or \"12h\", found \"soon\"")),
+            (RawValue::Boolean(true), Err("expected a duration such as \"90s\" or \"12h\", found true")),
+            (RawValue::Real(1.5), Err("expected a duration such as \"90s\" or \"12h\", found 1.5")),
+            (
+                RawValue::Integer(i128::MAX),
+                Err("expected a duration such as \"90s\" or \"12h\", found 170141183460469231731687303715884105727"),
+            ),
+        ];
+        for (raw, expected) in cases {
+            let parsed = parse_duration(&raw).map_err(|problem| problem.to_string());
+            assert_eq!(parsed, expected.map_err(str::to_string), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn urls_need_a_web_scheme_and_a_host() {
+        let cases = [
+            ("https://tenant.example.com", true),
+            ("http://127.0.0.1:8080/base", true),
+            ("HTTPS://Tenant.Example.com/", true),
+            ("https://user@tenant.example.com", true),
+            ("http://[::1]:9000", true),
+            ("https://", false),
+            ("https:///path", false),
+            ("https://:443", false),
+            ("https://host:port", false),
+            ("http://[::1", false),
+            ("ftp://tenant.example.com", false),
+            ("tenant.example.com", false),
+            ("https://tenant example.com", false),
+        ];
+        for (url, valid) in cases {
+            assert_eq!(parse_optional_url(&text(url)).is_ok(), valid, "{url}");
+        }
+    }
+
+    #[test]
+    fn optional_keys_treat_empty_and_null_as_unset() {
+        for raw in [text(""), text("  "), RawValue::Null] {
+            assert_eq!(parse_optional_path(&raw), Ok(None));
+            assert_eq!(parse_optional_url(&raw), Ok(None));
+            assert_eq!(parse_optional_secret(&raw), Ok(None));
+        }
+        assert_eq!(parse_optional_path(&text("/etc/blueprint.json")), Ok(Some(PathBuf::from("/etc/blueprint.json"))));
+        assert_eq!(
+            parse_optional_path(&RawValue::Integer(3)).map_err(|problem| problem.to_string()),
+            Err("expected a path, found 3".to_string())
+        );
+    }
+
+    #[test]
+    fn a_mistyped_secret_is_described_by_kind_only() {
+        let problem = parse_optional_secret(&RawValue::Integer(123_456_789)).unwrap_err();
+        assert_eq!(problem.to_string(), "expected a string, found an integer");
+        let secret = parse_optional_secret(&text(" tok-1\n")).unwrap().unwrap();
+        assert_eq!(secret.expose(), "tok-1");
+    }
+
+    #[test]
+    fn retention_days_are_whole_numbers_from_one() {
+        let cases = [
+            (RawValue::Integer(30), Ok(30)),
+            (text("7"), Ok(7)),
+            (RawValue::Integer(0), Err("expected a whole number of at least 1, found 0")),
+            (text("-1"), Err("expected a whole number of at least 1, found \"-1\"")),
+            (text("two"), Err("expected a whole number of at least 1, found \"two\"")),
+            (RawValue::Real(14.0), Err("expected a whole number of at least 1, found 14")),
+            (
+                RawValue::Integer(i128::from(u32::MAX) + 1),
+                Err("expected a whole number of at least 1, found 4294967296"),
+            ),
+        ];
+        for (raw, expected) in cases {
+            let parsed = parse_positive_integer(&raw).map_err(|problem| problem.to_string());
+            assert_eq!(parsed, expected.map_err(str::to_string), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn log_levels_name_the_choices_when_wrong() {
+        assert_eq!(parse_log_level(&text("Debug")), Ok(LogLevel::Debug));
+        assert_eq!(
+            parse_log_level(&text("verbose")).map_err(|problem| problem.to_string()),
+            Err("expected one of error, warn, info, debug, trace, found \"verbose\"".to_string())
+        );
+    }
+
+    #[test]
+    fn containers_are_described_not_dumped() {
+        let cases = [
+            (RawValue::Dictionary(Vec::new()), "a dictionary"),
+            (RawValue::Other("an array"), "an array"),
+            (RawValue::Null, "null"),
+            (text("a \"quoted\" word"), "\"a \\\"quoted\\\" word\""),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(raw.to_string(), expected);
+        }
+    }
+}
