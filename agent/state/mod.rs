@@ -1,0 +1,12 @@
+//! The on-disk store: runs, item results and what the device remembers.
+//!
+//! One SQLite file in WAL mode under the state folder. Every item result is
+//! committed the moment it finishes, so a `kill -9` loses nothing already
+//! recorded; a run left without an end is marked `interrupted` by the next run.
+
+mod records;
+mod runs;
+mod store;
+
+pub use records::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger};
+pub use store::{Store, StoreError, create_private_folder};

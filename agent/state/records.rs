@@ -1,0 +1,184 @@
+//! The records a check-in leaves behind, shaped as `agent status --json` shows them.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::CheckinKind;
+
+/// What started a check-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// The daemon's own schedule.
+    Schedule,
+    /// An admin's `agent run`.
+    Cli,
+    /// A command from the tenant.
+    Tenant,
+}
+
+/// How a whole run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Every item succeeded or was rightly skipped.
+    Succeeded,
+    /// At least one item failed or hit its own timeout.
+    Failed,
+    /// The run's budget ran out before every item was done.
+    TimedOut,
+    /// The agent stopped before the run ended.
+    Interrupted,
+}
+
+/// How one item ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Compliant, or made compliant.
+    Succeeded,
+    /// Not compliant, or the handler could not do its job.
+    Failed,
+    /// Stopped by its own timeout or by the run's budget.
+    TimedOut,
+    /// Rightly left alone in this check-in (frequency, once done, no enforcement).
+    Skipped,
+    /// Never reached because the run's budget ran out.
+    NotRun,
+}
+
+macro_rules! text_names {
+    ($type:ty { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $type {
+            /// The name used in status, history and logs.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),+ }
+            }
+
+            /// The value named `text`, if any.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($name => Some(Self::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_names!(Trigger { Schedule => "schedule", Cli => "cli", Tenant => "tenant" });
+text_names!(RunOutcome {
+    Succeeded => "succeeded",
+    Failed => "failed",
+    TimedOut => "timed_out",
+    Interrupted => "interrupted",
+});
+text_names!(ItemStatus {
+    Succeeded => "succeeded",
+    Failed => "failed",
+    TimedOut => "timed_out",
+    Skipped => "skipped",
+    NotRun => "not_run",
+});
+
+/// What differs from what the tenant expects of this device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    /// This agent is older than the blueprint's `minimum_agent_version`.
+    pub outdated_client: bool,
+    /// No blueprint (or no team) has reached this device.
+    pub missing_policy: bool,
+    /// The tenant keeps refusing the token.
+    pub stale_token: bool,
+    /// How many items were found out of compliance and re-applied in the run.
+    pub reapplied: u32,
+}
+
+/// The result of one library item in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// The item's id in the blueprint.
+    pub id: String,
+    /// The item's name, as a label.
+    pub name: String,
+    /// The item's type (`custom_script`, ...).
+    #[serde(rename = "type")]
+    pub item_type: String,
+    /// How it ended.
+    pub status: ItemStatus,
+    /// When it started (for skipped and not-run items: when that was decided).
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// How long it ran.
+    pub duration_ms: u64,
+    /// The exit code of the last program it ran, if any.
+    pub exit_code: Option<i32>,
+    /// One line for admins: what was found and what was done.
+    pub message: String,
+    /// The programs' combined output, head and tail kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
+}
+
+/// One check-in as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Unique, time-ordered run id.
+    pub id: String,
+    /// Recurring or daily.
+    pub kind: CheckinKind,
+    /// What started it.
+    pub trigger: Trigger,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended; `None` while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended; `None` while it runs.
+    pub outcome: Option<RunOutcome>,
+    /// The blueprint it enforced.
+    pub blueprint_id: Option<String>,
+    /// The drift found during the run.
+    pub drift: Drift,
+    /// The items, in execution order.
+    pub items: Vec<ItemRecord>,
+}
+
+/// One line of history: a run without its items.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Unique, time-ordered run id.
+    pub id: String,
+    /// Recurring or daily.
+    pub kind: CheckinKind,
+    /// What started it.
+    pub trigger: Trigger,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended; `None` while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended; `None` while it runs.
+    pub outcome: Option<RunOutcome>,
+    /// How many items ended with each status.
+    pub counts: StatusCounts,
+}
+
+/// How many items of a run ended with each status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    /// Items that succeeded.
+    pub succeeded: u32,
+    /// Items that failed.
+    pub failed: u32,
+    /// Items that timed out.
+    pub timed_out: u32,
+    /// Items rightly skipped.
+    pub skipped: u32,
+    /// Items never reached.
+    pub not_run: u32,
+}

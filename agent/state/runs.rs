@@ -1,0 +1,335 @@
+//! Writing runs and item results as they happen, and reading them back.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::records::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger};
+use super::store::{Store, StoreError, parse_time, time_text};
+use crate::plan::CheckinKind;
+
+/// How many runs the store keeps; older ones are pruned after each run.
+const RUNS_KEPT: u32 = 1000;
+
+/// The status text of an item that started and has not finished.
+const RUNNING: &str = "running";
+
+/// The message given to an item the agent stopped in the middle of.
+const INTERRUPTED_ITEM: &str = "the check-in was interrupted while this item ran";
+
+impl Store {
+    /// Records the start of a run.
+    pub fn begin_run(&self, run: &RunRecord, pid: u32) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT INTO runs (id, kind, trigger, started_at, blueprint_id, pid) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    run.id,
+                    run.kind.as_str(),
+                    run.trigger.as_str(),
+                    time_text(run.started_at),
+                    run.blueprint_id,
+                    pid
+                ],
+            )
+            .map(drop)
+            .map_err(self.failed("cannot record the start of a run"))
+    }
+
+    /// Records that the item at `position` started (so a crash shows it).
+    pub fn item_started(&self, run_id: &str, position: usize, item: &ItemRecord) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO item_results (run_id, position, item_id, name, type, status, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![run_id, position, item.id, item.name, item.item_type, RUNNING, time_text(item.started_at)],
+            )
+            .map(drop)
+            .map_err(self.failed("cannot record the start of an item"))
+    }
+
+    /// Records how the item at `position` ended; committed at once.
+    pub fn item_finished(&self, run_id: &str, position: usize, item: &ItemRecord) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO item_results
+                 (run_id, position, item_id, name, type, status, started_at, finished_at, duration_ms, exit_code, message, output)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    run_id,
+                    position,
+                    item.id,
+                    item.name,
+                    item.item_type,
+                    item.status.as_str(),
+                    time_text(item.started_at),
+                    time_text(item.finished_at),
+                    item.duration_ms,
+                    item.exit_code,
+                    item.message,
+                    item.output
+                ],
+            )
+            .map(drop)
+            .map_err(self.failed("cannot record an item result"))
+    }
+
+    /// Records the end of a run and prunes the oldest runs beyond what is kept.
+    pub fn finish_run(
+        &self,
+        run_id: &str,
+        finished_at: DateTime<Utc>,
+        outcome: RunOutcome,
+        drift: &Drift,
+    ) -> Result<(), StoreError> {
+        let drift = serde_json::to_string(drift).unwrap_or_else(|_| "{}".into());
+        self.connection
+            .execute(
+                "UPDATE runs SET finished_at = ?2, outcome = ?3, drift = ?4 WHERE id = ?1",
+                params![run_id, time_text(finished_at), outcome.as_str(), drift],
+            )
+            .map_err(self.failed("cannot record the end of a run"))?;
+        self.connection
+            .execute(
+                "DELETE FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY started_at DESC LIMIT ?1)",
+                [RUNS_KEPT],
+            )
+            .map(drop)
+            .map_err(self.failed("cannot prune old runs"))
+    }
+
+    /// Marks every run left without an end as interrupted; call only while holding
+    /// the check-in lock, when no run can be live. Returns their ids.
+    pub fn mark_dangling_runs_interrupted(&self) -> Result<Vec<String>, StoreError> {
+        let dangling = self.unfinished_run_ids()?;
+        for run_id in &dangling {
+            let last_seen = self.last_activity(run_id)?;
+            self.connection
+                .execute(
+                    "UPDATE item_results SET status = 'failed', message = ?2, finished_at = started_at
+                     WHERE run_id = ?1 AND status = ?3",
+                    params![run_id, INTERRUPTED_ITEM, RUNNING],
+                )
+                .map_err(self.failed("cannot close an interrupted item"))?;
+            self.connection
+                .execute(
+                    "UPDATE runs SET finished_at = ?2, outcome = 'interrupted' WHERE id = ?1",
+                    params![run_id, last_seen],
+                )
+                .map_err(self.failed("cannot close an interrupted run"))?;
+        }
+        Ok(dangling)
+    }
+
+    fn unfinished_run_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT id FROM runs WHERE outcome IS NULL ORDER BY started_at")
+            .map_err(self.failed("cannot list unfinished runs"))?;
+        let ids = statement
+            .query_map([], |row| row.get(0))
+            .and_then(Iterator::collect)
+            .map_err(self.failed("cannot list unfinished runs"))?;
+        Ok(ids)
+    }
+
+    /// The last moment a run is known to have been alive.
+    fn last_activity(&self, run_id: &str) -> Result<String, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT MAX(COALESCE((SELECT MAX(COALESCE(finished_at, started_at)) FROM item_results WHERE run_id = ?1), ''), started_at)
+                 FROM runs WHERE id = ?1",
+                [run_id],
+                |row| row.get(0),
+            )
+            .map_err(self.failed("cannot read a run's last activity"))
+    }
+
+    /// The ids of `once` items that already succeeded on this device.
+    pub fn succeeded_once(&self) -> Result<HashSet<String>, StoreError> {
+        let mut statement =
+            self.connection.prepare("SELECT item_id FROM once_items").map_err(self.failed("cannot read once items"))?;
+        let ids = statement
+            .query_map([], |row| row.get(0))
+            .and_then(Iterator::collect)
+            .map_err(self.failed("cannot read once items"))?;
+        Ok(ids)
+    }
+
+    /// Remembers that the `once` item `item_id` succeeded.
+    pub fn mark_succeeded_once(&self, item_id: &str, at: DateTime<Utc>, run_id: &str) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR IGNORE INTO once_items (item_id, succeeded_at, run_id) VALUES (?1, ?2, ?3)",
+                params![item_id, time_text(at), run_id],
+            )
+            .map(drop)
+            .map_err(self.failed("cannot remember a once item"))
+    }
+
+    /// When the last daily check-in that reached its end started.
+    pub fn last_daily_completed(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.latest_start("kind = 'daily' AND outcome IS NOT NULL AND outcome != 'interrupted'")
+    }
+
+    /// When the last recurring check-in started.
+    pub fn last_recurring_started(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.latest_start("kind = 'recurring'")
+    }
+
+    /// When the last check-in of either kind started.
+    pub fn last_run_started(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.latest_start("1 = 1")
+    }
+
+    fn latest_start(&self, condition: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let query = format!("SELECT MAX(started_at) FROM runs WHERE {condition}");
+        let text: Option<String> =
+            self.connection.query_row(&query, [], |row| row.get(0)).map_err(self.failed("cannot read run times"))?;
+        text.map(|text| parse_time(&text)).transpose().map_err(self.failed("cannot read run times"))
+    }
+
+    /// The newest run, finished or not.
+    pub fn latest_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        let id: Option<String> = self
+            .connection
+            .query_row("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1", [], |row| row.get(0))
+            .optional()
+            .map_err(self.failed("cannot find the latest run"))?;
+        match id {
+            Some(id) => self.run(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest run that has ended.
+    pub fn latest_finished_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        let id: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT id FROM runs WHERE outcome IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.failed("cannot find the latest run"))?;
+        match id {
+            Some(id) => self.run(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// The run `run_id` with its items in execution order.
+    pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let run = self
+            .connection
+            .query_row(
+                "SELECT id, kind, trigger, started_at, finished_at, outcome, blueprint_id, drift FROM runs WHERE id = ?1",
+                [run_id],
+                run_from_row,
+            )
+            .optional()
+            .map_err(self.failed("cannot read a run"))?;
+        let Some(mut run) = run else { return Ok(None) };
+        run.items = self.items_of(run_id)?;
+        Ok(Some(run))
+    }
+
+    fn items_of(&self, run_id: &str) -> Result<Vec<ItemRecord>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT item_id, name, type, status, started_at, finished_at, duration_ms, exit_code, message, output
+                 FROM item_results WHERE run_id = ?1 AND status != ?2 ORDER BY position",
+            )
+            .map_err(self.failed("cannot read item results"))?;
+        let items = statement
+            .query_map(params![run_id, RUNNING], item_from_row)
+            .and_then(Iterator::collect)
+            .map_err(self.failed("cannot read item results"))?;
+        Ok(items)
+    }
+
+    /// The newest `limit` runs, newest first, with their item counts.
+    pub fn history(&self, limit: u32) -> Result<Vec<RunSummary>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome,
+                        SUM(i.status = 'succeeded'), SUM(i.status = 'failed'), SUM(i.status = 'timed_out'),
+                        SUM(i.status = 'skipped'), SUM(i.status = 'not_run')
+                 FROM runs r LEFT JOIN item_results i ON i.run_id = r.id
+                 GROUP BY r.id ORDER BY r.started_at DESC, r.id DESC LIMIT ?1",
+            )
+            .map_err(self.failed("cannot read the history"))?;
+        let runs = statement
+            .query_map([limit], summary_from_row)
+            .and_then(Iterator::collect)
+            .map_err(self.failed("cannot read the history"))?;
+        Ok(runs)
+    }
+}
+
+fn text_value<T>(column: usize, text: &str, parse: impl Fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(text).ok_or_else(|| {
+        let message = format!("unexpected value {text:?}");
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, message.into())
+    })
+}
+
+fn optional_time(text: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    text.map(|text| parse_time(&text)).transpose()
+}
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    let drift: String = row.get(7)?;
+    let outcome: Option<String> = row.get(5)?;
+    Ok(RunRecord {
+        id: row.get(0)?,
+        kind: text_value(1, &row.get::<_, String>(1)?, CheckinKind::parse)?,
+        trigger: text_value(2, &row.get::<_, String>(2)?, Trigger::parse)?,
+        started_at: parse_time(&row.get::<_, String>(3)?)?,
+        finished_at: optional_time(row.get(4)?)?,
+        outcome: outcome.map(|text| text_value(5, &text, RunOutcome::parse)).transpose()?,
+        blueprint_id: row.get(6)?,
+        drift: serde_json::from_str(&drift).unwrap_or_default(),
+        items: Vec::new(),
+    })
+}
+
+fn item_from_row(row: &Row<'_>) -> rusqlite::Result<ItemRecord> {
+    let started_at = parse_time(&row.get::<_, String>(4)?)?;
+    Ok(ItemRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        item_type: row.get(2)?,
+        status: text_value(3, &row.get::<_, String>(3)?, ItemStatus::parse)?,
+        started_at,
+        finished_at: optional_time(row.get(5)?)?.unwrap_or(started_at),
+        duration_ms: row.get(6)?,
+        exit_code: row.get(7)?,
+        message: row.get(8)?,
+        output: row.get(9)?,
+    })
+}
+
+fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
+    let outcome: Option<String> = row.get(5)?;
+    let count = |column: usize| row.get::<_, Option<u32>>(column).map(Option::unwrap_or_default);
+    Ok(RunSummary {
+        id: row.get(0)?,
+        kind: text_value(1, &row.get::<_, String>(1)?, CheckinKind::parse)?,
+        trigger: text_value(2, &row.get::<_, String>(2)?, Trigger::parse)?,
+        started_at: parse_time(&row.get::<_, String>(3)?)?,
+        finished_at: optional_time(row.get(4)?)?,
+        outcome: outcome.map(|text| text_value(5, &text, RunOutcome::parse)).transpose()?,
+        counts: StatusCounts {
+            succeeded: count(6)?,
+            failed: count(7)?,
+            timed_out: count(8)?,
+            skipped: count(9)?,
+            not_run: count(10)?,
+        },
+    })
+}

@@ -1,0 +1,201 @@
+//! Opening the SQLite store: folder permissions, WAL, schema, device identity.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+/// A failure of the on-disk store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The state folder could not be created or secured.
+    #[error("cannot prepare the state folder {path}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation.
+    #[error("state store {path}: {action}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done, as a lowercase fragment.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file holds something this version cannot read.
+    #[error("state store {path}: {message}")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The newest schema this version writes.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT,
+    blueprint_id TEXT,
+    pid INTEGER NOT NULL,
+    drift TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+CREATE TABLE IF NOT EXISTS item_results (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    duration_ms INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER,
+    message TEXT NOT NULL DEFAULT '',
+    output TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, position)
+);
+CREATE TABLE IF NOT EXISTS once_items (
+    item_id TEXT PRIMARY KEY,
+    succeeded_at TEXT NOT NULL,
+    run_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS device (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// The store: one SQLite connection.
+pub struct Store {
+    pub(super) connection: Connection,
+    pub(super) path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`; its folder is made 0700.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(folder) = path.parent() {
+            create_private_folder(folder)?;
+        }
+        let connection = Connection::open(path).map_err(database(path, "cannot open"))?;
+        let store = Self { connection, path: path.to_path_buf() };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store without creating anything; `None` when there is none yet.
+    pub fn open_existing(path: &Path) -> Result<Option<Self>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(path, flags).map_err(database(path, "cannot open"))?;
+        let store = Self { connection, path: path.to_path_buf() };
+        store.configure()?;
+        let version = store.schema_version()?;
+        if version == 0 {
+            return Ok(None);
+        }
+        if version > SCHEMA_VERSION {
+            return Err(store.newer_schema(version));
+        }
+        Ok(Some(store))
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
+        self.connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(self.failed("cannot set the busy timeout"))?;
+        self.connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(self.failed("cannot configure the journal"))
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        self.connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(self.failed("cannot read the schema version"))
+    }
+
+    fn newer_schema(&self, version: i64) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            message: format!("schema version {version} is newer than this agent understands ({SCHEMA_VERSION})"),
+        }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let version = self.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(self.newer_schema(version));
+        }
+        if version < SCHEMA_VERSION {
+            let batch = format!("BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;");
+            self.connection.execute_batch(&batch).map_err(self.failed("cannot create the schema"))?;
+        }
+        Ok(())
+    }
+
+    /// This device's stable identifier, created on first use.
+    pub fn device_id(&self) -> Result<String, StoreError> {
+        let existing: Option<String> = self
+            .connection
+            .query_row("SELECT value FROM device WHERE key = 'device_id'", [], |row| row.get(0))
+            .optional()
+            .map_err(self.failed("cannot read the device id"))?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        self.connection
+            .execute("INSERT OR IGNORE INTO device (key, value) VALUES ('device_id', ?1)", [&id])
+            .map_err(self.failed("cannot save the device id"))?;
+        self.device_id()
+    }
+
+    /// Maps a rusqlite error to a [`StoreError`] naming this store and the action.
+    pub(super) fn failed(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Database { path: self.path.clone(), action, source }
+    }
+}
+
+fn database<'path>(path: &'path Path, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + 'path {
+    move |source| StoreError::Database { path: path.to_path_buf(), action, source }
+}
+
+/// Creates `folder` (and parents) and makes it readable by its owner only.
+pub fn create_private_folder(folder: &Path) -> Result<(), StoreError> {
+    let failed = |source| StoreError::Folder { path: folder.to_path_buf(), source };
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(folder).map_err(failed)?;
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).map_err(failed)
+}
+
+/// The one text form of a time in the store: RFC 3339, UTC, milliseconds.
+/// Fixed width, so text order is time order.
+pub(crate) fn time_text(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Reads a time written by [`time_text`].
+pub(crate) fn parse_time(text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(error)))
+}
