@@ -1,0 +1,347 @@
+//! One check-in: blueprint → plan → execute → record.
+//!
+//! The blueprint is loaded and checked before anything is touched, so bad input
+//! leaves no trace. Then the check-in lock is taken (one check-in at a time), runs
+//! left dangling by a crash are closed as interrupted, the plan is made, and each
+//! item runs under the earlier of its own timeout and the run's budget. Each
+//! result is committed the moment it is known.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::blueprint::{self, BlueprintErrors, LibraryItem, LoadedBlueprint};
+use crate::config::AgentConfig;
+use crate::items::{self, ItemContext, ItemReport};
+use crate::paths::AgentPaths;
+use crate::plan::{self, Decision, ItemTimeouts, Plan, PlannedItem};
+use crate::run_lock::{self, Holder, LockError};
+use crate::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Store, StoreError, Trigger};
+
+/// What was asked for.
+#[derive(Debug, Clone)]
+pub struct CheckinRequest {
+    /// Make this the daily check-in whatever the schedule says.
+    pub reset_daily: bool,
+    /// Use this blueprint file instead of the configured or saved one.
+    pub blueprint: Option<PathBuf>,
+    /// Who asked.
+    pub trigger: Trigger,
+    /// Wait for a running check-in instead of giving up.
+    pub wait: bool,
+}
+
+/// Told what a check-in is doing, as it does it.
+pub trait Progress {
+    /// Another check-in holds the lock; this one waits for it.
+    fn waiting(&mut self, holder: Option<&Holder>);
+    /// The run started with this plan.
+    fn run_started(&mut self, run: &RunRecord, plan: &Plan);
+    /// Item `position` (0-based) of `total` started.
+    fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem);
+    /// The running item entered a new phase (`audit`, `remediation`, ...).
+    fn item_phase(&mut self, phase: &str);
+    /// An item ended (or was skipped, or never reached).
+    fn item_finished(&mut self, position: usize, total: usize, record: &ItemRecord);
+    /// The run ended.
+    fn run_finished(&mut self, run: &RunRecord);
+}
+
+/// Why a check-in could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckinError {
+    /// No blueprint given, configured, or saved from the tenant.
+    #[error("no blueprint: pass --blueprint PATH, set blueprint_file in the configuration, or enroll with a tenant")]
+    NoBlueprint,
+    /// The blueprint is malformed.
+    #[error(transparent)]
+    Blueprint(#[from] BlueprintErrors),
+    /// The check-in lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs one check-in to its end and returns its record.
+pub async fn run_checkin(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+    progress: &mut dyn Progress,
+    cancel: &CancellationToken,
+) -> Result<RunRecord, CheckinError> {
+    let loaded = load_blueprint(paths, config, request)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    crate::state::create_private_folder(&paths.state_dir)?;
+    let lock_started = Utc::now();
+    let _lock =
+        run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
+    let store = Store::open(&paths.store_file)?;
+    for run_id in store.mark_dangling_runs_interrupted()? {
+        tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
+    }
+    let started_at = Utc::now();
+    let kind = plan::choose_kind(
+        request.reset_daily,
+        store.last_daily_completed()?,
+        started_at,
+        config.schedule.daily_interval,
+    );
+    let timeouts = ItemTimeouts {
+        custom_script: config.timeouts.custom_script,
+        custom_printer: config.timeouts.custom_printer,
+        auto_app: config.timeouts.auto_app,
+    };
+    let plan = plan::plan(&loaded.blueprint, kind, &store.succeeded_once()?, &timeouts);
+    let mut run = RunRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind,
+        trigger: request.trigger,
+        started_at,
+        finished_at: None,
+        outcome: None,
+        blueprint_id: Some(loaded.blueprint.id.clone()),
+        drift: policy_drift(&loaded),
+        items: Vec::new(),
+    };
+    store.begin_run(&run, std::process::id())?;
+    let span = tracing::info_span!("checkin", run_id = %run.id, kind = %kind);
+    let executor = Executor { paths, config, store: &store, cancel };
+    let _entered = span.enter();
+    tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
+    progress.run_started(&run, &plan);
+    let outcome = executor.execute(&plan, &mut run, progress).await?;
+    finish(&store, &mut run, outcome)?;
+    progress.run_finished(&run);
+    Ok(run)
+}
+
+fn load_blueprint(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+) -> Result<LoadedBlueprint, CheckinError> {
+    let path = request
+        .blueprint
+        .clone()
+        .or_else(|| config.blueprint_file.clone())
+        .or_else(|| paths.saved_blueprint.exists().then(|| paths.saved_blueprint.clone()))
+        .ok_or(CheckinError::NoBlueprint)?;
+    Ok(blueprint::load(&path)?)
+}
+
+/// The drift a blueprint shows before anything runs.
+fn policy_drift(loaded: &LoadedBlueprint) -> Drift {
+    let ours = semver::Version::parse(env!("CARGO_PKG_VERSION")).ok();
+    let outdated_client = match (&loaded.blueprint.minimum_agent_version, ours) {
+        (Some(minimum), Some(ours)) => ours < *minimum,
+        _ => false,
+    };
+    Drift {
+        outdated_client,
+        missing_policy: loaded.blueprint.team_id.as_deref().is_none_or(str::is_empty),
+        stale_token: false,
+        reapplied: 0,
+    }
+}
+
+fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome) -> Result<(), StoreError> {
+    let finished_at = Utc::now();
+    run.finished_at = Some(finished_at);
+    run.outcome = Some(outcome);
+    store.finish_run(&run.id, finished_at, outcome, &run.drift)?;
+    let duration_ms = (finished_at - run.started_at).num_milliseconds();
+    tracing::info!(outcome = %outcome, duration_ms, reapplied = run.drift.reapplied, "Check-in finished.");
+    Ok(())
+}
+
+/// Runs the items of one plan.
+struct Executor<'a> {
+    paths: &'a AgentPaths,
+    config: &'a AgentConfig,
+    store: &'a Store,
+    cancel: &'a CancellationToken,
+}
+
+impl Executor<'_> {
+    /// Runs every planned item in order and says how the run ended.
+    async fn execute(
+        &self,
+        plan: &Plan,
+        run: &mut RunRecord,
+        progress: &mut dyn Progress,
+    ) -> Result<RunOutcome, StoreError> {
+        let budget = self.config.timeouts.run;
+        let budget_deadline = Instant::now() + budget;
+        let total = plan.items.len();
+        let mut budget_spent = false;
+        let mut interrupted = false;
+        let mut reapplied = 0;
+        for (position, planned) in plan.items.iter().enumerate() {
+            let record = match &planned.decision {
+                Decision::Skip { reason } => not_running(planned, ItemStatus::Skipped, reason),
+                Decision::Run { .. } if interrupted => {
+                    not_running(planned, ItemStatus::NotRun, "the agent stopped before this item")
+                }
+                Decision::Run { .. } if budget_spent || Instant::now() >= budget_deadline => {
+                    budget_spent = true;
+                    let reason =
+                        format!("the run's {} budget ran out before this item", humantime::format_duration(budget));
+                    not_running(planned, ItemStatus::NotRun, &reason)
+                }
+                Decision::Run { timeout } => {
+                    progress.item_started(position, total, &planned.item);
+                    let ran = self.run_item(run, position, planned, *timeout, budget_deadline, progress).await?;
+                    budget_spent |= ran.stopped_by_budget;
+                    reapplied += u32::from(ran.reapplied);
+                    interrupted |= self.cancel.is_cancelled();
+                    ran.record
+                }
+            };
+            self.store.item_finished(&run.id, position, &record)?;
+            log_item(&record);
+            progress.item_finished(position, total, &record);
+            if record.status == ItemStatus::Succeeded && planned.item.frequency == crate::blueprint::Frequency::Once {
+                self.store.mark_succeeded_once(&record.id, record.finished_at, &run.id)?;
+            }
+            run.items.push(record);
+        }
+        run.drift.reapplied = reapplied;
+        Ok(run_outcome(&run.items, budget_spent, interrupted))
+    }
+
+    /// Runs one item under the earlier of its timeout and the budget; says whether
+    /// the budget is what stopped it.
+    async fn run_item(
+        &self,
+        run: &RunRecord,
+        position: usize,
+        planned: &PlannedItem,
+        timeout: Option<std::time::Duration>,
+        budget_deadline: Instant,
+        progress: &mut dyn Progress,
+    ) -> Result<RanItem, StoreError> {
+        let item = &planned.item;
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let own_deadline = timeout.map(|timeout| clock + timeout);
+        let deadline = own_deadline.map_or(budget_deadline, |own| own.min(budget_deadline));
+        let starting = item_record(item, ItemStatus::NotRun, started_at, String::new());
+        self.store.item_started(&run.id, position, &starting)?;
+        tracing::info!(item_id = %item.id, item_name = %item.name, item_type = %item.item_type, "Item started.");
+        let work_dir = self.paths.scripts_dir.join(&run.id).join(position.to_string());
+        let report = match crate::state::create_private_folder(&work_dir) {
+            Ok(()) => {
+                let mut on_phase = |phase: &str| progress.item_phase(phase);
+                let mut context = ItemContext {
+                    work_dir: &work_dir,
+                    root: &self.paths.root,
+                    deadline,
+                    termination_grace: self.config.timeouts.termination_grace,
+                    cancel: self.cancel,
+                    environment: item_environment(run, item),
+                    on_phase: &mut on_phase,
+                };
+                items::run(item, &mut context).await
+            }
+            Err(error) => ItemReport::failed(format!("cannot prepare the item's folder: {error}")),
+        };
+        let _ = std::fs::remove_dir_all(&work_dir);
+        let _ = std::fs::remove_dir(self.paths.scripts_dir.join(&run.id));
+        let by_budget = report.status == ItemStatus::TimedOut && own_deadline.is_none_or(|own| budget_deadline <= own);
+        let message = timeout_message(&report, by_budget, timeout, self.config.timeouts.run);
+        let mut record = item_record(item, report.status, started_at, message);
+        record.finished_at = Utc::now();
+        record.duration_ms = clock.elapsed().as_millis() as u64;
+        record.exit_code = report.exit_code;
+        record.output = report.output;
+        Ok(RanItem { record, stopped_by_budget: by_budget, reapplied: report.reapplied })
+    }
+}
+
+/// An item that ran, and what its run means for the whole check-in.
+struct RanItem {
+    record: ItemRecord,
+    stopped_by_budget: bool,
+    reapplied: bool,
+}
+
+/// Says which limit stopped a timed-out item.
+fn timeout_message(
+    report: &ItemReport,
+    by_budget: bool,
+    timeout: Option<std::time::Duration>,
+    budget: std::time::Duration,
+) -> String {
+    match (report.status, by_budget, timeout) {
+        (ItemStatus::TimedOut, true, _) => {
+            format!("the run's {} budget ran out: {}", humantime::format_duration(budget), report.message)
+        }
+        (ItemStatus::TimedOut, false, Some(timeout)) => {
+            format!("exceeded its {} timeout: {}", humantime::format_duration(timeout), report.message)
+        }
+        _ => report.message.clone(),
+    }
+}
+
+/// The variables every program of an item sees, besides the agent's own environment.
+fn item_environment(run: &RunRecord, item: &LibraryItem) -> Vec<(OsString, OsString)> {
+    [("AGENT_RUN_ID", run.id.as_str()), ("AGENT_CHECKIN_KIND", run.kind.as_str()), ("AGENT_ITEM_ID", item.id.as_str())]
+        .into_iter()
+        .map(|(name, value)| (name.into(), value.into()))
+        .collect()
+}
+
+fn item_record(item: &LibraryItem, status: ItemStatus, at: DateTime<Utc>, message: String) -> ItemRecord {
+    ItemRecord {
+        id: item.id.clone(),
+        name: item.name.clone(),
+        item_type: item.item_type.as_str().to_string(),
+        status,
+        started_at: at,
+        finished_at: at,
+        duration_ms: 0,
+        exit_code: None,
+        message,
+        output: String::new(),
+    }
+}
+
+fn not_running(planned: &PlannedItem, status: ItemStatus, reason: &str) -> ItemRecord {
+    item_record(&planned.item, status, Utc::now(), reason.to_string())
+}
+
+fn log_item(record: &ItemRecord) {
+    let fields = (&record.id, &record.name, &record.item_type, record.status, record.duration_ms);
+    let (item_id, item_name, item_type, status, duration_ms) = fields;
+    match status {
+        ItemStatus::Failed | ItemStatus::TimedOut => tracing::warn!(
+            item_id = %item_id, item_name = %item_name, item_type = %item_type, status = %status,
+            duration_ms, exit_code = record.exit_code, detail = %record.message, "Item finished."
+        ),
+        _ => tracing::info!(
+            item_id = %item_id, item_name = %item_name, item_type = %item_type, status = %status,
+            duration_ms, exit_code = record.exit_code, detail = %record.message, "Item finished."
+        ),
+    }
+}
+
+/// The run's outcome from its items.
+fn run_outcome(items: &[ItemRecord], budget_spent: bool, interrupted: bool) -> RunOutcome {
+    if interrupted {
+        RunOutcome::Interrupted
+    } else if budget_spent {
+        RunOutcome::TimedOut
+    } else if items.iter().any(|item| matches!(item.status, ItemStatus::Failed | ItemStatus::TimedOut)) {
+        RunOutcome::Failed
+    } else {
+        RunOutcome::Succeeded
+    }
+}

@@ -1,0 +1,166 @@
+//! Custom scripts: audit, then remediation when the audit fails, then the audit
+//! again to confirm. Each script is written into the item's private folder and
+//! executed directly, so its own shebang picks the interpreter.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::{ItemContext, ItemReport};
+use crate::blueprint::CustomScript;
+use crate::process::{ChildEnd, ChildSpec, Limits, SpawnError, run_child};
+use crate::state::ItemStatus;
+
+/// One script run and how it ended.
+struct Step {
+    end: ChildEnd,
+    output: String,
+}
+
+/// Runs the audit, and the remediation with a confirming audit when needed.
+pub async fn run(script: &CustomScript, context: &mut ItemContext<'_>) -> ItemReport {
+    let mut log = Transcript::default();
+    let audit = match run_script("audit", &script.audit, context, &mut log).await {
+        Ok(step) => step,
+        Err(report) => return report.with_output(log),
+    };
+    match audit.end {
+        ChildEnd::Exited { code: 0 } => return passed("compliant: the audit passed", 0, log, false),
+        ChildEnd::Exited { code } if script.remediation.is_none() => {
+            let message = format!("not compliant: the audit exited {code} and there is no remediation");
+            return ended(ItemStatus::Failed, message, Some(code), log);
+        }
+        ChildEnd::Exited { .. } => {}
+        other => return stopped("audit", &other, log),
+    }
+    let remediation = script.remediation.as_deref().unwrap_or_default();
+    let fixed = match run_script("remediation", remediation, context, &mut log).await {
+        Ok(step) => step,
+        Err(report) => return report.with_output(log),
+    };
+    match fixed.end {
+        ChildEnd::Exited { code: 0 } => {}
+        ChildEnd::Exited { code } => {
+            let message = format!("not compliant: the remediation exited {code}");
+            return ended(ItemStatus::Failed, message, Some(code), log);
+        }
+        other => return stopped("remediation", &other, log),
+    }
+    let confirm = match run_script("audit after remediation", &script.audit, context, &mut log).await {
+        Ok(step) => step,
+        Err(report) => return report.with_output(log),
+    };
+    match confirm.end {
+        ChildEnd::Exited { code: 0 } => passed("remediated: the audit passed after the remediation", 0, log, true),
+        ChildEnd::Exited { code } => {
+            let message = format!("still not compliant: the audit exited {code} after the remediation");
+            ended(ItemStatus::Failed, message, Some(code), log)
+        }
+        other => stopped("audit after remediation", &other, log),
+    }
+}
+
+/// The outputs of every step, each under a heading, in order.
+#[derive(Default)]
+struct Transcript(String);
+
+impl Transcript {
+    fn add(&mut self, phase: &str, step: &Step) {
+        if step.output.is_empty() {
+            return;
+        }
+        let ending = match step.end {
+            ChildEnd::Exited { code } => format!("exit {code}"),
+            ChildEnd::Signalled { signal } => format!("signal {signal}"),
+            ChildEnd::TimedOut => "timed out".into(),
+            ChildEnd::Cancelled => "stopped".into(),
+        };
+        self.0.push_str(&format!("--- {phase} ({ending}) ---\n{}", step.output));
+        if !step.output.ends_with('\n') {
+            self.0.push('\n');
+        }
+    }
+}
+
+impl ItemReport {
+    fn with_output(mut self, log: Transcript) -> Self {
+        self.output = log.0;
+        self
+    }
+}
+
+fn passed(message: &str, code: i32, log: Transcript, reapplied: bool) -> ItemReport {
+    ItemReport { reapplied, ..ended(ItemStatus::Succeeded, message.to_string(), Some(code), log) }
+}
+
+fn ended(status: ItemStatus, message: String, exit_code: Option<i32>, log: Transcript) -> ItemReport {
+    ItemReport { status, message, exit_code, output: log.0, reapplied: false }
+}
+
+/// The report for a step that did not exit by itself.
+fn stopped(phase: &str, end: &ChildEnd, log: Transcript) -> ItemReport {
+    let (status, message) = match end {
+        ChildEnd::TimedOut => {
+            (ItemStatus::TimedOut, format!("timed out during the {phase}; its processes were stopped"))
+        }
+        ChildEnd::Cancelled => (ItemStatus::Failed, format!("stopped during the {phase}: the agent is shutting down")),
+        ChildEnd::Signalled { signal } => (ItemStatus::Failed, format!("the {phase} was killed by signal {signal}")),
+        ChildEnd::Exited { code } => (ItemStatus::Failed, format!("the {phase} exited {code}")),
+    };
+    ended(status, message, None, log)
+}
+
+/// Writes `source` into the item's folder and runs it until it ends or the deadline.
+async fn run_script(
+    phase: &str,
+    source: &str,
+    context: &mut ItemContext<'_>,
+    log: &mut Transcript,
+) -> Result<Step, ItemReport> {
+    if !source.starts_with("#!") {
+        return Err(ItemReport::failed(format!(
+            "the {phase} script has no shebang line; start it with one such as #!/bin/sh"
+        )));
+    }
+    (context.on_phase)(phase);
+    let file_name = phase.replace(' ', "-");
+    let path = write_script(context.work_dir, &file_name, source).map_err(|error| {
+        ItemReport::failed(format!("cannot write the {phase} script into {}: {error}", context.work_dir.display()))
+    })?;
+    let spec = ChildSpec {
+        program: path.clone(),
+        args: Vec::new(),
+        current_dir: Some(context.root.to_path_buf()),
+        env: context.environment.clone(),
+    };
+    let limits = Limits::new(context.deadline, context.termination_grace);
+    let outcome = run_child(&spec, &limits, context.cancel)
+        .await
+        .map_err(|error| ItemReport::failed(describe_spawn_error(phase, source, &error)))?;
+    let step = Step { end: outcome.end, output: outcome.output.to_text() };
+    log.add(phase, &step);
+    Ok(step)
+}
+
+/// Creates the script file (0700), writes it, and closes it before it runs: a file
+/// still open for writing cannot be executed.
+fn write_script(folder: &Path, name: &str, source: &str) -> std::io::Result<PathBuf> {
+    let path = folder.join(name);
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o700).open(&path)?;
+    file.write_all(source.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+    Ok(path)
+}
+
+/// Says why a script could not start, naming a missing interpreter.
+fn describe_spawn_error(phase: &str, source: &str, error: &SpawnError) -> String {
+    let interpreter = source.lines().next().and_then(|line| line.strip_prefix("#!")).map(str::trim).unwrap_or_default();
+    match error {
+        SpawnError::NotFound { .. } => {
+            format!("the {phase} script's interpreter was not found (shebang: #!{interpreter})")
+        }
+        other => format!("cannot start the {phase} script: {other}"),
+    }
+}

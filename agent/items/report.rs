@@ -1,0 +1,55 @@
+//! What a handler is given, and what it answers.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::state::ItemStatus;
+
+/// Everything a handler needs besides the item itself.
+pub struct ItemContext<'a> {
+    /// A folder only this item uses in this run (root-only, 0700).
+    pub work_dir: &'a Path,
+    /// The folder programs start in: the agent's root (`/` on a Mac).
+    pub root: &'a Path,
+    /// When the item must be done: its own timeout or the run's budget, whichever is first.
+    pub deadline: tokio::time::Instant,
+    /// How long processes get between TERM and KILL.
+    pub termination_grace: Duration,
+    /// Fires when the agent is shutting down.
+    pub cancel: &'a CancellationToken,
+    /// Variables added to every program's environment (run and item ids).
+    pub environment: Vec<(OsString, OsString)>,
+    /// Told the name of each phase as it starts (`audit`, `remediation`, ...).
+    pub on_phase: &'a mut dyn FnMut(&str),
+}
+
+/// How one item went, before the check-in adds times and names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemReport {
+    /// The outcome.
+    pub status: ItemStatus,
+    /// One line for admins: what was found, what was done.
+    pub message: String,
+    /// The exit code of the last program run, if one exited.
+    pub exit_code: Option<i32>,
+    /// The programs' output, each part bounded.
+    pub output: String,
+    /// The item was out of compliance and the handler brought it back.
+    pub reapplied: bool,
+}
+
+impl ItemReport {
+    /// A failure that ran nothing.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            status: ItemStatus::Failed,
+            message: message.into(),
+            exit_code: None,
+            output: String::new(),
+            reapplied: false,
+        }
+    }
+}
