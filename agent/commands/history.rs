@@ -1,0 +1,51 @@
+//! `agent history`: past check-ins, newest first, or one of them in full.
+
+use super::Settings;
+use super::status::render_run;
+use crate::cli::HistoryArgs;
+use crate::exit_code;
+use crate::render;
+use crate::state::Store;
+
+/// Lists runs, or shows the one `--run` names.
+pub fn history(settings: &Settings, arguments: &HistoryArgs) -> anyhow::Result<u8> {
+    let Some(store) = Store::open_existing(&settings.paths.store_file)? else {
+        if arguments.json {
+            println!("[]");
+        } else {
+            println!("No check-in has run on this device yet.");
+        }
+        return Ok(exit_code::SUCCESS);
+    };
+    if let Some(run_id) = &arguments.run {
+        let run = store.run(run_id)?.ok_or_else(|| anyhow::anyhow!("no run with id {run_id:?} in the history"))?;
+        if arguments.json {
+            println!("{}", serde_json::to_string_pretty(&run)?);
+        } else {
+            print!("{}", render_run(&run).trim_start());
+        }
+        return Ok(exit_code::SUCCESS);
+    }
+    let runs = store.history(arguments.limit)?;
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(exit_code::SUCCESS);
+    }
+    for run in runs {
+        let counts = &run.counts;
+        println!(
+            "{}  {}  {:<9} {:<6} {:<11} {} succeeded, {} failed, {} timed out, {} skipped, {} not run",
+            run.id,
+            render::time(run.started_at),
+            run.kind.as_str(),
+            run.trigger.as_str(),
+            run.outcome.map_or("running", |outcome| outcome.as_str()),
+            counts.succeeded,
+            counts.failed,
+            counts.timed_out,
+            counts.skipped,
+            counts.not_run
+        );
+    }
+    Ok(exit_code::SUCCESS)
+}

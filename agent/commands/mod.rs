@@ -1,0 +1,35 @@
+//! One file per verb; `dispatch` sends the parsed command line to it.
+
+pub mod config;
+pub mod history;
+pub mod logs;
+pub mod paths;
+pub mod run;
+pub mod status;
+
+mod settings;
+
+pub use settings::Settings;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the verb the command line asks for and gives its exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Paths(arguments) = &cli.command {
+        return Ok(ExitCode::from(paths::paths(&Settings::paths()?, arguments.json)?));
+    }
+    let settings = Settings::load(&cli.set)?;
+    let writes_logs = matches!(cli.command, Command::Run(_));
+    let _log_guard = settings.start_logging(writes_logs);
+    let code = match cli.command {
+        Command::Run(arguments) => run::run(&settings, &arguments)?,
+        Command::Status(arguments) => status::status(&settings, arguments.json)?,
+        Command::History(arguments) => history::history(&settings, &arguments)?,
+        Command::Logs(arguments) => logs::run(&settings, &arguments)?,
+        Command::Config(arguments) => config::config(&settings, &arguments)?,
+        Command::Paths(_) => unreachable!("handled before the configuration is read"),
+    };
+    Ok(ExitCode::from(code))
+}

@@ -1,0 +1,17 @@
+//! `agent paths`: where the agent keeps its files.
+
+use crate::exit_code;
+use crate::paths::AgentPaths;
+
+/// Prints every path, as JSON or as `key: path` lines.
+pub fn paths(paths: &AgentPaths, json: bool) -> anyhow::Result<u8> {
+    let value = serde_json::to_value(paths)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else if let Some(object) = value.as_object() {
+        for (key, path) in object {
+            println!("{key}: {}", path.as_str().unwrap_or_default());
+        }
+    }
+    Ok(exit_code::SUCCESS)
+}

@@ -1,0 +1,247 @@
+//! `agent status`: the last check-ins, what is due next, drift, and the last run.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Settings;
+use crate::exit_code;
+use crate::render;
+use crate::run_lock::{self, Holder};
+use crate::state::{Drift, RunOutcome, RunRecord, Store};
+
+/// Everything `agent status` shows; its JSON form is part of the contract.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    /// This agent's version.
+    pub agent_version: String,
+    /// When the last recurring check-in started.
+    pub last_recurring_at: Option<DateTime<Utc>>,
+    /// When the last daily check-in that reached its end started.
+    pub last_daily_at: Option<DateTime<Utc>>,
+    /// When the next recurring check-in is due; `None`: at the next opportunity.
+    pub next_recurring_at: Option<DateTime<Utc>>,
+    /// When the next daily check-in is due; `None`: at the next check-in.
+    pub next_daily_at: Option<DateTime<Utc>>,
+    /// What differs from what the tenant expects, as of the last run.
+    pub drift: Drift,
+    /// The check-in running right now, if any.
+    pub running: Option<Holder>,
+    /// The last check-in that ended (or was interrupted).
+    pub last_run: Option<RunRecord>,
+}
+
+/// Prints the status as text or JSON.
+pub fn status(settings: &Settings, json: bool) -> anyhow::Result<u8> {
+    let report = build(settings)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+/// Reads the store (without creating or changing anything) into a report.
+pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
+    let running = run_lock::current_holder(&settings.paths.checkin_lock)?;
+    let mut report = StatusReport {
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        last_recurring_at: None,
+        last_daily_at: None,
+        next_recurring_at: None,
+        next_daily_at: None,
+        drift: Drift { missing_policy: true, ..Drift::default() },
+        running: running.clone(),
+        last_run: None,
+    };
+    let Some(store) = Store::open_existing(&settings.paths.store_file)? else {
+        return Ok(report);
+    };
+    let schedule = &settings.loaded.config.schedule;
+    let after = |time: Option<DateTime<Utc>>, interval: std::time::Duration| {
+        time.and_then(|time| chrono::Duration::from_std(interval).ok().and_then(|step| time.checked_add_signed(step)))
+    };
+    report.last_recurring_at = store.last_recurring_started()?;
+    report.last_daily_at = store.last_daily_completed()?;
+    report.next_recurring_at = after(store.last_run_started()?, schedule.recurring_interval);
+    report.next_daily_at = after(report.last_daily_at, schedule.daily_interval);
+    report.last_run = last_run(&store, running.is_some())?;
+    if let Some(run) = &report.last_run {
+        report.drift = run.drift.clone();
+    }
+    Ok(report)
+}
+
+/// The newest run that is not running; one left without an end while no check-in
+/// holds the lock was cut short, and is shown as interrupted.
+fn last_run(store: &Store, check_in_running: bool) -> anyhow::Result<Option<RunRecord>> {
+    if check_in_running {
+        return Ok(store.latest_finished_run()?);
+    }
+    let Some(mut run) = store.latest_run()? else {
+        return Ok(None);
+    };
+    if run.outcome.is_none() {
+        run.outcome = Some(RunOutcome::Interrupted);
+        run.finished_at = run.items.iter().map(|item| item.finished_at).max().or(Some(run.started_at));
+    }
+    Ok(Some(run))
+}
+
+/// The report as text for people.
+pub fn render(report: &StatusReport) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "Endpoint Agent {}", report.agent_version);
+    let _ = writeln!(text, "Last recurring check-in: {}", render::optional_time(report.last_recurring_at));
+    let _ = writeln!(text, "Last daily check-in:     {}", render::optional_time(report.last_daily_at));
+    let next = |time: Option<DateTime<Utc>>| time.map_or_else(|| "at the next check-in".into(), render::time);
+    let _ = writeln!(text, "Next recurring check-in: {}", next(report.next_recurring_at));
+    let _ = writeln!(text, "Next daily check-in:     {}", next(report.next_daily_at));
+    let _ = writeln!(text, "Drift:                   {}", drift_text(&report.drift));
+    if let Some(holder) = &report.running {
+        let _ = writeln!(
+            text,
+            "Running now:             a check-in started at {} (pid {})",
+            render::time(holder.started_at),
+            holder.pid
+        );
+    }
+    match &report.last_run {
+        None => text.push_str("No check-in has run on this device yet.\n"),
+        Some(run) => text.push_str(&render_run(run)),
+    }
+    text
+}
+
+/// A run as text: a heading, then one line per item in execution order.
+pub fn render_run(run: &RunRecord) -> String {
+    let mut text = String::new();
+    let outcome = run.outcome.map_or("running", |outcome| outcome.as_str());
+    let duration = run
+        .finished_at
+        .map(|end| render::duration_ms((end - run.started_at).num_milliseconds().max(0) as u64))
+        .unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "\nLast run {} ({}, {}): {outcome}, started {}, took {duration}",
+        run.id,
+        run.kind,
+        run.trigger,
+        render::time(run.started_at)
+    );
+    for item in &run.items {
+        let _ = writeln!(text, "  {}", render::item_line(item));
+    }
+    text
+}
+
+fn drift_text(drift: &Drift) -> String {
+    let mut kinds = Vec::new();
+    if drift.outdated_client {
+        kinds.push("outdated client".to_string());
+    }
+    if drift.missing_policy {
+        kinds.push("missing policy".to_string());
+    }
+    if drift.stale_token {
+        kinds.push("stale token".to_string());
+    }
+    if drift.reapplied > 0 {
+        kinds.push(format!("{} item(s) re-applied in the last run", drift.reapplied));
+    }
+    if kinds.is_empty() { "none".into() } else { kinds.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::plan::CheckinKind;
+    use crate::state::{ItemRecord, ItemStatus, Trigger};
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, second).unwrap()
+    }
+
+    fn item(name: &str, status: ItemStatus, duration_ms: u64, message: &str) -> ItemRecord {
+        ItemRecord {
+            id: format!("li-{name}"),
+            name: name.into(),
+            item_type: "custom_script".into(),
+            status,
+            started_at: at(1),
+            finished_at: at(2),
+            duration_ms,
+            exit_code: Some(0),
+            message: message.into(),
+            output: String::new(),
+        }
+    }
+
+    fn report() -> StatusReport {
+        StatusReport {
+            agent_version: "0.1.0".into(),
+            last_recurring_at: Some(at(0)),
+            last_daily_at: Some(at(0)),
+            next_recurring_at: Some(at(0) + chrono::Duration::minutes(15)),
+            next_daily_at: Some(at(0) + chrono::Duration::hours(24)),
+            drift: Drift { reapplied: 1, ..Drift::default() },
+            running: None,
+            last_run: Some(RunRecord {
+                id: "0193a4f2-run".into(),
+                kind: CheckinKind::Daily,
+                trigger: Trigger::Cli,
+                started_at: at(0),
+                finished_at: Some(at(5)),
+                outcome: Some(RunOutcome::Failed),
+                blueprint_id: Some("bp-eng".into()),
+                drift: Drift::default(),
+                items: vec![
+                    item(
+                        "Login banner",
+                        ItemStatus::Succeeded,
+                        130,
+                        "remediated: the audit passed after the remediation",
+                    ),
+                    item(
+                        "Disk\nspace",
+                        ItemStatus::Failed,
+                        2400,
+                        "not compliant: the audit exited 1 and there is no remediation",
+                    ),
+                    item(
+                        "Slow",
+                        ItemStatus::TimedOut,
+                        3_600_000,
+                        "exceeded its 1h timeout: timed out during the audit",
+                    ),
+                    item("Diagnostics", ItemStatus::Skipped, 0, "no enforcement: never run by schedule"),
+                    item("Later", ItemStatus::NotRun, 0, "the run's 12h budget ran out before this item"),
+                ],
+            }),
+        }
+    }
+
+    #[test]
+    fn status_reads_well() {
+        insta::assert_snapshot!(render(&report()));
+    }
+
+    #[test]
+    fn status_json_has_the_contract_keys() {
+        insta::assert_json_snapshot!(report());
+    }
+
+    #[test]
+    fn a_device_that_never_checked_in_says_so() {
+        let mut report = report();
+        report.last_run = None;
+        report.last_daily_at = None;
+        report.next_daily_at = None;
+        report.running = Some(Holder { pid: 42, started_at: at(9) });
+        insta::assert_snapshot!(render(&report));
+    }
+}

@@ -1,0 +1,448 @@
+//! Where the agent's own log lines go: JSON lines in daily files, and short human
+//! lines on stderr.
+//!
+//! The files are for afterwards: `agent logs` reads them back (see
+//! [`crate::log_records`]), and an admin can `jq` them. Each line is one JSON object
+//! with the event's fields at the top level and the enclosing spans' fields under
+//! `span` (the innermost) and `spans` (all of them, outermost first), so a `run_id`
+//! set once on the `checkin` span is on every line of that run:
+//!
+//! ```text
+//! {"timestamp":"2026-11-25T16:53:54.123456Z","level":"INFO","message":"Item finished.",
+//!  "run_id":"0193…","item_id":"li-1","item_name":"Set hostname","item_type":"custom_script",
+//!  "status":"succeeded","duration_ms":12,"target":"endpoint_agent::checkin",
+//!  "span":{"kind":"daily","run_id":"0193…","name":"checkin"},
+//!  "spans":[{"kind":"daily","run_id":"0193…","name":"checkin"}]}
+//! ```
+//! (one line in the file; wrapped here). Fields named like the formatter's own keys
+//! (`timestamp`, `level`, `message`, `target`, `span`, `spans`) would clash with them,
+//! so events should not use those names.
+//!
+//! Files rotate at midnight UTC and are named `agent.YYYY-MM-DD.log`; at start-up and
+//! at each rotation only the newest `retention_days` files are kept. Lines are written
+//! by a background thread so a slow disk never holds up a check-in; dropping the
+//! [`LogGuard`] writes out what is still queued.
+//!
+//! Logging must never stop the agent from working: when the folder cannot be created
+//! or written, everything goes to stderr instead, with one warning saying so.
+
+use std::io::IsTerminal;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use tracing::Subscriber;
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::writer::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::log_records::{LogLevel, UnknownLevel};
+
+/// Every log file name starts with this, e.g. `agent.2026-11-25.log`.
+pub const FILE_NAME_PREFIX: &str = "agent";
+
+/// Every log file name ends with this, after a dot.
+pub const FILE_NAME_SUFFIX: &str = "log";
+
+/// The log folder's mode when the agent creates it: root writes, admins read.
+const FOLDER_MODE: u32 = 0o755;
+
+/// How the agent logs, resolved from its configuration and the verb being run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// The folder for the JSON log files; `None` for verbs that only read (`status`,
+    /// `logs`, ...) and should leave no trace.
+    pub log_dir: Option<PathBuf>,
+    /// How many daily files to keep; `0` keeps them all.
+    pub retention_days: u32,
+    /// The least severe level written to the files: `error`, `warn`, `info`,
+    /// `debug` or `trace`.
+    pub level: String,
+    /// The least severe level also shown on stderr, e.g. `WARN` for a daemon whose
+    /// stderr launchd keeps, `INFO` for an admin watching `agent run`.
+    pub console_level: tracing::Level,
+}
+
+/// Keeps the background file writer alive; hold it until the end of `main`.
+///
+/// Dropping it writes out every line still queued (waiting at most about a second),
+/// so a process that exits without dropping it loses its last lines.
+#[derive(Debug)]
+#[must_use = "dropping the guard stops file logging"]
+pub struct LogGuard {
+    /// The file writer's flush-on-drop handle; `None` when logging to stderr only.
+    file_writer: Option<WorkerGuard>,
+}
+
+impl LogGuard {
+    /// Whether lines are going to the log files (`false` for read-only verbs and when
+    /// the folder could not be written).
+    pub fn writes_files(&self) -> bool {
+        self.file_writer.is_some()
+    }
+}
+
+/// Why logging could not be set up at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// The configured file level is not a level name.
+    #[error("invalid log level")]
+    UnknownLevel(#[source] UnknownLevel),
+    /// Something already installed the process-wide subscriber.
+    #[error("logging was already set up in this process")]
+    AlreadyInitialized(#[source] tracing_subscriber::util::TryInitError),
+}
+
+/// Why the log folder could not be used; logging then falls back to stderr.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LogFolderError {
+    /// The folder did not exist and could not be made.
+    #[error("cannot create the log folder {path}")]
+    CreateFolder {
+        /// The log folder.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Today's file could not be opened for appending.
+    #[error("cannot open a log file in {path}")]
+    OpenFile {
+        /// The log folder.
+        path: PathBuf,
+        /// What the appender said.
+        #[source]
+        source: tracing_appender::rolling::InitError,
+    },
+}
+
+/// Installs the process-wide subscriber: JSON lines into `settings.log_dir` at
+/// `settings.level`, and compact lines on stderr at `settings.console_level`.
+///
+/// Call it once per process, first thing in `main`, and keep the returned guard
+/// until `main` returns. A second call fails with
+/// [`LoggingError::AlreadyInitialized`] and changes nothing, because the process-wide
+/// subscriber cannot be replaced. Tests that want to see log lines should not call
+/// this; they build a subscriber around `json_file_layer` and use
+/// `tracing::subscriber::with_default`.
+///
+/// A log folder that cannot be created or written is not an error: lines go to
+/// stderr instead (at `settings.level`, and at least `WARN`) and one warning says why.
+pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
+    let file_level = parse_level(&settings.level)?;
+    let opened = settings.log_dir.as_deref().map(|dir| open_log_files(dir, settings.retention_days));
+    let (file_writer, file_guard, folder_error) = match opened {
+        Some(Ok((writer, guard))) => (Some(writer), Some(guard), None),
+        Some(Err(error)) => (None, None, Some(error)),
+        None => (None, None, None),
+    };
+    let console_level = match folder_error {
+        Some(_) => fallback_console_level(settings.console_level, file_level),
+        None => settings.console_level,
+    };
+    let file_layer = file_writer.map(|writer| json_file_layer(writer, file_level));
+    tracing_subscriber::registry()
+        .with(file_layer)
+        .with(console_layer(console_level))
+        .try_init()
+        .map_err(LoggingError::AlreadyInitialized)?;
+    if let Some(error) = folder_error {
+        let error = format!("{:#}", anyhow::Error::from(error));
+        tracing::warn!(error = %error, "Cannot write log files; logging to stderr only.");
+    }
+    Ok(LogGuard { file_writer: file_guard })
+}
+
+/// The file level from its configured name.
+fn parse_level(name: &str) -> Result<tracing::Level, LoggingError> {
+    let level: LogLevel = name.parse().map_err(LoggingError::UnknownLevel)?;
+    Ok(level.into())
+}
+
+/// What stderr shows when it is the only place lines go: everything the files would
+/// have had, and never less than warnings, so the fallback warning itself is seen.
+fn fallback_console_level(console_level: tracing::Level, file_level: tracing::Level) -> tracing::Level {
+    // `tracing::Level` orders more verbose as greater.
+    [console_level, file_level, tracing::Level::WARN].into_iter().max().unwrap_or(tracing::Level::WARN)
+}
+
+/// Makes the log folder if needed and opens today's file through a background writer.
+///
+/// The writer blocks rather than drops lines when its queue is full: the files are
+/// the record of what each check-in did.
+pub(crate) fn open_log_files(
+    log_dir: &Path,
+    retention_days: u32,
+) -> Result<(NonBlocking, WorkerGuard), LogFolderError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(FOLDER_MODE)
+        .create(log_dir)
+        .map_err(|source| LogFolderError::CreateFolder { path: log_dir.to_path_buf(), source })?;
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix(FILE_NAME_PREFIX)
+        .filename_suffix(FILE_NAME_SUFFIX)
+        .max_log_files(usize::try_from(retention_days).unwrap_or(usize::MAX))
+        .build(log_dir)
+        .map_err(|source| LogFolderError::OpenFile { path: log_dir.to_path_buf(), source })?;
+    Ok(NonBlockingBuilder::default().lossy(false).thread_name("agent-log-writer").finish(appender))
+}
+
+/// The file layer: one JSON object per event, fields flattened to the top level,
+/// the current span under `span` and all enclosing spans under `spans`, RFC 3339 UTC
+/// times, nothing below `level`. Shared by [`init`] and by tests that capture lines.
+pub(crate) fn json_file_layer<S, W>(writer: W, level: tracing::Level) -> impl Layer<S>
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_timer(UtcTime)
+        .with_ansi(false)
+        .with_writer(writer)
+        .with_filter(LevelFilter::from_level(level))
+}
+
+/// The stderr layer: compact lines for a person, no time (launchd and terminals add
+/// their own) and no module path, coloured only on a terminal.
+fn console_layer<S>(level: tracing::Level) -> impl Layer<S>
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    tracing_subscriber::fmt::layer()
+        .compact()
+        .without_time()
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .with_filter(LevelFilter::from_level(level))
+}
+
+/// Writes times as RFC 3339 in UTC with microseconds, e.g.
+/// `2026-11-25T16:53:54.123456Z`, so files from any time zone read the same.
+#[derive(Debug, Clone, Copy)]
+struct UtcTime;
+
+impl FormatTime for UtcTime {
+    fn format_time(&self, writer: &mut Writer<'_>) -> std::fmt::Result {
+        let now = chrono::Utc::now();
+        write!(writer, "{}", now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A writer that keeps what it is given, to look at the lines afterwards.
+    #[derive(Debug, Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("not poisoned").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn lines(&self) -> Vec<Value> {
+            let bytes = self.0.lock().expect("not poisoned").clone();
+            let text = String::from_utf8(bytes).expect("utf-8");
+            text.lines().map(|line| serde_json::from_str(line).expect("one JSON object a line")).collect()
+        }
+    }
+
+    #[test]
+    fn level_names_are_checked() {
+        let cases = [
+            ("error", Some(tracing::Level::ERROR)),
+            ("warn", Some(tracing::Level::WARN)),
+            ("INFO", Some(tracing::Level::INFO)),
+            ("debug", Some(tracing::Level::DEBUG)),
+            ("trace", Some(tracing::Level::TRACE)),
+            ("verbose", None),
+            ("5", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(parse_level(name).ok(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn stderr_alone_shows_what_the_files_would_have_and_at_least_warnings() {
+        use tracing::Level;
+        let cases = [
+            (Level::WARN, Level::INFO, Level::INFO),
+            (Level::INFO, Level::DEBUG, Level::DEBUG),
+            (Level::DEBUG, Level::INFO, Level::DEBUG),
+            (Level::ERROR, Level::ERROR, Level::WARN),
+        ];
+        for (console, file, expected) in cases {
+            assert_eq!(fallback_console_level(console, file), expected, "{console} {file}");
+        }
+    }
+
+    #[test]
+    fn the_folder_is_made_readable_by_all_and_writable_by_the_owner() {
+        let root = tempfile::tempdir().expect("temporary folder");
+        let folder = root.path().join("Library/Logs/EndpointAgent");
+        let (_writer, guard) = open_log_files(&folder, 14).expect("usable folder");
+        drop(guard);
+        let mode = std::fs::metadata(&folder).expect("folder made").permissions().mode();
+        assert_eq!(mode & 0o022, 0, "only the owner writes: {mode:o}");
+        assert_eq!(mode & 0o700, 0o700, "the owner reads and writes: {mode:o}");
+        let names = file_names(&folder);
+        assert_eq!(names.len(), 1);
+        assert!(names[0].starts_with("agent.") && names[0].ends_with(".log"), "{names:?}");
+    }
+
+    #[test]
+    fn an_unusable_folder_is_reported_not_panicked_on() {
+        let file = tempfile::NamedTempFile::new().expect("temporary file");
+        let error = open_log_files(&file.path().join("logs"), 14).expect_err("a file is in the way");
+        assert!(matches!(error, LogFolderError::CreateFolder { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn only_the_newest_files_are_kept() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        for day in 1..=5 {
+            let name = format!("agent.2020-01-0{day}.log");
+            std::fs::write(folder.path().join(name), "{}\n").expect("old file");
+        }
+        std::fs::write(folder.path().join("notes.txt"), "kept\n").expect("other file");
+        let (_writer, guard) = open_log_files(folder.path(), 3).expect("usable folder");
+        drop(guard);
+        let names = file_names(folder.path());
+        let logs = names.iter().filter(|name| name.starts_with("agent.")).count();
+        assert_eq!(logs, 3, "{names:?}");
+        assert!(names.contains(&"notes.txt".to_string()), "{names:?}");
+    }
+
+    fn file_names(folder: &Path) -> Vec<String> {
+        let entries = std::fs::read_dir(folder).expect("folder listed");
+        let mut names: Vec<String> =
+            entries.map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn file_lines_carry_span_fields_and_utc_times() {
+        let captured = Captured::default();
+        let writer = {
+            let captured = captured.clone();
+            move || captured.clone()
+        };
+        let subscriber = tracing_subscriber::registry().with(json_file_layer(writer, tracing::Level::INFO));
+        tracing::subscriber::with_default(subscriber, || {
+            let run = tracing::info_span!("checkin", run_id = "run-1", kind = "daily");
+            let _run = run.enter();
+            let item = tracing::info_span!("item", item_id = "li-1");
+            let _item = item.enter();
+            tracing::info!(status = "succeeded", duration_ms = 12, "Item finished.");
+            tracing::debug!("Not written: below the file level.");
+        });
+        let lines = captured.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        let timestamp = line["timestamp"].as_str().expect("a time");
+        assert!(chrono::DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z'), "{timestamp}");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["message"], "Item finished.");
+        assert_eq!((&line["status"], &line["duration_ms"]), (&json!("succeeded"), &json!(12)));
+        assert_eq!(line["span"], json!({ "item_id": "li-1", "name": "item" }));
+        let spans =
+            json!([{ "run_id": "run-1", "kind": "daily", "name": "checkin" }, { "item_id": "li-1", "name": "item" }]);
+        assert_eq!(line["spans"], spans);
+    }
+
+    /// Set in the environment of the child process that runs [`init`] for real.
+    const CHILD_VARIABLE: &str = "ENDPOINT_AGENT_LOGGING_TEST_DIR";
+
+    /// Runs `test_name` from this module alone in a child process of this test
+    /// binary, with `log_dir` in its environment; returns its stderr.
+    fn run_in_child(test_name: &str, log_dir: &Path) -> String {
+        let module = module_path!().split_once("::").map_or(module_path!(), |(_, rest)| rest);
+        let executable = std::env::current_exe().expect("the test binary");
+        let output = Command::new(executable)
+            .args(["--exact", &format!("{module}::{test_name}"), "--nocapture", "--test-threads=1"])
+            .env(CHILD_VARIABLE, log_dir)
+            .output()
+            .expect("child started");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+        stderr
+    }
+
+    /// In the child: sets logging up for real, logs a run, and tries a second set-up.
+    #[test]
+    fn init_in_this_process() {
+        let Some(log_dir) = std::env::var_os(CHILD_VARIABLE) else {
+            return;
+        };
+        let settings = LogSettings {
+            log_dir: Some(PathBuf::from(log_dir)),
+            retention_days: 14,
+            level: "info".to_string(),
+            console_level: tracing::Level::WARN,
+        };
+        let guard = init(&settings).expect("first set-up");
+        tracing::info_span!("checkin", run_id = "run-1", kind = "daily").in_scope(|| {
+            tracing::info!(item_id = "li-1", status = "succeeded", "Item finished.");
+            tracing::warn!(item_id = "li-2", status = "failed", "Item failed.");
+        });
+        let second = init(&settings).expect_err("second set-up refused");
+        assert!(matches!(second, LoggingError::AlreadyInitialized(_)), "{second:?}");
+        eprintln!("files: {}", guard.writes_files());
+    }
+
+    #[test]
+    fn init_writes_files_and_shows_warnings_on_stderr() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let log_dir = folder.path().join("logs");
+        let stderr = run_in_child("init_in_this_process", &log_dir);
+        assert!(stderr.contains("files: true"), "{stderr}");
+        assert!(stderr.contains("WARN") && stderr.contains("Item failed."), "{stderr}");
+        assert!(!stderr.contains("Item finished."), "info stays off stderr: {stderr}");
+        assert!(!stderr.contains('\u{1b}'), "no colours into a pipe: {stderr}");
+        let filter = crate::log_records::LogFilter { run_id: Some("run-1".into()), ..Default::default() };
+        let records = crate::log_records::read_records(&log_dir, &filter).expect("readable");
+        let messages: Vec<&str> = records.iter().map(|record| record.message.as_str()).collect();
+        assert_eq!(messages, ["Item finished.", "Item failed."]);
+    }
+
+    #[test]
+    fn init_falls_back_to_stderr_when_the_folder_is_unusable() {
+        let file = tempfile::NamedTempFile::new().expect("temporary file");
+        let stderr = run_in_child("init_in_this_process", &file.path().join("logs"));
+        assert!(stderr.contains("files: false"), "{stderr}");
+        let warnings = stderr.matches("Cannot write log files; logging to stderr only.").count();
+        assert_eq!(warnings, 1, "{stderr}");
+        assert!(stderr.contains("Item finished.") && stderr.contains("Item failed."), "{stderr}");
+    }
+}
