@@ -1,0 +1,145 @@
+//! A scratch device: a temporary `AGENT_ROOT`, blueprint helpers, and ways to run
+//! the real binary against it and read what it recorded.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A device with its own root folder.
+pub struct Device {
+    root: tempfile::TempDir,
+}
+
+impl Device {
+    /// A fresh device: nothing under its root yet.
+    pub fn new() -> Self {
+        Self { root: tempfile::tempdir().expect("scratch root") }
+    }
+
+    /// The device's `AGENT_ROOT`.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The agent's state folder on this device.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root().join("Library/Application Support/EndpointAgent/state")
+    }
+
+    /// A command for the real binary on this device, with a clean environment.
+    pub fn agent(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agent"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
+            .env("AGENT_ROOT", self.root())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs the agent with `arguments` and waits for it.
+    pub fn run(&self, arguments: &[&str]) -> Output {
+        self.agent().args(arguments).output().expect("agent runs")
+    }
+
+    /// Starts the agent with `arguments` without waiting.
+    pub fn spawn(&self, arguments: &[&str]) -> Child {
+        self.agent().args(arguments).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("agent starts")
+    }
+
+    /// Writes `blueprint` as JSON under the root and returns its path.
+    pub fn write_blueprint(&self, blueprint: &Value) -> PathBuf {
+        self.write_file("blueprint.json", &serde_json::to_string_pretty(blueprint).unwrap())
+    }
+
+    /// Writes `text` at `relative` under the root, creating folders.
+    pub fn write_file(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.root().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `agent run --blueprint <path>` plus `extra`, waited for.
+    pub fn check_in(&self, blueprint: &Path, extra: &[&str]) -> Output {
+        let mut arguments = vec!["run", "--blueprint", blueprint.to_str().unwrap()];
+        arguments.extend_from_slice(extra);
+        self.run(&arguments)
+    }
+
+    /// `agent status --json`, parsed.
+    pub fn status(&self) -> Value {
+        let output = self.run(&["status", "--json"]);
+        assert!(output.status.success(), "status failed: {}", text(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("status is JSON")
+    }
+
+    /// Waits (bounded) until `relative` exists under the root.
+    pub fn wait_for_file(&self, relative: &str, limit: Duration) -> PathBuf {
+        let path = self.root().join(relative);
+        let start = Instant::now();
+        while !path.exists() {
+            assert!(start.elapsed() < limit, "{} never appeared", path.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        path
+    }
+}
+
+/// A blueprint holding `items`.
+pub fn blueprint(items: Vec<Value>) -> Value {
+    json!({ "id": "bp-test", "name": "Test", "team_id": "T-1", "library_items": items })
+}
+
+/// A custom script item running every check-in.
+pub fn script(id: &str, name: &str, audit: &str) -> Value {
+    json!({ "id": id, "name": name, "type": "custom_script", "audit": audit })
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The exit code, asserting the process exited by itself.
+pub fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited with a code")
+}
+
+/// The items of the status's last run.
+pub fn last_items(status: &Value) -> Vec<Value> {
+    status["last_run"]["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The item named `name` in the status's last run.
+pub fn item<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["last_run"]["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|item| item["name"] == name))
+        .unwrap_or_else(|| panic!("no item {name:?} in {status:#}"))
+}
+
+/// Whether `pid` is still a live process (a zombie no one reaps counts as gone).
+pub fn is_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
+            !matches!(state, Some(Some('Z' | 'X')))
+        }
+    }
+}
+
+/// Reads a pid a script wrote.
+pub fn read_pid(path: &Path) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Ok(pid) = std::fs::read_to_string(path).unwrap_or_default().trim().parse() {
+            return pid;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no pid in {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
