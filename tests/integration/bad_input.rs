@@ -104,3 +104,24 @@ fn no_blueprint_at_all_is_bad_input() {
     assert_eq!(code(&output), 2);
     assert!(text(&output.stderr).contains("no blueprint"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn a_malformed_config_on_a_fresh_device_creates_no_state() {
+    let device = Device::new();
+    device.write_file("Library/Application Support/EndpointAgent/config.d/10-x.json", "{ \"timeouts.run\": ");
+    device.write_file(
+        "Library/Managed Preferences/io.endpointagent.agent.plist",
+        "<?xml version=\"1.0\"?><plist><dict><key>schedule.daily_interval</key><string>often</string></dict></plist>",
+    );
+    let path = device.write_blueprint(&blueprint(vec![script("ok", "Ok", "#!/bin/sh\nexit 0\n")]));
+    let output = device.check_in(&path, &[]);
+    assert_eq!(code(&output), 2);
+    let message = text(&output.stderr);
+    assert!(message.contains("10-x.json"), "{message}");
+    assert!(
+        message.contains("io.endpointagent.agent.plist") && message.contains("schedule.daily_interval"),
+        "{message}"
+    );
+    assert!(!device.state_dir().exists(), "no state may be created for bad configuration");
+    assert!(!device.root().join("Library/Logs").exists(), "nothing logged to files either");
+}
