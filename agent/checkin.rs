@@ -13,13 +13,14 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::blueprint::{self, BlueprintErrors, LibraryItem, LoadedBlueprint};
+use crate::blueprint::{self, BlueprintErrors, LibraryItem, LoadedBlueprint, Parameters};
 use crate::config::AgentConfig;
 use crate::items::{self, ItemContext, ItemReport};
+use crate::parameters::{self, ParameterContext};
 use crate::paths::AgentPaths;
-use crate::plan::{self, Decision, ItemTimeouts, Plan, PlannedItem};
+use crate::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan, PlannedItem};
 use crate::run_lock::{self, Holder, LockError};
-use crate::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, Store, StoreError, Trigger};
 
 /// What was asked for.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub trait Progress {
     fn run_started(&mut self, run: &RunRecord, plan: &Plan);
     /// Item `position` (0-based) of `total` started.
     fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem);
+    /// A blueprint parameter was enforced (before any item).
+    fn parameter_finished(&mut self, record: &ItemRecord);
     /// The running item entered a new phase (`audit`, `remediation`, ...).
     fn item_phase(&mut self, phase: &str);
     /// An item ended (or was skipped, or never reached).
@@ -109,6 +112,7 @@ pub async fn run_checkin(
         outcome: None,
         blueprint_id: Some(loaded.blueprint.id.clone()),
         drift: policy_drift(&loaded),
+        parameters: Vec::new(),
         items: Vec::new(),
     };
     store.begin_run(&run, std::process::id())?;
@@ -117,7 +121,9 @@ pub async fn run_checkin(
     let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     progress.run_started(&run, &plan);
-    let outcome = executor.execute(&plan, &mut run, progress).await?;
+    let budget_deadline = Instant::now() + config.timeouts.run;
+    executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await?;
+    let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
     finish(&store, &mut run, outcome)?;
     progress.run_finished(&run);
     Ok(run)
@@ -171,19 +177,61 @@ struct Executor<'a> {
 }
 
 impl Executor<'_> {
+    /// Enforces the blueprint's parameters and records each like an item, ahead
+    /// of the library items; what they re-applied counts as drift.
+    async fn enforce_parameters(
+        &self,
+        parameters: &Parameters,
+        kind: CheckinKind,
+        budget_deadline: Instant,
+        run: &mut RunRecord,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
+        let context = ParameterContext {
+            paths: self.paths,
+            config: self.config,
+            kind,
+            deadline: budget_deadline,
+            termination_grace: self.config.timeouts.termination_grace,
+            cancel: self.cancel,
+        };
+        let started_at = Utc::now();
+        for (position, parameter) in parameters::enforce(parameters, &context).await.into_iter().enumerate() {
+            let record = ItemRecord {
+                id: parameter.id,
+                name: parameter.name,
+                item_type: PARAMETER_TYPE.to_string(),
+                status: parameter.report.status,
+                started_at,
+                finished_at: Utc::now(),
+                duration_ms: 0,
+                exit_code: parameter.report.exit_code,
+                message: parameter.report.message,
+                output: parameter.report.output,
+            };
+            self.store.item_finished(&run.id, position, &record)?;
+            log_item(&record);
+            progress.parameter_finished(&record);
+            run.drift.reapplied += parameter.reapplied;
+            run.parameters.push(record);
+        }
+        Ok(())
+    }
+
     /// Runs every planned item in order and says how the run ended.
     async fn execute(
         &self,
         plan: &Plan,
         run: &mut RunRecord,
+        budget_deadline: Instant,
         progress: &mut dyn Progress,
     ) -> Result<RunOutcome, StoreError> {
         let budget = self.config.timeouts.run;
-        let budget_deadline = Instant::now() + budget;
         let total = plan.items.len();
+        let first_position = run.parameters.len();
         let mut budget_spent = false;
         let mut interrupted = false;
-        let mut reapplied = 0;
+        let mut reapplied = run.drift.reapplied;
         for (position, planned) in plan.items.iter().enumerate() {
             let record = match &planned.decision {
                 Decision::Skip { reason } => not_running(planned, ItemStatus::Skipped, reason),
@@ -198,14 +246,16 @@ impl Executor<'_> {
                 }
                 Decision::Run { timeout } => {
                     progress.item_started(position, total, &planned.item);
-                    let ran = self.run_item(run, position, planned, *timeout, budget_deadline, progress).await?;
+                    let ran = self
+                        .run_item(run, first_position + position, planned, *timeout, budget_deadline, progress)
+                        .await?;
                     budget_spent |= ran.stopped_by_budget;
                     reapplied += u32::from(ran.reapplied);
                     interrupted |= self.cancel.is_cancelled();
                     ran.record
                 }
             };
-            self.store.item_finished(&run.id, position, &record)?;
+            self.store.item_finished(&run.id, first_position + position, &record)?;
             log_item(&record);
             progress.item_finished(position, total, &record);
             if record.status == ItemStatus::Succeeded && planned.item.frequency == crate::blueprint::Frequency::Once {
@@ -214,7 +264,7 @@ impl Executor<'_> {
             run.items.push(record);
         }
         run.drift.reapplied = reapplied;
-        Ok(run_outcome(&run.items, budget_spent, interrupted))
+        Ok(run_outcome(run.parameters.iter().chain(&run.items), budget_spent, interrupted))
     }
 
     /// Runs one item under the earlier of its timeout and the budget; says whether
@@ -241,6 +291,11 @@ impl Executor<'_> {
             Ok(()) => {
                 let mut on_phase = |phase: &str| progress.item_phase(phase);
                 let mut context = ItemContext {
+                    item_id: &item.id,
+                    config: self.config,
+                    paths: self.paths,
+                    store: self.store,
+                    now: run.started_at,
                     work_dir: &work_dir,
                     root: &self.paths.root,
                     deadline,
@@ -334,12 +389,16 @@ fn log_item(record: &ItemRecord) {
 }
 
 /// The run's outcome from its items.
-fn run_outcome(items: &[ItemRecord], budget_spent: bool, interrupted: bool) -> RunOutcome {
+fn run_outcome<'a>(
+    mut items: impl Iterator<Item = &'a ItemRecord>,
+    budget_spent: bool,
+    interrupted: bool,
+) -> RunOutcome {
     if interrupted {
         RunOutcome::Interrupted
     } else if budget_spent {
         RunOutcome::TimedOut
-    } else if items.iter().any(|item| matches!(item.status, ItemStatus::Failed | ItemStatus::TimedOut)) {
+    } else if items.any(|item| matches!(item.status, ItemStatus::Failed | ItemStatus::TimedOut)) {
         RunOutcome::Failed
     } else {
         RunOutcome::Succeeded

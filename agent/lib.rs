@@ -8,6 +8,7 @@
 //!                ▼
 //!            checkin ── blueprint (file → checked Blueprint)
 //!                │  ├── run_lock (one check-in at a time)
+//!                │  ├── parameters (device-wide settings, before the items)
 //!                │  ├── plan (which items, what order, which timeout)
 //!                │  ├── items/<type> ── process (own group, bounded output, TERM → KILL)
 //!                │  └── state (SQLite: runs, item results, markers)
@@ -19,7 +20,6 @@
 //! `exit_code` says what each exit code means.
 
 pub mod blueprint;
-mod blueprint_document;
 pub mod checkin;
 pub mod cli;
 pub mod commands;
@@ -28,6 +28,7 @@ pub mod exit_code;
 pub mod items;
 pub mod log_records;
 pub mod logging;
+pub mod parameters;
 pub mod paths;
 pub mod plan;
 pub mod process;

@@ -181,12 +181,8 @@ mod tests {
     };
 
     fn item(id: &str, name: &str, item_type: ItemType, frequency: Frequency) -> LibraryItem {
-        let details = match item_type {
-            ItemType::CustomScript => {
-                ItemDetails::CustomScript(CustomScript { audit: "#!/bin/sh\n".into(), remediation: None })
-            }
-            _ => ItemDetails::Unhandled(Default::default()),
-        };
+        // The planner never looks inside the details.
+        let details = ItemDetails::CustomScript(CustomScript { audit: "#!/bin/sh\n".into(), remediation: None });
         LibraryItem { id: id.into(), name: name.into(), item_type, frequency, details }
     }
 

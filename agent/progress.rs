@@ -31,6 +31,7 @@ impl Progress for QuietProgress {
     }
     fn run_started(&mut self, _: &RunRecord, _: &Plan) {}
     fn item_started(&mut self, _: usize, _: usize, _: &LibraryItem) {}
+    fn parameter_finished(&mut self, _: &ItemRecord) {}
     fn item_phase(&mut self, _: &str) {}
     fn item_finished(&mut self, _: usize, _: usize, _: &ItemRecord) {}
     fn run_finished(&mut self, _: &RunRecord) {}
@@ -50,6 +51,10 @@ impl Progress for PlainProgress {
 
     fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem) {
         println!("[{}/{total}] {} {}: started", position + 1, item.item_type, render::printable(&item.name));
+    }
+
+    fn parameter_finished(&mut self, record: &ItemRecord) {
+        println!("{}", render::item_line(record));
     }
 
     fn item_phase(&mut self, _: &str) {}
@@ -87,6 +92,10 @@ impl Progress for LiveProgress {
         bar.set_message(self.label.clone());
         bar.enable_steady_tick(Duration::from_millis(120));
         self.bar = Some(bar);
+    }
+
+    fn parameter_finished(&mut self, record: &ItemRecord) {
+        println!("{}", render::item_line(record));
     }
 
     fn item_phase(&mut self, phase: &str) {

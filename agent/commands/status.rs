@@ -131,7 +131,7 @@ pub fn render_run(run: &RunRecord) -> String {
         run.trigger,
         render::time(run.started_at)
     );
-    for item in &run.items {
+    for item in run.parameters.iter().chain(&run.items) {
         let _ = writeln!(text, "  {}", render::item_line(item));
     }
     text
@@ -199,6 +199,7 @@ mod tests {
                 outcome: Some(RunOutcome::Failed),
                 blueprint_id: Some("bp-eng".into()),
                 drift: Drift::default(),
+                parameters: Vec::new(),
                 items: vec![
                     item(
                         "Login banner",

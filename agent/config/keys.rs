@@ -40,6 +40,8 @@ struct Place<T: 'static> {
 enum Field {
     /// A positive duration.
     Duration(Place<Duration>),
+    /// A path that is always set.
+    Path(Place<PathBuf>),
     /// A path, or unset.
     OptionalPath(Place<Option<PathBuf>>),
     /// An `http(s)://` URL, or unset.
@@ -62,6 +64,14 @@ macro_rules! place {
 /// Every known key, sorted by name (the order `--show-origin` prints them in).
 pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "blueprint_file", field: Field::OptionalPath(place!(blueprint_file)) },
+    KnownKey { name: "commands.ditto", field: Field::Path(place!(commands.ditto)) },
+    KnownKey { name: "commands.hdiutil", field: Field::Path(place!(commands.hdiutil)) },
+    KnownKey { name: "commands.installer", field: Field::Path(place!(commands.installer)) },
+    KnownKey { name: "commands.lpadmin", field: Field::Path(place!(commands.lpadmin)) },
+    KnownKey { name: "commands.lpoptions", field: Field::Path(place!(commands.lpoptions)) },
+    KnownKey { name: "commands.lpstat", field: Field::Path(place!(commands.lpstat)) },
+    KnownKey { name: "commands.softwareupdate", field: Field::Path(place!(commands.softwareupdate)) },
+    KnownKey { name: "commands.sw_vers", field: Field::Path(place!(commands.sw_vers)) },
     KnownKey { name: "logs.level", field: Field::LogLevel(place!(logs.level)) },
     KnownKey { name: "logs.retention_days", field: Field::PositiveInteger(place!(logs.retention_days)) },
     KnownKey { name: "otel.endpoint", field: Field::OptionalUrl(place!(otel.endpoint)) },
@@ -96,6 +106,7 @@ impl KnownKey {
     pub(crate) fn apply(&self, raw: &RawValue, config: &mut AgentConfig) -> Result<(), ValueProblem> {
         match &self.field {
             Field::Duration(place) => *(place.write)(config) = values::parse_duration(raw)?,
+            Field::Path(place) => *(place.write)(config) = values::parse_path(raw)?,
             Field::OptionalPath(place) => *(place.write)(config) = values::parse_optional_path(raw)?,
             Field::OptionalUrl(place) => *(place.write)(config) = values::parse_optional_url(raw)?,
             Field::OptionalSecret(place) => *(place.write)(config) = values::parse_optional_secret(raw)?,
@@ -110,6 +121,7 @@ impl KnownKey {
     pub(crate) fn value_text(&self, config: &AgentConfig) -> String {
         let text = match &self.field {
             Field::Duration(place) => Some(duration_text(*(place.read)(config))),
+            Field::Path(place) => Some(path_text((place.read)(config))),
             Field::OptionalPath(place) => (place.read)(config).as_deref().map(path_text),
             Field::OptionalUrl(place) => (place.read)(config).clone(),
             Field::OptionalSecret(place) => (place.read)(config).as_ref().map(|_| REDACTED.to_string()),
@@ -163,6 +175,14 @@ mod tests {
         let shown: Vec<_> = KNOWN_KEYS.iter().map(|key| (key.name, key.value_text(&config))).collect();
         let expected = [
             ("blueprint_file", "(none)"),
+            ("commands.ditto", "/usr/bin/ditto"),
+            ("commands.hdiutil", "/usr/bin/hdiutil"),
+            ("commands.installer", "/usr/sbin/installer"),
+            ("commands.lpadmin", "/usr/sbin/lpadmin"),
+            ("commands.lpoptions", "/usr/bin/lpoptions"),
+            ("commands.lpstat", "/usr/bin/lpstat"),
+            ("commands.softwareupdate", "/usr/sbin/softwareupdate"),
+            ("commands.sw_vers", "/usr/bin/sw_vers"),
             ("logs.level", "info"),
             ("logs.retention_days", "14"),
             ("otel.endpoint", "(none)"),

@@ -36,6 +36,8 @@ pub struct AgentConfig {
     pub otel: Otel,
     /// The agent's own log files.
     pub logs: Logs,
+    /// The paths of the system tools item handlers run (`lpadmin`, `installer`, ...).
+    pub commands: Commands,
 }
 
 /// Time limits. An item that runs past its limit is stopped and recorded as
@@ -117,6 +119,44 @@ pub enum LogLevel {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
+/// The system tools the item handlers run, by absolute path. Configurable so a
+/// test (or an unusual install) can point them elsewhere; the defaults are where
+/// macOS keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Commands {
+    /// CUPS' printer administration tool.
+    pub lpadmin: PathBuf,
+    /// CUPS' status tool, which lists printers and their devices.
+    pub lpstat: PathBuf,
+    /// CUPS' option tool, which lists a printer's options.
+    pub lpoptions: PathBuf,
+    /// macOS' package installer (`installer -pkg … -target /`).
+    pub installer: PathBuf,
+    /// macOS' disk image tool (`hdiutil attach` / `detach`).
+    pub hdiutil: PathBuf,
+    /// macOS' copier that keeps permissions, symlinks and extended attributes.
+    pub ditto: PathBuf,
+    /// macOS' software update tool (`--list`, `--install`).
+    pub softwareupdate: PathBuf,
+    /// macOS' version tool.
+    pub sw_vers: PathBuf,
+}
+
+impl Default for Commands {
+    fn default() -> Self {
+        Self {
+            lpadmin: PathBuf::from("/usr/sbin/lpadmin"),
+            lpstat: PathBuf::from("/usr/bin/lpstat"),
+            lpoptions: PathBuf::from("/usr/bin/lpoptions"),
+            installer: PathBuf::from("/usr/sbin/installer"),
+            hdiutil: PathBuf::from("/usr/bin/hdiutil"),
+            ditto: PathBuf::from("/usr/bin/ditto"),
+            softwareupdate: PathBuf::from("/usr/sbin/softwareupdate"),
+            sw_vers: PathBuf::from("/usr/bin/sw_vers"),
+        }
+    }
+}
+
 impl Default for AgentConfig {
     /// The built-in defaults, the bottom layer of every load.
     fn default() -> Self {
@@ -136,6 +176,7 @@ impl Default for AgentConfig {
             tenant: Tenant { url: None, token: None },
             otel: Otel { endpoint: None },
             logs: Logs { retention_days: 14, level: LogLevel::Info },
+            commands: Commands::default(),
         }
     }
 }
@@ -260,7 +301,12 @@ mod tests {
                 "blueprint_file": null,
                 "tenant": { "url": null, "token": null },
                 "otel": { "endpoint": null },
-                "logs": { "retention_days": 14, "level": "info" }
+                "logs": { "retention_days": 14, "level": "info" },
+                "commands": {
+                    "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
+                    "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",
+                    "softwareupdate": "/usr/sbin/softwareupdate", "sw_vers": "/usr/bin/sw_vers"
+                }
             })
         );
     }

@@ -135,6 +135,14 @@ pub(crate) fn parse_optional_path(raw: &RawValue) -> Result<Option<PathBuf>, Val
     }
 }
 
+/// A path that must be set (it has a default, so unsetting it is a mistake).
+pub(crate) fn parse_path(raw: &RawValue) -> Result<PathBuf, ValueProblem> {
+    match parse_optional_path(raw)? {
+        Some(path) => Ok(path),
+        None => Err(ValueProblem::NotAPath { found: raw.to_string() }),
+    }
+}
+
 /// An `http://` or `https://` URL with a host, or `None` when unset.
 pub(crate) fn parse_optional_url(raw: &RawValue) -> Result<Option<String>, ValueProblem> {
     if raw.is_unset() {

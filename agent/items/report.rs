@@ -4,12 +4,25 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::state::ItemStatus;
+use crate::config::AgentConfig;
+use crate::paths::AgentPaths;
+use crate::state::{ItemStatus, Store};
 
 /// Everything a handler needs besides the item itself.
 pub struct ItemContext<'a> {
+    /// The item's id, the key for what the device remembers about it.
+    pub item_id: &'a str,
+    /// The agent's configuration (command paths, timeouts).
+    pub config: &'a AgentConfig,
+    /// Where everything lives (download cache, Applications folder, root).
+    pub paths: &'a AgentPaths,
+    /// The state store, for per-item markers ([`Store::item_marker`]).
+    pub store: &'a Store,
+    /// When the check-in started, for deadlines an item compares against.
+    pub now: DateTime<Utc>,
     /// A folder only this item uses in this run (root-only, 0700).
     pub work_dir: &'a Path,
     /// The folder programs start in: the agent's root (`/` on a Mac).

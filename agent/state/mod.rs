@@ -8,5 +8,7 @@ mod records;
 mod runs;
 mod store;
 
-pub use records::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger};
+pub use records::{
+    Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
+};
 pub use store::{Store, StoreError, create_private_folder};

@@ -99,7 +99,10 @@ pub struct Drift {
     pub reapplied: u32,
 }
 
-/// The result of one library item in one run.
+/// The `type` recorded for a blueprint parameter's result.
+pub const PARAMETER_TYPE: &str = "parameter";
+
+/// The result of one library item (or blueprint parameter) in one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemRecord {
     /// The item's id in the blueprint.
@@ -145,6 +148,9 @@ pub struct RunRecord {
     pub blueprint_id: Option<String>,
     /// The drift found during the run.
     pub drift: Drift,
+    /// The blueprint parameters, enforced before the items (type `parameter`).
+    #[serde(default)]
+    pub parameters: Vec<ItemRecord>,
     /// The items, in execution order.
     pub items: Vec<ItemRecord>,
 }

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::records::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger};
+use super::records::{
+    Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
+};
 use super::store::{Store, StoreError, parse_time, time_text};
 use crate::plan::CheckinKind;
 
@@ -168,6 +170,30 @@ impl Store {
             .map_err(self.failed("cannot remember a once item"))
     }
 
+    /// What the device remembers about library item `item_id` under `name` (an
+    /// installed version, when an app was first installed, ...).
+    pub fn item_marker(&self, item_id: &str, name: &str) -> Result<Option<String>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT value FROM item_markers WHERE item_id = ?1 AND name = ?2",
+                params![item_id, name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.failed("cannot read an item marker"))
+    }
+
+    /// Remembers `value` for library item `item_id` under `name`.
+    pub fn set_item_marker(&self, item_id: &str, name: &str, value: &str) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO item_markers (item_id, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                params![item_id, name, value, time_text(Utc::now())],
+            )
+            .map(drop)
+            .map_err(self.failed("cannot save an item marker"))
+    }
+
     /// When the last daily check-in that reached its end started.
     pub fn last_daily_completed(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.latest_start("kind = 'daily' AND outcome IS NOT NULL AND outcome != 'interrupted'")
@@ -232,7 +258,9 @@ impl Store {
             .optional()
             .map_err(self.failed("cannot read a run"))?;
         let Some(mut run) = run else { return Ok(None) };
-        run.items = self.items_of(run_id)?;
+        let (parameters, items) = self.items_of(run_id)?.into_iter().partition(|item| item.item_type == PARAMETER_TYPE);
+        run.parameters = parameters;
+        run.items = items;
         Ok(Some(run))
     }
 
@@ -294,6 +322,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         outcome: outcome.map(|text| text_value(5, &text, RunOutcome::parse)).transpose()?,
         blueprint_id: row.get(6)?,
         drift: serde_json::from_str(&drift).unwrap_or_default(),
+        parameters: Vec::new(),
         items: Vec::new(),
     })
 }
@@ -348,6 +377,7 @@ mod tests {
             outcome: None,
             blueprint_id: Some("bp".into()),
             drift: Drift::default(),
+            parameters: Vec::new(),
             items: Vec::new(),
         }
     }
@@ -422,6 +452,10 @@ mod tests {
         let store = Store::open_existing(&path).unwrap().expect("exists");
         assert_eq!(store.device_id().unwrap(), device_id);
         assert!(store.succeeded_once().unwrap().contains("li-once"));
+        assert_eq!(store.item_marker("li-app", "installed").unwrap(), None);
+        store.set_item_marker("li-app", "installed", "1.2").unwrap();
+        store.set_item_marker("li-app", "installed", "1.3").unwrap();
+        assert_eq!(store.item_marker("li-app", "installed").unwrap().as_deref(), Some("1.3"));
     }
 
     #[test]

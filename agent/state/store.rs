@@ -40,7 +40,7 @@ pub enum StoreError {
 }
 
 /// The newest schema this version writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -74,6 +74,13 @@ CREATE TABLE IF NOT EXISTS once_items (
     item_id TEXT PRIMARY KEY,
     succeeded_at TEXT NOT NULL,
     run_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS item_markers (
+    item_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (item_id, name)
 );
 CREATE TABLE IF NOT EXISTS device (
     key TEXT PRIMARY KEY,

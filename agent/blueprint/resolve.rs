@@ -1,4 +1,4 @@
-//! The blueprint and its library items, as the tenant (or a file) sends them.
+//! Checking a blueprint document into a [`Blueprint`].
 //!
 //! Parse, then resolve: the document is read into a generic value tree (JSON or
 //! plist, same keys), then checked field by field so that every problem is
@@ -7,164 +7,18 @@
 //! character and never becomes part of a path.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::blueprint_document::{Problems, load_value};
-
-pub use crate::blueprint_document::{BlueprintError, BlueprintErrors};
-
-/// A blueprint: the policy a device enforces at every check-in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Blueprint {
-    /// The tenant's identifier for the blueprint.
-    pub id: String,
-    /// The name admins gave it.
-    pub name: String,
-    /// The team (tenant account) the blueprint belongs to.
-    pub team_id: Option<String>,
-    /// The oldest agent version the blueprint accepts; older is drift.
-    pub minimum_agent_version: Option<semver::Version>,
-    /// Device-wide settings enforced before the library items.
-    pub parameters: Map<String, Value>,
-    /// The library items, in the order the document lists them.
-    pub library_items: Vec<LibraryItem>,
-}
-
-/// One library item of a blueprint.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LibraryItem {
-    /// Unique within the blueprint; the key for per-device markers.
-    pub id: String,
-    /// What admins call it; shown in status and logs, never used as a path.
-    pub name: String,
-    /// Which kind of item, which sets its run priority and timeout.
-    pub item_type: ItemType,
-    /// When the item runs.
-    pub frequency: Frequency,
-    /// The settings of the item's type.
-    pub details: ItemDetails,
-}
-
-/// The five kinds of library item, in run priority order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ItemType {
-    /// A shell (or any shebang) script: audit, remediation, audit again.
-    CustomScript,
-    /// A printer added through CUPS.
-    CustomPrinter,
-    /// An app the admin uploaded (pkg, dmg or zip).
-    CustomApp,
-    /// An app from the tenant's catalog, kept up to date.
-    AutoApp,
-    /// The macOS version and its updates.
-    ManagedOs,
-}
-
-impl ItemType {
-    /// Every type, in run priority order.
-    pub const ALL: [ItemType; 5] =
-        [ItemType::CustomScript, ItemType::CustomPrinter, ItemType::CustomApp, ItemType::AutoApp, ItemType::ManagedOs];
-
-    /// The run priority: 1 runs first.
-    pub fn priority(self) -> u8 {
-        match self {
-            ItemType::CustomScript => 1,
-            ItemType::CustomPrinter => 2,
-            ItemType::CustomApp => 3,
-            ItemType::AutoApp => 4,
-            ItemType::ManagedOs => 5,
-        }
-    }
-
-    /// The name used in blueprints, status and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ItemType::CustomScript => "custom_script",
-            ItemType::CustomPrinter => "custom_printer",
-            ItemType::CustomApp => "custom_app",
-            ItemType::AutoApp => "auto_app",
-            ItemType::ManagedOs => "managed_os",
-        }
-    }
-
-    /// The type named `text`, if any.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|item_type| item_type.as_str() == text)
-    }
-}
-
-impl fmt::Display for ItemType {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-/// When a library item runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frequency {
-    /// At every check-in, recurring and daily.
-    Every15Minutes,
-    /// Only in the daily check-in.
-    Daily,
-    /// Until it succeeds once on this device.
-    Once,
-    /// Never by schedule.
-    NoEnforcement,
-}
-
-impl Frequency {
-    const NAMES: [(&'static str, Frequency); 4] = [
-        ("every_15_min", Frequency::Every15Minutes),
-        ("daily", Frequency::Daily),
-        ("once", Frequency::Once),
-        ("no_enforcement", Frequency::NoEnforcement),
-    ];
-
-    /// The name used in blueprints.
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES.iter().find(|(_, frequency)| *frequency == self).map_or("every_15_min", |(name, _)| name)
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Self::NAMES.iter().find(|(name, _)| *name == text).map(|(_, frequency)| *frequency)
-    }
-}
-
-/// The type-specific settings of a library item.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ItemDetails {
-    /// A custom script's audit and remediation.
-    CustomScript(CustomScript),
-    /// The keys of a type whose handler is not built yet, kept as sent.
-    Unhandled(Map<String, Value>),
-}
-
-/// A custom script item: the audit decides compliance, the remediation fixes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CustomScript {
-    /// Runs first; exit 0 means compliant.
-    pub audit: String,
-    /// Runs when the audit fails; the audit then runs again to confirm.
-    pub remediation: Option<String>,
-}
-
-/// A loaded blueprint with the warnings its document raised.
-#[derive(Debug)]
-pub struct LoadedBlueprint {
-    /// The validated blueprint.
-    pub blueprint: Blueprint,
-    /// Problems that did not stop it from loading (unknown keys).
-    pub warnings: Vec<String>,
-    /// Where it was read from.
-    pub source: PathBuf,
-}
+use super::document::{BlueprintErrors, Problems, load_value};
+use super::model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, LoadedBlueprint};
+use super::parameters::Parameters;
+use super::{auto_app, custom_app, custom_printer, custom_script, managed_os, parameters};
 
 const BLUEPRINT_KEYS: [&str; 6] = ["id", "name", "team_id", "minimum_agent_version", "parameters", "library_items"];
-const COMMON_ITEM_KEYS: [&str; 5] = ["id", "name", "type", "frequency", "description"];
-const SCRIPT_KEYS: [&str; 2] = ["audit", "remediation"];
+/// The keys every library item may have, whatever its type.
+pub(crate) const COMMON_ITEM_KEYS: [&str; 5] = ["id", "name", "type", "frequency", "description"];
 
 /// Reads and validates the blueprint at `path` (JSON, or a plist with the same keys).
 pub fn load(path: &Path) -> Result<LoadedBlueprint, BlueprintErrors> {
@@ -197,11 +51,11 @@ fn resolve(value: &Value, problems: &mut Problems) -> Blueprint {
     let minimum_agent_version =
         problems.optional_text(object, "", "minimum_agent_version").and_then(|text| parse_version(&text, problems));
     let parameters = match object.get("parameters") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(parameters)) => parameters.clone(),
+        None | Some(Value::Null) => Parameters::default(),
+        Some(Value::Object(parameters)) => parameters::resolve(parameters, "parameters", problems),
         Some(other) => {
             problems.wrong_type("parameters", "an object", other);
-            Map::new()
+            Parameters::default()
         }
     };
     let library_items = resolve_items(object.get("library_items"), problems);
@@ -214,7 +68,7 @@ fn empty_blueprint() -> Blueprint {
         name: String::new(),
         team_id: None,
         minimum_agent_version: None,
-        parameters: Map::new(),
+        parameters: Parameters::default(),
         library_items: Vec::new(),
     }
 }
@@ -281,13 +135,7 @@ fn resolve_item(value: &Value, key: &str, problems: &mut Problems) -> Option<Lib
         }
     });
     let frequency = resolve_frequency(object, key, problems);
-    let details = item_type.and_then(|item_type| match item_type {
-        ItemType::CustomScript => {
-            problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &SCRIPT_KEYS]);
-            resolve_script(object, key, problems).map(ItemDetails::CustomScript)
-        }
-        _ => Some(ItemDetails::Unhandled(object.clone())),
-    });
+    let details = item_type.and_then(|item_type| resolve_details(item_type, object, key, problems));
     let (id, name, item_type, frequency, details) = (id?, name?, item_type?, frequency?, details?);
     Some(LibraryItem { id, name, item_type, frequency, details })
 }
@@ -305,10 +153,20 @@ fn resolve_frequency(object: &Map<String, Value>, key: &str, problems: &mut Prob
     frequency
 }
 
-fn resolve_script(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<CustomScript> {
-    let audit = problems.required_text(object, key, "audit")?;
-    let remediation = problems.optional_text(object, key, "remediation").filter(|text| !text.trim().is_empty());
-    Some(CustomScript { audit, remediation })
+/// The type's own keys, each type checking (and warning about) what it knows.
+fn resolve_details(
+    item_type: ItemType,
+    object: &Map<String, Value>,
+    key: &str,
+    problems: &mut Problems,
+) -> Option<ItemDetails> {
+    match item_type {
+        ItemType::CustomScript => custom_script::resolve(object, key, problems).map(ItemDetails::CustomScript),
+        ItemType::CustomPrinter => custom_printer::resolve(object, key, problems).map(ItemDetails::CustomPrinter),
+        ItemType::CustomApp => custom_app::resolve(object, key, problems).map(ItemDetails::CustomApp),
+        ItemType::AutoApp => auto_app::resolve(object, key, problems).map(ItemDetails::AutoApp),
+        ItemType::ManagedOs => managed_os::resolve(object, key, problems).map(ItemDetails::ManagedOs),
+    }
 }
 
 #[cfg(test)]
@@ -340,7 +198,7 @@ mod tests {
         assert_eq!(blueprint.minimum_agent_version, Some(semver::Version::new(1, 2, 0)));
         assert_eq!(blueprint.library_items[0].frequency, Frequency::Daily);
         assert_eq!(blueprint.library_items[0].name, "a/b\u{7}", "a name is a label, kept as sent");
-        assert!(matches!(blueprint.library_items[1].details, ItemDetails::Unhandled(_)));
+        assert!(matches!(blueprint.library_items[1].details, ItemDetails::CustomPrinter(_)));
     }
 
     #[test]

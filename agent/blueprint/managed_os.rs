@@ -1,0 +1,17 @@
+//! A managed OS item's keys.
+
+use serde_json::{Map, Value};
+
+use super::document::Problems;
+
+/// The item's settings, kept as sent until its handler defines them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedOs {
+    /// Every key of the item, as sent.
+    pub keys: Map<String, Value>,
+}
+
+/// Checks the item's own keys.
+pub(crate) fn resolve(object: &Map<String, Value>, _key: &str, _problems: &mut Problems) -> Option<ManagedOs> {
+    Some(ManagedOs { keys: object.clone() })
+}
