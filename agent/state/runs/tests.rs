@@ -1,0 +1,101 @@
+//! Tests of recording runs in a real SQLite file.
+
+use super::*;
+
+fn run(id: &str, kind: CheckinKind, started_at: DateTime<Utc>) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        kind,
+        trigger: Trigger::Cli,
+        started_at,
+        finished_at: None,
+        outcome: None,
+        blueprint_id: Some("bp".into()),
+        drift: Drift::default(),
+        parameters: Vec::new(),
+        items: Vec::new(),
+    }
+}
+
+fn item(id: &str, status: ItemStatus, at: DateTime<Utc>) -> ItemRecord {
+    ItemRecord {
+        id: id.into(),
+        name: id.into(),
+        item_type: "custom_script".into(),
+        status,
+        started_at: at,
+        finished_at: at,
+        duration_ms: 5,
+        exit_code: Some(0),
+        message: String::new(),
+        output: "out".into(),
+    }
+}
+
+#[test]
+fn a_dangling_run_is_closed_as_interrupted_with_its_running_item_failed() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+    let now = Utc::now();
+    store.begin_run(&run("r1", CheckinKind::Daily, now), 1).unwrap();
+    store.item_finished("r1", 0, &item("done", ItemStatus::Succeeded, now)).unwrap();
+    store.item_started("r1", 1, &item("cut", ItemStatus::NotRun, now)).unwrap();
+    assert_eq!(store.latest_run().unwrap().unwrap().items.len(), 1, "a running item is not a result yet");
+    assert_eq!(store.last_daily_completed().unwrap(), None);
+
+    assert_eq!(store.mark_dangling_runs_interrupted().unwrap(), ["r1"]);
+    let closed = store.run("r1").unwrap().unwrap();
+    assert_eq!(closed.outcome, Some(RunOutcome::Interrupted));
+    assert_eq!(closed.items[1].status, ItemStatus::Failed);
+    assert_eq!(closed.items[1].message, INTERRUPTED_ITEM);
+    assert_eq!(store.last_daily_completed().unwrap(), None, "an interrupted daily does not count");
+    assert!(store.mark_dangling_runs_interrupted().unwrap().is_empty());
+}
+
+#[test]
+fn history_counts_statuses_and_finished_dailies_count() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+    let now = Utc::now();
+    store.begin_run(&run("r1", CheckinKind::Daily, now), 1).unwrap();
+    for (position, status) in
+        [ItemStatus::Succeeded, ItemStatus::Failed, ItemStatus::Skipped, ItemStatus::NotRun].into_iter().enumerate()
+    {
+        store.item_finished("r1", position, &item(&format!("i{position}"), status, now)).unwrap();
+    }
+    store.finish_run("r1", now, RunOutcome::Failed, &Drift { reapplied: 2, ..Drift::default() }).unwrap();
+    let history = store.history(10).unwrap();
+    assert_eq!(history.len(), 1);
+    let counts = &history[0].counts;
+    assert_eq!((counts.succeeded, counts.failed, counts.skipped, counts.not_run), (1, 1, 1, 1));
+    assert_eq!(store.last_daily_completed().unwrap().map(|time| time.timestamp_millis()), Some(now.timestamp_millis()));
+    assert_eq!(store.latest_finished_run().unwrap().unwrap().drift.reapplied, 2);
+}
+
+#[test]
+fn once_marks_and_the_device_id_persist_across_openings() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("agent.sqlite3");
+    let device_id = {
+        let store = Store::open(&path).unwrap();
+        store.mark_succeeded_once("li-once", Utc::now(), "r1").unwrap();
+        store.device_id().unwrap()
+    };
+    let store = Store::open_existing(&path).unwrap().expect("exists");
+    assert_eq!(store.device_id().unwrap(), device_id);
+    assert!(store.succeeded_once().unwrap().contains("li-once"));
+    assert_eq!(store.item_marker("li-app", "installed").unwrap(), None);
+    store.set_item_marker("li-app", "installed", "1.2").unwrap();
+    store.set_item_marker("li-app", "installed", "1.3").unwrap();
+    assert_eq!(store.item_marker("li-app", "installed").unwrap().as_deref(), Some("1.3"));
+}
+
+#[test]
+fn a_store_from_a_newer_agent_is_refused_not_damaged() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("agent.sqlite3");
+    drop(Store::open(&path).unwrap());
+    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 99").unwrap();
+    let message = Store::open(&path).err().expect("refused").to_string();
+    assert!(message.contains("schema version 99"), "{message}");
+}
