@@ -8,46 +8,55 @@ use crate::items::ItemReport;
 use crate::operating_system::InstalledOs;
 use crate::state::ItemStatus;
 
-/// The report of a finding: compliant, pending, or no update to install. Only a passed deadline with nothing to install fails.
+/// The report of a finding: compliant, pending, or no update to install. Only
+/// a passed deadline with nothing to install fails (see [`super::decision`]).
 pub(super) fn found(finding: &Finding, installed: &InstalledOs, settings: &ManagedOs) -> ItemReport {
     let minimum = &settings.minimum_version;
     let (status, message) = match finding {
         Finding::Compliant => (ItemStatus::Succeeded, format!("compliant: {installed} meets the minimum {minimum}")),
-        Finding::Pending(candidate) => {
-            let deadline = match settings.deadline {
-                Some(deadline) => format!("deadline {}", format_time(deadline)),
-                None => "no deadline, so the agent does not install it".to_string(),
-            };
-            let message = format!(
-                "update available: {}, {deadline}; {installed} is below the minimum {minimum}",
-                candidate.update.title
-            );
-            (ItemStatus::Succeeded, message)
-        }
+        Finding::Pending(candidate) => (ItemStatus::Succeeded, pending(candidate, installed, settings)),
         Finding::NoUpdate { newest_offered, deadline_passed } => {
-            let offered = newest_offered.as_ref().map_or("no macOS update offered".to_string(), |newest| {
-                format!("newest offered {}", newest.update.title)
-            });
-            match (settings.deadline, deadline_passed) {
-                (Some(deadline), true) => (
-                    ItemStatus::Failed,
-                    format!(
-                        "not compliant: no update available for the minimum {minimum} and the deadline {} has passed; {installed} installed, {offered}",
-                        format_time(deadline)
-                    ),
-                ),
-                (deadline, _) => {
-                    let deadline = deadline.map(|deadline| format!(", deadline {}", format_time(deadline)));
-                    let deadline = deadline.unwrap_or_default();
-                    let message = format!(
-                        "no update available yet for the minimum {minimum}: {installed} installed, {offered}{deadline}"
-                    );
-                    (ItemStatus::Succeeded, message)
-                }
-            }
+            no_update(newest_offered.as_ref(), *deadline_passed, installed, settings)
         }
     };
     ItemReport { status, message, exit_code: None, output: String::new(), reapplied: false }
+}
+
+fn pending(candidate: &Candidate, installed: &InstalledOs, settings: &ManagedOs) -> String {
+    let deadline = match settings.deadline {
+        Some(deadline) => format!("deadline {}", format_time(deadline)),
+        None => "no deadline, so the agent does not install it".to_string(),
+    };
+    let (title, minimum) = (&candidate.update.title, &settings.minimum_version);
+    format!("update available: {title}, {deadline}; {installed} is below the minimum {minimum}")
+}
+
+fn no_update(
+    newest_offered: Option<&Candidate>,
+    deadline_passed: bool,
+    installed: &InstalledOs,
+    settings: &ManagedOs,
+) -> (ItemStatus, String) {
+    let minimum = &settings.minimum_version;
+    let offered = newest_offered.map_or_else(
+        || "no macOS update offered".to_string(),
+        |newest| format!("newest offered {}", newest.update.title),
+    );
+    match settings.deadline.map(format_time) {
+        Some(deadline) if deadline_passed => {
+            let message = format!(
+                "not compliant: no update available for the minimum {minimum} and the deadline {deadline} has passed; {installed} installed, {offered}"
+            );
+            (ItemStatus::Failed, message)
+        }
+        deadline => {
+            let deadline = deadline.map(|deadline| format!(", deadline {deadline}")).unwrap_or_default();
+            let message = format!(
+                "no update available yet for the minimum {minimum}: {installed} installed, {offered}{deadline}"
+            );
+            (ItemStatus::Succeeded, message)
+        }
+    }
 }
 
 /// The report of an install `softwareupdate` accepted (exit 0).
