@@ -28,6 +28,7 @@ pub mod exit_code;
 pub mod items;
 pub mod log_records;
 pub mod logging;
+pub mod operating_system;
 pub mod parameters;
 pub mod paths;
 pub mod plan;

@@ -22,7 +22,7 @@ pub use custom_app::CustomApp;
 pub use custom_printer::CustomPrinter;
 pub use custom_script::CustomScript;
 pub use document::{BlueprintError, BlueprintErrors};
-pub use managed_os::ManagedOs;
+pub use managed_os::{InstallAction, ManagedOs};
 pub use model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, LoadedBlueprint};
 pub use parameters::Parameters;
 pub use resolve::{from_value, load};

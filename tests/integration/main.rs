@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod frequency;
 mod logs;
+mod managed_os;
 mod ordering;
 mod scripts;
 mod settings;

@@ -10,7 +10,7 @@ fn mixed_types_and_awkward_names_run_in_contract_order() {
     let recorder = |name: &str| format!("#!/bin/sh\nprintf '%s\\n' '{name}' >> \"$AGENT_ROOT/order.txt\"\n");
     let mut items = Vec::new();
     // Listed deliberately out of order, other types first.
-    items.push(json!({ "id": "os", "name": "!", "type": "managed_os" }));
+    items.push(json!({ "id": "os", "name": "!", "type": "managed_os", "minimum_version": "1" }));
     items.push(json!({ "id": "auto", "name": "0", "type": "auto_app" }));
     items.push(json!({ "id": "app", "name": "A", "type": "custom_app" }));
     items.push(json!({ "id": "printer", "name": "zzz", "type": "custom_printer" }));
@@ -62,7 +62,7 @@ fn mixed_types_and_awkward_names_run_in_contract_order() {
 #[test]
 fn types_without_a_handler_fail_and_never_claim_success() {
     let device = Device::new();
-    let items = ["custom_printer", "custom_app", "auto_app", "managed_os"]
+    let items = ["custom_printer", "custom_app", "auto_app"]
         .iter()
         .map(|kind| json!({ "id": kind, "name": kind, "type": kind }))
         .collect();
