@@ -194,7 +194,7 @@ impl<'a> Search<'a> {
                 Err(scan) => break scan,
             }
         };
-        self.findings.checked_quietly((self.examined - self.flagged) as usize);
+        self.findings.checked_quietly(self.examined.saturating_sub(self.flagged) as usize);
         scan
     }
 
@@ -210,6 +210,8 @@ impl<'a> Search<'a> {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(error) => {
+                // The folder was counted when it was examined; its failure is not another entry.
+                self.flagged += 1;
                 self.findings.failed(1, format!("{}: cannot be read: {error}", shown.display()));
                 return Ok(Vec::new());
             }

@@ -9,6 +9,7 @@ mod crash;
 mod frequency;
 mod logs;
 mod ordering;
+mod parameters;
 mod scripts;
 mod settings;
 mod timeouts;
