@@ -24,5 +24,5 @@ pub use custom_script::CustomScript;
 pub use document::{BlueprintError, BlueprintErrors};
 pub use managed_os::{InstallAction, ManagedOs};
 pub use model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, LoadedBlueprint};
-pub use parameters::Parameters;
+pub use parameters::{Account, DevicePath, FolderPermissions, ManagedFile, ManagedPlistKey, Parameters, PlistFormat};
 pub use resolve::{from_value, load};

@@ -1,5 +1,18 @@
 //! The blueprint's parameters: device-wide settings enforced before the library
 //! items, each reported like an item (type `parameter`).
+//!
+//! They run in a fixed order: secure home folders and folder permissions (both in
+//! the daily check-in only; a recurring check-in records them `skipped`), then
+//! managed files and managed plists (every check-in). A parameter the blueprint
+//! leaves out (or turns off) is neither enforced nor reported. Every path is
+//! placed under the agent's root.
+
+mod file_system;
+mod folder_permissions;
+mod managed_files;
+mod managed_plists;
+mod secure_home_folders;
+mod summary;
 
 use std::time::Duration;
 
@@ -40,10 +53,33 @@ pub struct ParameterReport {
     pub reapplied: u32,
 }
 
+/// Why a daily parameter is left alone in a recurring check-in.
+const DAILY_ONLY: &str = "runs in the daily check-in only";
+
 /// Enforces every parameter the blueprint sets, in a fixed order.
-pub async fn enforce(parameters: &Parameters, _context: &ParameterContext<'_>) -> Vec<ParameterReport> {
-    for key in parameters.keys.keys() {
-        tracing::warn!(parameter = %key, "This blueprint parameter is not enforced by this agent.");
+pub async fn enforce(parameters: &Parameters, context: &ParameterContext<'_>) -> Vec<ParameterReport> {
+    let root = &context.paths.root;
+    let daily = context.kind == CheckinKind::Daily;
+    let mut reports = Vec::new();
+    if parameters.secure_home_folders {
+        reports.push(if daily {
+            secure_home_folders::enforce(root)
+        } else {
+            summary::skipped(secure_home_folders::ID, secure_home_folders::NAME, DAILY_ONLY)
+        });
     }
-    Vec::new()
+    if let Some(settings) = &parameters.folder_permissions {
+        reports.push(if daily {
+            folder_permissions::enforce(settings, context).await
+        } else {
+            summary::skipped(folder_permissions::ID, folder_permissions::NAME, DAILY_ONLY)
+        });
+    }
+    if !parameters.managed_files.is_empty() {
+        reports.push(managed_files::enforce(&parameters.managed_files, root));
+    }
+    if !parameters.managed_plists.is_empty() {
+        reports.push(managed_plists::enforce(&parameters.managed_plists, root));
+    }
+    reports
 }

@@ -10,6 +10,7 @@ mod frequency;
 mod logs;
 mod managed_os;
 mod ordering;
+mod parameters;
 mod scripts;
 mod settings;
 mod timeouts;
