@@ -6,6 +6,15 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Prints a line of progress; a reader that went away (`agent run | head`) must
+/// never stop the check-in, so write errors are ignored.
+macro_rules! say {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($argument)*);
+    }};
+}
+
 use crate::blueprint::LibraryItem;
 use crate::checkin::Progress;
 use crate::plan::Plan;
@@ -42,29 +51,29 @@ struct PlainProgress;
 
 impl Progress for PlainProgress {
     fn waiting(&mut self, holder: Option<&Holder>) {
-        println!("{}", waiting_line(holder));
+        say!("{}", waiting_line(holder));
     }
 
     fn run_started(&mut self, run: &RunRecord, plan: &Plan) {
-        println!("{}", started_line(run, plan));
+        say!("{}", started_line(run, plan));
     }
 
     fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem) {
-        println!("[{}/{total}] {} {}: started", position + 1, item.item_type, render::printable(&item.name));
+        say!("[{}/{total}] {} {}: started", position + 1, item.item_type, render::printable(&item.name));
     }
 
     fn parameter_finished(&mut self, record: &ItemRecord) {
-        println!("{}", render::item_line(record));
+        say!("{}", render::item_line(record));
     }
 
     fn item_phase(&mut self, _: &str) {}
 
     fn item_finished(&mut self, position: usize, total: usize, record: &ItemRecord) {
-        println!("[{}/{total}] {}", position + 1, render::item_line(record));
+        say!("[{}/{total}] {}", position + 1, render::item_line(record));
     }
 
     fn run_finished(&mut self, run: &RunRecord) {
-        println!("{}", finished_line(run));
+        say!("{}", finished_line(run));
     }
 }
 
@@ -76,11 +85,11 @@ struct LiveProgress {
 
 impl Progress for LiveProgress {
     fn waiting(&mut self, holder: Option<&Holder>) {
-        println!("{}", waiting_line(holder));
+        say!("{}", waiting_line(holder));
     }
 
     fn run_started(&mut self, run: &RunRecord, plan: &Plan) {
-        println!("{}", started_line(run, plan));
+        say!("{}", started_line(run, plan));
     }
 
     fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem) {
@@ -95,7 +104,7 @@ impl Progress for LiveProgress {
     }
 
     fn parameter_finished(&mut self, record: &ItemRecord) {
-        println!("{}", render::item_line(record));
+        say!("{}", render::item_line(record));
     }
 
     fn item_phase(&mut self, phase: &str) {
@@ -108,11 +117,11 @@ impl Progress for LiveProgress {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        println!("[{}/{total}] {}", position + 1, render::item_line(record));
+        say!("[{}/{total}] {}", position + 1, render::item_line(record));
     }
 
     fn run_finished(&mut self, run: &RunRecord) {
-        println!("{}", finished_line(run));
+        say!("{}", finished_line(run));
     }
 }
 

@@ -119,3 +119,18 @@ fn scripts_run_from_a_private_folder_with_the_run_and_item_ids() {
     assert_eq!(std::fs::metadata(&scripts).unwrap().permissions().mode() & 0o777, 0o700);
     assert_eq!(std::fs::read_dir(&scripts).unwrap().count(), 0, "scripts are removed after the item");
 }
+
+#[test]
+fn a_reader_that_goes_away_never_stops_the_check_in() {
+    let device = Device::new();
+    let items =
+        (0..5).map(|index| script(&format!("i{index}"), &format!("Item {index}"), "#!/bin/sh\nsleep 0.1\n")).collect();
+    let path = device.write_blueprint(&blueprint(items));
+    let mut agent = device.spawn(&["run", "--blueprint", path.to_str().unwrap()]);
+    drop(agent.stdout.take());
+    let output = agent.wait_with_output().unwrap();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let status = device.status();
+    assert_eq!(status["last_run"]["outcome"], "succeeded");
+    assert_eq!(crate::support::last_items(&status).len(), 5);
+}
