@@ -19,12 +19,15 @@
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
 //! `exit_code` says what each exit code means.
 
+pub mod app_bundle;
 pub mod blueprint;
 pub mod checkin;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod downloads;
 pub mod exit_code;
+pub mod installers;
 pub mod items;
 pub mod log_records;
 pub mod logging;
@@ -36,3 +39,4 @@ pub mod progress;
 pub mod render;
 pub mod run_lock;
 pub mod state;
+pub mod version;
