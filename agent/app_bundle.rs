@@ -185,6 +185,23 @@ mod tests {
     }
 
     #[test]
+    fn a_bundle_fits_by_its_identifier() {
+        let version = AppVersion::parse("2.0").unwrap();
+        let app = |identifier: Option<&str>, version: Option<AppVersion>| {
+            InstalledApp::Present(BundleInfo { identifier: identifier.map(str::to_string), version, problem: None })
+        };
+        let foo = app(Some("com.example.foo"), Some(version.clone()));
+        assert_eq!(fit(&InstalledApp::Missing, Some("com.example.foo")), Fit::Missing);
+        assert_eq!(fit(&foo, Some("com.example.foo")), Fit::Expected(Some(&version)));
+        assert_eq!(fit(&foo, None), Fit::Expected(Some(&version)), "any app fits when no identifier is asked for");
+        assert_eq!(fit(&foo, Some("com.example.bar")), Fit::Foreign("com.example.foo"));
+        assert_eq!(fit(&app(None, Some(version.clone())), Some("com.example.foo")), Fit::Foreign("none"));
+        let unreadable = InstalledApp::Present(BundleInfo { problem: Some("broken".into()), ..BundleInfo::default() });
+        assert_eq!(fit(&unreadable, None), Fit::Damaged("broken"));
+        assert_eq!(version_text(None), "of unknown version");
+    }
+
+    #[test]
     fn missing_and_broken_bundles_are_told_apart() {
         let folder = tempfile::tempdir().unwrap();
         assert_eq!(inspect(&folder.path().join("None.app")), InstalledApp::Missing);

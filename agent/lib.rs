@@ -11,6 +11,7 @@
 //!                │  ├── parameters (device-wide settings, before the items)
 //!                │  ├── plan (which items, what order, which timeout)
 //!                │  ├── items/<type> ── process (own group, bounded output, TERM → KILL)
+//!                │  │     └── apps: downloads (cache, resume, sha256) → installers (zip, pkg, dmg)
 //!                │  └── state (SQLite: runs, item results, markers)
 //!                ▼
 //!            progress / render (what people see), logging (what the files keep)

@@ -104,4 +104,12 @@ impl AppError {
             _ => ItemStatus::Failed,
         }
     }
+
+    /// The exit code of the tool whose failure this is, if a tool failed.
+    pub(crate) fn exit_code(&self) -> Option<i32> {
+        match self {
+            AppError::Install(InstallError::Failed { code, .. }) => Some(*code),
+            _ => None,
+        }
+    }
 }

@@ -17,9 +17,13 @@ use crate::process::{ChildEnd, ChildSpec, Limits, run_child};
 /// a few more seconds.
 const CLEANUP_WINDOW: Duration = Duration::from_secs(15);
 
-/// The outputs of every tool run, each under a heading, in order.
+/// The outputs of every tool run, each under a heading, in order, and the
+/// exit code of the last tool that exited by itself.
 #[derive(Debug, Default)]
-pub(crate) struct Transcript(String);
+pub(crate) struct Transcript {
+    text: String,
+    last_exit_code: Option<i32>,
+}
 
 impl Transcript {
     /// Adds one step's output under a heading naming how it ended.
@@ -30,15 +34,23 @@ impl Transcript {
             ChildEnd::TimedOut => "timed out".into(),
             ChildEnd::Cancelled => "stopped".into(),
         };
-        self.0.push_str(&format!("--- {step} ({ending}) ---\n{output}"));
+        self.text.push_str(&format!("--- {step} ({ending}) ---\n{output}"));
         if !output.is_empty() && !output.ends_with('\n') {
-            self.0.push('\n');
+            self.text.push('\n');
         }
+        if let ChildEnd::Exited { code } = end {
+            self.last_exit_code = Some(*code);
+        }
+    }
+
+    /// The exit code of the last tool that exited by itself, if any ran.
+    pub(crate) fn last_exit_code(&self) -> Option<i32> {
+        self.last_exit_code
     }
 
     /// Everything recorded.
     pub(crate) fn into_text(self) -> String {
-        self.0
+        self.text
     }
 }
 
@@ -144,6 +156,7 @@ mod tests {
         let mut transcript = Transcript::default();
         transcript.add("hdiutil attach", &ChildEnd::Exited { code: 0 }, "/dev/disk4\t/mnt");
         transcript.add("ditto", &ChildEnd::TimedOut, "");
+        assert_eq!(transcript.last_exit_code(), Some(0));
         assert_eq!(
             transcript.into_text(),
             "--- hdiutil attach (exit 0) ---\n/dev/disk4\t/mnt\n--- ditto (timed out) ---\n"

@@ -51,7 +51,7 @@ pub async fn run(settings: &AutoApp, context: &mut ItemContext<'_>) -> ItemRepor
         }
     };
     match decide(settings, &found, installed_before) {
-        Decision::Done(message) => report(ItemStatus::Succeeded, message, String::new(), false),
+        Decision::Done(message) => report(ItemStatus::Succeeded, message, None, String::new(), false),
         Decision::Refuse(message) => ItemReport::failed(message),
         Decision::Install(reason) => install(settings, context, reason).await,
     }
@@ -87,21 +87,25 @@ async fn install(settings: &AutoApp, context: &mut ItemContext<'_>, reason: Reas
     let mut transcript = Transcript::default();
     let delivered = deliver(&settings.package, context, &mut transcript).await;
     (context.on_phase)("verify");
+    let exit_code = transcript.last_exit_code();
     let output = transcript.into_text();
     let delivered = match delivered {
         Ok(delivered) => delivered,
-        Err(error) => return report(error.status(), error.to_string(), output, false),
+        Err(error) => {
+            let exit_code = error.exit_code().or(exit_code);
+            return report(error.status(), error.to_string(), exit_code, output, false);
+        }
     };
     let message = match installed_message(settings, &delivered, &reason) {
         Ok(message) => message,
-        Err(problem) => return report(ItemStatus::Failed, problem, output, false),
+        Err(problem) => return report(ItemStatus::Failed, problem, exit_code, output, false),
     };
     if let Err(error) = context.store.set_item_marker(context.item_id, INSTALLED_MARKER, settings.version.as_str()) {
         let message = format!("{message}, but the device cannot remember the install: {error}");
-        return report(ItemStatus::Failed, message, output, false);
+        return report(ItemStatus::Failed, message, exit_code, output, false);
     }
     let reapplied = matches!(reason, Reason::Deleted | Reason::Damaged(_));
-    report(ItemStatus::Succeeded, message, output, reapplied)
+    report(ItemStatus::Succeeded, message, exit_code, output, reapplied)
 }
 
 /// The success message, or why the installed app is not the catalog's release.
@@ -132,8 +136,8 @@ fn installed_message(settings: &AutoApp, delivered: &Delivered, reason: &Reason)
     })
 }
 
-fn report(status: ItemStatus, message: String, output: String, reapplied: bool) -> ItemReport {
-    ItemReport { status, message, exit_code: None, output, reapplied }
+fn report(status: ItemStatus, message: String, exit_code: Option<i32>, output: String, reapplied: bool) -> ItemReport {
+    ItemReport { status, message, exit_code, output, reapplied }
 }
 
 #[cfg(test)]

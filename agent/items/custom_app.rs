@@ -54,7 +54,7 @@ pub async fn run(settings: &CustomApp, context: &mut ItemContext<'_>) -> ItemRep
         }
     };
     match decide(settings, &found, installed_before) {
-        Decision::Done(message) => report(ItemStatus::Succeeded, message, String::new(), false),
+        Decision::Done(message) => report(ItemStatus::Succeeded, message, None, String::new(), false),
         Decision::Refuse(message) => ItemReport::failed(message),
         Decision::AlreadyThere(message) => remember(settings, context, message),
         Decision::Install(reason) => install(settings, context, reason).await,
@@ -120,7 +120,7 @@ fn describe(app: &str, fit: &Fit<'_>, minimum: Option<&crate::version::AppVersio
 /// Remembers an app found already in place, for install once.
 fn remember(settings: &CustomApp, context: &ItemContext<'_>, message: String) -> ItemReport {
     match context.store.set_item_marker(context.item_id, INSTALLED_MARKER, &settings.package.sha256) {
-        Ok(()) => report(ItemStatus::Succeeded, message, String::new(), false),
+        Ok(()) => report(ItemStatus::Succeeded, message, None, String::new(), false),
         Err(error) => ItemReport::failed(format!("{message}, but the device cannot remember it: {error}")),
     }
 }
@@ -130,20 +130,24 @@ async fn install(settings: &CustomApp, context: &mut ItemContext<'_>, reason: Re
     let mut transcript = Transcript::default();
     let delivered = deliver(&settings.package, context, &mut transcript).await;
     (context.on_phase)("verify");
+    let exit_code = transcript.last_exit_code();
     let output = transcript.into_text();
     let delivered = match delivered {
         Ok(delivered) => delivered,
-        Err(error) => return report(error.status(), error.to_string(), output, false),
+        Err(error) => {
+            let exit_code = error.exit_code().or(exit_code);
+            return report(error.status(), error.to_string(), exit_code, output, false);
+        }
     };
     let message = match installed_message(settings, &delivered, &reason) {
         Ok(message) => message,
-        Err(problem) => return report(ItemStatus::Failed, problem, output, false),
+        Err(problem) => return report(ItemStatus::Failed, problem, exit_code, output, false),
     };
     if let Err(error) = context.store.set_item_marker(context.item_id, INSTALLED_MARKER, &settings.package.sha256) {
         let message = format!("{message}, but the device cannot remember the install: {error}");
-        return report(ItemStatus::Failed, message, output, false);
+        return report(ItemStatus::Failed, message, exit_code, output, false);
     }
-    report(ItemStatus::Succeeded, message, output, reason != Reason::FirstInstall)
+    report(ItemStatus::Succeeded, message, exit_code, output, reason != Reason::FirstInstall)
 }
 
 /// The success message, or why the installed app does not satisfy the item.
@@ -187,8 +191,8 @@ fn installed_message(settings: &CustomApp, delivered: &Delivered, reason: &Reaso
     })
 }
 
-fn report(status: ItemStatus, message: String, output: String, reapplied: bool) -> ItemReport {
-    ItemReport { status, message, exit_code: None, output, reapplied }
+fn report(status: ItemStatus, message: String, exit_code: Option<i32>, output: String, reapplied: bool) -> ItemReport {
+    ItemReport { status, message, exit_code, output, reapplied }
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ fn a_failed_pkg_install_says_why_and_the_retry_reuses_the_verified_download() {
     let status = device.status();
     let message = item(&status, "Foo")["message"].as_str().unwrap().to_string();
     assert_eq!(message, "installer exited 1: installer: Error - the package is damaged");
+    assert_eq!(item(&status, "Foo")["exit_code"], 1);
     assert_eq!(cache_files(&device), [format!("{}.pkg", sha256(&package))], "the verified file waits for a retry");
 
     let installer = stand_in(&device, "installer", INSTALLER);
@@ -109,6 +110,7 @@ fn a_failed_copy_still_detaches_the_image_and_installs_nothing() {
     let status = device.status();
     let foo = item(&status, "Foo");
     assert_eq!(foo["message"], "ditto exited 1: ditto: /Applications/Foo.app: No space left on device");
+    assert_eq!(foo["exit_code"], 1, "the failing tool's code, not the detach's");
     let calls = recorded(&device, "hdiutil");
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(calls[0].starts_with("attach ") && calls[1].starts_with("detach "), "{calls:?}");

@@ -136,6 +136,30 @@ fn a_partial_file_is_started_over_when_the_server_ignores_the_range() {
 }
 
 #[test]
+fn redirects_are_followed_on_loopback_but_never_to_plain_http_elsewhere() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let zip = app_zip("2.2", 0);
+    server.serve("/Foo.zip", zip.clone());
+    let moved = Served { redirect_to: Some(server.url("/Foo.zip")), ..Served::default() };
+    server.serve_with("/latest/Foo.zip", moved);
+    let away = Served { redirect_to: Some("http://downloads.example.com/Foo.zip".into()), ..Served::default() };
+    server.serve_with("/away/Foo.zip", away);
+
+    let item = custom_app("zip", &server.url("/latest/Foo.zip"), &sha256(&zip), "audit_and_enforce", None);
+    assert_eq!(code(&device.check_in(&device.write_blueprint(&blueprint(vec![item])), &[])), 0);
+    assert_eq!(installed_version(&device).as_deref(), Some("2.2"));
+    assert_eq!(server.requests("/Foo.zip").len(), 1);
+
+    let other = Device::new();
+    let item = custom_app("zip", &server.url("/away/Foo.zip"), &sha256(&zip), "audit_and_enforce", None);
+    assert_eq!(code(&other.check_in(&other.write_blueprint(&blueprint(vec![item])), &[])), 1);
+    let refused = message(&other);
+    assert!(refused.contains("redirected to a URL the agent does not download from"), "{refused}");
+    assert!(!refused.contains("example.com/Foo.zip?"), "{refused}");
+    assert!(!installed_app(&other).exists());
+}
+
+#[test]
 fn install_once_installs_once_and_then_leaves_a_deletion_alone() {
     let (device, server) = (Device::new(), FileServer::start());
     let zip = app_zip("1.0", 0);

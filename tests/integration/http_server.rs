@@ -24,6 +24,8 @@ pub struct Served {
     pub ignore_range: bool,
     /// Send only this many body bytes of the next answer, then drop the connection.
     pub cut_after: Option<usize>,
+    /// Answer `302 Found` with this `Location` instead of the file.
+    pub redirect_to: Option<String>,
 }
 
 /// One request the server saw.
@@ -127,6 +129,9 @@ fn answer(stream: TcpStream, shared: &Shared) {
 }
 
 fn answer_file(stream: &mut TcpStream, served: &Served, range: Option<&str>) -> std::io::Result<()> {
+    if let Some(location) = &served.redirect_to {
+        return write_answer(stream, "302 Found", &[format!("Location: {location}")], b"", None);
+    }
     let total = served.bytes.len();
     let start = range
         .filter(|_| !served.ignore_range)
