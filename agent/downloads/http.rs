@@ -56,8 +56,14 @@ pub(super) async fn download(
             && response.headers().get(CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(range_start)
                 == Some(offset);
         if offset > 0 && !resumed {
-            partial.restart().await.map_err(cache_error(downloader.cache_dir))?;
-            if status == StatusCode::RANGE_NOT_SATISFIABLE || status == StatusCode::PARTIAL_CONTENT {
+            // The server sends the whole file (200), or cannot serve this range
+            // (416, or a 206 starting elsewhere): start over. Any other answer
+            // is an error below, and the partial file waits for a later try.
+            let range_refused = status == StatusCode::RANGE_NOT_SATISFIABLE || status == StatusCode::PARTIAL_CONTENT;
+            if range_refused || status.is_success() {
+                partial.restart().await.map_err(cache_error(downloader.cache_dir))?;
+            }
+            if range_refused {
                 continue;
             }
         }

@@ -17,6 +17,7 @@ use crate::app_bundle::{self, Fit, InstalledApp, version_text};
 use crate::blueprint::{CustomApp, Enforcement};
 use crate::installers::{Delivered, Transcript, deliver};
 use crate::state::ItemStatus;
+use crate::version::AppVersion;
 
 /// The marker that says the agent installed the app on this device.
 const INSTALLED_MARKER: &str = "installed";
@@ -69,7 +70,7 @@ fn decide(settings: &CustomApp, found: &InstalledApp, installed_before: bool) ->
     let fit = app_bundle::fit(found, settings.package.bundle_id.as_deref());
     let expected = settings.package.bundle_id.as_deref().unwrap_or_default();
     let below_minimum =
-        |version: Option<&crate::version::AppVersion>| minimum.is_some_and(|m| version.is_none_or(|v| v < m));
+        |version: Option<&AppVersion>| minimum.is_some_and(|minimum| version.is_none_or(|version| version < minimum));
     let required = minimum.map(|minimum| format!(" (required {minimum})")).unwrap_or_default();
     match (settings.enforcement, fit) {
         (Enforcement::NoEnforcement, fit) => {
@@ -103,7 +104,7 @@ fn decide(settings: &CustomApp, found: &InstalledApp, installed_before: bool) ->
 }
 
 /// What is at the app's path, in words: "Foo.app 2.1 is installed".
-fn describe(app: &str, fit: &Fit<'_>, minimum: Option<&crate::version::AppVersion>, expected: &str) -> String {
+fn describe(app: &str, fit: &Fit<'_>, minimum: Option<&AppVersion>, expected: &str) -> String {
     match fit {
         Fit::Missing => format!("{app} is not installed"),
         Fit::Damaged(problem) => format!("{app} is there but {problem}"),

@@ -136,6 +136,25 @@ fn a_partial_file_is_started_over_when_the_server_ignores_the_range() {
 }
 
 #[test]
+fn a_server_error_keeps_the_partial_file_for_a_later_resume() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let zip = app_zip("3.0", 10_000);
+    let partial = cache_dir(&device).join(format!("{}.zip.partial", sha256(&zip)));
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    std::fs::write(&partial, &zip[..500]).unwrap();
+    let item = custom_app("zip", &server.url("/Foo.zip"), &sha256(&zip), "audit_and_enforce", None);
+    let path = device.write_blueprint(&blueprint(vec![item]));
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    assert_eq!(message(&device), format!("cannot download {}: the server answered HTTP 404", server.url("/Foo.zip")));
+    assert_eq!(std::fs::read(&partial).unwrap(), &zip[..500], "the partial file is kept as it was");
+
+    server.serve("/Foo.zip", zip.clone());
+    assert_eq!(code(&device.check_in(&path, &[])), 0);
+    assert!(message(&device).contains("(resumed at byte 500)"), "{}", message(&device));
+    assert_eq!(installed_version(&device).as_deref(), Some("3.0"));
+}
+
+#[test]
 fn redirects_are_followed_on_loopback_but_never_to_plain_http_elsewhere() {
     let (device, server) = (Device::new(), FileServer::start());
     let zip = app_zip("2.2", 0);
