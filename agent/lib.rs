@@ -11,6 +11,7 @@
 //!                │  ├── parameters (device-wide settings, before the items)
 //!                │  ├── plan (which items, what order, which timeout)
 //!                │  ├── items/<type> ── process (own group, bounded output, TERM → KILL)
+//!                │  │     └── apps: downloads (cache, resume, sha256) → installers (zip, pkg, dmg)
 //!                │  └── state (SQLite: runs, item results, markers)
 //!                ▼
 //!            progress / render (what people see), logging (what the files keep)
@@ -19,12 +20,15 @@
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
 //! `exit_code` says what each exit code means.
 
+pub mod app_bundle;
 pub mod blueprint;
 pub mod checkin;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod downloads;
 pub mod exit_code;
+pub mod installers;
 pub mod items;
 pub mod log_records;
 pub mod logging;
@@ -37,3 +41,4 @@ pub mod progress;
 pub mod render;
 pub mod run_lock;
 pub mod state;
+pub mod version;

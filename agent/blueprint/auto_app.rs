@@ -1,17 +1,114 @@
-//! An auto app item's keys.
+//! An auto app item's keys: one entry of the tenant's app catalog.
+//!
+//! ```json
+//! { "id": "li-8", "name": "Firefox", "type": "auto_app",
+//!   "catalog": { "name": "Firefox", "bundle_id": "org.mozilla.firefox", "version": "128.0",
+//!                "url": "https://downloads.example.com/Firefox-128.0.dmg",
+//!                "sha256": "<64 hex digits>", "install_type": "dmg", "app_name": "Firefox.app" } }
+//! ```
+//! The catalog entry is what the tenant resolved for this device; the agent
+//! installs it when the app is missing and updates to it when the installed
+//! app is older, never downgrading.
 
 use serde_json::{Map, Value};
 
-use super::document::Problems;
+use super::app_package::{self, AppPackage, PackageKeys};
+use super::document::{Problems, join_key};
+use super::resolve::COMMON_ITEM_KEYS;
+use crate::version::AppVersion;
 
-/// The item's settings, kept as sent until its handler defines them.
+/// An auto app: the catalog's current release of one app.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoApp {
-    /// Every key of the item, as sent.
-    pub keys: Map<String, Value>,
+    /// The app's name in the catalog, for messages ("Firefox").
+    pub title: String,
+    /// The catalog's version; installed apps older than it are updated.
+    pub version: AppVersion,
+    /// The installer of that version; its `bundle_id` is always set.
+    pub package: AppPackage,
 }
 
-/// Checks the item's own keys.
-pub(crate) fn resolve(object: &Map<String, Value>, _key: &str, _problems: &mut Problems) -> Option<AutoApp> {
-    Some(AutoApp { keys: object.clone() })
+const KEYS: [&str; 1] = ["catalog"];
+const CATALOG_KEYS: [&str; 7] = ["name", "bundle_id", "version", "url", "sha256", "install_type", "app_name"];
+
+/// Checks an auto app item's own keys.
+pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<AutoApp> {
+    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS]);
+    let catalog_key = join_key(key, "catalog");
+    let catalog = match object.get("catalog") {
+        Some(Value::Object(catalog)) => catalog,
+        None | Some(Value::Null) => {
+            problems.error(&catalog_key, "is required");
+            return None;
+        }
+        Some(other) => {
+            problems.wrong_type(&catalog_key, "an object", other);
+            return None;
+        }
+    };
+    problems.warn_unknown_keys(&catalog_key, catalog, &[&CATALOG_KEYS]);
+    let title = problems.required_text(catalog, &catalog_key, "name");
+    let version = problems.required_text(catalog, &catalog_key, "version").and_then(|text| {
+        AppVersion::parse(&text)
+            .map_err(|error| problems.error(&join_key(&catalog_key, "version"), &error.to_string()))
+            .ok()
+    });
+    let keys = PackageKeys { source: "install_type", bundle_id_required: true };
+    let package = app_package::resolve(catalog, &catalog_key, &keys, problems);
+    Some(AutoApp { title: title?, version: version?, package: package? })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::blueprint::InstallSource;
+
+    fn check(item: Value) -> Result<AutoApp, Vec<String>> {
+        let mut problems = Problems::new(Path::new("/bp.json"));
+        let resolved = resolve(item.as_object().unwrap(), "library_items[1]", &mut problems);
+        match problems.finish(resolved) {
+            Ok((resolved, _)) => Ok(resolved.expect("no error means resolved")),
+            Err(errors) => Err(errors.0.iter().map(|error| format!("{}: {}", error.key, error.message)).collect()),
+        }
+    }
+
+    #[test]
+    fn a_catalog_entry_resolves() {
+        let app = check(json!({ "catalog": {
+            "name": "Firefox", "bundle_id": "org.mozilla.firefox", "version": "128.0",
+            "url": "https://example.com/Firefox.pkg", "sha256": "0".repeat(64),
+            "install_type": "pkg", "app_name": "Firefox.app"
+        }}))
+        .unwrap();
+        assert_eq!((app.title.as_str(), app.version.as_str()), ("Firefox", "128.0"));
+        assert_eq!(app.package.source, InstallSource::Pkg);
+        assert_eq!(app.package.bundle_id.as_deref(), Some("org.mozilla.firefox"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        assert_eq!(check(json!({})).unwrap_err(), vec!["library_items[1].catalog: is required"]);
+        assert_eq!(
+            check(json!({ "catalog": [] })).unwrap_err(),
+            vec!["library_items[1].catalog: expected an object, found an array"]
+        );
+        let errors = check(json!({ "catalog": { "version": "new", "install_type": "msi" } })).unwrap_err();
+        let expected = [
+            "library_items[1].catalog.name: is required",
+            "library_items[1].catalog.version: \"new\" is not a version",
+            "library_items[1].catalog.install_type: unknown install type \"msi\"",
+            "library_items[1].catalog.url: is required",
+            "library_items[1].catalog.sha256: is required",
+            "library_items[1].catalog.app_name: is required",
+            "library_items[1].catalog.bundle_id: is required",
+        ];
+        for fragment in expected {
+            assert!(errors.iter().any(|error| error.starts_with(fragment)), "{fragment} not in {errors:#?}");
+        }
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    }
 }

@@ -1,17 +1,173 @@
-//! A custom app item's keys.
+//! A custom app item's keys: the admin's own pkg, dmg or zip, and how it is enforced.
+//!
+//! ```json
+//! { "id": "li-7", "name": "Foo", "type": "custom_app",
+//!   "source": "zip", "url": "https://downloads.example.com/Foo-2.1.zip",
+//!   "sha256": "<64 hex digits>", "app_name": "Foo.app",
+//!   "bundle_id": "com.example.foo", "version": "2.1",
+//!   "enforcement": "audit_and_enforce" }
+//! ```
+//! The package keys are checked in [`super::app_package`]; `version` is the
+//! minimum `CFBundleShortVersionString` that audit-and-enforce accepts.
 
 use serde_json::{Map, Value};
 
-use super::document::Problems;
+use super::app_package::{self, AppPackage, PackageKeys};
+use super::document::{Problems, join_key};
+use super::resolve::COMMON_ITEM_KEYS;
+use crate::version::AppVersion;
 
-/// The item's settings, kept as sent until its handler defines them.
+/// A custom app: an installer the admin uploaded, and how it is enforced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomApp {
-    /// Every key of the item, as sent.
-    pub keys: Map<String, Value>,
+    /// Where the installer comes from and which app it puts where.
+    pub package: AppPackage,
+    /// The lowest version audit-and-enforce accepts; without it, presence is enough.
+    pub minimum_version: Option<AppVersion>,
+    /// What the agent does when the app is missing or old.
+    pub enforcement: Enforcement,
 }
 
-/// Checks the item's own keys.
-pub(crate) fn resolve(object: &Map<String, Value>, _key: &str, _problems: &mut Problems) -> Option<CustomApp> {
-    Some(CustomApp { keys: object.clone() })
+/// What the agent does about a custom app, as Kandji names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enforcement {
+    /// Install when the agent never installed it on this device; a later deletion is left alone.
+    InstallOnce,
+    /// Re-install whenever the app is missing or below `version`.
+    AuditAndEnforce,
+    /// Only report whether the app is there, and its version.
+    NoEnforcement,
+}
+
+impl Enforcement {
+    const NAMES: [(&'static str, Enforcement); 3] = [
+        ("install_once", Enforcement::InstallOnce),
+        ("audit_and_enforce", Enforcement::AuditAndEnforce),
+        ("no_enforcement", Enforcement::NoEnforcement),
+    ];
+
+    /// The name used in blueprints.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES.iter().find(|(_, enforcement)| *enforcement == self).map_or("install_once", |(name, _)| name)
+    }
+}
+
+const KEYS: [&str; 7] = ["source", "url", "sha256", "app_name", "bundle_id", "version", "enforcement"];
+
+/// Checks a custom app item's own keys.
+pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<CustomApp> {
+    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS]);
+    let keys = PackageKeys { source: "source", bundle_id_required: false };
+    let package = app_package::resolve(object, key, &keys, problems);
+    let minimum_version = match problems.optional_text(object, key, "version") {
+        None => Ok(None),
+        Some(text) => AppVersion::parse(&text).map(Some).map_err(|error| {
+            problems.error(&join_key(key, "version"), &error.to_string());
+        }),
+    };
+    let enforcement = problems.required_text(object, key, "enforcement").and_then(|text| {
+        let found = Enforcement::NAMES.iter().find(|(name, _)| *name == text).map(|(_, enforcement)| *enforcement);
+        if found.is_none() {
+            let message =
+                format!("unknown enforcement {text:?} (expected install_once, audit_and_enforce or no_enforcement)");
+            problems.error(&join_key(key, "enforcement"), &message);
+        }
+        found
+    });
+    Some(CustomApp { package: package?, minimum_version: minimum_version.ok()?, enforcement: enforcement? })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::blueprint::{AppLocation, DownloadUrl, InstallSource};
+
+    const DIGEST: &str = "AB0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd";
+
+    fn check(item: Value) -> (Option<CustomApp>, Vec<String>) {
+        let mut problems = Problems::new(Path::new("/bp.json"));
+        let resolved = resolve(item.as_object().unwrap(), "library_items[0]", &mut problems);
+        match problems.finish(resolved) {
+            Ok((resolved, warnings)) => (resolved, warnings),
+            Err(errors) => (None, errors.0.iter().map(|error| format!("{}: {}", error.key, error.message)).collect()),
+        }
+    }
+
+    #[test]
+    fn a_complete_item_resolves() {
+        let (app, warnings) = check(json!({
+            "id": "a", "name": "Foo", "type": "custom_app", "source": "dmg",
+            "url": "https://example.com/Foo.dmg?signature=secret", "sha256": DIGEST,
+            "app_name": "/Applications/Utilities/Foo.app", "bundle_id": "com.example.foo",
+            "version": "2.1", "enforcement": "audit_and_enforce", "colour": "red"
+        }));
+        let app = app.expect("valid");
+        assert_eq!(app.package.source, InstallSource::Dmg);
+        assert_eq!(app.package.sha256, DIGEST.to_ascii_lowercase());
+        assert_eq!(app.package.app, AppLocation::FromRoot(PathBuf::from("Applications/Utilities/Foo.app")));
+        assert_eq!(app.package.url.redacted(), "https://example.com/Foo.dmg", "the query never shows");
+        assert_eq!(app.minimum_version.unwrap().as_str(), "2.1");
+        assert_eq!(app.enforcement, Enforcement::AuditAndEnforce);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("library_items[0].colour"));
+    }
+
+    #[test]
+    fn urls_follow_the_transport_rule() {
+        let base = json!({ "source": "zip", "sha256": DIGEST, "app_name": "Foo.app", "enforcement": "install_once" });
+        let with_url = |url: &str| {
+            let mut item = base.clone();
+            item["url"] = json!(url);
+            check(item)
+        };
+        for allowed in
+            ["https://example.com/a.zip", "http://127.0.0.1:8080/a.zip", "http://[::1]/a", "http://localhost/a"]
+        {
+            assert!(with_url(allowed).0.is_some(), "{allowed} is allowed");
+        }
+        let file = with_url("file:///Users/Shared/Foo.zip").0.unwrap();
+        assert_eq!(file.package.url, DownloadUrl::File(PathBuf::from("/Users/Shared/Foo.zip")));
+        for refused in
+            ["http://example.com/a.zip", "http://10.0.0.1/a", "ftp://example.com/a", "file://server/a.zip", "nope"]
+        {
+            let (resolved, errors) = with_url(refused);
+            assert!(resolved.is_none() && errors[0].starts_with("library_items[0].url: "), "{refused}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let (resolved, errors) = check(json!({
+            "source": "exe", "url": "http://example.com/x", "sha256": "abc", "app_name": "../Foo.app",
+            "version": "latest", "enforcement": "sometimes", "bundle_id": 7
+        }));
+        assert!(resolved.is_none());
+        let expected = [
+            "library_items[0].source: unknown install type \"exe\"",
+            "library_items[0].url: must be https://",
+            "library_items[0].sha256: must be 64 hexadecimal digits",
+            "library_items[0].app_name: must name an app bundle",
+            "library_items[0].bundle_id: expected a string",
+            "library_items[0].version: \"latest\" is not a version",
+            "library_items[0].enforcement: unknown enforcement \"sometimes\"",
+        ];
+        for fragment in expected {
+            assert!(errors.iter().any(|error| error.starts_with(fragment)), "{fragment} not in {errors:#?}");
+        }
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        let (_, missing) = check(json!({}));
+        for key in ["source", "url", "sha256", "app_name", "enforcement"] {
+            assert!(missing.contains(&format!("library_items[0].{key}: is required")), "{key}: {missing:?}");
+        }
+        for app_name in ["Foo", "/", "Foo.app/../../x.app", "./Foo.app"] {
+            let mut item =
+                json!({ "source": "zip", "url": "https://e.com/a", "sha256": DIGEST, "enforcement": "install_once" });
+            item["app_name"] = json!(app_name);
+            assert!(check(item).0.is_none(), "{app_name} is refused");
+        }
+    }
 }

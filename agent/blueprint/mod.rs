@@ -7,6 +7,7 @@
 //! a label for people only: it may hold `/` or any other character and never
 //! becomes part of a path.
 
+mod app_package;
 mod auto_app;
 mod custom_app;
 mod custom_printer;
@@ -17,8 +18,9 @@ mod model;
 mod parameters;
 mod resolve;
 
+pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource, is_allowed_http};
 pub use auto_app::AutoApp;
-pub use custom_app::CustomApp;
+pub use custom_app::{CustomApp, Enforcement};
 pub use custom_printer::CustomPrinter;
 pub use custom_script::CustomScript;
 pub use document::{BlueprintError, BlueprintErrors};

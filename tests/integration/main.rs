@@ -1,8 +1,13 @@
 //! The integration tests: the real `agent` binary, real child processes, a real
 //! SQLite file, each test on a scratch device under its own `AGENT_ROOT`.
 
+mod app_fixtures;
+mod http_server;
 mod support;
 
+mod app_installers;
+mod apps;
+mod auto_apps;
 mod bad_input;
 mod concurrency;
 mod crash;

@@ -11,8 +11,13 @@ fn mixed_types_and_awkward_names_run_in_contract_order() {
     let mut items = Vec::new();
     // Listed deliberately out of order, other types first.
     items.push(json!({ "id": "os", "name": "!", "type": "managed_os", "minimum_version": "1" }));
-    items.push(json!({ "id": "auto", "name": "0", "type": "auto_app" }));
-    items.push(json!({ "id": "app", "name": "A", "type": "custom_app" }));
+    // The two app items point at a file that is not there, so they fail quickly.
+    let sha256 = "0".repeat(64);
+    items.push(json!({ "id": "auto", "name": "0", "type": "auto_app", "catalog": {
+        "name": "Missing", "bundle_id": "com.example.missing", "version": "1.0", "install_type": "zip",
+        "url": "file:///missing.zip", "sha256": sha256, "app_name": "Missing.app" } }));
+    items.push(json!({ "id": "app", "name": "A", "type": "custom_app", "source": "zip", "enforcement": "install_once",
+        "url": "file:///missing.zip", "sha256": sha256, "app_name": "Missing.app" }));
     items.push(json!({ "id": "printer", "name": "zzz", "type": "custom_printer" }));
     for (id, name) in [
         ("s-b", "b"),
@@ -62,10 +67,7 @@ fn mixed_types_and_awkward_names_run_in_contract_order() {
 #[test]
 fn types_without_a_handler_fail_and_never_claim_success() {
     let device = Device::new();
-    let items = ["custom_printer", "custom_app", "auto_app"]
-        .iter()
-        .map(|kind| json!({ "id": kind, "name": kind, "type": kind }))
-        .collect();
+    let items = ["custom_printer"].iter().map(|kind| json!({ "id": kind, "name": kind, "type": kind })).collect();
     let output = device.check_in(&device.write_blueprint(&blueprint(items)), &[]);
     assert_eq!(code(&output), 1);
     for item in last_items(&device.status()) {

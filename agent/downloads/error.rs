@@ -1,0 +1,95 @@
+//! Why a download failed, in words an admin can act on.
+
+use std::path::PathBuf;
+
+/// A failed download. Messages name the URL without its query string.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The cache folder or a file in it could not be used.
+    #[error("cannot use the download cache at {}: {source}", path.display())]
+    Cache {
+        /// The folder or file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `file://` source could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Source {
+        /// The file on the device.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The request could not be made or answered.
+    #[error("cannot download {url}: {reason}")]
+    Request {
+        /// The URL, without its query.
+        url: String,
+        /// The error and its causes, joined.
+        reason: String,
+    },
+    /// The server answered with an HTTP error.
+    #[error("cannot download {url}: the server answered HTTP {status}")]
+    Status {
+        /// The URL, without its query.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The transfer stopped part way; what arrived is kept to resume.
+    #[error(
+        "the download of {url} stopped after {received} bytes ({reason}); the partial file is kept and the next check-in resumes it"
+    )]
+    Interrupted {
+        /// The URL, without its query.
+        url: String,
+        /// Bytes in the partial file.
+        received: u64,
+        /// The error and its causes, joined.
+        reason: String,
+    },
+    /// The file's sha256 is not the expected one; it was deleted.
+    #[error(
+        "sha256 mismatch for {url}: expected {expected}, got {actual}; the download was deleted and nothing was installed"
+    )]
+    Mismatch {
+        /// The URL, without its query.
+        url: String,
+        /// The digest the blueprint gives.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+    /// The item's deadline passed; what arrived is kept to resume.
+    #[error("the download of {url} ran out of time after {received} bytes; the partial file is kept to resume")]
+    TimedOut {
+        /// The URL, without its query.
+        url: String,
+        /// Bytes in the partial file.
+        received: u64,
+    },
+    /// The agent is shutting down; what arrived is kept to resume.
+    #[error("the download of {url} was stopped: the agent is shutting down")]
+    Cancelled {
+        /// The URL, without its query.
+        url: String,
+    },
+}
+
+/// An error with its causes, joined by `: `, the way `{:#}` prints an anyhow chain.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = inner.source();
+    }
+    text
+}

@@ -1,0 +1,251 @@
+//! One download into the cache: reuse a verified file, else fetch or copy it,
+//! then check its sha256 before it gets its final name.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::error::DownloadError;
+use super::http;
+use super::partial::{PartialFile, create_cache_folder, file_digest};
+use crate::blueprint::DownloadUrl;
+
+/// How much of a `file://` source is copied at a time.
+const COPY_CHUNK_SIZE: usize = 256 * 1024;
+
+/// Fetches into one cache folder, bounded by a deadline and a shutdown signal.
+pub struct Downloader<'a> {
+    /// The root-only cache folder (created 0700 when missing).
+    pub cache_dir: &'a Path,
+    /// The agent's root: `file://` paths are joined under it.
+    pub root: &'a Path,
+    /// When the transfer must stop; what arrived is kept to resume.
+    pub deadline: Instant,
+    /// Fires when the agent is shutting down.
+    pub cancel: &'a CancellationToken,
+}
+
+/// A verified file in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// `<cache>/<sha256>.<ext>`.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Where the bytes came from this time.
+    pub obtained: Obtained,
+}
+
+/// Where a verified file's bytes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Obtained {
+    /// Already in the cache, verified again.
+    Cached,
+    /// Downloaded; `resumed_from` is the partial file's size when a range request continued it.
+    Downloaded {
+        /// The byte the transfer resumed at.
+        resumed_from: Option<u64>,
+    },
+    /// Copied from a `file://` source.
+    Copied,
+}
+
+impl Downloaded {
+    /// A short account for messages: "downloaded 1234 bytes (resumed at byte 600)".
+    pub fn describe(&self) -> String {
+        match self.obtained {
+            Obtained::Cached => format!("used the verified {} bytes already in the cache", self.bytes),
+            Obtained::Downloaded { resumed_from: None } => format!("downloaded {} bytes", self.bytes),
+            Obtained::Downloaded { resumed_from: Some(offset) } => {
+                format!("downloaded {} bytes (resumed at byte {offset})", self.bytes)
+            }
+            Obtained::Copied => format!("copied {} bytes", self.bytes),
+        }
+    }
+}
+
+/// Why a transfer stopped before its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stopped {
+    TimedOut,
+    Cancelled,
+}
+
+impl Downloader<'_> {
+    /// Puts the file `url` names into the cache as `<sha256>.<extension>`, checked
+    /// against `sha256` (lowercase hex). A mismatch deletes it and fails.
+    pub async fn fetch(&self, url: &DownloadUrl, sha256: &str, extension: &str) -> Result<Downloaded, DownloadError> {
+        create_cache_folder(self.cache_dir).map_err(cache_error(self.cache_dir))?;
+        let verified = self.cache_dir.join(format!("{sha256}.{extension}"));
+        if let Some(found) = self.reuse(&verified, sha256, url).await? {
+            return Ok(found);
+        }
+        let partial_path = self.cache_dir.join(format!("{sha256}.{extension}.partial"));
+        let mut partial = match PartialFile::open(&partial_path, || self.check()).await {
+            Ok(Ok(partial)) => partial,
+            Ok(Err(stopped)) => return Err(self.stopped(stopped, url, 0)),
+            Err(error) => return Err(cache_error(&partial_path)(error)),
+        };
+        let obtained = match url {
+            DownloadUrl::Http(address) => {
+                let resumed_from = http::download(self, address, &mut partial).await?;
+                Obtained::Downloaded { resumed_from }
+            }
+            DownloadUrl::File(path) => {
+                self.copy(&self.root.join(path.strip_prefix("/").unwrap_or(path)), &mut partial, url).await?;
+                Obtained::Copied
+            }
+        };
+        let (path, bytes, digest) = partial.finish().await.map_err(cache_error(&partial_path))?;
+        if digest != sha256 {
+            std::fs::remove_file(&path).map_err(cache_error(&path))?;
+            return Err(DownloadError::Mismatch { url: url.redacted(), expected: sha256.to_string(), actual: digest });
+        }
+        std::fs::rename(&path, &verified).map_err(cache_error(&verified))?;
+        Ok(Downloaded { path: verified, bytes, obtained })
+    }
+
+    /// A verified file already in the cache, hashed again in case it was changed;
+    /// one that no longer matches is deleted.
+    async fn reuse(&self, path: &Path, sha256: &str, url: &DownloadUrl) -> Result<Option<Downloaded>, DownloadError> {
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return Ok(None);
+        };
+        match file_digest(path, || self.check()).await {
+            Ok(Ok(digest)) if digest == sha256 => {
+                Ok(Some(Downloaded { path: path.to_path_buf(), bytes: metadata.len(), obtained: Obtained::Cached }))
+            }
+            Ok(Ok(_)) | Err(_) => {
+                std::fs::remove_file(path).map_err(cache_error(path))?;
+                Ok(None)
+            }
+            Ok(Err(stopped)) => Err(self.stopped(stopped, url, 0)),
+        }
+    }
+
+    /// Copies a file on the device into `partial`, from its start.
+    async fn copy(&self, source: &Path, partial: &mut PartialFile, url: &DownloadUrl) -> Result<(), DownloadError> {
+        let source_error = |source_path: &Path| {
+            let path = source_path.to_path_buf();
+            move |source| DownloadError::Source { path, source }
+        };
+        let mut file = tokio::fs::File::open(source).await.map_err(source_error(source))?;
+        partial.restart().await.map_err(cache_error(self.cache_dir))?;
+        let mut buffer = vec![0; COPY_CHUNK_SIZE];
+        loop {
+            let read = match self.bounded(file.read(&mut buffer)).await {
+                Ok(read) => read.map_err(source_error(source))?,
+                Err(stopped) => return Err(self.stopped(stopped, url, partial.len())),
+            };
+            if read == 0 {
+                return Ok(());
+            }
+            partial.append(&buffer[..read]).await.map_err(cache_error(self.cache_dir))?;
+        }
+    }
+
+    /// Whether the work must stop now.
+    pub(super) fn check(&self) -> Result<(), Stopped> {
+        if self.cancel.is_cancelled() {
+            Err(Stopped::Cancelled)
+        } else if Instant::now() >= self.deadline {
+            Err(Stopped::TimedOut)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Awaits `future` unless the deadline passes or the agent shuts down first.
+    pub(super) async fn bounded<F: Future>(&self, future: F) -> Result<F::Output, Stopped> {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(Stopped::Cancelled),
+            () = tokio::time::sleep_until(self.deadline) => Err(Stopped::TimedOut),
+            output = future => Ok(output),
+        }
+    }
+
+    /// The error for a transfer stopped after `received` bytes.
+    pub(super) fn stopped(&self, stopped: Stopped, url: &DownloadUrl, received: u64) -> DownloadError {
+        match stopped {
+            Stopped::TimedOut => DownloadError::TimedOut { url: url.redacted(), received },
+            Stopped::Cancelled => DownloadError::Cancelled { url: url.redacted() },
+        }
+    }
+}
+
+/// Maps an I/O error on `path` in the cache to a [`DownloadError`].
+pub(super) fn cache_error(path: &Path) -> impl Fn(std::io::Error) -> DownloadError + '_ {
+    move |source| DownloadError::Cache { path: path.to_path_buf(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    fn downloader<'a>(root: &'a Path, cache: &'a Path, cancel: &'a CancellationToken) -> Downloader<'a> {
+        Downloader { cache_dir: cache, root, deadline: Instant::now() + Duration::from_secs(30), cancel }
+    }
+
+    #[tokio::test]
+    async fn a_file_url_is_copied_verified_and_then_reused() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("Shared")).unwrap();
+        std::fs::write(root.path().join("Shared/hello.zip"), "hello").unwrap();
+        let cache = root.path().join("cache");
+        let cancel = CancellationToken::new();
+        let downloader = downloader(root.path(), &cache, &cancel);
+        let url = DownloadUrl::File(PathBuf::from("/Shared/hello.zip"));
+        let first = downloader.fetch(&url, HELLO_SHA256, "zip").await.unwrap();
+        assert_eq!(first.path, cache.join(format!("{HELLO_SHA256}.zip")));
+        assert_eq!((first.bytes, first.obtained), (5, Obtained::Copied));
+        let second = downloader.fetch(&url, HELLO_SHA256, "zip").await.unwrap();
+        assert_eq!(second.obtained, Obtained::Cached);
+        std::fs::write(&second.path, "tampered").unwrap();
+        let third = downloader.fetch(&url, HELLO_SHA256, "zip").await.unwrap();
+        assert_eq!(third.obtained, Obtained::Copied, "a changed cache file is not trusted");
+        assert_eq!(std::fs::read(&third.path).unwrap(), b"hello");
+    }
+
+    #[tokio::test]
+    async fn a_mismatch_leaves_nothing_in_the_cache() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("evil.zip"), "not hello").unwrap();
+        let cache = root.path().join("cache");
+        let cancel = CancellationToken::new();
+        let error = downloader(root.path(), &cache, &cancel)
+            .fetch(&DownloadUrl::File(PathBuf::from("/evil.zip")), HELLO_SHA256, "zip")
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("sha256 mismatch for file:///evil.zip: expected 2cf24d"), "{message}");
+        assert!(message.ends_with("the download was deleted and nothing was installed"), "{message}");
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_missing_source_and_a_shutdown_are_reported() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = root.path().join("cache");
+        let cancel = CancellationToken::new();
+        let missing = downloader(root.path(), &cache, &cancel)
+            .fetch(&DownloadUrl::File(PathBuf::from("/none.zip")), HELLO_SHA256, "zip")
+            .await
+            .unwrap_err();
+        assert!(missing.to_string().starts_with(&format!("cannot read {}", root.path().join("none.zip").display())));
+        cancel.cancel();
+        std::fs::write(root.path().join("hello.zip"), "hello").unwrap();
+        let stopped = downloader(root.path(), &cache, &cancel)
+            .fetch(&DownloadUrl::File(PathBuf::from("/hello.zip")), HELLO_SHA256, "zip")
+            .await
+            .unwrap_err();
+        assert!(matches!(stopped, DownloadError::Cancelled { .. }), "{stopped}");
+    }
+}

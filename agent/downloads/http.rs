@@ -1,0 +1,151 @@
+//! The HTTP(S) transfer: one client per download, a `Range` request when a
+//! partial file is there, and the body streamed to disk.
+//!
+//! TLS is always verified (the system's on a Mac, rustls with the Mozilla roots
+//! elsewhere). Redirects are followed only to URLs the agent would fetch in the
+//! first place, so an `https://` link cannot be bounced to plain `http://`.
+//! Connecting and every read have their own timeouts; the item's deadline and
+//! the agent's shutdown bound the whole transfer.
+
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_RANGE, RANGE};
+use reqwest::{StatusCode, Url};
+
+use super::error::{DownloadError, with_causes};
+use super::fetch::{Downloader, cache_error};
+use super::partial::PartialFile;
+use crate::blueprint::{DownloadUrl, is_allowed_http};
+
+/// How long connecting (TCP and TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the server may stay silent in the middle of a transfer.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many redirects are followed.
+const MAX_REDIRECTS: usize = 10;
+
+/// Transfers `url` into `partial`, continuing what it holds when the server
+/// honours the range. Returns the offset it resumed at, if it did.
+pub(super) async fn download(
+    downloader: &Downloader<'_>,
+    url: &Url,
+    partial: &mut PartialFile,
+) -> Result<Option<u64>, DownloadError> {
+    let shown = DownloadUrl::Http(url.clone());
+    let request_error = |error: reqwest::Error| DownloadError::Request {
+        url: shown.redacted(),
+        reason: with_causes(&error.without_url()),
+    };
+    let client = client().map_err(request_error)?;
+    // One try with the range, and one from the start if the server refuses it.
+    for _ in 0..2 {
+        let offset = partial.len();
+        let mut request = client.get(url.clone());
+        if offset > 0 {
+            request = request.header(RANGE, format!("bytes={offset}-"));
+        }
+        let response = match downloader.bounded(request.send()).await {
+            Ok(response) => response.map_err(request_error)?,
+            Err(stopped) => return Err(downloader.stopped(stopped, &shown, offset)),
+        };
+        let status = response.status();
+        let resumed = status == StatusCode::PARTIAL_CONTENT
+            && offset > 0
+            && response.headers().get(CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(range_start)
+                == Some(offset);
+        if offset > 0 && !resumed {
+            // The server sends the whole file (200), or cannot serve this range
+            // (416, or a 206 starting elsewhere): start over. Any other answer
+            // is an error below, and the partial file waits for a later try.
+            let range_refused = status == StatusCode::RANGE_NOT_SATISFIABLE || status == StatusCode::PARTIAL_CONTENT;
+            if range_refused || status.is_success() {
+                partial.restart().await.map_err(cache_error(downloader.cache_dir))?;
+            }
+            if range_refused {
+                continue;
+            }
+        }
+        if !status.is_success() {
+            return Err(DownloadError::Status { url: shown.redacted(), status: status.as_u16() });
+        }
+        stream_body(downloader, response, partial, &shown).await?;
+        return Ok(resumed.then_some(offset));
+    }
+    Err(DownloadError::Request {
+        url: shown.redacted(),
+        reason: "the server refused the range request and the full file".to_string(),
+    })
+}
+
+/// Writes the body into `partial` chunk by chunk; on any stop, what arrived is kept.
+async fn stream_body(
+    downloader: &Downloader<'_>,
+    mut response: reqwest::Response,
+    partial: &mut PartialFile,
+    shown: &DownloadUrl,
+) -> Result<(), DownloadError> {
+    loop {
+        let stop = match downloader.bounded(response.chunk()).await {
+            Ok(Ok(Some(bytes))) => {
+                partial.append(&bytes).await.map_err(cache_error(downloader.cache_dir))?;
+                continue;
+            }
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Err(error)) => DownloadError::Interrupted {
+                url: shown.redacted(),
+                received: partial.len(),
+                reason: with_causes(&error.without_url()),
+            },
+            Err(stopped) => downloader.stopped(stopped, shown, partial.len()),
+        };
+        partial.persist().await.map_err(cache_error(downloader.cache_dir))?;
+        return Err(stop);
+    }
+}
+
+/// A client with the agent's User-Agent, timeouts and redirect rule.
+fn client() -> reqwest::Result<reqwest::Client> {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if is_allowed_http(attempt.url()) {
+            attempt.follow()
+        } else {
+            attempt.error("redirected to a URL the agent does not download from (https, or http to loopback only)")
+        }
+    });
+    reqwest::Client::builder()
+        .user_agent(concat!("endpoint-agent/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .redirect(redirects)
+        .build()
+}
+
+/// The first byte of a `Content-Range: bytes START-END/TOTAL` value.
+fn range_start(value: &str) -> Option<u64> {
+    let range = value.trim().strip_prefix("bytes")?.trim_start();
+    range.split_once('-')?.0.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_are_read() {
+        let cases = [
+            ("bytes 100-999/1000", Some(100)),
+            ("bytes 0-0/1", Some(0)),
+            ("bytes 7-9/*", Some(7)),
+            ("bytes */1000", None),
+            ("items 1-2/3", None),
+            ("", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(range_start(value), expected, "{value:?}");
+        }
+    }
+}

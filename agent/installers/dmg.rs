@@ -1,0 +1,90 @@
+//! Installing from a disk image: attach it read-only and hidden, copy the bundle
+//! out with `ditto` (which keeps permissions, symlinks and extended attributes),
+//! swap it into place, and detach the image whatever happened in between.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use super::error::InstallError;
+use super::placement::{Staging, find_bundle, replace_bundle};
+use super::tools::Tools;
+
+/// The paths of the two tools a disk image install runs.
+pub(super) struct DiskTools<'a> {
+    /// `hdiutil`.
+    pub hdiutil: &'a Path,
+    /// `ditto`.
+    pub ditto: &'a Path,
+}
+
+/// Mounts `image` at `mount_point`, puts its `bundle` at `destination`, and
+/// detaches it. The detach runs whenever the attach may have mounted something
+/// (it succeeded, or it was stopped part way), even when the copy failed.
+pub(super) async fn install(
+    tools: &mut Tools<'_>,
+    paths: &DiskTools<'_>,
+    image: &Path,
+    mount_point: &Path,
+    destination: &Path,
+    bundle: &str,
+) -> Result<(), InstallError> {
+    std::fs::create_dir_all(mount_point).map_err(super::placement::files("create the mount point", mount_point))?;
+    let attach: Vec<OsString> = vec![
+        "attach".into(),
+        "-nobrowse".into(),
+        "-readonly".into(),
+        "-mountpoint".into(),
+        mount_point.into(),
+        image.into(),
+    ];
+    match tools.run("hdiutil attach", paths.hdiutil, attach).await {
+        Ok(()) => {}
+        Err(error @ (InstallError::Failed { .. } | InstallError::Spawn { .. })) => return Err(error),
+        Err(stopped) => return detach(tools, paths.hdiutil, mount_point, Err(stopped)).await,
+    }
+    let copied = copy_out(tools, paths.ditto, mount_point, destination, bundle).await;
+    detach(tools, paths.hdiutil, mount_point, copied).await
+}
+
+/// Copies `bundle` from the mounted image next to `destination`, then swaps it in.
+async fn copy_out(
+    tools: &mut Tools<'_>,
+    ditto: &Path,
+    mount_point: &Path,
+    destination: &Path,
+    bundle: &str,
+) -> Result<(), InstallError> {
+    let source = find_bundle(mount_point, bundle, "disk image")?;
+    let staging = Staging::beside(destination)?;
+    let copy = staging.path().join(bundle);
+    tools.run("ditto", ditto, vec![source.into(), copy.clone().into()]).await?;
+    replace_bundle(&copy, destination)
+}
+
+/// Detaches the image, once more with `-force` if needed, and says how the
+/// whole install ended: `before`, unless the detach failed too.
+async fn detach(
+    tools: &mut Tools<'_>,
+    hdiutil: &Path,
+    mount_point: &Path,
+    before: Result<(), InstallError>,
+) -> Result<(), InstallError> {
+    let plain = vec!["detach".into(), mount_point.into()];
+    let mut detached = tools.run_cleanup("hdiutil detach", hdiutil, plain).await;
+    if detached.is_err() {
+        let forced = vec!["detach".into(), "-force".into(), mount_point.into()];
+        detached = tools.run_cleanup("hdiutil detach -force", hdiutil, forced).await;
+    }
+    if detached.is_ok() {
+        let _ = std::fs::remove_dir(mount_point);
+    }
+    match (before, detached) {
+        (before, Ok(())) => before,
+        (Ok(()), Err(failure)) => {
+            Err(InstallError::Detach { outcome: "the app was copied".into(), reason: failure.to_string() })
+        }
+        (Err(error), Err(failure)) => {
+            Err(InstallError::Detach { outcome: error.to_string(), reason: failure.to_string() })
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Why an app could not be put in place.
+
+use std::path::PathBuf;
+
+use crate::downloads::DownloadError;
+use crate::state::ItemStatus;
+
+/// A failed install step, in words an admin can act on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InstallError {
+    /// A tool could not be started (missing, not executable).
+    #[error("cannot start {step}: {reason}")]
+    Spawn {
+        /// The step, such as `hdiutil attach`.
+        step: String,
+        /// Why.
+        reason: String,
+    },
+    /// A tool exited with an error.
+    #[error("{step} exited {code}{detail}")]
+    Failed {
+        /// The step, such as `installer`.
+        step: String,
+        /// Its exit code.
+        code: i32,
+        /// `: ` and the last line it printed, or nothing.
+        detail: String,
+    },
+    /// A tool was killed by a signal the agent did not send.
+    #[error("{step} was killed by signal {signal}")]
+    Signalled {
+        /// The step.
+        step: String,
+        /// The signal number.
+        signal: i32,
+    },
+    /// The item's deadline passed during a step; its processes were stopped.
+    #[error("{step} ran out of time; its processes were stopped")]
+    TimedOut {
+        /// The step.
+        step: String,
+    },
+    /// The agent is shutting down; the step's processes were stopped.
+    #[error("{step} was stopped: the agent is shutting down")]
+    Cancelled {
+        /// The step.
+        step: String,
+    },
+    /// The zip could not be unpacked.
+    #[error("cannot unpack the zip: {reason}")]
+    Unpack {
+        /// Why.
+        reason: String,
+    },
+    /// The expected bundle is not in the archive or disk image.
+    #[error("{bundle} is not in the {container} (found: {found})")]
+    BundleNotFound {
+        /// The bundle's name, such as `Foo.app`.
+        bundle: String,
+        /// `zip` or `disk image`.
+        container: &'static str,
+        /// The bundles that were there, or `no app`.
+        found: String,
+    },
+    /// A file operation on the device failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Files {
+        /// What was being done, such as `move the new app into`.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The disk image stayed mounted after the install step.
+    #[error("{outcome}, but the disk image could not be detached: {reason}")]
+    Detach {
+        /// What happened before the detach, such as `the app was copied`.
+        outcome: String,
+        /// Why the detach failed.
+        reason: String,
+    },
+}
+
+/// Why an app item could not install its app.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AppError {
+    /// Fetching or verifying the installer failed.
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+    /// Installing the verified file failed.
+    #[error(transparent)]
+    Install(#[from] InstallError),
+}
+
+impl AppError {
+    /// The item status this failure gives: `timed_out` when the deadline stopped it.
+    pub(crate) fn status(&self) -> ItemStatus {
+        match self {
+            AppError::Download(DownloadError::TimedOut { .. }) | AppError::Install(InstallError::TimedOut { .. }) => {
+                ItemStatus::TimedOut
+            }
+            _ => ItemStatus::Failed,
+        }
+    }
+
+    /// The exit code of the tool whose failure this is, if a tool failed.
+    pub(crate) fn exit_code(&self) -> Option<i32> {
+        match self {
+            AppError::Install(InstallError::Failed { code, .. }) => Some(*code),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Putting an app on the device from a verified download: a zip unpacked by the
+//! agent, a pkg through `installer`, or a dmg through `hdiutil` and `ditto`.
+//!
+//! An app replaced by a zip or dmg install is swapped, not overwritten: the new
+//! bundle is prepared in a root-only staging folder beside its destination,
+//! then renamed over the old one, so users never see a half-copied app.
+
+mod deliver;
+mod dmg;
+mod error;
+mod pkg;
+mod placement;
+mod tools;
+mod zip_archive;
+
+pub(crate) use deliver::{Delivered, deliver};
+pub(crate) use tools::Transcript;
