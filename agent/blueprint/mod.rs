@@ -19,7 +19,7 @@ mod resolve;
 
 pub use auto_app::AutoApp;
 pub use custom_app::CustomApp;
-pub use custom_printer::CustomPrinter;
+pub use custom_printer::{CustomPrinter, PrinterDriver};
 pub use custom_script::CustomScript;
 pub use document::{BlueprintError, BlueprintErrors};
 pub use managed_os::ManagedOs;

@@ -13,7 +13,11 @@ fn mixed_types_and_awkward_names_run_in_contract_order() {
     items.push(json!({ "id": "os", "name": "!", "type": "managed_os" }));
     items.push(json!({ "id": "auto", "name": "0", "type": "auto_app" }));
     items.push(json!({ "id": "app", "name": "A", "type": "custom_app" }));
-    items.push(json!({ "id": "printer", "name": "zzz", "type": "custom_printer" }));
+    // Never enforced, so the test never talks to the machine's own CUPS.
+    items.push(json!({
+        "id": "printer", "name": "zzz", "type": "custom_printer", "frequency": "no_enforcement",
+        "printer_name": "zzz", "uri": "ipp://127.0.0.1:9/ipp/print"
+    }));
     for (id, name) in [
         ("s-b", "b"),
         ("s-ae", "ä"),
@@ -62,7 +66,7 @@ fn mixed_types_and_awkward_names_run_in_contract_order() {
 #[test]
 fn types_without_a_handler_fail_and_never_claim_success() {
     let device = Device::new();
-    let items = ["custom_printer", "custom_app", "auto_app", "managed_os"]
+    let items = ["custom_app", "auto_app", "managed_os"]
         .iter()
         .map(|kind| json!({ "id": kind, "name": kind, "type": kind }))
         .collect();
