@@ -56,8 +56,8 @@ impl PrinterDriver {
 impl std::fmt::Display for PrinterDriver {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PrinterDriver::Everywhere => formatter.write_str("driver everywhere"),
-            PrinterDriver::Model(model) => write!(formatter, "driver {model}"),
+            PrinterDriver::Everywhere => formatter.write_str("everywhere"),
+            PrinterDriver::Model(model) => formatter.write_str(model),
             PrinterDriver::Ppd(path) => write!(formatter, "PPD {}", path.display()),
         }
     }
@@ -221,7 +221,10 @@ fn resolve_driver(
             return None;
         }
         (Some(model), None) if model == "everywhere" => PrinterDriver::Everywhere,
-        (Some(model), None) if model.is_empty() || model.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+        (Some(model), None)
+            if model.is_empty()
+                || model.chars().any(|character| character.is_whitespace() || character.is_control()) =>
+        {
             let message =
                 format!("{model:?} is not a driver: use \"everywhere\" or a model name as `lpinfo -m` lists it");
             problems.error(&driver_key, &message);

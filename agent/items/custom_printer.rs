@@ -106,7 +106,7 @@ async fn administer(
     context: &ItemContext<'_>,
     transcript: &mut Transcript,
 ) -> Result<(), ItemReport> {
-    let ran = run_tool(&context.config.commands.lpadmin, arguments, context, transcript).await?;
+    let ran = run_tool("lpadmin", &context.config.commands.lpadmin, arguments, context, transcript).await?;
     if ran.code == 0 {
         return Ok(());
     }
@@ -163,7 +163,7 @@ fn describe(settings: &CustomPrinter, differences: &[Difference], telling: Telli
 
 fn added_message(settings: &CustomPrinter) -> String {
     let default = if settings.default { ", as the default printer" } else { "" };
-    format!("added: printer {} at {} with {}{default}", settings.printer_name, settings.uri, settings.driver)
+    format!("added: printer {} at {} with driver {}{default}", settings.printer_name, settings.uri, settings.driver)
 }
 
 fn compliant_message(settings: &CustomPrinter) -> String {

@@ -33,7 +33,8 @@ fn a_complete_printer_resolves_with_its_driver_and_options() {
     assert_eq!(printer.printer_name, "HQ_2nd-Floor");
     assert_eq!(printer.display_name.as_deref(), Some("HQ 2nd floor “Colour”"));
     assert_eq!(printer.driver, PrinterDriver::Model("drv:///sample.drv/generic.ppd".into()));
-    let options: Vec<(&str, &str)> = printer.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let options: Vec<(&str, &str)> =
+        printer.options.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
     assert_eq!(options, [("Collate", "true"), ("PageSize", "A4"), ("number-up-default", "2")]);
     assert!(printer.shared && printer.default);
 }
@@ -170,8 +171,8 @@ fn every_problem_is_reported_at_its_key() {
 
 #[test]
 fn drivers_name_themselves_for_messages() {
-    assert_eq!(PrinterDriver::Everywhere.to_string(), "driver everywhere");
-    assert_eq!(PrinterDriver::Model("raw".into()).to_string(), "driver raw");
+    assert_eq!(PrinterDriver::Everywhere.to_string(), "everywhere");
+    assert_eq!(PrinterDriver::Model("raw".into()).to_string(), "raw");
     assert_eq!(PrinterDriver::Ppd("/x.ppd".into()).to_string(), "PPD /x.ppd");
     assert!(!PrinterDriver::Model("raw".into()).has_ppd());
     assert!(PrinterDriver::Everywhere.has_ppd());

@@ -46,11 +46,11 @@ pub(super) async fn read(
 ) -> Result<Option<Observed>, ItemReport> {
     let commands = &context.config.commands;
     let name = settings.printer_name.as_str();
-    let listed = run_tool(&commands.lpstat, &arguments(&["-e"]), context, transcript).await?;
+    let listed = run_tool("lpstat", &commands.lpstat, &arguments(&["-e"]), context, transcript).await?;
     if !parse_destinations(&listed.output).iter().any(|listed| listed.eq_ignore_ascii_case(name)) {
         return Ok(None);
     }
-    let printed = run_tool(&commands.lpoptions, &arguments(&["-p", name]), context, transcript).await?;
+    let printed = run_tool("lpoptions", &commands.lpoptions, &arguments(&["-p", name]), context, transcript).await?;
     let attributes = parse_printer_options(&printed.output);
     if !attributes.contains_key("device-uri") {
         let message =
@@ -64,11 +64,12 @@ pub(super) async fn read(
     }
     let mut observed = Observed { attributes, ..Observed::default() };
     if settings.sets_driver_options() {
-        let listed = run_tool(&commands.lpoptions, &arguments(&["-p", name, "-l"]), context, transcript).await?;
+        let listed =
+            run_tool("lpoptions", &commands.lpoptions, &arguments(&["-p", name, "-l"]), context, transcript).await?;
         observed.choices = parse_driver_choices(&listed.output);
     }
     if settings.default {
-        let answer = run_tool(&commands.lpstat, &arguments(&["-d"]), context, transcript).await?;
+        let answer = run_tool("lpstat", &commands.lpstat, &arguments(&["-d"]), context, transcript).await?;
         observed.system_default = match parse_default_destination(&answer.output) {
             Ok(DefaultDestination::Named(default)) => Some(default),
             Ok(DefaultDestination::Nothing) => None,
@@ -97,8 +98,13 @@ pub(super) enum Difference {
     Shared(bool),
     /// The queue is stopped or refuses jobs (which of the two).
     Disabled(&'static str),
-    /// An option's value as found (`None`: not set, or not an option of the driver).
-    Option { name: String, found: Option<String> },
+    /// An option differs.
+    Option {
+        /// The option's name, as the blueprint spells it.
+        name: String,
+        /// Its value as found, or why there is none; `None` when a server default is not set.
+        found: Option<String>,
+    },
     /// The driver may not be the blueprint's.
     Driver(DriverDrift),
     /// The item should be the default printer; the default as found.
@@ -151,12 +157,12 @@ pub(super) fn differences(
     for (name, wanted) in &settings.options {
         let current = current_option(observed, name);
         if !option_matches(current.as_ref(), wanted) {
-            found
-                .push(Difference::Option { name: name.clone(), found: current.map(|choice| describe_choice(&choice)) });
+            let found_text = describe_option(observed, name, current.as_ref());
+            found.push(Difference::Option { name: name.clone(), found: found_text });
         }
     }
     if settings.default
-        && !observed.system_default.as_ref().is_some_and(|d| d.eq_ignore_ascii_case(&settings.printer_name))
+        && !observed.system_default.as_ref().is_some_and(|default| default.eq_ignore_ascii_case(&settings.printer_name))
     {
         found.push(Difference::NotDefault(observed.system_default.clone()));
     }
@@ -185,7 +191,9 @@ fn current_option(observed: &Observed, name: &str) -> Option<Choice> {
     }
     let exact = observed.choices.get(name);
     exact
-        .or_else(|| observed.choices.iter().find(|(keyword, _)| keyword.eq_ignore_ascii_case(name)).map(|(_, c)| c))
+        .or_else(|| {
+            observed.choices.iter().find(|(keyword, _)| keyword.eq_ignore_ascii_case(name)).map(|(_, choice)| choice)
+        })
         .cloned()
 }
 
@@ -199,11 +207,16 @@ fn option_matches(current: Option<&Choice>, wanted: &str) -> bool {
     }
 }
 
-fn describe_choice(choice: &Choice) -> String {
-    match choice {
-        Choice::Listed(value) => value.clone(),
-        Choice::Custom => "a custom value".into(),
-        Choice::Unmarked => "no choice".into(),
+/// An option's value for messages; a PPD option the driver does not list is
+/// told apart from a listing that could not be read.
+fn describe_option(observed: &Observed, name: &str, current: Option<&Choice>) -> Option<String> {
+    match current {
+        Some(Choice::Listed(value)) => Some(value.clone()),
+        Some(Choice::Custom) => Some("a custom value".into()),
+        Some(Choice::Unmarked) => Some("no choice".into()),
+        None if CustomPrinter::is_server_default(name) => None,
+        None if observed.choices.is_empty() => Some("unknown (lpoptions -l listed no driver options)".into()),
+        None => Some("not offered by the driver".into()),
     }
 }
 
@@ -226,14 +239,14 @@ impl Difference {
                 (format!("option {name}"), found.clone().unwrap_or_else(|| "not set".into()), wanted)
             }
             Difference::Driver(drift) => {
-                let (subject, found) = match drift {
-                    DriverDrift::Unrecorded => ("driver", "not recorded by the agent".to_string()),
-                    DriverDrift::ChangedInBlueprint(was) => ("driver", was.clone()),
+                let found = match drift {
+                    DriverDrift::Unrecorded => "unknown to the agent".to_string(),
+                    DriverDrift::ChangedInBlueprint(was) => was.clone(),
                     DriverDrift::ChangedOnDevice { recorded, found } => {
-                        ("model", format!("{found:?} instead of {recorded:?}"))
+                        format!("changed on the device (model {found:?}, was {recorded:?})")
                     }
                 };
-                (subject.into(), found, settings.driver.to_string())
+                ("driver".into(), found, settings.driver.to_string())
             }
             Difference::NotDefault(found) => (
                 "default printer".into(),

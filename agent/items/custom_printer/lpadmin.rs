@@ -32,8 +32,9 @@ pub(super) fn add_arguments(settings: &CustomPrinter, ppd: Option<&Path>) -> Vec
 /// `lpadmin` arguments that put back what `differences` found, and only that;
 /// `None` when nothing but the default printer differs (see [`default_arguments`]).
 ///
-/// A new driver brings a new PPD with its own defaults, so every option is set
-/// again along with it.
+/// A new driver is a fresh setup: its PPD comes with its own defaults, and
+/// lpadmin only installs the named model when other settings come along (given
+/// `-m` alone it may keep the queue's current PPD), so everything is set again.
 pub(super) fn reapply_arguments(
     settings: &CustomPrinter,
     differences: &[Difference],
@@ -42,14 +43,13 @@ pub(super) fn reapply_arguments(
     if differences.iter().all(|difference| matches!(difference, Difference::NotDefault(_))) {
         return None;
     }
+    if applies_driver(Some(differences)) {
+        return Some(add_arguments(settings, ppd));
+    }
     let mut arguments = start(settings);
     let mut options = BTreeSet::new();
     for difference in differences {
         match difference {
-            Difference::Driver(_) => {
-                arguments.extend(driver_arguments(&settings.driver, ppd));
-                options.extend(settings.options.keys());
-            }
             Difference::Uri(_) => arguments.extend(["-v".into(), settings.uri.clone().into()]),
             Difference::DisplayName(_) => {
                 arguments.extend(["-D".into(), settings.display_name.clone().unwrap_or_default().into()]);
@@ -62,7 +62,7 @@ pub(super) fn reapply_arguments(
                 options.insert(name);
             }
             // `-E`, always given, enables the queue and makes it accept jobs.
-            Difference::Disabled(_) | Difference::NotDefault(_) => {}
+            Difference::Driver(_) | Difference::Disabled(_) | Difference::NotDefault(_) => {}
         }
     }
     for name in options {
@@ -78,7 +78,8 @@ pub(super) fn default_arguments(settings: &CustomPrinter) -> Vec<OsString> {
 
 /// Whether applying `differences` (or adding the queue, when `None`) sets the driver.
 pub(super) fn applies_driver(differences: Option<&[Difference]>) -> bool {
-    differences.is_none_or(|differences| differences.iter().any(|d| matches!(d, Difference::Driver(_))))
+    differences
+        .is_none_or(|differences| differences.iter().any(|difference| matches!(difference, Difference::Driver(_))))
 }
 
 /// Where the item's PPD is on this device: the blueprint's path under the agent's root.
@@ -149,24 +150,9 @@ mod tests {
 
     #[test]
     fn adding_sets_everything_with_enable_after_the_name() {
-        let arguments = text(&add_arguments(&office(), None));
-        let expected = [
-            "-p",
-            "office",
-            "-E",
-            "-v",
-            "socket://127.0.0.1:9100",
-            "-m",
-            "drv:///sample.drv/generic.ppd",
-            "-D",
-            "Office 1",
-            "-o",
-            "printer-is-shared=false",
-            "-o",
-            "PageSize=A4",
-            "-o",
-            "number-up-default=2",
-        ];
+        let arguments = text(&add_arguments(&office(), None)).join(" ");
+        let expected = "-p office -E -v socket://127.0.0.1:9100 -m drv:///sample.drv/generic.ppd -D Office 1 \
+                        -o printer-is-shared=false -o PageSize=A4 -o number-up-default=2";
         assert_eq!(arguments, expected);
     }
 
@@ -175,8 +161,8 @@ mod tests {
         let settings = office();
         let drifted =
             [Difference::Uri("ipp://old/".into()), Difference::Option { name: "PageSize".into(), found: None }];
-        let arguments = text(&reapply_arguments(&settings, &drifted, None).unwrap());
-        assert_eq!(arguments, ["-p", "office", "-E", "-v", "socket://127.0.0.1:9100", "-o", "PageSize=A4"]);
+        let arguments = text(&reapply_arguments(&settings, &drifted, None).unwrap()).join(" ");
+        assert_eq!(arguments, "-p office -E -v socket://127.0.0.1:9100 -o PageSize=A4");
         let enable = text(&reapply_arguments(&settings, &[Difference::Disabled("stopped")], None).unwrap());
         assert_eq!(enable, ["-p", "office", "-E"]);
         assert!(reapply_arguments(&settings, &[Difference::NotDefault(None)], None).is_none());
@@ -184,25 +170,14 @@ mod tests {
     }
 
     #[test]
-    fn a_new_driver_brings_every_option_again() {
+    fn a_new_driver_brings_every_setting_again() {
         let mut settings = office();
         settings.driver = PrinterDriver::Ppd("/Library/Printers/PPDs/x.ppd".into());
         let drifted = [Difference::Driver(DriverDrift::Unrecorded), Difference::Shared(true)];
         let ppd = Path::new("/root/Library/Printers/PPDs/x.ppd");
-        let arguments = text(&reapply_arguments(&settings, &drifted, Some(ppd)).unwrap());
-        let expected = [
-            "-p",
-            "office",
-            "-E",
-            "-P",
-            "/root/Library/Printers/PPDs/x.ppd",
-            "-o",
-            "printer-is-shared=false",
-            "-o",
-            "PageSize=A4",
-            "-o",
-            "number-up-default=2",
-        ];
+        let arguments = text(&reapply_arguments(&settings, &drifted, Some(ppd)).unwrap()).join(" ");
+        let expected = "-p office -E -v socket://127.0.0.1:9100 -P /root/Library/Printers/PPDs/x.ppd -D Office 1 \
+                        -o printer-is-shared=false -o PageSize=A4 -o number-up-default=2";
         assert_eq!(arguments, expected);
         assert!(applies_driver(Some(&drifted)) && applies_driver(None));
         assert!(!applies_driver(Some(&[Difference::Shared(true)])));

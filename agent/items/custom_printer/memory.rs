@@ -17,7 +17,7 @@ const MARKER: &str = "printer_driver";
 pub(super) struct DriverRecord {
     /// The queue the driver was applied to.
     pub(super) printer_name: String,
-    /// The driver as the blueprint named it (`driver everywhere`, `PPD /path`).
+    /// The driver as the blueprint named it (`everywhere`, a model, `PPD /path`).
     pub(super) driver: String,
     /// The model CUPS reported once the driver was applied.
     pub(super) make_and_model: String,

@@ -47,20 +47,21 @@ impl Transcript {
     }
 }
 
-/// Runs `program` with `arguments` until it exits or the item must stop.
+/// Runs `program` (the configured path of CUPS' tool `tool`) with `arguments`
+/// until it exits or the item must stop.
 ///
 /// # Errors
 ///
 /// The item's report when the tool cannot start, times out, is stopped or is
 /// killed: the item cannot go on without its answer.
 pub(super) async fn run_tool(
+    tool: &str,
     program: &Path,
     arguments: &[OsString],
     context: &ItemContext<'_>,
     transcript: &mut Transcript,
 ) -> Result<Ran, ItemReport> {
-    let tool = program.file_name().map_or_else(|| program.display().to_string(), |name| name.to_string_lossy().into());
-    let command_line = describe_command(&tool, arguments);
+    let command_line = describe_command(tool, arguments);
     let spec = ChildSpec {
         program: program.to_path_buf(),
         args: arguments.to_vec(),
@@ -86,7 +87,7 @@ pub(super) async fn run_tool(
             Some((ItemStatus::Failed, format!("{command_line} was killed by signal {signal}"))),
         ),
     };
-    let said_something = !complaints(&tool, &output).is_empty();
+    let said_something = !complaints(tool, &output).is_empty();
     if tool == "lpadmin" || stopped.is_some() || said_something || !matches!(outcome.end, ChildEnd::Exited { code: 0 })
     {
         transcript.add(&command_line, &ending, &output);

@@ -31,7 +31,7 @@ printer-make-and-model='Generic PostScript Printer' printer-state=3";
 fn record() -> DriverRecord {
     DriverRecord {
         printer_name: "office".into(),
-        driver: "driver drv:///sample.drv/generic.ppd".into(),
+        driver: "drv:///sample.drv/generic.ppd".into(),
         make_and_model: "Generic PostScript Printer".into(),
     }
 }
@@ -127,11 +127,17 @@ fn options_compare_as_cups_marks_them() {
         found,
         [
             Difference::Option { name: "Duplex".into(), found: Some("no choice".into()) },
-            Difference::Option { name: "PageRegion".into(), found: None },
+            Difference::Option { name: "PageRegion".into(), found: Some("not offered by the driver".into()) },
         ],
         "case is ignored and a custom choice stands for the custom value"
     );
-    assert_eq!(found[1].parts(&settings).1, "not set");
+    observed.choices.clear();
+    let unread = differences(&settings, &observed, Some(&record()));
+    assert_eq!(unread[0].parts(&settings).1, "unknown (lpoptions -l listed no driver options)");
+    settings.options = BTreeMap::from([("media-default".into(), "iso_a4_210x297mm".into())]);
+    let unset = differences(&settings, &observed, Some(&record()));
+    assert_eq!(unset, [Difference::Option { name: "media-default".into(), found: None }]);
+    assert_eq!(unset[0].parts(&settings).1, "not set");
 }
 
 #[test]
@@ -142,11 +148,8 @@ fn the_driver_is_applied_again_when_unrecorded_or_changed() {
     assert_eq!(drift(None), [Difference::Driver(DriverDrift::Unrecorded)]);
     let other_queue = DriverRecord { printer_name: "elsewhere".into(), ..record() };
     assert_eq!(drift(Some(&other_queue)), [Difference::Driver(DriverDrift::Unrecorded)]);
-    let other_driver = DriverRecord { driver: "driver everywhere".into(), ..record() };
-    assert_eq!(
-        drift(Some(&other_driver)),
-        [Difference::Driver(DriverDrift::ChangedInBlueprint("driver everywhere".into()))]
-    );
+    let other_driver = DriverRecord { driver: "everywhere".into(), ..record() };
+    assert_eq!(drift(Some(&other_driver)), [Difference::Driver(DriverDrift::ChangedInBlueprint("everywhere".into()))]);
     let other_model = DriverRecord { make_and_model: "HP LaserJet".into(), ..record() };
     let found = drift(Some(&other_model));
     assert_eq!(
@@ -157,7 +160,8 @@ fn the_driver_is_applied_again_when_unrecorded_or_changed() {
         })]
     );
     let (subject, was, wanted) = found[0].parts(&settings);
-    assert_eq!(subject, "model");
-    assert_eq!(was, "\"Generic PostScript Printer\" instead of \"HP LaserJet\"");
-    assert_eq!(wanted, "driver drv:///sample.drv/generic.ppd");
+    assert_eq!(subject, "driver");
+    assert_eq!(was, "changed on the device (model \"Generic PostScript Printer\", was \"HP LaserJet\")");
+    assert_eq!(wanted, "drv:///sample.drv/generic.ppd");
+    assert_eq!(drift(None)[0].parts(&settings).1, "unknown to the agent");
 }
