@@ -15,6 +15,18 @@ if command -v rustup >/dev/null; then
     rustup target add "${macos_targets[@]}" >/dev/null 2>&1 || echo "warning: could not add the macOS targets" >&2
 fi
 
+# The printer tests start a private CUPS scheduler of their own (never the
+# machine's); they need CUPS installed, and fail saying so without it.
+if ! command -v cupsd >/dev/null && [ ! -x /usr/sbin/cupsd ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing CUPS for the printer tests"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cups >/dev/null
+    else
+        echo "warning: cupsd not found; install CUPS (apt-get install cups) or the printer tests fail" >&2
+    fi
+fi
+
 cargo clippy --locked --all-targets -- -D warnings
 
 for target in "${macos_targets[@]}"; do

@@ -21,7 +21,7 @@ mod resolve;
 pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource, is_allowed_http};
 pub use auto_app::AutoApp;
 pub use custom_app::{CustomApp, Enforcement};
-pub use custom_printer::CustomPrinter;
+pub use custom_printer::{CustomPrinter, PrinterDriver};
 pub use custom_script::CustomScript;
 pub use document::{BlueprintError, BlueprintErrors};
 pub use managed_os::{InstallAction, ManagedOs};

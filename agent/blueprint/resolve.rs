@@ -191,7 +191,7 @@ mod tests {
             "library_items": [
                 { "id": "li-1", "name": "a/b\u{7}", "type": "custom_script", "frequency": "daily",
                   "audit": "#!/bin/sh\n", "remediation": "#!/bin/sh\n" },
-                { "id": "li-2", "name": "Printer", "type": "custom_printer", "uri": "ipp://x" }
+                { "id": "li-2", "name": "Printer", "type": "custom_printer", "printer_name": "office", "uri": "ipp://x" }
             ]
         }))
         .unwrap();

@@ -2,6 +2,7 @@
 //! SQLite file, each test on a scratch device under its own `AGENT_ROOT`.
 
 mod app_fixtures;
+mod cups;
 mod http_server;
 mod support;
 
@@ -16,6 +17,7 @@ mod logs;
 mod managed_os;
 mod ordering;
 mod parameters;
+mod printers;
 mod scripts;
 mod settings;
 mod timeouts;
