@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
+use tracing::Instrument;
 use tokio_util::sync::CancellationToken;
 
 use crate::blueprint::{self, BlueprintErrors, LibraryItem, LoadedBlueprint, Parameters};
@@ -304,7 +305,9 @@ impl Executor<'_> {
                     environment: item_environment(run, item),
                     on_phase: &mut on_phase,
                 };
-                items::run(item, &mut context).await
+                // Every line a handler logs carries the item, so `agent logs --item NAME` finds it.
+                let span = tracing::info_span!("item", item_id = %item.id, item_name = %item.name);
+                items::run(item, &mut context).instrument(span).await
             }
             Err(error) => ItemReport::failed(format!("cannot prepare the item's folder: {error}")),
         };

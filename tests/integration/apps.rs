@@ -60,9 +60,11 @@ fn a_zip_app_is_installed_then_left_alone_then_put_back_after_a_deletion() {
 
     let status_text = text(&device.run(&["status"]).stdout);
     assert!(status_text.contains("re-installed: Foo.app was missing"), "{status_text}");
-    let logs = text(&device.run(&["logs", "--item", "li-foo"]).stdout);
-    assert!(logs.contains("Download verified against its sha256."), "{logs}");
-    assert!(logs.contains("re-installed: Foo.app was missing"), "{logs}");
+    for item in ["li-foo", "Foo"] {
+        let logs = text(&device.run(&["logs", "--item", item]).stdout);
+        assert!(logs.contains("Download verified against its sha256."), "by {item}: {logs}");
+        assert!(logs.contains("re-installed: Foo.app was missing"), "by {item}: {logs}");
+    }
 }
 
 #[test]
