@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
-use tracing::Instrument;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::blueprint::{self, BlueprintErrors, LibraryItem, LoadedBlueprint, Parameters};
 use crate::config::AgentConfig;
@@ -196,16 +196,17 @@ impl Executor<'_> {
             termination_grace: self.config.timeouts.termination_grace,
             cancel: self.cancel,
         };
-        let started_at = Utc::now();
-        for (position, parameter) in parameters::enforce(parameters, &context).await.into_iter().enumerate() {
+        for (position, enforced) in parameters::enforce(parameters, &context).await.into_iter().enumerate() {
+            let parameter = enforced.report;
+            let elapsed = chrono::Duration::from_std(enforced.duration).unwrap_or_default();
             let record = ItemRecord {
                 id: parameter.id,
                 name: parameter.name,
                 item_type: PARAMETER_TYPE.to_string(),
                 status: parameter.report.status,
-                started_at,
-                finished_at: Utc::now(),
-                duration_ms: 0,
+                started_at: enforced.started_at,
+                finished_at: enforced.started_at + elapsed,
+                duration_ms: enforced.duration.as_millis() as u64,
                 exit_code: parameter.report.exit_code,
                 message: parameter.report.message,
                 output: parameter.report.output,

@@ -16,6 +16,7 @@ mod summary;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::blueprint::Parameters;
@@ -57,10 +58,10 @@ pub struct ParameterReport {
 const DAILY_ONLY: &str = "runs in the daily check-in only";
 
 /// Enforces every parameter the blueprint sets, in a fixed order.
-pub async fn enforce(parameters: &Parameters, context: &ParameterContext<'_>) -> Vec<ParameterReport> {
+pub async fn enforce(parameters: &Parameters, context: &ParameterContext<'_>) -> Vec<EnforcedParameter> {
     let root = &context.paths.root;
     let daily = context.kind == CheckinKind::Daily;
-    let mut reports = Vec::new();
+    let mut reports = Stopwatch::start();
     if parameters.secure_home_folders {
         reports.push(if daily {
             secure_home_folders::enforce(root)
@@ -81,5 +82,37 @@ pub async fn enforce(parameters: &Parameters, context: &ParameterContext<'_>) ->
     if !parameters.managed_plists.is_empty() {
         reports.push(managed_plists::enforce(&parameters.managed_plists, root));
     }
-    reports
+    reports.finished
+}
+
+/// A parameter's report with when it ran and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnforcedParameter {
+    /// What it found and did.
+    pub report: ParameterReport,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// Times parameters run one after the other: each lasts from the end of the one
+/// before it to when its report is pushed.
+struct Stopwatch {
+    started_at: DateTime<Utc>,
+    started: std::time::Instant,
+    finished: Vec<EnforcedParameter>,
+}
+
+impl Stopwatch {
+    fn start() -> Self {
+        Self { started_at: Utc::now(), started: std::time::Instant::now(), finished: Vec::new() }
+    }
+
+    fn push(&mut self, report: ParameterReport) {
+        let duration = self.started.elapsed();
+        self.finished.push(EnforcedParameter { report, started_at: self.started_at, duration });
+        self.started_at = Utc::now();
+        self.started = std::time::Instant::now();
+    }
 }
