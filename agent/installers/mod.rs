@@ -8,10 +8,12 @@
 mod deliver;
 mod dmg;
 mod error;
+mod memory;
 mod pkg;
 mod placement;
 mod tools;
 mod zip_archive;
 
 pub(crate) use deliver::{Delivered, deliver};
+pub(crate) use memory::{installed_before, remember_install};
 pub(crate) use tools::Transcript;

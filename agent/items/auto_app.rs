@@ -14,11 +14,8 @@ use std::cmp::Ordering;
 use super::{ItemContext, ItemReport};
 use crate::app_bundle::{self, Fit, InstalledApp, version_text};
 use crate::blueprint::AutoApp;
-use crate::installers::{Delivered, Transcript, deliver};
+use crate::installers::{self, Delivered, Transcript, deliver};
 use crate::state::ItemStatus;
-
-/// The marker that says the agent installed the app on this device (its value: the version).
-const INSTALLED_MARKER: &str = "installed";
 
 /// What the audit decided.
 #[derive(Debug, PartialEq)]
@@ -44,11 +41,9 @@ enum Reason {
 pub async fn run(settings: &AutoApp, context: &mut ItemContext<'_>) -> ItemReport {
     (context.on_phase)("audit");
     let found = app_bundle::inspect(&settings.package.app.resolve(context.paths));
-    let installed_before = match context.store.item_marker(context.item_id, INSTALLED_MARKER) {
-        Ok(marker) => marker.is_some(),
-        Err(error) => {
-            return ItemReport::failed(format!("cannot read what this device remembers of the item: {error}"));
-        }
+    let installed_before = match installers::installed_before(context) {
+        Ok(installed_before) => installed_before,
+        Err(report) => return report,
     };
     match decide(settings, &found, installed_before) {
         Decision::Done(message) => report(ItemStatus::Succeeded, message, None, String::new(), false),
@@ -100,7 +95,7 @@ async fn install(settings: &AutoApp, context: &mut ItemContext<'_>, reason: Reas
         Ok(message) => message,
         Err(problem) => return report(ItemStatus::Failed, problem, exit_code, output, false),
     };
-    if let Err(error) = context.store.set_item_marker(context.item_id, INSTALLED_MARKER, settings.version.as_str()) {
+    if let Err(error) = installers::remember_install(context, settings.version.as_str()) {
         let message = format!("{message}, but the device cannot remember the install: {error}");
         return report(ItemStatus::Failed, message, exit_code, output, false);
     }

@@ -15,12 +15,9 @@
 use super::{ItemContext, ItemReport};
 use crate::app_bundle::{self, Fit, InstalledApp, version_text};
 use crate::blueprint::{CustomApp, Enforcement};
-use crate::installers::{Delivered, Transcript, deliver};
+use crate::installers::{self, Delivered, Transcript, deliver};
 use crate::state::ItemStatus;
 use crate::version::AppVersion;
-
-/// The marker that says the agent installed the app on this device.
-const INSTALLED_MARKER: &str = "installed";
 
 /// What the audit decided.
 #[derive(Debug, PartialEq)]
@@ -48,11 +45,9 @@ enum Reason {
 pub async fn run(settings: &CustomApp, context: &mut ItemContext<'_>) -> ItemReport {
     (context.on_phase)("audit");
     let found = app_bundle::inspect(&settings.package.app.resolve(context.paths));
-    let installed_before = match context.store.item_marker(context.item_id, INSTALLED_MARKER) {
-        Ok(marker) => marker.is_some(),
-        Err(error) => {
-            return ItemReport::failed(format!("cannot read what this device remembers of the item: {error}"));
-        }
+    let installed_before = match installers::installed_before(context) {
+        Ok(installed_before) => installed_before,
+        Err(report) => return report,
     };
     match decide(settings, &found, installed_before) {
         Decision::Done(message) => report(ItemStatus::Succeeded, message, None, String::new(), false),
@@ -120,7 +115,7 @@ fn describe(app: &str, fit: &Fit<'_>, minimum: Option<&AppVersion>, expected: &s
 
 /// Remembers an app found already in place, for install once.
 fn remember(settings: &CustomApp, context: &ItemContext<'_>, message: String) -> ItemReport {
-    match context.store.set_item_marker(context.item_id, INSTALLED_MARKER, &settings.package.sha256) {
+    match installers::remember_install(context, &settings.package.sha256) {
         Ok(()) => report(ItemStatus::Succeeded, message, None, String::new(), false),
         Err(error) => ItemReport::failed(format!("{message}, but the device cannot remember it: {error}")),
     }
@@ -144,7 +139,7 @@ async fn install(settings: &CustomApp, context: &mut ItemContext<'_>, reason: Re
         Ok(message) => message,
         Err(problem) => return report(ItemStatus::Failed, problem, exit_code, output, false),
     };
-    if let Err(error) = context.store.set_item_marker(context.item_id, INSTALLED_MARKER, &settings.package.sha256) {
+    if let Err(error) = installers::remember_install(context, &settings.package.sha256) {
         let message = format!("{message}, but the device cannot remember the install: {error}");
         return report(ItemStatus::Failed, message, exit_code, output, false);
     }
