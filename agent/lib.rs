@@ -40,5 +40,6 @@ pub mod process;
 pub mod progress;
 pub mod render;
 pub mod run_lock;
+pub mod schedule;
 pub mod state;
 pub mod version;
