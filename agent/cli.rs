@@ -33,6 +33,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Show where the agent keeps its files.
     Paths(JsonArgs),
+    /// Run the scheduler and control socket in the foreground (what launchd starts).
+    Daemon,
 }
 
 /// `agent run`.
@@ -92,6 +94,11 @@ pub struct LogsArgs {
     /// Print each line as its JSON record.
     #[arg(long)]
     pub json: bool,
+    /// Keep printing new lines as they are written, across the daily file
+    /// rotation, until Ctrl-C. Starts with the last 10 matching lines (every
+    /// matching line with `--since`).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 /// `agent config`.

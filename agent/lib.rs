@@ -17,6 +17,9 @@
 //!            progress / render (what people see), logging (what the files keep)
 //! ```
 //!
+//! `daemon` is what launchd starts: it runs check-ins by `schedule` and serves
+//! `agent run` over a control socket, one check-in at a time.
+//!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
 //! `exit_code` says what each exit code means.
 
@@ -26,6 +29,7 @@ pub mod checkin;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod downloads;
 pub mod exit_code;
 pub mod installers;

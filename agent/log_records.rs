@@ -370,5 +370,7 @@ fn on_one_line(text: &str) -> String {
     text.replace('\r', "\\r").replace('\n', "\\n")
 }
 
+pub mod follow;
+
 #[cfg(test)]
 mod tests;

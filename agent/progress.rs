@@ -1,10 +1,16 @@
 //! Showing a check-in as it happens: a live line on a terminal, plain lines
 //! otherwise (launchd, pipes, CI logs).
+//!
+//! A check-in reports through [`Progress`]; [`EventProgress`] turns those calls into
+//! [`ProgressEvent`]s, plain data that a [`ProgressView`] shows. The split lets the
+//! daemon stream the same events over its control socket to `agent run`, which
+//! shows them exactly as an in-process check-in would.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
 
 /// Prints a line of progress; a reader that went away (`agent run | head`) must
 /// never stop the check-in, so write errors are ignored.
@@ -22,8 +28,96 @@ use crate::render;
 use crate::run_lock::Holder;
 use crate::state::{ItemRecord, RunRecord};
 
+/// One step of a check-in, as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    /// Another check-in runs; this one waits for it.
+    Waiting {
+        /// Who runs it, when known.
+        holder: Option<Holder>,
+    },
+    /// The run started.
+    RunStarted {
+        /// The run as recorded at its start.
+        run: RunRecord,
+        /// How many library items the plan holds.
+        items: usize,
+    },
+    /// A library item started.
+    ItemStarted {
+        /// Its place in the plan, from 0.
+        position: usize,
+        /// How many items the plan holds.
+        total: usize,
+        /// Its type, e.g. `custom_script`.
+        item_type: String,
+        /// Its name, as a label.
+        name: String,
+    },
+    /// A blueprint parameter was enforced.
+    ParameterFinished {
+        /// Its result.
+        record: ItemRecord,
+    },
+    /// The running item entered a phase (`audit`, `remediation`, ...).
+    ItemPhase {
+        /// The phase.
+        phase: String,
+    },
+    /// A library item ended (or was skipped, or never reached).
+    ItemFinished {
+        /// Its place in the plan, from 0.
+        position: usize,
+        /// How many items the plan holds.
+        total: usize,
+        /// Its result.
+        record: ItemRecord,
+    },
+    /// The run ended.
+    RunFinished {
+        /// The whole run record.
+        run: RunRecord,
+    },
+}
+
+/// Shows progress events to a person.
+pub trait ProgressView {
+    /// Shows one event.
+    fn show(&mut self, event: &ProgressEvent);
+}
+
+/// A [`Progress`] that hands each step, as a [`ProgressEvent`], to its function:
+/// a view in this process, or the daemon's control socket.
+pub struct EventProgress<F>(pub F);
+
+impl<F: FnMut(ProgressEvent)> Progress for EventProgress<F> {
+    fn waiting(&mut self, holder: Option<&Holder>) {
+        (self.0)(ProgressEvent::Waiting { holder: holder.cloned() });
+    }
+    fn run_started(&mut self, run: &RunRecord, plan: &Plan) {
+        (self.0)(ProgressEvent::RunStarted { run: run.clone(), items: plan.items.len() });
+    }
+    fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem) {
+        let (item_type, name) = (item.item_type.to_string(), item.name.clone());
+        (self.0)(ProgressEvent::ItemStarted { position, total, item_type, name });
+    }
+    fn parameter_finished(&mut self, record: &ItemRecord) {
+        (self.0)(ProgressEvent::ParameterFinished { record: record.clone() });
+    }
+    fn item_phase(&mut self, phase: &str) {
+        (self.0)(ProgressEvent::ItemPhase { phase: phase.to_string() });
+    }
+    fn item_finished(&mut self, position: usize, total: usize, record: &ItemRecord) {
+        (self.0)(ProgressEvent::ItemFinished { position, total, record: record.clone() });
+    }
+    fn run_finished(&mut self, run: &RunRecord) {
+        (self.0)(ProgressEvent::RunFinished { run: run.clone() });
+    }
+}
+
 /// Picks the live view on a terminal and plain lines elsewhere.
-pub fn for_stdout() -> Box<dyn Progress> {
+pub fn for_stdout() -> Box<dyn ProgressView> {
     if std::io::stdout().is_terminal() {
         Box::new(LiveProgress { bar: None, label: String::new() })
     } else {
@@ -34,46 +128,39 @@ pub fn for_stdout() -> Box<dyn Progress> {
 /// Says nothing as the run goes (for `--json`), but still tells about waiting.
 pub struct QuietProgress;
 
-impl Progress for QuietProgress {
-    fn waiting(&mut self, holder: Option<&Holder>) {
-        eprintln!("{}", waiting_line(holder));
+impl ProgressView for QuietProgress {
+    fn show(&mut self, event: &ProgressEvent) {
+        if let ProgressEvent::Waiting { holder } = event {
+            eprintln!("{}", waiting_line(holder.as_ref()));
+        }
     }
-    fn run_started(&mut self, _: &RunRecord, _: &Plan) {}
-    fn item_started(&mut self, _: usize, _: usize, _: &LibraryItem) {}
-    fn parameter_finished(&mut self, _: &ItemRecord) {}
-    fn item_phase(&mut self, _: &str) {}
-    fn item_finished(&mut self, _: usize, _: usize, _: &ItemRecord) {}
-    fn run_finished(&mut self, _: &RunRecord) {}
 }
 
 /// One line per event.
 struct PlainProgress;
 
-impl Progress for PlainProgress {
-    fn waiting(&mut self, holder: Option<&Holder>) {
-        say!("{}", waiting_line(holder));
+impl ProgressView for PlainProgress {
+    fn show(&mut self, event: &ProgressEvent) {
+        if let Some(line) = plain_line(event) {
+            say!("{line}");
+        }
     }
+}
 
-    fn run_started(&mut self, run: &RunRecord, plan: &Plan) {
-        say!("{}", started_line(run, plan));
-    }
-
-    fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem) {
-        say!("[{}/{total}] {} {}: started", position + 1, item.item_type, render::printable(&item.name));
-    }
-
-    fn parameter_finished(&mut self, record: &ItemRecord) {
-        say!("{}", render::item_line(record));
-    }
-
-    fn item_phase(&mut self, _: &str) {}
-
-    fn item_finished(&mut self, position: usize, total: usize, record: &ItemRecord) {
-        say!("[{}/{total}] {}", position + 1, render::item_line(record));
-    }
-
-    fn run_finished(&mut self, run: &RunRecord) {
-        say!("{}", finished_line(run));
+/// The line an event prints as, if it prints one.
+fn plain_line(event: &ProgressEvent) -> Option<String> {
+    match event {
+        ProgressEvent::Waiting { holder } => Some(waiting_line(holder.as_ref())),
+        ProgressEvent::RunStarted { run, items } => Some(started_line(run, *items)),
+        ProgressEvent::ItemStarted { position, total, item_type, name } => {
+            Some(format!("[{}/{total}] {item_type} {}: started", position + 1, render::printable(name)))
+        }
+        ProgressEvent::ParameterFinished { record } => Some(render::item_line(record)),
+        ProgressEvent::ItemPhase { .. } => None,
+        ProgressEvent::ItemFinished { position, total, record } => {
+            Some(format!("[{}/{total}] {}", position + 1, render::item_line(record)))
+        }
+        ProgressEvent::RunFinished { run } => Some(finished_line(run)),
     }
 }
 
@@ -83,45 +170,32 @@ struct LiveProgress {
     label: String,
 }
 
-impl Progress for LiveProgress {
-    fn waiting(&mut self, holder: Option<&Holder>) {
-        say!("{}", waiting_line(holder));
-    }
-
-    fn run_started(&mut self, run: &RunRecord, plan: &Plan) {
-        say!("{}", started_line(run, plan));
-    }
-
-    fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem) {
-        let style = ProgressStyle::with_template("{spinner} {prefix} {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        let bar = ProgressBar::new_spinner().with_style(style);
-        bar.set_prefix(format!("[{}/{total}]", position + 1));
-        self.label = format!("{} {}", item.item_type, render::printable(&item.name));
-        bar.set_message(self.label.clone());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        self.bar = Some(bar);
-    }
-
-    fn parameter_finished(&mut self, record: &ItemRecord) {
-        say!("{}", render::item_line(record));
-    }
-
-    fn item_phase(&mut self, phase: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("{} ({phase})", self.label));
+impl ProgressView for LiveProgress {
+    fn show(&mut self, event: &ProgressEvent) {
+        match event {
+            ProgressEvent::ItemStarted { position, total, item_type, name } => {
+                let style = ProgressStyle::with_template("{spinner} {prefix} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bar = ProgressBar::new_spinner().with_style(style);
+                bar.set_prefix(format!("[{}/{total}]", position + 1));
+                self.label = format!("{item_type} {}", render::printable(name));
+                bar.set_message(self.label.clone());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                self.bar = Some(bar);
+            }
+            ProgressEvent::ItemPhase { phase } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("{} ({phase})", self.label));
+                }
+            }
+            ProgressEvent::ItemFinished { .. } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                PlainProgress.show(event);
+            }
+            _ => PlainProgress.show(event),
         }
-    }
-
-    fn item_finished(&mut self, position: usize, total: usize, record: &ItemRecord) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        say!("[{}/{total}] {}", position + 1, render::item_line(record));
-    }
-
-    fn run_finished(&mut self, run: &RunRecord) {
-        say!("{}", finished_line(run));
     }
 }
 
@@ -136,13 +210,12 @@ fn waiting_line(holder: Option<&Holder>) -> String {
     }
 }
 
-fn started_line(run: &RunRecord, plan: &Plan) -> String {
+fn started_line(run: &RunRecord, items: usize) -> String {
     format!(
-        "Check-in {} ({}, blueprint {}): {} library items",
+        "Check-in {} ({}, blueprint {}): {items} library items",
         run.id,
         run.kind,
         render::printable(run.blueprint_id.as_deref().unwrap_or("none")),
-        plan.items.len()
     )
 }
 

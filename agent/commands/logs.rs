@@ -8,14 +8,26 @@
 //! Bad `--level` or `--since` values are a [`LogsError::BadArgument`], which the
 //! caller finds with `anyhow::Error::downcast_ref` to exit with the bad-input code.
 //! No log folder yet is not an error: there is simply nothing to show.
+//!
+//! `--follow` keeps going like `tail -f`: the last matching lines, then each new
+//! one as the agent (typically the daemon) writes it, until Ctrl-C.
 
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::log_records::follow::LogFollower;
 use crate::log_records::{LogFilter, LogLevel, LogRecord, read_records_counted, render_line};
+
+/// How many matching lines `--follow` shows before the new ones, as `tail -f` does.
+const FOLLOW_BACKLOG: usize = 10;
+
+/// How often `--follow` looks for new lines.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
 /// What `agent logs` was asked for, as plain values from the command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,6 +86,31 @@ fn logs_at(request: &LogsRequest, out: &mut dyn Write, now: DateTime<Utc>) -> an
     }
 }
 
+/// Prints the last matching records (every one since `--since` when given), then
+/// each new one as it is written, across the daily rotation, until `stop`
+/// resolves or the reader goes away.
+pub async fn follow(request: &LogsRequest, out: &mut dyn Write, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let filter = filter_from(request, Utc::now())?;
+    let mut follower = LogFollower::from_start(&request.log_dir);
+    let mut records: Vec<LogRecord> =
+        follower.read_new()?.into_iter().filter(|record| filter.matches(record)).collect();
+    if request.since.is_none() {
+        records.drain(..records.len().saturating_sub(FOLLOW_BACKLOG));
+    }
+    tokio::pin!(stop);
+    loop {
+        match write_records(&records, request.json, out) {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            result => result.context("cannot print the log records")?,
+        }
+        tokio::select! {
+            () = &mut stop => return Ok(()),
+            () = tokio::time::sleep(FOLLOW_POLL) => {}
+        }
+        records = follower.read_new()?.into_iter().filter(|record| filter.matches(record)).collect();
+    }
+}
+
 /// The filter the flags describe, or the first flag whose value is unusable.
 fn filter_from(request: &LogsRequest, now: DateTime<Utc>) -> Result<LogFilter, LogsError> {
     let minimum_level = request.level.as_deref().map(parse_level).transpose()?;
@@ -125,7 +162,13 @@ pub fn run(settings: &crate::commands::Settings, arguments: &crate::cli::LogsArg
         since: arguments.since.clone(),
         json: arguments.json,
     };
-    logs(&request, &mut std::io::stdout().lock())?;
+    if arguments.follow {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let stop = super::interrupt::stop_requested();
+        runtime.block_on(follow(&request, &mut std::io::stdout().lock(), stop))?;
+    } else {
+        logs(&request, &mut std::io::stdout().lock())?;
+    }
     Ok(crate::exit_code::SUCCESS)
 }
 
@@ -253,6 +296,31 @@ mod tests {
         let mut out = Vec::new();
         logs(&request, &mut out).expect("not an error");
         assert!(out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn follow_shows_the_last_lines_then_new_ones_until_stopped() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let file = folder.path().join("agent.2026-11-25.log");
+        let line = |number: usize| {
+            format!(
+                "{{\"timestamp\":\"2026-11-25T16:00:{number:02}Z\",\"level\":\"INFO\",\"message\":\"Line {number}.\"}}\n"
+            )
+        };
+        std::fs::write(&file, (1..=12).map(line).collect::<String>()).expect("fixture");
+        let request = LogsRequest { log_dir: folder.path().to_path_buf(), ..Default::default() };
+        let writer = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut appended = std::fs::OpenOptions::new().append(true).open(&file).expect("log file");
+            appended.write_all(line(13).as_bytes()).expect("appended");
+            tokio::time::sleep(FOLLOW_POLL * 3).await;
+        };
+        let mut out = Vec::new();
+        follow(&request, &mut out, writer).await.expect("followed");
+        let printed = String::from_utf8(out).expect("utf-8");
+        let messages: Vec<&str> = printed.lines().map(|line| line.split("INFO ").nth(1).unwrap_or(line)).collect();
+        let expected: Vec<String> = (3..=13).map(|number| format!("Line {number}.")).collect();
+        assert_eq!(messages, expected, "{printed}");
     }
 
     /// A reader that has gone away, like `head` after its lines.

@@ -1,12 +1,14 @@
 //! One file per verb; `dispatch` sends the parsed command line to it.
 
 pub mod config;
+pub mod daemon;
 pub mod history;
 pub mod logs;
 pub mod paths;
 pub mod run;
 pub mod status;
 
+mod interrupt;
 mod settings;
 
 pub use settings::Settings;
@@ -21,7 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(paths::paths(&Settings::paths()?, arguments.json)?));
     }
     let settings = Settings::load(&cli.set)?;
-    let writes_logs = matches!(cli.command, Command::Run(_));
+    let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon);
     let _log_guard = settings.start_logging(writes_logs);
     let code = match cli.command {
         Command::Run(arguments) => run::run(&settings, &arguments)?,
@@ -29,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(arguments) => history::history(&settings, &arguments)?,
         Command::Logs(arguments) => logs::run(&settings, &arguments)?,
         Command::Config(arguments) => config::config(&settings, &arguments)?,
+        Command::Daemon => daemon::daemon(&settings, &cli.set)?,
         Command::Paths(_) => unreachable!("handled before the configuration is read"),
     };
     Ok(ExitCode::from(code))

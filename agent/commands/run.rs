@@ -1,29 +1,38 @@
 //! `agent run`: one check-in now, with progress, and its outcome as the exit code.
+//!
+//! When the daemon answers on its control socket the check-in runs there, queued
+//! behind any check-in it is running, and its progress is streamed back here;
+//! otherwise it runs in this process under the same check-in lock.
 
 use tokio_util::sync::CancellationToken;
 
 use super::Settings;
-use crate::checkin::{CheckinRequest, run_checkin};
+use crate::checkin::{CheckinError, CheckinRequest, run_checkin};
 use crate::cli::RunArgs;
+use crate::daemon::client::{self, Answer};
+use crate::daemon::protocol::RunRequest;
 use crate::exit_code;
-use crate::progress::{self, QuietProgress};
-use crate::state::{RunOutcome, Trigger};
+use crate::progress::{self, EventProgress, ProgressView, QuietProgress};
+use crate::run_lock::LockError;
+use crate::state::{RunOutcome, RunRecord, Trigger};
 
-/// Runs one check-in in this process under the check-in lock.
+/// Runs one check-in, through the daemon when one runs, else in this process.
 pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
-    let request = CheckinRequest {
-        reset_daily: arguments.reset_daily,
-        blueprint: arguments.blueprint.clone(),
-        trigger: Trigger::Cli,
-        wait: !arguments.no_wait,
-    };
-    let mut progress = if arguments.json { Box::new(QuietProgress) } else { progress::for_stdout() };
+    let mut view = if arguments.json { Box::new(QuietProgress) } else { progress::for_stdout() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let cancel = CancellationToken::new();
-    let record = runtime.block_on(async {
-        tokio::spawn(cancel_on_signal(cancel.clone()));
-        run_checkin(&settings.paths, &settings.loaded.config, &request, progress.as_mut(), &cancel).await
+    let ended = runtime.block_on(async {
+        match client::connect(&settings.paths.socket).await? {
+            Some(stream) => through_daemon(stream, arguments, view.as_mut()).await,
+            None => in_process(settings, arguments, view.as_mut()).await.map(Ended::Ran),
+        }
     })?;
+    let record = match ended {
+        Ended::Ran(record) => record,
+        Ended::Failed { message, exit_code } => {
+            eprintln!("error: {message}");
+            return Ok(exit_code);
+        }
+    };
     if arguments.json {
         println!("{}", serde_json::to_string_pretty(&record)?);
     }
@@ -33,20 +42,56 @@ pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// Cancels the check-in on SIGINT (Ctrl-C) or SIGTERM: the running item's
-/// processes are stopped, the rest are not run, and the run is recorded as
-/// interrupted.
-async fn cancel_on_signal(cancel: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
-        tracing::warn!("Cannot watch for signals; Ctrl-C will not stop the check-in cleanly.");
-        return;
+/// How a check-in ended for this command.
+enum Ended {
+    /// It ran; its record.
+    Ran(RunRecord),
+    /// The daemon could not run it, and said why.
+    Failed { message: String, exit_code: u8 },
+}
+
+/// Runs the check-in in this process under the check-in lock.
+async fn in_process(
+    settings: &Settings,
+    arguments: &RunArgs,
+    view: &mut dyn ProgressView,
+) -> anyhow::Result<RunRecord> {
+    let request = CheckinRequest {
+        reset_daily: arguments.reset_daily,
+        blueprint: arguments.blueprint.clone(),
+        trigger: Trigger::Cli,
+        wait: !arguments.no_wait,
     };
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+    // Ctrl-C or SIGTERM stops the running item's processes; the rest are not run
+    // and the run is recorded as interrupted.
+    let cancel = CancellationToken::new();
+    let stopper = cancel.clone();
+    tokio::spawn(async move {
+        super::interrupt::stop_requested().await;
+        tracing::warn!("Interrupted: stopping the running item.");
+        stopper.cancel();
+    });
+    let mut progress = EventProgress(|event| view.show(&event));
+    Ok(run_checkin(&settings.paths, &settings.loaded.config, &request, &mut progress, &cancel).await?)
+}
+
+/// Asks the daemon to run the check-in and shows its progress; Ctrl-C or SIGTERM
+/// asks the daemon to stop it.
+async fn through_daemon(
+    stream: tokio::net::UnixStream,
+    arguments: &RunArgs,
+    view: &mut dyn ProgressView,
+) -> anyhow::Result<Ended> {
+    // The daemon resolves paths from its own folder, not ours.
+    let blueprint = arguments.blueprint.as_deref().map(std::path::absolute).transpose()?;
+    let request = RunRequest { reset_daily: arguments.reset_daily, blueprint, wait: !arguments.no_wait };
+    let interrupted = async {
+        super::interrupt::stop_requested().await;
+        tracing::warn!("Interrupted: asking the daemon to stop the running item.");
+    };
+    match client::run(stream, request, view, interrupted).await? {
+        Answer::Finished(record) => Ok(Ended::Ran(record)),
+        Answer::Busy(holder) => Err(CheckinError::Lock(LockError::Busy { holder }).into()),
+        Answer::Failed { message, exit_code } => Ok(Ended::Failed { message, exit_code }),
     }
-    tracing::warn!("Interrupted: stopping the running item.");
-    cancel.cancel();
 }

@@ -23,4 +23,4 @@ mod tests;
 pub use origin::Origin;
 pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
-pub use settings::{AgentConfig, Commands, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant, Timeouts};
+pub use settings::{AgentConfig, Commands, Daemon, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant, Timeouts};

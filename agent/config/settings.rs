@@ -27,6 +27,8 @@ pub struct AgentConfig {
     pub timeouts: Timeouts,
     /// How often check-ins are due.
     pub schedule: Schedule,
+    /// How the daemon behaves under launchd.
+    pub daemon: Daemon,
     /// A local blueprint to use instead of the tenant's; `None` means the blueprint
     /// comes from the tenant.
     pub blueprint_file: Option<PathBuf>,
@@ -70,6 +72,16 @@ pub struct Schedule {
     /// Time between daily check-ins (which also send inventory).
     #[serde(serialize_with = "as_duration_text")]
     pub daily_interval: Duration,
+}
+
+/// The daemon launchd starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Daemon {
+    /// How long a stopping daemon (SIGTERM, SIGINT) lets its running check-in wind
+    /// down before it kills the item's processes and exits anyway. Shorter than the
+    /// `ExitTimeOut` of the launchd job, so launchd never has to SIGKILL the daemon.
+    #[serde(serialize_with = "as_duration_text")]
+    pub shutdown_timeout: Duration,
 }
 
 /// The tenant connection. Both are `None` until an admin configures them, in which
@@ -172,6 +184,7 @@ impl Default for AgentConfig {
                 recurring_interval: Duration::from_secs(15 * MINUTE),
                 daily_interval: Duration::from_secs(24 * HOUR),
             },
+            daemon: Daemon { shutdown_timeout: Duration::from_secs(20) },
             blueprint_file: None,
             tenant: Tenant { url: None, token: None },
             otel: Otel { endpoint: None },
@@ -298,6 +311,7 @@ mod tests {
                     "run": "12h", "termination_grace": "5s"
                 },
                 "schedule": { "recurring_interval": "15m", "daily_interval": "24h" },
+                "daemon": { "shutdown_timeout": "20s" },
                 "blueprint_file": null,
                 "tenant": { "url": null, "token": null },
                 "otel": { "endpoint": null },

@@ -1,0 +1,110 @@
+//! `agent run`'s end of the control socket: find a running daemon, send it the
+//! request, and show its progress as an in-process check-in would.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use super::protocol::{Reply, Request, RunRequest};
+use crate::progress::ProgressView;
+use crate::run_lock::Holder;
+use crate::state::RunRecord;
+
+/// How the daemon answered a run request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The check-in ran; its record.
+    Finished(RunRecord),
+    /// A check-in runs and the request would not wait.
+    Busy(Option<Holder>),
+    /// The check-in could not run.
+    Failed {
+        /// Why, with its causes.
+        message: String,
+        /// The exit code to end with.
+        exit_code: u8,
+    },
+}
+
+/// Why the daemon could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket exists but this user may not use it.
+    #[error("the agent daemon only takes requests from root (try sudo): {reason}")]
+    NotAllowed {
+        /// What the socket or the daemon said.
+        reason: String,
+    },
+    /// The socket could not be reached for another reason.
+    #[error("cannot reach the agent daemon at {path}")]
+    Connect {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The conversation broke off.
+    #[error("lost the connection to the agent daemon before the check-in ended; see agent status")]
+    Lost(#[source] std::io::Error),
+    /// The daemon sent something this version does not understand.
+    #[error("the agent daemon sent an unreadable reply")]
+    Unreadable(#[source] serde_json::Error),
+}
+
+/// Connects to the daemon at `socket`; `None` when no daemon runs (no socket, or
+/// a socket nobody serves), so the caller runs the check-in itself.
+pub async fn connect(socket: &Path) -> Result<Option<UnixStream>, ClientError> {
+    match UnixStream::connect(socket).await {
+        Ok(stream) => Ok(Some(stream)),
+        Err(error) if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            Ok(None)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(ClientError::NotAllowed { reason: format!("{}: {error}", socket.display()) })
+        }
+        Err(source) => Err(ClientError::Connect { path: socket.to_path_buf(), source }),
+    }
+}
+
+/// Sends `request` and shows the progress the daemon streams back until its last
+/// reply. When `interrupted` resolves (Ctrl-C), the daemon is told to stop the
+/// check-in, which still ends with its record.
+pub async fn run(
+    stream: UnixStream,
+    request: RunRequest,
+    view: &mut dyn ProgressView,
+    interrupted: impl Future<Output = ()>,
+) -> Result<Answer, ClientError> {
+    let (reader, mut writer) = stream.into_split();
+    let mut line = serde_json::to_string(&Request::Run(request)).map_err(ClientError::Unreadable)?;
+    line.push('\n');
+    writer.write_all(line.as_bytes()).await.map_err(ClientError::Lost)?;
+    let mut lines = BufReader::new(reader).lines();
+    tokio::pin!(interrupted);
+    let mut told_to_stop = false;
+    loop {
+        let line = tokio::select! {
+            line = lines.next_line() => line.map_err(ClientError::Lost)?,
+            () = &mut interrupted, if !told_to_stop => {
+                told_to_stop = true;
+                // Closing our side is the signal: the daemon cancels the check-in.
+                let _ = writer.shutdown().await;
+                continue;
+            }
+        };
+        let Some(line) = line else {
+            return Err(ClientError::Lost(std::io::ErrorKind::UnexpectedEof.into()));
+        };
+        match serde_json::from_str(&line).map_err(ClientError::Unreadable)? {
+            Reply::Progress(event) => view.show(&event),
+            Reply::Finished { run } => return Ok(Answer::Finished(run)),
+            Reply::Busy { holder } => return Ok(Answer::Busy(holder)),
+            Reply::Failed { message, exit_code } => return Ok(Answer::Failed { message, exit_code }),
+            Reply::Refused { reason } => return Err(ClientError::NotAllowed { reason }),
+            Reply::Status(_) => return Err(ClientError::Lost(std::io::ErrorKind::InvalidData.into())),
+        }
+    }
+}

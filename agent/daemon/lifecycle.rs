@@ -1,0 +1,156 @@
+//! The daemon from start to exit: bind the control socket, serve it and run the
+//! schedule, and on SIGTERM stop within `daemon.shutdown_timeout`, which is
+//! shorter than the launchd job's `ExitTimeOut` so launchd never has to kill it.
+//!
+//! Stopping: no new requests; the running check-in is cancelled (its item's
+//! process group gets SIGTERM, then SIGKILL after `timeouts.termination_grace`)
+//! and records itself `interrupted`. If it has not ended by the deadline, or a
+//! second signal says "stop now", it is dropped: the item's process group is
+//! killed, and the run is closed as `interrupted` in the store. Then requests
+//! still queued are answered, the socket file is removed, and the daemon exits 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::control::{self, Control};
+use super::protocol::Reply;
+use super::queue::WorkQueue;
+use super::scheduler::{ScheduleMemory, Scheduler};
+use super::signals::{self, Reactions, Reload, Signals};
+use crate::config::{AgentConfig, LoadedConfig};
+use crate::paths::AgentPaths;
+use crate::run_lock;
+use crate::schedule::SystemClock;
+use crate::state::Store;
+
+/// How long open control connections get to pass on their last reply at exit.
+const LAST_REPLIES_WAIT: Duration = Duration::from_secs(2);
+
+/// What the daemon starts from.
+pub struct DaemonSetup {
+    /// Where everything lives.
+    pub paths: AgentPaths,
+    /// The configuration at start.
+    pub loaded: LoadedConfig,
+    /// Loads the configuration again, on SIGHUP.
+    pub reload: Reload,
+}
+
+/// Runs the daemon until it is asked to stop. Call inside a multi-threaded tokio
+/// runtime (the control socket is served on its worker threads while the
+/// check-ins run on this one).
+pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
+    let DaemonSetup { paths, loaded, reload } = setup;
+    let signals = Signals::install()?;
+    let listener = control::bind(&paths.socket)?;
+    let config = &loaded.config;
+    tracing::info!(
+        pid = std::process::id(), socket = %paths.socket.display(),
+        recurring_interval = %humantime::format_duration(config.schedule.recurring_interval),
+        daily_interval = %humantime::format_duration(config.schedule.daily_interval),
+        "Daemon started."
+    );
+    warn_about_a_short_deadline(config);
+    let (config_sender, config_receiver) = watch::channel(Arc::new(config.clone()));
+    let queue = Arc::new(WorkQueue::default());
+    let shutdown = CancellationToken::new();
+    let stop_now = CancellationToken::new();
+    let own_uid = nix::unistd::geteuid().as_raw();
+    let control =
+        Arc::new(Control { queue: Arc::clone(&queue), shutdown: shutdown.clone(), started_at: Utc::now(), own_uid });
+    let server = tokio::spawn(control::serve(listener, control));
+    let reactions =
+        Reactions { shutdown: shutdown.clone(), stop_now: stop_now.clone(), reload, loaded, config: config_sender };
+    let watcher = tokio::spawn(signals::watch(signals, reactions));
+    let scheduler = Scheduler {
+        paths: &paths,
+        config: config_receiver.clone(),
+        queue: &queue,
+        clock: &SystemClock,
+        shutdown: &shutdown,
+        memory: ScheduleMemory::default(),
+    };
+    let stopped_in_time = tokio::select! {
+        () = scheduler.run() => true,
+        () = deadline(&shutdown, &stop_now, &config_receiver) => false,
+    };
+    if !stopped_in_time {
+        close_abandoned_run(&paths).await;
+    }
+    answer_the_queue(&queue);
+    if tokio::time::timeout(LAST_REPLIES_WAIT, server).await.is_err() {
+        tracing::warn!("Control connections still open at exit were closed.");
+    }
+    watcher.abort();
+    match std::fs::remove_file(&paths.socket) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            tracing::warn!(error = %error, socket = %paths.socket.display(), "Cannot remove the control socket.")
+        }
+    }
+    tracing::info!("Daemon stopped.");
+    Ok(())
+}
+
+/// Resolves when the daemon must stop at once: a second signal, or the shutdown
+/// deadline after the first.
+async fn deadline(
+    shutdown: &CancellationToken,
+    stop_now: &CancellationToken,
+    config: &watch::Receiver<Arc<AgentConfig>>,
+) {
+    shutdown.cancelled().await;
+    let timeout = config.borrow().daemon.shutdown_timeout;
+    tokio::select! {
+        () = tokio::time::sleep(timeout) => tracing::warn!(
+            shutdown_timeout = %humantime::format_duration(timeout),
+            "The running check-in did not stop within the shutdown timeout; stopping it now."
+        ),
+        () = stop_now.cancelled() => {}
+    }
+}
+
+/// After the running check-in was dropped (its process group killed on the way):
+/// records it `interrupted`, under the lock as always.
+async fn close_abandoned_run(paths: &AgentPaths) {
+    let closed = async {
+        let _lock = run_lock::acquire(&paths.checkin_lock, Utc::now(), false, |_| {}).await?;
+        anyhow::Ok(Store::open(&paths.store_file)?.mark_dangling_runs_interrupted()?)
+    };
+    match closed.await {
+        Ok(run_ids) => {
+            for run_id in run_ids {
+                tracing::warn!(run_id = %run_id, "Recorded the check-in cut short by the stop as interrupted.");
+            }
+        }
+        Err(error) => {
+            let error = format!("{error:#}");
+            tracing::warn!(error = %error, "Cannot record the cut-short check-in; the next check-in will.");
+        }
+    }
+}
+
+/// Tells every requester still waiting that its check-in will not run.
+fn answer_the_queue(queue: &WorkQueue) {
+    for job in queue.close() {
+        let message = "the agent daemon stopped before running this check-in".to_string();
+        let _ = job.replies.send(Reply::Failed { message, exit_code: crate::exit_code::FAILURE });
+    }
+}
+
+/// A deadline shorter than the grace items get between SIGTERM and SIGKILL would
+/// cut every stop short; say so once.
+fn warn_about_a_short_deadline(config: &AgentConfig) {
+    if config.daemon.shutdown_timeout <= config.timeouts.termination_grace {
+        tracing::warn!(
+            shutdown_timeout = %humantime::format_duration(config.daemon.shutdown_timeout),
+            termination_grace = %humantime::format_duration(config.timeouts.termination_grace),
+            "daemon.shutdown_timeout is not longer than timeouts.termination_grace; a stop will kill items without their grace."
+        );
+    }
+}

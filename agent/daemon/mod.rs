@@ -1,0 +1,25 @@
+//! The daemon launchd starts (`agent daemon`): it owns the schedule and the
+//! one-check-in-at-a-time rule, and serves `agent run` over its control socket.
+//!
+//! ```text
+//!  signals ──► lifecycle ──► scheduler ──► checkin::run_checkin (under the lock)
+//!   (TERM, INT, HUP)  │          ▲   next check-in from schedule + the store
+//!                     ▼          │
+//!                  control ──► queue (requests wait behind the running check-in)
+//!                  (socket, peer check, protocol)
+//! ```
+//!
+//! `protocol` documents what travels over the socket; `client` is `agent run`'s
+//! side of it.
+
+pub mod client;
+mod control;
+mod lifecycle;
+pub mod protocol;
+mod queue;
+mod scheduler;
+mod signals;
+
+pub use control::ControlError;
+pub use lifecycle::{DaemonSetup, serve};
+pub use signals::Reload;

@@ -1,0 +1,204 @@
+//! The control socket's protocol: line-delimited JSON over a Unix domain socket.
+//!
+//! The socket lives at `paths.socket` (`/var/run/io.endpointagent.agent.sock`),
+//! is created mode 0600 by root, and serves only peers whose credentials (checked
+//! by the kernel, `SO_PEERCRED` / `getpeereid`) say uid 0 or the daemon's own uid.
+//! Anyone else gets one `refused` reply and the connection is closed.
+//!
+//! A client sends exactly one request, one JSON object on one line:
+//!
+//! ```text
+//! {"request":"run","reset_daily":false,"blueprint":null,"wait":true}
+//! {"request":"status"}
+//! ```
+//!
+//! `run` asks for one check-in: `reset_daily` makes it the daily one, `blueprint`
+//! (an absolute path, optional) replaces the configured blueprint for this run, and
+//! `wait: false` (`agent run --no-wait`) refuses to queue behind a running check-in.
+//! The daemon answers with a stream of lines, each a JSON object whose `reply` says
+//! what it is, and closes the connection after the last one:
+//!
+//! ```text
+//! {"reply":"progress","event":"waiting","holder":{"pid":812,"started_at":"…"}}
+//! {"reply":"progress","event":"run_started","run":{…},"items":3}
+//! {"reply":"progress","event":"item_started","position":0,"total":3,"item_type":"custom_script","name":"…"}
+//! {"reply":"progress","event":"item_phase","phase":"audit"}
+//! {"reply":"progress","event":"item_finished","position":0,"total":3,"record":{…}}
+//! {"reply":"progress","event":"run_finished","run":{…}}
+//! {"reply":"finished","run":{…}}                         last: the run record
+//! {"reply":"busy","holder":{…}}                          last: `wait` was false and a check-in runs
+//! {"reply":"failed","message":"…","exit_code":2}         last: the check-in could not run
+//! {"reply":"refused","reason":"…"}                       only: the peer is not allowed
+//! ```
+//!
+//! `progress` events are [`ProgressEvent`]s, the ones an in-process `agent run`
+//! shows; `waiting` comes first when the request is queued behind a running
+//! check-in. `status` is answered with one `{"reply":"status",…}` line
+//! ([`DaemonStatus`]). A client that closes its side (or shuts down its writing
+//! half, as `agent run` does on Ctrl-C) cancels its check-in: the running item's
+//! processes are stopped and the run is recorded `interrupted`, and the replies
+//! continue until the run record.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::CheckinKind;
+use crate::progress::ProgressEvent;
+use crate::run_lock::Holder;
+use crate::state::RunRecord;
+
+/// The longest request line the daemon reads; a request is a few hundred bytes.
+pub(crate) const LONGEST_REQUEST: u64 = 64 * 1024;
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// Run one check-in and stream its progress.
+    Run(RunRequest),
+    /// Say what the daemon is doing.
+    Status,
+}
+
+/// One check-in, as `agent run` asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// Make it the daily check-in whatever the schedule says.
+    #[serde(default)]
+    pub reset_daily: bool,
+    /// Enforce this blueprint file (absolute) instead of the configured one.
+    #[serde(default)]
+    pub blueprint: Option<PathBuf>,
+    /// Queue behind a running check-in; `false` answers `busy` instead.
+    #[serde(default = "waits_by_default")]
+    pub wait: bool,
+}
+
+fn waits_by_default() -> bool {
+    true
+}
+
+/// One line the daemon sends back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    /// A step of the check-in.
+    Progress(ProgressEvent),
+    /// The check-in ended; the last line.
+    Finished {
+        /// Its record, as `agent status --json` shows it.
+        run: RunRecord,
+    },
+    /// A check-in runs and the request would not wait; the last line.
+    Busy {
+        /// Who runs it.
+        holder: Option<Holder>,
+    },
+    /// The check-in could not run (no blueprint, a bad one, the daemon stopping).
+    Failed {
+        /// What went wrong, with its causes.
+        message: String,
+        /// The exit code `agent run` ends with (see [`crate::exit_code`]).
+        exit_code: u8,
+    },
+    /// The peer may not use the socket; the only line.
+    Refused {
+        /// Why, for the person who tried.
+        reason: String,
+    },
+    /// The answer to a `status` request.
+    Status(DaemonStatus),
+}
+
+impl Reply {
+    /// Whether nothing follows this reply.
+    pub(crate) fn is_last(&self) -> bool {
+        !matches!(self, Reply::Progress(_))
+    }
+
+    /// This reply as one line of JSON, newline included.
+    pub(crate) fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).unwrap_or_else(|error| {
+            format!(r#"{{"reply":"failed","message":"cannot encode the reply: {error}","exit_code":1}}"#)
+        });
+        line.push('\n');
+        line
+    }
+}
+
+/// What the daemon is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    /// The daemon's process id.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// The check-in it runs now, if any.
+    pub running: Option<Holder>,
+    /// How many requested check-ins wait behind it.
+    pub queued: usize,
+    /// The next scheduled check-in, once the schedule has been read.
+    pub next_checkin: Option<ScheduledCheckin>,
+}
+
+/// When the next scheduled check-in is due, and which kind it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledCheckin {
+    /// When it is due.
+    pub at: DateTime<Utc>,
+    /// Recurring or daily.
+    pub kind: CheckinKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_documented() {
+        let cases = [
+            (
+                r#"{"request":"run","reset_daily":true,"blueprint":"/tmp/b.json","wait":false}"#,
+                Request::Run(RunRequest {
+                    reset_daily: true,
+                    blueprint: Some(PathBuf::from("/tmp/b.json")),
+                    wait: false,
+                }),
+            ),
+            (r#"{"request":"run"}"#, Request::Run(RunRequest { reset_daily: false, blueprint: None, wait: true })),
+            (r#"{"request":"status"}"#, Request::Status),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(serde_json::from_str::<Request>(line).unwrap(), expected, "{line}");
+        }
+        assert!(serde_json::from_str::<Request>(r#"{"request":"reboot"}"#).is_err());
+    }
+
+    #[test]
+    fn progress_replies_are_flat_lines_that_read_back() {
+        let holder = Holder { pid: 812, started_at: DateTime::UNIX_EPOCH };
+        let replies = [
+            Reply::Progress(ProgressEvent::Waiting { holder: Some(holder.clone()) }),
+            Reply::Progress(ProgressEvent::ItemPhase { phase: "audit".into() }),
+            Reply::Busy { holder: Some(holder) },
+            Reply::Failed { message: "no blueprint".into(), exit_code: 2 },
+            Reply::Refused { reason: "root only".into() },
+        ];
+        for reply in replies {
+            let line = reply.to_line();
+            assert!(line.ends_with('\n') && line.matches('\n').count() == 1, "{line}");
+            assert_eq!(serde_json::from_str::<Reply>(&line).unwrap(), reply, "{line}");
+        }
+        let line = Reply::Progress(ProgressEvent::ItemPhase { phase: "audit".into() }).to_line();
+        assert_eq!(line, "{\"reply\":\"progress\",\"event\":\"item_phase\",\"phase\":\"audit\"}\n");
+    }
+
+    #[test]
+    fn only_progress_is_followed_by_more() {
+        assert!(!Reply::Progress(ProgressEvent::ItemPhase { phase: "audit".into() }).is_last());
+        assert!(Reply::Refused { reason: String::new() }.is_last());
+        assert!(Reply::Busy { holder: None }.is_last());
+    }
+}

@@ -1,0 +1,273 @@
+//! The daemon's loop: work out the next check-in from what the store recorded,
+//! sleep until then (waking early for a request or a new configuration), run it
+//! under the check-in lock, repeat. One check-in at a time: requests that arrive
+//! meanwhile wait in the [`WorkQueue`] and go before the next scheduled one.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{Reply, ScheduledCheckin};
+use super::queue::{Job, WorkQueue};
+use crate::checkin::{CheckinError, CheckinRequest, run_checkin};
+use crate::config::AgentConfig;
+use crate::paths::AgentPaths;
+use crate::plan::CheckinKind;
+use crate::progress::{EventProgress, ProgressEvent};
+use crate::run_lock::LockError;
+use crate::schedule::{self, Cadence, LONGEST_NAP, NextCheckin, ScheduleState, WallClock};
+use crate::state::{RunOutcome, RunRecord, Store, StoreError, Trigger};
+
+/// What the daemon needs to run check-ins on its own.
+pub(crate) struct Scheduler<'a> {
+    /// Where everything lives.
+    pub(crate) paths: &'a AgentPaths,
+    /// The configuration in force; SIGHUP sends a new one.
+    pub(crate) config: watch::Receiver<Arc<AgentConfig>>,
+    /// Requests from the control socket.
+    pub(crate) queue: &'a WorkQueue,
+    /// The wall clock the schedule is reckoned by.
+    pub(crate) clock: &'a dyn WallClock,
+    /// Fires when the daemon is asked to stop.
+    pub(crate) shutdown: &'a CancellationToken,
+    /// What the schedule keeps in memory.
+    pub(crate) memory: ScheduleMemory,
+}
+
+/// What the scheduler remembers besides the store.
+#[derive(Debug, Default)]
+pub(crate) struct ScheduleMemory {
+    /// A daily check-in was asked for and is still owed.
+    ///
+    /// Kept in memory until the store persists the flag; the daemon reads it into
+    /// [`ScheduleState::daily_requested`] and sets or clears it only through
+    /// [`ScheduleMemory::daily_asked`] and [`ScheduleMemory::daily_settled`], the
+    /// two places that change to the store's flag.
+    daily_requested: bool,
+    /// A scheduled check-in that could not start (no blueprint, a broken one) is
+    /// not tried again before this time: the next slot, never a tight loop.
+    not_before: Option<DateTime<Utc>>,
+    /// The next check-in last logged, so each is logged once (and one due at
+    /// once, which starts right away, not at all).
+    announced: Option<NextCheckin>,
+}
+
+impl ScheduleMemory {
+    /// A daily check-in was asked for.
+    fn daily_asked(&mut self) {
+        self.daily_requested = true;
+    }
+
+    /// The owed daily check-in was given (or its requester was answered).
+    fn daily_settled(&mut self) {
+        self.daily_requested = false;
+    }
+}
+
+impl Scheduler<'_> {
+    /// Runs check-ins until the daemon is asked to stop; a check-in running then is
+    /// stopped through its cancellation and recorded before this returns.
+    pub(crate) async fn run(mut self) {
+        let mut config_open = true;
+        while !self.shutdown.is_cancelled() {
+            if let Some(job) = self.queue.take(self.clock.now()) {
+                self.run_job(job).await;
+                continue;
+            }
+            let config = self.config.borrow_and_update().clone();
+            let next = match self.next_checkin(&config) {
+                Ok(next) => next,
+                Err(error) => {
+                    let error = format!("{:#}", anyhow::Error::from(error));
+                    tracing::error!(error = %error, "Cannot read the schedule from the state store; trying again in a minute.");
+                    self.nap().await;
+                    continue;
+                }
+            };
+            if next.at <= self.clock.now() {
+                if self.queue.begin_scheduled(self.clock.now()) {
+                    self.run_scheduled(next.kind, &config).await;
+                }
+                continue;
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => {}
+                () = self.queue.arrival() => {}
+                changed = self.config.changed(), if config_open => config_open = changed.is_ok(),
+                () = schedule::sleep_until(self.clock, next.at) => {}
+            }
+        }
+    }
+
+    /// The next check-in by the store's record and what is kept in memory.
+    fn next_checkin(&mut self, config: &AgentConfig) -> Result<NextCheckin, StoreError> {
+        let store = Store::open(&self.paths.store_file)?;
+        let cadence = cadence(config);
+        let splay = schedule::splay(&store.device_id()?, cadence.recurring_interval);
+        let state = ScheduleState {
+            last_started_at: store.last_run_started()?,
+            last_daily_completed_at: store.last_daily_completed()?,
+            daily_requested: self.memory.daily_requested,
+        };
+        let mut next = schedule::next_checkin(&state, &cadence, splay, self.clock.now());
+        if let Some(not_before) = self.memory.not_before {
+            next.at = next.at.max(not_before);
+        }
+        self.queue.set_next_checkin(ScheduledCheckin { at: next.at, kind: next.kind });
+        if next.at > self.clock.now() && self.memory.announced != Some(next) {
+            tracing::info!(at = %next.at.to_rfc3339(), kind = %next.kind, "Next check-in scheduled.");
+            self.memory.announced = Some(next);
+        }
+        Ok(next)
+    }
+
+    /// Waits a minute, or less when a request arrives or the daemon stops.
+    async fn nap(&self) {
+        tokio::select! {
+            () = self.shutdown.cancelled() => {}
+            () = self.queue.arrival() => {}
+            () = tokio::time::sleep(LONGEST_NAP) => {}
+        }
+    }
+
+    /// Runs the check-in the schedule says is due.
+    async fn run_scheduled(&mut self, kind: CheckinKind, config: &AgentConfig) {
+        let request = CheckinRequest {
+            reset_daily: kind == CheckinKind::Daily,
+            blueprint: None,
+            trigger: Trigger::Schedule,
+            wait: true,
+        };
+        let result = run_cancellable(self.paths, config, &request, log_waiting, self.shutdown).await;
+        self.queue.finished();
+        match result {
+            Some(Ok(run)) => {
+                self.memory.not_before = None;
+                if completed_daily(&run) {
+                    self.memory.daily_settled();
+                }
+            }
+            Some(Err(error)) => self.hold_until_next_slot(config, error),
+            None => tracing::info!("The scheduled check-in was called off before it started."),
+        }
+    }
+
+    /// Runs a check-in requested over the control socket, streaming its progress
+    /// to the requester, and answers with its record or why it could not run.
+    async fn run_job(&mut self, job: Job) {
+        let config = self.config.borrow().clone();
+        if job.request.reset_daily {
+            self.memory.daily_asked();
+        }
+        let replies = job.replies.clone();
+        let forward = move |event| {
+            let _ = replies.send(Reply::Progress(event));
+        };
+        let result = run_cancellable(self.paths, &config, &job.request, forward, &job.cancel).await;
+        self.queue.finished();
+        // Answering the requester settles the daily check-in it asked for, unless
+        // the daemon is stopping before one completed: then it stays owed.
+        let completed = matches!(&result, Some(Ok(run)) if completed_daily(run));
+        if completed || !self.shutdown.is_cancelled() {
+            self.memory.daily_settled();
+        }
+        let _ = job.replies.send(reply_for(result));
+    }
+
+    /// After a scheduled check-in that could not start: says why, and waits for
+    /// the next slot instead of trying again at once.
+    fn hold_until_next_slot(&mut self, config: &AgentConfig, error: CheckinError) {
+        let now = self.clock.now();
+        let tried =
+            ScheduleState { last_started_at: Some(now), last_daily_completed_at: Some(now), daily_requested: false };
+        let splay = Store::open(&self.paths.store_file)
+            .and_then(|store| store.device_id())
+            .map(|device_id| schedule::splay(&device_id, config.schedule.recurring_interval))
+            .unwrap_or_default();
+        let retry_at = schedule::next_checkin(&tried, &cadence(config), splay, now).at;
+        self.memory.not_before = Some(retry_at);
+        let retry_at = retry_at.to_rfc3339();
+        match error {
+            CheckinError::NoBlueprint => tracing::warn!(
+                retry_at = %retry_at,
+                "No blueprint for the scheduled check-in (set blueprint_file or enroll with a tenant); waiting for the next slot."
+            ),
+            other => {
+                let error = format!("{:#}", anyhow::Error::from(other));
+                tracing::error!(error = %error, retry_at = %retry_at, "The scheduled check-in could not run; waiting for the next slot.");
+            }
+        }
+    }
+}
+
+/// The cadence the configuration asks for.
+fn cadence(config: &AgentConfig) -> Cadence {
+    Cadence { recurring_interval: config.schedule.recurring_interval, daily_interval: config.schedule.daily_interval }
+}
+
+/// Whether `run` is a daily check-in that reached its end.
+fn completed_daily(run: &RunRecord) -> bool {
+    run.kind == CheckinKind::Daily && run.outcome.is_some_and(|outcome| outcome != RunOutcome::Interrupted)
+}
+
+/// Runs one check-in. A cancellation before the run started (while it waits for
+/// the check-in lock) calls it off at once: `None`. One after the start lets the
+/// check-in stop its item and record itself interrupted.
+async fn run_cancellable(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+    mut sink: impl FnMut(ProgressEvent),
+    cancel: &CancellationToken,
+) -> Option<Result<RunRecord, CheckinError>> {
+    let started = Rc::new(Cell::new(false));
+    let seen = Rc::clone(&started);
+    let mut progress = EventProgress(move |event: ProgressEvent| {
+        if matches!(event, ProgressEvent::RunStarted { .. }) {
+            seen.set(true);
+        }
+        sink(event);
+    });
+    let checkin = run_checkin(paths, config, request, &mut progress, cancel);
+    tokio::pin!(checkin);
+    let mut cancel_seen = false;
+    loop {
+        tokio::select! {
+            result = &mut checkin => return Some(result),
+            () = cancel.cancelled(), if !cancel_seen => {
+                cancel_seen = true;
+                if !started.get() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// What a scheduled check-in tells nobody but the log: that it waits.
+fn log_waiting(event: ProgressEvent) {
+    if let ProgressEvent::Waiting { holder } = event {
+        let pid = holder.as_ref().map(|holder| holder.pid);
+        tracing::info!(holder_pid = pid, "Waiting for another check-in to finish.");
+    }
+}
+
+/// The last reply to a requester.
+fn reply_for(result: Option<Result<RunRecord, CheckinError>>) -> Reply {
+    match result {
+        Some(Ok(run)) => Reply::Finished { run },
+        Some(Err(CheckinError::Lock(LockError::Busy { holder }))) => Reply::Busy { holder },
+        Some(Err(error)) => {
+            let error = anyhow::Error::from(error);
+            Reply::Failed { message: format!("{error:#}"), exit_code: crate::exit_code::for_error(&error) }
+        }
+        None => Reply::Failed {
+            message: "the check-in was called off before it started".to_string(),
+            exit_code: crate::exit_code::FAILURE,
+        },
+    }
+}
