@@ -81,13 +81,15 @@ pub async fn run(
     let (reader, mut writer) = stream.into_split();
     let mut line = serde_json::to_string(&Request::Run(request)).map_err(ClientError::Unreadable)?;
     line.push('\n');
-    writer.write_all(line.as_bytes()).await.map_err(ClientError::Lost)?;
+    // A daemon that refuses this peer answers and closes without reading, so a
+    // failed write still leaves its reply to read.
+    let written = writer.write_all(line.as_bytes()).await;
     let mut lines = BufReader::new(reader).lines();
     tokio::pin!(interrupted);
     let mut told_to_stop = false;
     loop {
         let line = tokio::select! {
-            line = lines.next_line() => line.map_err(ClientError::Lost)?,
+            line = lines.next_line() => line,
             () = &mut interrupted, if !told_to_stop => {
                 told_to_stop = true;
                 // Closing our side is the signal: the daemon cancels the check-in.
@@ -95,8 +97,12 @@ pub async fn run(
                 continue;
             }
         };
-        let Some(line) = line else {
-            return Err(ClientError::Lost(std::io::ErrorKind::UnexpectedEof.into()));
+        let line = match line {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                return Err(ClientError::Lost(written.err().unwrap_or(std::io::ErrorKind::UnexpectedEof.into())));
+            }
+            Err(error) => return Err(ClientError::Lost(written.err().unwrap_or(error))),
         };
         match serde_json::from_str(&line).map_err(ClientError::Unreadable)? {
             Reply::Progress(event) => view.show(&event),

@@ -212,15 +212,17 @@ async fn serve_run(run: RunRequest, reader: BufReader<OwnedReadHalf>, mut writer
     stream_replies(receiver, reader, writer, cancel).await;
 }
 
-/// Passes each reply on; when the requester goes away its check-in is cancelled,
-/// and the replies are still drained so the run ends properly.
+/// Passes each reply on until the last one. The requester closing its side (or
+/// going away) cancels its check-in; the run then ends properly and its replies
+/// still go to the requester as long as it listens.
 async fn stream_replies(
     mut receiver: mpsc::UnboundedReceiver<Reply>,
     mut reader: BufReader<OwnedReadHalf>,
     mut writer: OwnedWriteHalf,
     cancel: CancellationToken,
 ) {
-    let mut requester_there = true;
+    let mut requester_sending = true;
+    let mut requester_listening = true;
     let mut scratch = [0u8; 512];
     loop {
         tokio::select! {
@@ -229,28 +231,29 @@ async fn stream_replies(
                     message: "the agent daemon stopped before the check-in ended; see agent status".to_string(),
                     exit_code: crate::exit_code::FAILURE,
                 });
-                if requester_there && send(&mut writer, &reply).await.is_err() {
-                    requester_there = false;
-                    requester_gone(&cancel);
+                if requester_listening && send(&mut writer, &reply).await.is_err() {
+                    requester_listening = false;
+                    stop_for_the_requester(&cancel);
                 }
                 if reply.is_last() {
                     let _ = writer.shutdown().await;
                     return;
                 }
             }
-            read = reader.read(&mut scratch), if requester_there => {
+            read = reader.read(&mut scratch), if requester_sending => {
                 if matches!(read, Ok(0) | Err(_)) {
-                    requester_there = false;
-                    requester_gone(&cancel);
+                    requester_sending = false;
+                    stop_for_the_requester(&cancel);
                 }
             }
         }
     }
 }
 
-fn requester_gone(cancel: &CancellationToken) {
+/// Cancels the requester's check-in (once), as it asked by closing its side.
+fn stop_for_the_requester(cancel: &CancellationToken) {
     if !cancel.is_cancelled() {
-        tracing::warn!("The requester of a check-in went away; stopping its check-in.");
+        tracing::warn!("The requester of a check-in stopped it (Ctrl-C) or went away; stopping its check-in.");
         cancel.cancel();
     }
 }

@@ -49,7 +49,8 @@ pub(crate) struct ScheduleMemory {
     /// two places that change to the store's flag.
     daily_requested: bool,
     /// A scheduled check-in that could not start (no blueprint, a broken one) is
-    /// not tried again before this time: the next slot, never a tight loop.
+    /// not tried again before this time: the next slot, never a tight loop. A
+    /// reloaded configuration lifts it, since it may fix what was wrong.
     not_before: Option<DateTime<Utc>>,
     /// The next check-in last logged, so each is logged once (and one due at
     /// once, which starts right away, not at all).
@@ -97,7 +98,11 @@ impl Scheduler<'_> {
             tokio::select! {
                 () = self.shutdown.cancelled() => {}
                 () = self.queue.arrival() => {}
-                changed = self.config.changed(), if config_open => config_open = changed.is_ok(),
+                changed = self.config.changed(), if config_open => {
+                    config_open = changed.is_ok();
+                    // The admin may have fixed what kept the last attempt from starting.
+                    self.memory.not_before = None;
+                }
                 () = schedule::sleep_until(self.clock, next.at) => {}
             }
         }

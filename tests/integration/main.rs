@@ -12,6 +12,7 @@ mod auto_apps;
 mod bad_input;
 mod concurrency;
 mod crash;
+mod daemon;
 mod frequency;
 mod logs;
 mod managed_os;
