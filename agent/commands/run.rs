@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::Settings;
 use crate::checkin::{CheckinError, CheckinRequest, run_checkin};
 use crate::cli::RunArgs;
+use crate::config::Origin;
 use crate::daemon::client::{self, Answer};
 use crate::daemon::protocol::RunRequest;
 use crate::exit_code;
@@ -22,7 +23,7 @@ pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let ended = runtime.block_on(async {
         match client::connect(&settings.paths.socket).await? {
-            Some(stream) => through_daemon(stream, arguments, view.as_mut()).await,
+            Some(stream) => through_daemon(stream, settings, arguments, view.as_mut()).await,
             None => in_process(settings, arguments, view.as_mut()).await.map(Ended::Ran),
         }
     })?;
@@ -79,9 +80,11 @@ async fn in_process(
 /// asks the daemon to stop it.
 async fn through_daemon(
     stream: tokio::net::UnixStream,
+    settings: &Settings,
     arguments: &RunArgs,
     view: &mut dyn ProgressView,
 ) -> anyhow::Result<Ended> {
+    warn_about_ignored_overrides(settings);
     // The daemon resolves paths from its own folder, not ours.
     let blueprint = arguments.blueprint.as_deref().map(std::path::absolute).transpose()?;
     let request = RunRequest { reset_daily: arguments.reset_daily, blueprint, wait: !arguments.no_wait };
@@ -93,5 +96,24 @@ async fn through_daemon(
         Answer::Finished(record) => Ok(Ended::Ran(record)),
         Answer::Busy(holder) => Err(CheckinError::Lock(LockError::Busy { holder }).into()),
         Answer::Failed { message, exit_code } => Ok(Ended::Failed { message, exit_code }),
+    }
+}
+
+/// The daemon runs the check-in with its own configuration; `--set` and `AGENT_*`
+/// overrides given to this command do not reach it, so say so rather than let an
+/// admin think they applied.
+fn warn_about_ignored_overrides(settings: &Settings) {
+    let overridden: Vec<String> = settings
+        .loaded
+        .origins
+        .iter()
+        .filter(|(_, origin)| matches!(origin, Origin::Flag | Origin::Environment(_)))
+        .map(|(key, _)| key.clone())
+        .collect();
+    if !overridden.is_empty() {
+        eprintln!(
+            "note: the agent daemon runs this check-in with its own configuration; {} set here do not apply",
+            overridden.join(", ")
+        );
     }
 }

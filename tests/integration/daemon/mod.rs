@@ -1,0 +1,10 @@
+//! `agent daemon` with intervals scaled down to seconds: its schedule, its control
+//! socket (who may use it, what `agent run` gets through it), its signals, its
+//! restarts, and the launchd job that starts it.
+
+mod harness;
+
+mod launchd;
+mod schedule;
+mod socket;
+mod stopping;

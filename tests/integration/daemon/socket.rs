@@ -1,0 +1,133 @@
+//! `agent run` through the daemon's control socket: queued behind a running
+//! check-in, `--no-wait`, `--reset-daily`, Ctrl-C, and peers that are not root.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use super::harness::{
+    Daemon, assert_interrupted, assert_no_overlap, finished, hanging_blueprint, logged, runs, setting, timed_blueprint,
+    wait_for_runs,
+};
+use crate::support::{Device, blueprint, code, is_alive, read_pid, script, text};
+
+#[test]
+fn agent_run_while_the_daemon_is_busy_waits_then_runs_in_the_daemon() {
+    let device = Device::new();
+    let path = timed_blueprint(&device, "1");
+    let blueprint_file = setting("blueprint_file", &path);
+    let daemon =
+        Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
+    device.wait_for_file("started", Duration::from_secs(10));
+
+    let refused = device.run(&["run", "--no-wait"]);
+    assert_eq!(code(&refused), 3, "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("another check-in is running (started at"), "{}", text(&refused.stderr));
+
+    // No blueprint is configured for the CLI itself: only the daemon knows one.
+    let output = device.run(&["run"]);
+    assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
+    let printed = text(&output.stdout);
+    assert!(printed.contains("Waiting for the check-in started at"), "{printed}");
+    assert!(printed.contains(&format!("(pid {}) to finish", daemon.pid())), "{printed}");
+    assert!(printed.contains("Check-in succeeded"), "{printed}");
+
+    let parents = std::fs::read_to_string(device.root().join("parents")).unwrap();
+    let daemon_pid = daemon.pid().to_string();
+    let parents: Vec<&str> = parents.lines().collect();
+    assert_eq!(parents, [daemon_pid.as_str(); 2], "both items ran under the daemon");
+    let runs = runs(&device);
+    let kinds: Vec<(&str, &str)> =
+        runs.iter().map(|run| (run["kind"].as_str().unwrap(), run["trigger"].as_str().unwrap())).collect();
+    assert_eq!(kinds, [("daily", "schedule"), ("recurring", "cli")]);
+    assert_eq!(assert_no_overlap(&device), 2);
+    let requests = logged(&device, "Check-in requested over the control socket.");
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert!(requests.iter().all(|record| record["peer_uid"] == 0), "{requests:#?}");
+}
+
+#[test]
+fn reset_daily_through_the_daemon_makes_the_run_daily() {
+    let device = Device::new();
+    let path = device.write_blueprint(&blueprint(vec![script("quick", "Quick", "#!/bin/sh\nexit 0\n")]));
+    let blueprint_file = setting("blueprint_file", &path);
+    let _daemon =
+        Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
+    wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));
+
+    assert_eq!(code(&device.run(&["run"])), 0);
+    let output = device.run(&["run", "--reset-daily", "--json"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let record: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((record["kind"].as_str(), record["trigger"].as_str()), (Some("daily"), Some("cli")));
+    let kinds: Vec<String> = runs(&device).iter().map(|run| run["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, ["daily", "recurring", "daily"]);
+}
+
+#[test]
+fn ctrl_c_on_agent_run_stops_its_check_in_in_the_daemon_which_carries_on() {
+    let device = Device::new();
+    let quick = device.write_blueprint(&blueprint(vec![script("quick", "Quick", "#!/bin/sh\nexit 0\n")]));
+    let hanging = hanging_blueprint(&device, false);
+    let blueprint_file = setting("blueprint_file", &quick);
+    let daemon =
+        Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
+    wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));
+    let cli =
+        device.spawn(&["run", "--blueprint", hanging.to_str().unwrap(), "--set", "timeouts.termination_grace=1s"]);
+    let child = read_pid(&device.wait_for_file("child.pid", Duration::from_secs(10)));
+    kill(Pid::from_raw(cli.id() as i32), Signal::SIGINT).unwrap();
+    let output = cli.wait_with_output().unwrap();
+    assert_eq!(code(&output), 1, "{}{}", text(&output.stdout), text(&output.stderr));
+    let note = "note: the agent daemon runs this check-in with its own configuration; timeouts.termination_grace set here do not apply";
+    assert!(text(&output.stderr).contains(note), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("Check-in interrupted"), "{}", text(&output.stdout));
+    let start = Instant::now();
+    while is_alive(child) {
+        assert!(start.elapsed() < Duration::from_secs(5), "the item's child outlived the interruption");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_interrupted(&device, &["failed", "not_run"]);
+    assert_eq!(daemon.status()["reply"], "status", "the daemon carries on");
+}
+
+#[test]
+fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: dropping to nobody needs root");
+        return;
+    }
+    let device = Device::new();
+    let daemon = Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h"]);
+    // For this test only: let `nobody` reach the socket, so the daemon's own
+    // credential check is what turns it away.
+    for folder in ["", "Library", "Library/Application Support", "Library/Application Support/EndpointAgent"] {
+        std::fs::set_permissions(device.root().join(folder), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&daemon.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let mut command = device.agent();
+    command.arg("run").current_dir("/");
+    // SAFETY: only async-signal-safe system calls run between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let nobody = nix::unistd::Uid::from_raw(65534);
+            // nix offers setgroups on Linux only; elsewhere the test keeps root's groups.
+            #[cfg(target_os = "linux")]
+            nix::unistd::setgroups(&[]).map_err(std::io::Error::from)?;
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).map_err(std::io::Error::from)?;
+            nix::unistd::setuid(nobody).map_err(std::io::Error::from)
+        });
+    }
+    let output = command.output().unwrap();
+    assert_eq!(code(&output), 1, "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("only takes requests from root"), "{}", text(&output.stderr));
+    let refusals = logged(&device, "Refused a control connection: only root may use the control socket.");
+    assert_eq!(refusals.len(), 1, "{refusals:#?}");
+    assert_eq!(refusals[0]["peer_uid"], 65534);
+    assert!(logged(&device, "Check-in requested over the control socket.").is_empty());
+    assert!(daemon.try_status().is_some(), "the daemon still serves root");
+}
