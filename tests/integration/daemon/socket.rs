@@ -131,3 +131,23 @@ fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
     assert!(logged(&device, "Check-in requested over the control socket.").is_empty());
     assert!(daemon.try_status().is_some(), "the daemon still serves root");
 }
+
+#[test]
+fn a_bad_blueprint_sent_to_the_daemon_is_bad_input_named_by_file_and_key() {
+    let device = Device::new();
+    let _daemon = Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h"]);
+    device.write_file(
+        "bad.json",
+        r#"{"id": "bp", "name": "Bad", "library_items": [{"id": "1", "name": "x", "type": "nope"}]}"#,
+    );
+    // A relative path is the caller's, not the daemon's.
+    let output = device.agent().args(["run", "--blueprint", "bad.json"]).current_dir(device.root()).output().unwrap();
+    assert_eq!(code(&output), 2, "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}: key \"library_items[0].type\"", device.root().join("bad.json").display())),
+        "{stderr}"
+    );
+    assert!(logged(&device, "Check-in requested over the control socket.").len() == 1);
+    assert!(runs(&device).is_empty(), "nothing ran");
+}
