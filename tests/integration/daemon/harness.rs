@@ -97,12 +97,20 @@ impl Daemon {
     }
 }
 
+/// A test that fails midway still stops its daemon the way launchd would (SIGTERM,
+/// then SIGKILL), so the items it was running leave no processes behind.
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
         }
+        let _ = kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
+        let start = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
