@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check the project has, from a fresh Debian machine with a Rust toolchain:
-# lint, the whole test suite, and type-checks of the two macOS targets.
+# lint, the whole test suite, and lint-clean type-checks of the two macOS targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +31,8 @@ cargo clippy --locked --all-targets -- -D warnings
 
 for target in "${macos_targets[@]}"; do
     if rustc --print target-libdir --target "$target" 2>/dev/null | xargs -r test -d; then
-        echo "Type-checking for $target"
-        cargo check --locked --quiet --target "$target"
+        echo "Type-checking (and linting) for $target"
+        cargo clippy --locked --quiet --all-targets --target "$target" -- -D warnings
     else
         echo "warning: the $target standard library is not installed; skipping its type-check" >&2
     fi

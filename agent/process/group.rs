@@ -9,7 +9,7 @@
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tracing::{debug, warn};
+use tracing::warn;
 
 /// The child's process group. Until it is marked settled, dropping it (for
 /// example when the future of [`run_child`] is dropped) kills the whole group.
@@ -58,7 +58,7 @@ fn has_live_member(group: Pid) -> bool {
     match proc_scan::group_has_live_member(group.as_raw()) {
         Ok(alive) => alive,
         Err(error) => {
-            debug!(%error, "cannot scan /proc; trusting the signal probe");
+            tracing::debug!(%error, "cannot scan /proc; trusting the signal probe");
             true
         }
     }
