@@ -38,6 +38,7 @@ use crate::state::{Store, StoreError};
 
 #[cfg(test)]
 pub(crate) mod fake_clock;
+pub mod fleet;
 #[cfg(test)]
 mod tests;
 

@@ -1,5 +1,5 @@
-//! Tests of the schedule's rules, the splay, and the persisted daily request;
-//! `paused` drives the daemon's loop under paused tokio time.
+//! Tests of the schedule's rules, the splay, the persisted daily request and the
+//! fleet simulation; `paused` drives the daemon's loop under paused tokio time.
 
 use super::*;
 use crate::state::{Drift, RunOutcome, RunRecord, Trigger};
@@ -270,4 +270,22 @@ fn a_daily_request_made_while_a_daily_check_in_runs_is_served_by_the_next_one() 
     assert!(store.daily_requested().unwrap());
     record(&store, CheckinKind::Daily, now + minutes(2), Some(RunOutcome::Succeeded));
     assert!(!store.daily_requested().unwrap());
+}
+
+#[test]
+fn a_splayed_fleet_spreads_its_load_far_below_an_aligned_one() {
+    let options = fleet::FleetOptions { devices: 2000, days: 1, cadence: CADENCE, seed: 7 };
+    let splayed = fleet::simulate(&options, fleet::Phasing::Splayed);
+    let aligned = fleet::simulate(&options, fleet::Phasing::Aligned);
+    for load in [&splayed, &aligned] {
+        // A quarter of the fleet never sleeps (96 a day); laptops sleep about half the time.
+        assert!((90_000..150_000).contains(&load.check_ins()), "{}", load.check_ins());
+        assert!((1500..2600).contains(&load.daily_check_ins), "{}", load.daily_check_ins);
+    }
+    let (splayed_ratio, aligned_ratio) = (splayed.peak_to_mean(60), aligned.peak_to_mean(60));
+    let floor = splayed.random_arrivals(7).peak_to_mean(60);
+    assert!(splayed_ratio < 1.6 && splayed_ratio < floor * 1.15, "splayed {splayed_ratio}, random arrivals {floor}");
+    assert!(aligned_ratio > 8.0, "aligned {aligned_ratio}");
+    assert_eq!(splayed.peak_to_mean(1), splayed.peak_to_mean(1), "repeatable");
+    assert_eq!(fleet::simulate(&options, fleet::Phasing::Splayed), splayed, "the same seed, the same fleet");
 }
