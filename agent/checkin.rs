@@ -21,6 +21,7 @@ use crate::parameters::{self, ParameterContext};
 use crate::paths::AgentPaths;
 use crate::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan, PlannedItem};
 use crate::run_lock::{self, Holder, LockError};
+use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, Store, StoreError, Trigger};
 
 /// What was asked for.
@@ -92,12 +93,9 @@ pub async fn run_checkin(
         tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
     }
     let started_at = Utc::now();
-    let kind = plan::choose_kind(
-        request.reset_daily,
-        store.last_daily_completed()?,
-        started_at,
-        config.schedule.daily_interval,
-    );
+    let mut schedule_state = ScheduleState::load(&store)?;
+    schedule_state.daily_requested |= request.reset_daily;
+    let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
     let timeouts = ItemTimeouts {
         custom_script: config.timeouts.custom_script,
         custom_printer: config.timeouts.custom_printer,

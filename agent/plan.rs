@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::blueprint::{Blueprint, Frequency, ItemType, LibraryItem};
@@ -47,28 +46,6 @@ impl fmt::Display for CheckinKind {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(self.as_str())
     }
-}
-
-/// Decides whether this check-in is the daily one.
-///
-/// It is when asked for (`--reset-daily`), when this device has never completed a
-/// daily check-in, or when the last one started `daily_interval` ago or more. A
-/// last daily check-in in the future means the clock went back: the daily one is
-/// due rather than starved until the clock catches up.
-pub fn choose_kind(
-    reset_daily: bool,
-    last_daily_completed: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    daily_interval: Duration,
-) -> CheckinKind {
-    let due = match last_daily_completed {
-        None => true,
-        Some(last) => {
-            let interval = chrono::Duration::from_std(daily_interval).unwrap_or(chrono::Duration::MAX);
-            last > now || last.checked_add_signed(interval).is_none_or(|next| next <= now)
-        }
-    };
-    if reset_daily || due { CheckinKind::Daily } else { CheckinKind::Recurring }
 }
 
 /// The per-item time limits, by type; `None` means bounded only by the run.
@@ -256,25 +233,6 @@ mod tests {
             let plan = plan(&blueprint(vec![item(id, id, ItemType::CustomScript, frequency)]), kind, &done, &TIMEOUTS);
             let ran = matches!(plan.items[0].decision, Decision::Run { .. });
             assert_eq!(ran, runs, "{frequency:?} {id} in a {kind} check-in");
-        }
-    }
-
-    #[test]
-    fn the_daily_check_in_is_chosen_when_due_never_done_or_reset() {
-        let now = Utc::now();
-        let day = Duration::from_secs(24 * 3600);
-        let hours_ago = |hours: i64| Some(now - chrono::Duration::hours(hours));
-        let cases = [
-            (false, None, CheckinKind::Daily),
-            (false, hours_ago(1), CheckinKind::Recurring),
-            (false, hours_ago(23), CheckinKind::Recurring),
-            (false, hours_ago(24), CheckinKind::Daily),
-            (false, hours_ago(72), CheckinKind::Daily),
-            (true, hours_ago(1), CheckinKind::Daily),
-            (false, Some(now + chrono::Duration::hours(5)), CheckinKind::Daily),
-        ];
-        for (reset, last, expected) in cases {
-            assert_eq!(choose_kind(reset, last, now, day), expected, "reset {reset}, last {last:?}");
         }
     }
 }

@@ -2,26 +2,50 @@
 //! daily every `schedule.daily_interval`, by the wall clock, from what the state
 //! store recorded (so a restart keeps the schedule).
 //!
-//! Recurring check-ins fall on a per-device grid: `splay + k × interval` from the
+//! Check-ins fall on a per-device grid: `splay + k × recurring_interval` from the
 //! Unix epoch, where the splay is derived from the device id. A fleet's devices
 //! therefore spread evenly over the interval instead of all checking in at :00 and
-//! :15, and each device keeps its own phase. A device that missed its slot (asleep,
-//! powered off) gets one catch-up check-in now, not a burst of missed ones. The
-//! daily check-in is due `daily_interval` after the last completed one, at once on
-//! a device that never completed one, and when an admin or the tenant asked for
-//! it; when both are due, the daily one replaces the recurring one.
+//! :15, and each device keeps its own phase. The next recurring check-in takes the
+//! first slot at least half an interval after the last start, so a run started off
+//! the grid (by an admin, or a catch-up) is not followed minutes later.
 //!
-//! Time is read through [`WallClock`] so tests drive it with tokio's paused time.
+//! The daily check-in takes the slot nearest to `daily_interval` after the last
+//! completed daily one, replacing the recurring check-in there, so a day holds
+//! exactly as many check-ins as its slots. It is due at once on a device that never
+//! completed one and when an admin or the tenant asked for it.
+//!
+//! A device that missed its slot (asleep, powered off) gets one catch-up check-in
+//! now, not a burst of missed ones. A run recorded in the future means the clock
+//! went back: a small step keeps the grid, a large one gives one check-in now and
+//! the grid continues from it, so the schedule is neither starved until the clock
+//! catches up nor flooded.
+//!
+//! Once computed, a due time does not move as the clock advances (only a new run or
+//! a step of the clock changes it), so the daemon may ask again after any nap and
+//! gets the same answer. [`sleep_until`] waits by both clocks: the wall clock ends
+//! the wait after a Mac's sleep, the monotonic one after a step back. Time is read
+//! through [`WallClock`] so tests drive it with tokio's paused time and a fake
+//! wall clock (`fake_clock`, for this crate's tests).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::config::Schedule;
 use crate::plan::CheckinKind;
+use crate::state::{Store, StoreError};
+
+#[cfg(test)]
+pub(crate) mod fake_clock;
+pub mod fleet;
+#[cfg(test)]
+mod tests;
 
 /// The longest the daemon sleeps before looking at the wall clock again, so a
 /// Mac waking from hours of sleep notices its missed check-in within a minute.
+/// (Tokio's timers follow the monotonic clock, which stands still while a Mac
+/// sleeps; only the wall clock tells that hours went by.)
 pub const LONGEST_NAP: Duration = Duration::from_secs(60);
 
 /// How often each kind of check-in recurs.
@@ -33,6 +57,20 @@ pub struct Cadence {
     pub daily_interval: Duration,
 }
 
+impl From<&Schedule> for Cadence {
+    fn from(schedule: &Schedule) -> Self {
+        Cadence { recurring_interval: schedule.recurring_interval, daily_interval: schedule.daily_interval }
+    }
+}
+
+impl Cadence {
+    /// Half the shorter interval: how far a daily check-in may move to land on a
+    /// slot, and how far back the clock may step before the grid is abandoned.
+    fn slack(&self) -> chrono::Duration {
+        chrono_duration(self.recurring_interval.min(self.daily_interval) / 2)
+    }
+}
+
 /// What the schedule is computed from, all of it recorded in the state store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScheduleState {
@@ -42,6 +80,19 @@ pub struct ScheduleState {
     pub last_daily_completed_at: Option<DateTime<Utc>>,
     /// A daily check-in was asked for (`--reset-daily`, the tenant's `dailycheckin`).
     pub daily_requested: bool,
+}
+
+impl ScheduleState {
+    /// What the store recorded. "Last" means the most recently recorded run, not the
+    /// latest timestamp, so a run recorded before the clock went back cannot hide
+    /// the ones recorded after.
+    pub fn load(store: &Store) -> Result<Self, StoreError> {
+        Ok(ScheduleState {
+            last_started_at: store.newest_run_start()?,
+            last_daily_completed_at: store.newest_completed_daily_start()?,
+            daily_requested: store.daily_requested()?,
+        })
+    }
 }
 
 /// The next check-in: when, and which kind.
@@ -69,19 +120,22 @@ impl WallClock for SystemClock {
     }
 }
 
-/// This device's stable offset within `interval`, derived from its id.
+/// This device's stable offset within `interval`, derived from its id: the first
+/// eight bytes of its SHA-256, modulo the interval in milliseconds. Changing this
+/// formula moves every device of a fleet, so a test pins its values.
 pub fn splay(device_id: &str, interval: Duration) -> Duration {
     let digest = Sha256::digest(device_id.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    let interval_ms = interval.as_millis().max(1) as u64;
+    let interval_ms = interval.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
     Duration::from_millis(u64::from_be_bytes(first) % interval_ms)
 }
 
-/// The next check-in after `state`, as seen at `now`.
+/// The next check-in after `state`, as seen at `now`; the daily one when both are
+/// due at the same time.
 pub fn next_checkin(state: &ScheduleState, cadence: &Cadence, splay: Duration, now: DateTime<Utc>) -> NextCheckin {
-    let recurring = next_recurring(state.last_started_at, cadence.recurring_interval, splay, now);
-    let daily = next_daily(state, cadence.daily_interval, now);
+    let recurring = next_recurring(state.last_started_at, cadence, splay, now);
+    let daily = next_daily_at(state, cadence, splay, now);
     if daily <= recurring {
         NextCheckin { at: daily, kind: CheckinKind::Daily }
     } else {
@@ -89,105 +143,122 @@ pub fn next_checkin(state: &ScheduleState, cadence: &Cadence, splay: Duration, n
     }
 }
 
-/// The first grid slot at least half an interval after the last start (so a run
-/// started off the grid, by an admin, is not followed minutes later); now when that
-/// slot was missed; the first slot after now when the last start lies in the future
-/// (the clock went back).
-fn next_recurring(
-    last: Option<DateTime<Utc>>,
-    interval: Duration,
+/// When the next recurring check-in is due: the next check-in when that one is
+/// recurring, else the slot after the daily one that comes first.
+pub fn next_recurring_at(
+    state: &ScheduleState,
+    cadence: &Cadence,
     splay: Duration,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    match last {
-        None => slot_after(now, interval, splay),
-        Some(last) if last > now => slot_after(now, interval, splay),
-        Some(last) => {
-            let slot = slot_after(last + chrono_duration(interval / 2), interval, splay);
-            if slot <= now { now } else { slot }
-        }
+    let next = next_checkin(state, cadence, splay, now);
+    match next.kind {
+        CheckinKind::Recurring => next.at,
+        CheckinKind::Daily => next_recurring(Some(next.at), cadence, splay, next.at),
     }
 }
 
-/// `daily_interval` after the last completed daily; now when never completed,
-/// asked for, or recorded in the future.
-fn next_daily(state: &ScheduleState, interval: Duration, now: DateTime<Utc>) -> DateTime<Utc> {
-    match state.last_daily_completed_at {
-        _ if state.daily_requested => now,
+/// When the next daily check-in is due: at once (`now`) when asked for, never
+/// completed, overdue, or recorded far in the future; otherwise the slot nearest
+/// to `daily_interval` after the last completed one.
+pub fn next_daily_at(state: &ScheduleState, cadence: &Cadence, splay: Duration, now: DateTime<Utc>) -> DateTime<Utc> {
+    match daily_due_from(state, cadence, now) {
         None => now,
-        Some(last) if last > now => now,
-        Some(last) => last.checked_add_signed(chrono_duration(interval)).unwrap_or(DateTime::<Utc>::MAX_UTC),
+        Some(due) => slot_at_or_after(due, cadence.recurring_interval, splay).max(now),
     }
+}
+
+/// Which kind a check-in starting at `now` is: daily when the schedule has a daily
+/// one due by now (or asked for), else recurring. The daemon's [`next_checkin`]
+/// and the check-in itself agree because both follow this rule.
+pub fn checkin_kind(state: &ScheduleState, cadence: &Cadence, now: DateTime<Utc>) -> CheckinKind {
+    match daily_due_from(state, cadence, now) {
+        Some(due) if due > now => CheckinKind::Recurring,
+        _ => CheckinKind::Daily,
+    }
+}
+
+/// From when the daily check-in is due; `None` means at once.
+fn daily_due_from(state: &ScheduleState, cadence: &Cadence, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let last = state.last_daily_completed_at.filter(|_| !state.daily_requested)?;
+    if clock_went_back(last, cadence, now) {
+        return None;
+    }
+    Some(later(last, chrono_duration(cadence.daily_interval) - cadence.slack()))
+}
+
+/// The first slot at least half an interval after the last start; now when that
+/// slot was missed, when nothing ran yet, or when the clock went back far.
+fn next_recurring(
+    last: Option<DateTime<Utc>>,
+    cadence: &Cadence,
+    splay: Duration,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let Some(last) = last.filter(|last| !clock_went_back(*last, cadence, now)) else {
+        return now;
+    };
+    let interval = cadence.recurring_interval;
+    slot_after(later(last, chrono_duration(interval / 2)), interval, splay).max(now)
+}
+
+/// Whether `recorded` lies further in the future than the schedule's slack: the
+/// clock went back by more than a small correction.
+fn clock_went_back(recorded: DateTime<Utc>, cadence: &Cadence, now: DateTime<Utc>) -> bool {
+    recorded > later(now, cadence.slack())
 }
 
 /// The first time strictly after `time` on the grid `splay + k × interval`.
 fn slot_after(time: DateTime<Utc>, interval: Duration, splay: Duration) -> DateTime<Utc> {
-    let interval_ms = interval.as_millis().max(1) as i64;
-    let splay_ms = (splay.as_millis() as i64) % interval_ms;
-    let since_phase = time.timestamp_millis() - splay_ms;
-    let next_index = since_phase.div_euclid(interval_ms) + 1;
-    DateTime::from_timestamp_millis(next_index * interval_ms + splay_ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    slot_after_millis(time.timestamp_millis(), interval, splay)
+}
+
+/// The first time at or after `time` on the grid `splay + k × interval`.
+fn slot_at_or_after(time: DateTime<Utc>, interval: Duration, splay: Duration) -> DateTime<Utc> {
+    let partial_millisecond = i64::from(time.timestamp_subsec_nanos() % 1_000_000 != 0);
+    slot_after_millis(time.timestamp_millis() + partial_millisecond - 1, interval, splay)
+}
+
+/// The first grid time strictly after `millis` (since the Unix epoch).
+fn slot_after_millis(millis: i64, interval: Duration, splay: Duration) -> DateTime<Utc> {
+    let interval_ms = interval.as_millis().clamp(1, i64::MAX as u128) as i64;
+    let splay_ms = (splay.as_millis().min(i64::MAX as u128) as i64) % interval_ms;
+    let next_index = (millis - splay_ms).div_euclid(interval_ms) + 1;
+    next_index
+        .checked_mul(interval_ms)
+        .and_then(|start| start.checked_add(splay_ms))
+        .and_then(DateTime::from_timestamp_millis)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `time + duration`, or the end of time when that overflows.
+fn later(time: DateTime<Utc>, duration: chrono::Duration) -> DateTime<Utc> {
+    time.checked_add_signed(duration).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
-/// Sleeps until the wall clock reaches `at`, in naps of at most [`LONGEST_NAP`],
-/// so a jump of the clock or a long system sleep is noticed within a minute.
+/// Sleeps until `at` by the wall clock, in naps of at most [`LONGEST_NAP`].
+///
+/// Returns once the wall clock reaches `at`, or once as much monotonic time has
+/// passed as the wall clock said was left, whichever comes first. The monotonic
+/// clock stands still while a Mac sleeps, so after hours of sleep the wall clock
+/// ends the wait within a nap of waking; when the wall clock steps back, the
+/// monotonic deadline ends it on time. Either way the caller asks
+/// [`next_checkin`] again and gets one check-in, not a burst and not a long wait.
 pub async fn sleep_until(clock: &dyn WallClock, at: DateTime<Utc>) {
+    let Ok(remaining) = (at - clock.now()).to_std() else { return };
+    let monotonic_deadline = tokio::time::Instant::now().checked_add(remaining);
     loop {
-        let remaining = at - clock.now();
-        let Ok(remaining) = remaining.to_std() else { return };
-        if remaining.is_zero() {
+        let Ok(remaining) = (at - clock.now()).to_std() else { return };
+        let monotonic_left = monotonic_deadline
+            .map_or(remaining, |deadline| deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let nap = remaining.min(monotonic_left).min(LONGEST_NAP);
+        if nap.is_zero() {
             return;
         }
-        tokio::time::sleep(remaining.min(LONGEST_NAP)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const QUARTER: Duration = Duration::from_secs(15 * 60);
-    const DAY: Duration = Duration::from_secs(24 * 3600);
-    const CADENCE: Cadence = Cadence { recurring_interval: QUARTER, daily_interval: DAY };
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn the_splay_is_stable_and_within_the_interval() {
-        assert_eq!(splay("device-1", QUARTER), splay("device-1", QUARTER));
-        assert_ne!(splay("device-1", QUARTER), splay("device-2", QUARTER));
-        assert!(splay("device-1", QUARTER) < QUARTER);
-    }
-
-    #[test]
-    fn each_case_gives_the_expected_next_check_in() {
-        let splay = Duration::from_secs(100);
-        let now = at("2026-11-25T10:00:00Z");
-        let daily_done = Some(at("2026-11-25T08:00:00Z"));
-        let cases = [
-            (None, None, false, now, CheckinKind::Daily),
-            (Some(at("2026-11-25T09:46:40Z")), daily_done, false, at("2026-11-25T10:01:40Z"), CheckinKind::Recurring),
-            (Some(at("2026-11-25T09:56:40Z")), daily_done, false, at("2026-11-25T10:16:40Z"), CheckinKind::Recurring),
-            (Some(at("2026-11-25T04:00:00Z")), daily_done, false, now, CheckinKind::Recurring),
-            (Some(at("2026-11-25T09:56:40Z")), daily_done, true, now, CheckinKind::Daily),
-            (
-                Some(at("2026-11-25T09:56:40Z")),
-                Some(at("2026-11-24T10:05:00Z")),
-                false,
-                at("2026-11-25T10:05:00Z"),
-                CheckinKind::Daily,
-            ),
-            (Some(at("2026-11-25T12:00:00Z")), daily_done, false, at("2026-11-25T10:01:40Z"), CheckinKind::Recurring),
-        ];
-        for (last_started_at, last_daily_completed_at, daily_requested, expected_at, kind) in cases {
-            let state = ScheduleState { last_started_at, last_daily_completed_at, daily_requested };
-            assert_eq!(next_checkin(&state, &CADENCE, splay, now), NextCheckin { at: expected_at, kind }, "{state:?}");
-        }
+        tokio::time::sleep(nap).await;
     }
 }

@@ -9,7 +9,8 @@ use super::Settings;
 use crate::exit_code;
 use crate::render;
 use crate::run_lock::{self, Holder};
-use crate::state::{Drift, RunOutcome, RunRecord, Store};
+use crate::schedule::{self, Cadence, ScheduleState};
+use crate::state::{Drift, RunOutcome, RunRecord, Store, StoreError};
 
 /// Everything `agent status` shows; its JSON form is part of the contract.
 #[derive(Debug, Serialize)]
@@ -20,9 +21,11 @@ pub struct StatusReport {
     pub last_recurring_at: Option<DateTime<Utc>>,
     /// When the last daily check-in that reached its end started.
     pub last_daily_at: Option<DateTime<Utc>>,
-    /// When the next recurring check-in is due; `None`: at the next opportunity.
+    /// When the next recurring check-in is due on this device's grid (after the
+    /// daily one when that comes first); `None`: due now, at the next check-in.
     pub next_recurring_at: Option<DateTime<Utc>>,
-    /// When the next daily check-in is due; `None`: at the next check-in.
+    /// When the next daily check-in is due (it takes the place of a recurring
+    /// one); `None`: due now, at the next check-in.
     pub next_daily_at: Option<DateTime<Utc>>,
     /// What differs from what the tenant expects, as of the last run.
     pub drift: Drift,
@@ -59,19 +62,30 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
     let Some(store) = Store::open_existing(&settings.paths.store_file)? else {
         return Ok(report);
     };
-    let schedule = &settings.loaded.config.schedule;
-    let after = |time: Option<DateTime<Utc>>, interval: std::time::Duration| {
-        time.and_then(|time| chrono::Duration::from_std(interval).ok().and_then(|step| time.checked_add_signed(step)))
-    };
+    let cadence = Cadence::from(&settings.loaded.config.schedule);
     report.last_recurring_at = store.last_recurring_started()?;
-    report.last_daily_at = store.last_daily_completed()?;
-    report.next_recurring_at = after(store.last_run_started()?, schedule.recurring_interval);
-    report.next_daily_at = after(report.last_daily_at, schedule.daily_interval);
+    report.last_daily_at = store.newest_completed_daily_start()?;
+    (report.next_recurring_at, report.next_daily_at) = next_check_ins(&store, &cadence, Utc::now())?;
     report.last_run = last_run(&store, running.is_some())?;
     if let Some(run) = &report.last_run {
         report.drift = run.drift.clone();
     }
     Ok(report)
+}
+
+/// When the next recurring and daily check-ins are due, in that order.
+type NextTimes = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// When the next recurring and daily check-ins are due, by the same schedule the
+/// daemon follows; `None` when one is due at once (at the next check-in).
+fn next_check_ins(store: &Store, cadence: &Cadence, now: DateTime<Utc>) -> Result<NextTimes, StoreError> {
+    let state = ScheduleState::load(store)?;
+    let splay = schedule::splay(&store.device_id()?, cadence.recurring_interval);
+    let later = |at: DateTime<Utc>| Some(at).filter(|at| *at > now);
+    Ok((
+        later(schedule::next_recurring_at(&state, cadence, splay, now)),
+        later(schedule::next_daily_at(&state, cadence, splay, now)),
+    ))
 }
 
 /// The newest run that is not running; one left without an end while no check-in
@@ -234,6 +248,33 @@ mod tests {
     #[test]
     fn status_json_has_the_contract_keys() {
         insta::assert_json_snapshot!(report());
+    }
+
+    #[test]
+    fn the_next_check_ins_follow_the_device_schedule() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+        let quarter = std::time::Duration::from_secs(15 * 60);
+        let cadence =
+            Cadence { recurring_interval: quarter, daily_interval: std::time::Duration::from_secs(24 * 3600) };
+        let now = at(0);
+        let (recurring, daily) = next_check_ins(&store, &cadence, now).unwrap();
+        assert_eq!(daily, None, "never ran: the daily check-in is due now");
+        let recurring = recurring.unwrap();
+        let splay = schedule::splay(&store.device_id().unwrap(), quarter).as_millis() as i64;
+        assert_eq!(recurring.timestamp_millis().rem_euclid(quarter.as_millis() as i64), splay, "on the device's grid");
+        let after_the_daily = recurring - now;
+        assert!(after_the_daily >= chrono::Duration::seconds(450) && after_the_daily < chrono::Duration::seconds(1350));
+
+        let run = RunRecord { started_at: recurring, ..report().last_run.unwrap() };
+        store.begin_run(&run, 1).unwrap();
+        store.finish_run(&run.id, recurring, RunOutcome::Succeeded, &Drift::default()).unwrap();
+        let soon = recurring + chrono::Duration::minutes(1);
+        let (recurring_after, daily) = next_check_ins(&store, &cadence, soon).unwrap();
+        assert_eq!(recurring_after, Some(recurring + chrono::Duration::minutes(15)));
+        assert_eq!(daily, Some(recurring + chrono::Duration::hours(24)));
+        store.request_daily().unwrap();
+        assert_eq!(next_check_ins(&store, &cadence, soon).unwrap().1, None, "asked for: due now");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod records;
 mod runs;
+mod schedule_marks;
 mod store;
 
 pub use records::{
