@@ -43,10 +43,8 @@ pub(crate) struct Scheduler<'a> {
 pub(crate) struct ScheduleMemory {
     /// A daily check-in was asked for and is still owed.
     ///
-    /// Kept in memory until the store persists the flag; the daemon reads it into
-    /// [`ScheduleState::daily_requested`] and sets or clears it only through
-    /// [`ScheduleMemory::daily_asked`] and [`ScheduleMemory::daily_settled`], the
-    /// two places that change to the store's flag.
+    /// The store keeps the request too (until a daily check-in completes); this
+    /// copy covers the request while its own check-in runs.
     daily_requested: bool,
     /// A scheduled check-in that could not start (no blueprint, a broken one) is
     /// not tried again before this time: the next slot, never a tight loop. A
@@ -113,11 +111,8 @@ impl Scheduler<'_> {
         let store = Store::open(&self.paths.store_file)?;
         let cadence = cadence(config);
         let splay = schedule::splay(&store.device_id()?, cadence.recurring_interval);
-        let state = ScheduleState {
-            last_started_at: store.last_run_started()?,
-            last_daily_completed_at: store.last_daily_completed()?,
-            daily_requested: self.memory.daily_requested,
-        };
+        let mut state = ScheduleState::load(&store)?;
+        state.daily_requested |= self.memory.daily_requested;
         let mut next = schedule::next_checkin(&state, &cadence, splay, self.clock.now());
         if let Some(not_before) = self.memory.not_before {
             next.at = next.at.max(not_before);
@@ -167,6 +162,10 @@ impl Scheduler<'_> {
         let config = self.config.borrow().clone();
         if job.request.reset_daily {
             self.memory.daily_asked();
+            // Saved too, so a daily check-in asked for survives a stop before it ran.
+            if let Err(error) = Store::open(&self.paths.store_file).and_then(|store| store.request_daily()) {
+                tracing::warn!(error = %error, "Cannot save the request for a daily check-in.");
+            }
         }
         let replies = job.replies.clone();
         let forward = move |event| {
