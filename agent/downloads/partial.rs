@@ -38,21 +38,12 @@ impl PartialFile {
             .mode(0o600)
             .open(path)
             .await?;
-        let mut hasher = Sha256::new();
-        let mut length = 0;
-        let mut buffer = vec![0; READ_CHUNK_SIZE];
-        loop {
-            if let Err(stop) = between_chunks() {
-                return Ok(Err(stop));
-            }
-            let read = file.read(&mut buffer).await?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            length += read as u64;
-        }
-        Ok(Ok(Self { path: path.to_path_buf(), file, hasher, length }))
+        Ok(hash_to_end(&mut file, &mut between_chunks).await?.map(|(hasher, length)| Self {
+            path: path.to_path_buf(),
+            file,
+            hasher,
+            length,
+        }))
     }
 
     /// Bytes in the file so far.
@@ -96,7 +87,17 @@ pub(super) async fn file_digest<E>(
     mut between_chunks: impl FnMut() -> Result<(), E>,
 ) -> std::io::Result<Result<String, E>> {
     let mut file = tokio::fs::File::open(path).await?;
+    Ok(hash_to_end(&mut file, &mut between_chunks).await?.map(|(hasher, _)| hex(&hasher.finalize())))
+}
+
+/// Hashes `file` from where it stands to its end, chunk by chunk, asking
+/// `between_chunks` before each whether to go on; gives the hasher and the length read.
+async fn hash_to_end<E>(
+    file: &mut tokio::fs::File,
+    between_chunks: &mut impl FnMut() -> Result<(), E>,
+) -> std::io::Result<Result<(Sha256, u64), E>> {
     let mut hasher = Sha256::new();
+    let mut length = 0;
     let mut buffer = vec![0; READ_CHUNK_SIZE];
     loop {
         if let Err(stop) = between_chunks() {
@@ -104,9 +105,10 @@ pub(super) async fn file_digest<E>(
         }
         let read = file.read(&mut buffer).await?;
         if read == 0 {
-            return Ok(Ok(hex(&hasher.finalize())));
+            return Ok(Ok((hasher, length)));
         }
         hasher.update(&buffer[..read]);
+        length += read as u64;
     }
 }
 
