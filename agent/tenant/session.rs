@@ -59,7 +59,7 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
     if answered {
         session.fetch_blueprint(store).await;
     }
-    let stale_token = match record_token_outcome(store, &session) {
+    let stale_token = match record_token_outcome(store, &session, true) {
         Ok(stale) => stale,
         Err(error) => {
             tracing::error!(error = %error, "Cannot record the token's outcome.");
@@ -85,7 +85,8 @@ pub(crate) async fn report(paths: &AgentPaths, store: &Store, run: &RunRecord, c
     if let Err(error) = session.flush(store, contact.answered).await {
         tracing::error!(error = %error, "Cannot flush the spool.");
     }
-    if let Err(error) = record_token_outcome(store, &session) {
+    // The check-in was counted at its start; a success here still clears the count.
+    if let Err(error) = record_token_outcome(store, &session, false) {
         tracing::error!(error = %error, "Cannot record the token's outcome.");
     }
     log_spool(store);
@@ -238,13 +239,13 @@ impl Session<'_> {
     }
 }
 
-/// Counts check-ins ending in `401`; any success resets the count. Says whether
-/// the token is stale now.
-fn record_token_outcome(store: &Store, session: &Session<'_>) -> Result<bool, StoreError> {
+/// Counts check-ins ending in `401` (when `count_refusal`); any success resets the
+/// count. Says whether the token is stale now.
+fn record_token_outcome(store: &Store, session: &Session<'_>, count_refusal: bool) -> Result<bool, StoreError> {
     let streak: u32 = store.tenant_value(UNAUTHORIZED_STREAK_KEY)?.and_then(|text| text.parse().ok()).unwrap_or(0);
     let streak = if session.succeeded {
         0
-    } else if session.unauthorized {
+    } else if session.unauthorized && count_refusal {
         streak + 1
     } else {
         streak
