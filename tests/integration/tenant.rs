@@ -188,3 +188,37 @@ fn a_dailycheckin_command_makes_the_next_check_in_daily() {
     assert_eq!(check_in(&device, &[])["kind"], "daily");
     assert_eq!(check_in(&device, &[])["kind"], "recurring");
 }
+
+#[test]
+fn enroll_stores_the_tenant_owner_only_without_printing_the_token_and_the_next_check_in_uses_it() {
+    let device = Device::new();
+    let tenant = TestTenant::start("tok-enrolled-secret", counting_blueprint(&device));
+    let output = device.run(&["enroll", "--url", &tenant.url(), "--token", "tok-enrolled-secret"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(printed.contains("Enrolled with"), "{printed}");
+    assert!(!printed.contains("tok-enrolled-secret"), "the token is never printed: {printed}");
+    let fragment = device.root().join("Library/Application Support/EndpointAgent/config.d/50-enrollment.plist");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&fragment).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let run = check_in(&device, &[]);
+    assert_eq!(run["outcome"], "succeeded");
+    assert_eq!(tenant.accepted_run_ids(), [run["id"].as_str().unwrap()]);
+    let bad = device.run(&["enroll", "--url", "tenant.example.com", "--token", "t"]);
+    assert_eq!(code(&bad), 2, "{}", text(&bad.stderr));
+}
+
+#[test]
+fn a_report_the_tenant_refuses_for_good_is_parked_not_retried() {
+    let device = Device::new();
+    let tenant = TestTenant::start("tok-1", counting_blueprint(&device));
+    configure(&device, &tenant.url(), "tok-1");
+    tenant.change(|state| state.results_status = 422);
+    check_in(&device, &[]);
+    tenant.change(|state| state.results_status = 200);
+    let second = check_in(&device, &[]);
+    let attempts = tenant.seen_at(RESULTS).len();
+    assert_eq!(attempts, 2, "the refused report was not sent again");
+    assert_eq!(tenant.accepted_run_ids(), [second["id"].as_str().unwrap()]);
+    assert!(logged(&device).contains("run record rejected"), "the tenant's message is logged");
+}

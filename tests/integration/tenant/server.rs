@@ -34,6 +34,8 @@ pub struct TenantState {
     /// Commands handed out (then forgotten) with the next check-in.
     pub commands: Vec<Value>,
     pub behavior: Behavior,
+    /// The status results are answered with.
+    pub results_status: u16,
 }
 
 /// One request the tenant saw.
@@ -74,6 +76,7 @@ impl TestTenant {
             etag: "\"v1\"".to_string(),
             commands: Vec::new(),
             behavior: Behavior::Normal,
+            results_status: 200,
         };
         let shared =
             Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
@@ -168,6 +171,9 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
             (304, format!("ETag: {}\r\n", state.etag), String::new())
         }
         ("GET", "/api/v1/agent/blueprint") => (200, format!("ETag: {}\r\n", state.etag), state.blueprint.to_string()),
+        ("POST", "/api/v1/agent/results") if state.results_status != 200 => {
+            (state.results_status, String::new(), json!({"error": "run record rejected"}).to_string())
+        }
         ("POST", "/api/v1/agent/results") => (200, String::new(), "{}".to_string()),
         _ => (404, String::new(), json!({"error": "no such route"}).to_string()),
     }
