@@ -98,13 +98,7 @@ pub async fn run_checkin(
     schedule_state.daily_requested |= request.reset_daily;
     let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
     let contact = if from_tenant { Some(tenant::begin(paths, config, &store, kind).await) } else { None };
-    let loaded = match local {
-        Some(loaded) => loaded,
-        None => load_blueprint(paths, config, request)?,
-    };
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
+    let loaded = local.map_or_else(|| load_blueprint(paths, config, request), Ok)?;
     let timeouts = ItemTimeouts {
         custom_script: config.timeouts.custom_script,
         custom_printer: config.timeouts.custom_printer,
@@ -120,7 +114,7 @@ pub async fn run_checkin(
         outcome: None,
         blueprint_id: Some(loaded.blueprint.id.clone()),
         drift: Drift {
-            stale_token: contact.as_ref().is_some_and(|contact| contact.stale_token),
+            stale_token: contact.as_ref().is_some_and(tenant::Contact::stale_token),
             ..policy_drift(&loaded)
         },
         parameters: Vec::new(),
@@ -154,7 +148,11 @@ fn load_blueprint(
         .or_else(|| config.blueprint_file.clone())
         .or_else(|| paths.saved_blueprint.exists().then(|| paths.saved_blueprint.clone()))
         .ok_or(CheckinError::NoBlueprint)?;
-    Ok(blueprint::load(&path)?)
+    let loaded = blueprint::load(&path)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(loaded)
 }
 
 /// The drift a blueprint shows before anything runs.

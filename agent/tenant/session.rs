@@ -38,9 +38,16 @@ pub(crate) struct Contact {
     /// The client, with the freshest token; `None` when it could not be built.
     client: Option<TenantClient>,
     /// The tenant answered `checkin` (so spooled reports need not wait out their backoff).
-    pub(crate) answered: bool,
-    /// The token has been refused by this many check-ins in a row.
-    pub(crate) stale_token: bool,
+    answered: bool,
+    /// Enough check-ins in a row ended in `401` for drift `stale_token`.
+    stale_token: bool,
+}
+
+impl Contact {
+    /// Whether the token counts as stale (drift `stale_token`).
+    pub(crate) fn stale_token(&self) -> bool {
+        self.stale_token
+    }
 }
 
 /// Starts a tenant check-in: `checkin` (acting on its commands), then `blueprint`,

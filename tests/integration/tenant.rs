@@ -26,13 +26,19 @@ fn configure(device: &Device, url: &str, token: &str) {
     device.write_file("Library/Application Support/EndpointAgent/config.d/20-tenant.json", &fragment.to_string());
 }
 
-/// Writes a managed-preferences plist carrying a rotated token.
-fn rotate_token(device: &Device, token: &str) {
-    let plist = format!(
+const MANAGED_PREFERENCES: &str = "Library/Managed Preferences/io.endpointagent.agent.plist";
+
+/// A managed-preferences plist carrying a rotated token.
+fn managed_token_plist(token: &str) -> String {
+    format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <plist version="1.0"><dict><key>tenant.token</key><string>{token}</string></dict></plist>"#
-    );
-    device.write_file("Library/Managed Preferences/io.endpointagent.agent.plist", &plist);
+    )
+}
+
+/// Writes a managed-preferences plist carrying a rotated token.
+fn rotate_token(device: &Device, token: &str) {
+    device.write_file(MANAGED_PREFERENCES, &managed_token_plist(token));
 }
 
 /// `agent run --json` (plus `extra`), asserting it ran; the run record.
@@ -221,4 +227,23 @@ fn a_report_the_tenant_refuses_for_good_is_parked_not_retried() {
     assert_eq!(attempts, 2, "the refused report was not sent again");
     assert_eq!(tenant.accepted_run_ids(), [second["id"].as_str().unwrap()]);
     assert!(logged(&device).contains("run record rejected"), "the tenant's message is logged");
+}
+
+#[test]
+fn a_401_rereads_the_configuration_and_tries_again_with_the_rotated_token() {
+    let device = Device::new();
+    let tenant = TestTenant::start("tok-rotated", counting_blueprint(&device));
+    configure(&device, &tenant.url(), "tok-old");
+    let rotation = (device.root().join(MANAGED_PREFERENCES), managed_token_plist("tok-rotated"));
+    tenant.change(|state| state.rotate_on_refusal = Some(rotation));
+    let run = check_in(&device, &[]);
+    assert_eq!(run["outcome"], "succeeded", "{run:#}");
+    assert_eq!(run["drift"]["stale_token"], false);
+    let checkins: Vec<_> = tenant
+        .seen_at("/api/v1/agent/checkin")
+        .into_iter()
+        .map(|seen| (seen.status, seen.authorization.unwrap_or_default()))
+        .collect();
+    assert_eq!(checkins, [(401, "Bearer tok-old".to_string()), (200, "Bearer tok-rotated".to_string())]);
+    assert_eq!(tenant.accepted_run_ids(), [run["id"].as_str().unwrap()]);
 }

@@ -36,6 +36,9 @@ pub struct TenantState {
     pub behavior: Behavior,
     /// The status results are answered with.
     pub results_status: u16,
+    /// On the next `401`, write this file (path, contents) before answering: a
+    /// rotated token landing while the agent talks to the tenant.
+    pub rotate_on_refusal: Option<(std::path::PathBuf, String)>,
 }
 
 /// One request the tenant saw.
@@ -77,6 +80,7 @@ impl TestTenant {
             commands: Vec::new(),
             behavior: Behavior::Normal,
             results_status: 200,
+            rotate_on_refusal: None,
         };
         let shared =
             Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
@@ -157,6 +161,10 @@ fn answer(stream: TcpStream, shared: &Shared) {
 
 fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, String, String) {
     if seen.authorization.as_deref() != Some(format!("Bearer {}", state.token).as_str()) {
+        if let Some((path, contents)) = state.rotate_on_refusal.take() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
         return (401, String::new(), json!({"error": "unknown token"}).to_string());
     }
     if behavior == Behavior::Garbage {
