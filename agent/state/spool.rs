@@ -42,15 +42,18 @@ impl Store {
             .map_err(self.failed("cannot spool a report"))
     }
 
-    /// The reports to try now, oldest first: not parked, and due at `now` unless
-    /// `ignore_backoff` (the tenant just answered, so waiting helps nobody).
+    /// The reports to try now, oldest first: not parked, and older than the oldest
+    /// one still waiting out its backoff at `now` (so a newer report never overtakes
+    /// it), unless `ignore_backoff` (the tenant just answered, so waiting helps nobody).
     pub(crate) fn spool_due(&self, now: DateTime<Utc>, ignore_backoff: bool) -> Result<Vec<SpooledReport>, StoreError> {
         let failed = self.failed("cannot read the spool");
         let mut statement = self
             .connection
             .prepare(
                 "SELECT report_id, path, body, attempts FROM spool
-                 WHERE parked = 0 AND (?1 OR next_attempt_at IS NULL OR next_attempt_at <= ?2)
+                 WHERE parked = 0 AND (?1 OR sequence < COALESCE(
+                     (SELECT MIN(sequence) FROM spool WHERE parked = 0 AND next_attempt_at > ?2),
+                     9223372036854775807))
                  ORDER BY sequence",
             )
             .map_err(&failed)?;
@@ -181,6 +184,10 @@ mod tests {
         assert_eq!(store.spool_due(now + Duration::minutes(5), false).unwrap()[0].attempts, 1);
         assert_eq!(ids(&store.spool_due(now, true).unwrap()), ["r1"]);
         assert_eq!(store.spool_next_attempt().unwrap().map(time_text), Some(time_text(now + Duration::minutes(5))));
+        store.spool_add("r2", "/p", "{}", now).unwrap();
+        assert!(store.spool_due(now, false).unwrap().is_empty(), "a newer report never overtakes a waiting one");
+        assert_eq!(ids(&store.spool_due(now + Duration::minutes(5), false).unwrap()), ["r1", "r2"]);
+        assert_eq!(ids(&store.spool_due(now, true).unwrap()), ["r1", "r2"]);
     }
 
     #[test]

@@ -78,16 +78,11 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
 
 /// Spools the run's results and sends every due report, oldest first.
 pub(crate) async fn report(paths: &AgentPaths, store: &Store, run: &RunRecord, contact: Contact) {
-    let Some(client) = contact.client else { return };
-    let spooled = store.device_id().and_then(|device_id| {
-        let body = ResultsBody { device_id: &device_id, run_id: &run.id, run };
-        let text = serde_json::to_string(&body).unwrap_or_default();
-        store.spool_add(&run.id, RESULTS_PATH, &text, Utc::now())
-    });
-    if let Err(error) = spooled {
+    if let Err(error) = spool_results(store, run) {
         tracing::error!(error = %error, "Cannot spool the run's results.");
         return;
     }
+    let Some(client) = contact.client else { return };
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
     if let Err(error) = session.flush(store, contact.answered).await {
         tracing::error!(error = %error, "Cannot flush the spool.");
@@ -97,6 +92,15 @@ pub(crate) async fn report(paths: &AgentPaths, store: &Store, run: &RunRecord, c
         tracing::error!(error = %error, "Cannot record the token's outcome.");
     }
     log_spool(store);
+}
+
+/// Writes the results report into the spool; its id is the run's, so sending it
+/// twice is harmless.
+fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
+    let device_id = store.device_id()?;
+    let body = serde_json::to_string(&ResultsBody { device_id: &device_id, run_id: &run.id, run })?;
+    store.spool_add(&run.id, RESULTS_PATH, &body, Utc::now())?;
+    Ok(())
 }
 
 /// Says what is left in the spool, if anything.
