@@ -23,6 +23,7 @@ use crate::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan, PlannedItem};
 use crate::run_lock::{self, Holder, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::tenant;
 
 /// What was asked for.
 #[derive(Debug, Clone)]
@@ -80,10 +81,10 @@ pub async fn run_checkin(
     progress: &mut dyn Progress,
     cancel: &CancellationToken,
 ) -> Result<RunRecord, CheckinError> {
-    let loaded = load_blueprint(paths, config, request)?;
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
+    // From a tenant, the blueprint arrives once the lock is held; a local one is
+    // checked before anything is touched.
+    let from_tenant = request.blueprint.is_none() && config.blueprint_file.is_none() && config.tenant.url.is_some();
+    let local = if from_tenant { None } else { Some(load_blueprint(paths, config, request)?) };
     crate::state::create_private_folder(&paths.state_dir)?;
     let lock_started = Utc::now();
     let _lock =
@@ -96,6 +97,8 @@ pub async fn run_checkin(
     let mut schedule_state = ScheduleState::load(&store)?;
     schedule_state.daily_requested |= request.reset_daily;
     let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
+    let contact = if from_tenant { Some(tenant::begin(paths, config, &store, kind).await) } else { None };
+    let loaded = local.map_or_else(|| load_blueprint(paths, config, request), Ok)?;
     let timeouts = ItemTimeouts {
         custom_script: config.timeouts.custom_script,
         custom_printer: config.timeouts.custom_printer,
@@ -110,7 +113,10 @@ pub async fn run_checkin(
         finished_at: None,
         outcome: None,
         blueprint_id: Some(loaded.blueprint.id.clone()),
-        drift: policy_drift(&loaded),
+        drift: Drift {
+            stale_token: contact.as_ref().is_some_and(tenant::Contact::stale_token),
+            ..policy_drift(&loaded)
+        },
         parameters: Vec::new(),
         items: Vec::new(),
     };
@@ -125,6 +131,9 @@ pub async fn run_checkin(
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
     finish(&store, &mut run, outcome)?;
     progress.run_finished(&run);
+    if let Some(contact) = contact {
+        tenant::report(paths, &store, &run, contact).await;
+    }
     Ok(run)
 }
 
@@ -139,7 +148,11 @@ fn load_blueprint(
         .or_else(|| config.blueprint_file.clone())
         .or_else(|| paths.saved_blueprint.exists().then(|| paths.saved_blueprint.clone()))
         .ok_or(CheckinError::NoBlueprint)?;
-    Ok(blueprint::load(&path)?)
+    let loaded = blueprint::load(&path)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(loaded)
 }
 
 /// The drift a blueprint shows before anything runs.

@@ -35,6 +35,19 @@ pub enum Command {
     Paths(JsonArgs),
     /// Run the scheduler and control socket in the foreground (what launchd starts).
     Daemon,
+    /// Store the tenant's URL and token (a root-only configuration fragment).
+    Enroll(EnrollArgs),
+}
+
+/// `agent enroll`.
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The tenant's base URL, `https://...`.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The device's bearer token from the tenant; stored, never printed.
+    #[arg(long, value_name = "TOKEN", hide_default_value = true)]
+    pub token: String,
 }
 
 /// `agent run`.

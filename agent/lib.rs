@@ -46,4 +46,5 @@ pub mod render;
 pub mod run_lock;
 pub mod schedule;
 pub mod state;
+pub(crate) mod tenant;
 pub mod version;

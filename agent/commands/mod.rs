@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod enroll;
 pub mod history;
 pub mod logs;
 pub mod paths;
@@ -22,6 +23,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Paths(arguments) = &cli.command {
         return Ok(ExitCode::from(paths::paths(&Settings::paths()?, arguments.json)?));
     }
+    // Enrolling must work even when the configuration it replaces is broken.
+    if let Command::Enroll(arguments) = &cli.command {
+        return Ok(ExitCode::from(enroll::enroll(&Settings::paths()?, &arguments.url, &arguments.token)?));
+    }
     let settings = Settings::load(&cli.set)?;
     let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon);
     let _log_guard = settings.start_logging(writes_logs);
@@ -32,7 +37,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(arguments) => logs::run(&settings, &arguments)?,
         Command::Config(arguments) => config::config(&settings, &arguments)?,
         Command::Daemon => daemon::daemon(&settings, &cli.set)?,
-        Command::Paths(_) => unreachable!("handled before the configuration is read"),
+        Command::Paths(_) | Command::Enroll(_) => unreachable!("handled before the configuration is read"),
     };
     Ok(ExitCode::from(code))
 }

@@ -92,6 +92,13 @@ pub struct Tenant {
     pub url: Option<String>,
     /// The bearer token; redacted everywhere but [`Secret::expose`].
     pub token: Option<Secret>,
+    /// How long connecting to the tenant (TCP and TLS) may take.
+    #[serde(serialize_with = "as_duration_text")]
+    pub connect_timeout: Duration,
+    /// How long one whole request may take, answer included; a hung tenant never
+    /// holds a check-in longer than this before the items run.
+    #[serde(serialize_with = "as_duration_text")]
+    pub request_timeout: Duration,
 }
 
 /// Telemetry export.
@@ -186,7 +193,12 @@ impl Default for AgentConfig {
             },
             daemon: Daemon { shutdown_timeout: Duration::from_secs(20) },
             blueprint_file: None,
-            tenant: Tenant { url: None, token: None },
+            tenant: Tenant {
+                url: None,
+                token: None,
+                connect_timeout: Duration::from_secs(10),
+                request_timeout: Duration::from_secs(30),
+            },
             otel: Otel { endpoint: None },
             logs: Logs { retention_days: 14, level: LogLevel::Info },
             commands: Commands::default(),
@@ -313,7 +325,7 @@ mod tests {
                 "schedule": { "recurring_interval": "15m", "daily_interval": "24h" },
                 "daemon": { "shutdown_timeout": "20s" },
                 "blueprint_file": null,
-                "tenant": { "url": null, "token": null },
+                "tenant": { "url": null, "token": null, "connect_timeout": "10s", "request_timeout": "30s" },
                 "otel": { "endpoint": null },
                 "logs": { "retention_days": 14, "level": "info" },
                 "commands": {

@@ -7,9 +7,11 @@
 mod records;
 mod runs;
 mod schedule_marks;
+mod spool;
 mod store;
 
 pub use records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };
+pub(crate) use store::time_text;
 pub use store::{Store, StoreError, create_private_folder};

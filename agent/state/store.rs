@@ -40,7 +40,7 @@ pub enum StoreError {
 }
 
 /// The newest schema this version writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -85,6 +85,17 @@ CREATE TABLE IF NOT EXISTS item_markers (
 CREATE TABLE IF NOT EXISTS device (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spool (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    report_id TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error TEXT,
+    parked INTEGER NOT NULL DEFAULT 0
 );
 ";
 

@@ -21,4 +21,5 @@ mod parameters;
 mod printers;
 mod scripts;
 mod settings;
+mod tenant;
 mod timeouts;

@@ -1,0 +1,209 @@
+//! The HTTP client: one per check-in, bearer token and user agent on every
+//! request, bounded in time and in reply size.
+//!
+//! TLS is always verified (the system's on a Mac, rustls elsewhere); plain
+//! `http://` is only what the admin configured, e.g. a test tenant on 127.0.0.1.
+//! The token is only ever put in the `Authorization` header, never in an error.
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+use super::protocol::{CheckinBody, CheckinReply};
+use crate::config::{AgentConfig, Secret};
+
+/// The largest reply read; more than any blueprint, and a garbage-talking tenant
+/// cannot make the agent hold gigabytes.
+const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How much of a refusal's body is kept as the tenant's message.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Why a request did not get the answer it wanted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TenantError {
+    /// No answer: connection refused, DNS, TLS, or the request timeout.
+    #[error("the tenant could not be reached: {reason}")]
+    Unreachable { reason: String },
+    /// `401`: the token was refused.
+    #[error("the tenant refused the token (401)")]
+    Unauthorized,
+    /// Any other status outside 2xx, with the tenant's message.
+    #[error("the tenant answered {status}: {message}")]
+    Refused { status: u16, message: String },
+    /// A 2xx whose body is not what the protocol says.
+    #[error("the tenant sent a reply the agent cannot read: {reason}")]
+    Garbage { reason: String },
+}
+
+impl TenantError {
+    /// Whether the tenant is down for now (the check-in goes on from the saved
+    /// blueprint and reports wait).
+    pub(crate) fn tenant_down(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Refused { status, .. } => *status >= 500,
+            Self::Unauthorized | Self::Garbage { .. } => false,
+        }
+    }
+
+    /// Whether a report refused this way is kept aside instead of tried again:
+    /// a 4xx that is not 401, 404, 409 or 429 will not get better by retrying.
+    pub(crate) fn parks_report(&self) -> bool {
+        matches!(self, Self::Refused { status, .. } if (400..500).contains(status) && ![404, 409, 429].contains(status))
+    }
+}
+
+/// What `GET /api/v1/agent/blueprint` gave.
+#[derive(Debug)]
+pub(crate) enum BlueprintReply {
+    /// `200`: a new blueprint and its `ETag`.
+    Changed { body: Vec<u8>, etag: Option<String> },
+    /// `304`: the saved one is current.
+    NotModified,
+}
+
+/// The tenant at `tenant.url`, with the token of one configuration.
+pub(crate) struct TenantClient {
+    http: reqwest::Client,
+    base: String,
+    token: Option<Secret>,
+}
+
+impl TenantClient {
+    /// A client for the configured tenant; `None` when no tenant is configured.
+    pub(crate) fn new(config: &AgentConfig) -> Result<Option<Self>, TenantError> {
+        let Some(url) = &config.tenant.url else { return Ok(None) };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("endpoint-agent/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.tenant.connect_timeout)
+            .timeout(config.tenant.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| TenantError::Unreachable { reason: causes(&error) })?;
+        Ok(Some(Self { http, base: url.trim_end_matches('/').to_string(), token: config.tenant.token.clone() }))
+    }
+
+    /// Whether this client carries the same token as `other` (after a reload).
+    pub(crate) fn same_token(&self, other: &Self) -> bool {
+        self.token == other.token
+    }
+
+    /// `POST /api/v1/agent/checkin`.
+    pub(crate) async fn checkin(&self, body: &CheckinBody) -> Result<CheckinReply, TenantError> {
+        let text = serde_json::to_string(body).map_err(|error| TenantError::Garbage { reason: error.to_string() })?;
+        let response = self.send(self.http.post(self.url("/api/v1/agent/checkin")).body(text)).await?;
+        let bytes = read_body(response).await?;
+        serde_json::from_slice(&bytes).map_err(|error| TenantError::Garbage { reason: error.to_string() })
+    }
+
+    /// `GET /api/v1/agent/blueprint`, conditional on `etag`.
+    pub(crate) async fn blueprint(&self, etag: Option<&str>) -> Result<BlueprintReply, TenantError> {
+        let mut request = self.http.get(self.url("/api/v1/agent/blueprint"));
+        if let Some(etag) = etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        let response = self.send(request).await?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(BlueprintReply::NotModified);
+        }
+        let etag = response.headers().get(ETAG).and_then(|value| value.to_str().ok()).map(str::to_string);
+        Ok(BlueprintReply::Changed { body: read_body(response).await?, etag })
+    }
+
+    /// POSTs a report body (already JSON) to `path`; any 2xx is acceptance.
+    pub(crate) async fn post_report(&self, path: &str, body: &str) -> Result<(), TenantError> {
+        let response = self.send(self.http.post(self.url(path)).body(body.to_string())).await?;
+        read_body(response).await.map(drop)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends with the headers every request carries; a status outside 2xx/304
+    /// becomes an error holding the tenant's message.
+    async fn send(&self, request: RequestBuilder) -> Result<Response, TenantError> {
+        let mut request = request.header(CONTENT_TYPE, "application/json");
+        if let Some(token) = &self.token {
+            request = request.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
+        }
+        let response = request.send().await.map_err(|error| TenantError::Unreachable { reason: causes(&error) })?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            return Ok(response);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(TenantError::Unauthorized);
+        }
+        let message = read_body(response).await.map(|bytes| tenant_message(&bytes)).unwrap_or_default();
+        Err(TenantError::Refused { status: status.as_u16(), message })
+    }
+}
+
+/// Reads a reply body, refusing one larger than [`MAX_REPLY_BYTES`]; a body cut
+/// off by the timeout is the tenant being unreachable.
+async fn read_body(mut response: Response) -> Result<Vec<u8>, TenantError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|error| TenantError::Unreachable { reason: causes(&error) })?
+    {
+        if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(TenantError::Garbage { reason: format!("the reply is larger than {MAX_REPLY_BYTES} bytes") });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The tenant's message in a refusal: `error` or `message` of a JSON body, else
+/// the start of the body as text.
+pub(crate) fn tenant_message(bytes: &[u8]) -> String {
+    let from_json = serde_json::from_slice::<serde_json::Value>(bytes).ok().and_then(|value| {
+        ["error", "message"]
+            .iter()
+            .find_map(|field| value.get(field).and_then(|text| text.as_str()).map(str::to_string))
+    });
+    let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(bytes).trim().to_string());
+    let shortened: String = text.chars().filter(|character| !character.is_control()).take(MAX_MESSAGE_CHARS).collect();
+    if shortened.is_empty() { "(no message)".to_string() } else { shortened }
+}
+
+/// An error and its causes on one line, without the URL's query (never a token there,
+/// but a tenant URL is not worth repeating in every line either).
+fn causes(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() { "timed out".to_string() } else { error.to_string() };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_refusals_park_a_report() {
+        let refused = |status| TenantError::Refused { status, message: String::new() };
+        for status in [400, 403, 410, 413, 422] {
+            assert!(refused(status).parks_report(), "{status} parks");
+        }
+        for status in [404, 409, 429, 500, 503] {
+            assert!(!refused(status).parks_report(), "{status} is retried");
+        }
+        assert!(!TenantError::Unauthorized.parks_report());
+        assert!(!TenantError::Unreachable { reason: String::new() }.parks_report());
+    }
+
+    #[test]
+    fn the_tenants_message_comes_from_json_or_text() {
+        assert_eq!(tenant_message(br#"{"error": "run is malformed"}"#), "run is malformed");
+        assert_eq!(tenant_message(br#"{"message": "too big"}"#), "too big");
+        assert_eq!(tenant_message(b"  plain\ntext "), "plaintext");
+        assert_eq!(tenant_message(b""), "(no message)");
+        assert_eq!(tenant_message("x".repeat(1000).as_bytes()).len(), MAX_MESSAGE_CHARS);
+    }
+}

@@ -1,0 +1,18 @@
+//! The agent's side of the tenant protocol (`CONTRACT.md`, "Tenant protocol").
+//!
+//! ```text
+//! check-in start ── session::begin ──> POST checkin, GET blueprint (If-None-Match)
+//!                                      └─ saved blueprint when the tenant is down
+//! check-in end ──── session::report ─> spool (SQLite) ─> POST results, oldest first
+//! ```
+//!
+//! Every request has a connect and a total timeout, so a hung or garbage-talking
+//! tenant costs a check-in at most `tenant.request_timeout` before the items run,
+//! and every failure is a logged error, never a crash.
+
+mod client;
+mod protocol;
+mod saved;
+mod session;
+
+pub(crate) use session::{Contact, begin, report};

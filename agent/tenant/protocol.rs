@@ -1,0 +1,44 @@
+//! The JSON bodies the agent sends and the replies it reads.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/agent/checkin`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CheckinBody {
+    pub(crate) device_id: String,
+    pub(crate) kind: String,
+    pub(crate) agent_version: String,
+    pub(crate) serial_number: String,
+    pub(crate) hostname: String,
+    pub(crate) os_version: String,
+}
+
+/// The tenant's answer to a check-in.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct CheckinReply {
+    /// What the tenant wants done.
+    #[serde(default)]
+    pub(crate) commands: Vec<Command>,
+    /// The oldest agent the tenant accepts (self-update is not done here yet).
+    #[serde(default)]
+    pub(crate) minimum_agent_version: Option<String>,
+}
+
+/// One queued command.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Command {
+    /// The tenant's id for it, for the logs.
+    #[serde(default)]
+    pub(crate) id: String,
+    /// `blankpush`, `dailycheckin` or `updateinventory`.
+    #[serde(rename = "type")]
+    pub(crate) command_type: String,
+}
+
+/// `POST /api/v1/agent/results`: the run as `agent status --json` shows `last_run`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ResultsBody<'a> {
+    pub(crate) device_id: &'a str,
+    pub(crate) run_id: &'a str,
+    pub(crate) run: &'a crate::state::RunRecord,
+}

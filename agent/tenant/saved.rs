@@ -1,0 +1,69 @@
+//! The saved blueprint: what the tenant sent last, kept for when it cannot be
+//! reached.
+//!
+//! A new blueprint is written beside the saved one, checked exactly as a check-in
+//! will load it, and only then renamed over it, so the saved blueprint is always
+//! one the agent can run, whole, even after a crash mid-write or a garbage reply.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::paths::AgentPaths;
+
+/// Why a received blueprint was not saved.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SaveError {
+    /// Writing or renaming failed.
+    #[error("cannot save the blueprint at {path}: {source}")]
+    Io {
+        /// The file being written.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The body is not a blueprint this agent can run.
+    #[error(transparent)]
+    Invalid(#[from] crate::blueprint::BlueprintErrors),
+}
+
+/// Checks `body` as a blueprint and, when it is one, makes it the saved blueprint.
+/// Returns its id.
+pub(crate) fn save(paths: &AgentPaths, body: &[u8]) -> Result<String, SaveError> {
+    let incoming = paths.saved_blueprint.with_file_name("incoming-blueprint.json");
+    let failed = |source| SaveError::Io { path: incoming.clone(), source };
+    let _ = std::fs::remove_file(&incoming);
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&incoming).map_err(failed)?;
+    file.write_all(body).and_then(|()| file.sync_all()).map_err(failed)?;
+    drop(file);
+    let loaded = match crate::blueprint::load(&incoming) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            let _ = std::fs::remove_file(&incoming);
+            return Err(errors.into());
+        }
+    };
+    std::fs::rename(&incoming, &paths.saved_blueprint)
+        .map_err(|source| SaveError::Io { path: paths.saved_blueprint.clone(), source })?;
+    Ok(loaded.blueprint.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_blueprint_replaces_the_saved_one_and_garbage_does_not() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = AgentPaths::under(root.path());
+        std::fs::create_dir_all(&paths.state_dir).unwrap();
+        let first = br#"{"id": "bp-1", "name": "One", "team_id": "T", "library_items": []}"#;
+        assert_eq!(save(&paths, first).unwrap(), "bp-1");
+        assert_eq!(std::fs::read(&paths.saved_blueprint).unwrap(), first);
+        assert!(matches!(save(&paths, b"<html>502 Bad Gateway</html>"), Err(SaveError::Invalid(_))));
+        assert!(matches!(save(&paths, br#"{"id": 3}"#), Err(SaveError::Invalid(_))));
+        assert_eq!(std::fs::read(&paths.saved_blueprint).unwrap(), first, "the saved blueprint is untouched");
+        assert!(!paths.saved_blueprint.with_file_name("incoming-blueprint.json").exists());
+    }
+}

@@ -1,0 +1,344 @@
+//! What a check-in does with its tenant: `checkin` and `blueprint` at the start,
+//! the results report at the end, and the spool flushed after it.
+//!
+//! Nothing here fails a check-in: a tenant that is down, hung, refuses the token
+//! or talks garbage is logged, and the check-in goes on from the saved blueprint.
+//! A `401` is tried again once with the configuration read afresh (a rotated token
+//! may have arrived through managed preferences); three check-ins in a row that
+//! end in `401` show as drift `stale_token` until a request succeeds.
+
+use std::hash::BuildHasher;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::client::{BlueprintReply, TenantClient, TenantError};
+use super::protocol::{CheckinBody, CheckinReply, ResultsBody};
+use crate::config::AgentConfig;
+use crate::paths::AgentPaths;
+use crate::plan::CheckinKind;
+use crate::state::{RunRecord, Store, StoreError};
+
+/// Where results go.
+const RESULTS_PATH: &str = "/api/v1/agent/results";
+
+/// The `device` keys the client keeps.
+const ETAG_KEY: &str = "tenant_blueprint_etag";
+const UNAUTHORIZED_STREAK_KEY: &str = "tenant_unauthorized_streak";
+
+/// How many check-ins in a row must end in `401` before the token counts as stale.
+const STALE_TOKEN_STREAK: u32 = 3;
+
+/// The first wait after a failed send, doubled per failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(60);
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// What the start of a check-in learned about the tenant.
+pub(crate) struct Contact {
+    /// The client, with the freshest token; `None` when it could not be built.
+    client: Option<TenantClient>,
+    /// The tenant answered `checkin` (so spooled reports need not wait out their backoff).
+    answered: bool,
+    /// Enough check-ins in a row ended in `401` for drift `stale_token`.
+    stale_token: bool,
+}
+
+impl Contact {
+    /// Whether the token counts as stale (drift `stale_token`).
+    pub(crate) fn stale_token(&self) -> bool {
+        self.stale_token
+    }
+}
+
+/// Starts a tenant check-in: `checkin` (acting on its commands), then `blueprint`,
+/// saving a new one to `paths.saved_blueprint`. Never fails the check-in.
+pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Store, kind: CheckinKind) -> Contact {
+    let client = match TenantClient::new(config) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot set up the tenant client; using the saved blueprint.");
+            None
+        }
+    };
+    let Some(client) = client else { return Contact { client: None, answered: false, stale_token: false } };
+    let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
+    let answered = session.checkin(store, kind).await;
+    if answered {
+        session.fetch_blueprint(store).await;
+    }
+    let stale_token = match record_token_outcome(store, &session, true) {
+        Ok(stale) => stale,
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot record the token's outcome.");
+            false
+        }
+    };
+    Contact { client: Some(session.client), answered, stale_token }
+}
+
+/// Spools the run's results and sends every due report, oldest first.
+pub(crate) async fn report(paths: &AgentPaths, store: &Store, run: &RunRecord, contact: Contact) {
+    if let Err(error) = spool_results(store, run) {
+        tracing::error!(error = %error, "Cannot spool the run's results.");
+        return;
+    }
+    let Some(client) = contact.client else { return };
+    let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
+    if let Err(error) = session.flush(store, contact.answered).await {
+        tracing::error!(error = %error, "Cannot flush the spool.");
+    }
+    // The check-in was counted at its start; a success here still clears the count.
+    if let Err(error) = record_token_outcome(store, &session, false) {
+        tracing::error!(error = %error, "Cannot record the token's outcome.");
+    }
+    log_spool(store);
+}
+
+/// Writes the results report into the spool; its id is the run's, so sending it
+/// twice is harmless.
+fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
+    let device_id = store.device_id()?;
+    let body = serde_json::to_string(&ResultsBody { device_id: &device_id, run_id: &run.id, run })?;
+    store.spool_add(&run.id, RESULTS_PATH, &body, Utc::now())?;
+    Ok(())
+}
+
+/// Says what is left in the spool, if anything.
+fn log_spool(store: &Store) {
+    match store.spool_counts().and_then(|counts| Ok((counts, store.spool_next_attempt()?))) {
+        Ok(((0, 0), _)) => {}
+        Ok(((waiting, parked), next)) => {
+            let next = next.map(crate::state::time_text).unwrap_or_else(|| "the next check-in".to_string());
+            tracing::info!(waiting, parked, next_attempt = %next, "Reports remain in the spool.");
+        }
+        Err(error) => tracing::error!(error = %error, "Cannot read the spool."),
+    }
+}
+
+/// One stretch of talking to the tenant.
+struct Session<'a> {
+    paths: &'a AgentPaths,
+    client: TenantClient,
+    /// The configuration was read again after a `401` (once per stretch).
+    reloaded: bool,
+    /// A request ended in `401` even after the reload.
+    unauthorized: bool,
+    /// A request succeeded.
+    succeeded: bool,
+}
+
+impl Session<'_> {
+    /// Sends `checkin` and acts on its commands; says whether the tenant answered.
+    async fn checkin(&mut self, store: &Store, kind: CheckinKind) -> bool {
+        let body = match checkin_body(store, kind) {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::error!(error = %error, "Cannot read the device id for the tenant check-in.");
+                return false;
+            }
+        };
+        let mut result = self.client.checkin(&body).await;
+        if matches!(result, Err(TenantError::Unauthorized)) && self.reload() {
+            result = self.client.checkin(&body).await;
+        }
+        match self.settle(result) {
+            Ok(reply) => {
+                act_on_commands(store, &reply);
+                true
+            }
+            Err(error) if error.tenant_down() => {
+                tracing::warn!(error = %error, "Tenant check-in failed; using the saved blueprint.");
+                false
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "Tenant check-in failed.");
+                error != TenantError::Unauthorized
+            }
+        }
+    }
+
+    /// Fetches the blueprint if it changed and saves it; keeps the saved one otherwise.
+    async fn fetch_blueprint(&mut self, store: &Store) {
+        let etag = store.tenant_value(ETAG_KEY).ok().flatten().filter(|_| self.paths.saved_blueprint.exists());
+        let mut result = self.client.blueprint(etag.as_deref()).await;
+        if matches!(result, Err(TenantError::Unauthorized)) && self.reload() {
+            result = self.client.blueprint(etag.as_deref()).await;
+        }
+        match self.settle(result) {
+            Ok(BlueprintReply::NotModified) => tracing::info!("The blueprint is unchanged (304); using the saved one."),
+            Ok(BlueprintReply::Changed { body, etag }) => match super::saved::save(self.paths, &body) {
+                Ok(id) => {
+                    tracing::info!(blueprint_id = %id, "Received a new blueprint.");
+                    if let Err(error) = store.set_tenant_value(ETAG_KEY, etag.as_deref()) {
+                        tracing::error!(error = %error, "Cannot save the blueprint's ETag.");
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "The tenant's blueprint is unusable; using the saved one.")
+                }
+            },
+            Err(error) => tracing::warn!(error = %error, "Cannot fetch the blueprint; using the saved one."),
+        }
+    }
+
+    /// Sends due reports oldest first; stops at the first one the tenant did not
+    /// take (so order holds), parks the ones it refused for good.
+    async fn flush(&mut self, store: &Store, ignore_backoff: bool) -> Result<(), StoreError> {
+        for report in store.spool_due(Utc::now(), ignore_backoff)? {
+            let mut result = self.client.post_report(&report.path, &report.body).await;
+            if matches!(result, Err(TenantError::Unauthorized)) && self.reload() {
+                result = self.client.post_report(&report.path, &report.body).await;
+            }
+            match self.settle(result) {
+                Ok(()) => {
+                    store.spool_remove(&report.report_id)?;
+                    tracing::info!(report_id = %report.report_id, "Report sent to the tenant.");
+                }
+                Err(error) if error.parks_report() => {
+                    store.spool_park(&report.report_id, &error.to_string())?;
+                    tracing::error!(report_id = %report.report_id, error = %error, "The tenant refused the report; it is kept aside and not sent again.");
+                }
+                Err(error) => {
+                    let wait = backoff(report.attempts + 1, jitter());
+                    let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    store.spool_retry_later(&report.report_id, next, &error.to_string())?;
+                    tracing::warn!(report_id = %report.report_id, error = %error, retry_in = %humantime::format_duration(wait), "Report not sent; it waits in the spool.");
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the configuration again for a rotated token; `true` when there is a
+    /// client to try again with (once per stretch).
+    fn reload(&mut self) -> bool {
+        if self.reloaded {
+            return false;
+        }
+        self.reloaded = true;
+        let environment =
+            std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+        match crate::config::load(self.paths, environment, &[]).map(|loaded| TenantClient::new(&loaded.config)) {
+            Ok(Ok(Some(client))) => {
+                if !client.same_token(&self.client) {
+                    tracing::info!("The tenant refused the token; trying again with the token now configured.");
+                }
+                self.client = client;
+                true
+            }
+            Ok(Ok(None)) => false,
+            Ok(Err(error)) => {
+                tracing::error!(error = %error, "Cannot set up the tenant client after reading the configuration again.");
+                true
+            }
+            Err(errors) => {
+                tracing::error!(errors = %errors, "The configuration read after a 401 is invalid; keeping the token in use.");
+                true
+            }
+        }
+    }
+
+    /// Notes how a request ended, for the stale-token count.
+    fn settle<T>(&mut self, result: Result<T, TenantError>) -> Result<T, TenantError> {
+        match &result {
+            Ok(_) => self.succeeded = true,
+            Err(TenantError::Unauthorized) => self.unauthorized = true,
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+/// Counts check-ins ending in `401` (when `count_refusal`); any success resets the
+/// count. Says whether the token is stale now.
+fn record_token_outcome(store: &Store, session: &Session<'_>, count_refusal: bool) -> Result<bool, StoreError> {
+    let streak: u32 = store.tenant_value(UNAUTHORIZED_STREAK_KEY)?.and_then(|text| text.parse().ok()).unwrap_or(0);
+    let streak = if session.succeeded {
+        0
+    } else if session.unauthorized && count_refusal {
+        streak + 1
+    } else {
+        streak
+    };
+    store.set_tenant_value(UNAUTHORIZED_STREAK_KEY, Some(&streak.to_string()))?;
+    if streak >= STALE_TOKEN_STREAK {
+        tracing::error!(streak, "The tenant has refused the token in {streak} check-ins in a row: drift stale_token.");
+    }
+    Ok(streak >= STALE_TOKEN_STREAK)
+}
+
+fn checkin_body(store: &Store, kind: CheckinKind) -> Result<CheckinBody, StoreError> {
+    Ok(CheckinBody {
+        device_id: store.device_id()?,
+        kind: kind.as_str().to_string(),
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        serial_number: String::new(),
+        hostname: nix::unistd::gethostname().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default(),
+        os_version: String::new(),
+    })
+}
+
+/// Acts on the tenant's commands: `dailycheckin` makes the next check-in the daily
+/// one; the others are logged (sending inventory and checking in again at once
+/// belong to the daemon's queue).
+fn act_on_commands(store: &Store, reply: &CheckinReply) {
+    if let Some(minimum) = &reply.minimum_agent_version {
+        let ours = semver::Version::parse(env!("CARGO_PKG_VERSION")).ok();
+        if semver::Version::parse(minimum).ok().zip(ours).is_some_and(|(minimum, ours)| ours < minimum) {
+            tracing::warn!(minimum_agent_version = %minimum, "The tenant requires a newer agent than this one.");
+        }
+    }
+    for command in &reply.commands {
+        match command.command_type.as_str() {
+            "dailycheckin" => match store.request_daily() {
+                Ok(()) => {
+                    tracing::info!(command_id = %command.id, "The tenant asked for the daily check-in; the next check-in is daily.")
+                }
+                Err(error) => {
+                    tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's daily check-in request.")
+                }
+            },
+            "blankpush" | "updateinventory" => {
+                tracing::info!(command_id = %command.id, command = %command.command_type, "The tenant sent a command; it is not acted on by this agent version.")
+            }
+            other => {
+                tracing::warn!(command_id = %command.id, command = %other, "The tenant sent an unknown command; ignored.")
+            }
+        }
+    }
+}
+
+/// The wait before attempt `attempt` (1 = the first retry): doubling from
+/// [`FIRST_BACKOFF`], capped at [`MAX_BACKOFF`], minus up to half at random
+/// (`jitter` in 0..1) so a fleet that lost its tenant does not come back at once.
+pub(crate) fn backoff(attempt: u32, jitter: f64) -> Duration {
+    let doubled = FIRST_BACKOFF.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX));
+    let capped = doubled.min(MAX_BACKOFF);
+    capped.mul_f64(1.0 - 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// A number in 0..1 from the standard library's randomly seeded hasher.
+fn jitter() -> f64 {
+    let random = std::collections::hash_map::RandomState::new().hash_one(Utc::now().timestamp_nanos_opt());
+    (random >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_jitter_only_shortens_it() {
+        assert_eq!(backoff(1, 0.0), Duration::from_secs(60));
+        assert_eq!(backoff(2, 0.0), Duration::from_secs(120));
+        assert_eq!(backoff(4, 0.0), Duration::from_secs(480));
+        assert_eq!(backoff(20, 0.0), MAX_BACKOFF);
+        assert_eq!(backoff(u32::MAX, 0.0), MAX_BACKOFF);
+        assert_eq!(backoff(1, 1.0), Duration::from_secs(30));
+        for _ in 0..100 {
+            let wait = backoff(3, jitter());
+            assert!(wait > Duration::from_secs(120) && wait <= Duration::from_secs(240), "{wait:?}");
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! A small test tenant on 127.0.0.1: speaks the agent side of the tenant protocol
+//! just enough to test the client, and records every request it sees.
+//!
+//! Written on `std::net` so a test can make it hang (accept and never answer) or
+//! talk garbage. One thread per connection; every answer closes its connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// How the tenant answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    /// As the protocol says.
+    Normal,
+    /// Accepts connections and never answers.
+    Hang,
+    /// Answers `200` with a body that is not JSON.
+    Garbage,
+}
+
+/// What the tenant serves and expects.
+pub struct TenantState {
+    /// The token it accepts.
+    pub token: String,
+    /// The blueprint it serves, and its ETag.
+    pub blueprint: Value,
+    pub etag: String,
+    /// Commands handed out (then forgotten) with the next check-in.
+    pub commands: Vec<Value>,
+    pub behavior: Behavior,
+    /// The status results are answered with.
+    pub results_status: u16,
+    /// On the next `401`, write this file (path, contents) before answering: a
+    /// rotated token landing while the agent talks to the tenant.
+    pub rotate_on_refusal: Option<(std::path::PathBuf, String)>,
+}
+
+/// One request the tenant saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub user_agent: Option<String>,
+    pub if_none_match: Option<String>,
+    pub body: String,
+    /// The status it answered with (0 when it never answered).
+    pub status: u16,
+}
+
+struct Shared {
+    state: Mutex<TenantState>,
+    seen: Mutex<Vec<Seen>>,
+    stop: AtomicBool,
+}
+
+/// The running tenant; stopped when dropped.
+pub struct TestTenant {
+    port: u16,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestTenant {
+    /// Starts on a free port of 127.0.0.1, serving `blueprint` to holders of `token`.
+    pub fn start(token: &str, blueprint: Value) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let port = listener.local_addr().unwrap().port();
+        let state = TenantState {
+            token: token.to_string(),
+            blueprint,
+            etag: "\"v1\"".to_string(),
+            commands: Vec::new(),
+            behavior: Behavior::Normal,
+            results_status: 200,
+            rotate_on_refusal: None,
+        };
+        let shared =
+            Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
+        let serving = shared.clone();
+        let thread = std::thread::spawn(move || {
+            while !serving.stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let shared = serving.clone();
+                        std::thread::spawn(move || answer(stream, &shared));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Self { port, shared, thread: Some(thread) }
+    }
+
+    /// The base URL to configure as `tenant.url`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Changes what the tenant serves or how it behaves.
+    pub fn change(&self, change: impl FnOnce(&mut TenantState)) {
+        change(&mut self.shared.state.lock().unwrap());
+    }
+
+    /// Every request seen so far, in arrival order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// The requests seen for `path`.
+    pub fn seen_at(&self, path: &str) -> Vec<Seen> {
+        self.seen().into_iter().filter(|seen| seen.path == path).collect()
+    }
+
+    /// The `run_id`s of the results accepted, in arrival order.
+    pub fn accepted_run_ids(&self) -> Vec<String> {
+        self.seen_at("/api/v1/agent/results")
+            .iter()
+            .filter(|seen| seen.status == 200)
+            .map(|seen| serde_json::from_str::<Value>(&seen.body).unwrap()["run_id"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+impl Drop for TestTenant {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn answer(stream: TcpStream, shared: &Shared) {
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let Some(mut seen) = read_request(&mut reader) else { return };
+    let behavior = shared.state.lock().unwrap().behavior;
+    if behavior == Behavior::Hang {
+        shared.seen.lock().unwrap().push(seen);
+        while !shared.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return;
+    }
+    let (status, headers, body) = respond(&seen, behavior, &mut shared.state.lock().unwrap());
+    seen.status = status;
+    shared.seen.lock().unwrap().push(seen);
+    let mut stream = stream;
+    let head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n", body.len());
+    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
+}
+
+fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, String, String) {
+    if seen.authorization.as_deref() != Some(format!("Bearer {}", state.token).as_str()) {
+        if let Some((path, contents)) = state.rotate_on_refusal.take() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+        return (401, String::new(), json!({"error": "unknown token"}).to_string());
+    }
+    if behavior == Behavior::Garbage {
+        return (200, String::new(), "<html>not json at all".to_string());
+    }
+    match (seen.method.as_str(), seen.path.as_str()) {
+        ("POST", "/api/v1/agent/checkin") => {
+            let commands = std::mem::take(&mut state.commands);
+            (200, String::new(), json!({ "commands": commands }).to_string())
+        }
+        ("GET", "/api/v1/agent/blueprint") if seen.if_none_match.as_deref() == Some(state.etag.as_str()) => {
+            (304, format!("ETag: {}\r\n", state.etag), String::new())
+        }
+        ("GET", "/api/v1/agent/blueprint") => (200, format!("ETag: {}\r\n", state.etag), state.blueprint.to_string()),
+        ("POST", "/api/v1/agent/results") if state.results_status != 200 => {
+            (state.results_status, String::new(), json!({"error": "run record rejected"}).to_string())
+        }
+        ("POST", "/api/v1/agent/results") => (200, String::new(), "{}".to_string()),
+        _ => (404, String::new(), json!({"error": "no such route"}).to_string()),
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut seen = Seen {
+        method,
+        path,
+        authorization: None,
+        user_agent: None,
+        if_none_match: None,
+        body: String::new(),
+        status: 0,
+    };
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        let value = Some(value.trim().to_string());
+        match name.to_ascii_lowercase().as_str() {
+            "authorization" => seen.authorization = value,
+            "user-agent" => seen.user_agent = value,
+            "if-none-match" => seen.if_none_match = value,
+            "content-length" => length = value?.parse().ok()?,
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    seen.body = String::from_utf8_lossy(&body).into_owned();
+    Some(seen)
+}
