@@ -213,3 +213,13 @@ fn the_clock_endpoint_is_off_without_the_test_flag() {
     let reply = tenant.json(refused.json(&json!({ "now": "2030-01-01T00:00:00Z" })), 404);
     assert!(reply["error"].as_str().unwrap().contains("--test-clock"));
 }
+
+#[test]
+fn a_fixed_now_from_the_command_line_stamps_check_ins() {
+    let directory = tempfile::tempdir().expect("a scratch directory");
+    let tenant = Tenant::spawn(directory.path(), seed(), &["--now", "2026-05-05T05:05:05Z"]);
+    tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-1")), 200);
+    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    assert_eq!(device["last_checkin"], "2026-05-05T05:05:05Z");
+    assert_eq!(device["first_seen"], "2026-05-05T05:05:05Z");
+}
