@@ -27,15 +27,15 @@ if ! command -v cupsd >/dev/null && [ ! -x /usr/sbin/cupsd ]; then
     fi
 fi
 
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 for target in "${macos_targets[@]}"; do
     if rustc --print target-libdir --target "$target" 2>/dev/null | xargs -r test -d; then
         echo "Type-checking (and linting) for $target"
-        cargo clippy --locked --quiet --all-targets --target "$target" -- -D warnings
+        cargo clippy --locked --quiet --workspace --all-targets --target "$target" -- -D warnings
     else
         echo "warning: the $target standard library is not installed; skipping its type-check" >&2
     fi
 done
 
-cargo test --locked
+cargo test --locked --workspace

@@ -1,0 +1,122 @@
+//! The devices API an admin console or an integration reads: each device's last
+//! check-in, agent version, blueprint, last inventory and verdicts; and the actions
+//! that queue a command for the device's next check-in.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::SharedState;
+use crate::auth::authorize;
+use crate::error::{ApiError, parse_json};
+use crate::store::DeviceRow;
+use crate::verdict::{Verdicts, judge};
+
+/// The commands an admin may queue, named as the agent receives them.
+const ACTIONS: [&str; 3] = ["blankpush", "dailycheckin", "updateinventory"];
+
+/// The report kinds that can be listed back.
+const REPORT_KINDS: [&str; 3] = ["results", "inventory", "mdm"];
+
+/// One device with its verdicts, as the API returns it.
+#[derive(Debug, Serialize)]
+struct DeviceView {
+    #[serde(flatten)]
+    device: DeviceRow,
+    #[serde(flatten)]
+    verdicts: Verdicts,
+}
+
+fn view(device: DeviceRow, now: DateTime<Utc>) -> DeviceView {
+    let verdicts = judge(&device, now);
+    DeviceView { device, verdicts }
+}
+
+fn admin(state: &SharedState, headers: &HeaderMap) -> Result<(), ApiError> {
+    authorize(headers, &state.seed)?.require_tenant()
+}
+
+pub(crate) async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let now = state.clock.now();
+    let devices = state.store.devices().map_err(ApiError::storage)?;
+    let views: Vec<DeviceView> = devices.into_iter().map(|device| view(device, now)).collect();
+    Ok(Json(serde_json::json!({ "now": now, "devices": views })).into_response())
+}
+
+pub(crate) async fn show(
+    State(state): State<SharedState>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let device = state
+        .store
+        .device(&device_id)
+        .map_err(ApiError::storage)?
+        .ok_or_else(|| ApiError::not_found(format!("no device {device_id}")))?;
+    Ok(Json(view(device, state.clock.now())).into_response())
+}
+
+pub(crate) async fn remove(
+    State(state): State<SharedState>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    if !state.store.remove_device(&device_id).map_err(ApiError::storage)? {
+        return Err(ApiError::not_found(format!("no device {device_id}")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn action(
+    State(state): State<SharedState>,
+    Path((device_id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    if !ACTIONS.contains(&action.as_str()) {
+        return Err(ApiError::not_found(format!("unknown action {action}; expected one of {}", ACTIONS.join(", "))));
+    }
+    let command_id = state.store.queue_command(&device_id, &action, state.clock.now()).map_err(ApiError::storage)?;
+    let reply = serde_json::json!({ "id": command_id, "type": action, "device_id": device_id });
+    Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
+}
+
+pub(crate) async fn reports(
+    State(state): State<SharedState>,
+    Path((device_id, kind)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    if !REPORT_KINDS.contains(&kind.as_str()) {
+        return Err(ApiError::not_found(format!("unknown report kind {kind}")));
+    }
+    let reports = state.store.reports(&device_id, &kind).map_err(ApiError::storage)?;
+    Ok(Json(serde_json::json!({ "reports": reports })).into_response())
+}
+
+/// The test clock's body: an RFC 3339 time, or null for the wall clock.
+#[derive(Debug, Deserialize)]
+struct ClockBody {
+    now: Option<DateTime<Utc>>,
+}
+
+pub(crate) async fn set_clock(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !state.clock.is_settable() {
+        return Err(ApiError::not_found("the test clock is disabled; start the tenant with --test-clock"));
+    }
+    admin(&state, &headers)?;
+    let clock: ClockBody = parse_json(&body)?;
+    state.clock.set(clock.now);
+    Ok(Json(serde_json::json!({ "now": state.clock.now() })).into_response())
+}
