@@ -96,9 +96,14 @@ impl TenantClient {
         serde_json::from_slice(&bytes).map_err(|error| TenantError::Garbage { reason: error.to_string() })
     }
 
-    /// `GET /api/v1/agent/blueprint`, conditional on `etag`.
-    pub(crate) async fn blueprint(&self, etag: Option<&str>) -> Result<BlueprintReply, TenantError> {
-        let mut request = self.http.get(self.url("/api/v1/agent/blueprint"));
+    /// `GET /api/v1/agent/blueprint` for `device_id`, conditional on `etag`. The
+    /// request has no body, so the device names itself in the query and a header.
+    pub(crate) async fn blueprint(&self, device_id: &str, etag: Option<&str>) -> Result<BlueprintReply, TenantError> {
+        let mut request = self
+            .http
+            .get(self.url("/api/v1/agent/blueprint"))
+            .query(&[("device_id", device_id)])
+            .header("X-Device-Id", device_id);
         if let Some(etag) = etag {
             request = request.header(IF_NONE_MATCH, etag);
         }

@@ -160,9 +160,16 @@ impl Session<'_> {
     /// Fetches the blueprint if it changed and saves it; keeps the saved one otherwise.
     async fn fetch_blueprint(&mut self, store: &Store) {
         let etag = store.tenant_value(ETAG_KEY).ok().flatten().filter(|_| self.paths.saved_blueprint.exists());
-        let mut result = self.client.blueprint(etag.as_deref()).await;
+        let device_id = match store.device_id() {
+            Ok(device_id) => device_id,
+            Err(error) => {
+                tracing::error!(error = %error, "Cannot read the device id; using the saved blueprint.");
+                return;
+            }
+        };
+        let mut result = self.client.blueprint(&device_id, etag.as_deref()).await;
         if matches!(result, Err(TenantError::Unauthorized)) && self.reload() {
-            result = self.client.blueprint(etag.as_deref()).await;
+            result = self.client.blueprint(&device_id, etag.as_deref()).await;
         }
         match self.settle(result) {
             Ok(BlueprintReply::NotModified) => tracing::info!("The blueprint is unchanged (304); using the saved one."),

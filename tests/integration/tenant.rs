@@ -92,6 +92,8 @@ fn check_in_fetches_the_blueprint_and_reports_with_token_and_user_agent_then_use
     assert_eq!(results["run_id"], first["id"]);
     assert_eq!(results["run"]["items"][0]["status"], "succeeded");
     assert_eq!(tenant.seen()[1].if_none_match, None);
+    let device_id = checkin["device_id"].as_str().unwrap();
+    assert_eq!(tenant.seen()[1].query, format!("device_id={device_id}"), "the blueprint request names the device");
 
     let second = check_in(&device, &[]);
     assert_eq!(second["blueprint_id"], "bp-test");

@@ -46,6 +46,8 @@ pub struct TenantState {
 pub struct Seen {
     pub method: String,
     pub path: String,
+    /// The query string, without its `?`.
+    pub query: String,
     pub authorization: Option<String>,
     pub user_agent: Option<String>,
     pub if_none_match: Option<String>,
@@ -191,10 +193,13 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let method = parts.next()?.to_string();
+    let target = parts.next()?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut seen = Seen {
         method,
-        path,
+        path: path.to_string(),
+        query: query.to_string(),
         authorization: None,
         user_agent: None,
         if_none_match: None,
