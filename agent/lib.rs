@@ -24,6 +24,7 @@
 //! `exit_code` says what each exit code means.
 
 pub mod app_bundle;
+mod atomic_file;
 pub mod blueprint;
 pub mod checkin;
 pub mod cli;

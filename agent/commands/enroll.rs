@@ -5,8 +5,6 @@
 //! half a token. Managed preferences still win over it, which is how an MDM
 //! profile rotates the token later. The token is never printed or logged.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -41,13 +39,14 @@ pub fn enroll(paths: &AgentPaths, url: &str, token: &str) -> anyhow::Result<u8> 
     Ok(exit_code::SUCCESS)
 }
 
-/// An `http(s)://` URL with a host.
+/// An `http(s)://` URL with a host, by the same rule the configuration checks
+/// `tenant.url` with when it reads the fragment back.
 fn check_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url.trim()).map_err(|error| error.to_string())?;
-    if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err("expected an http:// or https:// URL with a host".to_string());
+    if config::is_web_url(url.trim()) {
+        Ok(())
+    } else {
+        Err("expected an http:// or https:// URL with a host".to_string())
     }
-    Ok(())
 }
 
 /// Writes the fragment atomically, 0600; returns its path.
@@ -59,28 +58,14 @@ fn write_fragment(folder: &Path, url: &str, token: &str) -> anyhow::Result<PathB
     let mut bytes = Vec::new();
     plist::Value::Dictionary(dictionary).to_writer_xml(&mut bytes).context("cannot encode the fragment")?;
     let path = folder.join(ENROLLMENT_FRAGMENT);
-    let temporary = folder.join(format!(".{ENROLLMENT_FRAGMENT}.incoming"));
-    let _ = std::fs::remove_file(&temporary);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temporary)
-        .and_then(|mut file| {
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            file.write_all(&bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temporary, &path));
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error).with_context(|| format!("cannot write {}", path.display()));
-    }
+    crate::atomic_file::replace_private(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

@@ -24,3 +24,4 @@ pub use origin::Origin;
 pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
 pub use settings::{AgentConfig, Commands, Daemon, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant, Timeouts};
+pub(crate) use values::is_web_url;

@@ -185,7 +185,7 @@ pub(crate) fn parse_log_level(raw: &RawValue) -> Result<LogLevel, ValueProblem> 
 
 /// A plain check, enough to catch typos: the scheme is `http` or `https`, a host
 /// follows (after any `user@`), a port if given is digits, and there is no space.
-fn is_web_url(text: &str) -> bool {
+pub(crate) fn is_web_url(text: &str) -> bool {
     let lowercase = text.to_ascii_lowercase();
     let Some(scheme_length) =
         ["http://", "https://"].iter().find(|scheme| lowercase.starts_with(**scheme)).map(|scheme| scheme.len())
