@@ -17,6 +17,9 @@ fn advice(minimum: Option<&str>, latest: Option<Value>) -> Advice {
     Advice { minimum_agent_version: minimum.map(str::to_string), latest_agent: latest }
 }
 
+/// One row: ours, minimum, latest, the decision as text, how many problems.
+type Case = (&'static str, Option<&'static str>, Option<Value>, &'static str, usize);
+
 /// The decision, as text: `nothing`, `update 2.0.0`, `cannot comply 2.0.0 (offered 1.5.0)`.
 fn decided(ours: &str, minimum: Option<&str>, latest: Option<Value>) -> (String, usize) {
     let decided = decide(&version(ours), &advice(minimum, latest));
@@ -33,7 +36,7 @@ fn decided(ours: &str, minimum: Option<&str>, latest: Option<Value>) -> (String,
 
 #[test]
 fn the_advice_decides_between_nothing_an_update_and_cannot_comply() {
-    let cases: [(&str, Option<&str>, Option<Value>, &str, usize); 16] = [
+    let cases: [Case; 16] = [
         ("1.0.0", None, None, "nothing", 0),
         ("1.0.0", None, Some(offer_json("1.1.0")), "update 1.1.0", 0),
         ("1.0.0", None, Some(offer_json("1.0.0")), "nothing", 0),
