@@ -23,7 +23,7 @@ use crate::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan, PlannedItem};
 use crate::run_lock::{self, Holder, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, Store, StoreError, Trigger};
-use crate::tenant;
+use crate::{self_update, tenant};
 
 /// What was asked for.
 #[derive(Debug, Clone)]
@@ -93,6 +93,7 @@ pub async fn run_checkin(
     for run_id in store.mark_dangling_runs_interrupted()? {
         tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
     }
+    self_update::settle_unfinished(&store);
     let started_at = Utc::now();
     let mut schedule_state = ScheduleState::load(&store)?;
     schedule_state.daily_requested |= request.reset_daily;
@@ -131,8 +132,14 @@ pub async fn run_checkin(
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
     finish(&store, &mut run, outcome)?;
     progress.run_finished(&run);
-    if let Some(contact) = contact {
+    if let Some(mut contact) = contact {
+        let advice = contact.take_agent_advice();
         tenant::report(paths, &store, &run, contact).await;
+        // After the results: the package's postinstall may restart the daemon.
+        if let Some(advice) = advice {
+            let update = self_update::UpdateContext { paths, config, store: &store, kind, cancel };
+            self_update::update_agent(&update, &advice).await;
+        }
     }
     Ok(run)
 }

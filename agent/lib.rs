@@ -12,7 +12,8 @@
 //!                │  ├── plan (which items, what order, which timeout)
 //!                │  ├── items/<type> ── process (own group, bounded output, TERM → KILL)
 //!                │  │     └── apps: downloads (cache, resume, sha256) → installers (zip, pkg, dmg)
-//!                │  └── state (SQLite: runs, item results, markers)
+//!                │  ├── state (SQLite: runs, item results, markers)
+//!                │  └── self_update (after the results: the tenant's newer agent, installed)
 //!                ▼
 //!            progress / render (what people see), logging (what the files keep)
 //! ```
@@ -46,6 +47,7 @@ pub mod progress;
 pub mod render;
 pub mod run_lock;
 pub mod schedule;
+pub(crate) mod self_update;
 pub mod state;
 pub(crate) mod tenant;
 pub mod version;

@@ -10,7 +10,7 @@ use crate::exit_code;
 use crate::render;
 use crate::run_lock::{self, Holder};
 use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{Drift, RunOutcome, RunRecord, Store, StoreError};
+use crate::state::{AgentUpdate, Drift, RunOutcome, RunRecord, Store, StoreError};
 
 /// Everything `agent status` shows; its JSON form is part of the contract.
 #[derive(Debug, Serialize)]
@@ -33,6 +33,8 @@ pub struct StatusReport {
     pub running: Option<Holder>,
     /// The last check-in that ended (or was interrupted).
     pub last_run: Option<RunRecord>,
+    /// The newest attempt to update the agent itself, if any.
+    pub agent_update: Option<AgentUpdate>,
 }
 
 /// Prints the status as text or JSON.
@@ -58,6 +60,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
         drift: Drift { missing_policy: true, ..Drift::default() },
         running: running.clone(),
         last_run: None,
+        agent_update: None,
     };
     let Some(store) = Store::open_existing(&settings.paths.store_file)? else {
         return Ok(report);
@@ -70,7 +73,20 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
     if let Some(run) = &report.last_run {
         report.drift = run.drift.clone();
     }
+    report.agent_update = agent_update(&store, running.is_some())?;
     Ok(report)
+}
+
+/// The newest agent update. One left `installing` while no check-in runs was cut
+/// short: it is shown as the next check-in will settle it.
+fn agent_update(store: &Store, check_in_running: bool) -> Result<Option<AgentUpdate>, StoreError> {
+    let Some(mut update) = store.latest_agent_update()? else { return Ok(None) };
+    if !check_in_running {
+        if let Some((outcome, message)) = crate::self_update::settle(&update, &crate::self_update::running_version()) {
+            (update.outcome, update.message) = (outcome, message);
+        }
+    }
+    Ok(Some(update))
 }
 
 /// When the next recurring and daily check-ins are due, in that order.
@@ -122,6 +138,9 @@ pub fn render(report: &StatusReport) -> String {
             holder.pid
         );
     }
+    if let Some(update) = &report.agent_update {
+        let _ = writeln!(text, "Agent update:            {}", agent_update_text(update));
+    }
     match &report.last_run {
         None => text.push_str("No check-in has run on this device yet.\n"),
         Some(run) => text.push_str(&render_run(run)),
@@ -149,6 +168,13 @@ pub fn render_run(run: &RunRecord) -> String {
         let _ = writeln!(text, "  {}", render::item_line(item));
     }
     text
+}
+
+/// `installed 0.1.0 → 0.2.0 at TIME: message`.
+fn agent_update_text(update: &AgentUpdate) -> String {
+    let to = update.to.as_deref().map(|to| format!(" → {to}")).unwrap_or_default();
+    let message = render::printable(&update.message);
+    format!("{} {}{to} at {}: {message}", update.outcome, update.from, render::time(update.at))
 }
 
 fn drift_text(drift: &Drift) -> String {
@@ -237,6 +263,7 @@ mod tests {
                     item("Later", ItemStatus::NotRun, 0, "the run's 12h budget ran out before this item"),
                 ],
             }),
+            agent_update: None,
         }
     }
 
@@ -275,6 +302,44 @@ mod tests {
         assert_eq!(daily, Some(recurring + chrono::Duration::hours(24)));
         store.request_daily().unwrap();
         assert_eq!(next_check_ins(&store, &cadence, soon).unwrap().1, None, "asked for: due now");
+    }
+
+    #[test]
+    fn the_last_agent_update_shows_in_text_and_json() {
+        let mut report = report();
+        report.agent_update = Some(AgentUpdate {
+            id: 7,
+            at: at(9),
+            from: "0.1.0".into(),
+            to: Some("0.2.0".into()),
+            sha256: Some("ab".repeat(32)),
+            outcome: crate::state::AgentUpdateOutcome::ChecksumMismatch,
+            message: "sha256 mismatch for https://updates.example.com/agent-0.2.0.pkg: expected abab…".into(),
+        });
+        let text = render(&report);
+        let line = text.lines().find(|line| line.starts_with("Agent update:")).unwrap();
+        insta::assert_snapshot!(line);
+        let json = serde_json::to_value(&report).unwrap();
+        insta::assert_json_snapshot!(json["agent_update"]);
+    }
+
+    #[test]
+    fn an_install_cut_short_shows_as_the_next_check_in_will_settle_it() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let installing = AgentUpdate {
+            id: 0,
+            at: at(9),
+            from: "0.0.1".into(),
+            to: Some(env!("CARGO_PKG_VERSION").into()),
+            sha256: Some("ab".repeat(32)),
+            outcome: crate::state::AgentUpdateOutcome::Installing,
+            message: String::new(),
+        };
+        store.add_agent_update(&installing).unwrap();
+        let outcome = |running| agent_update(&store, running).unwrap().unwrap().outcome.as_str();
+        assert_eq!(outcome(true), "installing", "the check-in holding the lock is installing it");
+        assert_eq!(outcome(false), "installed", "this agent runs the version it was installing");
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct Timeouts {
     /// How long an item's processes get between TERM and KILL once its time is up.
     #[serde(serialize_with = "as_duration_text")]
     pub termination_grace: Duration,
+    /// The agent's own update, after a check-in: download and installer together.
+    #[serde(serialize_with = "as_duration_text")]
+    pub agent_update: Duration,
 }
 
 /// When check-ins are due.
@@ -186,6 +189,7 @@ impl Default for AgentConfig {
                 auto_app: Duration::from_secs(6 * HOUR),
                 run: Duration::from_secs(12 * HOUR),
                 termination_grace: Duration::from_secs(5),
+                agent_update: Duration::from_secs(30 * MINUTE),
             },
             schedule: Schedule {
                 recurring_interval: Duration::from_secs(15 * MINUTE),
@@ -320,7 +324,7 @@ mod tests {
             serde_json::json!({
                 "timeouts": {
                     "custom_script": "1h", "custom_printer": "3h", "auto_app": "6h",
-                    "run": "12h", "termination_grace": "5s"
+                    "run": "12h", "termination_grace": "5s", "agent_update": "30m"
                 },
                 "schedule": { "recurring_interval": "15m", "daily_interval": "24h" },
                 "daemon": { "shutdown_timeout": "20s" },

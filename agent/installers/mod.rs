@@ -16,4 +16,5 @@ mod zip_archive;
 
 pub(crate) use deliver::{Delivered, deliver};
 pub(crate) use memory::{installed_before, remember_install};
+pub(crate) use pkg::install_agent_package;
 pub(crate) use tools::Transcript;

@@ -78,6 +78,18 @@ impl<'a> Tools<'a> {
         }
     }
 
+    /// Tools outside any item (the agent's own update): in `root`, with the agent's
+    /// own environment, until `deadline`, stopped early only through `cancel`.
+    pub(super) fn detached(
+        root: &'a Path,
+        deadline: Instant,
+        grace: Duration,
+        cancel: &'a CancellationToken,
+        transcript: &'a mut Transcript,
+    ) -> Self {
+        Self { root, environment: &[], deadline, grace, cancel, transcript }
+    }
+
     /// Runs `program` with `args` until it ends; any ending but exit 0 is an error.
     pub(super) async fn run(&mut self, step: &str, program: &Path, args: Vec<OsString>) -> Result<(), InstallError> {
         let limits = Limits::new(self.deadline, self.grace);

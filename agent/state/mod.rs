@@ -4,12 +4,14 @@
 //! committed the moment it finishes, so a `kill -9` loses nothing already
 //! recorded; a run left without an end is marked `interrupted` by the next run.
 
+mod agent_updates;
 mod records;
 mod runs;
 mod schedule_marks;
 mod spool;
 mod store;
 
+pub use agent_updates::{AgentUpdate, AgentUpdateOutcome};
 pub use records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };

@@ -39,8 +39,11 @@ pub enum StoreError {
     },
 }
 
-/// The newest schema this version writes.
-const SCHEMA_VERSION: i64 = 3;
+/// The version [`SCHEMA`] brings a new store to.
+const BASE_SCHEMA_VERSION: i64 = 3;
+
+/// The newest schema this version writes: the base, then every step in [`SCHEMA_STEPS`].
+const SCHEMA_VERSION: i64 = BASE_SCHEMA_VERSION + SCHEMA_STEPS.len() as i64;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -98,6 +101,24 @@ CREATE TABLE IF NOT EXISTS spool (
     parked INTEGER NOT NULL DEFAULT 0
 );
 ";
+
+/// The changes after the base schema, oldest first; step `n` (from 0) takes a store
+/// to version `BASE_SCHEMA_VERSION + n + 1`. Each step stands alone (its own tables,
+/// `IF NOT EXISTS`), so steps written apart can be put in any order when merged.
+const SCHEMA_STEPS: &[&str] = &[
+    // 4: the agent's own updates (`self_update`): one row per attempt; `outcome` is
+    // NULL while the installer runs.
+    "CREATE TABLE IF NOT EXISTS agent_updates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        from_version TEXT NOT NULL,
+        to_version TEXT,
+        sha256 TEXT,
+        outcome TEXT,
+        message TEXT NOT NULL DEFAULT '',
+        reported_run_id TEXT
+    );",
+];
 
 /// The store: one SQLite connection.
 pub struct Store {
@@ -164,9 +185,16 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(self.newer_schema(version));
         }
-        if version < SCHEMA_VERSION {
-            let batch = format!("BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;");
+        if version < BASE_SCHEMA_VERSION {
+            let batch = format!("BEGIN; {SCHEMA} PRAGMA user_version = {BASE_SCHEMA_VERSION}; COMMIT;");
             self.connection.execute_batch(&batch).map_err(self.failed("cannot create the schema"))?;
+        }
+        for (done, step) in
+            SCHEMA_STEPS.iter().enumerate().skip((version.max(BASE_SCHEMA_VERSION) - BASE_SCHEMA_VERSION) as usize)
+        {
+            let next = BASE_SCHEMA_VERSION + done as i64 + 1;
+            let batch = format!("BEGIN; {step} PRAGMA user_version = {next}; COMMIT;");
+            self.connection.execute_batch(&batch).map_err(self.failed("cannot update the schema"))?;
         }
         Ok(())
     }

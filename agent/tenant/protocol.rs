@@ -19,9 +19,14 @@ pub(crate) struct CheckinReply {
     /// What the tenant wants done.
     #[serde(default)]
     pub(crate) commands: Vec<Command>,
-    /// The oldest agent the tenant accepts (self-update is not done here yet).
+    /// The oldest agent the tenant accepts.
     #[serde(default)]
     pub(crate) minimum_agent_version: Option<String>,
+    /// The agent the tenant offers, `{version, url, sha256}`: kept as JSON here and
+    /// checked by `self_update`, so a malformed offer is a logged error there and
+    /// never makes the rest of the reply unreadable.
+    #[serde(default)]
+    pub(crate) latest_agent: Option<serde_json::Value>,
 }
 
 /// One queued command.
@@ -41,4 +46,8 @@ pub(crate) struct ResultsBody<'a> {
     pub(crate) device_id: &'a str,
     pub(crate) run_id: &'a str,
     pub(crate) run: &'a crate::state::RunRecord,
+    /// The newest self-update attempt no earlier report carried, as `agent status`
+    /// shows it; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) agent_update: Option<&'a crate::state::AgentUpdate>,
 }

@@ -17,6 +17,7 @@ use super::protocol::{CheckinBody, CheckinReply, ResultsBody};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
+use crate::self_update::Advice;
 use crate::state::{RunRecord, Store, StoreError};
 
 /// Where results go.
@@ -41,12 +42,20 @@ pub(crate) struct Contact {
     answered: bool,
     /// Enough check-ins in a row ended in `401` for drift `stale_token`.
     stale_token: bool,
+    /// What the check-in reply said about the agent's version, for the self-update
+    /// after the results; `None` when the tenant did not answer.
+    agent_advice: Option<Advice>,
 }
 
 impl Contact {
     /// Whether the token counts as stale (drift `stale_token`).
     pub(crate) fn stale_token(&self) -> bool {
         self.stale_token
+    }
+
+    /// Takes what the check-in reply said about the agent's version.
+    pub(crate) fn take_agent_advice(&mut self) -> Option<Advice> {
+        self.agent_advice.take()
     }
 }
 
@@ -60,9 +69,11 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
             None
         }
     };
-    let Some(client) = client else { return Contact { client: None, answered: false, stale_token: false } };
+    let Some(client) = client else {
+        return Contact { client: None, answered: false, stale_token: false, agent_advice: None };
+    };
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
-    let answered = session.checkin(store, kind).await;
+    let (answered, agent_advice) = session.checkin(store, kind).await;
     if answered {
         session.fetch_blueprint(store).await;
     }
@@ -73,7 +84,7 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
             false
         }
     };
-    Contact { client: Some(session.client), answered, stale_token }
+    Contact { client: Some(session.client), answered, stale_token, agent_advice }
 }
 
 /// Spools the run's results and sends every due report, oldest first.
@@ -95,11 +106,15 @@ pub(crate) async fn report(paths: &AgentPaths, store: &Store, run: &RunRecord, c
 }
 
 /// Writes the results report into the spool; its id is the run's, so sending it
-/// twice is harmless.
+/// twice is harmless. It carries the newest agent update no earlier report did.
 fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
     let device_id = store.device_id()?;
-    let body = serde_json::to_string(&ResultsBody { device_id: &device_id, run_id: &run.id, run })?;
-    store.spool_add(&run.id, RESULTS_PATH, &body, Utc::now())?;
+    let agent_update = store.unreported_agent_update()?;
+    let body = ResultsBody { device_id: &device_id, run_id: &run.id, run, agent_update: agent_update.as_ref() };
+    store.spool_add(&run.id, RESULTS_PATH, &serde_json::to_string(&body)?, Utc::now())?;
+    if let Some(update) = &agent_update {
+        store.mark_agent_updates_reported(update.id, &run.id)?;
+    }
     Ok(())
 }
 
@@ -128,13 +143,14 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Sends `checkin` and acts on its commands; says whether the tenant answered.
-    async fn checkin(&mut self, store: &Store, kind: CheckinKind) -> bool {
+    /// Sends `checkin` and acts on its commands; says whether the tenant answered,
+    /// and what it said about the agent's version.
+    async fn checkin(&mut self, store: &Store, kind: CheckinKind) -> (bool, Option<Advice>) {
         let body = match checkin_body(store, kind) {
             Ok(body) => body,
             Err(error) => {
                 tracing::error!(error = %error, "Cannot read the device id for the tenant check-in.");
-                return false;
+                return (false, None);
             }
         };
         let mut result = self.client.checkin(&body).await;
@@ -144,15 +160,17 @@ impl Session<'_> {
         match self.settle(result) {
             Ok(reply) => {
                 act_on_commands(store, &reply);
-                true
+                let advice =
+                    Advice { minimum_agent_version: reply.minimum_agent_version, latest_agent: reply.latest_agent };
+                (true, Some(advice))
             }
             Err(error) if error.tenant_down() => {
                 tracing::warn!(error = %error, "Tenant check-in failed; using the saved blueprint.");
-                false
+                (false, None)
             }
             Err(error) => {
                 tracing::error!(error = %error, "Tenant check-in failed.");
-                error != TenantError::Unauthorized
+                (error != TenantError::Unauthorized, None)
             }
         }
     }
@@ -288,14 +306,9 @@ fn checkin_body(store: &Store, kind: CheckinKind) -> Result<CheckinBody, StoreEr
 
 /// Acts on the tenant's commands: `dailycheckin` makes the next check-in the daily
 /// one; the others are logged (sending inventory and checking in again at once
-/// belong to the daemon's queue).
+/// belong to the daemon's queue). `minimum_agent_version` and `latest_agent` are
+/// the self-update's, after the results.
 fn act_on_commands(store: &Store, reply: &CheckinReply) {
-    if let Some(minimum) = &reply.minimum_agent_version {
-        let ours = semver::Version::parse(env!("CARGO_PKG_VERSION")).ok();
-        if semver::Version::parse(minimum).ok().zip(ours).is_some_and(|(minimum, ours)| ours < minimum) {
-            tracing::warn!(minimum_agent_version = %minimum, "The tenant requires a newer agent than this one.");
-        }
-    }
     for command in &reply.commands {
         match command.command_type.as_str() {
             "dailycheckin" => match store.request_daily() {

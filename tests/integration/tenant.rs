@@ -5,6 +5,9 @@
 #[path = "tenant/server.rs"]
 mod server;
 
+#[path = "tenant/self_update.rs"]
+mod self_update;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

@@ -39,6 +39,12 @@ pub struct TenantState {
     /// On the next `401`, write this file (path, contents) before answering: a
     /// rotated token landing while the agent talks to the tenant.
     pub rotate_on_refusal: Option<(std::path::PathBuf, String)>,
+    /// `minimum_agent_version` in every check-in reply, when set.
+    pub minimum_agent_version: Option<String>,
+    /// `latest_agent` in every check-in reply, when set.
+    pub latest_agent: Option<Value>,
+    /// Files served at their path to anyone (no token): the agent's packages.
+    pub files: Vec<(String, String)>,
 }
 
 /// One request the tenant saw.
@@ -83,6 +89,9 @@ impl TestTenant {
             behavior: Behavior::Normal,
             results_status: 200,
             rotate_on_refusal: None,
+            minimum_agent_version: None,
+            latest_agent: None,
+            files: Vec::new(),
         };
         let shared =
             Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
@@ -162,6 +171,9 @@ fn answer(stream: TcpStream, shared: &Shared) {
 }
 
 fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, String, String) {
+    if let Some((_, contents)) = state.files.iter().find(|(path, _)| seen.method == "GET" && *path == seen.path) {
+        return (200, String::new(), contents.clone());
+    }
     if seen.authorization.as_deref() != Some(format!("Bearer {}", state.token).as_str()) {
         if let Some((path, contents)) = state.rotate_on_refusal.take() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -174,8 +186,14 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
     }
     match (seen.method.as_str(), seen.path.as_str()) {
         ("POST", "/api/v1/agent/checkin") => {
-            let commands = std::mem::take(&mut state.commands);
-            (200, String::new(), json!({ "commands": commands }).to_string())
+            let mut reply = json!({ "commands": std::mem::take(&mut state.commands) });
+            if let Some(minimum) = &state.minimum_agent_version {
+                reply["minimum_agent_version"] = json!(minimum);
+            }
+            if let Some(latest) = &state.latest_agent {
+                reply["latest_agent"] = latest.clone();
+            }
+            (200, String::new(), reply.to_string())
         }
         ("GET", "/api/v1/agent/blueprint") if seen.if_none_match.as_deref() == Some(state.etag.as_str()) => {
             (304, format!("ETag: {}\r\n", state.etag), String::new())

@@ -1,0 +1,201 @@
+//! The self-update step: decide, download into the cache, verify, install through
+//! `installer`, and record what came of it. Nothing here fails the check-in; every
+//! problem is a logged line and a recorded outcome.
+
+use semver::Version;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::decision::{Advice, Decision, Gate, Offer, decide, gate, running_version, settle};
+use crate::config::AgentConfig;
+use crate::downloads::{DownloadError, Downloaded, Downloader};
+use crate::installers::{Transcript, install_agent_package};
+use crate::paths::AgentPaths;
+use crate::plan::CheckinKind;
+use crate::state::{AgentUpdate, AgentUpdateOutcome, Store, StoreError};
+
+/// What the step needs from its check-in.
+pub(crate) struct UpdateContext<'a> {
+    /// Where the download cache and the install target are.
+    pub(crate) paths: &'a AgentPaths,
+    /// `commands.installer`, `timeouts.agent_update`, `timeouts.termination_grace`.
+    pub(crate) config: &'a AgentConfig,
+    /// Where attempts are recorded.
+    pub(crate) store: &'a Store,
+    /// The check-in's kind: an offer tried before is tried again only in a daily one.
+    pub(crate) kind: CheckinKind,
+    /// The agent's shutdown: stops a download (kept to resume), not the installer.
+    pub(crate) cancel: &'a CancellationToken,
+}
+
+/// Acts on the tenant's advice once the check-in is complete. Returns `true` when
+/// a newer agent was installed: the running process is now the old version, and
+/// the daemon should restart onto the new binary.
+pub(crate) async fn update_agent(context: &UpdateContext<'_>, advice: &Advice) -> bool {
+    let ours = running_version();
+    let decided = decide(&ours, advice);
+    for problem in &decided.problems {
+        tracing::error!(problem = %problem, "Part of the tenant's agent version advice is unusable; it is ignored.");
+    }
+    match decided.decision {
+        Decision::Nothing => {
+            tracing::debug!(agent_version = %ours, "The agent is up to date.");
+            false
+        }
+        Decision::CannotComply { minimum, offered } => {
+            cannot_comply(context.store, &ours, &minimum, offered.as_ref());
+            false
+        }
+        Decision::Update(offer) => {
+            let previous = context.store.latest_agent_update_of(&offer.version.to_string(), &offer.sha256);
+            match previous.map(|previous| gate(previous.as_ref(), context.kind)) {
+                Ok(Gate::Go) => install(context, &ours, &offer).await,
+                Ok(Gate::Wait(reason)) => {
+                    tracing::info!(from = %ours, to = %offer.version, reason = %reason, "Agent update waits.");
+                    false
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "Cannot read earlier agent updates; not updating now.");
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// Closes an attempt an agent left `installing` (it stopped while the installer
+/// ran), judged by the version running now. Called with the check-in lock held,
+/// so no installer of this agent is running.
+pub(crate) fn settle_unfinished(store: &Store) {
+    let settled = store.latest_agent_update().and_then(|latest| {
+        let Some(latest) = latest else { return Ok(()) };
+        let Some((outcome, message)) = settle(&latest, &running_version()) else { return Ok(()) };
+        store.finish_agent_update(latest.id, outcome, &message)?;
+        let to = latest.to.unwrap_or_default();
+        tracing::warn!(from = %latest.from, to = %to, outcome = %outcome, detail = %message, "Settled an agent update the agent did not see end.");
+        Ok(())
+    });
+    if let Err(error) = settled {
+        tracing::error!(error = %error, "Cannot settle an unfinished agent update.");
+    }
+}
+
+/// Logs (every check-in) and records (once while it stays the same) that the
+/// tenant requires an agent it does not offer.
+fn cannot_comply(store: &Store, ours: &Version, minimum: &Version, offered: Option<&Version>) {
+    let message = match offered {
+        None => format!("the tenant requires agent {minimum} or newer but offers no update"),
+        Some(offered) => format!("the tenant requires agent {minimum} or newer but offers only {offered}"),
+    };
+    tracing::warn!(agent_version = %ours, minimum_agent_version = %minimum, detail = %message, "Cannot comply with the tenant's minimum agent version.");
+    let attempt = new_attempt(ours, offered.map(ToString::to_string), None, AgentUpdateOutcome::CannotComply, message);
+    let unchanged = store.latest_agent_update().map(|latest| {
+        latest.is_some_and(|latest| {
+            (latest.outcome, &latest.to, &latest.message) == (attempt.outcome, &attempt.to, &attempt.message)
+        })
+    });
+    if let Err(error) = unchanged.and_then(|unchanged| if unchanged { Ok(()) } else { record(store, &attempt) }) {
+        tracing::error!(error = %error, "Cannot record the agent update's outcome.");
+    }
+}
+
+/// Downloads, verifies and installs `offer`; says whether it was installed.
+async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> bool {
+    if context.cancel.is_cancelled() {
+        tracing::info!(to = %offer.version, "Agent update skipped: the agent is shutting down.");
+        return false;
+    }
+    let (paths, config) = (context.paths, context.config);
+    let deadline = Instant::now() + config.timeouts.agent_update;
+    let Some(download) = fetch(context, ours, offer, deadline).await else { return false };
+    let started = match context.store.add_agent_update(&offer_attempt(ours, offer, AgentUpdateOutcome::Installing, ""))
+    {
+        Ok(id) => id,
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot record the agent update; not installing without a record.");
+            return false;
+        }
+    };
+    let installer = &config.commands.installer;
+    tracing::info!(to = %offer.version, installer = %installer.display(), target = %paths.root.display(), "Running the installer on the agent package.");
+    let mut transcript = Transcript::default();
+    let grace = config.timeouts.termination_grace;
+    let result = install_agent_package(installer, &download.path, &paths.root, deadline, grace, &mut transcript).await;
+    if let Err(error) = std::fs::remove_file(&download.path) {
+        tracing::warn!(path = %download.path.display(), error = %error, "Cannot remove the agent package from the cache.");
+    }
+    let output = transcript.into_text();
+    let (outcome, message) = match result {
+        Ok(()) => {
+            let how = download.describe();
+            (
+                AgentUpdateOutcome::Installed,
+                format!("installed agent {} over {ours} ({how}, sha256 verified)", offer.version),
+            )
+        }
+        Err(error) => (AgentUpdateOutcome::Failed, format!("agent {}: {error}", offer.version)),
+    };
+    log_store_error(context.store.finish_agent_update(started, outcome, &message));
+    if outcome == AgentUpdateOutcome::Installed {
+        tracing::info!(from = %ours, to = %offer.version, output = %output, "Agent updated; the daemon runs the new binary once launchd starts it again.");
+        true
+    } else {
+        tracing::warn!(from = %ours, to = %offer.version, detail = %message, output = %output, "Agent update failed.");
+        false
+    }
+}
+
+/// Puts the offered package, verified, into the download cache. A failure is
+/// recorded (`checksum_mismatch` or `download_failed`); a shutdown is not (the
+/// partial file is kept and the next check-in resumes it).
+async fn fetch(context: &UpdateContext<'_>, ours: &Version, offer: &Offer, deadline: Instant) -> Option<Downloaded> {
+    let paths = context.paths;
+    tracing::info!(from = %ours, to = %offer.version, url = %offer.url, "Agent update started: downloading the package.");
+    let downloader =
+        Downloader { cache_dir: &paths.download_cache, root: &paths.root, deadline, cancel: context.cancel };
+    let error = match downloader.fetch(&offer.url, &offer.sha256, "pkg").await {
+        Ok(download) => {
+            tracing::info!(to = %offer.version, bytes = download.bytes, "Agent package verified against its sha256.");
+            return Some(download);
+        }
+        Err(DownloadError::Cancelled { .. }) => {
+            tracing::info!(to = %offer.version, "Agent update stopped: the agent is shutting down; the download resumes later.");
+            return None;
+        }
+        Err(error) => error,
+    };
+    let outcome = match error {
+        DownloadError::Mismatch { .. } => AgentUpdateOutcome::ChecksumMismatch,
+        _ => AgentUpdateOutcome::DownloadFailed,
+    };
+    let message = error.to_string();
+    tracing::warn!(to = %offer.version, outcome = %outcome, detail = %message, "Agent update failed before the installer ran.");
+    log_store_error(record(context.store, &offer_attempt(ours, offer, outcome, &message)));
+    None
+}
+
+/// An attempt at `offer`.
+fn offer_attempt(ours: &Version, offer: &Offer, outcome: AgentUpdateOutcome, message: &str) -> AgentUpdate {
+    let (to, sha256) = (Some(offer.version.to_string()), Some(offer.sha256.clone()));
+    new_attempt(ours, to, sha256, outcome, message.to_string())
+}
+
+fn new_attempt(
+    ours: &Version,
+    to: Option<String>,
+    sha256: Option<String>,
+    outcome: AgentUpdateOutcome,
+    message: String,
+) -> AgentUpdate {
+    AgentUpdate { id: 0, at: chrono::Utc::now(), from: ours.to_string(), to, sha256, outcome, message }
+}
+
+fn record(store: &Store, attempt: &AgentUpdate) -> Result<(), StoreError> {
+    store.add_agent_update(attempt).map(drop)
+}
+
+fn log_store_error(result: Result<(), StoreError>) {
+    if let Err(error) = result {
+        tracing::error!(error = %error, "Cannot record the agent update's outcome.");
+    }
+}

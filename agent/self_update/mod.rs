@@ -1,0 +1,21 @@
+//! Keeping the agent itself up to date, from what the tenant's check-in reply says
+//! (`minimum_agent_version`, `latest_agent: {version, url, sha256}`).
+//!
+//! ```text
+//! check-in: tenant::begin (reply kept) ─ items ─ results reported
+//!     └─► update_agent: decision::decide ── Nothing | CannotComply (logged, recorded)
+//!                          └─ Update ─► decision::gate (an offer tried before waits for a daily check-in)
+//!                               └─► downloads (root-only cache, sha256) ─► installer -pkg … -target <root>
+//!                                     └─► state: agent_updates (status `agent_update`, next results report)
+//! ```
+//!
+//! It runs after the check-in's results were reported, still under the check-in
+//! lock: the package's postinstall may restart the daemon, and the check-in must be
+//! complete before that. The agent never installs a version equal to or older than
+//! its own.
+
+mod apply;
+mod decision;
+
+pub(crate) use apply::{UpdateContext, settle_unfinished, update_agent};
+pub(crate) use decision::{Advice, running_version, settle};
