@@ -20,6 +20,12 @@ fn marker_blueprint() -> serde_json::Value {
     })])
 }
 
+/// The reports the agent logged as sent (accepted by the tenant), in order.
+fn sent(device: &Device) -> Vec<String> {
+    let records = logged(device, "Report sent to the tenant.");
+    records.iter().map(|record| record["report_id"].as_str().expect("a report id").to_string()).collect()
+}
+
 /// How many reports the last check-in left waiting in the spool, as it logged.
 fn spooled(device: &Device) -> u64 {
     let records = logged(device, "Reports remain in the spool.");
@@ -50,9 +56,11 @@ fn a_stopped_tenant_leaves_the_saved_blueprint_enforced_and_the_reports_spooled_
     tenant.restart(|_| {});
     assert_eq!(tenant.result_run_ids(), expected[..1], "the tenant kept what it had in its SQLite file");
     expected.push(run_id(&check_in(&device)));
-    assert_eq!(tenant.result_run_ids(), expected, "every spooled report, once, oldest first");
+    assert_eq!(tenant.result_run_ids(), expected, "every spooled report, oldest first");
+    assert_eq!(sent(&device), expected, "each sent once: the tenant's de-duplication was not needed");
     assert_eq!(tenant.checkins().len(), 2, "the check-ins made while it was down never reached it");
     expected.push(run_id(&check_in(&device)));
-    assert_eq!(tenant.result_run_ids(), expected, "nothing is sent twice");
+    assert_eq!(tenant.result_run_ids(), expected);
+    assert_eq!(sent(&device), expected, "nothing is sent twice");
     assert_eq!(logged(&device, "Reports remain in the spool.").len(), 3, "the spool is empty again");
 }
