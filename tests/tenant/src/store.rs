@@ -172,14 +172,15 @@ impl Store {
     }
 
     /// Records a check-in and hands over (and marks delivered) every queued command.
+    /// A field the agent sent empty (it does not know it) leaves the known value alone.
     pub(crate) fn record_checkin(&self, record: &CheckinRecord<'_>, now: DateTime<Utc>) -> Result<Vec<Command>> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         Self::ensure_device(&transaction, record.device_id, now)?;
         transaction.execute(
-            "UPDATE devices SET last_checkin = ?2, agent_version = COALESCE(?3, agent_version),
-                serial_number = COALESCE(?4, serial_number), hostname = COALESCE(?5, hostname),
-                os_version = COALESCE(?6, os_version) WHERE device_id = ?1",
+            "UPDATE devices SET last_checkin = ?2, agent_version = COALESCE(NULLIF(?3, ''), agent_version),
+                serial_number = COALESCE(NULLIF(?4, ''), serial_number), hostname = COALESCE(NULLIF(?5, ''), hostname),
+                os_version = COALESCE(NULLIF(?6, ''), os_version) WHERE device_id = ?1",
             params![
                 record.device_id,
                 now.to_rfc3339(),

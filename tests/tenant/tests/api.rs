@@ -28,6 +28,15 @@ fn checkin_records_the_device_and_offers_versions() {
     assert_eq!(device["hostname"], "mac-1");
     assert_eq!(device["serial_number"], "C02XYZ");
     tenant.json(tenant.get("/api/v1/devices/NOPE"), 404);
+
+    let mut unknowing = checkin_body("DEVICE-1");
+    unknowing["serial_number"] = json!("");
+    unknowing["os_version"] = json!("");
+    tenant.json(tenant.post("/api/v1/agent/checkin", unknowing.clone()), 200);
+    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    assert_eq!((&device["serial_number"], &device["os_version"]), (&json!("C02XYZ"), &json!("15.1")), "kept");
+    tenant.json(tenant.post("/api/v1/agent/checkin", json!({ "device_id": "DEVICE-3", "serial_number": "" })), 200);
+    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-3"), 200)["serial_number"], json!(null));
 }
 
 #[test]
