@@ -62,6 +62,10 @@ pub enum CheckinError {
     /// No blueprint given, configured, or saved from the tenant.
     #[error("no blueprint: pass --blueprint PATH, set blueprint_file in the configuration, or enroll with a tenant")]
     NoBlueprint,
+    /// Enrolled, but the tenant has not sent a blueprint yet (it could not be
+    /// reached, refused the token, or has none for this device).
+    #[error("no blueprint yet: the tenant has not sent one (`agent logs --level warn` says why)")]
+    NoBlueprintYet,
     /// The blueprint is malformed.
     #[error(transparent)]
     Blueprint(#[from] BlueprintErrors),
@@ -154,7 +158,7 @@ fn load_blueprint(
         .clone()
         .or_else(|| config.blueprint_file.clone())
         .or_else(|| paths.saved_blueprint.exists().then(|| paths.saved_blueprint.clone()))
-        .ok_or(CheckinError::NoBlueprint)?;
+        .ok_or(if config.tenant.url.is_some() { CheckinError::NoBlueprintYet } else { CheckinError::NoBlueprint })?;
     let loaded = blueprint::load(&path)?;
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");

@@ -27,7 +27,8 @@ pub struct StatusReport {
     /// When the next daily check-in is due (it takes the place of a recurring
     /// one); `None`: due now, at the next check-in.
     pub next_daily_at: Option<DateTime<Utc>>,
-    /// What differs from what the tenant expects, as of the last run.
+    /// What differs from what the tenant expects, as of the last run; `stale_token`
+    /// as of now (it holds until a request succeeds, even if no check-in could run).
     pub drift: Drift,
     /// The check-in running right now, if any.
     pub running: Option<Holder>,
@@ -73,6 +74,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
     if let Some(run) = &report.last_run {
         report.drift = run.drift.clone();
     }
+    report.drift.stale_token = crate::tenant::token_is_stale(&store)?;
     report.agent_update = agent_update(&store, running.is_some())?;
     Ok(report)
 }

@@ -275,10 +275,23 @@ impl Session<'_> {
     }
 }
 
+/// Whether the token counts as stale now (drift `stale_token`): enough check-ins in
+/// a row ended in `401` and no request has succeeded since. It holds even when no
+/// check-in could run, e.g. on a device enrolled with a wrong token that never got
+/// a blueprint.
+pub(crate) fn token_is_stale(store: &Store) -> Result<bool, StoreError> {
+    Ok(refusal_streak(store)? >= STALE_TOKEN_STREAK)
+}
+
+/// How many check-ins in a row ended in `401`.
+fn refusal_streak(store: &Store) -> Result<u32, StoreError> {
+    Ok(store.tenant_value(UNAUTHORIZED_STREAK_KEY)?.and_then(|text| text.parse().ok()).unwrap_or(0))
+}
+
 /// Counts check-ins ending in `401` (when `count_refusal`); any success resets the
 /// count. Says whether the token is stale now.
 fn record_token_outcome(store: &Store, session: &Session<'_>, count_refusal: bool) -> Result<bool, StoreError> {
-    let streak: u32 = store.tenant_value(UNAUTHORIZED_STREAK_KEY)?.and_then(|text| text.parse().ok()).unwrap_or(0);
+    let streak = refusal_streak(store)?;
     let streak = if session.succeeded {
         0
     } else if session.unauthorized && count_refusal {

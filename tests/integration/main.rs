@@ -13,6 +13,7 @@ mod bad_input;
 mod concurrency;
 mod crash;
 mod daemon;
+mod end_to_end;
 mod frequency;
 mod logs;
 mod managed_os;

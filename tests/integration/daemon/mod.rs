@@ -2,7 +2,7 @@
 //! socket (who may use it, what `agent run` gets through it), its signals, its
 //! restarts, and the launchd job that starts it.
 
-mod harness;
+pub(crate) mod harness;
 
 mod launchd;
 mod schedule;

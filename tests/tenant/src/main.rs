@@ -2,24 +2,18 @@
 //! (CONTRACT.md, "Tenant protocol") and answers a devices API, so the agent can be
 //! run and tested end to end without a real management service.
 //!
-//! `main` is thin: parse the flags, load the seed, open the store, serve.
+//! `main` is thin: parse the flags, load the seed, then serve through the library
+//! until Ctrl-C or SIGTERM.
 
-mod auth;
-mod clock;
-mod error;
-mod routes;
-mod seed;
-mod store;
-mod verdict;
-
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Parser;
+use endpoint_tenant::{Seed, Settings};
 
 /// Command-line flags of the `tenant` binary.
 #[derive(Debug, Parser)]
@@ -62,41 +56,25 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
     let mut seed = match &arguments.seed {
-        Some(path) => seed::Seed::load(path)?,
-        None => seed::Seed::default(),
+        Some(path) => Seed::load(path)?,
+        None => Seed::default(),
     };
     seed.tokens.extend(arguments.tokens.iter().cloned());
     if let Some(path) = &arguments.blueprint {
-        seed.blueprint = Some(seed::read_json(path)?);
+        seed.blueprint = Some(endpoint_tenant::read_json(path)?);
     }
-    if seed.tokens.is_empty() && seed.device_tokens.is_empty() {
-        anyhow::bail!("no token configured: pass --token or list tokens in the seed file");
-    }
-    let store = match &arguments.database {
-        Some(path) => store::Store::open(path)?,
-        None => store::Store::open_in_memory()?,
-    };
-    let state = routes::AppState {
-        seed: seed.resolve()?,
-        store,
-        clock: clock::Clock::new(arguments.now, arguments.test_clock),
-    };
+    let settings =
+        Settings { seed, database: arguments.database.clone(), now: arguments.now, test_clock: arguments.test_clock };
+    let listener = std::net::TcpListener::bind(arguments.listen)
+        .with_context(|| format!("could not listen on {}", arguments.listen))?;
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
-    runtime.block_on(serve(arguments.listen, Arc::new(state)))
-}
-
-/// Binds, announces the bound URL on stdout, and serves until Ctrl-C or SIGTERM.
-async fn serve(listen: SocketAddr, state: Arc<routes::AppState>) -> anyhow::Result<()> {
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("could not listen on {listen}"))?;
-    let address = listener.local_addr().context("could not read the bound address")?;
-    println!("http://{address}");
-    use std::io::Write as _;
-    std::io::stdout().flush().context("could not write to stdout")?;
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")
+    runtime.block_on(async {
+        let tenant = endpoint_tenant::start(listener, settings).await?;
+        // The bound URL is the first line on stdout, so scripts and tests can read it.
+        println!("{}", tenant.url());
+        std::io::stdout().flush().context("could not write to stdout")?;
+        tenant.serve_until(shutdown_signal()).await
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM, whichever comes first.

@@ -8,28 +8,29 @@ use anyhow::Context;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// The seed file as written (JSON); every key is optional.
-#[derive(Debug, Default, Deserialize)]
+/// What the tenant knows before any device talks to it: the seed file as written
+/// (JSON, every key optional), or built in code by a test that starts a tenant.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Seed {
-    /// Tenant-wide bearer tokens.
+pub struct Seed {
+    /// Tenant-wide bearer tokens: any device, and the devices API.
     #[serde(default)]
-    pub(crate) tokens: Vec<String>,
+    pub tokens: Vec<String>,
     /// Device id → the token only that device may use.
     #[serde(default)]
-    pub(crate) device_tokens: BTreeMap<String, String>,
+    pub device_tokens: BTreeMap<String, String>,
     /// The blueprint served to devices without one of their own.
     #[serde(default)]
-    pub(crate) blueprint: Option<serde_json::Value>,
+    pub blueprint: Option<serde_json::Value>,
     /// Device id → its own blueprint.
     #[serde(default)]
-    pub(crate) device_blueprints: BTreeMap<String, serde_json::Value>,
+    pub device_blueprints: BTreeMap<String, serde_json::Value>,
     /// Sent in every check-in reply when set: agents below it must update.
     #[serde(default)]
-    pub(crate) minimum_agent_version: Option<String>,
+    pub minimum_agent_version: Option<String>,
     /// Sent in every check-in reply when set: `{version, url, sha256}`.
     #[serde(default)]
-    pub(crate) latest_agent: Option<serde_json::Value>,
+    pub latest_agent: Option<serde_json::Value>,
 }
 
 /// A blueprint ready to serve: its exact body and the ETag of that body.
@@ -52,7 +53,8 @@ pub(crate) struct ResolvedSeed {
 }
 
 impl Seed {
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+    /// Reads a seed file, naming the file in every error.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
         let value = read_json(path)?;
         serde_json::from_value(value).with_context(|| format!("{}: not a valid seed", path.display()))
     }
@@ -82,7 +84,7 @@ impl ResolvedSeed {
 }
 
 /// Reads a JSON file, naming the file in every error.
-pub(crate) fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+pub fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
 }

@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS devices (
     hostname TEXT,
     os_version TEXT,
     blueprint_id TEXT,
+    blueprint_etag TEXT,
+    blueprint_sent_at TEXT,
     last_inventory TEXT,
     mdm_profile_installed INTEGER,
     mdm_enrolled_at TEXT,
@@ -49,6 +51,11 @@ CREATE TABLE IF NOT EXISTS commands (
 );
 ";
 
+/// Columns added after the first release, added to a database file that predates
+/// them (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was).
+const ADDED_COLUMNS: [(&str, &str, &str); 2] =
+    [("devices", "blueprint_etag", "TEXT"), ("devices", "blueprint_sent_at", "TEXT")];
+
 /// What the agent said about itself at check-in.
 #[derive(Debug)]
 pub(crate) struct CheckinRecord<'a> {
@@ -72,6 +79,10 @@ pub(crate) struct DeviceRow {
     pub(crate) hostname: Option<String>,
     pub(crate) os_version: Option<String>,
     pub(crate) blueprint_id: Option<String>,
+    /// The `ETag` of the blueprint the device holds: sent to it, or confirmed by a `304`.
+    pub(crate) blueprint_etag: Option<String>,
+    /// When the blueprint body was last sent (a `304` leaves it alone).
+    pub(crate) blueprint_sent_at: Option<DateTime<Utc>>,
     pub(crate) last_inventory: Option<DateTime<Utc>>,
     pub(crate) mdm_profile_installed: Option<bool>,
     pub(crate) mdm_enrolled_at: Option<DateTime<Utc>>,
@@ -84,6 +95,36 @@ pub(crate) struct StoredReport {
     pub(crate) report_id: String,
     pub(crate) received_at: DateTime<Utc>,
     pub(crate) body: serde_json::Value,
+}
+
+/// A check-in, as the device's history lists it.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct StoredCheckin {
+    pub(crate) received_at: DateTime<Utc>,
+    /// `daily` or `recurring`, as the agent said.
+    pub(crate) kind: Option<String>,
+    /// The check-in body as the agent sent it.
+    pub(crate) body: serde_json::Value,
+}
+
+/// A command with when it was queued and when a check-in took it.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct QueuedCommand {
+    pub(crate) id: String,
+    #[serde(rename = "type")]
+    pub(crate) command_type: String,
+    pub(crate) queued_at: DateTime<Utc>,
+    /// `None` while it waits for the device's next check-in.
+    pub(crate) delivered_at: Option<DateTime<Utc>>,
+}
+
+/// The blueprint a device was answered with.
+#[derive(Debug)]
+pub(crate) struct HeldBlueprint<'a> {
+    pub(crate) id: Option<&'a str>,
+    pub(crate) etag: &'a str,
+    /// The body was sent (`200`), not confirmed unchanged (`304`).
+    pub(crate) sent: bool,
 }
 
 /// A command waiting for (or handed to) a device.
@@ -113,6 +154,7 @@ impl Store {
 
     fn with(connection: Connection) -> anyhow::Result<Self> {
         connection.execute_batch(SCHEMA).context("could not create the schema")?;
+        add_missing_columns(&connection).context("could not bring the schema up to date")?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 
@@ -130,14 +172,15 @@ impl Store {
     }
 
     /// Records a check-in and hands over (and marks delivered) every queued command.
+    /// A field the agent sent empty (it does not know it) leaves the known value alone.
     pub(crate) fn record_checkin(&self, record: &CheckinRecord<'_>, now: DateTime<Utc>) -> Result<Vec<Command>> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         Self::ensure_device(&transaction, record.device_id, now)?;
         transaction.execute(
-            "UPDATE devices SET last_checkin = ?2, agent_version = COALESCE(?3, agent_version),
-                serial_number = COALESCE(?4, serial_number), hostname = COALESCE(?5, hostname),
-                os_version = COALESCE(?6, os_version) WHERE device_id = ?1",
+            "UPDATE devices SET last_checkin = ?2, agent_version = COALESCE(NULLIF(?3, ''), agent_version),
+                serial_number = COALESCE(NULLIF(?4, ''), serial_number), hostname = COALESCE(NULLIF(?5, ''), hostname),
+                os_version = COALESCE(NULLIF(?6, ''), os_version) WHERE device_id = ?1",
             params![
                 record.device_id,
                 now.to_rfc3339(),
@@ -167,17 +210,16 @@ impl Store {
         Ok(commands)
     }
 
-    /// Remembers which blueprint the device was last given.
-    pub(crate) fn record_blueprint(
-        &self,
-        device_id: &str,
-        blueprint_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    /// Remembers which blueprint the device holds, and when its body was last
+    /// `sent` (rather than confirmed unchanged with a `304`).
+    pub(crate) fn record_blueprint(&self, device_id: &str, held: &HeldBlueprint<'_>, now: DateTime<Utc>) -> Result<()> {
         let connection = self.lock();
         Self::ensure_device(&connection, device_id, now)?;
-        connection
-            .execute("UPDATE devices SET blueprint_id = ?2 WHERE device_id = ?1", params![device_id, blueprint_id])?;
+        connection.execute(
+            "UPDATE devices SET blueprint_id = ?2, blueprint_etag = ?3,
+                blueprint_sent_at = CASE WHEN ?4 THEN ?5 ELSE blueprint_sent_at END WHERE device_id = ?1",
+            params![device_id, held.id, held.etag, held.sent, now.to_rfc3339()],
+        )?;
         Ok(())
     }
 
@@ -223,11 +265,34 @@ impl Store {
             "SELECT report_id, received_at, body FROM reports WHERE device_id = ?1 AND kind = ?2 ORDER BY sequence",
         )?;
         let rows = statement.query_map(params![device_id, kind], |row| {
-            let body: String = row.get(2)?;
-            Ok(StoredReport {
-                report_id: row.get(0)?,
-                received_at: row.get(1)?,
-                body: serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+            Ok(StoredReport { report_id: row.get(0)?, received_at: row.get(1)?, body: json_or_text(row.get(2)?) })
+        })?;
+        rows.collect()
+    }
+
+    /// The device's check-ins, in arrival order.
+    pub(crate) fn checkins(&self, device_id: &str) -> Result<Vec<StoredCheckin>> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT received_at, kind, body FROM checkins WHERE device_id = ?1 ORDER BY sequence")?;
+        let rows = statement.query_map([device_id], |row| {
+            Ok(StoredCheckin { received_at: row.get(0)?, kind: row.get(1)?, body: json_or_text(row.get(2)?) })
+        })?;
+        rows.collect()
+    }
+
+    /// The commands queued for the device, in the order they were queued.
+    pub(crate) fn commands(&self, device_id: &str) -> Result<Vec<QueuedCommand>> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT command_id, type, queued_at, delivered_at FROM commands WHERE device_id = ?1 ORDER BY sequence",
+        )?;
+        let rows = statement.query_map([device_id], |row| {
+            Ok(QueuedCommand {
+                id: row.get(0)?,
+                command_type: row.get(1)?,
+                queued_at: row.get(2)?,
+                delivered_at: row.get(3)?,
             })
         })?;
         rows.collect()
@@ -269,7 +334,8 @@ impl Store {
 }
 
 const DEVICE_COLUMNS: &str = "SELECT device_id, first_seen, last_checkin, agent_version, serial_number, hostname,
-    os_version, blueprint_id, last_inventory, mdm_profile_installed, mdm_enrolled_at, removed FROM devices";
+    os_version, blueprint_id, blueprint_etag, blueprint_sent_at, last_inventory, mdm_profile_installed,
+    mdm_enrolled_at, removed FROM devices";
 
 fn device_row(row: &rusqlite::Row<'_>) -> Result<DeviceRow> {
     Ok(DeviceRow {
@@ -281,9 +347,31 @@ fn device_row(row: &rusqlite::Row<'_>) -> Result<DeviceRow> {
         hostname: row.get(5)?,
         os_version: row.get(6)?,
         blueprint_id: row.get(7)?,
-        last_inventory: row.get(8)?,
-        mdm_profile_installed: row.get(9)?,
-        mdm_enrolled_at: row.get(10)?,
-        removed: row.get(11)?,
+        blueprint_etag: row.get(8)?,
+        blueprint_sent_at: row.get(9)?,
+        last_inventory: row.get(10)?,
+        mdm_profile_installed: row.get(11)?,
+        mdm_enrolled_at: row.get(12)?,
+        removed: row.get(13)?,
     })
+}
+
+/// A stored body as JSON, or as a string if it somehow is not JSON.
+fn json_or_text(body: String) -> serde_json::Value {
+    serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body))
+}
+
+/// Adds each of [`ADDED_COLUMNS`] its table lacks.
+fn add_missing_columns(connection: &Connection) -> Result<()> {
+    for (table, column, column_type) in ADDED_COLUMNS {
+        let present: bool = connection.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"),
+            [column],
+            |row| row.get(0),
+        )?;
+        if !present {
+            connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {column_type}"))?;
+        }
+    }
+    Ok(())
 }

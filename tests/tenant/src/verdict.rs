@@ -81,6 +81,8 @@ mod tests {
             hostname: None,
             os_version: None,
             blueprint_id: None,
+            blueprint_etag: None,
+            blueprint_sent_at: None,
             last_inventory: Some(at("2026-01-10T00:00:00Z")),
             mdm_profile_installed: Some(true),
             mdm_enrolled_at: Some(at("2026-01-01T00:00:00Z")),

@@ -28,6 +28,15 @@ fn checkin_records_the_device_and_offers_versions() {
     assert_eq!(device["hostname"], "mac-1");
     assert_eq!(device["serial_number"], "C02XYZ");
     tenant.json(tenant.get("/api/v1/devices/NOPE"), 404);
+
+    let mut unknowing = checkin_body("DEVICE-1");
+    unknowing["serial_number"] = json!("");
+    unknowing["os_version"] = json!("");
+    tenant.json(tenant.post("/api/v1/agent/checkin", unknowing.clone()), 200);
+    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    assert_eq!((&device["serial_number"], &device["os_version"]), (&json!("C02XYZ"), &json!("15.1")), "kept");
+    tenant.json(tenant.post("/api/v1/agent/checkin", json!({ "device_id": "DEVICE-3", "serial_number": "" })), 200);
+    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-3"), 200)["serial_number"], json!(null));
 }
 
 #[test]
@@ -51,9 +60,40 @@ fn queued_actions_are_delivered_once_in_order() {
 }
 
 #[test]
+fn the_devices_api_lists_check_ins_and_commands_with_their_delivery() {
+    let directory = tempfile::tempdir().expect("a scratch directory");
+    let tenant = Tenant::start(directory.path(), seed(), &[]);
+    tenant.set_now("2026-03-01T10:00:00Z");
+    tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-1")), 200);
+    let queued = tenant.json(tenant.post("/api/v1/devices/DEVICE-1/action/dailycheckin", json!({})), 202);
+    let waiting = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/commands"), 200);
+    assert_eq!(waiting["commands"][0]["id"], queued["id"]);
+    assert_eq!(waiting["commands"][0]["queued_at"], "2026-03-01T10:00:00Z");
+    assert_eq!(waiting["commands"][0]["delivered_at"], json!(null));
+
+    tenant.set_now("2026-03-01T10:15:00Z");
+    let mut daily = checkin_body("DEVICE-1");
+    daily["kind"] = json!("daily");
+    tenant.json(tenant.post("/api/v1/agent/checkin", daily.clone()), 200);
+    let delivered = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/commands"), 200);
+    assert_eq!(delivered["commands"][0]["delivered_at"], "2026-03-01T10:15:00Z");
+    assert_eq!(delivered["commands"][0]["type"], "dailycheckin");
+
+    let history = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/checkins"), 200);
+    let checkins = history["checkins"].as_array().expect("a list");
+    let listed: Vec<(&str, &str)> =
+        checkins.iter().map(|c| (c["received_at"].as_str().unwrap(), c["kind"].as_str().unwrap())).collect();
+    assert_eq!(listed, [("2026-03-01T10:00:00Z", "recurring"), ("2026-03-01T10:15:00Z", "daily")], "arrival order");
+    assert_eq!(checkins[1]["body"], daily);
+    assert_eq!(tenant.json(tenant.get("/api/v1/devices/NOPE/checkins"), 200)["checkins"], json!([]));
+    tenant.json(tenant.raw(Method::GET, "/api/v1/devices/DEVICE-1/commands").bearer_auth(DEVICE_TOKEN), 403);
+}
+
+#[test]
 fn blueprint_has_an_etag_and_answers_304_when_unchanged() {
     let directory = tempfile::tempdir().expect("a scratch directory");
     let tenant = Tenant::start(directory.path(), seed(), &[]);
+    tenant.set_now("2026-03-01T10:00:00Z");
     let response = tenant.get("/api/v1/agent/blueprint?device_id=DEVICE-9").send().expect("an answer");
     assert_eq!(response.status(), 200);
     let etag = response.headers()["etag"].to_str().expect("an ASCII ETag").to_owned();
@@ -61,10 +101,17 @@ fn blueprint_has_an_etag_and_answers_304_when_unchanged() {
     let body: serde_json::Value = response.json().expect("a JSON blueprint");
     assert_eq!(body["id"], "bp-default");
 
+    let held = tenant.json(tenant.get("/api/v1/devices/DEVICE-9"), 200);
+    assert_eq!((&held["blueprint_etag"], &held["blueprint_sent_at"]), (&json!(etag), &json!("2026-03-01T10:00:00Z")));
+
+    tenant.set_now("2026-03-01T10:15:00Z");
     let unchanged = tenant.get("/api/v1/agent/blueprint?device_id=DEVICE-9").header("If-None-Match", &etag).send();
     let unchanged = unchanged.expect("an answer");
     assert_eq!(unchanged.status(), 304);
     assert_eq!(unchanged.headers()["etag"], etag.as_str());
+    let held = tenant.json(tenant.get("/api/v1/devices/DEVICE-9"), 200);
+    assert_eq!(held["blueprint_etag"], etag.as_str(), "a 304 confirms the device holds it");
+    assert_eq!(held["blueprint_sent_at"], "2026-03-01T10:00:00Z", "a 304 sends nothing");
     let stale = tenant.get("/api/v1/agent/blueprint?device_id=DEVICE-9").header("If-None-Match", "\"old\"").send();
     assert_eq!(stale.expect("an answer").status(), 200);
 
@@ -203,6 +250,27 @@ fn the_database_file_keeps_everything_across_restarts() {
     assert_eq!(tenant.json(tenant.post("/api/v1/agent/results", run), 200)["duplicate"], true);
     let reply = tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-1")), 200);
     assert_eq!(reply["commands"][0]["type"], "blankpush");
+}
+
+#[test]
+fn a_database_file_from_before_the_blueprint_columns_is_brought_up_to_date() {
+    let directory = tempfile::tempdir().expect("a scratch directory");
+    let database = directory.path().join("old.sqlite");
+    let old = rusqlite::Connection::open(&database).expect("a database file");
+    old.execute_batch(
+        "CREATE TABLE devices (device_id TEXT PRIMARY KEY, first_seen TEXT NOT NULL, last_checkin TEXT,
+            agent_version TEXT, serial_number TEXT, hostname TEXT, os_version TEXT, blueprint_id TEXT,
+            last_inventory TEXT, mdm_profile_installed INTEGER, mdm_enrolled_at TEXT,
+            removed INTEGER NOT NULL DEFAULT 0);
+         INSERT INTO devices (device_id, first_seen, hostname) VALUES ('DEVICE-1', '2026-01-01T00:00:00Z', 'old-mac');",
+    )
+    .expect("the old schema");
+    drop(old);
+    let tenant = Tenant::start(directory.path(), seed(), &["--database", database.to_str().expect("UTF-8")]);
+    tenant.json(tenant.get("/api/v1/agent/blueprint?device_id=DEVICE-1"), 200);
+    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    assert_eq!(device["hostname"], "old-mac", "what was stored is kept");
+    assert!(device["blueprint_etag"].as_str().is_some_and(|etag| etag.len() == 66), "{device}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::SharedState;
 use crate::auth::{Caller, authorize};
 use crate::error::{ApiError, parse_json};
-use crate::store::CheckinRecord;
+use crate::store::{CheckinRecord, HeldBlueprint};
 
 /// The check-in body; only `device_id` is required.
 #[derive(Debug, Deserialize)]
@@ -84,9 +84,11 @@ pub(crate) async fn blueprint(
         .seed
         .blueprint_for(&device_id)
         .ok_or_else(|| ApiError::not_found(format!("no blueprint assigned to device {device_id}")))?;
-    state.store.record_blueprint(&device_id, served.id.as_deref(), state.clock.now()).map_err(ApiError::storage)?;
+    let unchanged = if_none_match(&headers, &served.etag);
+    let held = HeldBlueprint { id: served.id.as_deref(), etag: &served.etag, sent: !unchanged };
+    state.store.record_blueprint(&device_id, &held, state.clock.now()).map_err(ApiError::storage)?;
     let etag = HeaderValue::from_str(&served.etag).map_err(|_| ApiError::bad_request("unusable ETag"))?;
-    if if_none_match(&headers, &served.etag) {
+    if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let headers = [(header::ETAG, etag), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];

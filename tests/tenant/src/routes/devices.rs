@@ -1,6 +1,7 @@
 //! The devices API an admin console or an integration reads: each device's last
-//! check-in, agent version, blueprint, last inventory and verdicts; and the actions
-//! that queue a command for the device's next check-in.
+//! check-in, agent version, blueprint, last inventory and verdicts; its check-ins,
+//! reports and commands in order; and the actions that queue a command for the
+//! device's next check-in.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -99,6 +100,26 @@ pub(crate) async fn reports(
     }
     let reports = state.store.reports(&device_id, &kind).map_err(ApiError::storage)?;
     Ok(Json(serde_json::json!({ "reports": reports })).into_response())
+}
+
+pub(crate) async fn checkins(
+    State(state): State<SharedState>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let checkins = state.store.checkins(&device_id).map_err(ApiError::storage)?;
+    Ok(Json(serde_json::json!({ "checkins": checkins })).into_response())
+}
+
+pub(crate) async fn commands(
+    State(state): State<SharedState>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let commands = state.store.commands(&device_id).map_err(ApiError::storage)?;
+    Ok(Json(serde_json::json!({ "commands": commands })).into_response())
 }
 
 /// The test clock's body: an RFC 3339 time, or null for the wall clock.

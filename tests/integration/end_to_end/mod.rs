@@ -1,0 +1,19 @@
+//! End to end: the real `agent` binary against the real reference tenant
+//! (`tests/tenant`, started in this process on 127.0.0.1 with its own SQLite file),
+//! checked from both sides: what the agent did, and what the tenant recorded, read
+//! back through the tenant's devices API as an admin would.
+//!
+//! A hung or garbage-talking tenant is covered by the recording test tenant
+//! (`tests/integration/tenant.rs`). New end-to-end tests go here, one file per
+//! part of the protocol, with `harness::Tenant` (`Tenant::start_with` takes a whole
+//! seed, e.g. `latest_agent`; `Tenant::restart` changes it): inventory in
+//! `inventory.rs` (a daily check-in's inventory arrives, and the device turns
+//! `verified`), self-update in `self_update.rs`.
+
+mod harness;
+
+mod checkin;
+mod commands;
+mod offline;
+mod scheduled;
+mod token;

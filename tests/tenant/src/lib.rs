@@ -1,0 +1,26 @@
+//! The reference tenant: a small server that speaks the agent's tenant protocol
+//! (CONTRACT.md, "Tenant protocol") and answers a devices API, so the agent can be
+//! run and tested end to end without a real management service.
+//!
+//! ```text
+//! agent ── POST checkin ───> routes::agent ──> store (SQLite): devices, check-ins,
+//!       ── GET blueprint ──>    (seed: tokens,  reports de-duplicated by id,
+//!       ── POST results … ─>     blueprints)    queued commands
+//! admin ── GET /api/v1/devices… ─> routes::devices ──> store + verdict
+//! ```
+//!
+//! The `tenant` binary (`main.rs`) and the agent's end-to-end tests both start it
+//! through [`start`]: serve on a listener the caller bound, with a [`Settings`]
+//! (seed, SQLite file, clock), until [`RunningTenant::shutdown`].
+
+mod auth;
+mod clock;
+mod error;
+mod routes;
+mod seed;
+mod server;
+mod store;
+mod verdict;
+
+pub use seed::{Seed, read_json};
+pub use server::{RunningTenant, Settings, start};

@@ -1,0 +1,99 @@
+//! Starting and stopping a tenant: serve on a listener the caller bound (so it
+//! knows the port before anything is served), stop gracefully and within a bound.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::routes::{self, AppState};
+use crate::seed::Seed;
+use crate::store::Store;
+
+/// How long requests in flight may take to finish once a shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What a tenant starts with.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Tokens, blueprints and agent versions; at least one token is required.
+    pub seed: Seed,
+    /// The SQLite file to store into; `None` keeps everything in memory. A tenant
+    /// started again on the same file knows every device, report and command.
+    pub database: Option<PathBuf>,
+    /// Fix "now" for check-in times and verdicts.
+    pub now: Option<DateTime<Utc>>,
+    /// Enable `PUT /api/v1/test/clock`, so a test can move "now" while it runs.
+    pub test_clock: bool,
+}
+
+/// A tenant serving on its listener until [`RunningTenant::shutdown`].
+#[derive(Debug)]
+pub struct RunningTenant {
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the store and serves on `listener` in a task of the current Tokio
+/// runtime; returns once it accepts connections.
+pub async fn start(listener: std::net::TcpListener, settings: Settings) -> anyhow::Result<RunningTenant> {
+    let Settings { seed, database, now, test_clock } = settings;
+    if seed.tokens.is_empty() && seed.device_tokens.is_empty() {
+        anyhow::bail!("no token configured: pass --token or list tokens in the seed file");
+    }
+    let store = match &database {
+        Some(path) => Store::open(path)?,
+        None => Store::open_in_memory()?,
+    };
+    let state = Arc::new(AppState { seed: seed.resolve()?, store, clock: Clock::new(now, test_clock) });
+    listener.set_nonblocking(true).context("could not make the listener non-blocking")?;
+    let listener = tokio::net::TcpListener::from_std(listener).context("could not serve on the listener")?;
+    let address = listener.local_addr().context("could not read the bound address")?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = axum::serve(listener, routes::router(state)).with_graceful_shutdown(async {
+        let _ = stopped.await;
+    });
+    Ok(RunningTenant { address, stop, server: tokio::spawn(server.into_future()) })
+}
+
+impl RunningTenant {
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops accepting connections (the port is closed when this returns) and lets
+    /// requests in flight finish, for at most [`SHUTDOWN_GRACE`]; then the database
+    /// is closed.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        let mut server = self.server;
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+            Ok(result) => result.context("the server task failed")?.context("server failed"),
+            Err(_) => {
+                server.abort();
+                anyhow::bail!("requests still in flight after {SHUTDOWN_GRACE:?}; they were cut off")
+            }
+        }
+    }
+
+    /// Serves until `signal` resolves (or the server fails), then shuts down.
+    pub async fn serve_until(mut self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            () = signal => self.shutdown().await,
+            result = &mut self.server => result.context("the server task failed")?.context("server failed"),
+        }
+    }
+}
