@@ -12,7 +12,8 @@
 //!                │  ├── plan (which items, what order, which timeout)
 //!                │  ├── items/<type> ── process (own group, bounded output, TERM → KILL)
 //!                │  │     └── apps: downloads (cache, resume, sha256) → installers (zip, pkg, dmg)
-//!                │  └── state (SQLite: runs, item results, markers)
+//!                │  ├── state (SQLite: runs, item results, markers)
+//!                │  └── telemetry (named events → OTLP metrics and log records, flushed at the end)
 //!                ▼
 //!            progress / render (what people see), logging (what the files keep)
 //! ```
@@ -47,5 +48,6 @@ pub mod render;
 pub mod run_lock;
 pub mod schedule;
 pub mod state;
+pub(crate) mod telemetry;
 pub(crate) mod tenant;
 pub mod version;

@@ -15,4 +15,4 @@ mod protocol;
 mod saved;
 mod session;
 
-pub(crate) use session::{Contact, begin, report};
+pub(crate) use session::{Contact, begin, report, token_is_stale};

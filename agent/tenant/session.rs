@@ -257,6 +257,21 @@ impl Session<'_> {
     }
 }
 
+/// Whether the token counts as stale from what the store remembers, for a check-in
+/// that does not talk to the tenant (a local `--blueprint`): the drift holds until
+/// a request succeeds, and none was made.
+pub(crate) fn token_is_stale(store: &Store) -> bool {
+    match store.tenant_value(UNAUTHORIZED_STREAK_KEY) {
+        Ok(streak) => {
+            streak.and_then(|text| text.parse::<u32>().ok()).is_some_and(|streak| streak >= STALE_TOKEN_STREAK)
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot read the token's outcome.");
+            false
+        }
+    }
+}
+
 /// Counts check-ins ending in `401` (when `count_refusal`); any success resets the
 /// count. Says whether the token is stale now.
 fn record_token_outcome(store: &Store, session: &Session<'_>, count_refusal: bool) -> Result<bool, StoreError> {
