@@ -118,16 +118,9 @@ async fn checkin(
     let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
     let contact = if from_tenant { Some(tenant::begin(paths, config, &store, kind).await) } else { None };
     let stale_token = contact.as_ref().map_or_else(|| tenant::token_is_stale(&store), tenant::Contact::stale_token);
-    let loaded = match local.map_or_else(|| load_blueprint(paths, config, request), Ok) {
-        Ok(loaded) => loaded,
-        Err(CheckinError::NoBlueprint) => {
-            // Nothing to enforce, but "no policy yet" is exactly what the console must see.
-            telemetry::prepare(paths, config, &store, None).await;
-            let drift = Drift { stale_token, ..drift::policy_drift(None, &drift::agent_version()) };
-            report_drift(&store, None, &drift);
-            return Err(CheckinError::NoBlueprint);
-        }
-        Err(error) => return Err(error),
+    let loaded = match local {
+        Some(loaded) => loaded,
+        None => tenant_blueprint(paths, config, request, &store, stale_token).await?,
     };
     telemetry::prepare(paths, config, &store, Some(&loaded.blueprint)).await;
     let timeouts = ItemTimeouts {
@@ -182,6 +175,26 @@ fn load_blueprint(
         tracing::warn!("{warning}");
     }
     Ok(loaded)
+}
+
+/// The blueprint the tenant sent (or the one saved from it). When none has
+/// arrived, nothing runs, but "no policy yet" is exactly what a fleet console must
+/// see: the drift is reported (and exported) before the error.
+async fn tenant_blueprint(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+    store: &Store,
+    stale_token: bool,
+) -> Result<LoadedBlueprint, CheckinError> {
+    let error = match load_blueprint(paths, config, request) {
+        Err(CheckinError::NoBlueprint) => CheckinError::NoBlueprint,
+        loaded => return loaded,
+    };
+    telemetry::prepare(paths, config, store, None).await;
+    let drift = Drift { stale_token, ..drift::policy_drift(None, &drift::agent_version()) };
+    report_drift(store, None, &drift);
+    Err(error)
 }
 
 /// Emits the drift gauge, and a change event for each kind that moved since the
