@@ -10,7 +10,9 @@
 //! Metrics are read through the SDK's `ManualReader` (behind its
 //! `experimental_metrics_custom_reader` feature: the periodic reader would export
 //! from its own thread on its own clock, through a blocking client). Log records
-//! are kept by [`LogBuffer`] until the flush hands them to the OTLP log exporter.
+//! are kept by [`LogBuffer`] until the flush hands them to the OTLP log exporter
+//! as a `LogBatch`, as the SDK's own processors do (its constructor is public but
+//! marked "may become private": pinned to 0.31, revisit on upgrade).
 //! Temporality is cumulative: counters count from the process's start.
 //!
 //! The resource is fixed per provider, so when it changes (a blueprint or team
