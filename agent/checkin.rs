@@ -4,7 +4,10 @@
 //! leaves no trace. Then the check-in lock is taken (one check-in at a time), runs
 //! left dangling by a crash are closed as interrupted, the plan is made, and each
 //! item runs under the earlier of its own timeout and the run's budget. Each
-//! result is committed the moment it is known.
+//! result is committed the moment it is known. What happened goes out as
+//! telemetry (`telemetry::events`), flushed once the check-in is over.
+
+mod drift;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -23,7 +26,10 @@ use crate::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan, PlannedItem};
 use crate::run_lock::{self, Holder, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
+
+pub use drift::DriftKind;
 
 /// What was asked for.
 #[derive(Debug, Clone)]
@@ -77,8 +83,21 @@ pub enum CheckinError {
     Store(#[from] StoreError),
 }
 
-/// Runs one check-in to its end and returns its record.
+/// Runs one check-in to its end and returns its record; its telemetry is flushed
+/// before this returns, within the export timeout, whatever the outcome.
 pub async fn run_checkin(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+    progress: &mut dyn Progress,
+    cancel: &CancellationToken,
+) -> Result<RunRecord, CheckinError> {
+    let result = checkin(paths, config, request, progress, cancel).await;
+    telemetry::flush().await;
+    result
+}
+
+async fn checkin(
     paths: &AgentPaths,
     config: &AgentConfig,
     request: &CheckinRequest,
@@ -103,7 +122,18 @@ pub async fn run_checkin(
     schedule_state.daily_requested |= request.reset_daily;
     let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
     let contact = if from_tenant { Some(tenant::begin(paths, config, &store, kind).await) } else { None };
-    let loaded = local.map_or_else(|| load_blueprint(paths, config, request), Ok)?;
+    let stale_token = match &contact {
+        Some(contact) => contact.stale_token(),
+        None => tenant::token_is_stale(&store).unwrap_or_else(|error| {
+            tracing::error!(error = %error, "Cannot read the token's outcome.");
+            false
+        }),
+    };
+    let loaded = match local {
+        Some(loaded) => loaded,
+        None => tenant_blueprint(paths, config, request, &store, stale_token).await?,
+    };
+    telemetry::prepare(paths, config, &store, Some(&loaded.blueprint)).await;
     let timeouts = ItemTimeouts {
         custom_script: config.timeouts.custom_script,
         custom_printer: config.timeouts.custom_printer,
@@ -118,10 +148,7 @@ pub async fn run_checkin(
         finished_at: None,
         outcome: None,
         blueprint_id: Some(loaded.blueprint.id.clone()),
-        drift: Drift {
-            stale_token: contact.as_ref().is_some_and(tenant::Contact::stale_token),
-            ..policy_drift(&loaded)
-        },
+        drift: Drift { stale_token, ..drift::policy_drift(Some(&loaded.blueprint), &drift::agent_version()) },
         parameters: Vec::new(),
         items: Vec::new(),
     };
@@ -135,6 +162,7 @@ pub async fn run_checkin(
     executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await?;
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
     finish(&store, &mut run, outcome)?;
+    report_drift(&store, Some(&run.id), &run.drift);
     progress.run_finished(&run);
     if let Some(mut contact) = contact {
         let advice = contact.take_agent_advice();
@@ -166,19 +194,34 @@ fn load_blueprint(
     Ok(loaded)
 }
 
-/// The drift a blueprint shows before anything runs.
-fn policy_drift(loaded: &LoadedBlueprint) -> Drift {
-    let ours = semver::Version::parse(env!("CARGO_PKG_VERSION")).ok();
-    let outdated_client = match (&loaded.blueprint.minimum_agent_version, ours) {
-        (Some(minimum), Some(ours)) => ours < *minimum,
-        _ => false,
+/// The blueprint the tenant sent (or the one saved from it). When none has
+/// arrived, nothing runs, but "no policy yet" is exactly what a fleet console must
+/// see: the drift is reported (and exported) before the error.
+async fn tenant_blueprint(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+    store: &Store,
+    stale_token: bool,
+) -> Result<LoadedBlueprint, CheckinError> {
+    let error = match load_blueprint(paths, config, request) {
+        Err(error @ (CheckinError::NoBlueprint | CheckinError::NoBlueprintYet)) => error,
+        loaded => return loaded,
     };
-    Drift {
-        outdated_client,
-        missing_policy: loaded.blueprint.team_id.as_deref().is_none_or(str::is_empty),
-        stale_token: false,
-        reapplied: 0,
+    telemetry::prepare(paths, config, store, None).await;
+    let drift = Drift { stale_token, ..drift::policy_drift(None, &drift::agent_version()) };
+    report_drift(store, None, &drift);
+    Err(error)
+}
+
+/// Emits the drift gauge, and a change event for each kind that moved since the
+/// drift last reported (by a run, or by a check-in that found no blueprint).
+fn report_drift(store: &Store, run_id: Option<&str>, drift: &Drift) {
+    events::DriftMeasured { drift }.emit();
+    for (kind, was, now) in drift::changes(drift::last_reported(store).as_ref(), drift) {
+        events::DriftChanged { run_id, kind, was, now }.emit();
     }
+    drift::remember(store, drift);
 }
 
 fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome) -> Result<(), StoreError> {
@@ -186,8 +229,7 @@ fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome) -> Result<(),
     run.finished_at = Some(finished_at);
     run.outcome = Some(outcome);
     store.finish_run(&run.id, finished_at, outcome, &run.drift)?;
-    let duration_ms = (finished_at - run.started_at).num_milliseconds();
-    tracing::info!(outcome = %outcome, duration_ms, reapplied = run.drift.reapplied, "Check-in finished.");
+    events::CheckinFinished { run }.emit();
     Ok(())
 }
 
@@ -234,7 +276,7 @@ impl Executor<'_> {
                 output: parameter.report.output,
             };
             self.store.item_finished(&run.id, position, &record)?;
-            log_item(&record);
+            events::ItemFinished { run_id: &run.id, record: &record }.emit();
             progress.parameter_finished(&record);
             run.drift.reapplied += parameter.reapplied;
             run.parameters.push(record);
@@ -280,7 +322,7 @@ impl Executor<'_> {
                 }
             };
             self.store.item_finished(&run.id, first_position + position, &record)?;
-            log_item(&record);
+            events::ItemFinished { run_id: &run.id, record: &record }.emit();
             progress.item_finished(position, total, &record);
             if record.status == ItemStatus::Succeeded && planned.item.frequency == crate::blueprint::Frequency::Once {
                 self.store.mark_succeeded_once(&record.id, record.finished_at, &run.id)?;
@@ -397,21 +439,6 @@ fn item_record(item: &LibraryItem, status: ItemStatus, at: DateTime<Utc>, messag
 
 fn not_running(planned: &PlannedItem, status: ItemStatus, reason: &str) -> ItemRecord {
     item_record(&planned.item, status, Utc::now(), reason.to_string())
-}
-
-fn log_item(record: &ItemRecord) {
-    let fields = (&record.id, &record.name, &record.item_type, record.status, record.duration_ms);
-    let (item_id, item_name, item_type, status, duration_ms) = fields;
-    match status {
-        ItemStatus::Failed | ItemStatus::TimedOut => tracing::warn!(
-            item_id = %item_id, item_name = %item_name, item_type = %item_type, status = %status,
-            duration_ms, exit_code = record.exit_code, detail = %record.message, "Item finished."
-        ),
-        _ => tracing::info!(
-            item_id = %item_id, item_name = %item_name, item_type = %item_type, status = %status,
-            duration_ms, exit_code = record.exit_code, detail = %record.message, "Item finished."
-        ),
-    }
 }
 
 /// The run's outcome from its items.

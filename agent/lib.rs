@@ -13,7 +13,8 @@
 //!                │  ├── items/<type> ── process (own group, bounded output, TERM → KILL)
 //!                │  │     └── apps: downloads (cache, resume, sha256) → installers (zip, pkg, dmg)
 //!                │  ├── state (SQLite: runs, item results, markers)
-//!                │  └── self_update (after the results: the tenant's newer agent, installed)
+//!                │  ├── self_update (after the results: the tenant's newer agent, installed)
+//!                │  └── telemetry (named events → OTLP metrics and log records, flushed at the end)
 //!                ▼
 //!            progress / render (what people see), logging (what the files keep)
 //! ```
@@ -49,5 +50,6 @@ pub mod run_lock;
 pub mod schedule;
 pub(crate) mod self_update;
 pub mod state;
+pub(crate) mod telemetry;
 pub(crate) mod tenant;
 pub mod version;

@@ -110,6 +110,10 @@ pub struct Otel {
     /// The OTLP/HTTP endpoint; `None` leaves it to the standard
     /// `OTEL_EXPORTER_OTLP_*` variables, read by the telemetry setup.
     pub endpoint: Option<String>,
+    /// The longest a check-in waits for one export; a dead or hung collector
+    /// costs at most this, never the check-in itself.
+    #[serde(serialize_with = "as_duration_text")]
+    pub export_timeout: Duration,
 }
 
 /// The agent's own logs.
@@ -203,7 +207,7 @@ impl Default for AgentConfig {
                 connect_timeout: Duration::from_secs(10),
                 request_timeout: Duration::from_secs(30),
             },
-            otel: Otel { endpoint: None },
+            otel: Otel { endpoint: None, export_timeout: Duration::from_secs(5) },
             logs: Logs { retention_days: 14, level: LogLevel::Info },
             commands: Commands::default(),
         }
@@ -330,7 +334,7 @@ mod tests {
                 "daemon": { "shutdown_timeout": "20s" },
                 "blueprint_file": null,
                 "tenant": { "url": null, "token": null, "connect_timeout": "10s", "request_timeout": "30s" },
-                "otel": { "endpoint": null },
+                "otel": { "endpoint": null, "export_timeout": "5s" },
                 "logs": { "retention_days": 14, "level": "info" },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",

@@ -6,8 +6,9 @@
 //! process group gets SIGTERM, then SIGKILL after `timeouts.termination_grace`)
 //! and records itself `interrupted`. If it has not ended by the deadline, or a
 //! second signal says "stop now", it is dropped: the item's process group is
-//! killed, and the run is closed as `interrupted` in the store. Then requests
-//! still queued are answered, the socket file is removed, and the daemon exits 0.
+//! killed, and the run is closed as `interrupted` in the store. Then telemetry not
+//! yet sent is flushed (bounded by `otel.export_timeout`), requests still queued
+//! are answered, the socket file is removed, and the daemon exits 0.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +82,8 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
     if !stopped_in_time {
         close_abandoned_run(&paths).await;
     }
+    // A check-in flushes its own telemetry; one cut short at the deadline did not.
+    crate::telemetry::flush().await;
     answer_the_queue(&queue);
     if tokio::time::timeout(LAST_REPLIES_WAIT, server).await.is_err() {
         tracing::warn!("Control connections still open at exit were closed.");

@@ -200,6 +200,10 @@ impl Scheduler<'_> {
                 retry_at = %retry_at,
                 "No blueprint for the scheduled check-in (set blueprint_file or enroll with a tenant); waiting for the next slot."
             ),
+            CheckinError::NoBlueprintYet => tracing::warn!(
+                retry_at = %retry_at,
+                "The tenant has not sent a blueprint yet (earlier log lines say why); waiting for the next slot."
+            ),
             other => {
                 let error = format!("{:#}", anyhow::Error::from(other));
                 tracing::error!(error = %error, retry_at = %retry_at, "The scheduled check-in could not run; waiting for the next slot.");

@@ -15,4 +15,4 @@ mod protocol;
 mod saved;
 mod session;
 
-pub(crate) use session::{Contact, begin, report, token_is_stale};
+pub(crate) use session::{begin, report, token_is_stale};

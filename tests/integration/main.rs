@@ -4,6 +4,7 @@
 mod app_fixtures;
 mod cups;
 mod http_server;
+mod otlp_receiver;
 mod support;
 
 mod app_installers;
@@ -22,5 +23,6 @@ mod parameters;
 mod printers;
 mod scripts;
 mod settings;
+mod telemetry;
 mod tenant;
 mod timeouts;

@@ -3,7 +3,7 @@
 //! or garbage-talking tenant.
 
 #[path = "tenant/server.rs"]
-mod server;
+pub(crate) mod server;
 
 #[path = "tenant/self_update.rs"]
 mod self_update;

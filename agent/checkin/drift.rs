@@ -1,0 +1,187 @@
+//! Drift: how this device differs from what its tenant expects, in the four kinds
+//! a fleet console acts on (`CONTRACT.md`, "OpenTelemetry").
+//!
+//! | kind | holds when |
+//! | --- | --- |
+//! | `outdated_client` | this agent's version is below the blueprint's `minimum_agent_version` |
+//! | `missing_policy` | no blueprint has arrived, or it lacks a required policy attribute (`id`, `team_id`) |
+//! | `stale_token` | three check-ins in a row ended in `401`, until a request succeeds (the tenant session counts) |
+//! | `reapplied` | items (and parameters) found out of compliance and re-applied in this run: a count |
+//!
+//! The same values go to `agent status --json` (under `drift`) and to the
+//! `agent.drift` gauge, so the console and the device never disagree. The drift
+//! last reported is kept in the store, so a change is told once, as it happens.
+
+use std::fmt;
+
+use crate::blueprint::Blueprint;
+use crate::state::{Drift, Store};
+
+/// Where the drift last reported is kept, in the store's `device` key-value table,
+/// so a change is told once even across check-ins that record no run.
+const REPORTED_DRIFT_KEY: &str = "reported_drift";
+
+/// One kind of drift, named as the `drift.kind` attribute and `agent status` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftKind {
+    /// The agent is older than the blueprint accepts.
+    OutdatedClient,
+    /// No policy (or no team) has reached the device.
+    MissingPolicy,
+    /// The tenant keeps refusing the device's token.
+    StaleToken,
+    /// Items were put back in this run.
+    Reapplied,
+}
+
+impl DriftKind {
+    /// Every kind, in the order they are reported.
+    pub const ALL: [DriftKind; 4] =
+        [DriftKind::OutdatedClient, DriftKind::MissingPolicy, DriftKind::StaleToken, DriftKind::Reapplied];
+
+    /// The name of the kind: `outdated_client`, `missing_policy`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::OutdatedClient => "outdated_client",
+            DriftKind::MissingPolicy => "missing_policy",
+            DriftKind::StaleToken => "stale_token",
+            DriftKind::Reapplied => "reapplied",
+        }
+    }
+
+    /// The value of this kind in `drift`: 1 or 0 while it holds or not, the count
+    /// for `reapplied`.
+    pub fn value(self, drift: &Drift) -> u64 {
+        match self {
+            DriftKind::OutdatedClient => u64::from(drift.outdated_client),
+            DriftKind::MissingPolicy => u64::from(drift.missing_policy),
+            DriftKind::StaleToken => u64::from(drift.stale_token),
+            DriftKind::Reapplied => u64::from(drift.reapplied),
+        }
+    }
+}
+
+impl fmt::Display for DriftKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// The drift a blueprint (or its absence) shows before anything runs, for an agent
+/// of version `ours`; `stale_token` and `reapplied` are filled in by the run.
+pub(crate) fn policy_drift(blueprint: Option<&Blueprint>, ours: &semver::Version) -> Drift {
+    let outdated_client =
+        blueprint.and_then(|blueprint| blueprint.minimum_agent_version.as_ref()).is_some_and(|minimum| ours < minimum);
+    let missing_policy = blueprint.is_none_or(|blueprint| {
+        let required = [Some(blueprint.id.as_str()), blueprint.team_id.as_deref()];
+        required.iter().any(|attribute| attribute.is_none_or(|text| text.trim().is_empty()))
+    });
+    Drift { outdated_client, missing_policy, stale_token: false, reapplied: 0 }
+}
+
+/// This agent's version, as the drift compares it.
+pub(crate) fn agent_version() -> semver::Version {
+    semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the package version is semver")
+}
+
+/// The kinds whose value differs between `previous` (the last recorded run's
+/// drift, or none on a device's first run) and `now`, with both values.
+pub(crate) fn changes(previous: Option<&Drift>, now: &Drift) -> Vec<(DriftKind, u64, u64)> {
+    let previous = previous.cloned().unwrap_or_default();
+    DriftKind::ALL
+        .into_iter()
+        .map(|kind| (kind, kind.value(&previous), kind.value(now)))
+        .filter(|(_, was, is)| was != is)
+        .collect()
+}
+
+/// The drift last reported on this device, if any (and readable).
+pub(crate) fn last_reported(store: &Store) -> Option<Drift> {
+    let text = store.tenant_value(REPORTED_DRIFT_KEY).ok().flatten()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Keeps `drift` as the drift last reported. A store that cannot save it costs
+/// only a repeated change event next time.
+pub(crate) fn remember(store: &Store, drift: &Drift) {
+    let saved = serde_json::to_string(drift)
+        .map_err(anyhow::Error::from)
+        .and_then(|text| Ok(store.set_tenant_value(REPORTED_DRIFT_KEY, Some(&text))?));
+    if let Err(error) = saved {
+        let error = format!("{error:#}");
+        tracing::warn!(error = %error, "Cannot save the drift just reported.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::Parameters;
+
+    fn blueprint(id: &str, team_id: Option<&str>, minimum: Option<&str>) -> Blueprint {
+        Blueprint {
+            id: id.to_string(),
+            name: "Engineering".to_string(),
+            team_id: team_id.map(str::to_string),
+            minimum_agent_version: minimum.map(|text| semver::Version::parse(text).unwrap()),
+            parameters: Parameters::default(),
+            library_items: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn drift_follows_the_blueprint_as_the_contract_defines_it() {
+        let ours = semver::Version::parse("1.2.3").unwrap();
+        // (blueprint, outdated_client, missing_policy)
+        let cases = [
+            (None, false, true),
+            (Some(blueprint("bp", Some("T-1"), None)), false, false),
+            (Some(blueprint("bp", None, None)), false, true),
+            (Some(blueprint("bp", Some(" "), None)), false, true),
+            (Some(blueprint("", Some("T-1"), None)), false, true),
+            (Some(blueprint("bp", Some("T-1"), Some("1.2.3"))), false, false),
+            (Some(blueprint("bp", Some("T-1"), Some("1.2.4"))), true, false),
+            (Some(blueprint("bp", Some("T-1"), Some("2.0.0"))), true, false),
+            (Some(blueprint("bp", Some("T-1"), Some("1.2.3-rc.1"))), false, false),
+            (Some(blueprint("bp", Some("T-1"), Some("0.9.0"))), false, false),
+            (Some(blueprint("bp", None, Some("9.0.0"))), true, true),
+        ];
+        for (blueprint, outdated_client, missing_policy) in cases {
+            let drift = policy_drift(blueprint.as_ref(), &ours);
+            let expected = Drift { outdated_client, missing_policy, stale_token: false, reapplied: 0 };
+            assert_eq!(drift, expected, "{blueprint:?}");
+        }
+    }
+
+    #[test]
+    fn kinds_have_the_contract_names_and_values() {
+        let drift = Drift { outdated_client: true, missing_policy: false, stale_token: true, reapplied: 3 };
+        let named: Vec<_> = DriftKind::ALL.iter().map(|kind| (kind.as_str(), kind.value(&drift))).collect();
+        assert_eq!(named, [("outdated_client", 1), ("missing_policy", 0), ("stale_token", 1), ("reapplied", 3)]);
+    }
+
+    #[test]
+    fn changes_name_each_kind_whose_value_moved() {
+        let before = Drift { outdated_client: true, missing_policy: false, stale_token: false, reapplied: 2 };
+        let after = Drift { outdated_client: false, missing_policy: false, stale_token: true, reapplied: 2 };
+        assert_eq!(changes(Some(&before), &after), [(DriftKind::OutdatedClient, 1, 0), (DriftKind::StaleToken, 0, 1)]);
+        assert!(changes(Some(&after), &after).is_empty());
+        let first = Drift { missing_policy: true, ..Drift::default() };
+        assert_eq!(changes(None, &first), [(DriftKind::MissingPolicy, 0, 1)], "a first run reports what holds");
+    }
+
+    #[test]
+    fn the_drift_last_reported_survives_in_the_store() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        assert_eq!(last_reported(&store), None);
+        let drift = Drift { outdated_client: true, missing_policy: false, stale_token: true, reapplied: 4 };
+        remember(&store, &drift);
+        assert_eq!(last_reported(&store), Some(drift));
+    }
+
+    #[test]
+    fn the_agent_version_is_the_package_version() {
+        assert_eq!(agent_version().to_string(), env!("CARGO_PKG_VERSION"));
+    }
+}

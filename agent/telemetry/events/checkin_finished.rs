@@ -1,0 +1,45 @@
+//! A check-in reached its end: counted by kind and outcome, timed.
+
+use opentelemetry::KeyValue;
+
+use crate::state::RunRecord;
+use crate::telemetry::pipeline;
+
+/// The counter of check-ins.
+pub(crate) const RUNS: &str = "agent.checkin.runs";
+/// The histogram of check-in durations, in seconds.
+pub(crate) const DURATION: &str = "agent.checkin.duration";
+
+/// Bucket bounds (seconds) of [`DURATION`]: check-ins take from seconds (all
+/// compliant) to hours (an OS update), up to the 12-hour budget.
+const DURATION_BOUNDS: [f64; 13] =
+    [1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 43200.0];
+
+/// A finished (or interrupted) run.
+pub(crate) struct CheckinFinished<'a> {
+    /// The run, with its outcome and end set.
+    pub(crate) run: &'a RunRecord,
+}
+
+impl CheckinFinished<'_> {
+    /// Logs the end of the run and counts and times it.
+    pub(crate) fn emit(self) {
+        let run = self.run;
+        let outcome = run.outcome.map_or("unknown", |outcome| outcome.as_str());
+        let duration = run.finished_at.map(|finished| finished - run.started_at).unwrap_or_default();
+        let duration_ms = duration.num_milliseconds();
+        tracing::info!(outcome, duration_ms, reapplied = run.drift.reapplied, "Check-in finished.");
+        let attributes = [KeyValue::new("kind", run.kind.as_str()), KeyValue::new("outcome", outcome)];
+        pipeline::record_metrics(|meter| {
+            let runs =
+                meter.u64_counter(RUNS).with_unit("{run}").with_description("Check-ins run, by kind and outcome.");
+            runs.build().add(1, &attributes);
+            let seconds = meter
+                .f64_histogram(DURATION)
+                .with_unit("s")
+                .with_description("How long check-ins took, from the lock taken to the last item.")
+                .with_boundaries(DURATION_BOUNDS.to_vec());
+            seconds.build().record(duration_ms.max(0) as f64 / 1000.0, &attributes);
+        });
+    }
+}

@@ -1,0 +1,40 @@
+//! The drift a check-in found, as the `agent.drift` gauge: one series per
+//! `drift.kind`, 1 while it holds and 0 when not (`reapplied`: the run's count).
+
+use opentelemetry::KeyValue;
+
+use crate::checkin::DriftKind;
+use crate::state::Drift;
+use crate::telemetry::pipeline;
+
+/// The drift gauge.
+pub(crate) const DRIFT: &str = "agent.drift";
+
+/// A check-in's drift, every kind at once.
+pub(crate) struct DriftMeasured<'a> {
+    /// The drift, as `agent status --json` shows it.
+    pub(crate) drift: &'a Drift,
+}
+
+impl DriftMeasured<'_> {
+    /// Logs the drift and sets the gauge for every kind.
+    pub(crate) fn emit(self) {
+        let drift = self.drift;
+        tracing::info!(
+            outdated_client = drift.outdated_client,
+            missing_policy = drift.missing_policy,
+            stale_token = drift.stale_token,
+            reapplied = drift.reapplied,
+            "Drift measured."
+        );
+        pipeline::record_metrics(|meter| {
+            let gauge = meter
+                .u64_gauge(DRIFT)
+                .with_description("Drift from what the tenant expects, by drift.kind: 1 while it holds, 0 when not; reapplied counts the items re-applied in the run.")
+                .build();
+            for kind in DriftKind::ALL {
+                gauge.record(kind.value(drift), &[KeyValue::new("drift.kind", kind.as_str())]);
+            }
+        });
+    }
+}

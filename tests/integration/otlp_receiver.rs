@@ -1,0 +1,227 @@
+//! A real OTLP/HTTP receiver on 127.0.0.1 for the telemetry tests: it takes
+//! `POST /v1/metrics` and `POST /v1/logs`, decodes the protobuf bodies with the
+//! OpenTelemetry protocol's own messages (opentelemetry-proto), and keeps them with
+//! the request's headers, so a test asserts on what a collector would see.
+//!
+//! Written on `std::net` so it can also hang: accept, read the request, and never
+//! answer. One thread per connection; every answer closes its connection.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, NumberDataPoint, metric, number_data_point};
+use prost::Message;
+
+/// How the receiver answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    /// `200` with an empty export response, as a collector does.
+    Answer,
+    /// Reads the request and never answers.
+    Hang,
+}
+
+/// One export request as it arrived.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// `/v1/metrics` or `/v1/logs`.
+    pub path: String,
+    /// Every header, names in lowercase.
+    pub headers: BTreeMap<String, String>,
+    /// The body, still encoded.
+    pub body: Vec<u8>,
+}
+
+struct Shared {
+    behavior: Behavior,
+    exports: Mutex<Vec<Export>>,
+    stop: AtomicBool,
+}
+
+/// The running receiver; stopped when dropped.
+pub struct OtlpReceiver {
+    port: u16,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl OtlpReceiver {
+    /// Starts on a free port of 127.0.0.1.
+    pub fn start(behavior: Behavior) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Shared { behavior, exports: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
+        let serving = shared.clone();
+        let thread = std::thread::spawn(move || {
+            while !serving.stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let shared = serving.clone();
+                        std::thread::spawn(move || answer(stream, &shared));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Self { port, shared, thread: Some(thread) }
+    }
+
+    /// The base URL, to configure as `otel.endpoint`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every export request so far, in arrival order.
+    pub fn exports(&self) -> Vec<Export> {
+        self.shared.exports.lock().unwrap().clone()
+    }
+
+    /// The metrics exports, decoded.
+    pub fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
+        let bodies = self.exports().into_iter().filter(|export| export.path == "/v1/metrics");
+        bodies
+            .map(|export| ExportMetricsServiceRequest::decode(export.body.as_slice()).expect("metrics protobuf"))
+            .collect()
+    }
+
+    /// The logs exports, decoded.
+    pub fn logs(&self) -> Vec<ExportLogsServiceRequest> {
+        let bodies = self.exports().into_iter().filter(|export| export.path == "/v1/logs");
+        bodies.map(|export| ExportLogsServiceRequest::decode(export.body.as_slice()).expect("logs protobuf")).collect()
+    }
+
+    /// Waits (bounded) until `count` metrics exports have arrived; returns them.
+    pub fn wait_for_metrics(&self, count: usize, limit: Duration) -> Vec<ExportMetricsServiceRequest> {
+        let start = Instant::now();
+        loop {
+            let metrics = self.metrics();
+            if metrics.len() >= count {
+                return metrics;
+            }
+            assert!(start.elapsed() < limit, "{} metrics exports after {limit:?}, not {count}", metrics.len());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn answer(stream: TcpStream, shared: &Shared) {
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let Some(export) = read_request(&mut reader) else { return };
+    shared.exports.lock().unwrap().push(export);
+    if shared.behavior == Behavior::Hang {
+        while !shared.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return;
+    }
+    let mut stream = stream;
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let _ = stream.write_all(head.as_bytes());
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Export> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let path = line.split_whitespace().nth(1)?.to_string();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+    }
+    let length = headers.get("content-length").and_then(|length| length.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Export { path, headers, body })
+}
+
+/// An attribute value as text (strings as they are, numbers and booleans printed).
+pub fn value_text(value: Option<&AnyValue>) -> String {
+    match value.and_then(|value| value.value.as_ref()) {
+        Some(any_value::Value::StringValue(text)) => text.clone(),
+        Some(any_value::Value::IntValue(number)) => number.to_string(),
+        Some(any_value::Value::BoolValue(flag)) => flag.to_string(),
+        Some(any_value::Value::DoubleValue(number)) => number.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Attributes as a map of texts.
+pub fn attributes(attributes: &[KeyValue]) -> BTreeMap<String, String> {
+    attributes.iter().map(|attribute| (attribute.key.clone(), value_text(attribute.value.as_ref()))).collect()
+}
+
+/// The resource attributes of a metrics export (each export is one resource).
+pub fn resource(export: &ExportMetricsServiceRequest) -> BTreeMap<String, String> {
+    let resource = export.resource_metrics[0].resource.as_ref().expect("a resource");
+    attributes(&resource.attributes)
+}
+
+/// Every metric of a metrics export, by name.
+pub fn metric<'a>(export: &'a ExportMetricsServiceRequest, name: &str) -> Option<&'a Metric> {
+    let metrics = export.resource_metrics.iter().flat_map(|resource| &resource.scope_metrics);
+    metrics.flat_map(|scope| &scope.metrics).find(|metric| metric.name == name)
+}
+
+/// The gauge or sum data points of `name`, as (attributes, whole-number value).
+pub fn points(export: &ExportMetricsServiceRequest, name: &str) -> Vec<(BTreeMap<String, String>, i64)> {
+    let points: &[NumberDataPoint] = match metric(export, name).and_then(|metric| metric.data.as_ref()) {
+        Some(metric::Data::Gauge(gauge)) => &gauge.data_points,
+        Some(metric::Data::Sum(sum)) => &sum.data_points,
+        _ => &[],
+    };
+    let value = |point: &NumberDataPoint| match point.value {
+        Some(number_data_point::Value::AsInt(number)) => number,
+        Some(number_data_point::Value::AsDouble(number)) => number as i64,
+        None => panic!("a data point without a value"),
+    };
+    points.iter().map(|point| (attributes(&point.attributes), value(point))).collect()
+}
+
+/// The `agent.drift` value for `kind`, if exported.
+pub fn drift(export: &ExportMetricsServiceRequest, kind: &str) -> Option<i64> {
+    let points = points(export, "agent.drift");
+    points
+        .iter()
+        .find(|(attributes, _)| attributes.get("drift.kind").map(String::as_str) == Some(kind))
+        .map(|(_, v)| *v)
+}
+
+/// Every log record of every logs export, with its resource attributes.
+pub fn log_records(exports: &[ExportLogsServiceRequest]) -> Vec<(BTreeMap<String, String>, LogRecord)> {
+    let mut all = Vec::new();
+    for resource_logs in exports.iter().flat_map(|export| &export.resource_logs) {
+        let resource = resource_logs.resource.as_ref().map(|resource| attributes(&resource.attributes));
+        for record in resource_logs.scope_logs.iter().flat_map(|scope| &scope.log_records) {
+            all.push((resource.clone().unwrap_or_default(), record.clone()));
+        }
+    }
+    all
+}

@@ -1,0 +1,364 @@
+//! The agent's OpenTelemetry against a real OTLP/HTTP receiver on 127.0.0.1: the
+//! resource, the check-in metrics, the drift gauge as a console reads it, the log
+//! records, and a collector that is down or hangs.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, log_records, metric, points, resource};
+use crate::support::{Device, code, script, text};
+use crate::tenant::server::TestTenant;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `--set otel.endpoint=…` for `receiver`.
+fn endpoint(receiver: &OtlpReceiver) -> String {
+    format!("otel.endpoint={}", receiver.endpoint())
+}
+
+/// A stand-in `sw_vers` printing what macOS 14.7.1 prints; `--set commands.sw_vers=…`.
+fn sw_vers(device: &Device) -> String {
+    let output = "ProductName:\t\tmacOS\nProductVersion:\t\t14.7.1\nBuildVersion:\t\t23H222\n";
+    let path = device.write_file("bin/sw_vers", &format!("#!/bin/sh\nprintf '{}'\n", output.replace('\n', "\\n")));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("commands.sw_vers={}", path.display())
+}
+
+/// A blueprint of one passing script, with `extra` top-level keys.
+fn policy(device: &Device, extra: Value) -> PathBuf {
+    let mut blueprint = json!({ "id": "bp-eng", "name": "Engineering", "library_items": [
+        script("li-ok", "Passes", "#!/bin/sh\nexit 0\n")
+    ]});
+    blueprint.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    device.write_blueprint(&blueprint)
+}
+
+/// `agent run --json --blueprint PATH --set …`, waited for.
+fn run(device: &Device, blueprint: &Path, settings: &[&str]) -> Output {
+    let mut command = device.agent();
+    command.args(["run", "--json", "--blueprint", blueprint.to_str().unwrap()]);
+    for setting in settings {
+        command.args(["--set", setting]);
+    }
+    command.output().expect("agent runs")
+}
+
+/// The run record `agent run --json` printed.
+fn record(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("run JSON: {}", text(&output.stderr)))
+}
+
+/// The device id the agent keeps in its store.
+fn device_id(device: &Device) -> String {
+    let store = rusqlite::Connection::open(device.state_dir().join("agent.sqlite3")).unwrap();
+    store.query_row("SELECT value FROM device WHERE key = 'device_id'", [], |row| row.get(0)).unwrap()
+}
+
+/// The host name as the kernel has it.
+fn host_name() -> String {
+    nix::unistd::gethostname().unwrap().to_string_lossy().into_owned()
+}
+
+/// Every log line the agent wrote on this device.
+fn logged(device: &Device) -> String {
+    let folder = device.root().join("Library/Logs/EndpointAgent");
+    let files = std::fs::read_dir(folder).into_iter().flatten().flatten();
+    files.map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default()).collect()
+}
+
+/// The `agent.drift.changed` records, as (drift.kind, previous, value, run.id).
+fn drift_changes(receiver: &OtlpReceiver) -> Vec<(String, String, String, Option<String>)> {
+    let records = log_records(&receiver.logs());
+    let changes = records.iter().filter(|(_, record)| record.event_name == "agent.drift.changed");
+    changes
+        .map(|(_, record)| {
+            let attributes = crate::otlp_receiver::attributes(&record.attributes);
+            let field = |name: &str| attributes.get(name).cloned().unwrap_or_default();
+            (field("drift.kind"), field("drift.previous"), field("drift.value"), attributes.get("run.id").cloned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_resource_attribute_is_exported_with_its_value_through_the_standard_variables() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let blueprint = policy(&device, json!({ "team_id": "T-1234" }));
+    let output = device
+        .agent()
+        .args(["run", "--blueprint", blueprint.to_str().unwrap(), "--set", &sw_vers(&device)])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-fleet-key=k-42")
+        .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test,device.id=spoofed")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let metrics = receiver.metrics();
+    assert_eq!(metrics.len(), 1, "one export per check-in");
+    let attributes = resource(&metrics[0]);
+    let expected = [
+        ("service.name", "endpoint-agent"),
+        ("service.version", VERSION),
+        ("app.version", VERSION),
+        ("team.id", "T-1234"),
+        ("blueprint.id", "bp-eng"),
+        ("device.id", &device_id(&device)),
+        ("host.name", &host_name()),
+        ("os.type", if cfg!(target_os = "macos") { "darwin" } else { std::env::consts::OS }),
+        ("os.version", "14.7.1"),
+        ("deployment.environment", "test"),
+    ];
+    for (key, value) in expected {
+        assert_eq!(attributes.get(key).map(String::as_str), Some(value), "{key} in {attributes:#?}");
+    }
+    let export = &receiver.exports()[0];
+    assert_eq!(export.path, "/v1/metrics");
+    assert_eq!(export.headers.get("content-type").map(String::as_str), Some("application/x-protobuf"));
+    assert_eq!(export.headers.get("x-fleet-key").map(String::as_str), Some("k-42"), "OTEL_EXPORTER_OTLP_HEADERS");
+    let runs = points(&metrics[0], "agent.checkin.runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].0["kind"].as_str(), runs[0].0["outcome"].as_str(), runs[0].1), ("daily", "succeeded", 1));
+    let items = points(&metrics[0], "agent.checkin.items");
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0].0["item.type"].as_str(), items[0].0["item.status"].as_str()), ("custom_script", "succeeded"));
+    for kind in ["outdated_client", "missing_policy", "stale_token", "reapplied"] {
+        assert_eq!(drift(&metrics[0], kind), Some(0), "{kind}");
+    }
+    assert!(receiver.logs().is_empty(), "nothing failed and no drift changed: no log records");
+}
+
+#[test]
+fn check_in_metrics_and_item_failures_carry_the_run_and_item_ids() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let blueprint = device.write_blueprint(&json!({ "id": "bp-eng", "team_id": "T-1", "library_items": [
+        script("li-ok", "Passes", "#!/bin/sh\nexit 0\n"),
+        script("li-bad", "Fails", "#!/bin/sh\necho broken\nexit 3\n"),
+    ]}));
+    let output = run(&device, &blueprint, &[&endpoint(&receiver)]);
+    assert_eq!(code(&output), 1, "{}", text(&output.stderr));
+    let run_id = record(&output)["id"].as_str().unwrap().to_string();
+    let metrics = &receiver.metrics()[0];
+    assert_eq!(points(metrics, "agent.checkin.runs")[0].0["outcome"], "failed");
+    let mut items: Vec<_> = points(metrics, "agent.checkin.items")
+        .into_iter()
+        .map(|(attributes, count)| (attributes["item.type"].clone(), attributes["item.status"].clone(), count))
+        .collect();
+    items.sort();
+    assert_eq!(items, [("custom_script".into(), "failed".into(), 1), ("custom_script".into(), "succeeded".into(), 1)]);
+    let duration = metric(metrics, "agent.checkin.duration").expect("the duration histogram");
+    assert_eq!(duration.unit, "s");
+    let Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Histogram(histogram)) = &duration.data else {
+        panic!("not a histogram: {duration:?}")
+    };
+    assert_eq!(histogram.data_points.len(), 1);
+    assert_eq!(histogram.data_points[0].count, 1);
+    assert!(histogram.data_points[0].sum.unwrap() < 60.0);
+
+    let records = log_records(&receiver.logs());
+    let failed: Vec<_> = records.iter().filter(|(_, record)| record.event_name == "agent.item.failed").collect();
+    assert_eq!(failed.len(), 1, "{records:#?}");
+    let (log_resource, failure) = failed[0];
+    let attributes = crate::otlp_receiver::attributes(&failure.attributes);
+    assert_eq!(attributes["run.id"], run_id);
+    assert_eq!(attributes["item.id"], "li-bad");
+    assert_eq!((attributes["item.status"].as_str(), attributes["item.exit_code"].as_str()), ("failed", "3"));
+    assert_eq!(failure.severity_text, "WARN");
+    assert_eq!(log_resource["device.id"], device_id(&device));
+    assert_eq!(log_resource["team.id"], "T-1");
+}
+
+#[test]
+fn team_id_is_absent_until_a_blueprint_with_a_team_arrives() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let tenant = TestTenant::start("tok-1", Value::Null);
+    let fragment = json!({ "tenant": { "url": tenant.url(), "token": "tok-1" } });
+    device.write_file("Library/Application Support/EndpointAgent/config.d/20-tenant.json", &fragment.to_string());
+    let check_in = || device.agent().args(["run", "--json", "--set", &endpoint(&receiver)]).output().unwrap();
+
+    let output = check_in();
+    assert_eq!(code(&output), 2, "no blueprint yet: {}", text(&output.stderr));
+    let before = &receiver.metrics()[0];
+    let attributes = resource(before);
+    assert!(!attributes.contains_key("team.id") && !attributes.contains_key("blueprint.id"), "{attributes:#?}");
+    assert_eq!(attributes["device.id"], device_id(&device));
+    assert_eq!(drift(before, "missing_policy"), Some(1));
+    assert!(points(before, "agent.checkin.runs").is_empty(), "nothing ran");
+
+    let team_policy = json!({ "id": "bp-eng", "team_id": "T-9", "library_items": [] });
+    tenant.change(|state| state.blueprint = team_policy);
+    let output = check_in();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let run_id = record(&output)["id"].as_str().unwrap().to_string();
+    let after = &receiver.metrics()[1];
+    assert_eq!(resource(after)["team.id"], "T-9");
+    assert_eq!(resource(after)["blueprint.id"], "bp-eng");
+    assert_eq!(drift(after, "missing_policy"), Some(0));
+    assert_eq!(device.status()["drift"]["missing_policy"], false);
+    let changes = drift_changes(&receiver);
+    let missing = |previous: &str, value: &str, run: Option<String>| {
+        ("missing_policy".into(), previous.into(), value.into(), run)
+    };
+    assert_eq!(changes, [missing("0", "1", None), missing("1", "0", Some(run_id))]);
+}
+
+#[test]
+fn outdated_client_is_one_only_while_the_blueprint_requires_a_newer_agent() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let cases = [(Some("999.0.0"), 1), (Some(VERSION), 0), (Some("0.0.1"), 0), (None, 0)];
+    let mut run_ids = Vec::new();
+    for (position, (minimum, expected)) in cases.into_iter().enumerate() {
+        let extra = match minimum {
+            Some(minimum) => json!({ "team_id": "T-1", "minimum_agent_version": minimum }),
+            None => json!({ "team_id": "T-1" }),
+        };
+        let output = run(&device, &policy(&device, extra), &[&endpoint(&receiver)]);
+        assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+        run_ids.push(record(&output)["id"].as_str().unwrap().to_string());
+        let metrics = &receiver.metrics()[position];
+        assert_eq!(drift(metrics, "outdated_client"), Some(expected), "minimum {minimum:?}");
+        assert_eq!(drift(metrics, "missing_policy"), Some(0));
+        assert_eq!(device.status()["drift"]["outdated_client"], expected == 1);
+    }
+    let outdated = |previous: &str, value: &str, run: &str| {
+        ("outdated_client".to_string(), previous.to_string(), value.to_string(), Some(run.to_string()))
+    };
+    assert_eq!(drift_changes(&receiver), [outdated("0", "1", &run_ids[0]), outdated("1", "0", &run_ids[1])]);
+}
+
+#[test]
+fn stale_token_follows_the_tenant_s_401s() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let blueprint = json!({ "id": "bp-eng", "team_id": "T-1", "library_items": [] });
+    let tenant = TestTenant::start("tok-1", blueprint);
+    let fragment = json!({ "tenant": { "url": tenant.url(), "token": "tok-1" } });
+    device.write_file("Library/Application Support/EndpointAgent/config.d/20-tenant.json", &fragment.to_string());
+    let check_in = || {
+        let output = device.agent().args(["run", "--json", "--set", &endpoint(&receiver)]).output().unwrap();
+        assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+        record(&output)["id"].as_str().unwrap().to_string()
+    };
+    check_in();
+    tenant.change(|state| state.token = "tok-rotated".to_string());
+    let mut refused = Vec::new();
+    for _ in 0..3 {
+        refused.push(check_in());
+    }
+    // A check-in from a local blueprint asks the tenant nothing: the token stays stale.
+    let local = policy(&device, json!({ "team_id": "T-1" }));
+    assert_eq!(code(&run(&device, &local, &[&endpoint(&receiver)])), 0);
+    let plist = r#"<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict><key>tenant.token</key><string>tok-rotated</string></dict></plist>"#;
+    device.write_file("Library/Managed Preferences/io.endpointagent.agent.plist", plist);
+    let accepted = check_in();
+    let stale: Vec<_> = receiver.metrics().iter().map(|export| drift(export, "stale_token")).collect();
+    let expected = [Some(0), Some(0), Some(0), Some(1), Some(1), Some(0)];
+    assert_eq!(stale, expected, "the third 401 in a row sets it, only a success clears it");
+    let stale_token = |previous: &str, value: &str, run: &str| {
+        ("stale_token".to_string(), previous.to_string(), value.to_string(), Some(run.to_string()))
+    };
+    assert_eq!(drift_changes(&receiver), [stale_token("0", "1", &refused[2]), stale_token("1", "0", &accepted)]);
+}
+
+#[test]
+fn reapplied_counts_a_restored_plist_key() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let preferences = "/Library/Preferences/com.example.telemetry.plist";
+    let parameters = json!({ "managed_plists": [{ "path": preferences, "key": "AutoUpdate", "value": true }] });
+    let blueprint = policy(&device, json!({ "team_id": "T-1", "parameters": parameters }));
+    let check_in = || {
+        let output = run(&device, &blueprint, &[&endpoint(&receiver)]);
+        assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+        drift(receiver.metrics().last().unwrap(), "reapplied")
+    };
+    assert_eq!(check_in(), Some(1), "the key is set the first time");
+    assert_eq!(check_in(), Some(0), "compliant");
+    let file = device.root().join(preferences.trim_start_matches('/'));
+    let mut edited = plist::Value::from_file(&file).unwrap().into_dictionary().unwrap();
+    edited.insert("AutoUpdate".into(), false.into());
+    plist::Value::Dictionary(edited).to_file_xml(&file).unwrap();
+    assert_eq!(check_in(), Some(1), "the changed key is put back");
+    assert_eq!(device.status()["drift"]["reapplied"], 1);
+    assert_eq!(plist::Value::from_file(&file).unwrap().as_dictionary().unwrap()["AutoUpdate"], true.into());
+}
+
+/// `run`, timed.
+fn timed_check_in(device: &Device, blueprint: &Path, settings: &[&str]) -> (Output, Duration) {
+    let clock = Instant::now();
+    let output = run(device, blueprint, settings);
+    (output, clock.elapsed())
+}
+
+#[test]
+fn a_hung_collector_costs_a_check_in_at_most_the_export_timeout() {
+    let device = Device::new();
+    let hung = OtlpReceiver::start(Behavior::Hang);
+    // No team: the missing-policy change makes a log record, so both signals hang.
+    let blueprint = policy(&device, json!({}));
+    let (_, baseline) = timed_check_in(&device, &blueprint, &[]);
+    let settings = [endpoint(&hung), "otel.export_timeout=2s".to_string()];
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let fresh = Device::new();
+    let blueprint = policy(&fresh, json!({}));
+    let (output, took) = timed_check_in(&fresh, &blueprint, &settings);
+    assert_eq!(code(&output), 0, "telemetry never fails a check-in: {}", text(&output.stderr));
+    assert_eq!(record(&output)["outcome"], "succeeded");
+    let paths: Vec<_> = hung.exports().iter().map(|export| export.path.clone()).collect();
+    assert!(paths.contains(&"/v1/metrics".to_string()) && paths.contains(&"/v1/logs".to_string()), "{paths:?}");
+    assert!(took >= Duration::from_secs(2), "it waited for the collector: {took:?}");
+    let bound = baseline + Duration::from_secs(2) + Duration::from_millis(1500);
+    assert!(took < bound, "took {took:?}; without telemetry {baseline:?}; the two signals wait side by side");
+    let logged = logged(&fresh);
+    assert!(logged.contains("Cannot export telemetry") && logged.contains("did not answer within 2s"), "{logged}");
+}
+
+#[test]
+fn a_dead_collector_is_a_warning_not_a_wait() {
+    let device = Device::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("otel.endpoint=http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    drop(listener);
+    let blueprint = policy(&device, json!({}));
+    let (output, took) = timed_check_in(&device, &blueprint, &[&dead, "otel.export_timeout=10s"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert!(took < Duration::from_secs(8), "a refused connection is not waited out: {took:?}");
+    assert!(logged(&device).contains("Cannot export telemetry"));
+}
+
+#[test]
+fn a_daemon_stopped_mid_check_in_exports_the_interrupted_run_before_it_exits() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let hang = "#!/bin/sh\necho $$ > \"$AGENT_ROOT/child.pid\"\nexec sleep 1000\n";
+    let blueprint = device.write_blueprint(&json!({ "id": "bp-eng", "team_id": "T-1", "library_items": [
+        script("li-hang", "Hangs", hang)
+    ]}));
+    let mut command = device.agent();
+    command.arg("daemon");
+    for setting in [endpoint(&receiver), format!("blueprint_file={}", blueprint.display())] {
+        command.args(["--set", &setting]);
+    }
+    command.args(["--set", "timeouts.termination_grace=1s", "--set", "schedule.daily_interval=1h"]);
+    let mut daemon = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    device.wait_for_file("child.pid", Duration::from_secs(10));
+    let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let start = Instant::now();
+    while daemon.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let metrics = receiver.wait_for_metrics(1, Duration::from_secs(1));
+    let runs = points(&metrics[0], "agent.checkin.runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!((runs[0].0["outcome"].as_str(), runs[0].1), ("interrupted", 1));
+    assert_eq!(drift(&metrics[0], "missing_policy"), Some(0));
+}
