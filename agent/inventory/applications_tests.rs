@@ -71,7 +71,8 @@ fn every_bundle_is_found_and_read_from_xml_and_binary_plists() {
     let firefox = &applications[1];
     assert_eq!(firefox.version.as_deref(), Some("12824.6.2"));
     let info_size = std::fs::metadata(firefox_app.join("Contents/Info.plist")).unwrap().len();
-    let helper_size = std::fs::metadata(firefox_app.join("Contents/Helpers/Helper.app/Contents/Info.plist")).unwrap().len();
+    let helper_size =
+        std::fs::metadata(firefox_app.join("Contents/Helpers/Helper.app/Contents/Info.plist")).unwrap().len();
     assert_eq!(firefox.size_bytes, 1000 + info_size + 1 + helper_size, "every file inside the bundle, nested ones too");
 }
 

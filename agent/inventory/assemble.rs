@@ -79,7 +79,10 @@ pub(crate) fn assemble(collected: Collected, collected_at: DateTime<Utc>) -> Inv
         security: Security {
             filevault: collected.filevault.clone(),
             enrollment: collected.enrollment.clone(),
-            system_integrity_protection: collected.profiler.as_ref().and_then(|facts| facts.system_integrity_protection),
+            system_integrity_protection: collected
+                .profiler
+                .as_ref()
+                .and_then(|facts| facts.system_integrity_protection),
         },
         mdm_profile_installed,
         mdm_enrolled_at: mdm.and_then(|profile| profile.install_date),
@@ -145,7 +148,9 @@ fn hardware(collected: &Collected) -> Hardware {
             .and_then(|facts| facts.processor_cores)
             .or_else(|| system.and_then(|facts| facts.processor_cores)),
         architecture: system.and_then(|facts| facts.architecture.clone()),
-        memory_bytes: profiler.and_then(|facts| facts.memory_bytes).or_else(|| system.and_then(|facts| facts.memory_bytes)),
+        memory_bytes: profiler
+            .and_then(|facts| facts.memory_bytes)
+            .or_else(|| system.and_then(|facts| facts.memory_bytes)),
         storage_bytes: root_volume.map(|disk| disk.total_bytes),
         storage_available_bytes: root_volume.map(|disk| disk.available_bytes),
         activation_lock_enabled: profiler.and_then(|facts| facts.activation_lock_enabled),

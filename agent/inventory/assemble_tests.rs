@@ -51,7 +51,9 @@ fn mac() -> Collected {
         system: Some(system()),
         profiler: Some(system_profiler::parse_system_profiler(fixture!("system_profiler-apple-silicon.xml")).unwrap()),
         ioreg: Some(ioreg::parse_ioreg(fixture!("ioreg-apple-silicon.txt")).unwrap()),
-        sw_vers: Some(parse_sw_vers("ProductName:\t\tmacOS\nProductVersion:\t\t14.6.1\nBuildVersion:\t\t23G93\n").unwrap()),
+        sw_vers: Some(
+            parse_sw_vers("ProductName:\t\tmacOS\nProductVersion:\t\t14.6.1\nBuildVersion:\t\t23G93\n").unwrap(),
+        ),
         filevault: Some(fdesetup::parse_fdesetup_status(fixture!("fdesetup/on.txt"))),
         enrollment: Some(enrollment::parse_enrollment_status(fixture!("profiles-status/dep-user-approved.txt"))),
         profiles: Some(profiles::parse_profiles(fixture!("profiles-computer.xml")).unwrap()),

@@ -97,7 +97,9 @@ mod tests {
         mark_identities(&mut certificates, &parse_identities(IDENTITIES));
         let summary: Vec<_> = certificates
             .iter()
-            .map(|certificate| (certificate.common_name.as_deref(), certificate.is_identity, certificate.sha1.as_deref()))
+            .map(|certificate| {
+                (certificate.common_name.as_deref(), certificate.is_identity, certificate.sha1.as_deref())
+            })
             .collect();
         assert_eq!(
             summary,

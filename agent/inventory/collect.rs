@@ -94,8 +94,22 @@ impl Collector<'_> {
         let hardware_and_software = ["-xml", "SPHardwareDataType", "SPSoftwareDataType"];
         let find_certificates = ["find-certificate", "-a", "-Z", "-p", keychain.as_str()];
         let find_identities = ["find-identity", keychain.as_str()];
-        let (system, profiler, ioreg, sw_vers, filevault, enrollment, profiles, certificates, identities, updates, applications, linux) = tokio::join!(
-            self.blocking(|| Ok(Some(system::read_system_facts()))),
+        let platform = self.platform;
+        let (
+            system,
+            profiler,
+            ioreg,
+            sw_vers,
+            filevault,
+            enrollment,
+            profiles,
+            certificates,
+            identities,
+            updates,
+            applications,
+            linux,
+        ) = tokio::join!(
+            self.blocking(move || Ok(Some(system::read_system_facts(platform)))),
             self.tool(&commands.system_profiler, &hardware_and_software, system_profiler::parse_system_profiler),
             self.tool(&commands.ioreg, &["-rd1", "-c", "IOPlatformExpertDevice"], ioreg::parse_ioreg),
             self.tool(&commands.sw_vers, &[], parse_sw_vers),
@@ -105,7 +119,9 @@ impl Collector<'_> {
             }),
             self.tool(&commands.profiles, &["-C", "-o", "stdout-xml"], profiles::parse_profiles),
             self.tool(&commands.security, &find_certificates, certificates::parse_certificates),
-            self.tool(&commands.security, &find_identities, |output| infallible(certificates::parse_identities(output))),
+            self.tool(&commands.security, &find_identities, |output| infallible(certificates::parse_identities(
+                output
+            ))),
             self.tool(&commands.softwareupdate, &["--list"], |output| infallible(software_updates(output))),
             self.blocking(self.application_scan()),
             self.blocking(linux_facts(self.root.to_path_buf(), self.platform)),
@@ -148,7 +164,8 @@ impl Collector<'_> {
     /// Runs blocking work (a scan, system calls) on the blocking pool.
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> Outcome<T> + Send + 'static) -> Outcome<T> {
         let task = tokio::task::spawn_blocking(work);
-        let joined = async { task.await.unwrap_or_else(|error| Err(format!("the collector stopped unexpectedly: {error}"))) };
+        let joined =
+            async { task.await.unwrap_or_else(|error| Err(format!("the collector stopped unexpectedly: {error}"))) };
         self.bounded(self.timeout, joined).await
     }
 

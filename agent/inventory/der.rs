@@ -131,7 +131,8 @@ mod tests {
         to_be_signed.extend(element(0x02, &[0x01, 0x23]));
         to_be_signed.extend(element(SEQUENCE, &element(OBJECT_IDENTIFIER, &[0x2A, 0x86, 0x48])));
         to_be_signed.extend(issuer);
-        to_be_signed.extend(element(SEQUENCE, &[element(0x17, b"240501000000Z"), element(0x17, b"340501000000Z")].concat()));
+        to_be_signed
+            .extend(element(SEQUENCE, &[element(0x17, b"240501000000Z"), element(0x17, b"340501000000Z")].concat()));
         to_be_signed.extend(element(SEQUENCE, &subject));
         to_be_signed.extend(element(SEQUENCE, &[0u8; 200]));
         element(SEQUENCE, &[element(SEQUENCE, &to_be_signed), element(0x03, &[0, 1, 2])].concat())

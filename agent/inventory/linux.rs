@@ -97,7 +97,11 @@ mod tests {
         write(root, "sys/class/dmi/id/product_uuid", "4c4c4544-0042-3510-8052-b4c04f4a3232\n");
         write(root, "sys/class/dmi/id/chassis_asset_tag", "To Be Filled By O.E.M.\n");
         write(root, "etc/machine-id", "0a1b2c3d4e5f60718293a4b5c6d7e8f9\n");
-        write(root, "usr/lib/os-release", "NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n");
+        write(
+            root,
+            "usr/lib/os-release",
+            "NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+        );
         let facts = read_linux_facts(root);
         assert_eq!(facts.manufacturer.as_deref(), Some("LENOVO"));
         assert_eq!(facts.model.as_deref(), Some("20XW0055GE"));

@@ -29,5 +29,5 @@ pub use model::{
     Hardware, Inventory, OperatingSystem, Payload, Profile, Security, SoftwareUpdate, User,
 };
 pub use render::render;
-pub use saved::{SavedInventoryError, load, save};
-pub(crate) use saved::cheap_facts;
+pub(crate) use saved::{CheapFacts, cheap_facts};
+pub use saved::{SavedInventoryError, collect_and_save, load, save};

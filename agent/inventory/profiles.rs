@@ -34,7 +34,8 @@ pub(crate) fn parse_profiles(output: &str) -> Result<Vec<Profile>, ParseError> {
     for (scope, list) in ordered {
         let scope = if scope == COMPUTER_LEVEL { "system" } else { scope.as_str() };
         let entries = list.as_array().map(Vec::as_slice).unwrap_or_default();
-        profiles.extend(entries.iter().filter_map(plist::Value::as_dictionary).filter_map(|entry| profile(entry, scope)));
+        profiles
+            .extend(entries.iter().filter_map(plist::Value::as_dictionary).filter_map(|entry| profile(entry, scope)));
     }
     Ok(profiles)
 }

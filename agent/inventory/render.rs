@@ -103,12 +103,14 @@ fn render_lists(inventory: &Inventory, out: &mut String) {
 }
 
 fn enrollment(enrollment: &Enrollment) -> String {
-    let mut parts = vec![match enrollment.mdm_enrolled {
-        Some(true) => "enrolled",
-        Some(false) => "not enrolled",
-        None => UNKNOWN,
-    }
-    .to_string()];
+    let mut parts = vec![
+        match enrollment.mdm_enrolled {
+            Some(true) => "enrolled",
+            Some(false) => "not enrolled",
+            None => UNKNOWN,
+        }
+        .to_string(),
+    ];
     if enrollment.enrolled_via_dep == Some(true) {
         parts.push("via Automated Device Enrollment".into());
     }
@@ -144,11 +146,8 @@ fn bytes(count: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 || value.fract() < 0.05 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    let shown = format!("{value:.1}");
+    format!("{} {}", shown.strip_suffix(".0").unwrap_or(&shown), UNITS[unit])
 }
 
 #[cfg(test)]
@@ -157,7 +156,13 @@ mod tests {
 
     #[test]
     fn sizes_read_in_binary_units() {
-        let cases = [(12, "12 B"), (832_512, "813 KiB"), (16 << 30, "16 GiB"), (494_384_795_648, "460.4 GiB")];
+        let cases = [
+            (12, "12 B"),
+            (832_512, "813 KiB"),
+            (16 << 30, "16 GiB"),
+            (494_384_795_648, "460.4 GiB"),
+            (270_553_174_016, "252 GiB"),
+        ];
         for (count, shown) in cases {
             assert_eq!(bytes(count), shown);
         }

@@ -68,7 +68,36 @@ pub fn load(paths: &AgentPaths) -> Result<Option<Inventory>, SavedInventoryError
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(SavedInventoryError::Io { action: "read", path: path.clone(), source }),
     };
-    serde_json::from_slice(&bytes).map(Some).map_err(|source| SavedInventoryError::Malformed { path: path.clone(), source })
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|source| SavedInventoryError::Malformed { path: path.clone(), source })
+}
+
+/// Collects the inventory (see [`collect`](super::collect)), logs how it went,
+/// and saves it as the last inventory. Never fails: a file that cannot be
+/// written is logged, and the inventory is still returned to be sent.
+pub async fn collect_and_save(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    platform: Platform,
+    cancel: &CancellationToken,
+) -> Inventory {
+    let started = std::time::Instant::now();
+    let inventory = super::collect(config, &paths.root, platform, cancel).await;
+    for error in &inventory.errors {
+        tracing::warn!(collector = %error.collector, error = %error.message, "An inventory collector failed; the inventory is partial.");
+    }
+    tracing::info!(
+        applications = inventory.applications.len(),
+        profiles = inventory.profiles.len(),
+        failed_collectors = inventory.errors.len(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "Inventory collected."
+    );
+    if let Err(error) = save(paths, &inventory) {
+        tracing::error!(error = %error, "Cannot save the inventory.");
+    }
+    inventory
 }
 
 /// What the `checkin` request says about the device before any inventory runs.

@@ -3,16 +3,22 @@
 //!
 //! These come from the kernel and the account database, not from files the
 //! agent's root could move, so they describe the machine even under
-//! `AGENT_ROOT`. Accounts keep people only: ids below 500 (system accounts on
-//! macOS and Linux), `nobody` and `_`-prefixed service accounts are left out.
+//! `AGENT_ROOT`. Accounts keep people only: system accounts (ids below 501 on
+//! macOS, below 1000 on Linux), `nobody` and `_`-prefixed service accounts are
+//! left out.
 
 use chrono::{DateTime, Utc};
 use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, System, Users};
 
 use super::model::{Disk, User};
 
-/// The lowest user id of a person's account (macOS starts at 501, Linux at 1000).
-const FIRST_PERSON_UID: u32 = 500;
+use super::collect::Platform;
+
+/// The lowest user id of a person's account on a Mac.
+const FIRST_PERSON_UID_MAC: u32 = 501;
+
+/// The lowest user id of a person's account on Linux (`UID_MIN` of login.defs).
+const FIRST_PERSON_UID_LINUX: u32 = 1000;
 
 /// The user id of `nobody`.
 const NOBODY_UID: u32 = 65534;
@@ -43,7 +49,7 @@ pub(crate) struct SystemFacts {
 }
 
 /// Asks the system (blocking; a few milliseconds).
-pub(crate) fn read_system_facts() -> SystemFacts {
+pub(crate) fn read_system_facts(platform: Platform) -> SystemFacts {
     let mut system = System::new();
     system.refresh_cpu_list(CpuRefreshKind::nothing());
     system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
@@ -60,7 +66,8 @@ pub(crate) fn read_system_facts() -> SystemFacts {
             removable: disk.is_removable(),
         })
         .collect();
-    let users = Users::new_with_refreshed_list().list().iter().map(|user| (user.name().to_string(), **user.id())).collect();
+    let users =
+        Users::new_with_refreshed_list().list().iter().map(|user| (user.name().to_string(), **user.id())).collect();
     let boot_time = i64::try_from(System::boot_time()).ok().and_then(|seconds| DateTime::from_timestamp(seconds, 0));
     SystemFacts {
         hostname: System::host_name().filter(|name| !name.is_empty()),
@@ -72,15 +79,16 @@ pub(crate) fn read_system_facts() -> SystemFacts {
         uptime_seconds: Some(System::uptime()),
         boot_time: boot_time.filter(|time| time.timestamp() > 0),
         disks,
-        users: people(users),
+        users: people(users, platform),
     }
 }
 
 /// The accounts of people among `(name, uid)` pairs, sorted by name.
-pub(crate) fn people(accounts: Vec<(String, u32)>) -> Vec<User> {
+pub(crate) fn people(accounts: Vec<(String, u32)>, platform: Platform) -> Vec<User> {
+    let first = if platform == Platform::Mac { FIRST_PERSON_UID_MAC } else { FIRST_PERSON_UID_LINUX };
     let mut users: Vec<User> = accounts
         .into_iter()
-        .filter(|(name, uid)| *uid >= FIRST_PERSON_UID && *uid != NOBODY_UID && !name.starts_with('_'))
+        .filter(|(name, uid)| *uid >= first && *uid != NOBODY_UID && !name.starts_with('_'))
         .map(|(name, uid)| User { name, uid })
         .collect();
     users.sort_by(|left, right| left.name.cmp(&right.name));
@@ -93,15 +101,25 @@ mod tests {
 
     #[test]
     fn only_accounts_of_people_are_kept() {
-        let accounts = [("root", 0), ("daemon", 1), ("_www", 70), ("zoe", 502), ("jane", 501), ("nobody", 65534)];
-        let accounts = accounts.iter().map(|(name, uid)| (name.to_string(), *uid)).collect();
-        let names: Vec<_> = people(accounts).into_iter().map(|user| user.name).collect();
-        assert_eq!(names, ["jane", "zoe"]);
+        let accounts = [
+            ("root", 0),
+            ("daemon", 1),
+            ("_www", 70),
+            ("polkitd", 996),
+            ("zoe", 502),
+            ("jane", 501),
+            ("ann", 1000),
+            ("nobody", 65534),
+        ];
+        let accounts: Vec<_> = accounts.iter().map(|(name, uid)| (name.to_string(), *uid)).collect();
+        let names = |platform| people(accounts.clone(), platform).into_iter().map(|user| user.name).collect::<Vec<_>>();
+        assert_eq!(names(Platform::Mac), ["ann", "jane", "polkitd", "zoe"]);
+        assert_eq!(names(Platform::Other), ["ann"]);
     }
 
     #[test]
     fn this_machine_has_memory_a_processor_and_a_root_volume() {
-        let facts = read_system_facts();
+        let facts = read_system_facts(Platform::current());
         assert!(facts.memory_bytes.unwrap_or_default() > 1 << 20, "{facts:?}");
         assert!(facts.uptime_seconds.is_some() && facts.kernel_version.is_some(), "{facts:?}");
         assert!(facts.architecture.is_some(), "{facts:?}");

@@ -94,7 +94,8 @@ impl ToolRunner {
             current_dir: Some(self.current_dir.clone()),
             env: Vec::new(),
         };
-        let limits = Limits { capture_head: MAX_OUTPUT_BYTES, capture_tail: 0, ..Limits::new(self.deadline, self.grace) };
+        let limits =
+            Limits { capture_head: MAX_OUTPUT_BYTES, capture_tail: 0, ..Limits::new(self.deadline, self.grace) };
         let outcome = match run_child(&spec, &limits, &self.cancel).await {
             Ok(outcome) => outcome,
             Err(SpawnError::NotFound { .. }) => return Err(ToolError::Missing { program: program.to_path_buf() }),
@@ -184,7 +185,10 @@ mod tests {
     fn the_plist_is_found_among_log_lines() {
         let output = "2024-05-01 system_profiler[12:34] SPUSB: no devices\n<?xml version=\"1.0\"?>\n<plist version=\"1.0\"><array/></plist>\nwarning: done\n";
         assert_eq!(plist_document(output), Some("<?xml version=\"1.0\"?>\n<plist version=\"1.0\"><array/></plist>"));
-        assert_eq!(plist_document("<plist version=\"1.0\"><dict/></plist>"), Some("<plist version=\"1.0\"><dict/></plist>"));
+        assert_eq!(
+            plist_document("<plist version=\"1.0\"><dict/></plist>"),
+            Some("<plist version=\"1.0\"><dict/></plist>")
+        );
         assert_eq!(plist_document("profiles: no profiles\n"), None);
         assert_eq!(plist_document("</plist> <?xml"), None);
     }

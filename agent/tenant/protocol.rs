@@ -42,3 +42,12 @@ pub(crate) struct ResultsBody<'a> {
     pub(crate) run_id: &'a str,
     pub(crate) run: &'a crate::state::RunRecord,
 }
+
+/// `POST /api/v1/agent/inventory`: the inventory the daily check-in (or an
+/// `updateinventory` command) collected.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InventoryBody<'a> {
+    pub(crate) device_id: &'a str,
+    pub(crate) report_id: &'a str,
+    pub(crate) inventory: &'a crate::inventory::Inventory,
+}

@@ -1,5 +1,6 @@
 //! What a check-in does with its tenant: `checkin` and `blueprint` at the start,
-//! the results report at the end, and the spool flushed after it.
+//! the results report (and the inventory, when one was collected) at the end,
+//! and the spool flushed after it.
 //!
 //! Nothing here fails a check-in: a tenant that is down, hung, refuses the token
 //! or talks garbage is logged, and the check-in goes on from the saved blueprint.
@@ -13,8 +14,9 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::client::{BlueprintReply, TenantClient, TenantError};
-use super::protocol::{CheckinBody, CheckinReply, ResultsBody};
+use super::protocol::{CheckinBody, CheckinReply, InventoryBody, ResultsBody};
 use crate::config::AgentConfig;
+use crate::inventory::{self, Inventory, Platform};
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
 use crate::state::{RunRecord, Store, StoreError};
@@ -22,9 +24,15 @@ use crate::state::{RunRecord, Store, StoreError};
 /// Where results go.
 const RESULTS_PATH: &str = "/api/v1/agent/results";
 
+/// Where inventory goes.
+const INVENTORY_PATH: &str = "/api/v1/agent/inventory";
+
 /// The `device` keys the client keeps.
 const ETAG_KEY: &str = "tenant_blueprint_etag";
 const UNAUTHORIZED_STREAK_KEY: &str = "tenant_unauthorized_streak";
+/// Set by `updateinventory` until an inventory is spooled (so a crash in between
+/// does not lose the request).
+const INVENTORY_REQUESTED_KEY: &str = "tenant_inventory_requested";
 
 /// How many check-ins in a row must end in `401` before the token counts as stale.
 const STALE_TOKEN_STREAK: u32 = 3;
@@ -61,8 +69,9 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
         }
     };
     let Some(client) = client else { return Contact { client: None, answered: false, stale_token: false } };
+    let facts = inventory::cheap_facts(paths, config, Platform::current()).await;
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
-    let answered = session.checkin(store, kind).await;
+    let answered = session.checkin(store, kind, &facts).await;
     if answered {
         session.fetch_blueprint(store).await;
     }
@@ -76,11 +85,30 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
     Contact { client: Some(session.client), answered, stale_token }
 }
 
-/// Spools the run's results and sends every due report, oldest first.
-pub(crate) async fn report(paths: &AgentPaths, store: &Store, run: &RunRecord, contact: Contact) {
+/// Whether this check-in collects and sends inventory after its items: the
+/// daily one always, any other when the tenant asked (`updateinventory`).
+pub(crate) fn inventory_due(store: &Store, kind: CheckinKind) -> bool {
+    kind == CheckinKind::Daily || store.tenant_value(INVENTORY_REQUESTED_KEY).ok().flatten().is_some()
+}
+
+/// Spools the run's results, then `inventory` if one was collected, and sends
+/// every due report, oldest first.
+pub(crate) async fn report(
+    paths: &AgentPaths,
+    store: &Store,
+    run: &RunRecord,
+    inventory: Option<&Inventory>,
+    contact: Contact,
+) {
     if let Err(error) = spool_results(store, run) {
         tracing::error!(error = %error, "Cannot spool the run's results.");
         return;
+    }
+    if let Some(inventory) = inventory {
+        match spool_inventory(store, inventory) {
+            Ok(report_id) => tracing::info!(report_id = %report_id, "Inventory spooled for the tenant."),
+            Err(error) => tracing::error!(error = %error, "Cannot spool the inventory."),
+        }
     }
     let Some(client) = contact.client else { return };
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
@@ -101,6 +129,17 @@ fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
     let body = serde_json::to_string(&ResultsBody { device_id: &device_id, run_id: &run.id, run })?;
     store.spool_add(&run.id, RESULTS_PATH, &body, Utc::now())?;
     Ok(())
+}
+
+/// Writes the inventory into the spool under a new report id, and forgets an
+/// `updateinventory` request it answers.
+fn spool_inventory(store: &Store, inventory: &Inventory) -> anyhow::Result<String> {
+    let device_id = store.device_id()?;
+    let report_id = uuid::Uuid::now_v7().to_string();
+    let body = serde_json::to_string(&InventoryBody { device_id: &device_id, report_id: &report_id, inventory })?;
+    store.spool_add(&report_id, INVENTORY_PATH, &body, Utc::now())?;
+    store.set_tenant_value(INVENTORY_REQUESTED_KEY, None)?;
+    Ok(report_id)
 }
 
 /// Says what is left in the spool, if anything.
@@ -129,8 +168,8 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// Sends `checkin` and acts on its commands; says whether the tenant answered.
-    async fn checkin(&mut self, store: &Store, kind: CheckinKind) -> bool {
-        let body = match checkin_body(store, kind) {
+    async fn checkin(&mut self, store: &Store, kind: CheckinKind, facts: &inventory::CheapFacts) -> bool {
+        let body = match checkin_body(store, kind, facts) {
             Ok(body) => body,
             Err(error) => {
                 tracing::error!(error = %error, "Cannot read the device id for the tenant check-in.");
@@ -275,20 +314,21 @@ fn record_token_outcome(store: &Store, session: &Session<'_>, count_refusal: boo
     Ok(streak >= STALE_TOKEN_STREAK)
 }
 
-fn checkin_body(store: &Store, kind: CheckinKind) -> Result<CheckinBody, StoreError> {
+fn checkin_body(store: &Store, kind: CheckinKind, facts: &inventory::CheapFacts) -> Result<CheckinBody, StoreError> {
     Ok(CheckinBody {
         device_id: store.device_id()?,
         kind: kind.as_str().to_string(),
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
-        serial_number: String::new(),
+        serial_number: facts.serial_number.clone(),
         hostname: nix::unistd::gethostname().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default(),
-        os_version: String::new(),
+        os_version: facts.os_version.clone(),
     })
 }
 
 /// Acts on the tenant's commands: `dailycheckin` makes the next check-in the daily
-/// one; the others are logged (sending inventory and checking in again at once
-/// belong to the daemon's queue).
+/// one; `updateinventory` makes this one collect and send inventory after its
+/// items; `blankpush` is logged (checking in again at once belongs to the
+/// daemon's queue).
 fn act_on_commands(store: &Store, reply: &CheckinReply) {
     if let Some(minimum) = &reply.minimum_agent_version {
         let ours = semver::Version::parse(env!("CARGO_PKG_VERSION")).ok();
@@ -306,7 +346,17 @@ fn act_on_commands(store: &Store, reply: &CheckinReply) {
                     tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's daily check-in request.")
                 }
             },
-            "blankpush" | "updateinventory" => {
+            "updateinventory" => {
+                match store.set_tenant_value(INVENTORY_REQUESTED_KEY, Some(&crate::state::time_text(Utc::now()))) {
+                    Ok(()) => {
+                        tracing::info!(command_id = %command.id, "The tenant asked for inventory; it is sent after this check-in's items.")
+                    }
+                    Err(error) => {
+                        tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's inventory request.")
+                    }
+                }
+            }
+            "blankpush" => {
                 tracing::info!(command_id = %command.id, command = %command.command_type, "The tenant sent a command; it is not acted on by this agent version.")
             }
             other => {
