@@ -138,10 +138,13 @@ mod tests {
         element(SEQUENCE, &[element(SEQUENCE, &to_be_signed), element(0x03, &[0, 1, 2])].concat())
     }
 
+    /// Subject names as (string tag, bytes).
+    type Names<'a> = &'a [(u8, &'a [u8])];
+
     #[test]
     fn the_subject_common_name_reads_in_every_string_form() {
         let bmp: Vec<u8> = "Gerät".encode_utf16().flat_map(u16::to_be_bytes).collect();
-        let cases: [(&[(u8, &[u8])], bool, Option<&str>); 6] = [
+        let cases: [(Names<'_>, bool, Option<&str>); 6] = [
             (&[(0x0C, "Mac – Gerät".as_bytes())], true, Some("Mac – Gerät")),
             (&[(0x13, b"Example Root")], false, Some("Example Root")),
             (&[(0x14, &[0x47, 0x65, 0x72, 0xE4, 0x74])], true, Some("Gerät")),
