@@ -214,3 +214,75 @@ fn software_updates(output: &str) -> Vec<SoftwareUpdate> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration whose macOS tools are all missing.
+    fn without_tools(root: &Path) -> AgentConfig {
+        let mut config = AgentConfig::default();
+        let commands = &mut config.commands;
+        for command in [
+            &mut commands.system_profiler,
+            &mut commands.ioreg,
+            &mut commands.sw_vers,
+            &mut commands.fdesetup,
+            &mut commands.profiles,
+            &mut commands.security,
+            &mut commands.softwareupdate,
+        ] {
+            *command = root.join("missing").join(command.file_name().unwrap());
+        }
+        config
+    }
+
+    #[tokio::test]
+    async fn missing_macos_tools_are_errors_on_a_mac_and_absent_elsewhere() {
+        let root = tempfile::tempdir().unwrap();
+        let config = without_tools(root.path());
+        let cancel = CancellationToken::new();
+        let mac = collect(&config, root.path(), Platform::Mac, &cancel).await;
+        let failed: Vec<&str> = mac.errors.iter().map(|error| error.collector.as_str()).collect();
+        let expected = [
+            "system_profiler",
+            "ioreg",
+            "sw_vers",
+            "filevault",
+            "enrollment",
+            "profiles",
+            "certificates",
+            "identities",
+            "software_updates",
+        ];
+        assert_eq!(failed, expected);
+        assert!(mac.errors[0].message.ends_with("missing/system_profiler does not exist"), "{:?}", mac.errors[0]);
+        assert!(mac.hardware.memory_bytes.is_some(), "sysinfo still reports");
+        let other = collect(&config, root.path(), Platform::Other, &cancel).await;
+        assert_eq!(other.errors, [], "on Linux the macOS collectors do not apply");
+    }
+
+    #[tokio::test]
+    async fn a_stopping_agent_ends_the_collection_at_once() {
+        let root = tempfile::tempdir().unwrap();
+        let mut config = without_tools(root.path());
+        let hanging = root.path().join("system_profiler");
+        std::fs::write(&hanging, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&hanging, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        config.commands.system_profiler = hanging;
+        let cancel = CancellationToken::new();
+        let stopper = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            stopper.cancel();
+        });
+        let started = std::time::Instant::now();
+        let inventory = collect(&config, root.path(), Platform::Other, &cancel).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let error = &inventory.errors[0];
+        assert_eq!(
+            (error.collector.as_str(), error.message.as_str()),
+            ("system_profiler", "stopped: the agent is shutting down")
+        );
+    }
+}
