@@ -14,8 +14,10 @@
 //! and every failure is a logged error, never a crash.
 
 mod client;
+mod inventory_report;
 mod protocol;
 mod saved;
 mod session;
 
-pub(crate) use session::{Contact, begin, inventory_due, report};
+pub(crate) use inventory_report::inventory_due;
+pub(crate) use session::{Contact, begin, report};

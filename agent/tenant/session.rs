@@ -14,7 +14,8 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::client::{BlueprintReply, TenantClient, TenantError};
-use super::protocol::{CheckinBody, CheckinReply, InventoryBody, ResultsBody};
+use super::inventory_report::{request_inventory, spool_inventory};
+use super::protocol::{CheckinBody, CheckinReply, ResultsBody};
 use crate::config::AgentConfig;
 use crate::inventory::{self, Inventory, Platform};
 use crate::paths::AgentPaths;
@@ -24,15 +25,9 @@ use crate::state::{RunRecord, Store, StoreError};
 /// Where results go.
 const RESULTS_PATH: &str = "/api/v1/agent/results";
 
-/// Where inventory goes.
-const INVENTORY_PATH: &str = "/api/v1/agent/inventory";
-
 /// The `device` keys the client keeps.
 const ETAG_KEY: &str = "tenant_blueprint_etag";
 const UNAUTHORIZED_STREAK_KEY: &str = "tenant_unauthorized_streak";
-/// Set by `updateinventory` until an inventory is spooled (so a crash in between
-/// does not lose the request).
-const INVENTORY_REQUESTED_KEY: &str = "tenant_inventory_requested";
 
 /// How many check-ins in a row must end in `401` before the token counts as stale.
 const STALE_TOKEN_STREAK: u32 = 3;
@@ -85,12 +80,6 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
     Contact { client: Some(session.client), answered, stale_token }
 }
 
-/// Whether this check-in collects and sends inventory after its items: the
-/// daily one always, any other when the tenant asked (`updateinventory`).
-pub(crate) fn inventory_due(store: &Store, kind: CheckinKind) -> bool {
-    kind == CheckinKind::Daily || store.tenant_value(INVENTORY_REQUESTED_KEY).ok().flatten().is_some()
-}
-
 /// Spools the run's results, then `inventory` if one was collected, and sends
 /// every due report, oldest first.
 pub(crate) async fn report(
@@ -129,17 +118,6 @@ fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
     let body = serde_json::to_string(&ResultsBody { device_id: &device_id, run_id: &run.id, run })?;
     store.spool_add(&run.id, RESULTS_PATH, &body, Utc::now())?;
     Ok(())
-}
-
-/// Writes the inventory into the spool under a new report id, and forgets an
-/// `updateinventory` request it answers.
-fn spool_inventory(store: &Store, inventory: &Inventory) -> anyhow::Result<String> {
-    let device_id = store.device_id()?;
-    let report_id = uuid::Uuid::now_v7().to_string();
-    let body = serde_json::to_string(&InventoryBody { device_id: &device_id, report_id: &report_id, inventory })?;
-    store.spool_add(&report_id, INVENTORY_PATH, &body, Utc::now())?;
-    store.set_tenant_value(INVENTORY_REQUESTED_KEY, None)?;
-    Ok(report_id)
 }
 
 /// Says what is left in the spool, if anything.
@@ -346,16 +324,14 @@ fn act_on_commands(store: &Store, reply: &CheckinReply) {
                     tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's daily check-in request.")
                 }
             },
-            "updateinventory" => {
-                match store.set_tenant_value(INVENTORY_REQUESTED_KEY, Some(&crate::state::time_text(Utc::now()))) {
-                    Ok(()) => {
-                        tracing::info!(command_id = %command.id, "The tenant asked for inventory; it is sent after this check-in's items.")
-                    }
-                    Err(error) => {
-                        tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's inventory request.")
-                    }
+            "updateinventory" => match request_inventory(store) {
+                Ok(()) => {
+                    tracing::info!(command_id = %command.id, "The tenant asked for inventory; it is sent after this check-in's items.")
                 }
-            }
+                Err(error) => {
+                    tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's inventory request.")
+                }
+            },
             "blankpush" => {
                 tracing::info!(command_id = %command.id, command = %command.command_type, "The tenant sent a command; it is not acted on by this agent version.")
             }
