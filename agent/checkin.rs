@@ -1,11 +1,13 @@
-//! One check-in: blueprint → plan → execute → record.
+//! One check-in: blueprint → plan → execute → record → report (and inventory).
 //!
 //! The blueprint is loaded and checked before anything is touched, so bad input
 //! leaves no trace. Then the check-in lock is taken (one check-in at a time), runs
 //! left dangling by a crash are closed as interrupted, the plan is made, and each
 //! item runs under the earlier of its own timeout and the run's budget. Each
-//! result is committed the moment it is known. What happened goes out as
-//! telemetry (`telemetry::events`), flushed once the check-in is over.
+//! result is committed the moment it is known. With a tenant, the results are
+//! reported at the end, after the inventory is collected when one is due. What
+//! happened goes out as telemetry (`telemetry::events`), flushed once the check-in
+//! is over.
 
 mod drift;
 
@@ -19,6 +21,7 @@ use tracing::Instrument;
 
 use crate::blueprint::{self, BlueprintErrors, LibraryItem, LoadedBlueprint, Parameters};
 use crate::config::AgentConfig;
+use crate::inventory::{self, Platform};
 use crate::items::{self, ItemContext, ItemReport};
 use crate::parameters::{self, ParameterContext};
 use crate::paths::AgentPaths;
@@ -166,7 +169,13 @@ async fn checkin(
     progress.run_finished(&run);
     if let Some(mut contact) = contact {
         let advice = contact.take_agent_advice();
-        tenant::report(paths, &store, &run, contact).await;
+        // Inventory only goes to a tenant; a stopping agent sends its results only.
+        let inventory = if tenant::inventory_due(&store, kind) && !cancel.is_cancelled() {
+            Some(inventory::collect_and_save(paths, config, Platform::current(), cancel).await)
+        } else {
+            None
+        };
+        tenant::report(paths, &store, &run, inventory.as_ref(), contact).await;
         // After the results: the package's postinstall may restart the daemon.
         if let Some(advice) = advice {
             let update = self_update::UpdateContext { paths, config, store: &store, kind, cancel };

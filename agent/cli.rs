@@ -29,6 +29,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Read the agent's logs back, filtered.
     Logs(LogsArgs),
+    /// Collect the device and application inventory now, save it and show it.
+    Inventory(JsonArgs),
     /// Show the effective configuration.
     Config(ConfigArgs),
     /// Show where the agent keeps its files.

@@ -36,6 +36,7 @@ pub mod daemon;
 pub mod downloads;
 pub mod exit_code;
 pub mod installers;
+pub mod inventory;
 pub mod items;
 pub mod log_records;
 pub mod logging;

@@ -43,6 +43,8 @@ pub struct AgentPaths {
     pub checkin_lock: PathBuf,
     /// The last blueprint received, used when the tenant cannot be reached.
     pub saved_blueprint: PathBuf,
+    /// The last inventory collected (root-only), with its collection time.
+    pub saved_inventory: PathBuf,
     /// The Applications folder apps are installed into and inventoried from.
     pub applications_dir: PathBuf,
 }
@@ -66,6 +68,7 @@ impl AgentPaths {
             store_file: state_dir.join("agent.sqlite3"),
             checkin_lock: state_dir.join("checkin.lock"),
             saved_blueprint: state_dir.join("blueprint.json"),
+            saved_inventory: state_dir.join("inventory.json"),
             applications_dir: at("Applications"),
             state_dir,
         }

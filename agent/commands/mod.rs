@@ -4,6 +4,7 @@ pub mod config;
 pub mod daemon;
 pub mod enroll;
 pub mod history;
+pub mod inventory;
 pub mod logs;
 pub mod paths;
 pub mod run;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(arguments) => run::run(&settings, &arguments)?,
         Command::Status(arguments) => status::status(&settings, arguments.json)?,
         Command::History(arguments) => history::history(&settings, &arguments)?,
+        Command::Inventory(arguments) => inventory::inventory(&settings, arguments.json)?,
         Command::Logs(arguments) => logs::run(&settings, &arguments)?,
         Command::Config(arguments) => config::config(&settings, &arguments)?,
         Command::Daemon => daemon::daemon(&settings, &cli.set)?,

@@ -23,5 +23,7 @@ mod tests;
 pub use origin::Origin;
 pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
-pub use settings::{AgentConfig, Commands, Daemon, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant, Timeouts};
+pub use settings::{
+    AgentConfig, Commands, Daemon, Inventory, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant, Timeouts,
+};
 pub(crate) use values::is_web_url;

@@ -40,6 +40,17 @@ pub struct AgentConfig {
     pub logs: Logs,
     /// The paths of the system tools item handlers run (`lpadmin`, `installer`, ...).
     pub commands: Commands,
+    /// How the device and application inventory is collected.
+    pub inventory: Inventory,
+}
+
+/// The inventory the daily check-in collects and sends to the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    /// How long each collector (one tool, or one scan) may take; one that takes
+    /// longer is stopped and named in the inventory's `errors`, the rest is sent.
+    #[serde(serialize_with = "as_duration_text")]
+    pub collector_timeout: Duration,
 }
 
 /// Time limits. An item that runs past its limit is stopped and recorded as
@@ -166,6 +177,16 @@ pub struct Commands {
     pub softwareupdate: PathBuf,
     /// macOS' version tool.
     pub sw_vers: PathBuf,
+    /// macOS' hardware and software report (`-xml SPHardwareDataType SPSoftwareDataType`).
+    pub system_profiler: PathBuf,
+    /// macOS' I/O registry tool (serial number and UUID of the platform).
+    pub ioreg: PathBuf,
+    /// macOS' FileVault tool (`fdesetup status`).
+    pub fdesetup: PathBuf,
+    /// macOS' configuration profile tool (enrollment status, installed profiles).
+    pub profiles: PathBuf,
+    /// macOS' keychain tool (certificates and identities of the System keychain).
+    pub security: PathBuf,
 }
 
 impl Default for Commands {
@@ -179,6 +200,11 @@ impl Default for Commands {
             ditto: PathBuf::from("/usr/bin/ditto"),
             softwareupdate: PathBuf::from("/usr/sbin/softwareupdate"),
             sw_vers: PathBuf::from("/usr/bin/sw_vers"),
+            system_profiler: PathBuf::from("/usr/sbin/system_profiler"),
+            ioreg: PathBuf::from("/usr/sbin/ioreg"),
+            fdesetup: PathBuf::from("/usr/bin/fdesetup"),
+            profiles: PathBuf::from("/usr/bin/profiles"),
+            security: PathBuf::from("/usr/bin/security"),
         }
     }
 }
@@ -210,6 +236,7 @@ impl Default for AgentConfig {
             otel: Otel { endpoint: None, export_timeout: Duration::from_secs(5) },
             logs: Logs { retention_days: 14, level: LogLevel::Info },
             commands: Commands::default(),
+            inventory: Inventory { collector_timeout: Duration::from_secs(MINUTE) },
         }
     }
 }
@@ -339,8 +366,11 @@ mod tests {
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",
-                    "softwareupdate": "/usr/sbin/softwareupdate", "sw_vers": "/usr/bin/sw_vers"
-                }
+                    "softwareupdate": "/usr/sbin/softwareupdate", "sw_vers": "/usr/bin/sw_vers",
+                    "system_profiler": "/usr/sbin/system_profiler", "ioreg": "/usr/sbin/ioreg",
+                    "fdesetup": "/usr/bin/fdesetup", "profiles": "/usr/bin/profiles", "security": "/usr/bin/security"
+                },
+                "inventory": { "collector_timeout": "1m" }
             })
         );
     }

@@ -3,16 +3,21 @@
 //! ```text
 //! check-in start ── session::begin ──> POST checkin, GET blueprint (If-None-Match)
 //!                                      └─ saved blueprint when the tenant is down
-//! check-in end ──── session::report ─> spool (SQLite) ─> POST results, oldest first
+//! check-in end ──── session::report ─> spool (SQLite) ─> POST results, then inventory, oldest first
 //! ```
+//!
+//! The inventory goes after the results of the daily check-in, and of any
+//! check-in during which the tenant sent `updateinventory`.
 //!
 //! Every request has a connect and a total timeout, so a hung or garbage-talking
 //! tenant costs a check-in at most `tenant.request_timeout` before the items run,
 //! and every failure is a logged error, never a crash.
 
 mod client;
+mod inventory_report;
 mod protocol;
 mod saved;
 mod session;
 
+pub(crate) use inventory_report::inventory_due;
 pub(crate) use session::{begin, report, token_is_stale};

@@ -51,3 +51,12 @@ pub(crate) struct ResultsBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) agent_update: Option<&'a crate::state::AgentUpdate>,
 }
+
+/// `POST /api/v1/agent/inventory`: the inventory the daily check-in (or an
+/// `updateinventory` command) collected.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InventoryBody<'a> {
+    pub(crate) device_id: &'a str,
+    pub(crate) report_id: &'a str,
+    pub(crate) inventory: &'a crate::inventory::Inventory,
+}

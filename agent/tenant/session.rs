@@ -1,5 +1,6 @@
 //! What a check-in does with its tenant: `checkin` and `blueprint` at the start,
-//! the results report at the end, and the spool flushed after it.
+//! the results report (and the inventory, when one was collected) at the end,
+//! and the spool flushed after it.
 //!
 //! Nothing here fails a check-in: a tenant that is down, hung, refuses the token
 //! or talks garbage is logged, and the check-in goes on from the saved blueprint.
@@ -13,8 +14,10 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::client::{BlueprintReply, TenantClient, TenantError};
+use super::inventory_report::{request_inventory, spool_inventory};
 use super::protocol::{CheckinBody, CheckinReply, ResultsBody};
 use crate::config::AgentConfig;
+use crate::inventory::{self, Inventory, Platform};
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
 use crate::self_update::Advice;
@@ -72,8 +75,9 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
     let Some(client) = client else {
         return Contact { client: None, answered: false, stale_token: false, agent_advice: None };
     };
+    let facts = inventory::cheap_facts(paths, config, Platform::current()).await;
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
-    let (answered, agent_advice) = session.checkin(store, kind).await;
+    let (answered, agent_advice) = session.checkin(store, kind, &facts).await;
     if answered {
         session.fetch_blueprint(store).await;
     }
@@ -87,11 +91,24 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
     Contact { client: Some(session.client), answered, stale_token, agent_advice }
 }
 
-/// Spools the run's results and sends every due report, oldest first.
-pub(crate) async fn report(paths: &AgentPaths, store: &Store, run: &RunRecord, contact: Contact) {
+/// Spools the run's results, then `inventory` if one was collected, and sends
+/// every due report, oldest first.
+pub(crate) async fn report(
+    paths: &AgentPaths,
+    store: &Store,
+    run: &RunRecord,
+    inventory: Option<&Inventory>,
+    contact: Contact,
+) {
     if let Err(error) = spool_results(store, run) {
         tracing::error!(error = %error, "Cannot spool the run's results.");
         return;
+    }
+    if let Some(inventory) = inventory {
+        match spool_inventory(store, inventory) {
+            Ok(report_id) => tracing::info!(report_id = %report_id, "Inventory spooled for the tenant."),
+            Err(error) => tracing::error!(error = %error, "Cannot spool the inventory."),
+        }
     }
     let Some(client) = contact.client else { return };
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
@@ -145,8 +162,13 @@ struct Session<'a> {
 impl Session<'_> {
     /// Sends `checkin` and acts on its commands; says whether the tenant answered,
     /// and what it said about the agent's version.
-    async fn checkin(&mut self, store: &Store, kind: CheckinKind) -> (bool, Option<Advice>) {
-        let body = match checkin_body(store, kind) {
+    async fn checkin(
+        &mut self,
+        store: &Store,
+        kind: CheckinKind,
+        facts: &inventory::CheapFacts,
+    ) -> (bool, Option<Advice>) {
+        let body = match checkin_body(store, kind, facts) {
             Ok(body) => body,
             Err(error) => {
                 tracing::error!(error = %error, "Cannot read the device id for the tenant check-in.");
@@ -217,7 +239,7 @@ impl Session<'_> {
             match self.settle(result) {
                 Ok(()) => {
                     store.spool_remove(&report.report_id)?;
-                    tracing::info!(report_id = %report.report_id, "Report sent to the tenant.");
+                    tracing::info!(report_id = %report.report_id, path = %report.path, "Report sent to the tenant.");
                 }
                 Err(error) if error.parks_report() => {
                     store.spool_park(&report.report_id, &error.to_string())?;
@@ -306,21 +328,22 @@ fn record_token_outcome(store: &Store, session: &Session<'_>, count_refusal: boo
     Ok(streak >= STALE_TOKEN_STREAK)
 }
 
-fn checkin_body(store: &Store, kind: CheckinKind) -> Result<CheckinBody, StoreError> {
+fn checkin_body(store: &Store, kind: CheckinKind, facts: &inventory::CheapFacts) -> Result<CheckinBody, StoreError> {
     Ok(CheckinBody {
         device_id: store.device_id()?,
         kind: kind.as_str().to_string(),
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
-        serial_number: String::new(),
+        serial_number: facts.serial_number.clone(),
         hostname: nix::unistd::gethostname().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default(),
-        os_version: String::new(),
+        os_version: facts.os_version.clone(),
     })
 }
 
 /// Acts on the tenant's commands: `dailycheckin` makes the next check-in the daily
-/// one; the others are logged (sending inventory and checking in again at once
-/// belong to the daemon's queue). `minimum_agent_version` and `latest_agent` are
-/// the self-update's, after the results.
+/// one; `updateinventory` makes this one collect and send inventory after its
+/// items; `blankpush` is logged (checking in again at once belongs to the
+/// daemon's queue). `minimum_agent_version` and `latest_agent` are the
+/// self-update's, after the results.
 fn act_on_commands(store: &Store, reply: &CheckinReply) {
     for command in &reply.commands {
         match command.command_type.as_str() {
@@ -332,7 +355,15 @@ fn act_on_commands(store: &Store, reply: &CheckinReply) {
                     tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's daily check-in request.")
                 }
             },
-            "blankpush" | "updateinventory" => {
+            "updateinventory" => match request_inventory(store) {
+                Ok(()) => {
+                    tracing::info!(command_id = %command.id, "The tenant asked for inventory; it is sent after this check-in's items.")
+                }
+                Err(error) => {
+                    tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's inventory request.")
+                }
+            },
+            "blankpush" => {
                 tracing::info!(command_id = %command.id, command = %command.command_type, "The tenant sent a command; it is not acted on by this agent version.")
             }
             other => {

@@ -1,12 +1,15 @@
 //! The agent against a test tenant on 127.0.0.1: check-in, blueprint (and its 304
-//! path), results, the spool while the tenant is down, token rotation, and a hung
-//! or garbage-talking tenant.
+//! path), results, inventory, the spool while the tenant is down, token rotation,
+//! and a hung or garbage-talking tenant.
 
 #[path = "tenant/server.rs"]
 pub(crate) mod server;
 
 #[path = "tenant/self_update.rs"]
 mod self_update;
+
+#[path = "tenant/inventory.rs"]
+mod inventory;
 
 use std::time::{Duration, Instant};
 
@@ -83,7 +86,7 @@ fn check_in_fetches_the_blueprint_and_reports_with_token_and_user_agent_then_use
     assert_eq!(first["blueprint_id"], "bp-test");
     assert_eq!(runs_recorded(&device), 1);
     let paths: Vec<_> = tenant.seen().iter().map(|seen| seen.path.clone()).collect();
-    assert_eq!(paths, ["/api/v1/agent/checkin", "/api/v1/agent/blueprint", RESULTS]);
+    assert_eq!(paths, ["/api/v1/agent/checkin", "/api/v1/agent/blueprint", RESULTS, "/api/v1/agent/inventory"]);
     for seen in tenant.seen() {
         assert_eq!(seen.authorization.as_deref(), Some("Bearer tok-1"));
         assert_eq!(seen.user_agent, Some(format!("endpoint-agent/{}", env!("CARGO_PKG_VERSION"))));

@@ -20,10 +20,15 @@ fn marker_blueprint() -> serde_json::Value {
     })])
 }
 
-/// The reports the agent logged as sent (accepted by the tenant), in order.
+/// The results reports the agent logged as sent (accepted by the tenant), in order;
+/// the first, daily, check-in also sends an inventory report.
 fn sent(device: &Device) -> Vec<String> {
     let records = logged(device, "Report sent to the tenant.");
-    records.iter().map(|record| record["report_id"].as_str().expect("a report id").to_string()).collect()
+    records
+        .iter()
+        .filter(|record| record["path"] == "/api/v1/agent/results")
+        .map(|record| record["report_id"].as_str().expect("a report id").to_string())
+        .collect()
 }
 
 /// How many reports the last check-in left waiting in the spool, as it logged.

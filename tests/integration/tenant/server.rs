@@ -130,6 +130,15 @@ impl TestTenant {
         self.seen().into_iter().filter(|seen| seen.path == path).collect()
     }
 
+    /// The bodies of the inventory reports accepted, in arrival order.
+    pub fn accepted_inventories(&self) -> Vec<Value> {
+        self.seen_at("/api/v1/agent/inventory")
+            .iter()
+            .filter(|seen| seen.status == 200)
+            .map(|seen| serde_json::from_str(&seen.body).unwrap())
+            .collect()
+    }
+
     /// The `run_id`s of the results accepted, in arrival order.
     pub fn accepted_run_ids(&self) -> Vec<String> {
         self.seen_at("/api/v1/agent/results")
@@ -203,6 +212,7 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
             (state.results_status, String::new(), json!({"error": "run record rejected"}).to_string())
         }
         ("POST", "/api/v1/agent/results") => (200, String::new(), "{}".to_string()),
+        ("POST", "/api/v1/agent/inventory") => (200, String::new(), "{}".to_string()),
         _ => (404, String::new(), json!({"error": "no such route"}).to_string()),
     }
 }
