@@ -120,9 +120,16 @@ fn a_down_tenant_leaves_reports_in_the_spool_until_it_is_back_then_each_arrives_
     assert_eq!(runs_recorded(&device), 3);
     assert_eq!(tenant.accepted_run_ids().len(), 1, "nothing arrived while the tenant was down");
     assert!(logged(&device).contains("using the saved blueprint"));
+    let spool = device.status()["spool"].clone();
+    assert_eq!((spool["waiting"].as_u64(), spool["parked"].as_u64()), (Some(2), Some(0)), "{spool}");
+    assert!(spool["next_attempt"].as_str().is_some_and(|at| at.parse::<chrono::DateTime<chrono::Utc>>().is_ok()));
+    let human = text(&device.run(&["status"]).stdout);
+    assert!(human.contains("Spool:                   2 report(s) waiting for the tenant, next attempt "), "{human}");
     configure(&device, &tenant.url(), "tok-1");
     expected.push(check_in(&device, &[])["id"].as_str().unwrap().to_string());
     assert_eq!(tenant.accepted_run_ids(), expected, "every spooled report, once, oldest first");
+    let spool = device.status()["spool"].clone();
+    assert_eq!(spool, json!({"waiting": 0, "parked": 0, "next_attempt": null}));
     expected.push(check_in(&device, &[])["id"].as_str().unwrap().to_string());
     assert_eq!(tenant.accepted_run_ids(), expected, "nothing is sent twice");
 }
