@@ -97,7 +97,11 @@ pub async fn run_checkin(
     let mut schedule_state = ScheduleState::load(&store)?;
     schedule_state.daily_requested |= request.reset_daily;
     let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
-    let contact = if from_tenant { Some(tenant::begin(paths, config, &store, kind).await) } else { None };
+    // The tenant's requests saved so far are served by this check-in; those its
+    // own tenant contact brings wait for the next one.
+    let served = store.pending_tenant_requests()?;
+    let contact =
+        if from_tenant { Some(tenant::begin(paths, config, &store, kind, request.trigger).await) } else { None };
     let loaded = local.map_or_else(|| load_blueprint(paths, config, request), Ok)?;
     let timeouts = ItemTimeouts {
         custom_script: config.timeouts.custom_script,
@@ -125,6 +129,7 @@ pub async fn run_checkin(
     let executor = Executor { paths, config, store: &store, cancel };
     let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
+    tenant::requests::serve(&store, &served, request.trigger);
     progress.run_started(&run, &plan);
     let budget_deadline = Instant::now() + config.timeouts.run;
     executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await?;

@@ -20,7 +20,7 @@ use crate::plan::CheckinKind;
 use crate::progress::{EventProgress, ProgressEvent};
 use crate::run_lock::LockError;
 use crate::schedule::{self, Cadence, LONGEST_NAP, NextCheckin, ScheduleState, WallClock};
-use crate::state::{RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::state::{RunOutcome, RunRecord, Store, StoreError, TenantCommand, TenantRequest, Trigger};
 
 /// What the daemon needs to run check-ins on its own.
 pub(crate) struct Scheduler<'a> {
@@ -53,6 +53,10 @@ pub(crate) struct ScheduleMemory {
     /// The next check-in last logged, so each is logged once (and one due at
     /// once, which starts right away, not at all).
     announced: Option<NextCheckin>,
+    /// The newest tenant request a check-in was started for: one that is still
+    /// saved afterwards (its check-in could not start) waits for the schedule
+    /// instead of being tried again in a tight loop.
+    tenant_tried_up_to: Option<i64>,
 }
 
 impl ScheduleMemory {
@@ -78,6 +82,15 @@ impl Scheduler<'_> {
                 continue;
             }
             let config = self.config.borrow_and_update().clone();
+            if let Some(asked) = self.tenant_request_due() {
+                if self.queue.begin_scheduled(self.clock.now()) {
+                    self.memory.tenant_tried_up_to = Some(asked.up_to);
+                    tracing::info!(daily = asked.daily, "Running the check-in the tenant asked for.");
+                    let kind = if asked.daily { CheckinKind::Daily } else { CheckinKind::Recurring };
+                    self.run_scheduled(kind, Trigger::Tenant, &config).await;
+                }
+                continue;
+            }
             let next = match self.next_checkin(&config) {
                 Ok(next) => next,
                 Err(error) => {
@@ -89,7 +102,7 @@ impl Scheduler<'_> {
             };
             if next.at <= self.clock.now() {
                 if self.queue.begin_scheduled(self.clock.now()) {
-                    self.run_scheduled(next.kind, &config).await;
+                    self.run_scheduled(next.kind, Trigger::Schedule, &config).await;
                 }
                 continue;
             }
@@ -125,6 +138,24 @@ impl Scheduler<'_> {
         Ok(next)
     }
 
+    /// A saved tenant request the daemon should serve at once: one that may run at
+    /// once and was not tried yet (see [`crate::tenant::requests`]).
+    fn tenant_request_due(&self) -> Option<TenantAsked> {
+        let pending = match Store::open(&self.paths.store_file).and_then(|store| store.pending_tenant_requests()) {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::error!(error = %error, "Cannot read the tenant's requests; they wait for the schedule.");
+                return None;
+            }
+        };
+        let untried =
+            |request: &&TenantRequest| self.memory.tenant_tried_up_to.is_none_or(|up_to| request.sequence > up_to);
+        pending.iter().filter(untried).any(|request| request.run_at_once).then(|| TenantAsked {
+            daily: pending.iter().any(|request| request.command == TenantCommand::DailyCheckIn),
+            up_to: pending.iter().map(|request| request.sequence).max().unwrap_or_default(),
+        })
+    }
+
     /// Waits a minute, or less when a request arrives or the daemon stops.
     async fn nap(&self) {
         tokio::select! {
@@ -134,14 +165,9 @@ impl Scheduler<'_> {
         }
     }
 
-    /// Runs the check-in the schedule says is due.
-    async fn run_scheduled(&mut self, kind: CheckinKind, config: &AgentConfig) {
-        let request = CheckinRequest {
-            reset_daily: kind == CheckinKind::Daily,
-            blueprint: None,
-            trigger: Trigger::Schedule,
-            wait: true,
-        };
+    /// Runs the check-in the schedule (or a saved tenant request) says is due.
+    async fn run_scheduled(&mut self, kind: CheckinKind, trigger: Trigger, config: &AgentConfig) {
+        let request = CheckinRequest { reset_daily: kind == CheckinKind::Daily, blueprint: None, trigger, wait: true };
         let result = run_cancellable(self.paths, config, &request, log_waiting, self.shutdown).await;
         self.queue.finished();
         match result {
@@ -206,6 +232,14 @@ impl Scheduler<'_> {
             }
         }
     }
+}
+
+/// A check-in the tenant asked for, due at once.
+struct TenantAsked {
+    /// A `dailycheckin` is among the requests: run the daily check-in.
+    daily: bool,
+    /// The newest saved request the check-in serves.
+    up_to: i64,
 }
 
 /// The cadence the configuration asks for.
@@ -275,3 +309,7 @@ fn reply_for(result: Option<Result<RunRecord, CheckinError>>) -> Reply {
         },
     }
 }
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;

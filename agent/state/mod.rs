@@ -9,9 +9,11 @@ mod runs;
 mod schedule_marks;
 mod spool;
 mod store;
+mod tenant_requests;
 
 pub use records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };
 pub(crate) use store::time_text;
 pub use store::{Store, StoreError, create_private_folder};
+pub(crate) use tenant_requests::{TenantCommand, TenantRequest};

@@ -12,6 +12,7 @@
 
 mod client;
 mod protocol;
+pub(crate) mod requests;
 mod saved;
 mod session;
 

@@ -17,7 +17,7 @@ use super::protocol::{CheckinBody, CheckinReply, ResultsBody};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
-use crate::state::{RunRecord, Store, StoreError};
+use crate::state::{RunRecord, Store, StoreError, Trigger};
 
 /// Where results go.
 const RESULTS_PATH: &str = "/api/v1/agent/results";
@@ -52,7 +52,15 @@ impl Contact {
 
 /// Starts a tenant check-in: `checkin` (acting on its commands), then `blueprint`,
 /// saving a new one to `paths.saved_blueprint`. Never fails the check-in.
-pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Store, kind: CheckinKind) -> Contact {
+/// `trigger` (what started this check-in) decides what the tenant's requests for
+/// a check-in do (see [`super::requests`]).
+pub(crate) async fn begin(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    store: &Store,
+    kind: CheckinKind,
+    trigger: Trigger,
+) -> Contact {
     let client = match TenantClient::new(config) {
         Ok(client) => client,
         Err(error) => {
@@ -62,7 +70,7 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
     };
     let Some(client) = client else { return Contact { client: None, answered: false, stale_token: false } };
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
-    let answered = session.checkin(store, kind).await;
+    let answered = session.checkin(store, kind, trigger).await;
     if answered {
         session.fetch_blueprint(store).await;
     }
@@ -129,7 +137,7 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// Sends `checkin` and acts on its commands; says whether the tenant answered.
-    async fn checkin(&mut self, store: &Store, kind: CheckinKind) -> bool {
+    async fn checkin(&mut self, store: &Store, kind: CheckinKind, trigger: Trigger) -> bool {
         let body = match checkin_body(store, kind) {
             Ok(body) => body,
             Err(error) => {
@@ -143,7 +151,7 @@ impl Session<'_> {
         }
         match self.settle(result) {
             Ok(reply) => {
-                act_on_commands(store, &reply);
+                act_on_commands(store, &reply, trigger);
                 true
             }
             Err(error) if error.tenant_down() => {
@@ -286,10 +294,9 @@ fn checkin_body(store: &Store, kind: CheckinKind) -> Result<CheckinBody, StoreEr
     })
 }
 
-/// Acts on the tenant's commands: `dailycheckin` makes the next check-in the daily
-/// one; the others are logged (sending inventory and checking in again at once
-/// belong to the daemon's queue).
-fn act_on_commands(store: &Store, reply: &CheckinReply) {
+/// Acts on the tenant's commands: `blankpush` and `dailycheckin` are saved as
+/// requests for a check-in ([`super::requests`]); `updateinventory` is logged.
+fn act_on_commands(store: &Store, reply: &CheckinReply, trigger: Trigger) {
     if let Some(minimum) = &reply.minimum_agent_version {
         let ours = semver::Version::parse(env!("CARGO_PKG_VERSION")).ok();
         if semver::Version::parse(minimum).ok().zip(ours).is_some_and(|(minimum, ours)| ours < minimum) {
@@ -298,15 +305,12 @@ fn act_on_commands(store: &Store, reply: &CheckinReply) {
     }
     for command in &reply.commands {
         match command.command_type.as_str() {
-            "dailycheckin" => match store.request_daily() {
-                Ok(()) => {
-                    tracing::info!(command_id = %command.id, "The tenant asked for the daily check-in; the next check-in is daily.")
+            "blankpush" | "dailycheckin" => {
+                if let Some(asked) = super::requests::TenantCommand::parse(&command.command_type) {
+                    super::requests::save(store, &command.id, asked, trigger);
                 }
-                Err(error) => {
-                    tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's daily check-in request.")
-                }
-            },
-            "blankpush" | "updateinventory" => {
+            }
+            "updateinventory" => {
                 tracing::info!(command_id = %command.id, command = %command.command_type, "The tenant sent a command; it is not acted on by this agent version.")
             }
             other => {

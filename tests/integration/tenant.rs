@@ -3,7 +3,7 @@
 //! or garbage-talking tenant.
 
 #[path = "tenant/server.rs"]
-mod server;
+pub mod server;
 
 use std::time::{Duration, Instant};
 
@@ -15,13 +15,13 @@ use crate::support::{Device, blueprint, code, script, text};
 const RESULTS: &str = "/api/v1/agent/results";
 
 /// A blueprint whose one script appends a line to `ran.txt` under the root.
-fn counting_blueprint(device: &Device) -> Value {
+pub fn counting_blueprint(device: &Device) -> Value {
     let marker = device.root().join("ran.txt");
     blueprint(vec![script("li-count", "Count runs", &format!("#!/bin/sh\necho ran >> '{}'\n", marker.display()))])
 }
 
 /// Points the device at `url` with `token` (a drop-in fragment, as `enroll` writes).
-fn configure(device: &Device, url: &str, token: &str) {
+pub fn configure(device: &Device, url: &str, token: &str) {
     let fragment = json!({ "tenant": { "url": url, "token": token } });
     device.write_file("Library/Application Support/EndpointAgent/config.d/20-tenant.json", &fragment.to_string());
 }
@@ -202,6 +202,26 @@ fn a_dailycheckin_command_makes_the_next_check_in_daily() {
     assert_eq!(check_in(&device, &[])["kind"], "recurring", "the command arrives during this check-in");
     assert_eq!(check_in(&device, &[])["kind"], "daily");
     assert_eq!(check_in(&device, &[])["kind"], "recurring");
+}
+
+#[test]
+fn without_a_daemon_a_blankpush_waits_for_the_next_check_in_which_serves_it() {
+    let device = Device::new();
+    let tenant = TestTenant::start("tok-1", counting_blueprint(&device));
+    configure(&device, &tenant.url(), "tok-1");
+    tenant.change(|state| state.commands = vec![json!({"id": "cmd-push", "type": "blankpush"})]);
+    check_in(&device, &[]);
+    assert_eq!(runs_recorded(&device), 1, "no daemon: nothing runs by itself");
+    assert!(logged(&device).contains("The tenant asked for a check-in now; saved for the check-in after this one."));
+    assert!(!logged(&device).contains("serves the tenant's earlier request"));
+    let second = check_in(&device, &[]);
+    assert_eq!(second["trigger"], "cli");
+    let log = logged(&device);
+    let served =
+        log.lines().find(|line| line.contains("This check-in serves the tenant's earlier request.")).expect(&log);
+    assert!(served.contains("cmd-push") && served.contains(second["id"].as_str().unwrap()), "{served}");
+    check_in(&device, &[]);
+    assert_eq!(logged(&device).matches("serves the tenant's earlier request").count(), 1, "served once");
 }
 
 #[test]

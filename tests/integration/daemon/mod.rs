@@ -8,3 +8,4 @@ mod launchd;
 mod schedule;
 mod socket;
 mod stopping;
+mod tenant_commands;

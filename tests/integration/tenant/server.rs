@@ -33,6 +33,9 @@ pub struct TenantState {
     pub etag: String,
     /// Commands handed out (then forgotten) with the next check-in.
     pub commands: Vec<Value>,
+    /// Commands handed out with every check-in, each time with new ids (a
+    /// misbehaving tenant that never clears them).
+    pub every_checkin: Vec<String>,
     pub behavior: Behavior,
     /// The status results are answered with.
     pub results_status: u16,
@@ -80,6 +83,7 @@ impl TestTenant {
             blueprint,
             etag: "\"v1\"".to_string(),
             commands: Vec::new(),
+            every_checkin: Vec::new(),
             behavior: Behavior::Normal,
             results_status: 200,
             rotate_on_refusal: None,
@@ -174,7 +178,10 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
     }
     match (seen.method.as_str(), seen.path.as_str()) {
         ("POST", "/api/v1/agent/checkin") => {
-            let commands = std::mem::take(&mut state.commands);
+            let mut commands = std::mem::take(&mut state.commands);
+            for command in &state.every_checkin {
+                commands.push(json!({ "id": format!("{command}-{}", uuid::Uuid::now_v7()), "type": command }));
+            }
             (200, String::new(), json!({ "commands": commands }).to_string())
         }
         ("GET", "/api/v1/agent/blueprint") if seen.if_none_match.as_deref() == Some(state.etag.as_str()) => {
