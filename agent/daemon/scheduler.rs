@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Reply, ScheduledCheckin};
 use super::queue::{Job, WorkQueue};
+use super::reload::ConfigSource;
 use crate::checkin::{CheckinError, CheckinRequest, run_checkin};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
@@ -28,6 +29,9 @@ pub(crate) struct Scheduler<'a> {
     pub(crate) paths: &'a AgentPaths,
     /// The configuration in force; SIGHUP sends a new one.
     pub(crate) config: watch::Receiver<Arc<AgentConfig>>,
+    /// Where the configuration comes from, read again before a check-in when a
+    /// source changed.
+    pub(crate) source: &'a ConfigSource,
     /// Requests from the control socket.
     pub(crate) queue: &'a WorkQueue,
     /// The wall clock the schedule is reckoned by.
@@ -81,8 +85,16 @@ impl Scheduler<'_> {
                 self.run_job(job).await;
                 continue;
             }
+            if self.config.has_changed().unwrap_or(false) {
+                // A new configuration (SIGHUP, a changed file), perhaps sent while
+                // the last attempt ran: it may fix what kept that one from starting.
+                self.memory.not_before = None;
+            }
             let config = self.config.borrow_and_update().clone();
             if let Some(asked) = self.tenant_request_due() {
+                if self.reload_if_changed() {
+                    continue;
+                }
                 if self.queue.begin_scheduled(self.clock.now()) {
                     self.memory.tenant_tried_up_to = Some(asked.up_to);
                     tracing::info!(daily = asked.daily, "Running the check-in the tenant asked for.");
@@ -101,6 +113,10 @@ impl Scheduler<'_> {
                 }
             };
             if next.at <= self.clock.now() {
+                // A new configuration may move the schedule: plan again with it.
+                if self.reload_if_changed() {
+                    continue;
+                }
                 if self.queue.begin_scheduled(self.clock.now()) {
                     self.run_scheduled(next.kind, Trigger::Schedule, &config).await;
                 }
@@ -136,6 +152,13 @@ impl Scheduler<'_> {
             self.memory.announced = Some(next);
         }
         Ok(next)
+    }
+
+    /// Reads the configuration again if a source changed; says whether a
+    /// configuration newer than the one this pass planned with applies (a reload
+    /// here, or a SIGHUP meanwhile), so the caller plans again.
+    fn reload_if_changed(&self) -> bool {
+        self.source.reload_if_changed() || self.config.has_changed().unwrap_or(false)
     }
 
     /// A saved tenant request the daemon should serve at once: one that may run at
@@ -185,6 +208,7 @@ impl Scheduler<'_> {
     /// Runs a check-in requested over the control socket, streaming its progress
     /// to the requester, and answers with its record or why it could not run.
     async fn run_job(&mut self, job: Job) {
+        self.reload_if_changed();
         let config = self.config.borrow().clone();
         if job.request.reset_daily {
             self.memory.daily_asked();

@@ -55,13 +55,17 @@ impl Device {
 
     /// Runs the real scheduler for a minute of paused time; what it announced next.
     async fn run_for_a_minute(&self) -> ScheduledCheckin {
-        let (_sender, config) = watch::channel(Arc::new(self.config.clone()));
+        let (sender, config) = watch::channel(Arc::new(self.config.clone()));
+        let loaded = crate::config::load(&self.paths, [], &[]).unwrap();
+        let fixed = loaded.clone();
+        let source = ConfigSource::new(self.paths.clone(), loaded, Box::new(move || Ok(fixed.clone())), sender);
         let queue = WorkQueue::default();
         let clock = FakeClock::starting_at(Utc::now());
         let shutdown = CancellationToken::new();
         let scheduler = Scheduler {
             paths: &self.paths,
             config,
+            source: &source,
             queue: &queue,
             clock: &clock,
             shutdown: &shutdown,

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod config_reload;
 mod launchd;
 mod schedule;
 mod socket;
