@@ -90,6 +90,7 @@ pub async fn run_checkin(
     let _lock =
         run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
     let store = Store::open(&paths.store_file)?;
+    crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
     for run_id in store.mark_dangling_runs_interrupted()? {
         tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
     }
@@ -324,7 +325,10 @@ impl Executor<'_> {
                 };
                 // Every line a handler logs carries the item, so `agent logs --item NAME` finds it.
                 let span = tracing::info_span!("item", item_id = %item.id, item_name = %item.name);
-                items::run(item, &mut context).instrument(span).await
+                // Its programs' process groups are recorded while they run (see `orphans`).
+                let recorder =
+                    std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&self.paths.store_file, &run.id));
+                crate::process::watching(recorder, items::run(item, &mut context).instrument(span)).await
             }
             Err(error) => ItemReport::failed(format!("cannot prepare the item's folder: {error}")),
         };

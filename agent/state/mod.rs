@@ -4,6 +4,7 @@
 //! committed the moment it finishes, so a `kill -9` loses nothing already
 //! recorded; a run left without an end is marked `interrupted` by the next run.
 
+mod process_groups;
 mod records;
 mod runs;
 mod schedule_marks;
@@ -11,6 +12,7 @@ mod spool;
 mod store;
 mod tenant_requests;
 
+pub(crate) use process_groups::RecordedGroup;
 pub use records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };
