@@ -1,10 +1,13 @@
 //! One check-in: blueprint → plan → execute → record.
 //!
 //! The blueprint is loaded and checked before anything is touched, so bad input
-//! leaves no trace. Then the check-in lock is taken (one check-in at a time), runs
-//! left dangling by a crash are closed as interrupted, the plan is made, and each
-//! item runs under the earlier of its own timeout and the run's budget. Each
-//! result is committed the moment it is known.
+//! leaves no trace. Then the check-in lock is taken (one check-in at a time), the
+//! processes a crashed agent's item left running are stopped ([`crate::orphans`])
+//! and its run closed as interrupted, the plan is made, and each item runs under
+//! the earlier of its own timeout and the run's budget, its programs' process
+//! groups recorded while they run. Each result is committed the moment it is
+//! known. The tenant's saved requests for a check-in are served (removed) when the
+//! run starts.
 
 use std::ffi::OsString;
 use std::path::PathBuf;

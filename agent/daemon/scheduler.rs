@@ -1,7 +1,15 @@
 //! The daemon's loop: work out the next check-in from what the store recorded,
-//! sleep until then (waking early for a request or a new configuration), run it
-//! under the check-in lock, repeat. One check-in at a time: requests that arrive
-//! meanwhile wait in the [`WorkQueue`] and go before the next scheduled one.
+//! sleep until then (waking early for a request or a new configuration), read the
+//! configuration again if one of its files changed ([`super::reload`]; a changed
+//! interval means planning again), run it under the check-in lock, repeat. One
+//! check-in at a time: requests that arrive meanwhile wait in the [`WorkQueue`]
+//! and go before the next scheduled one.
+//!
+//! A check-in the tenant asked for (`blankpush`, `dailycheckin`, saved in the
+//! store by the check-in that received it) is due at once: it runs right after
+//! that check-in, with trigger `tenant`, through the same queue. One received
+//! during such a check-in waits for the schedule ([`crate::tenant::requests`]
+//! says why).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -92,15 +100,7 @@ impl Scheduler<'_> {
             }
             let config = self.config.borrow_and_update().clone();
             if let Some(asked) = self.tenant_request_due() {
-                if self.reload_if_changed() {
-                    continue;
-                }
-                if self.queue.begin_scheduled(self.clock.now()) {
-                    self.memory.tenant_tried_up_to = Some(asked.up_to);
-                    tracing::info!(daily = asked.daily, "Running the check-in the tenant asked for.");
-                    let kind = if asked.daily { CheckinKind::Daily } else { CheckinKind::Recurring };
-                    self.run_scheduled(kind, Trigger::Tenant, &config).await;
-                }
+                self.run_for_tenant(asked, &config).await;
                 continue;
             }
             let next = match self.next_checkin(&config) {
@@ -186,6 +186,19 @@ impl Scheduler<'_> {
             () = self.queue.arrival() => {}
             () = tokio::time::sleep(LONGEST_NAP) => {}
         }
+    }
+
+    /// Runs the check-in a saved tenant request asks for, as the schedule's next
+    /// (requests from the control socket still go first); with a new
+    /// configuration, returns to plan again instead.
+    async fn run_for_tenant(&mut self, asked: TenantAsked, config: &AgentConfig) {
+        if self.reload_if_changed() || !self.queue.begin_scheduled(self.clock.now()) {
+            return;
+        }
+        self.memory.tenant_tried_up_to = Some(asked.up_to);
+        tracing::info!(daily = asked.daily, "Running the check-in the tenant asked for.");
+        let kind = if asked.daily { CheckinKind::Daily } else { CheckinKind::Recurring };
+        self.run_scheduled(kind, Trigger::Tenant, config).await;
     }
 
     /// Runs the check-in the schedule (or a saved tenant request) says is due.
