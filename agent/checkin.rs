@@ -98,12 +98,13 @@ pub async fn run_checkin(
         tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
     }
     let started_at = Utc::now();
-    let mut schedule_state = ScheduleState::load(&store)?;
-    schedule_state.daily_requested |= request.reset_daily;
-    let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
-    // The tenant's requests saved so far are served by this check-in; those its
-    // own tenant contact brings wait for the next one.
+    // The tenant's requests saved so far are served by this check-in (the daily
+    // one if `dailycheckin` is among them); those its own tenant contact brings
+    // wait for the next one.
     let served = store.pending_tenant_requests()?;
+    let mut schedule_state = ScheduleState::load(&store)?;
+    schedule_state.daily_requested |= request.reset_daily || tenant::requests::asks_for_daily(&served);
+    let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
     let contact =
         if from_tenant { Some(tenant::begin(paths, config, &store, kind, request.trigger).await) } else { None };
     let loaded = local.map_or_else(|| load_blueprint(paths, config, request), Ok)?;

@@ -29,7 +29,7 @@ use crate::plan::CheckinKind;
 use crate::progress::{EventProgress, ProgressEvent};
 use crate::run_lock::LockError;
 use crate::schedule::{self, Cadence, LONGEST_NAP, NextCheckin, ScheduleState, WallClock};
-use crate::state::{RunOutcome, RunRecord, Store, StoreError, TenantCommand, TenantRequest, Trigger};
+use crate::state::{RunOutcome, RunRecord, Store, StoreError, TenantRequest, Trigger};
 
 /// What the daemon needs to run check-ins on its own.
 pub(crate) struct Scheduler<'a> {
@@ -174,7 +174,7 @@ impl Scheduler<'_> {
         let untried =
             |request: &&TenantRequest| self.memory.tenant_tried_up_to.is_none_or(|up_to| request.sequence > up_to);
         pending.iter().filter(untried).any(|request| request.run_at_once).then(|| TenantAsked {
-            daily: pending.iter().any(|request| request.command == TenantCommand::DailyCheckIn),
+            daily: crate::tenant::requests::asks_for_daily(&pending),
             up_to: pending.iter().map(|request| request.sequence).max().unwrap_or_default(),
         })
     }

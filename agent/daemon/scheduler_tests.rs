@@ -109,10 +109,12 @@ async fn a_saved_dailycheckin_runs_the_daily_check_in_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_request_received_during_a_tenant_check_in_waits_for_the_schedule() {
     let device = Device::new(true);
-    device.save("cmd-2", TenantCommand::CheckInNow, false);
+    for (id, command) in [("cmd-2", TenantCommand::CheckInNow), ("cmd-3", TenantCommand::DailyCheckIn)] {
+        crate::tenant::requests::save(&device.store(), id, command, Trigger::Tenant);
+    }
     let next = device.run_for_a_minute().await;
-    assert_eq!(device.new_runs(), [], "no check-in at once");
-    assert_eq!(device.store().pending_tenant_requests().unwrap().len(), 1, "kept for the next scheduled one");
+    assert_eq!(device.new_runs(), [], "no check-in at once, not even the daily one");
+    assert_eq!(device.store().pending_tenant_requests().unwrap().len(), 2, "kept for the next scheduled one");
     assert!(next.at > Utc::now() + chrono::Duration::minutes(6), "{next:?}");
 }
 

@@ -9,7 +9,8 @@
 //! starts.
 //!
 //! A request that arrives *during* a check-in the tenant asked for does not start
-//! another at once: it is saved for the next scheduled check-in instead. A tenant
+//! another at once: it is saved for the next scheduled check-in instead (which is
+//! then the daily one for `dailycheckin`). A tenant
 //! that answers every check-in with `blankpush` (a bug, or a command it never
 //! clears) would otherwise keep the device checking in back to back forever; this
 //! way it gets at most one extra check-in per scheduled one.
@@ -17,13 +18,16 @@
 use chrono::Utc;
 
 pub(crate) use crate::state::TenantCommand;
-use crate::state::{Store, Trigger};
+use crate::state::{Store, TenantRequest, Trigger};
 
 /// Saves the tenant's `command` (id `command_id`), received during a check-in
 /// started by `trigger`; logs what will happen.
 pub(crate) fn save(store: &Store, command_id: &str, command: TenantCommand, trigger: Trigger) {
     let run_at_once = trigger != Trigger::Tenant;
-    if command == TenantCommand::DailyCheckIn {
+    // A daily request saved with the schedule makes the daily check-in due at once
+    // by the schedule itself; one that must wait is made daily by the check-in that
+    // serves it instead.
+    if command == TenantCommand::DailyCheckIn && run_at_once {
         if let Err(error) = store.request_daily() {
             tracing::error!(command_id = %command_id, error = %error, "Cannot save the tenant's daily check-in request.");
             return;
@@ -47,10 +51,15 @@ pub(crate) fn save(store: &Store, command_id: &str, command: TenantCommand, trig
     }
 }
 
+/// Whether `requests` hold a `dailycheckin`: the check-in serving them is daily.
+pub(crate) fn asks_for_daily(requests: &[TenantRequest]) -> bool {
+    requests.iter().any(|request| request.command == TenantCommand::DailyCheckIn)
+}
+
 /// At the start of a check-in (its run recorded): removes the requests it serves,
 /// those saved before it began talking to the tenant (up to `sequence`), and
 /// says so.
-pub(crate) fn serve(store: &Store, served: &[crate::state::TenantRequest], trigger: Trigger) {
+pub(crate) fn serve(store: &Store, served: &[TenantRequest], trigger: Trigger) {
     let Some(last) = served.last() else { return };
     if let Err(error) = store.remove_tenant_requests(last.sequence) {
         tracing::error!(error = %error, "Cannot remove the tenant's requests this check-in serves.");
@@ -81,8 +90,10 @@ mod tests {
         let at_once: Vec<_> =
             pending.iter().map(|request| (request.command_id.as_str(), request.run_at_once)).collect();
         assert_eq!(at_once, [("cmd-1", true), ("cmd-2", true), ("cmd-3", false)]);
-        assert!(store.daily_requested().unwrap(), "a daily request still makes the next check-in daily");
+        assert!(!store.daily_requested().unwrap(), "not due at once by the schedule either");
+        save(&store, "cmd-4", TenantCommand::DailyCheckIn, Trigger::Schedule);
+        assert!(store.daily_requested().unwrap(), "one received in another check-in is due at once");
         serve(&store, &pending[..2], Trigger::Tenant);
-        assert_eq!(store.pending_tenant_requests().unwrap(), pending[2..]);
+        assert_eq!(store.pending_tenant_requests().unwrap()[0], pending[2]);
     }
 }
