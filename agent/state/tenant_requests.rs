@@ -5,8 +5,8 @@
 //! A request is served (and removed) by the first check-in that starts after it
 //! was saved, whatever started that check-in. `run_at_once` tells the daemon it
 //! may start that check-in right away; a request that arrived during a check-in
-//! the tenant itself asked for has it unset and waits for the schedule (see
-//! [`crate::tenant`]'s commands, which explain why).
+//! the tenant itself asked for has it unset and waits for the schedule
+//! (`tenant::requests` explains why).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};

@@ -10,10 +10,10 @@
 //!
 //! A request that arrives *during* a check-in the tenant asked for does not start
 //! another at once: it is saved for the next scheduled check-in instead (which is
-//! then the daily one for `dailycheckin`). A tenant
-//! that answers every check-in with `blankpush` (a bug, or a command it never
-//! clears) would otherwise keep the device checking in back to back forever; this
-//! way it gets at most one extra check-in per scheduled one.
+//! then the daily one for `dailycheckin`). A tenant that answers every check-in
+//! with `blankpush` (a bug, or a command it never clears) would otherwise keep the
+//! device checking in back to back forever; this way it gets at most one extra
+//! check-in per scheduled one.
 
 use chrono::Utc;
 
