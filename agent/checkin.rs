@@ -1,13 +1,15 @@
 //! One check-in: blueprint → plan → execute → record → report (and inventory).
 //!
 //! The blueprint is loaded and checked before anything is touched, so bad input
-//! leaves no trace. Then the check-in lock is taken (one check-in at a time), runs
-//! left dangling by a crash are closed as interrupted, the plan is made, and each
-//! item runs under the earlier of its own timeout and the run's budget. Each
-//! result is committed the moment it is known. With a tenant, the results are
-//! reported at the end, after the inventory is collected when one is due. What
-//! happened goes out as telemetry (`telemetry::events`), flushed once the check-in
-//! is over.
+//! leaves no trace. Then the check-in lock is taken (one check-in at a time), the
+//! processes a crashed agent's item left running are stopped ([`crate::orphans`])
+//! and its run closed as interrupted, the plan is made, and each item runs under
+//! the earlier of its own timeout and the run's budget, its programs' process
+//! groups recorded while they run. Each result is committed the moment it is
+//! known. The tenant's saved requests for a check-in are served (removed) when the
+//! run starts. With a tenant, the results are reported at the end, after the
+//! inventory is collected when one is due. What happened goes out as telemetry
+//! (`telemetry::events`), flushed once the check-in is over.
 
 mod drift;
 
@@ -116,15 +118,21 @@ async fn checkin(
     let _lock =
         run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
     let store = Store::open(&paths.store_file)?;
+    crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
     for run_id in store.mark_dangling_runs_interrupted()? {
         tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
     }
     self_update::settle_unfinished(&store);
     let started_at = Utc::now();
+    // The tenant's requests saved so far are served by this check-in (the daily
+    // one if `dailycheckin` is among them); those its own tenant contact brings
+    // wait for the next one.
+    let served = store.pending_tenant_requests()?;
     let mut schedule_state = ScheduleState::load(&store)?;
-    schedule_state.daily_requested |= request.reset_daily;
+    schedule_state.daily_requested |= request.reset_daily || tenant::requests::asks_for_daily(&served);
     let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
-    let contact = if from_tenant { Some(tenant::begin(paths, config, &store, kind).await) } else { None };
+    let contact =
+        if from_tenant { Some(tenant::begin(paths, config, &store, kind, request.trigger).await) } else { None };
     let stale_token = match &contact {
         Some(contact) => contact.stale_token(),
         None => tenant::token_is_stale(&store).unwrap_or_else(|error| {
@@ -160,6 +168,7 @@ async fn checkin(
     let executor = Executor { paths, config, store: &store, cancel };
     let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
+    tenant::requests::serve(&store, &served, request.trigger);
     progress.run_started(&run, &plan);
     let budget_deadline = Instant::now() + config.timeouts.run;
     executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await?;
@@ -381,7 +390,10 @@ impl Executor<'_> {
                 };
                 // Every line a handler logs carries the item, so `agent logs --item NAME` finds it.
                 let span = tracing::info_span!("item", item_id = %item.id, item_name = %item.name);
-                items::run(item, &mut context).instrument(span).await
+                // Its programs' process groups are recorded while they run (see `orphans`).
+                let recorder =
+                    std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&self.paths.store_file, &run.id));
+                crate::process::watching(recorder, items::run(item, &mut context).instrument(span)).await
             }
             Err(error) => ItemReport::failed(format!("cannot prepare the item's folder: {error}")),
         };

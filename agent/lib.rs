@@ -41,6 +41,7 @@ pub mod items;
 pub mod log_records;
 pub mod logging;
 pub mod operating_system;
+mod orphans;
 pub mod parameters;
 pub mod paths;
 pub mod plan;

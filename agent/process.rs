@@ -18,7 +18,8 @@
 //!   leftover descendants are then stopped and reported.
 //!
 //! The output capture lives in `capture`, the process group and its liveness
-//! check in `group`.
+//! check in `group`; `watch` lets a check-in record each group while it runs, so
+//! the next agent can stop it after a `kill -9` ([`crate::orphans`]).
 
 use std::ffi::OsString;
 use std::io;
@@ -37,10 +38,15 @@ use tracing::{debug, warn};
 
 mod capture;
 mod group;
+mod watch;
 
 pub use capture::CapturedOutput;
 use capture::OutputReader;
 use group::ProcessGroup;
+#[cfg(test)]
+pub(crate) use group::group_is_alive;
+pub(crate) use group::{GroupStop, stop_group_left_behind};
+pub(crate) use watch::{GroupWatcher, watching};
 
 /// Number of bytes kept from the start of the output unless configured otherwise.
 pub const DEFAULT_CAPTURE_HEAD: usize = 64 * 1024;
@@ -230,6 +236,9 @@ pub async fn run_child(
     let mut supervision =
         Supervision::new(child, receiver, limits).map_err(|source| SpawnError::from_start(spec, source))?;
     debug!(program = %spec.program.display(), group = supervision.group.id.as_raw(), "child started");
+    // Tells the watcher the group ended when this returns or its future is
+    // dropped: the group is stopped either way.
+    let _watched = watch::Watched::started(supervision.group.id, &spec.program);
     let (end, stray_processes_stopped) = match supervision.watch(limits, cancel).await {
         Watched::Interrupted(end) => {
             supervision.stop_group(limits.grace).await;

@@ -164,7 +164,10 @@ pub fn run(settings: &crate::commands::Settings, arguments: &crate::cli::LogsArg
     };
     if arguments.follow {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let stop = super::interrupt::stop_requested();
+        let stop = {
+            let _inside = runtime.enter();
+            super::interrupt::stop_requested()
+        };
         runtime.block_on(follow(&request, &mut std::io::stdout().lock(), stop))?;
     } else {
         logs(&request, &mut std::io::stdout().lock())?;

@@ -67,8 +67,9 @@ async fn in_process(
     // and the run is recorded as interrupted.
     let cancel = CancellationToken::new();
     let stopper = cancel.clone();
+    let stop = super::interrupt::stop_requested();
     tokio::spawn(async move {
-        super::interrupt::stop_requested().await;
+        stop.await;
         tracing::warn!("Interrupted: stopping the running item.");
         stopper.cancel();
     });
@@ -88,8 +89,9 @@ async fn through_daemon(
     // The daemon resolves paths from its own folder, not ours.
     let blueprint = arguments.blueprint.as_deref().map(std::path::absolute).transpose()?;
     let request = RunRequest { reset_daily: arguments.reset_daily, blueprint, wait: !arguments.no_wait };
+    let stop = super::interrupt::stop_requested();
     let interrupted = async {
-        super::interrupt::stop_requested().await;
+        stop.await;
         tracing::warn!("Interrupted: asking the daemon to stop the running item.");
     };
     match client::run(stream, request, view, interrupted).await? {

@@ -32,10 +32,24 @@ pub struct StatusReport {
     pub drift: Drift,
     /// The check-in running right now, if any.
     pub running: Option<Holder>,
+    /// Reports waiting for the tenant.
+    pub spool: SpoolStatus,
     /// The last check-in that ended (or was interrupted).
     pub last_run: Option<RunRecord>,
     /// The newest attempt to update the agent itself, if any.
     pub agent_update: Option<AgentUpdate>,
+}
+
+/// The reports kept in the spool for the tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SpoolStatus {
+    /// Reports not sent yet, retried until the tenant accepts them.
+    pub waiting: u64,
+    /// Reports the tenant refused for good: kept, never sent again.
+    pub parked: u64,
+    /// When the next waiting report is due after a failed send; `None`: at the
+    /// next check-in (or nothing waits).
+    pub next_attempt: Option<DateTime<Utc>>,
 }
 
 /// Prints the status as text or JSON.
@@ -60,6 +74,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
         next_daily_at: None,
         drift: Drift { missing_policy: true, ..Drift::default() },
         running: running.clone(),
+        spool: SpoolStatus::default(),
         last_run: None,
         agent_update: None,
     };
@@ -71,6 +86,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
     report.last_daily_at = store.newest_completed_daily_start()?;
     (report.next_recurring_at, report.next_daily_at) = next_check_ins(&store, &cadence, Utc::now())?;
     report.last_run = last_run(&store, running.is_some())?;
+    report.spool = spool_status(&store)?;
     if let Some(run) = &report.last_run {
         report.drift = run.drift.clone();
     }
@@ -106,6 +122,13 @@ fn next_check_ins(store: &Store, cadence: &Cadence, now: DateTime<Utc>) -> Resul
     ))
 }
 
+/// What waits in the spool.
+fn spool_status(store: &Store) -> Result<SpoolStatus, StoreError> {
+    let (waiting, parked) = store.spool_counts()?;
+    let next_attempt = if waiting > 0 { store.spool_next_attempt()? } else { None };
+    Ok(SpoolStatus { waiting, parked, next_attempt })
+}
+
 /// The newest run that is not running; one left without an end while no check-in
 /// holds the lock was cut short, and is shown as interrupted.
 fn last_run(store: &Store, check_in_running: bool) -> anyhow::Result<Option<RunRecord>> {
@@ -132,6 +155,7 @@ pub fn render(report: &StatusReport) -> String {
     let _ = writeln!(text, "Next recurring check-in: {}", next(report.next_recurring_at));
     let _ = writeln!(text, "Next daily check-in:     {}", next(report.next_daily_at));
     let _ = writeln!(text, "Drift:                   {}", drift_text(&report.drift));
+    let _ = writeln!(text, "Spool:                   {}", spool_text(&report.spool));
     if let Some(holder) = &report.running {
         let _ = writeln!(
             text,
@@ -177,6 +201,22 @@ fn agent_update_text(update: &AgentUpdate) -> String {
     let to = update.to.as_deref().map(|to| format!(" → {to}")).unwrap_or_default();
     let message = render::printable(&update.message);
     format!("{} {}{to} at {}: {message}", update.outcome, update.from, render::time(update.at))
+}
+
+/// The spool in one line: what waits and until when, and what is kept aside.
+fn spool_text(spool: &SpoolStatus) -> String {
+    if spool.waiting == 0 && spool.parked == 0 {
+        return "empty".into();
+    }
+    let mut parts = Vec::new();
+    if spool.waiting > 0 {
+        let when = spool.next_attempt.map_or_else(|| "at the next check-in".into(), render::time);
+        parts.push(format!("{} report(s) waiting for the tenant, next attempt {when}", spool.waiting));
+    }
+    if spool.parked > 0 {
+        parts.push(format!("{} parked (refused by the tenant, not sent again)", spool.parked));
+    }
+    parts.join("; ")
 }
 
 fn drift_text(drift: &Drift) -> String {
@@ -232,6 +272,7 @@ mod tests {
             next_daily_at: Some(at(0) + chrono::Duration::hours(24)),
             drift: Drift { reapplied: 1, ..Drift::default() },
             running: None,
+            spool: SpoolStatus { waiting: 2, parked: 1, next_attempt: Some(at(0) + chrono::Duration::minutes(4)) },
             last_run: Some(RunRecord {
                 id: "0193a4f2-run".into(),
                 kind: CheckinKind::Daily,
@@ -345,12 +386,35 @@ mod tests {
     }
 
     #[test]
+    fn the_spool_shows_what_waits_until_when_and_what_is_parked() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+        assert_eq!(spool_status(&store).unwrap(), SpoolStatus::default());
+        assert_eq!(spool_text(&SpoolStatus::default()), "empty");
+        for id in ["r1", "r2", "r3"] {
+            store.spool_add(id, "/api/v1/agent/results", "{}", at(0)).unwrap();
+        }
+        let spool = spool_status(&store).unwrap();
+        assert_eq!((spool.waiting, spool.parked, spool.next_attempt), (3, 0, None), "due at the next check-in");
+        store.spool_retry_later("r1", at(0) + chrono::Duration::minutes(1), "tenant down").unwrap();
+        store.spool_park("r3", "422: malformed").unwrap();
+        let spool = spool_status(&store).unwrap();
+        assert_eq!(
+            spool,
+            SpoolStatus { waiting: 2, parked: 1, next_attempt: Some(at(0) + chrono::Duration::minutes(1)) }
+        );
+        let json = serde_json::to_value(&spool).unwrap();
+        assert_eq!(json, serde_json::json!({"waiting": 2, "parked": 1, "next_attempt": "2026-11-25T09:01:00Z"}));
+    }
+
+    #[test]
     fn a_device_that_never_checked_in_says_so() {
         let mut report = report();
         report.last_run = None;
         report.last_daily_at = None;
         report.next_daily_at = None;
         report.running = Some(Holder { pid: 42, started_at: at(9) });
+        report.spool = SpoolStatus::default();
         insta::assert_snapshot!(render(&report));
     }
 }

@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use super::control::{self, Control};
 use super::protocol::Reply;
 use super::queue::WorkQueue;
+use super::reload::{ConfigSource, Reload};
 use super::scheduler::{ScheduleMemory, Scheduler};
-use super::signals::{self, Reactions, Reload, Signals};
+use super::signals::{self, Reactions, Signals};
 use crate::config::{AgentConfig, LoadedConfig};
 use crate::paths::AgentPaths;
 use crate::run_lock;
@@ -37,7 +38,7 @@ pub struct DaemonSetup {
     pub paths: AgentPaths,
     /// The configuration at start.
     pub loaded: LoadedConfig,
-    /// Loads the configuration again, on SIGHUP.
+    /// Loads the configuration again, on SIGHUP and when a source changed.
     pub reload: Reload,
 }
 
@@ -64,12 +65,13 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
     let control =
         Arc::new(Control { queue: Arc::clone(&queue), shutdown: shutdown.clone(), started_at: Utc::now(), own_uid });
     let server = tokio::spawn(control::serve(listener, control));
-    let reactions =
-        Reactions { shutdown: shutdown.clone(), stop_now: stop_now.clone(), reload, loaded, config: config_sender };
+    let source = Arc::new(ConfigSource::new(paths.clone(), loaded.clone(), reload, config_sender));
+    let reactions = Reactions { shutdown: shutdown.clone(), stop_now: stop_now.clone(), config: Arc::clone(&source) };
     let watcher = tokio::spawn(signals::watch(signals, reactions));
     let scheduler = Scheduler {
         paths: &paths,
         config: config_receiver.clone(),
+        source: &source,
         queue: &queue,
         clock: &SystemClock,
         shutdown: &shutdown,

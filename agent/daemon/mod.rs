@@ -4,9 +4,10 @@
 //! ```text
 //!  signals ──► lifecycle ──► scheduler ──► checkin::run_checkin (under the lock)
 //!   (TERM, INT, HUP)  │          ▲   next check-in from schedule + the store
-//!                     ▼          │
-//!                  control ──► queue (requests wait behind the running check-in)
-//!                  (socket, peer check, protocol)
+//!        │            ▼          │   (+ tenant requests, due at once)
+//!        │         control ──► queue (requests wait behind the running check-in)
+//!        │         (socket, peer check, protocol)
+//!        └──► reload ◄── scheduler, before each check-in: a source changed?
 //! ```
 //!
 //! `protocol` documents what travels over the socket; `client` is `agent run`'s
@@ -17,9 +18,10 @@ mod control;
 mod lifecycle;
 pub mod protocol;
 mod queue;
+mod reload;
 mod scheduler;
 mod signals;
 
 pub use control::ControlError;
 pub use lifecycle::{DaemonSetup, serve};
-pub use signals::Reload;
+pub use reload::Reload;

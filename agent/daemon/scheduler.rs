@@ -1,7 +1,15 @@
 //! The daemon's loop: work out the next check-in from what the store recorded,
-//! sleep until then (waking early for a request or a new configuration), run it
-//! under the check-in lock, repeat. One check-in at a time: requests that arrive
-//! meanwhile wait in the [`WorkQueue`] and go before the next scheduled one.
+//! sleep until then (waking early for a request or a new configuration), read the
+//! configuration again if one of its files changed ([`super::reload`]; a changed
+//! interval means planning again), run it under the check-in lock, repeat. One
+//! check-in at a time: requests that arrive meanwhile wait in the [`WorkQueue`]
+//! and go before the next scheduled one.
+//!
+//! A check-in the tenant asked for (`blankpush`, `dailycheckin`, saved in the
+//! store by the check-in that received it) is due at once: it runs right after
+//! that check-in, with trigger `tenant`, through the same queue. One received
+//! during such a check-in waits for the schedule ([`crate::tenant::requests`]
+//! says why).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -13,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Reply, ScheduledCheckin};
 use super::queue::{Job, WorkQueue};
+use super::reload::ConfigSource;
 use crate::checkin::{CheckinError, CheckinRequest, run_checkin};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
@@ -20,7 +29,7 @@ use crate::plan::CheckinKind;
 use crate::progress::{EventProgress, ProgressEvent};
 use crate::run_lock::LockError;
 use crate::schedule::{self, Cadence, LONGEST_NAP, NextCheckin, ScheduleState, WallClock};
-use crate::state::{RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::state::{RunOutcome, RunRecord, Store, StoreError, TenantRequest, Trigger};
 
 /// What the daemon needs to run check-ins on its own.
 pub(crate) struct Scheduler<'a> {
@@ -28,6 +37,9 @@ pub(crate) struct Scheduler<'a> {
     pub(crate) paths: &'a AgentPaths,
     /// The configuration in force; SIGHUP sends a new one.
     pub(crate) config: watch::Receiver<Arc<AgentConfig>>,
+    /// Where the configuration comes from, read again before a check-in when a
+    /// source changed.
+    pub(crate) source: &'a ConfigSource,
     /// Requests from the control socket.
     pub(crate) queue: &'a WorkQueue,
     /// The wall clock the schedule is reckoned by.
@@ -53,6 +65,10 @@ pub(crate) struct ScheduleMemory {
     /// The next check-in last logged, so each is logged once (and one due at
     /// once, which starts right away, not at all).
     announced: Option<NextCheckin>,
+    /// The newest tenant request a check-in was started for: one that is still
+    /// saved afterwards (its check-in could not start) waits for the schedule
+    /// instead of being tried again in a tight loop.
+    tenant_tried_up_to: Option<i64>,
 }
 
 impl ScheduleMemory {
@@ -77,7 +93,16 @@ impl Scheduler<'_> {
                 self.run_job(job).await;
                 continue;
             }
+            if self.config.has_changed().unwrap_or(false) {
+                // A new configuration (SIGHUP, a changed file), perhaps sent while
+                // the last attempt ran: it may fix what kept that one from starting.
+                self.memory.not_before = None;
+            }
             let config = self.config.borrow_and_update().clone();
+            if let Some(asked) = self.tenant_request_due() {
+                self.run_for_tenant(asked, &config).await;
+                continue;
+            }
             let next = match self.next_checkin(&config) {
                 Ok(next) => next,
                 Err(error) => {
@@ -88,8 +113,12 @@ impl Scheduler<'_> {
                 }
             };
             if next.at <= self.clock.now() {
+                // A new configuration may move the schedule: plan again with it.
+                if self.reload_if_changed() {
+                    continue;
+                }
                 if self.queue.begin_scheduled(self.clock.now()) {
-                    self.run_scheduled(next.kind, &config).await;
+                    self.run_scheduled(next.kind, Trigger::Schedule, &config).await;
                 }
                 continue;
             }
@@ -125,6 +154,31 @@ impl Scheduler<'_> {
         Ok(next)
     }
 
+    /// Reads the configuration again if a source changed; says whether a
+    /// configuration newer than the one this pass planned with applies (a reload
+    /// here, or a SIGHUP meanwhile), so the caller plans again.
+    fn reload_if_changed(&self) -> bool {
+        self.source.reload_if_changed() || self.config.has_changed().unwrap_or(false)
+    }
+
+    /// A saved tenant request the daemon should serve at once: one that may run at
+    /// once and was not tried yet (see [`crate::tenant::requests`]).
+    fn tenant_request_due(&self) -> Option<TenantAsked> {
+        let pending = match Store::open(&self.paths.store_file).and_then(|store| store.pending_tenant_requests()) {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::error!(error = %error, "Cannot read the tenant's requests; they wait for the schedule.");
+                return None;
+            }
+        };
+        let untried =
+            |request: &&TenantRequest| self.memory.tenant_tried_up_to.is_none_or(|up_to| request.sequence > up_to);
+        pending.iter().filter(untried).any(|request| request.run_at_once).then(|| TenantAsked {
+            daily: crate::tenant::requests::asks_for_daily(&pending),
+            up_to: pending.iter().map(|request| request.sequence).max().unwrap_or_default(),
+        })
+    }
+
     /// Waits a minute, or less when a request arrives or the daemon stops.
     async fn nap(&self) {
         tokio::select! {
@@ -134,14 +188,22 @@ impl Scheduler<'_> {
         }
     }
 
-    /// Runs the check-in the schedule says is due.
-    async fn run_scheduled(&mut self, kind: CheckinKind, config: &AgentConfig) {
-        let request = CheckinRequest {
-            reset_daily: kind == CheckinKind::Daily,
-            blueprint: None,
-            trigger: Trigger::Schedule,
-            wait: true,
-        };
+    /// Runs the check-in a saved tenant request asks for, as the schedule's next
+    /// (requests from the control socket still go first); with a new
+    /// configuration, returns to plan again instead.
+    async fn run_for_tenant(&mut self, asked: TenantAsked, config: &AgentConfig) {
+        if self.reload_if_changed() || !self.queue.begin_scheduled(self.clock.now()) {
+            return;
+        }
+        self.memory.tenant_tried_up_to = Some(asked.up_to);
+        tracing::info!(daily = asked.daily, "Running the check-in the tenant asked for.");
+        let kind = if asked.daily { CheckinKind::Daily } else { CheckinKind::Recurring };
+        self.run_scheduled(kind, Trigger::Tenant, config).await;
+    }
+
+    /// Runs the check-in the schedule (or a saved tenant request) says is due.
+    async fn run_scheduled(&mut self, kind: CheckinKind, trigger: Trigger, config: &AgentConfig) {
+        let request = CheckinRequest { reset_daily: kind == CheckinKind::Daily, blueprint: None, trigger, wait: true };
         let result = run_cancellable(self.paths, config, &request, log_waiting, self.shutdown).await;
         self.queue.finished();
         match result {
@@ -159,6 +221,7 @@ impl Scheduler<'_> {
     /// Runs a check-in requested over the control socket, streaming its progress
     /// to the requester, and answers with its record or why it could not run.
     async fn run_job(&mut self, job: Job) {
+        self.reload_if_changed();
         let config = self.config.borrow().clone();
         if job.request.reset_daily {
             self.memory.daily_asked();
@@ -210,6 +273,14 @@ impl Scheduler<'_> {
             }
         }
     }
+}
+
+/// A check-in the tenant asked for, due at once.
+struct TenantAsked {
+    /// A `dailycheckin` is among the requests: run the daily check-in.
+    daily: bool,
+    /// The newest saved request the check-in serves.
+    up_to: i64,
 }
 
 /// The cadence the configuration asks for.
@@ -279,3 +350,7 @@ fn reply_for(result: Option<Result<RunRecord, CheckinError>>) -> Reply {
         },
     }
 }
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;

@@ -6,6 +6,8 @@
 //! reap orphans (as in some containers). Elsewhere (macOS, where launchd reaps
 //! orphans) the signal probe is enough.
 
+use std::time::Duration;
+
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -43,8 +45,55 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// What [`stop_group_left_behind`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GroupStop {
+    /// No live process was left in the group.
+    AlreadyGone,
+    /// The group ended within the grace after SIGTERM.
+    Terminated,
+    /// The group had to be sent SIGKILL.
+    Killed,
+    /// Processes of the group were still alive after SIGKILL.
+    Survived,
+}
+
+/// Stops a process group the agent no longer supervises (its supervisor died):
+/// SIGTERM (and SIGCONT, so stopped processes act on it), up to `grace` for it to
+/// end, then SIGKILL. Nobody here can reap its members, so a zombie counts as gone.
+pub(crate) async fn stop_group_left_behind(group: Pid, grace: Duration) -> GroupStop {
+    if !group_is_alive(group) {
+        return GroupStop::AlreadyGone;
+    }
+    let left_behind = ProcessGroup { id: group, settled: true };
+    left_behind.signal(Signal::SIGTERM);
+    left_behind.signal(Signal::SIGCONT);
+    if gone_within(group, grace).await {
+        return GroupStop::Terminated;
+    }
+    left_behind.signal(Signal::SIGKILL);
+    if gone_within(group, KILLED_GROUP_WAIT).await { GroupStop::Killed } else { GroupStop::Survived }
+}
+
+/// How long a group gets to disappear after SIGKILL.
+const KILLED_GROUP_WAIT: Duration = Duration::from_secs(1);
+
+/// Polls until no live process is left in `group`, for at most `limit`.
+async fn gone_within(group: Pid, limit: Duration) -> bool {
+    let give_up_at = tokio::time::Instant::now() + limit;
+    loop {
+        if !group_is_alive(group) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= give_up_at {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Whether any process of `group` is alive (zombies do not count).
-pub(super) fn group_is_alive(group: Pid) -> bool {
+pub(crate) fn group_is_alive(group: Pid) -> bool {
     // A group nobody can be signalled in is either empty or beyond our reach.
     if killpg(group, None).is_err() {
         return false;

@@ -118,6 +118,23 @@ const SCHEMA_STEPS: &[&str] = &[
         message TEXT NOT NULL DEFAULT '',
         reported_run_id TEXT
     );",
+    // 5: check-ins the tenant asked for (blankpush, dailycheckin), kept until a
+    // check-in serves them; the process group of the program an item runs, so the
+    // next agent can stop it after a kill -9.
+    "CREATE TABLE IF NOT EXISTS tenant_requests (
+        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+        command_id TEXT NOT NULL UNIQUE,
+        command TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        run_at_once INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS running_process_groups (
+        process_group INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        leader_started_at INTEGER NOT NULL,
+        program TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );",
 ];
 
 /// The store: one SQLite connection.

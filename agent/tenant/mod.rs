@@ -16,6 +16,7 @@
 mod client;
 mod inventory_report;
 mod protocol;
+pub(crate) mod requests;
 mod saved;
 mod session;
 

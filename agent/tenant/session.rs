@@ -21,7 +21,7 @@ use crate::inventory::{self, Inventory, Platform};
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
 use crate::self_update::Advice;
-use crate::state::{RunRecord, Store, StoreError};
+use crate::state::{RunRecord, Store, StoreError, Trigger};
 
 /// Where results go.
 const RESULTS_PATH: &str = "/api/v1/agent/results";
@@ -64,7 +64,15 @@ impl Contact {
 
 /// Starts a tenant check-in: `checkin` (acting on its commands), then `blueprint`,
 /// saving a new one to `paths.saved_blueprint`. Never fails the check-in.
-pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Store, kind: CheckinKind) -> Contact {
+/// `trigger` (what started this check-in) decides what the tenant's requests for
+/// a check-in do (see [`super::requests`]).
+pub(crate) async fn begin(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    store: &Store,
+    kind: CheckinKind,
+    trigger: Trigger,
+) -> Contact {
     let client = match TenantClient::new(config) {
         Ok(client) => client,
         Err(error) => {
@@ -77,7 +85,7 @@ pub(crate) async fn begin(paths: &AgentPaths, config: &AgentConfig, store: &Stor
     };
     let facts = inventory::cheap_facts(paths, config, Platform::current()).await;
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
-    let (answered, agent_advice) = session.checkin(store, kind, &facts).await;
+    let (answered, agent_advice) = session.checkin(store, kind, trigger, &facts).await;
     if answered {
         session.fetch_blueprint(store).await;
     }
@@ -166,6 +174,7 @@ impl Session<'_> {
         &mut self,
         store: &Store,
         kind: CheckinKind,
+        trigger: Trigger,
         facts: &inventory::CheapFacts,
     ) -> (bool, Option<Advice>) {
         let body = match checkin_body(store, kind, facts) {
@@ -181,7 +190,7 @@ impl Session<'_> {
         }
         match self.settle(result) {
             Ok(reply) => {
-                act_on_commands(store, &reply);
+                act_on_commands(store, &reply, trigger);
                 let advice =
                     Advice { minimum_agent_version: reply.minimum_agent_version, latest_agent: reply.latest_agent };
                 (true, Some(advice))
@@ -339,22 +348,18 @@ fn checkin_body(store: &Store, kind: CheckinKind, facts: &inventory::CheapFacts)
     })
 }
 
-/// Acts on the tenant's commands: `dailycheckin` makes the next check-in the daily
-/// one; `updateinventory` makes this one collect and send inventory after its
-/// items; `blankpush` is logged (checking in again at once belongs to the
-/// daemon's queue). `minimum_agent_version` and `latest_agent` are the
-/// self-update's, after the results.
-fn act_on_commands(store: &Store, reply: &CheckinReply) {
+/// Acts on the tenant's commands: `blankpush` and `dailycheckin` are saved as
+/// requests for a check-in ([`super::requests`]); `updateinventory` makes this
+/// check-in collect and send inventory after its items. `minimum_agent_version` and
+/// `latest_agent` are the self-update's, after the results.
+fn act_on_commands(store: &Store, reply: &CheckinReply, trigger: Trigger) {
     for command in &reply.commands {
         match command.command_type.as_str() {
-            "dailycheckin" => match store.request_daily() {
-                Ok(()) => {
-                    tracing::info!(command_id = %command.id, "The tenant asked for the daily check-in; the next check-in is daily.")
+            "blankpush" | "dailycheckin" => {
+                if let Some(asked) = super::requests::TenantCommand::parse(&command.command_type) {
+                    super::requests::save(store, &command.id, asked, trigger);
                 }
-                Err(error) => {
-                    tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's daily check-in request.")
-                }
-            },
+            }
             "updateinventory" => match request_inventory(store) {
                 Ok(()) => {
                     tracing::info!(command_id = %command.id, "The tenant asked for inventory; it is sent after this check-in's items.")
@@ -363,9 +368,6 @@ fn act_on_commands(store: &Store, reply: &CheckinReply) {
                     tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's inventory request.")
                 }
             },
-            "blankpush" => {
-                tracing::info!(command_id = %command.id, command = %command.command_type, "The tenant sent a command; it is not acted on by this agent version.")
-            }
             other => {
                 tracing::warn!(command_id = %command.id, command = %other, "The tenant sent an unknown command; ignored.")
             }

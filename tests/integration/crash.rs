@@ -1,10 +1,30 @@
-//! `kill -9` in the middle of a run loses nothing already recorded.
+//! `kill -9` in the middle of a run loses nothing already recorded, and the next
+//! run stops the processes the interrupted item left running.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::support::{Device, blueprint, code, item, read_pid, script, text};
+
+/// Waits until the agent has recorded process group `group` in its store: the
+/// item's program may write its pid a moment before the agent records it.
+fn wait_until_recorded(device: &Device, group: i32) {
+    let store = device.state_dir().join("agent.sqlite3");
+    let start = Instant::now();
+    loop {
+        let connection = rusqlite::Connection::open_with_flags(&store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
+        let recorded: Option<i64> = connection.ok().and_then(|connection| {
+            let query = "SELECT COUNT(*) FROM running_process_groups WHERE process_group = ?1";
+            connection.query_row(query, [group], |row| row.get(0)).ok()
+        });
+        if recorded == Some(1) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "process group {group} was never recorded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 #[test]
 fn kill_9_mid_run_keeps_finished_items_and_the_run_shows_interrupted() {
@@ -21,10 +41,10 @@ fn kill_9_mid_run_keeps_finished_items_and_the_run_shows_interrupted() {
     let path = device.write_blueprint(&blueprint(items));
     let mut agent = device.spawn(&["run", "--blueprint", path.to_str().unwrap()]);
     let hanging = read_pid(&device.wait_for_file("hanging.pid", Duration::from_secs(10)));
+    wait_until_recorded(&device, hanging);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), nix::sys::signal::SIGKILL).unwrap();
     agent.wait().unwrap();
-    // The item's own process group outlives a kill -9 of the agent; clean it up.
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(hanging), nix::sys::signal::SIGKILL);
+    assert!(crate::support::is_alive(hanging), "the item's own process group outlives a kill -9 of the agent");
 
     let status = device.status();
     assert_eq!(status["running"], serde_json::Value::Null);
@@ -46,6 +66,49 @@ fn kill_9_mid_run_keeps_finished_items_and_the_run_shows_interrupted() {
         interrupted["items"].as_array().unwrap().iter().map(|item| item["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["succeeded", "succeeded", "failed"], "{interrupted:#}");
     assert!(interrupted["items"][2]["message"].as_str().unwrap().contains("interrupted"));
+    assert!(!crate::support::is_alive(hanging), "the next run stopped what the interrupted item left running");
+}
+
+#[test]
+fn after_kill_9_the_next_run_stops_the_items_process_group_even_when_it_ignores_sigterm() {
+    let device = Device::new();
+    let hang = "#!/bin/sh
+trap '' TERM
+sleep 1000 &
+echo $! > \"$AGENT_ROOT/child.pid\"
+\
+                echo $$ > \"$AGENT_ROOT/leader.pid\"
+exec sleep 1000
+";
+    let path = device.write_blueprint(&blueprint(vec![script("hang", "Hangs", hang)]));
+    let mut agent = device.spawn(&["run", "--blueprint", path.to_str().unwrap()]);
+    let leader = read_pid(&device.wait_for_file("leader.pid", Duration::from_secs(10)));
+    let child = read_pid(&device.root().join("child.pid"));
+    wait_until_recorded(&device, leader);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), nix::sys::signal::SIGKILL).unwrap();
+    agent.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(crate::support::is_alive(leader) && crate::support::is_alive(child), "orphaned, still running");
+
+    let quick =
+        device.write_file("quick.json", &blueprint(vec![script("quick", "Quick", "#!/bin/sh\nexit 0\n")]).to_string());
+    let next = device.check_in(&quick, &["--set", "timeouts.termination_grace=1s"]);
+    assert_eq!(code(&next), 0, "{}", text(&next.stderr));
+    assert!(!crate::support::is_alive(leader), "the leader is gone (a zombie counts: nobody here reaps it)");
+    assert!(!crate::support::is_alive(child), "its background child in the group too");
+    let history = device.run(&["history", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs[1]["outcome"], "interrupted", "{runs:#}");
+    let logs = device.run(&["logs", "--json"]);
+    let stopped: Vec<serde_json::Value> = text(&logs.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| record["message"] == "Stopped the processes an interrupted item left running.")
+        .collect();
+    assert_eq!(stopped.len(), 1, "{}", text(&logs.stdout));
+    assert_eq!(stopped[0]["process_group"], leader);
+    assert_eq!(stopped[0]["signal"], "SIGKILL", "SIGTERM was ignored, so the grace ran out");
+    assert_eq!(stopped[0]["run_id"], runs[1]["id"]);
 }
 
 #[test]

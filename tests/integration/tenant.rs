@@ -21,13 +21,13 @@ use crate::support::{Device, blueprint, code, script, text};
 const RESULTS: &str = "/api/v1/agent/results";
 
 /// A blueprint whose one script appends a line to `ran.txt` under the root.
-fn counting_blueprint(device: &Device) -> Value {
+pub fn counting_blueprint(device: &Device) -> Value {
     let marker = device.root().join("ran.txt");
     blueprint(vec![script("li-count", "Count runs", &format!("#!/bin/sh\necho ran >> '{}'\n", marker.display()))])
 }
 
 /// Points the device at `url` with `token` (a drop-in fragment, as `enroll` writes).
-fn configure(device: &Device, url: &str, token: &str) {
+pub fn configure(device: &Device, url: &str, token: &str) {
     let fragment = json!({ "tenant": { "url": url, "token": token } });
     device.write_file("Library/Application Support/EndpointAgent/config.d/20-tenant.json", &fragment.to_string());
 }
@@ -126,9 +126,16 @@ fn a_down_tenant_leaves_reports_in_the_spool_until_it_is_back_then_each_arrives_
     assert_eq!(runs_recorded(&device), 3);
     assert_eq!(tenant.accepted_run_ids().len(), 1, "nothing arrived while the tenant was down");
     assert!(logged(&device).contains("using the saved blueprint"));
+    let spool = device.status()["spool"].clone();
+    assert_eq!((spool["waiting"].as_u64(), spool["parked"].as_u64()), (Some(2), Some(0)), "{spool}");
+    assert!(spool["next_attempt"].as_str().is_some_and(|at| at.parse::<chrono::DateTime<chrono::Utc>>().is_ok()));
+    let human = text(&device.run(&["status"]).stdout);
+    assert!(human.contains("Spool:                   2 report(s) waiting for the tenant, next attempt "), "{human}");
     configure(&device, &tenant.url(), "tok-1");
     expected.push(check_in(&device, &[])["id"].as_str().unwrap().to_string());
     assert_eq!(tenant.accepted_run_ids(), expected, "every spooled report, once, oldest first");
+    let spool = device.status()["spool"].clone();
+    assert_eq!(spool, json!({"waiting": 0, "parked": 0, "next_attempt": null}));
     expected.push(check_in(&device, &[])["id"].as_str().unwrap().to_string());
     assert_eq!(tenant.accepted_run_ids(), expected, "nothing is sent twice");
 }
@@ -201,6 +208,26 @@ fn a_dailycheckin_command_makes_the_next_check_in_daily() {
     assert_eq!(check_in(&device, &[])["kind"], "recurring", "the command arrives during this check-in");
     assert_eq!(check_in(&device, &[])["kind"], "daily");
     assert_eq!(check_in(&device, &[])["kind"], "recurring");
+}
+
+#[test]
+fn without_a_daemon_a_blankpush_waits_for_the_next_check_in_which_serves_it() {
+    let device = Device::new();
+    let tenant = TestTenant::start("tok-1", counting_blueprint(&device));
+    configure(&device, &tenant.url(), "tok-1");
+    tenant.change(|state| state.commands = vec![json!({"id": "cmd-push", "type": "blankpush"})]);
+    check_in(&device, &[]);
+    assert_eq!(runs_recorded(&device), 1, "no daemon: nothing runs by itself");
+    assert!(logged(&device).contains("The tenant asked for a check-in now; saved for the check-in after this one."));
+    assert!(!logged(&device).contains("serves the tenant's earlier request"));
+    let second = check_in(&device, &[]);
+    assert_eq!(second["trigger"], "cli");
+    let log = logged(&device);
+    let served =
+        log.lines().find(|line| line.contains("This check-in serves the tenant's earlier request.")).expect(&log);
+    assert!(served.contains("cmd-push") && served.contains(second["id"].as_str().unwrap()), "{served}");
+    check_in(&device, &[]);
+    assert_eq!(logged(&device).matches("serves the tenant's earlier request").count(), 1, "served once");
 }
 
 #[test]

@@ -4,7 +4,9 @@
 
 pub(crate) mod harness;
 
+mod config_reload;
 mod launchd;
 mod schedule;
 mod socket;
 mod stopping;
+mod tenant_commands;

@@ -33,6 +33,11 @@ pub struct TenantState {
     pub etag: String,
     /// Commands handed out (then forgotten) with the next check-in.
     pub commands: Vec<Value>,
+    /// Commands handed out with every check-in, each time with new ids (a
+    /// misbehaving tenant that never clears them).
+    pub every_checkin: Vec<String>,
+    /// Commands for the check-ins to come, one list per check-in.
+    pub next_checkins: std::collections::VecDeque<Vec<Value>>,
     pub behavior: Behavior,
     /// The status results are answered with.
     pub results_status: u16,
@@ -86,6 +91,8 @@ impl TestTenant {
             blueprint,
             etag: "\"v1\"".to_string(),
             commands: Vec::new(),
+            every_checkin: Vec::new(),
+            next_checkins: Default::default(),
             behavior: Behavior::Normal,
             results_status: 200,
             rotate_on_refusal: None,
@@ -195,7 +202,12 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
     }
     match (seen.method.as_str(), seen.path.as_str()) {
         ("POST", "/api/v1/agent/checkin") => {
-            let mut reply = json!({ "commands": std::mem::take(&mut state.commands) });
+            let mut commands = std::mem::take(&mut state.commands);
+            commands.extend(state.next_checkins.pop_front().unwrap_or_default());
+            for command in &state.every_checkin {
+                commands.push(json!({ "id": format!("{command}-{}", uuid::Uuid::now_v7()), "type": command }));
+            }
+            let mut reply = json!({ "commands": commands });
             if let Some(minimum) = &state.minimum_agent_version {
                 reply["minimum_agent_version"] = json!(minimum);
             }

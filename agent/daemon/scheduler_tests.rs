@@ -1,0 +1,129 @@
+//! The daemon's scheduler itself under paused tokio time and a fake wall clock,
+//! against a real store and real (empty) check-ins: what a saved tenant request
+//! makes it do.
+//!
+//! A check-in records its start by the real clock, so the fake clock starts at
+//! the real now and the tests look at one minute only: enough for "at once" and
+//! "not at once", with the next scheduled slot at least half an interval away.
+
+use std::time::Duration;
+
+use super::*;
+use crate::schedule::fake_clock::FakeClock;
+use crate::state::{Drift, TenantCommand};
+
+/// A device with an empty blueprint whose daily check-in completed a minute ago.
+struct Device {
+    _folder: tempfile::TempDir,
+    paths: AgentPaths,
+    config: AgentConfig,
+}
+
+impl Device {
+    fn new(with_blueprint: bool) -> Self {
+        let folder = tempfile::tempdir().unwrap();
+        let paths = AgentPaths::under(folder.path());
+        let blueprint = folder.path().join("blueprint.json");
+        std::fs::write(&blueprint, r#"{"id": "bp", "name": "Empty", "library_items": []}"#).unwrap();
+        let config = AgentConfig { blueprint_file: with_blueprint.then_some(blueprint), ..AgentConfig::default() };
+        let store = Store::open(&paths.store_file).unwrap();
+        let started_at = Utc::now() - chrono::Duration::minutes(1);
+        let run = RunRecord {
+            id: "daily-before".into(),
+            kind: CheckinKind::Daily,
+            trigger: Trigger::Schedule,
+            started_at,
+            finished_at: None,
+            outcome: None,
+            blueprint_id: Some("bp".into()),
+            drift: Drift::default(),
+            parameters: Vec::new(),
+            items: Vec::new(),
+        };
+        store.begin_run(&run, 1).unwrap();
+        store.finish_run(&run.id, started_at, RunOutcome::Succeeded, &Drift::default()).unwrap();
+        Device { _folder: folder, paths, config }
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.paths.store_file).unwrap()
+    }
+
+    fn save(&self, id: &str, command: TenantCommand, run_at_once: bool) {
+        self.store().save_tenant_request(id, command, Utc::now(), run_at_once).unwrap();
+    }
+
+    /// Runs the real scheduler for a minute of paused time; what it announced next.
+    async fn run_for_a_minute(&self) -> ScheduledCheckin {
+        let (sender, config) = watch::channel(Arc::new(self.config.clone()));
+        let loaded = crate::config::load(&self.paths, [], &[]).unwrap();
+        let fixed = loaded.clone();
+        let source = ConfigSource::new(self.paths.clone(), loaded, Box::new(move || Ok(fixed.clone())), sender);
+        let queue = WorkQueue::default();
+        let clock = FakeClock::starting_at(Utc::now());
+        let shutdown = CancellationToken::new();
+        let scheduler = Scheduler {
+            paths: &self.paths,
+            config,
+            source: &source,
+            queue: &queue,
+            clock: &clock,
+            shutdown: &shutdown,
+            memory: ScheduleMemory::default(),
+        };
+        let stop = async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            shutdown.cancel();
+        };
+        tokio::join!(scheduler.run(), stop);
+        queue.snapshot().2.expect("a next check-in was planned")
+    }
+
+    /// The runs after the one recorded at the start: (kind, trigger).
+    fn new_runs(&self) -> Vec<(CheckinKind, Trigger)> {
+        let runs = self.store().history(100).unwrap();
+        runs.iter().rev().skip(1).map(|run| (run.kind, run.trigger)).collect()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_saved_blankpush_runs_one_tenant_check_in_at_once_then_the_schedule_goes_on() {
+    let device = Device::new(true);
+    device.save("cmd-1", TenantCommand::CheckInNow, true);
+    let next = device.run_for_a_minute().await;
+    assert_eq!(device.new_runs(), [(CheckinKind::Recurring, Trigger::Tenant)]);
+    assert!(device.store().pending_tenant_requests().unwrap().is_empty(), "served when its check-in started");
+    assert_eq!(next.kind, CheckinKind::Recurring);
+    assert!(next.at > Utc::now() + chrono::Duration::minutes(6), "the next one waits for its slot: {next:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_saved_dailycheckin_runs_the_daily_check_in_at_once() {
+    let device = Device::new(true);
+    device.save("cmd-1", TenantCommand::DailyCheckIn, true);
+    device.run_for_a_minute().await;
+    assert_eq!(device.new_runs(), [(CheckinKind::Daily, Trigger::Tenant)]);
+    assert!(device.store().pending_tenant_requests().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_received_during_a_tenant_check_in_waits_for_the_schedule() {
+    let device = Device::new(true);
+    for (id, command) in [("cmd-2", TenantCommand::CheckInNow), ("cmd-3", TenantCommand::DailyCheckIn)] {
+        crate::tenant::requests::save(&device.store(), id, command, Trigger::Tenant);
+    }
+    let next = device.run_for_a_minute().await;
+    assert_eq!(device.new_runs(), [], "no check-in at once, not even the daily one");
+    assert_eq!(device.store().pending_tenant_requests().unwrap().len(), 2, "kept for the next scheduled one");
+    assert!(next.at > Utc::now() + chrono::Duration::minutes(6), "{next:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tenant_check_in_that_cannot_start_is_not_tried_again_in_a_loop() {
+    let device = Device::new(false);
+    device.save("cmd-1", TenantCommand::CheckInNow, true);
+    let next = device.run_for_a_minute().await;
+    assert_eq!(device.new_runs(), []);
+    assert_eq!(device.store().pending_tenant_requests().unwrap().len(), 1, "still owed to the next check-in");
+    assert!(next.at > Utc::now() + chrono::Duration::minutes(6), "held until the next slot: {next:?}");
+}

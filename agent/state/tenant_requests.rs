@@ -1,0 +1,137 @@
+//! Check-ins the tenant asked for: `blankpush` (check in now) and `dailycheckin`
+//! (run the daily check-in now), kept with the tenant's command id until a
+//! check-in serves them, so a crash or a restart loses none.
+//!
+//! A request is served (and removed) by the first check-in that starts after it
+//! was saved, whatever started that check-in. `run_at_once` tells the daemon it
+//! may start that check-in right away; a request that arrived during a check-in
+//! the tenant itself asked for has it unset and waits for the schedule
+//! (`tenant::requests` explains why).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Row, params};
+
+use super::store::{Store, StoreError, parse_time, time_text};
+
+/// What the tenant asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TenantCommand {
+    /// `blankpush`: check in now.
+    CheckInNow,
+    /// `dailycheckin`: run the daily check-in now.
+    DailyCheckIn,
+}
+
+impl TenantCommand {
+    /// The command's name in the tenant protocol.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TenantCommand::CheckInNow => "blankpush",
+            TenantCommand::DailyCheckIn => "dailycheckin",
+        }
+    }
+
+    /// The command named `name`, if it asks for a check-in.
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        match name {
+            "blankpush" => Some(TenantCommand::CheckInNow),
+            "dailycheckin" => Some(TenantCommand::DailyCheckIn),
+            _ => None,
+        }
+    }
+}
+
+/// One saved request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TenantRequest {
+    /// Order of arrival; only grows.
+    pub(crate) sequence: i64,
+    /// The tenant's id for the command.
+    pub(crate) command_id: String,
+    /// What it asks for.
+    pub(crate) command: TenantCommand,
+    /// When the agent received it.
+    pub(crate) received_at: DateTime<Utc>,
+    /// The daemon may start a check-in for it at once.
+    pub(crate) run_at_once: bool,
+}
+
+impl Store {
+    /// Saves a request; the same command id twice is saved once. Says whether it was new.
+    pub(crate) fn save_tenant_request(
+        &self,
+        command_id: &str,
+        command: TenantCommand,
+        received_at: DateTime<Utc>,
+        run_at_once: bool,
+    ) -> Result<bool, StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR IGNORE INTO tenant_requests (command_id, command, received_at, run_at_once)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![command_id, command.as_str(), time_text(received_at), run_at_once],
+            )
+            .map(|inserted| inserted == 1)
+            .map_err(self.failed("cannot save the tenant's request"))
+    }
+
+    /// Every saved request, oldest first.
+    pub(crate) fn pending_tenant_requests(&self) -> Result<Vec<TenantRequest>, StoreError> {
+        let failed = self.failed("cannot read the tenant's requests");
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT sequence, command_id, command, received_at, run_at_once FROM tenant_requests ORDER BY sequence",
+            )
+            .map_err(&failed)?;
+        let rows = statement.query_map([], request_from_row).map_err(&failed)?;
+        rows.collect::<Result<_, _>>().map_err(failed)
+    }
+
+    /// Removes the requests up to `sequence` (those a starting check-in serves).
+    pub(crate) fn remove_tenant_requests(&self, sequence: i64) -> Result<(), StoreError> {
+        self.connection
+            .execute("DELETE FROM tenant_requests WHERE sequence <= ?1", [sequence])
+            .map(drop)
+            .map_err(self.failed("cannot remove the tenant's requests"))
+    }
+}
+
+fn request_from_row(row: &Row<'_>) -> rusqlite::Result<TenantRequest> {
+    let command: String = row.get(2)?;
+    let received_at: String = row.get(3)?;
+    Ok(TenantRequest {
+        sequence: row.get(0)?,
+        command_id: row.get(1)?,
+        command: TenantCommand::parse(&command).unwrap_or(TenantCommand::CheckInNow),
+        received_at: parse_time(&received_at)?,
+        run_at_once: row.get(4)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_kept_once_per_command_id_in_order_until_removed() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("state/agent.sqlite3");
+        let store = Store::open(&path).unwrap();
+        let now = Utc::now();
+        assert!(store.save_tenant_request("cmd-1", TenantCommand::CheckInNow, now, true).unwrap());
+        assert!(!store.save_tenant_request("cmd-1", TenantCommand::CheckInNow, now, true).unwrap(), "sent twice");
+        assert!(store.save_tenant_request("cmd-2", TenantCommand::DailyCheckIn, now, false).unwrap());
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let pending = store.pending_tenant_requests().unwrap();
+        let seen: Vec<_> =
+            pending.iter().map(|request| (request.command_id.as_str(), request.command, request.run_at_once)).collect();
+        assert_eq!(seen, [("cmd-1", TenantCommand::CheckInNow, true), ("cmd-2", TenantCommand::DailyCheckIn, false)]);
+        assert_eq!(time_text(pending[0].received_at), time_text(now));
+        store.remove_tenant_requests(pending[0].sequence).unwrap();
+        assert_eq!(store.pending_tenant_requests().unwrap()[0].command_id, "cmd-2");
+        store.remove_tenant_requests(pending[1].sequence).unwrap();
+        assert!(store.pending_tenant_requests().unwrap().is_empty());
+    }
+}
