@@ -16,6 +16,7 @@ mod daemon;
 mod frequency;
 mod logs;
 mod managed_os;
+mod mdm_schema;
 mod ordering;
 mod parameters;
 mod printers;
