@@ -159,7 +159,14 @@ async fn checkin(
         finished_at: None,
         outcome: None,
         blueprint_id: Some(loaded.blueprint.id.clone()),
-        drift: Drift { stale_token, ..drift::policy_drift(Some(&loaded.blueprint), &drift::agent_version()) },
+        drift: Drift {
+            stale_token,
+            ..drift::policy_drift(
+                Some(&loaded.blueprint),
+                contact.as_ref().and_then(tenant::Contact::minimum_agent_version).as_ref(),
+                &drift::agent_version(),
+            )
+        },
         parameters: Vec::new(),
         items: Vec::new(),
     };
@@ -227,7 +234,7 @@ async fn tenant_blueprint(
         loaded => return loaded,
     };
     telemetry::prepare(paths, config, store, None).await;
-    let drift = Drift { stale_token, ..drift::policy_drift(None, &drift::agent_version()) };
+    let drift = Drift { stale_token, ..drift::policy_drift(None, None, &drift::agent_version()) };
     report_drift(store, None, &drift);
     Err(error)
 }

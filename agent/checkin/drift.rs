@@ -3,7 +3,7 @@
 //!
 //! | kind | holds when |
 //! | --- | --- |
-//! | `outdated_client` | this agent's version is below the blueprint's `minimum_agent_version` |
+//! | `outdated_client` | this agent's version is below the blueprint's `minimum_agent_version`, or the one the tenant's check-in reply names |
 //! | `missing_policy` | no blueprint has arrived, or it lacks a required policy attribute (`id`, `team_id`) |
 //! | `stale_token` | three check-ins in a row ended in `401`, until a request succeeds (the tenant session counts) |
 //! | `reapplied` | items (and parameters) found out of compliance and re-applied in this run: a count |
@@ -68,10 +68,15 @@ impl fmt::Display for DriftKind {
 }
 
 /// The drift a blueprint (or its absence) shows before anything runs, for an agent
-/// of version `ours`; `stale_token` and `reapplied` are filled in by the run.
-pub(crate) fn policy_drift(blueprint: Option<&Blueprint>, ours: &semver::Version) -> Drift {
-    let outdated_client =
-        blueprint.and_then(|blueprint| blueprint.minimum_agent_version.as_ref()).is_some_and(|minimum| ours < minimum);
+/// of version `ours`, with the minimum the tenant's check-in reply named if any;
+/// `stale_token` and `reapplied` are filled in by the run.
+pub(crate) fn policy_drift(
+    blueprint: Option<&Blueprint>,
+    tenant_minimum: Option<&semver::Version>,
+    ours: &semver::Version,
+) -> Drift {
+    let blueprint_minimum = blueprint.and_then(|blueprint| blueprint.minimum_agent_version.as_ref());
+    let outdated_client = [blueprint_minimum, tenant_minimum].into_iter().flatten().any(|minimum| ours < minimum);
     let missing_policy = blueprint.is_none_or(|blueprint| {
         let required = [Some(blueprint.id.as_str()), blueprint.team_id.as_deref()];
         required.iter().any(|attribute| attribute.is_none_or(|text| text.trim().is_empty()))
@@ -147,9 +152,29 @@ mod tests {
             (Some(blueprint("bp", None, Some("9.0.0"))), true, true),
         ];
         for (blueprint, outdated_client, missing_policy) in cases {
-            let drift = policy_drift(blueprint.as_ref(), &ours);
+            let drift = policy_drift(blueprint.as_ref(), None, &ours);
             let expected = Drift { outdated_client, missing_policy, stale_token: false, reapplied: 0 };
             assert_eq!(drift, expected, "{blueprint:?}");
+        }
+    }
+
+    #[test]
+    fn the_tenant_s_minimum_makes_the_client_outdated_as_the_blueprint_s_does() {
+        let ours = semver::Version::parse("1.2.3").unwrap();
+        let version = |text: &str| semver::Version::parse(text).unwrap();
+        // (blueprint's minimum, tenant's minimum, outdated_client)
+        let cases = [
+            (None, Some("1.2.4"), true),
+            (None, Some("1.2.3"), false),
+            (Some("1.0.0"), Some("2.0.0"), true),
+            (Some("2.0.0"), Some("1.0.0"), true),
+            (Some("1.0.0"), Some("1.1.0"), false),
+            (None, None, false),
+        ];
+        for (blueprint_minimum, tenant_minimum, outdated_client) in cases {
+            let policy = blueprint("bp", Some("T-1"), blueprint_minimum);
+            let drift = policy_drift(Some(&policy), tenant_minimum.map(version).as_ref(), &ours);
+            assert_eq!(drift.outdated_client, outdated_client, "{blueprint_minimum:?} {tenant_minimum:?}");
         }
     }
 

@@ -21,4 +21,4 @@ mod saved;
 mod session;
 
 pub(crate) use inventory_report::inventory_due;
-pub(crate) use session::{begin, report, token_is_stale};
+pub(crate) use session::{Contact, begin, report, token_is_stale};

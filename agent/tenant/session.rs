@@ -57,6 +57,12 @@ impl Contact {
     }
 
     /// Takes what the check-in reply said about the agent's version.
+    /// The oldest agent the tenant's check-in reply accepts, when it named a valid one.
+    pub(crate) fn minimum_agent_version(&self) -> Option<semver::Version> {
+        let minimum = self.agent_advice.as_ref()?.minimum_agent_version.as_deref()?;
+        semver::Version::parse(minimum.trim()).ok()
+    }
+
     pub(crate) fn take_agent_advice(&mut self) -> Option<Advice> {
         self.agent_advice.take()
     }

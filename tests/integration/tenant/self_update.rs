@@ -148,6 +148,7 @@ fn a_minimum_above_ours_without_an_offer_cannot_comply_and_says_so_once() {
     assert_eq!(update["outcome"], "cannot_comply", "{update:#}");
     assert_eq!((update["from"].as_str(), update["to"].as_str()), (Some(OURS), None));
     assert_eq!(update["message"], "the tenant requires agent 99.0.0 or newer but offers no update");
+    assert_eq!(device.status()["drift"]["outdated_client"], true, "the tenant's minimum makes the client outdated");
     let log = logged(&device);
     assert_eq!(log.matches("Cannot comply with the tenant's minimum agent version.").count(), 3, "logged each time");
     let outcomes: Vec<_> = reported_updates(&tenant).iter().map(|update| update["outcome"].clone()).collect();
