@@ -44,8 +44,8 @@ fn an_enrolled_agent_checks_in_and_its_results_and_device_record_arrive_then_an_
     assert!(seen["last_checkin"].is_string(), "{seen:#}");
     assert!(seen["blueprint_sent_at"].is_string(), "{seen:#}");
     assert_eq!(seen["out_of_control"], false, "{seen:#}");
-    // Everything "verified" asks of a check-in holds; only the inventory (sent by
-    // the daily check-in once inventory upload lands) is missing.
+    // Everything "verified" asks of a check-in holds, but this Linux device's
+    // inventory cannot tell whether an MDM profile is installed (see inventory.rs).
     assert_eq!(seen["verified"], false, "{seen:#}");
     assert_eq!(seen["not_verified_because"], json!(["no inventory has said the MDM profile is installed"]));
 

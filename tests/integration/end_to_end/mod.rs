@@ -4,16 +4,16 @@
 //! back through the tenant's devices API as an admin would.
 //!
 //! A hung or garbage-talking tenant is covered by the recording test tenant
-//! (`tests/integration/tenant.rs`). New end-to-end tests go here, one file per
-//! part of the protocol, with `harness::Tenant` (`Tenant::start_with` takes a whole
-//! seed, e.g. `latest_agent`; `Tenant::restart` changes it): inventory in
-//! `inventory.rs` (a daily check-in's inventory arrives, and the device turns
-//! `verified`), self-update in `self_update.rs`.
+//! (`tests/integration/tenant.rs`), and so is self-update (`tenant/self_update.rs`,
+//! which needs a server that hands out package files). New end-to-end tests go
+//! here, one file per part of the protocol, with `harness::Tenant`
+//! (`Tenant::start_with` takes a whole seed; `Tenant::restart` changes it).
 
 mod harness;
 
 mod checkin;
 mod commands;
+mod inventory;
 mod offline;
 mod scheduled;
 mod token;
