@@ -67,18 +67,7 @@ fn mac() -> Collected {
 }
 
 fn parse_software_update_list_fixture() -> Vec<SoftwareUpdate> {
-    let output = include_str!("../../tests/fixtures/softwareupdate/sonoma-update.txt");
-    crate::operating_system::parse_software_update_list(output)
-        .into_iter()
-        .map(|update| SoftwareUpdate {
-            is_os_update: update.os_version().is_some(),
-            product_key: update.label,
-            title: update.title,
-            version: update.version,
-            recommended: update.recommended,
-            restart_required: update.restart_required,
-        })
-        .collect()
+    crate::inventory::collect::software_updates(include_str!("../../tests/fixtures/softwareupdate/sonoma-update.txt"))
 }
 
 fn at() -> DateTime<Utc> {

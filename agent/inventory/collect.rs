@@ -201,7 +201,7 @@ fn infallible<T>(value: T) -> Result<T, ParseError> {
 }
 
 /// The updates `softwareupdate --list` offers, as the inventory keeps them.
-fn software_updates(output: &str) -> Vec<SoftwareUpdate> {
+pub(crate) fn software_updates(output: &str) -> Vec<SoftwareUpdate> {
     parse_software_update_list(output)
         .into_iter()
         .map(|update| SoftwareUpdate {
