@@ -19,7 +19,7 @@ for argument in "$@"; do
     case "$argument" in
         --purge) purge=true ;;
         -h | --help)
-            sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)

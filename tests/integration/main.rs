@@ -16,6 +16,7 @@ mod daemon;
 mod frequency;
 mod logs;
 mod managed_os;
+mod managed_profile;
 mod ordering;
 mod parameters;
 mod printers;

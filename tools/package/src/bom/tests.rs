@@ -5,8 +5,11 @@ use apple_bom::{BomPathType, ParsedBom};
 use super::*;
 use crate::tree::ADMIN_GROUP;
 
-/// Every path of `bytes` as (path, mode, uid, gid, size, crc, link target).
-fn read_back(bytes: &[u8]) -> Vec<(String, u16, u32, u32, usize, Option<u32>, Option<String>)> {
+/// One path as read back: (path, mode, uid, gid, size, crc, link target).
+type ReadPath = (String, u16, u32, u32, usize, Option<u32>, Option<String>);
+
+/// Every path of `bytes`.
+fn read_back(bytes: &[u8]) -> Vec<ReadPath> {
     let parsed = ParsedBom::parse(bytes).expect("the Bom parses");
     parsed.bom_info().expect("BomInfo");
     parsed.hl_index().expect("HLIndex");
