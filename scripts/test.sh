@@ -27,6 +27,18 @@ if ! command -v cupsd >/dev/null && [ ! -x /usr/sbin/cupsd ]; then
     fi
 fi
 
+# The installer package is read back with bsdtar (libarchive): tools/package's
+# tests and the packaging step below need it.
+if ! command -v bsdtar >/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing bsdtar (libarchive-tools) for the package checks"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libarchive-tools >/dev/null
+    else
+        echo "warning: bsdtar not found; install libarchive-tools or the package tests fail" >&2
+    fi
+fi
+
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
 for target in "${macos_targets[@]}"; do
@@ -39,3 +51,7 @@ for target in "${macos_targets[@]}"; do
 done
 
 cargo test --locked --workspace
+
+# The .pkg of the agent just tested (the debug build; scripts/package.sh packages a
+# release one), built and read back.
+./target/debug/package build --binary target/debug/agent --output-dir target/pkg

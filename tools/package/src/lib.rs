@@ -1,0 +1,24 @@
+//! Builds Endpoint Agent's installer package, a flat `.pkg`, on any Unix without
+//! Apple's tools, and reads it back to prove it well formed.
+//!
+//! ```text
+//! agent binary ─┐
+//! launchd/*.plist ─┼─> tree.rs (paths, modes, owners) ─┬─> cpio.rs  Payload (gzipped odc)
+//! pkg/uninstall.sh ┘                                  └─> bom.rs   Bom (cksum.rs CRCs)
+//! pkg/scripts/* ─────> tree.rs ──────────────────────────> cpio.rs  Scripts
+//! pkg/Distribution, pkg/PackageInfo ─> templates.rs (version, sizes, counts)
+//!                      product.rs puts the parts together ─> xar.rs  endpoint-agent-X.Y.Z.pkg
+//! verify.rs: bsdtar (XAR checksums, cpio listing) + apple-bom + XML and plist parsers
+//! ```
+//!
+//! `scripts/package.sh` is the entry point; on a Mac with `pkgbuild` and
+//! `productbuild` it can use those instead.
+
+pub mod bom;
+mod cksum;
+pub mod cpio;
+pub mod product;
+pub mod templates;
+pub mod tree;
+pub mod verify;
+pub mod xar;
