@@ -18,6 +18,7 @@ mod end_to_end;
 mod frequency;
 mod logs;
 mod managed_os;
+mod mdm;
 mod mdm_schema;
 mod ordering;
 mod parameters;

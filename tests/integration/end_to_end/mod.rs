@@ -8,12 +8,13 @@
 //! part of the protocol, with `harness::Tenant` (`Tenant::start_with` takes a whole
 //! seed, e.g. `latest_agent`; `Tenant::restart` changes it): inventory in
 //! `inventory.rs` (a daily check-in's inventory arrives, and the device turns
-//! `verified`), self-update in `self_update.rs`.
+//! `verified`), self-update in `self_update.rs`, the MDM daily check-in in `mdm.rs`.
 
 mod harness;
 
 mod checkin;
 mod commands;
+mod mdm;
 mod offline;
 mod scheduled;
 mod token;
