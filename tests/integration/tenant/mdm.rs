@@ -29,7 +29,7 @@ fn the_report_arrives_as_printed_with_the_token() {
     let seen = tenant.seen_at(MDM);
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].authorization.as_deref(), Some("Bearer tok-1"));
-    assert_eq!(tenant.accepted_mdm_reports(), [printed.clone()], "the body is the report printed");
+    assert_eq!(tenant.accepted_mdm_reports(), std::slice::from_ref(&printed), "the body is the report printed");
     assert_eq!(request_types(&printed), REQUEST_TYPES);
     let spool = device.status()["spool"].clone();
     assert_eq!((spool["waiting"].as_u64(), spool["parked"].as_u64()), (Some(0), Some(0)));
