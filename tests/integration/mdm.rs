@@ -137,6 +137,10 @@ fn the_summary_says_which_responses_and_how_many_items_each() {
     ] {
         assert!(page.contains(line), "{line:?} not in:\n{page}");
     }
+    let bad = update_mdm(&device, Some(&stand_ins), &["--set", "inventory.collector_timeout=banana"]);
+    assert_eq!(code(&bad), 2, "bad configuration: {}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains("inventory.collector_timeout"), "{}", text(&bad.stderr));
+    assert_eq!(text(&bad.stdout), "", "nothing was collected or built");
 }
 
 #[test]
