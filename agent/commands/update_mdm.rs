@@ -67,8 +67,10 @@ fn delivery_line(delivery: &Delivery, report_id: &str) -> String {
         Delivery::Sent => format!("Sent to the tenant (report {report_id})."),
         Delivery::Waiting { reason, next_attempt_at } => {
             let reason = reason.as_deref().map(|reason| format!(" ({})", printable(reason))).unwrap_or_default();
-            let next = next_attempt_at.map(time).unwrap_or_else(|| "the next check-in".to_string());
-            format!("Not sent{reason}: the report waits in the spool, next attempt {next} or at the next check-in.")
+            let next = next_attempt_at.map(|at| format!(" (next attempt {})", time(at))).unwrap_or_default();
+            format!(
+                "Not sent{reason}: the report waits in the spool and goes with the next check-in or update-mdm{next}."
+            )
         }
         Delivery::Parked { reason } => {
             format!("The tenant refused the report ({}); it is kept aside and not sent again.", printable(reason))
