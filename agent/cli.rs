@@ -31,6 +31,10 @@ pub enum Command {
     Logs(LogsArgs),
     /// Collect the device and application inventory now, save it and show it.
     Inventory(JsonArgs),
+    /// The MDM daily check-in: answer ProfileList, InstalledApplicationList,
+    /// SecurityInfo, CertificateList, AvailableOSUpdates and DeviceInformation
+    /// from a fresh inventory, and send the answers to the tenant.
+    UpdateMdm(JsonArgs),
     /// Show the effective configuration.
     Config(ConfigArgs),
     /// Show where the agent keeps its files.

@@ -19,6 +19,9 @@
 //!            progress / render (what people see), logging (what the files keep)
 //! ```
 //!
+//! `agent update-mdm` answers Apple's six inventory queries from one collected
+//! `inventory` (`mdm`) and sends them through the `tenant` spool.
+//!
 //! `daemon` is what launchd starts: it runs check-ins by `schedule` and serves
 //! `agent run` over a control socket, one check-in at a time.
 //!
@@ -40,6 +43,7 @@ pub mod inventory;
 pub mod items;
 pub mod log_records;
 pub mod logging;
+pub mod mdm;
 pub mod operating_system;
 mod orphans;
 pub mod parameters;

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod paths;
 pub mod run;
 pub mod status;
+pub mod update_mdm;
 
 mod interrupt;
 mod settings;
@@ -29,13 +30,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(enroll::enroll(&Settings::paths()?, &arguments.url, &arguments.token)?));
     }
     let settings = Settings::load(&cli.set)?;
-    let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon);
+    let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon | Command::UpdateMdm(_));
     let _log_guard = settings.start_logging(writes_logs);
     let code = match cli.command {
         Command::Run(arguments) => run::run(&settings, &arguments)?,
         Command::Status(arguments) => status::status(&settings, arguments.json)?,
         Command::History(arguments) => history::history(&settings, &arguments)?,
         Command::Inventory(arguments) => inventory::inventory(&settings, arguments.json)?,
+        Command::UpdateMdm(arguments) => update_mdm::update_mdm(&settings, arguments.json)?,
         Command::Logs(arguments) => logs::run(&settings, &arguments)?,
         Command::Config(arguments) => config::config(&settings, &arguments)?,
         Command::Daemon => daemon::daemon(&settings, &cli.set)?,

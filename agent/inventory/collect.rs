@@ -206,6 +206,9 @@ pub(crate) fn software_updates(output: &str) -> Vec<SoftwareUpdate> {
         .into_iter()
         .map(|update| SoftwareUpdate {
             is_os_update: update.os_version().is_some(),
+            build: update.build(),
+            version_extra: update.security_response_extra(),
+            size_bytes: update.size_bytes,
             product_key: update.label,
             title: update.title,
             version: update.version,

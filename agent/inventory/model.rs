@@ -262,6 +262,8 @@ pub struct Payload {
     pub display_name: Option<String>,
     /// `PayloadUUID`.
     pub uuid: Option<String>,
+    /// `PayloadVersion`.
+    pub version: Option<i64>,
 }
 
 /// One certificate of the System keychain (CertificateList).
@@ -294,6 +296,12 @@ pub struct SoftwareUpdate {
     pub restart_required: bool,
     /// It is a macOS update (not Safari, firmware or tools).
     pub is_os_update: bool,
+    /// The download size (`Size:`), in bytes.
+    pub size_bytes: Option<u64>,
+    /// The build it installs, from the label's end (`…-23H222`).
+    pub build: Option<String>,
+    /// A Rapid Security Response's letter after its version: `(a)`.
+    pub version_extra: Option<String>,
 }
 
 /// A collector that could not give its facts.

@@ -64,6 +64,7 @@ fn payload(entry: &plist::Dictionary) -> Option<Payload> {
         identifier: text(entry, "PayloadIdentifier"),
         display_name: text(entry, "PayloadDisplayName"),
         uuid: text(entry, "PayloadUUID"),
+        version: entry.get("PayloadVersion").and_then(plist::Value::as_signed_integer),
     })
 }
 
@@ -119,6 +120,8 @@ mod tests {
         assert_eq!(mdm.install_date.map(|date| date.to_rfc3339()), Some("2024-05-01T09:30:12+00:00".into()));
         assert_eq!(mdm.verification_state.as_deref(), Some("verified"));
         assert_eq!(mdm.payloads[1].uuid.as_deref(), Some("29713130-1602-4D27-90C9-B822A295E44E"));
+        assert_eq!(mdm.payloads[1].version, Some(1));
+        assert_eq!(profiles[2].payloads[0].version, None, "the mail payload has no PayloadVersion");
         assert!(!format!("{profiles:?}").contains("Example-Office"), "payload contents are never kept");
         let mail = &profiles[2];
         assert_eq!((mail.install_date, mail.version, mail.organization.as_deref()), (None, None, None));

@@ -15,7 +15,13 @@ fn update(label: &str, title: &str, version: Option<&str>, recommended: bool, re
         version: version.map(Into::into),
         recommended,
         restart_required: restart,
+        size_bytes: None,
     }
+}
+
+/// The same entry with its `Size:` in KiB.
+fn sized(update: AvailableUpdate, kibibytes: u64) -> AvailableUpdate {
+    AvailableUpdate { size_bytes: Some(kibibytes * 1024), ..update }
 }
 
 #[test]
@@ -24,16 +30,16 @@ fn every_layout_yields_its_entries_in_order() {
         (
             SONOMA_UPDATE,
             vec![
-                update("macOS Sonoma 14.7.1-23H222", "macOS Sonoma 14.7.1", Some("14.7.1"), true, true),
-                update("Safari18.1-18.1", "Safari", Some("18.1"), true, false),
+                sized(update("macOS Sonoma 14.7.1-23H222", "macOS Sonoma 14.7.1", Some("14.7.1"), true, true), 1676288),
+                sized(update("Safari18.1-18.1", "Safari", Some("18.1"), true, false), 191239),
             ],
         ),
         (
             SONOMA_AND_SEQUOIA,
             vec![
-                update("macOS Sequoia 15.1-24B83", "macOS Sequoia 15.1", Some("15.1"), true, true),
-                update("macOS Sonoma 14.7.1-23H222", "macOS Sonoma 14.7.1", Some("14.7.1"), true, true),
-                update("macOS Sonoma 14.7-23H124", "macOS Sonoma 14.7", Some("14.7"), true, true),
+                sized(update("macOS Sequoia 15.1-24B83", "macOS Sequoia 15.1", Some("15.1"), true, true), 6537461),
+                sized(update("macOS Sonoma 14.7.1-23H222", "macOS Sonoma 14.7.1", Some("14.7.1"), true, true), 1676288),
+                sized(update("macOS Sonoma 14.7-23H124", "macOS Sonoma 14.7", Some("14.7"), true, true), 1798812),
             ],
         ),
         (NO_UPDATES, vec![]),
@@ -41,28 +47,49 @@ fn every_layout_yields_its_entries_in_order() {
         (
             LEGACY,
             vec![
-                update("macOS Monterey 12.7.1-21G920", "macOS Monterey 12.7.1", Some("12.7.1"), true, true),
-                update("Security Update 2019-001-10.12.6", "Security Update 2019-001", Some("10.12.6"), true, true),
-                update("Safari12.1.1MojaveAuto-12.1.1", "Safari", Some("12.1.1"), true, false),
+                sized(
+                    update("macOS Monterey 12.7.1-21G920", "macOS Monterey 12.7.1", Some("12.7.1"), true, true),
+                    12345,
+                ),
+                sized(
+                    update("Security Update 2019-001-10.12.6", "Security Update 2019-001", Some("10.12.6"), true, true),
+                    1119104,
+                ),
+                sized(update("Safari12.1.1MojaveAuto-12.1.1", "Safari", Some("12.1.1"), true, false), 67004),
             ],
         ),
         (
             LOCALIZED_WITH_NOISE,
             vec![
-                update("Command Line Tools for Xcode-15.3", "Command Line Tools for Xcode", Some("15.3"), true, false),
-                update(
-                    "macOS Ventura 13.4.1 (a)-22F770820b",
-                    "macOS Ventura 13.4.1 (a)",
-                    Some("13.4.1 (a)"),
-                    true,
-                    true,
+                sized(
+                    update(
+                        "Command Line Tools for Xcode-15.3",
+                        "Command Line Tools for Xcode",
+                        Some("15.3"),
+                        true,
+                        false,
+                    ),
+                    751122,
                 ),
-                update(
-                    "Pro Display XDR Firmware Update-1.2",
-                    "Pro Display XDR Firmware Update, Apple Inc.",
-                    Some("1.2"),
-                    false,
-                    true,
+                sized(
+                    update(
+                        "macOS Ventura 13.4.1 (a)-22F770820b",
+                        "macOS Ventura 13.4.1 (a)",
+                        Some("13.4.1 (a)"),
+                        true,
+                        true,
+                    ),
+                    176322,
+                ),
+                sized(
+                    update(
+                        "Pro Display XDR Firmware Update-1.2",
+                        "Pro Display XDR Firmware Update, Apple Inc.",
+                        Some("1.2"),
+                        false,
+                        true,
+                    ),
+                    20480,
                 ),
             ],
         ),
@@ -95,4 +122,32 @@ fn only_macos_entries_have_an_os_version() {
         let expected: Vec<Option<String>> = expected.into_iter().map(|version| version.map(Into::into)).collect();
         assert_eq!(found, expected, "{output}");
     }
+}
+
+#[test]
+fn builds_come_from_the_label_and_security_responses_from_the_version() {
+    let found: Vec<(Option<String>, Option<String>)> = [SONOMA_UPDATE, LEGACY, LOCALIZED_WITH_NOISE]
+        .iter()
+        .flat_map(|output| parse_software_update_list(output))
+        .map(|update| (update.build(), update.security_response_extra()))
+        .collect();
+    let some = |text: &str| Some(text.to_string());
+    assert_eq!(
+        found,
+        [
+            (some("23H222"), None),
+            (None, None),
+            (some("21G920"), None),
+            (None, None),
+            (None, None),
+            (None, None),
+            (some("22F770820b"), some("(a)")),
+            (None, None),
+        ]
+    );
+    let size =
+        parse_software_update_list("* Label: X-1\n\tTitle: X, Version: 1, Size: 3029036KiB, Recommended: YES,\n");
+    assert_eq!(size[0].size_bytes, Some(3_029_036 * 1024), "newer macOS prints KiB");
+    let odd = parse_software_update_list("* Label: X-1\n\tTitle: X, Version: 1, Size: a lot, Recommended: YES,\n");
+    assert_eq!(odd[0].size_bytes, None);
 }

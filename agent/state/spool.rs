@@ -24,6 +24,17 @@ pub(crate) struct SpooledReport {
     pub(crate) attempts: u32,
 }
 
+/// Where a report stands in the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SpoolEntry {
+    /// The tenant refused it for good: kept, never sent again.
+    pub(crate) parked: bool,
+    /// Why the last attempt failed, if one did.
+    pub(crate) last_error: Option<String>,
+    /// When it is tried again (`None`: at the next check-in).
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+}
+
 impl Store {
     /// Adds a report; adding the same `report_id` twice keeps the first.
     pub(crate) fn spool_add(
@@ -103,6 +114,23 @@ impl Store {
             )
             .map(drop)
             .map_err(self.failed("cannot park a report"))
+    }
+
+    /// Where one report stands; `None` once the tenant accepted it (or it never was spooled).
+    pub(crate) fn spool_entry(&self, report_id: &str) -> Result<Option<SpoolEntry>, StoreError> {
+        let failed = self.failed("cannot read the spool");
+        let row: Option<(bool, Option<String>, Option<String>)> = self
+            .connection
+            .query_row(
+                "SELECT parked, last_error, next_attempt_at FROM spool WHERE report_id = ?1",
+                [report_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(&failed)?;
+        let Some((parked, last_error, next_attempt)) = row else { return Ok(None) };
+        let next_attempt_at = next_attempt.map(|text| parse_time(&text)).transpose().map_err(failed)?;
+        Ok(Some(SpoolEntry { parked, last_error, next_attempt_at }))
     }
 
     /// How many reports wait (not parked) and how many are parked.
@@ -199,6 +227,13 @@ mod tests {
         store.spool_park("r1", "422: malformed").unwrap();
         assert_eq!(ids(&store.spool_due(now, true).unwrap()), ["r2"]);
         assert_eq!(store.spool_counts().unwrap(), (1, 1));
+        let parked = store.spool_entry("r1").unwrap().unwrap();
+        assert_eq!((parked.parked, parked.last_error.as_deref()), (true, Some("422: malformed")));
+        store.spool_retry_later("r2", now, "timed out").unwrap();
+        let waiting = store.spool_entry("r2").unwrap().unwrap();
+        assert_eq!((waiting.parked, waiting.next_attempt_at.map(time_text)), (false, Some(time_text(now))));
+        store.spool_remove("r2").unwrap();
+        assert_eq!(store.spool_entry("r2").unwrap(), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! check-in start ── session::begin ──> POST checkin, GET blueprint (If-None-Match)
 //!                                      └─ saved blueprint when the tenant is down
 //! check-in end ──── session::report ─> spool (SQLite) ─> POST results, then inventory, oldest first
+//! update-mdm ────── mdm_report ──────> spool ─> POST mdm (and whatever else waits), oldest first
 //! ```
 //!
 //! The inventory goes after the results of the daily check-in, and of any
@@ -15,10 +16,12 @@
 
 mod client;
 mod inventory_report;
+mod mdm_report;
 mod protocol;
 pub(crate) mod requests;
 mod saved;
 mod session;
 
 pub(crate) use inventory_report::inventory_due;
+pub(crate) use mdm_report::{Delivery, deliver_mdm};
 pub(crate) use session::{Contact, begin, report, token_is_stale};

@@ -125,11 +125,30 @@ pub(crate) async fn report(
         }
     }
     let Some(client) = contact.client else { return };
+    send_spool(paths, client, store, contact.answered).await;
+}
+
+/// Sends every waiting report now, outside a check-in (`agent update-mdm`): oldest
+/// first, backoff ignored since someone asked for it now. Nothing happens
+/// without a tenant; a failure is logged and the reports stay in the spool.
+pub(super) async fn flush_now(paths: &AgentPaths, config: &AgentConfig, store: &Store) {
+    match TenantClient::new(config) {
+        Ok(Some(client)) => send_spool(paths, client, store, true).await,
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot set up the tenant client; the reports wait in the spool.")
+        }
+    }
+}
+
+/// Sends the due reports with `client` (all of them when `ignore_backoff`), with
+/// the `401` retry, and logs what is left.
+async fn send_spool(paths: &AgentPaths, client: TenantClient, store: &Store, ignore_backoff: bool) {
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
-    if let Err(error) = session.flush(store, contact.answered).await {
+    if let Err(error) = session.flush(store, ignore_backoff).await {
         tracing::error!(error = %error, "Cannot flush the spool.");
     }
-    // The check-in was counted at its start; a success here still clears the count.
+    // A check-in was counted at its start; a success here still clears the count.
     if let Err(error) = record_token_outcome(store, &session, false) {
         tracing::error!(error = %error, "Cannot record the token's outcome.");
     }

@@ -19,6 +19,7 @@ mod frequency;
 mod logs;
 mod managed_os;
 mod managed_profile;
+mod mdm;
 mod mdm_schema;
 mod ordering;
 mod parameters;

@@ -4,6 +4,12 @@
 //!
 //! Responses are checked in the JSON form the agent prints and sends to the tenant,
 //! where a plist `<data>` is a base64 string and a `<date>` an RFC 3339 string.
+//!
+//! Two rules come from Apple's protocol rather than the command files: the agent
+//! answers for a Mac, so a key whose `supportedOS` says macOS `introduced: n/a` is
+//! neither required nor allowed; and the command's own keys are the result of an
+//! `Acknowledged` response, so one with another `Status` (`Error`) need not carry
+//! them (any it carries are still checked).
 
 use std::path::{Path, PathBuf};
 
@@ -28,12 +34,18 @@ pub struct CommandSchema {
     keys: Vec<KeySchema>,
 }
 
+/// The statuses a device answers a command with (Apple's protocol); `Idle` only
+/// ever comes without a command.
+const STATUSES: [&str; 4] = ["Acknowledged", "Error", "CommandFormatError", "NotNow"];
+
 /// One key of a response, as the schema declares it.
 #[derive(Debug, Clone)]
 struct KeySchema {
     name: String,
     kind: String,
     required: bool,
+    /// macOS has it (its `supportedOS` does not say macOS `introduced: n/a`).
+    on_macos: bool,
     /// Keys of a dictionary, or the one element schema of an array.
     subkeys: Vec<KeySchema>,
 }
@@ -73,6 +85,7 @@ fn key_schema(yaml: &Yaml) -> KeySchema {
         name: yaml["key"].as_str().unwrap_or_default().to_string(),
         kind: yaml["type"].as_str().unwrap_or_default().to_string(),
         required: yaml["presence"].as_str() == Some("required"),
+        on_macos: yaml["supportedOS"]["macOS"]["introduced"].as_str() != Some("n/a"),
         subkeys: key_list(&yaml["subkeys"]),
     }
 }
@@ -87,10 +100,16 @@ impl CommandSchema {
                 name: (*name).to_string(),
                 kind: (*kind).to_string(),
                 required: *required,
+                on_macos: true,
                 subkeys: Vec::new(),
             })
             .collect();
-        keys.extend(self.keys.iter().cloned());
+        let status = response.get("Status").and_then(Value::as_str);
+        let acknowledged = status == Some("Acknowledged");
+        keys.extend(self.keys.iter().map(|key| KeySchema { required: key.required && acknowledged, ..key.clone() }));
+        if let Some(status) = status.filter(|status| !STATUSES.contains(status)) {
+            problems.push(format!("{}: Status {status:?} is not one of {STATUSES:?}", self.request_type));
+        }
         check_dictionary(&self.request_type, response, &keys, &mut problems);
         if response.get("RequestType").and_then(Value::as_str) != Some(self.request_type.as_str()) {
             problems.push(format!("{}: RequestType is not {:?}", self.request_type, self.request_type));
@@ -106,8 +125,11 @@ fn check_dictionary(place: &str, value: &Value, keys: &[KeySchema], problems: &m
     };
     for key in keys {
         match object.get(&key.name) {
+            Some(_) if !key.on_macos => problems.push(format!("{place}: key {} does not exist on macOS", key.name)),
             Some(value) => check_value(&format!("{place}.{}", key.name), value, key, problems),
-            None if key.required => problems.push(format!("{place}: required key {} is missing", key.name)),
+            None if key.required && key.on_macos => {
+                problems.push(format!("{place}: required key {} is missing", key.name))
+            }
             None => {}
         }
     }
@@ -209,4 +231,37 @@ fn the_check_finds_missing_mistyped_and_invented_keys() {
     for line in expected {
         assert!(problems.iter().any(|problem| problem == line), "missing {line:?} in {problems:#?}");
     }
+}
+
+#[test]
+fn keys_macos_lacks_and_error_responses_are_judged_by_apples_protocol() {
+    let schema = schema_for("AvailableOSUpdates");
+    let update = serde_json::json!({
+        "ProductKey": "macOS Sonoma 14.7.1-23H222", "HumanReadableName": "macOS Sonoma 14.7.1",
+        "HumanReadableNameLocale": "", "MetadataURL": "", "Version": "14.7.1", "Build": "23H222",
+        "DownloadSize": 1_716_518_912_u64, "AppIdentifiersToClose": [], "IsSecurityResponse": false
+    });
+    let mut response = serde_json::json!({
+        "RequestType": "AvailableOSUpdates", "CommandUUID": "c-1", "Status": "Acknowledged", "UDID": "u-1",
+        "AvailableOSUpdates": [update]
+    });
+    assert_eq!(schema.violations(&response), Vec::<String>::new(), "ProductName and InstallSize are iOS-only");
+    response["AvailableOSUpdates"][0]["InstallSize"] = serde_json::json!(1);
+    assert_eq!(
+        schema.violations(&response),
+        ["AvailableOSUpdates.AvailableOSUpdates[0]: key InstallSize does not exist on macOS"]
+    );
+
+    let error = serde_json::json!({
+        "RequestType": "CertificateList", "CommandUUID": "c-2", "Status": "Error", "UDID": "u-1"
+    });
+    assert_eq!(schema_for("CertificateList").violations(&error), Vec::<String>::new());
+    let mut acknowledged = error.clone();
+    acknowledged["Status"] = serde_json::json!("Acknowledged");
+    assert_eq!(
+        schema_for("CertificateList").violations(&acknowledged),
+        ["CertificateList: required key CertificateList is missing"]
+    );
+    acknowledged["Status"] = serde_json::json!("Done");
+    assert!(schema_for("CertificateList").violations(&acknowledged)[0].contains("Status \"Done\" is not one of"));
 }

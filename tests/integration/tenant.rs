@@ -1,5 +1,5 @@
 //! The agent against a test tenant on 127.0.0.1: check-in, blueprint (and its 304
-//! path), results, inventory, the spool while the tenant is down, token rotation,
+//! path), results, inventory, MDM responses, the spool while the tenant is down, token rotation,
 //! and a hung or garbage-talking tenant.
 
 #[path = "tenant/server.rs"]
@@ -9,7 +9,10 @@ pub(crate) mod server;
 mod self_update;
 
 #[path = "tenant/inventory.rs"]
-mod inventory;
+pub(crate) mod inventory;
+
+#[path = "tenant/mdm.rs"]
+mod mdm;
 
 use std::time::{Duration, Instant};
 
@@ -48,7 +51,7 @@ fn rotate_token(device: &Device, token: &str) {
 }
 
 /// `agent run --json` (plus `extra`), asserting it ran; the run record.
-fn check_in(device: &Device, extra: &[&str]) -> Value {
+pub(crate) fn check_in(device: &Device, extra: &[&str]) -> Value {
     let mut arguments = vec!["run", "--json"];
     arguments.extend_from_slice(extra);
     let output = device.run(&arguments);
@@ -71,7 +74,7 @@ fn logged(device: &Device) -> String {
 }
 
 /// A URL nothing listens on.
-fn dead_url() -> String {
+pub(crate) fn dead_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
 }

@@ -7,13 +7,15 @@
 //! (`tests/integration/tenant.rs`), and so is self-update (`tenant/self_update.rs`,
 //! which needs a server that hands out package files). New end-to-end tests go
 //! here, one file per part of the protocol, with `harness::Tenant`
-//! (`Tenant::start_with` takes a whole seed; `Tenant::restart` changes it).
+//! (`Tenant::start_with` takes a whole seed; `Tenant::restart` changes it): the daily
+//! inventory in `inventory.rs`, the MDM daily check-in in `mdm.rs`.
 
 mod harness;
 
 mod checkin;
 mod commands;
 mod inventory;
+mod mdm;
 mod offline;
 mod scheduled;
 mod token;

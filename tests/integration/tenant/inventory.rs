@@ -16,19 +16,19 @@ use crate::support::{Device, code, is_alive, read_pid, text};
 
 const INVENTORY: &str = "/api/v1/agent/inventory";
 
-/// A fixture of `tests/fixtures/inventory`, by absolute path.
-fn fixture(name: &str) -> String {
+/// A fixture of `tests/fixtures`, by absolute path.
+pub(crate) fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The stand-in macOS tools of a device, each recording `name args` in `calls`.
-struct StandIns {
+pub(crate) struct StandIns {
     folder: PathBuf,
 }
 
 impl StandIns {
     /// Tools that behave like a healthy, enrolled Apple silicon Mac.
-    fn mac(device: &Device) -> Self {
+    pub(crate) fn mac(device: &Device) -> Self {
         let folder = device.root().join("stand-ins");
         std::fs::create_dir_all(&folder).unwrap();
         let stand_ins = Self { folder };
@@ -58,7 +58,7 @@ impl StandIns {
     }
 
     /// Writes the stand-in `name` running `body` after recording its call.
-    fn tool(&self, name: &str, body: &str) {
+    pub(crate) fn tool(&self, name: &str, body: &str) {
         let path = self.folder.join(name);
         let calls = self.folder.join("calls");
         let script = format!("#!/bin/sh\necho \"{name} $*\" >> '{}'\n{body}\n", calls.display());
@@ -67,7 +67,7 @@ impl StandIns {
     }
 
     /// The `--set` flags pointing the agent at every stand-in.
-    fn flags(&self) -> Vec<String> {
+    pub(crate) fn flags(&self) -> Vec<String> {
         let tools = ["system_profiler", "ioreg", "sw_vers", "fdesetup", "profiles", "security", "softwareupdate"];
         tools
             .iter()
@@ -88,7 +88,7 @@ impl StandIns {
 }
 
 /// An app bundle with a binary `Info.plist`, as Xcode writes it.
-fn install_app(root: &Path) {
+pub(crate) fn install_app(root: &Path) {
     let app = root.join("Applications/Foo.app/Contents");
     std::fs::create_dir_all(&app).unwrap();
     let mut info = plist::Dictionary::new();

@@ -41,6 +41,8 @@ pub struct TenantState {
     pub behavior: Behavior,
     /// The status results are answered with.
     pub results_status: u16,
+    /// The status MDM reports are answered with.
+    pub mdm_status: u16,
     /// On the next `401`, write this file (path, contents) before answering: a
     /// rotated token landing while the agent talks to the tenant.
     pub rotate_on_refusal: Option<(std::path::PathBuf, String)>,
@@ -95,6 +97,7 @@ impl TestTenant {
             next_checkins: Default::default(),
             behavior: Behavior::Normal,
             results_status: 200,
+            mdm_status: 200,
             rotate_on_refusal: None,
             minimum_agent_version: None,
             latest_agent: None,
@@ -140,6 +143,15 @@ impl TestTenant {
     /// The bodies of the inventory reports accepted, in arrival order.
     pub fn accepted_inventories(&self) -> Vec<Value> {
         self.seen_at("/api/v1/agent/inventory")
+            .iter()
+            .filter(|seen| seen.status == 200)
+            .map(|seen| serde_json::from_str(&seen.body).unwrap())
+            .collect()
+    }
+
+    /// The bodies of the MDM reports accepted, in arrival order.
+    pub fn accepted_mdm_reports(&self) -> Vec<Value> {
+        self.seen_at("/api/v1/agent/mdm")
             .iter()
             .filter(|seen| seen.status == 200)
             .map(|seen| serde_json::from_str(&seen.body).unwrap())
@@ -225,6 +237,10 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
         }
         ("POST", "/api/v1/agent/results") => (200, String::new(), "{}".to_string()),
         ("POST", "/api/v1/agent/inventory") => (200, String::new(), "{}".to_string()),
+        ("POST", "/api/v1/agent/mdm") if state.mdm_status != 200 => {
+            (state.mdm_status, String::new(), json!({"error": "mdm report rejected"}).to_string())
+        }
+        ("POST", "/api/v1/agent/mdm") => (200, String::new(), "{}".to_string()),
         _ => (404, String::new(), json!({"error": "no such route"}).to_string()),
     }
 }
