@@ -13,6 +13,7 @@
 //! tenant costs a check-in at most `tenant.request_timeout` before the items run,
 //! and every failure is a logged error, never a crash.
 
+mod answered;
 mod client;
 mod inventory_report;
 mod protocol;
@@ -20,5 +21,7 @@ pub(crate) mod requests;
 mod saved;
 mod session;
 
+pub(crate) use answered::last_answered_checkin;
+pub(crate) use client::{BlueprintReply, TenantClient, TenantError};
 pub(crate) use inventory_report::inventory_due;
-pub(crate) use session::{begin, report, token_is_stale};
+pub(crate) use session::{ETAG_KEY, begin, report, token_is_stale};
