@@ -105,7 +105,7 @@ fn judge_reply(result: Result<BlueprintReply, TenantError>, had_etag: bool, took
         Err(TenantError::Refused { status: 404, message }) => Finding::warn(
             format!("{BLUEPRINT_REQUEST}: 404 in {took}: {message}"),
             format!(
-                "The token works, but the tenant has no blueprint for this device: assign one to device {device_id}."
+                "Assign a blueprint to device {device_id} in the tenant; if the message is not the tenant's, `tenant.url` is not the tenant's base URL."
             ),
         ),
         Err(TenantError::Refused { status, message }) if status >= 500 => Finding::fail(

@@ -240,7 +240,9 @@ mod tests {
     fn the_validity_reads_in_both_time_forms() {
         let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
         let name: Names<'_> = &[(0x0C, b"Mac")];
-        let cases: [((u8, &[u8]), (u8, &[u8]), Option<(&str, &str)>); 5] = [
+        type Time<'a> = (u8, &'a [u8]);
+        type Case<'a> = (Time<'a>, Time<'a>, Option<(&'a str, &'a str)>);
+        let cases: [Case<'_>; 5] = [
             (
                 (UTC_TIME, b"240501093012Z"),
                 (UTC_TIME, b"260501093012Z"),
