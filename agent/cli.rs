@@ -37,6 +37,9 @@ pub enum Command {
     UpdateMdm(JsonArgs),
     /// Show the effective configuration.
     Config(ConfigArgs),
+    /// Check what keeps this Mac under management: install, daemon, tenant, push,
+    /// check-in and inventory age, MDM profile, FileVault. Exits 1 when a check fails.
+    Doctor(JsonArgs),
     /// Show where the agent keeps its files.
     Paths(JsonArgs),
     /// Run the scheduler and control socket in the foreground (what launchd starts).

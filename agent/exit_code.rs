@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | every item succeeded or was rightly skipped (or the verb did its job) |
-//! | 1 | an item failed or timed out, or the agent itself failed |
+//! | 1 | an item failed or timed out, `agent doctor` found a failing check, or the agent itself failed |
 //! | 2 | bad input or configuration: nothing ran; the message says what and where |
 //! | 3 | could not get the run: another check-in holds it and waiting was refused |
 

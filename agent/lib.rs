@@ -25,6 +25,9 @@
 //! `daemon` is what launchd starts: it runs check-ins by `schedule` and serves
 //! `agent run` over a control socket, one check-in at a time.
 //!
+//! `doctor` is the admin's checklist when a device seems out of control: the
+//! install, launchd, the tenant, Apple push, check-in and inventory age, MDM, FileVault.
+//!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
 //! `exit_code` says what each exit code means.
 
@@ -36,6 +39,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod downloads;
 pub mod exit_code;
 pub mod installers;

@@ -11,6 +11,10 @@ use serde::Serialize;
 /// The launchd label and preferences domain.
 pub const DOMAIN: &str = "io.endpointagent.agent";
 
+/// Where the package installs the binary, as launchd's job names it. The job file
+/// always names this path: launchd knows nothing of `AGENT_ROOT`.
+pub const INSTALLED_BINARY: &str = "/usr/local/bin/agent";
+
 /// The environment variable that moves every path under another folder.
 pub const ROOT_VARIABLE: &str = "AGENT_ROOT";
 
@@ -47,6 +51,10 @@ pub struct AgentPaths {
     pub saved_inventory: PathBuf,
     /// The Applications folder apps are installed into and inventoried from.
     pub applications_dir: PathBuf,
+    /// The agent binary the package installs and launchd starts ([`INSTALLED_BINARY`]).
+    pub agent_binary: PathBuf,
+    /// The launchd job that starts `agent daemon` at boot.
+    pub launchd_plist: PathBuf,
 }
 
 impl AgentPaths {
@@ -70,6 +78,8 @@ impl AgentPaths {
             saved_blueprint: state_dir.join("blueprint.json"),
             saved_inventory: state_dir.join("inventory.json"),
             applications_dir: at("Applications"),
+            agent_binary: at(INSTALLED_BINARY.trim_start_matches('/')),
+            launchd_plist: at("Library/LaunchDaemons").join(format!("{DOMAIN}.plist")),
             state_dir,
         }
     }
@@ -103,5 +113,7 @@ mod tests {
         let paths = AgentPaths::under(Path::new("/"));
         assert_eq!(paths.managed_preferences, Path::new("/Library/Managed Preferences/io.endpointagent.agent.plist"));
         assert_eq!(paths.socket, Path::new("/var/run/io.endpointagent.agent.sock"));
+        assert_eq!(paths.agent_binary, Path::new("/usr/local/bin/agent"));
+        assert_eq!(paths.launchd_plist, Path::new("/Library/LaunchDaemons/io.endpointagent.agent.plist"));
     }
 }

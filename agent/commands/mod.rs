@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod enroll;
 pub mod history;
 pub mod inventory;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::UpdateMdm(arguments) => update_mdm::update_mdm(&settings, arguments.json)?,
         Command::Logs(arguments) => logs::run(&settings, &arguments)?,
         Command::Config(arguments) => config::config(&settings, &arguments)?,
+        Command::Doctor(arguments) => doctor::doctor(&settings, arguments.json)?,
         Command::Daemon => daemon::daemon(&settings, &cli.set)?,
         Command::Paths(_) | Command::Enroll(_) => unreachable!("handled before the configuration is read"),
     };

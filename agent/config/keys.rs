@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::settings::{AgentConfig, LogLevel, REDACTED, Secret, duration_text};
+use super::settings::{AgentConfig, LogLevel, REDACTED, Secret, duration_text, long_duration_text};
 use super::values::{self, RawValue, ValueProblem};
 
 /// The prefix every configuration environment variable starts with.
@@ -52,6 +52,12 @@ enum Field {
     PositiveInteger(Place<u32>),
     /// A log level name.
     LogLevel(Place<LogLevel>),
+    /// A positive duration counted in days or weeks, shown in days when whole.
+    LongDuration(Place<Duration>),
+    /// A host name or IP address.
+    Host(Place<String>),
+    /// One or more TCP ports.
+    PortList(Place<Vec<u16>>),
 }
 
 /// A [`Place`] for the field at a dotted path in [`AgentConfig`].
@@ -69,6 +75,7 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "commands.hdiutil", field: Field::Path(place!(commands.hdiutil)) },
     KnownKey { name: "commands.installer", field: Field::Path(place!(commands.installer)) },
     KnownKey { name: "commands.ioreg", field: Field::Path(place!(commands.ioreg)) },
+    KnownKey { name: "commands.launchctl", field: Field::Path(place!(commands.launchctl)) },
     KnownKey { name: "commands.lpadmin", field: Field::Path(place!(commands.lpadmin)) },
     KnownKey { name: "commands.lpoptions", field: Field::Path(place!(commands.lpoptions)) },
     KnownKey { name: "commands.lpstat", field: Field::Path(place!(commands.lpstat)) },
@@ -78,6 +85,21 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "commands.sw_vers", field: Field::Path(place!(commands.sw_vers)) },
     KnownKey { name: "commands.system_profiler", field: Field::Path(place!(commands.system_profiler)) },
     KnownKey { name: "daemon.shutdown_timeout", field: Field::Duration(place!(daemon.shutdown_timeout)) },
+    KnownKey { name: "doctor.checkin_fail_after", field: Field::LongDuration(place!(doctor.checkin_fail_after)) },
+    KnownKey { name: "doctor.checkin_warn_after", field: Field::LongDuration(place!(doctor.checkin_warn_after)) },
+    KnownKey { name: "doctor.inventory_fail_after", field: Field::LongDuration(place!(doctor.inventory_fail_after)) },
+    KnownKey { name: "doctor.inventory_warn_after", field: Field::LongDuration(place!(doctor.inventory_warn_after)) },
+    KnownKey {
+        name: "doctor.mdm_certificate_lifetime",
+        field: Field::LongDuration(place!(doctor.mdm_certificate_lifetime)),
+    },
+    KnownKey {
+        name: "doctor.mdm_certificate_warn_before",
+        field: Field::LongDuration(place!(doctor.mdm_certificate_warn_before)),
+    },
+    KnownKey { name: "doctor.push_host", field: Field::Host(place!(doctor.push_host)) },
+    KnownKey { name: "doctor.push_ports", field: Field::PortList(place!(doctor.push_ports)) },
+    KnownKey { name: "doctor.timeout", field: Field::Duration(place!(doctor.timeout)) },
     KnownKey { name: "inventory.collector_timeout", field: Field::Duration(place!(inventory.collector_timeout)) },
     KnownKey { name: "logs.level", field: Field::LogLevel(place!(logs.level)) },
     KnownKey { name: "logs.retention_days", field: Field::PositiveInteger(place!(logs.retention_days)) },
@@ -123,6 +145,9 @@ impl KnownKey {
             Field::OptionalSecret(place) => *(place.write)(config) = values::parse_optional_secret(raw)?,
             Field::PositiveInteger(place) => *(place.write)(config) = values::parse_positive_integer(raw)?,
             Field::LogLevel(place) => *(place.write)(config) = values::parse_log_level(raw)?,
+            Field::LongDuration(place) => *(place.write)(config) = values::parse_duration(raw)?,
+            Field::Host(place) => *(place.write)(config) = values::parse_host(raw)?,
+            Field::PortList(place) => *(place.write)(config) = values::parse_port_list(raw)?,
         }
         Ok(())
     }
@@ -138,6 +163,11 @@ impl KnownKey {
             Field::OptionalSecret(place) => (place.read)(config).as_ref().map(|_| REDACTED.to_string()),
             Field::PositiveInteger(place) => Some((place.read)(config).to_string()),
             Field::LogLevel(place) => Some((place.read)(config).to_string()),
+            Field::LongDuration(place) => Some(long_duration_text(*(place.read)(config))),
+            Field::Host(place) => Some((place.read)(config).clone()),
+            Field::PortList(place) => {
+                Some((place.read)(config).iter().map(u16::to_string).collect::<Vec<_>>().join(", "))
+            }
         };
         text.unwrap_or_else(|| UNSET_TEXT.to_string())
     }
@@ -191,6 +221,7 @@ mod tests {
             ("commands.hdiutil", "/usr/bin/hdiutil"),
             ("commands.installer", "/usr/sbin/installer"),
             ("commands.ioreg", "/usr/sbin/ioreg"),
+            ("commands.launchctl", "/bin/launchctl"),
             ("commands.lpadmin", "/usr/sbin/lpadmin"),
             ("commands.lpoptions", "/usr/bin/lpoptions"),
             ("commands.lpstat", "/usr/bin/lpstat"),
@@ -200,6 +231,15 @@ mod tests {
             ("commands.sw_vers", "/usr/bin/sw_vers"),
             ("commands.system_profiler", "/usr/sbin/system_profiler"),
             ("daemon.shutdown_timeout", "20s"),
+            ("doctor.checkin_fail_after", "21d"),
+            ("doctor.checkin_warn_after", "7d"),
+            ("doctor.inventory_fail_after", "60d"),
+            ("doctor.inventory_warn_after", "7d"),
+            ("doctor.mdm_certificate_lifetime", "730d"),
+            ("doctor.mdm_certificate_warn_before", "30d"),
+            ("doctor.push_host", "api.push.apple.com"),
+            ("doctor.push_ports", "443, 2197"),
+            ("doctor.timeout", "10s"),
             ("inventory.collector_timeout", "1m"),
             ("logs.level", "info"),
             ("logs.retention_days", "14"),

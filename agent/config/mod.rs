@@ -24,6 +24,8 @@ pub use origin::Origin;
 pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
 pub use settings::{
-    AgentConfig, Commands, Daemon, Inventory, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant, Timeouts,
+    AgentConfig, Commands, Daemon, Doctor, Inventory, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant,
+    Timeouts,
 };
+pub(crate) use settings::{duration_text, long_duration_text};
 pub(crate) use values::is_web_url;

@@ -19,6 +19,7 @@ pub const REDACTED: &str = "********";
 
 const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +43,43 @@ pub struct AgentConfig {
     pub commands: Commands,
     /// How the device and application inventory is collected.
     pub inventory: Inventory,
+    /// What `agent doctor` checks against: the push host and its ports, the time
+    /// limit of each check, and the ages and lifetimes past which it warns or fails.
+    pub doctor: Doctor,
+}
+
+/// The thresholds and hosts of `agent doctor`. Configurable so an admin can match
+/// their MDM's rules and tests can point every host at 127.0.0.1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Doctor {
+    /// The host Apple push notifications are checked against.
+    pub push_host: String,
+    /// The TCP ports tried on it, each at once; one that answers is enough to warn
+    /// instead of fail.
+    pub push_ports: Vec<u16>,
+    /// The longest any one check may take: a TCP connect, the tenant's request
+    /// (also bounded by `tenant.request_timeout`), `launchctl`, `fdesetup`.
+    #[serde(serialize_with = "as_duration_text")]
+    pub timeout: Duration,
+    /// A last check-in older than this warns: the device is no longer "verified".
+    #[serde(serialize_with = "as_long_duration_text")]
+    pub checkin_warn_after: Duration,
+    /// A last check-in older than this fails: the device is "out of control".
+    #[serde(serialize_with = "as_long_duration_text")]
+    pub checkin_fail_after: Duration,
+    /// A last inventory older than this warns (daily check-ins are not completing).
+    #[serde(serialize_with = "as_long_duration_text")]
+    pub inventory_warn_after: Duration,
+    /// A last inventory older than this fails: the device is "out of control".
+    #[serde(serialize_with = "as_long_duration_text")]
+    pub inventory_fail_after: Duration,
+    /// How long an MDM identity certificate lasts from enrollment, for when the
+    /// certificate itself cannot be found in the inventory.
+    #[serde(serialize_with = "as_long_duration_text")]
+    pub mdm_certificate_lifetime: Duration,
+    /// How long before the MDM identity certificate expires the check warns.
+    #[serde(serialize_with = "as_long_duration_text")]
+    pub mdm_certificate_warn_before: Duration,
 }
 
 /// The inventory the daily check-in collects and sends to the tenant.
@@ -187,6 +225,9 @@ pub struct Commands {
     pub profiles: PathBuf,
     /// macOS' keychain tool (certificates and identities of the System keychain).
     pub security: PathBuf,
+    /// launchd's tool (`launchctl print system/io.endpointagent.agent`), for
+    /// `agent doctor`'s "is the daemon loaded" check.
+    pub launchctl: PathBuf,
 }
 
 impl Default for Commands {
@@ -205,6 +246,7 @@ impl Default for Commands {
             fdesetup: PathBuf::from("/usr/bin/fdesetup"),
             profiles: PathBuf::from("/usr/bin/profiles"),
             security: PathBuf::from("/usr/bin/security"),
+            launchctl: PathBuf::from("/bin/launchctl"),
         }
     }
 }
@@ -237,6 +279,26 @@ impl Default for AgentConfig {
             logs: Logs { retention_days: 14, level: LogLevel::Info },
             commands: Commands::default(),
             inventory: Inventory { collector_timeout: Duration::from_secs(MINUTE) },
+            doctor: Doctor::default(),
+        }
+    }
+}
+
+impl Default for Doctor {
+    /// The rules an MDM console applies: verified within 7 days, out of control
+    /// after 3 weeks without a check-in or 2 months without inventory, and an MDM
+    /// identity good for 2 years from enrollment.
+    fn default() -> Self {
+        Self {
+            push_host: "api.push.apple.com".to_string(),
+            push_ports: vec![443, 2197],
+            timeout: Duration::from_secs(10),
+            checkin_warn_after: Duration::from_secs(7 * DAY),
+            checkin_fail_after: Duration::from_secs(21 * DAY),
+            inventory_warn_after: Duration::from_secs(7 * DAY),
+            inventory_fail_after: Duration::from_secs(60 * DAY),
+            mdm_certificate_lifetime: Duration::from_secs(730 * DAY),
+            mdm_certificate_warn_before: Duration::from_secs(30 * DAY),
         }
     }
 }
@@ -304,6 +366,23 @@ fn as_duration_text<S: Serializer>(duration: &Duration, serializer: S) -> Result
     serializer.serialize_str(&duration_text(*duration))
 }
 
+/// A long duration as admins write it: whole days as `"21d"`, else as
+/// [`duration_text`] would.
+fn as_long_duration_text<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&long_duration_text(*duration))
+}
+
+/// `duration` in days when it is a whole number of them (`"7d"`, `"730d"`), else in
+/// hours, minutes and seconds. For thresholds counted in days and weeks, where
+/// `"504h"` would hide the three weeks an admin wrote. Parses back the same.
+pub(crate) fn long_duration_text(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds > 0 && seconds % DAY == 0 && duration.subsec_nanos() == 0 {
+        return format!("{}d", seconds / DAY);
+    }
+    duration_text(duration)
+}
+
 /// `duration` in hours, minutes and seconds (`"24h"`, `"1h 30m"`, `"1m 30s"`), the
 /// units admins write; `humantime` would say `"1day"`. The text parses back to the
 /// same duration.
@@ -368,9 +447,16 @@ mod tests {
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",
                     "softwareupdate": "/usr/sbin/softwareupdate", "sw_vers": "/usr/bin/sw_vers",
                     "system_profiler": "/usr/sbin/system_profiler", "ioreg": "/usr/sbin/ioreg",
-                    "fdesetup": "/usr/bin/fdesetup", "profiles": "/usr/bin/profiles", "security": "/usr/bin/security"
+                    "fdesetup": "/usr/bin/fdesetup", "profiles": "/usr/bin/profiles", "security": "/usr/bin/security",
+                    "launchctl": "/bin/launchctl"
                 },
-                "inventory": { "collector_timeout": "1m" }
+                "inventory": { "collector_timeout": "1m" },
+                "doctor": {
+                    "push_host": "api.push.apple.com", "push_ports": [443, 2197], "timeout": "10s",
+                    "checkin_warn_after": "7d", "checkin_fail_after": "21d",
+                    "inventory_warn_after": "7d", "inventory_fail_after": "60d",
+                    "mdm_certificate_lifetime": "730d", "mdm_certificate_warn_before": "30d"
+                }
             })
         );
     }
@@ -389,6 +475,22 @@ mod tests {
         ];
         for (duration, expected) in cases {
             assert_eq!(duration_text(duration), expected);
+            assert_eq!(humantime::parse_duration(expected).unwrap(), duration, "{expected}");
+        }
+    }
+
+    #[test]
+    fn long_durations_print_in_days_when_whole_and_parse_back() {
+        let cases = [
+            (Duration::from_secs(21 * DAY), "21d"),
+            (Duration::from_secs(730 * DAY), "730d"),
+            (Duration::from_secs(DAY), "1d"),
+            (Duration::from_secs(36 * HOUR), "36h"),
+            (Duration::from_secs(90), "1m 30s"),
+            (Duration::from_millis(DAY * 1000 + 1), "24h 1ms"),
+        ];
+        for (duration, expected) in cases {
+            assert_eq!(long_duration_text(duration), expected);
             assert_eq!(humantime::parse_duration(expected).unwrap(), duration, "{expected}");
         }
     }

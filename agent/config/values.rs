@@ -60,6 +60,12 @@ pub(crate) enum ValueProblem {
     /// Not one of the level names.
     #[error("expected one of error, warn, info, debug, trace, found {found}")]
     NotALogLevel { found: String },
+    /// Not a host name or IP address.
+    #[error("expected a host name or IP address, found {found}")]
+    NotAHost { found: String },
+    /// Not one or more TCP ports.
+    #[error("expected TCP ports from 1 to 65535 such as \"443, 2197\", found {found}")]
+    NotAPortList { found: String },
 }
 
 impl fmt::Display for RawValue {
@@ -181,6 +187,32 @@ pub(crate) fn parse_log_level(raw: &RawValue) -> Result<LogLevel, ValueProblem> 
     raw.trimmed_text()
         .and_then(LogLevel::from_name)
         .ok_or_else(|| ValueProblem::NotALogLevel { found: raw.to_string() })
+}
+
+/// A host name or IP address (`api.push.apple.com`, `127.0.0.1`, `::1`): text
+/// without spaces, slashes or `@`, so a URL pasted by mistake is caught.
+pub(crate) fn parse_host(raw: &RawValue) -> Result<String, ValueProblem> {
+    let host = raw.trimmed_text().map(|text| text.trim_start_matches('[').trim_end_matches(']'));
+    let valid = |host: &&str| {
+        !host.is_empty() && host.chars().all(|character| character.is_alphanumeric() || ".-_:".contains(character))
+    };
+    host.filter(valid).map(str::to_string).ok_or_else(|| ValueProblem::NotAHost { found: raw.to_string() })
+}
+
+/// One or more TCP ports: an integer, or text of ports separated by commas or
+/// spaces (`"443, 2197"`).
+pub(crate) fn parse_port_list(raw: &RawValue) -> Result<Vec<u16>, ValueProblem> {
+    let port = |number: i128| u16::try_from(number).ok().filter(|port| *port >= 1);
+    let ports = match raw {
+        RawValue::Integer(number) => port(*number).map(|port| vec![port]),
+        RawValue::Text(text) => text
+            .split([',', ' '])
+            .filter(|part| !part.trim().is_empty())
+            .map(|part| part.trim().parse::<i128>().ok().and_then(port))
+            .collect::<Option<Vec<u16>>>(),
+        _ => None,
+    };
+    ports.filter(|ports| !ports.is_empty()).ok_or_else(|| ValueProblem::NotAPortList { found: raw.to_string() })
 }
 
 /// A plain check, enough to catch typos: the scheme is `http` or `https`, a host
@@ -316,6 +348,45 @@ mod tests {
             parse_log_level(&text("verbose")).map_err(|problem| problem.to_string()),
             Err("expected one of error, warn, info, debug, trace, found \"verbose\"".to_string())
         );
+    }
+
+    #[test]
+    fn hosts_are_names_or_addresses() {
+        let cases = [
+            (text(" api.push.apple.com "), Ok("api.push.apple.com")),
+            (text("127.0.0.1"), Ok("127.0.0.1")),
+            (text("[::1]"), Ok("::1")),
+            (
+                text("https://api.push.apple.com"),
+                Err("expected a host name or IP address, found \"https://api.push.apple.com\""),
+            ),
+            (text("two words"), Err("expected a host name or IP address, found \"two words\"")),
+            (text(""), Err("expected a host name or IP address, found \"\"")),
+            (RawValue::Integer(443), Err("expected a host name or IP address, found 443")),
+        ];
+        for (raw, expected) in cases {
+            let parsed = parse_host(&raw).map_err(|problem| problem.to_string());
+            assert_eq!(parsed, expected.map(str::to_string).map_err(str::to_string), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn port_lists_take_integers_and_separated_text() {
+        let wrong =
+            |found: &str| Err(format!("expected TCP ports from 1 to 65535 such as \"443, 2197\", found {found}"));
+        let cases = [
+            (RawValue::Integer(443), Ok(vec![443])),
+            (text("443, 2197"), Ok(vec![443, 2197])),
+            (text("443 2197 5223"), Ok(vec![443, 2197, 5223])),
+            (RawValue::Integer(0), wrong("0")),
+            (RawValue::Integer(65_536), wrong("65536")),
+            (text("443, https"), wrong("\"443, https\"")),
+            (text(" , "), wrong("\" , \"")),
+            (RawValue::Other("an array"), wrong("an array")),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(parse_port_list(&raw).map_err(|problem| problem.to_string()), expected, "{raw:?}");
+        }
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! Just enough DER to read a certificate's subject common name.
+//! Just enough DER to read a certificate's subject common name and its validity.
 //!
 //! A certificate is `SEQUENCE { tbsCertificate, signatureAlgorithm, signature }`
 //! and `tbsCertificate` is `SEQUENCE { [0] version OPTIONAL, serialNumber,
 //! signature, issuer, validity, subject, … }` (RFC 5280). The subject is a
 //! sequence of sets of `{ type, value }`; the common name has type 2.5.4.3. When
-//! a subject has several, the last (the most specific) is taken.
+//! a subject has several, the last (the most specific) is taken. The validity is
+//! `SEQUENCE { notBefore, notAfter }`, each a UTCTime (`YYMMDDHHMMSSZ`, years 50–99
+//! meaning 19xx) or a GeneralizedTime (`YYYYMMDDHHMMSSZ`).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// The DER of the object identifier 2.5.4.3 (`commonName`), without tag and length.
 const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
@@ -13,6 +17,17 @@ const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;
 const OBJECT_IDENTIFIER: u8 = 0x06;
 const EXPLICIT_VERSION: u8 = 0xA0;
+const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
+
+/// When a certificate starts and stops being valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Validity {
+    /// Not valid before this.
+    pub(crate) not_before: DateTime<Utc>,
+    /// Not valid after this: when it expires.
+    pub(crate) not_after: DateTime<Utc>,
+}
 
 /// One element: its tag and its content.
 struct Element<'a> {
@@ -23,12 +38,7 @@ struct Element<'a> {
 /// The subject's common name of the certificate `der`; `None` when it has none
 /// or the bytes are not a certificate.
 pub(crate) fn subject_common_name(der: &[u8]) -> Option<String> {
-    let certificate = single(der, SEQUENCE)?;
-    let to_be_signed = first(certificate.content, SEQUENCE)?;
-    let mut fields = children(to_be_signed.content)?;
-    if fields.first().is_some_and(|field| field.tag == EXPLICIT_VERSION) {
-        fields.remove(0);
-    }
+    let fields = to_be_signed_fields(der)?;
     let subject = fields.get(4).filter(|field| field.tag == SEQUENCE)?;
     let mut found = None;
     for set in children(subject.content)?.iter().filter(|element| element.tag == SET) {
@@ -42,6 +52,57 @@ pub(crate) fn subject_common_name(der: &[u8]) -> Option<String> {
         }
     }
     found
+}
+
+/// The validity of the certificate `der`; `None` when the bytes are not a
+/// certificate or a time cannot be read.
+pub(crate) fn certificate_validity(der: &[u8]) -> Option<Validity> {
+    let fields = to_be_signed_fields(der)?;
+    let validity = fields.get(3).filter(|field| field.tag == SEQUENCE)?;
+    match children(validity.content)?.as_slice() {
+        [not_before, not_after] => Some(Validity { not_before: time(not_before)?, not_after: time(not_after)? }),
+        _ => None,
+    }
+}
+
+/// The fields of `tbsCertificate` from the serial number on (the version, when
+/// present, left out), so the validity is field 3 and the subject field 4.
+fn to_be_signed_fields(der: &[u8]) -> Option<Vec<Element<'_>>> {
+    let certificate = single(der, SEQUENCE)?;
+    let to_be_signed = first(certificate.content, SEQUENCE)?;
+    let mut fields = children(to_be_signed.content)?;
+    if fields.first().is_some_and(|field| field.tag == EXPLICIT_VERSION) {
+        fields.remove(0);
+    }
+    Some(fields)
+}
+
+/// A UTCTime or GeneralizedTime in UTC (`Z`), as DER requires them.
+fn time(element: &Element<'_>) -> Option<DateTime<Utc>> {
+    let text = std::str::from_utf8(element.content).ok()?.strip_suffix('Z')?;
+    let full = match element.tag {
+        UTC_TIME if text.len() == 12 => {
+            let century = if text[..2].parse::<u8>().ok()? >= 50 { "19" } else { "20" };
+            format!("{century}{text}")
+        }
+        GENERALIZED_TIME if text.len() == 14 => text.to_string(),
+        _ => return None,
+    };
+    NaiveDateTime::parse_from_str(&full, "%Y%m%d%H%M%S").ok().map(|time| time.and_utc())
+}
+
+/// A certificate skeleton for other modules' tests: `common_name`, valid from
+/// `not_before` to `not_after`. Unsigned: only its fields are ever read.
+#[cfg(test)]
+pub(crate) fn test_certificate(common_name: &str, not_before: DateTime<Utc>, not_after: DateTime<Utc>) -> Vec<u8> {
+    let time = |time: DateTime<Utc>| time.format("%Y%m%d%H%M%SZ").to_string().into_bytes();
+    let (from, to) = (time(not_before), time(not_after));
+    tests::certificate_valid(
+        &[(0x0C, common_name.as_bytes())],
+        true,
+        (GENERALIZED_TIME, &from),
+        (GENERALIZED_TIME, &to),
+    )
 }
 
 /// A directory string as text: UTF8String, PrintableString, IA5String,
@@ -117,6 +178,16 @@ mod tests {
 
     /// A certificate skeleton whose subject holds `names` as (string tag, bytes).
     fn certificate(names: &[(u8, &[u8])], with_version: bool) -> Vec<u8> {
+        certificate_valid(names, with_version, (UTC_TIME, b"240501000000Z"), (UTC_TIME, b"340501000000Z"))
+    }
+
+    /// A certificate skeleton valid from `not_before` to `not_after` (time tag, text).
+    pub(super) fn certificate_valid(
+        names: &[(u8, &[u8])],
+        with_version: bool,
+        not_before: (u8, &[u8]),
+        not_after: (u8, &[u8]),
+    ) -> Vec<u8> {
         let mut subject = Vec::new();
         for (tag, name) in names {
             let pair = [element(OBJECT_IDENTIFIER, COMMON_NAME), element(*tag, name)].concat();
@@ -131,8 +202,8 @@ mod tests {
         to_be_signed.extend(element(0x02, &[0x01, 0x23]));
         to_be_signed.extend(element(SEQUENCE, &element(OBJECT_IDENTIFIER, &[0x2A, 0x86, 0x48])));
         to_be_signed.extend(issuer);
-        to_be_signed
-            .extend(element(SEQUENCE, &[element(0x17, b"240501000000Z"), element(0x17, b"340501000000Z")].concat()));
+        let validity = [element(not_before.0, not_before.1), element(not_after.0, not_after.1)].concat();
+        to_be_signed.extend(element(SEQUENCE, &validity));
         to_be_signed.extend(element(SEQUENCE, &subject));
         to_be_signed.extend(element(SEQUENCE, &[0u8; 200]));
         element(SEQUENCE, &[element(SEQUENCE, &to_be_signed), element(0x03, &[0, 1, 2])].concat())
@@ -163,5 +234,51 @@ mod tests {
         for broken in [&[][..], &[0x30], &[0x30, 0x85, 1, 1, 1, 1, 1], &whole[..whole.len() - 1], b"not der"] {
             assert_eq!(subject_common_name(broken), None, "{broken:?}");
         }
+    }
+
+    #[test]
+    fn the_validity_reads_in_both_time_forms() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let name: Names<'_> = &[(0x0C, b"Mac")];
+        type Time<'a> = (u8, &'a [u8]);
+        type Case<'a> = (Time<'a>, Time<'a>, Option<(&'a str, &'a str)>);
+        let cases: [Case<'_>; 5] = [
+            (
+                (UTC_TIME, b"240501093012Z"),
+                (UTC_TIME, b"260501093012Z"),
+                Some(("2024-05-01T09:30:12Z", "2026-05-01T09:30:12Z")),
+            ),
+            (
+                (UTC_TIME, b"991231235959Z"),
+                (GENERALIZED_TIME, b"20500101000000Z"),
+                Some(("1999-12-31T23:59:59Z", "2050-01-01T00:00:00Z")),
+            ),
+            ((UTC_TIME, b"240501093012"), (UTC_TIME, b"260501093012Z"), None),
+            ((UTC_TIME, b"241301000000Z"), (UTC_TIME, b"260501093012Z"), None),
+            ((0x0C, b"240501093012Z"), (UTC_TIME, b"260501093012Z"), None),
+        ];
+        for (not_before, not_after, expected) in cases {
+            let validity = certificate_validity(&certificate_valid(name, true, not_before, not_after));
+            let expected = expected.map(|(from, to)| Validity { not_before: at(from), not_after: at(to) });
+            assert_eq!(validity, expected, "{not_before:?} {not_after:?}");
+        }
+        assert_eq!(certificate_validity(b"not der"), None);
+    }
+
+    #[test]
+    fn the_fixtures_identity_is_valid_from_its_issue_date() {
+        let output = include_str!("../../tests/fixtures/inventory/security-find-certificate.txt");
+        let pem: String = output
+            .split("-----BEGIN CERTIFICATE-----")
+            .nth(2)
+            .and_then(|rest| rest.split("-----END CERTIFICATE-----").next())
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD.decode(pem).unwrap();
+        let validity = certificate_validity(&der).expect("a real certificate's validity");
+        assert_eq!(validity.not_before, "2026-11-26T01:22:53Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(validity.not_after, "2029-02-28T01:22:53Z".parse::<DateTime<Utc>>().unwrap());
     }
 }

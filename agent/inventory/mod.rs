@@ -24,6 +24,10 @@ mod system_profiler;
 mod tool;
 
 pub use collect::{Platform, collect};
+#[cfg(test)]
+pub(crate) use der::test_certificate;
+pub(crate) use der::{Validity, certificate_validity};
+pub(crate) use fdesetup::parse_fdesetup_status;
 pub use model::{
     Application, AssignedUser, Certificate, CollectorError, Device, Disk, Enrollment, FileVault, FileVaultState,
     Hardware, Inventory, OperatingSystem, Payload, Profile, Security, SoftwareUpdate, User,
@@ -31,3 +35,4 @@ pub use model::{
 pub use render::render;
 pub(crate) use saved::{CheapFacts, cheap_facts};
 pub use saved::{SavedInventoryError, collect_and_save, load, save};
+pub(crate) use tool::{ToolError, ToolRunner};

@@ -14,6 +14,7 @@
 //! tenant costs a check-in at most `tenant.request_timeout` before the items run,
 //! and every failure is a logged error, never a crash.
 
+mod answered;
 mod client;
 mod inventory_report;
 mod mdm_report;
@@ -22,6 +23,8 @@ pub(crate) mod requests;
 mod saved;
 mod session;
 
+pub(crate) use answered::last_answered_checkin;
+pub(crate) use client::{BlueprintReply, TenantClient, TenantError};
 pub(crate) use inventory_report::inventory_due;
 pub(crate) use mdm_report::{Delivery, deliver_mdm};
-pub(crate) use session::{Contact, begin, report, token_is_stale};
+pub(crate) use session::{Contact, ETAG_KEY, begin, report, token_is_stale};

@@ -27,7 +27,7 @@ use crate::state::{RunRecord, Store, StoreError, Trigger};
 const RESULTS_PATH: &str = "/api/v1/agent/results";
 
 /// The `device` keys the client keeps.
-const ETAG_KEY: &str = "tenant_blueprint_etag";
+pub(crate) const ETAG_KEY: &str = "tenant_blueprint_etag";
 const UNAUTHORIZED_STREAK_KEY: &str = "tenant_unauthorized_streak";
 
 /// How many check-ins in a row must end in `401` before the token counts as stale.
@@ -215,6 +215,7 @@ impl Session<'_> {
         }
         match self.settle(result) {
             Ok(reply) => {
+                super::answered::remember(store);
                 act_on_commands(store, &reply, trigger);
                 let advice =
                     Advice { minimum_agent_version: reply.minimum_agent_version, latest_agent: reply.latest_agent };

@@ -14,6 +14,7 @@ mod bad_input;
 mod concurrency;
 mod crash;
 mod daemon;
+mod doctor;
 mod end_to_end;
 mod frequency;
 mod logs;
