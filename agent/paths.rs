@@ -47,6 +47,10 @@ pub struct AgentPaths {
     pub saved_inventory: PathBuf,
     /// The Applications folder apps are installed into and inventoried from.
     pub applications_dir: PathBuf,
+    /// Exists (root-only) while the agent runs `installer` on its own package:
+    /// the package's scripts then leave launchd alone, since stopping the daemon
+    /// would cut the install short (see `self_update::marker`).
+    pub agent_update_marker: PathBuf,
 }
 
 impl AgentPaths {
@@ -70,6 +74,7 @@ impl AgentPaths {
             saved_blueprint: state_dir.join("blueprint.json"),
             saved_inventory: state_dir.join("inventory.json"),
             applications_dir: at("Applications"),
+            agent_update_marker: state_dir.join("agent-update.pending"),
             state_dir,
         }
     }
