@@ -88,6 +88,16 @@ pub enum CheckinError {
     Store(#[from] StoreError),
 }
 
+/// A check-in that ran to its end.
+#[derive(Debug)]
+pub struct CheckedIn {
+    /// The run, as recorded.
+    pub run: RunRecord,
+    /// The newer agent this check-in installed, if it did: the process that ran it
+    /// is still the old binary (the daemon exits so launchd starts the new one).
+    pub agent_updated_to: Option<semver::Version>,
+}
+
 /// Runs one check-in to its end and returns its record; its telemetry is flushed
 /// before this returns, within the export timeout, whatever the outcome.
 pub async fn run_checkin(
@@ -96,7 +106,7 @@ pub async fn run_checkin(
     request: &CheckinRequest,
     progress: &mut dyn Progress,
     cancel: &CancellationToken,
-) -> Result<RunRecord, CheckinError> {
+) -> Result<CheckedIn, CheckinError> {
     let result = checkin(paths, config, request, progress, cancel).await;
     telemetry::flush().await;
     result
@@ -108,7 +118,7 @@ async fn checkin(
     request: &CheckinRequest,
     progress: &mut dyn Progress,
     cancel: &CancellationToken,
-) -> Result<RunRecord, CheckinError> {
+) -> Result<CheckedIn, CheckinError> {
     // From a tenant, the blueprint arrives once the lock is held; a local one is
     // checked before anything is touched.
     let from_tenant = request.blueprint.is_none() && config.blueprint_file.is_none() && config.tenant.url.is_some();
@@ -122,7 +132,7 @@ async fn checkin(
     for run_id in store.mark_dangling_runs_interrupted()? {
         tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
     }
-    self_update::settle_unfinished(&store);
+    self_update::settle_unfinished(&store, paths);
     let started_at = Utc::now();
     // The tenant's requests saved so far are served by this check-in (the daily
     // one if `dailycheckin` is among them); those its own tenant contact brings
@@ -183,6 +193,7 @@ async fn checkin(
     finish(&store, &mut run, outcome)?;
     report_drift(&store, Some(&run.id), &run.drift);
     progress.run_finished(&run);
+    let mut agent_updated_to = None;
     if let Some(mut contact) = contact {
         let advice = contact.take_agent_advice();
         // Inventory only goes to a tenant; a stopping agent sends its results only.
@@ -192,13 +203,13 @@ async fn checkin(
             None
         };
         tenant::report(paths, &store, &run, inventory.as_ref(), contact).await;
-        // After the results: the package's postinstall may restart the daemon.
+        // After the results: an installed update ends with the daemon restarting.
         if let Some(advice) = advice {
             let update = self_update::UpdateContext { paths, config, store: &store, kind, cancel };
-            self_update::update_agent(&update, &advice).await;
+            agent_updated_to = self_update::update_agent(&update, &advice).await;
         }
     }
-    Ok(run)
+    Ok(CheckedIn { run, agent_updated_to })
 }
 
 fn load_blueprint(

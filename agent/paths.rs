@@ -55,6 +55,10 @@ pub struct AgentPaths {
     pub agent_binary: PathBuf,
     /// The launchd job that starts `agent daemon` at boot.
     pub launchd_plist: PathBuf,
+    /// Exists (root-only) while the agent runs `installer` on its own package:
+    /// the package's scripts then leave launchd alone, since stopping the daemon
+    /// would cut the install short (see `self_update::marker`).
+    pub agent_update_marker: PathBuf,
 }
 
 impl AgentPaths {
@@ -80,6 +84,7 @@ impl AgentPaths {
             applications_dir: at("Applications"),
             agent_binary: at(INSTALLED_BINARY.trim_start_matches('/')),
             launchd_plist: at("Library/LaunchDaemons").join(format!("{DOMAIN}.plist")),
+            agent_update_marker: state_dir.join("agent-update.pending"),
             state_dir,
         }
     }

@@ -1,6 +1,7 @@
 //! `agent daemon`: what launchd starts. It stays in the foreground (launchd
 //! supervises it; it never forks itself away), logs into the log files, and runs
-//! until SIGTERM or SIGINT.
+//! until SIGTERM or SIGINT, or until a check-in installed a newer agent (it then
+//! exits 0 and launchd starts the new binary).
 
 use super::Settings;
 use crate::daemon::{self, DaemonSetup};

@@ -74,7 +74,12 @@ async fn in_process(
         stopper.cancel();
     });
     let mut progress = EventProgress(|event| view.show(&event));
-    Ok(run_checkin(&settings.paths, &settings.loaded.config, &request, &mut progress, &cancel).await?)
+    let checked_in = run_checkin(&settings.paths, &settings.loaded.config, &request, &mut progress, &cancel).await?;
+    if let Some(version) = &checked_in.agent_updated_to {
+        // No daemon ran this check-in, so none needs restarting: the next start runs the new binary.
+        tracing::info!(agent_version = %version, "Agent updated; this command ran the old binary, the next one runs the new.");
+    }
+    Ok(checked_in.run)
 }
 
 /// Asks the daemon to run the check-in and shows its progress; Ctrl-C or SIGTERM

@@ -9,6 +9,10 @@
 //! killed, and the run is closed as `interrupted` in the store. Then telemetry not
 //! yet sent is flushed (bounded by `otel.export_timeout`), requests still queued
 //! are answered, the socket file is removed, and the daemon exits 0.
+//!
+//! A check-in that installed a newer agent ends the same way, without a signal:
+//! the scheduler cancels the shutdown token once that check-in is over, and the
+//! daemon exits 0 so launchd (KeepAlive) starts the new binary.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::{Reply, ScheduledCheckin};
 use super::queue::{Job, WorkQueue};
 use super::reload::ConfigSource;
-use crate::checkin::{CheckinError, CheckinRequest, run_checkin};
+use crate::checkin::{CheckedIn, CheckinError, CheckinRequest, run_checkin};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
@@ -207,11 +207,12 @@ impl Scheduler<'_> {
         let result = run_cancellable(self.paths, config, &request, log_waiting, self.shutdown).await;
         self.queue.finished();
         match result {
-            Some(Ok(run)) => {
+            Some(Ok(checked_in)) => {
                 self.memory.not_before = None;
-                if completed_daily(&run) {
+                if completed_daily(&checked_in.run) {
                     self.memory.daily_settled();
                 }
+                self.exit_if_updated(checked_in.agent_updated_to.as_ref());
             }
             Some(Err(error)) => self.hold_until_next_slot(config, error),
             None => tracing::info!("The scheduled check-in was called off before it started."),
@@ -236,6 +237,7 @@ impl Scheduler<'_> {
         };
         let result = run_cancellable(self.paths, &config, &job.request, forward, &job.cancel).await;
         self.queue.finished();
+        let (result, updated_to) = split_update(result);
         // Answering the requester settles the daily check-in it asked for, unless
         // the daemon is stopping before one completed: then it stays owed.
         let completed = matches!(&result, Some(Ok(run)) if completed_daily(run));
@@ -243,6 +245,18 @@ impl Scheduler<'_> {
             self.memory.daily_settled();
         }
         let _ = job.replies.send(reply_for(result));
+        self.exit_if_updated(updated_to.as_ref());
+    }
+
+    /// After a check-in that installed a newer agent: this process is still the
+    /// old binary, so the daemon stops the usual bounded way (exit 0) and launchd,
+    /// the job being KeepAlive, starts the new one. The package's scripts left the
+    /// daemon alone while it installed (see `self_update::marker`).
+    fn exit_if_updated(&self, updated_to: Option<&semver::Version>) {
+        if let Some(version) = updated_to {
+            tracing::info!(agent_version = %version, "Agent updated to {version}; exiting so launchd starts the new binary.");
+            self.shutdown.cancel();
+        }
     }
 
     /// After a scheduled check-in that could not start: says why, and waits for
@@ -302,7 +316,7 @@ async fn run_cancellable(
     request: &CheckinRequest,
     mut sink: impl FnMut(ProgressEvent),
     cancel: &CancellationToken,
-) -> Option<Result<RunRecord, CheckinError>> {
+) -> Option<Result<CheckedIn, CheckinError>> {
     let started = Rc::new(Cell::new(false));
     let seen = Rc::clone(&started);
     let mut progress = EventProgress(move |event: ProgressEvent| {
@@ -324,6 +338,17 @@ async fn run_cancellable(
                 }
             }
         }
+    }
+}
+
+/// The record a check-in left, apart from the agent version it installed.
+fn split_update(
+    result: Option<Result<CheckedIn, CheckinError>>,
+) -> (Option<Result<RunRecord, CheckinError>>, Option<semver::Version>) {
+    match result {
+        Some(Ok(CheckedIn { run, agent_updated_to })) => (Some(Ok(run)), agent_updated_to),
+        Some(Err(error)) => (Some(Err(error)), None),
+        None => (None, None),
     }
 }
 

@@ -2,11 +2,14 @@
 //! `installer`, and record what came of it. Nothing here fails the check-in; every
 //! problem is a logged line and a recorded outcome.
 
+use std::path::Path;
+
 use semver::Version;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::decision::{Advice, Decision, Gate, Offer, decide, gate, running_version, settle};
+use super::marker::{self, PendingMarker};
 use crate::config::AgentConfig;
 use crate::downloads::{DownloadError, Downloaded, Downloader};
 use crate::installers::{Transcript, install_agent_package};
@@ -28,10 +31,10 @@ pub(crate) struct UpdateContext<'a> {
     pub(crate) cancel: &'a CancellationToken,
 }
 
-/// Acts on the tenant's advice once the check-in is complete. Returns `true` when
-/// a newer agent was installed: the running process is now the old version, and
-/// the daemon should restart onto the new binary.
-pub(crate) async fn update_agent(context: &UpdateContext<'_>, advice: &Advice) -> bool {
+/// Acts on the tenant's advice once the check-in is complete. Returns the version
+/// installed, if a newer agent was: the running process is now the old version,
+/// and the daemon should restart onto the new binary.
+pub(crate) async fn update_agent(context: &UpdateContext<'_>, advice: &Advice) -> Option<Version> {
     let ours = running_version();
     let decided = decide(&ours, advice);
     for problem in &decided.problems {
@@ -40,23 +43,23 @@ pub(crate) async fn update_agent(context: &UpdateContext<'_>, advice: &Advice) -
     match decided.decision {
         Decision::Nothing => {
             tracing::debug!(agent_version = %ours, "The agent is up to date.");
-            false
+            None
         }
         Decision::CannotComply { minimum, offered } => {
             cannot_comply(context.store, &ours, &minimum, offered.as_ref());
-            false
+            None
         }
         Decision::Update(offer) => {
             let previous = context.store.latest_agent_update_of(&offer.version.to_string(), &offer.sha256);
             match previous.map(|previous| gate(previous.as_ref(), context.kind)) {
-                Ok(Gate::Go) => install(context, &ours, &offer).await,
+                Ok(Gate::Go) => install(context, &ours, &offer).await.then(|| offer.version.clone()),
                 Ok(Gate::Wait(reason)) => {
                     tracing::info!(from = %ours, to = %offer.version, reason = %reason, "Agent update waits.");
-                    false
+                    None
                 }
                 Err(error) => {
                     tracing::error!(error = %error, "Cannot read earlier agent updates; not updating now.");
-                    false
+                    None
                 }
             }
         }
@@ -64,9 +67,11 @@ pub(crate) async fn update_agent(context: &UpdateContext<'_>, advice: &Advice) -
 }
 
 /// Closes an attempt an agent left `installing` (it stopped while the installer
-/// ran), judged by the version running now. Called with the check-in lock held,
-/// so no installer of this agent is running.
-pub(crate) fn settle_unfinished(store: &Store) {
+/// ran), judged by the version running now, and removes the update marker it
+/// left. Called with the check-in lock held, so no installer of this agent is
+/// running.
+pub(crate) fn settle_unfinished(store: &Store, paths: &AgentPaths) {
+    marker::remove_left_behind(&paths.agent_update_marker);
     let settled = store.latest_agent_update().and_then(|latest| {
         let Some(latest) = latest else { return Ok(()) };
         let Some((outcome, message)) = settle(&latest, &running_version()) else { return Ok(()) };
@@ -105,8 +110,7 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
         tracing::info!(to = %offer.version, "Agent update skipped: the agent is shutting down.");
         return false;
     }
-    let (paths, config) = (context.paths, context.config);
-    let deadline = Instant::now() + config.timeouts.agent_update;
+    let deadline = Instant::now() + context.config.timeouts.agent_update;
     let Some(download) = fetch(context, ours, offer, deadline).await else { return false };
     let started = match context.store.add_agent_update(&offer_attempt(ours, offer, AgentUpdateOutcome::Installing, ""))
     {
@@ -116,15 +120,10 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
             return false;
         }
     };
-    let installer = &config.commands.installer;
-    tracing::info!(to = %offer.version, installer = %installer.display(), target = %paths.root.display(), "Running the installer on the agent package.");
-    let mut transcript = Transcript::default();
-    let grace = config.timeouts.termination_grace;
-    let result = install_agent_package(installer, &download.path, &paths.root, deadline, grace, &mut transcript).await;
+    let (result, output) = run_installer(context, offer, &download.path, deadline).await;
     if let Err(error) = std::fs::remove_file(&download.path) {
         tracing::warn!(path = %download.path.display(), error = %error, "Cannot remove the agent package from the cache.");
     }
-    let output = transcript.into_text();
     let (outcome, message) = match result {
         Ok(()) => {
             let how = download.describe();
@@ -143,6 +142,36 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
         tracing::warn!(from = %ours, to = %offer.version, detail = %message, output = %output, "Agent update failed.");
         false
     }
+}
+
+/// Runs `installer` on the verified package with the update marker in place (so
+/// the package's scripts leave the running daemon alone), and removes the marker
+/// once it ends. Returns what went wrong, if anything, and the installer's output.
+async fn run_installer(
+    context: &UpdateContext<'_>,
+    offer: &Offer,
+    package: &Path,
+    deadline: Instant,
+) -> (Result<(), String>, String) {
+    let (paths, config) = (context.paths, context.config);
+    let grace = config.timeouts.termination_grace;
+    let valid_for = deadline.saturating_duration_since(Instant::now()) + grace;
+    let _marker = match PendingMarker::write(&paths.agent_update_marker, &offer.version, valid_for) {
+        Ok(marker) => marker,
+        Err(error) => {
+            // Without it the package's preinstall would stop this daemon mid-install.
+            let marker = paths.agent_update_marker.display();
+            return (
+                Err(format!("cannot write the update marker {marker}, so the installer did not run: {error}")),
+                String::new(),
+            );
+        }
+    };
+    let installer = &config.commands.installer;
+    tracing::info!(to = %offer.version, installer = %installer.display(), target = %paths.root.display(), "Running the installer on the agent package.");
+    let mut transcript = Transcript::default();
+    let result = install_agent_package(installer, package, &paths.root, deadline, grace, &mut transcript).await;
+    (result.map_err(|error| error.to_string()), transcript.into_text())
 }
 
 /// Puts the offered package, verified, into the download cache. A failure is

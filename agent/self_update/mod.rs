@@ -10,12 +10,15 @@
 //! ```
 //!
 //! It runs after the check-in's results were reported, still under the check-in
-//! lock: the package's postinstall may restart the daemon, and the check-in must be
-//! complete before that. The agent never installs a version equal to or older than
-//! its own.
+//! lock, so the check-in is complete before the daemon restarts. While the
+//! installer runs, a marker ([`marker`]) tells the package's scripts to leave the
+//! running daemon alone (stopping it would cut the install short); once the
+//! check-in is over, the daemon exits by itself and launchd starts the new binary.
+//! The agent never installs a version equal to or older than its own.
 
 mod apply;
 mod decision;
+mod marker;
 
 pub(crate) use apply::{UpdateContext, settle_unfinished, update_agent};
 pub(crate) use decision::{Advice, running_version, settle};

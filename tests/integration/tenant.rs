@@ -6,7 +6,7 @@
 pub(crate) mod server;
 
 #[path = "tenant/self_update.rs"]
-mod self_update;
+pub(crate) mod self_update;
 
 #[path = "tenant/inventory.rs"]
 pub(crate) mod inventory;

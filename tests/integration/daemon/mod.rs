@@ -7,6 +7,7 @@ pub(crate) mod harness;
 mod config_reload;
 mod launchd;
 mod schedule;
+mod self_update;
 mod socket;
 mod stopping;
 mod tenant_commands;

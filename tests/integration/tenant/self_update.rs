@@ -20,9 +20,12 @@ fn package(version: &str) -> String {
     format!("xar!fake agent package\nversion {version}\n")
 }
 
+/// The marker the agent keeps while it runs the installer on its own package.
+pub(crate) const MARKER: &str = "Library/Application Support/EndpointAgent/state/agent-update.pending";
+
 /// A tenant offering `version` at `/packages/agent-<version>.pkg`, announced
 /// with `announced_sha256` (the package's own unless a test lies).
-fn offering(device: &Device, version: &str, announced_sha256: Option<&str>) -> TestTenant {
+pub(crate) fn offering(device: &Device, version: &str, announced_sha256: Option<&str>) -> TestTenant {
     let tenant = TestTenant::start("tok-1", counting_blueprint(device));
     configure(device, &tenant.url(), "tok-1");
     let path = format!("/packages/agent-{version}.pkg");
@@ -36,7 +39,7 @@ fn offering(device: &Device, version: &str, announced_sha256: Option<&str>) -> T
 }
 
 /// A stand-in `installer` that keeps the package it was given at `tools/received.pkg`.
-fn installer(device: &Device, body_after_copy: &str) -> String {
+pub(crate) fn installer(device: &Device, body_after_copy: &str) -> String {
     let received = device.root().join("tools/received.pkg");
     let body = format!("cat \"$2\" > '{}'\n{body_after_copy}", received.display());
     format!("commands.installer={}", stand_in(device, "installer", &body).display())
@@ -95,6 +98,53 @@ fn a_newer_agent_is_downloaded_verified_and_installed_after_the_results_then_rep
     assert_eq!(reported[0], Value::Null, "the first report went out before the update");
     assert_eq!((reported[1]["outcome"].as_str(), reported[1]["to"].as_str()), (Some("installed"), Some("99.0.0")));
     assert_eq!(reported[2], Value::Null, "each outcome is carried once");
+}
+
+#[test]
+fn the_package_scripts_see_the_running_agent_updating_itself_and_leave_launchd_alone() {
+    let device = Device::new();
+    let _tenant = offering(&device, "99.0.0", None);
+    let tools = device.root().join("tools");
+    stand_in(&device, "launchctl", "exit 0\n");
+    device.write_file("Library/LaunchDaemons/io.endpointagent.agent.plist", "<string>io.endpointagent.agent</string>");
+    // As installer would: the package's own scripts, for the target volume as the running system.
+    let repository = env!("CARGO_MANIFEST_DIR");
+    let mut body =
+        format!("cp \"$4/{MARKER}\" '{0}/marker.seen'\necho $PPID > '{0}/installer.parent'\n", tools.display());
+    for script in ["preinstall", "postinstall"] {
+        body.push_str(&format!(
+            "PATH='{0}':\"$PATH\" sh '{repository}/pkg/scripts/{script}' \"$2\" \"$4\" \"$4\" \"$4\" >> '{0}/scripts.out' 2>&1 || exit 1\n",
+            tools.display()
+        ));
+    }
+    let set_installer = installer(&device, &body);
+    check_in(&device, &["--set", &set_installer]);
+
+    let update = &device.status()["agent_update"];
+    assert_eq!(update["outcome"], "installed", "{update:#}");
+    let seen = std::fs::read_to_string(tools.join("marker.seen")).expect("the marker existed while the installer ran");
+    let parent = std::fs::read_to_string(tools.join("installer.parent")).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[..2], [format!("pid={}", parent.trim()), "version=99.0.0".to_string()], "{seen}");
+    let expires: u64 = lines[2].strip_prefix("expires=").unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(expires > now && expires <= now + 31 * 60, "the installer's deadline (30 min) plus its grace: {expires}");
+    let said = std::fs::read_to_string(tools.join("scripts.out")).unwrap();
+    assert_eq!(said.matches("is updating itself").count(), 2, "{said}");
+    assert!(recorded(&device, "launchctl").is_empty(), "launchd was asked: {:?}", recorded(&device, "launchctl"));
+    assert!(!device.root().join(MARKER).exists(), "the marker is removed once the installer ended");
+}
+
+#[test]
+fn the_marker_is_removed_after_a_failed_install_too() {
+    let device = Device::new();
+    let _tenant = offering(&device, "99.0.0", None);
+    let seen = device.root().join("tools/marker.seen");
+    let set_installer = installer(&device, &format!("cp \"$4/{MARKER}\" '{}'\nexit 1\n", seen.display()));
+    check_in(&device, &["--set", &set_installer]);
+    assert_eq!(device.status()["agent_update"]["outcome"], "failed");
+    assert!(seen.exists(), "the marker existed while the installer ran");
+    assert!(!device.root().join(MARKER).exists(), "the marker is removed after a failure");
 }
 
 #[test]
@@ -184,6 +234,7 @@ fn an_install_the_agent_did_not_live_through_is_settled_by_the_next_check_in_and
     let set_installer = installer(&device, &format!("echo $$ > '{}'\nexec sleep 60\n", pid_file.display()));
     let mut agent = device.spawn(&["run", "--set", &set_installer]);
     let installer_pid = crate::support::read_pid(&pid_file);
+    assert!(device.root().join(MARKER).exists(), "the marker is there while the installer runs");
     agent.kill().unwrap();
     agent.wait().unwrap();
     let killed = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{installer_pid}")]).status();
@@ -199,4 +250,6 @@ fn an_install_the_agent_did_not_live_through_is_settled_by_the_next_check_in_and
     assert_eq!(reported.last().unwrap()["outcome"], "failed", "{reported:?}");
     assert_eq!(recorded(&device, "installer").len(), 1, "the offer waits for a daily check-in");
     assert!(logged(&device).contains("Settled an agent update the agent did not see end."));
+    assert!(!device.root().join(MARKER).exists(), "the marker the killed agent left is removed");
+    assert!(logged(&device).contains("Removed the agent update marker an earlier agent left behind."));
 }

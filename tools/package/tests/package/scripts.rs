@@ -125,6 +125,16 @@ impl ScratchMac {
         std::fs::write(self.workspace.path("launchd/failures"), count.to_string()).unwrap();
     }
 
+    /// Writes the marker the running agent keeps while it installs its own package,
+    /// naming `pid` and expiring `expires_in` seconds from now (negative: passed).
+    fn mark_self_update(&self, pid: u32, expires_in: i64) {
+        let state = self.root().join("Library/Application Support/EndpointAgent/state");
+        std::fs::create_dir_all(&state).unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let text = format!("pid={pid}\nversion=99.0.0\nexpires={}\n", now + expires_in);
+        std::fs::write(state.join("agent-update.pending"), text).unwrap();
+    }
+
     /// Whether `relative` exists under the root.
     fn has(&self, relative: &str) -> bool {
         self.root().join(relative).exists()
@@ -203,6 +213,40 @@ fn postinstall_fails_once_its_attempts_are_spent() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(mac.calls(), [print(), bootstrap(), bootstrap(), bootstrap()], "no kickstart after giving up");
+}
+
+#[test]
+fn a_running_agent_updating_itself_is_left_alone_by_both_scripts() {
+    let mac = ScratchMac::new();
+    mac.install_script("postinstall");
+    mac.calls();
+    // This test process stands for the daemon waiting on installer.
+    mac.mark_self_update(std::process::id(), 600);
+    for name in ["preinstall", "postinstall"] {
+        let output = mac.install_script(name);
+        let said = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(said.contains(&format!("running agent (pid {}) is updating itself", std::process::id())), "{said}");
+        assert_eq!(mac.calls(), Vec::<String>::new(), "{name} asked launchd while the agent installs itself");
+    }
+    assert!(mac.workspace.path("launchd/loaded").exists(), "the daemon stays loaded");
+}
+
+#[test]
+fn a_marker_whose_agent_is_gone_or_whose_time_passed_is_ignored() {
+    let mac = ScratchMac::new();
+    mac.install_script("postinstall");
+    mac.calls();
+    let mut exited = Command::new("true").spawn().unwrap();
+    let gone = exited.id();
+    exited.wait().unwrap();
+    let (bootout, kickstart) = (format!("launchctl bootout {SERVICE}"), format!("launchctl kickstart {SERVICE}"));
+    for (pid, expires_in, why) in [(gone, 600, "its process is gone"), (std::process::id(), -1, "it expired")] {
+        mac.mark_self_update(pid, expires_in);
+        mac.install_script("preinstall");
+        assert_eq!(mac.calls(), [print(), bootout.clone()], "an ordinary upgrade: {why}");
+        mac.install_script("postinstall");
+        assert_eq!(mac.calls(), [print(), bootstrap(), kickstart.clone()], "an ordinary upgrade: {why}");
+    }
 }
 
 #[test]
