@@ -160,6 +160,20 @@ pub fn logged(device: &Device, message: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The log records with this message once there are at least `count` of them: the
+/// daemon writes its log through a background writer, so a line may land a moment
+/// after the event it tells of (waits at most `limit`).
+pub fn wait_for_logged(device: &Device, message: &str, count: usize, limit: Duration) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let records = logged(device, message);
+        if records.len() >= count || start.elapsed() >= limit {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A blueprint whose one item appends `start end` (ns) and its parent's pid, and
 /// sleeps `seconds`.
 pub fn timed_blueprint(device: &Device, seconds: &str) -> PathBuf {

@@ -7,7 +7,7 @@ use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 use super::harness::{
-    Daemon, assert_no_overlap, finished, logged, runs, setting, time, timed_blueprint, wait_for_runs,
+    Daemon, assert_no_overlap, finished, logged, runs, setting, time, timed_blueprint, wait_for_logged, wait_for_runs,
 };
 use crate::support::{Device, blueprint, script};
 
@@ -101,7 +101,12 @@ fn sighup_reloads_the_configuration_and_keeps_it_when_the_new_one_is_broken() {
     daemon.signal(Signal::SIGHUP);
     let runs = wait_for_runs(&device, Duration::from_secs(5), |runs| runs.first().is_some_and(finished));
     assert_eq!((runs[0]["kind"].as_str(), runs[0]["outcome"].as_str()), (Some("daily"), Some("succeeded")));
-    let reloaded = logged(&device, "SIGHUP: configuration reloaded; it applies from the next check-in.");
+    let reloaded = wait_for_logged(
+        &device,
+        "SIGHUP: configuration reloaded; it applies from the next check-in.",
+        1,
+        Duration::from_secs(10),
+    );
     assert_eq!(reloaded.len(), 1);
     assert_eq!(reloaded[0]["changed"], "blueprint_file");
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::harness::{
     Daemon, assert_interrupted, assert_no_overlap, finished, hanging_blueprint, logged, runs, setting, timed_blueprint,
-    wait_for_runs,
+    wait_for_logged, wait_for_runs,
 };
 use crate::support::{Device, blueprint, code, is_alive, read_pid, script, text};
 
@@ -45,7 +45,7 @@ fn agent_run_while_the_daemon_is_busy_waits_then_runs_in_the_daemon() {
         runs.iter().map(|run| (run["kind"].as_str().unwrap(), run["trigger"].as_str().unwrap())).collect();
     assert_eq!(kinds, [("daily", "schedule"), ("recurring", "cli")]);
     assert_eq!(assert_no_overlap(&device), 2);
-    let requests = logged(&device, "Check-in requested over the control socket.");
+    let requests = wait_for_logged(&device, "Check-in requested over the control socket.", 2, Duration::from_secs(10));
     assert_eq!(requests.len(), 2, "{requests:#?}");
     assert!(requests.iter().all(|record| record["peer_uid"] == 0), "{requests:#?}");
 }
@@ -125,7 +125,8 @@ fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
     let output = command.output().unwrap();
     assert_eq!(code(&output), 1, "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("only takes requests from root"), "{}", text(&output.stderr));
-    let refusals = logged(&device, "Refused a control connection: only root may use the control socket.");
+    let refusal = "Refused a control connection: only root may use the control socket.";
+    let refusals = wait_for_logged(&device, refusal, 1, Duration::from_secs(10));
     assert_eq!(refusals.len(), 1, "{refusals:#?}");
     assert_eq!(refusals[0]["peer_uid"], 65534);
     assert!(logged(&device, "Check-in requested over the control socket.").is_empty());
@@ -148,6 +149,7 @@ fn a_bad_blueprint_sent_to_the_daemon_is_bad_input_named_by_file_and_key() {
         stderr.contains(&format!("{}: key \"library_items[0].type\"", device.root().join("bad.json").display())),
         "{stderr}"
     );
-    assert!(logged(&device, "Check-in requested over the control socket.").len() == 1);
+    let requests = wait_for_logged(&device, "Check-in requested over the control socket.", 1, Duration::from_secs(10));
+    assert_eq!(requests.len(), 1, "{requests:#?}");
     assert!(runs(&device).is_empty(), "nothing ran");
 }
