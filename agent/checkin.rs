@@ -5,13 +5,15 @@
 //! processes a crashed agent's item left running are stopped ([`crate::orphans`])
 //! and its run closed as interrupted, the plan is made, and each item runs under
 //! the earlier of its own timeout and the run's budget, its programs' process
-//! groups recorded while they run. Each result is committed the moment it is
-//! known. The tenant's saved requests for a check-in are served (removed) when the
+//! groups recorded while they run. An item that runs programs is committed when
+//! it starts and when it ends; results decided without running anything are
+//! committed together ([`journal`]). The tenant's saved requests for a check-in are served (removed) when the
 //! run starts. With a tenant, the results are reported at the end, after the
 //! inventory is collected when one is due. What happened goes out as telemetry
 //! (`telemetry::events`), flushed once the check-in is over.
 
 mod drift;
+mod journal;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -33,6 +35,7 @@ use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, Store, StoreError, Trigger};
 use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
+use journal::RunJournal;
 
 pub use drift::DriftKind;
 
@@ -182,7 +185,10 @@ async fn checkin(
     };
     store.begin_run(&run, std::process::id())?;
     let span = tracing::info_span!("checkin", run_id = %run.id, kind = %kind);
-    let executor = Executor { paths, config, store: &store, cancel };
+    // Its programs' process groups are recorded while they run (see `orphans`).
+    let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
+    let journal = std::cell::RefCell::new(RunJournal::new(&groups));
+    let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel };
     let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
@@ -190,6 +196,7 @@ async fn checkin(
     let budget_deadline = Instant::now() + config.timeouts.run;
     executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await?;
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
+    executor.journal.borrow_mut().write(&run)?;
     finish(&store, &mut run, outcome)?;
     report_drift(&store, Some(&run.id), &run.drift);
     progress.run_finished(&run);
@@ -208,6 +215,9 @@ async fn checkin(
             let update = self_update::UpdateContext { paths, config, store: &store, kind, cancel };
             agent_updated_to = self_update::update_agent(&update, &advice).await;
         }
+    }
+    if let Err(error) = store.make_durable() {
+        tracing::warn!(error = %error, "Cannot sync the check-in's records to disk; a power cut could lose the newest.");
     }
     Ok(CheckedIn { run, agent_updated_to })
 }
@@ -274,6 +284,9 @@ struct Executor<'a> {
     paths: &'a AgentPaths,
     config: &'a AgentConfig,
     store: &'a Store,
+    groups: std::sync::Arc<crate::orphans::ItemGroupRecorder>,
+    /// The run's results on their way to the store (never borrowed across an await).
+    journal: std::cell::RefCell<RunJournal<'a>>,
     cancel: &'a CancellationToken,
 }
 
@@ -296,7 +309,7 @@ impl Executor<'_> {
             termination_grace: self.config.timeouts.termination_grace,
             cancel: self.cancel,
         };
-        for (position, enforced) in parameters::enforce(parameters, &context).await.into_iter().enumerate() {
+        for enforced in parameters::enforce(parameters, &context).await {
             let parameter = enforced.report;
             let elapsed = chrono::Duration::from_std(enforced.duration).unwrap_or_default();
             let record = ItemRecord {
@@ -311,13 +324,13 @@ impl Executor<'_> {
                 message: parameter.report.message,
                 output: parameter.report.output,
             };
-            self.store.item_finished(&run.id, position, &record)?;
             events::ItemFinished { run_id: &run.id, record: &record }.emit();
             progress.parameter_finished(&record);
             run.drift.reapplied += parameter.reapplied;
             run.parameters.push(record);
         }
-        Ok(())
+        // Their results arrived together, so they are written together.
+        self.journal.borrow_mut().write(run)
     }
 
     /// Runs every planned item in order and says how the run ended.
@@ -335,7 +348,8 @@ impl Executor<'_> {
         let mut interrupted = false;
         let mut reapplied = run.drift.reapplied;
         for (position, planned) in plan.items.iter().enumerate() {
-            let record = match &planned.decision {
+            let mut ran_programs = false;
+            let record: ItemRecord = match &planned.decision {
                 Decision::Skip { reason } => not_running(planned, ItemStatus::Skipped, reason),
                 Decision::Run { .. } if interrupted => {
                     not_running(planned, ItemStatus::NotRun, "the agent stopped before this item")
@@ -348,6 +362,7 @@ impl Executor<'_> {
                 }
                 Decision::Run { timeout } => {
                     progress.item_started(position, total, &planned.item);
+                    ran_programs = true;
                     let ran = self
                         .run_item(run, first_position + position, planned, *timeout, budget_deadline, progress)
                         .await?;
@@ -357,15 +372,21 @@ impl Executor<'_> {
                     ran.record
                 }
             };
-            self.store.item_finished(&run.id, first_position + position, &record)?;
-            events::ItemFinished { run_id: &run.id, record: &record }.emit();
-            progress.item_finished(position, total, &record);
+            run.items.push(record);
+            // What took a program to learn is written now; the rest waits (see `journal`).
+            if ran_programs {
+                self.journal.borrow_mut().write(run)?;
+            }
+            let record = &run.items[run.items.len() - 1];
+            events::ItemFinished { run_id: &run.id, record }.emit();
+            progress.item_finished(position, total, record);
             if record.status == ItemStatus::Succeeded && planned.item.frequency == crate::blueprint::Frequency::Once {
                 self.store.mark_succeeded_once(&record.id, record.finished_at, &run.id)?;
             }
-            run.items.push(record);
         }
         run.drift.reapplied = reapplied;
+        // The items' own files are gone already; the run's folder goes once, at its end.
+        let _ = std::fs::remove_dir_all(self.paths.scripts_dir.join(&run.id));
         Ok(run_outcome(run.parameters.iter().chain(&run.items), budget_spent, interrupted))
     }
 
@@ -386,10 +407,13 @@ impl Executor<'_> {
         let own_deadline = timeout.map(|timeout| clock + timeout);
         let deadline = own_deadline.map_or(budget_deadline, |own| own.min(budget_deadline));
         let starting = item_record(item, ItemStatus::NotRun, started_at, String::new());
-        self.store.item_started(&run.id, position, &starting)?;
+        self.journal.borrow_mut().item_started(run, &starting)?;
         tracing::info!(item_id = %item.id, item_name = %item.name, item_type = %item.item_type, "Item started.");
-        let work_dir = self.paths.scripts_dir.join(&run.id).join(position.to_string());
-        let report = match crate::state::create_private_folder(&work_dir) {
+        // The run's private folder holds what its items write (scripts, a disk
+        // image's mount point); an item's own folder is made only if it needs one.
+        let run_dir = self.paths.scripts_dir.join(&run.id);
+        let work_dir = run_dir.join(position.to_string());
+        let report = match crate::state::create_private_folder(&run_dir) {
             Ok(()) => {
                 let mut on_phase = |phase: &str| progress.item_phase(phase);
                 let mut context = ItemContext {
@@ -408,15 +432,11 @@ impl Executor<'_> {
                 };
                 // Every line a handler logs carries the item, so `agent logs --item NAME` finds it.
                 let span = tracing::info_span!("item", item_id = %item.id, item_name = %item.name);
-                // Its programs' process groups are recorded while they run (see `orphans`).
-                let recorder =
-                    std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&self.paths.store_file, &run.id));
-                crate::process::watching(recorder, items::run(item, &mut context).instrument(span)).await
+                crate::process::watching(self.groups.clone(), items::run(item, &mut context).instrument(span)).await
             }
             Err(error) => ItemReport::failed(format!("cannot prepare the item's folder: {error}")),
         };
         let _ = std::fs::remove_dir_all(&work_dir);
-        let _ = std::fs::remove_dir(self.paths.scripts_dir.join(&run.id));
         let by_budget = report.status == ItemStatus::TimedOut && own_deadline.is_none_or(|own| budget_deadline <= own);
         let message = timeout_message(&report, by_budget, timeout, self.config.timeouts.run);
         let mut record = item_record(item, report.status, started_at, message);

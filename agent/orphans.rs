@@ -16,16 +16,19 @@ use std::time::Duration;
 
 use chrono::Utc;
 use nix::unistd::Pid;
-use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+use sysinfo::System;
+#[cfg(not(target_os = "linux"))]
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate};
 
 use crate::process::{GroupStop, GroupWatcher, stop_group_left_behind};
 use crate::state::{RecordedGroup, Store, StoreError};
 
-/// Records the process groups of one run's items in the state store.
+/// Records the process groups of one run's items in the state store; one per run,
+/// so its connection to the store is opened once, at the run's first program.
 pub(crate) struct ItemGroupRecorder {
     store_file: PathBuf,
     run_id: String,
-    /// Opened at the first program, kept for the item's others.
+    /// Opened at the run's first write, kept for the others.
     store: Mutex<Option<Store>>,
 }
 
@@ -35,7 +38,11 @@ impl ItemGroupRecorder {
         ItemGroupRecorder { store_file: store_file.to_path_buf(), run_id: run_id.to_string(), store: Mutex::new(None) }
     }
 
-    fn with_store(&self, write: impl FnOnce(&Store) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    /// Runs `write` on the recorder's connection. The run's item results are
+    /// written through it too ([`crate::checkin`]'s journal): writes that take
+    /// turns on one connection keep its page cache, where two connections would
+    /// each find the other's commit and read the pages again.
+    pub(crate) fn with_store(&self, write: impl FnOnce(&Store) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         if store.is_none() {
             *store = Some(Store::open(&self.store_file)?);
@@ -70,11 +77,41 @@ impl GroupWatcher for ItemGroupRecorder {
 
 /// When `pid` started, in seconds since the Unix epoch; `None` when no such
 /// process exists.
+///
+/// On Linux, read straight from `/proc/PID/stat` (sysinfo lists all of `/proc`
+/// to refresh one process, for every program every item starts), in the units
+/// sysinfo gives: boot time plus the start's clock ticks, in whole seconds. On
+/// macOS sysinfo asks the kernel for the one process.
+#[cfg(target_os = "linux")]
+fn process_start_time(pid: Pid) -> Option<u64> {
+    static BOOT_TIME: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static TICKS_PER_SECOND: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw())).ok()?;
+    let ticks = start_ticks(&stat)?;
+    let boot_time = *BOOT_TIME.get_or_init(System::boot_time);
+    let per_second = *TICKS_PER_SECOND.get_or_init(|| {
+        let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten();
+        ticks.and_then(|ticks| u64::try_from(ticks).ok()).filter(|ticks| *ticks > 0).unwrap_or(100)
+    });
+    Some(boot_time + ticks / per_second)
+}
+
+#[cfg(not(target_os = "linux"))]
 fn process_start_time(pid: Pid) -> Option<u64> {
     let pid = sysinfo::Pid::from_u32(u32::try_from(pid.as_raw()).ok()?);
     let mut system = System::new();
-    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, ProcessRefreshKind::nothing());
+    let refresh = ProcessRefreshKind::nothing().without_tasks();
+    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, refresh);
     system.process(pid).map(sysinfo::Process::start_time)
+}
+
+/// The start time (clock ticks after boot) in a `/proc/PID/stat` line: field 22,
+/// the 20th after the command name, which is in parentheses and may itself hold
+/// spaces and parentheses.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn start_ticks(stat: &str) -> Option<u64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Stops every process group an agent that is gone recorded, then forgets them.
@@ -176,6 +213,28 @@ mod tests {
         let _ = orphan.wait();
         reused.kill().unwrap();
         let _ = reused.wait();
+    }
+
+    #[test]
+    fn the_start_time_is_read_after_the_command_name_whatever_it_holds() {
+        let stat = "4242 (evil) 1 2 (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 200";
+        assert_eq!(start_ticks(stat), Some(987_654));
+        assert_eq!(start_ticks("4242 (sh) S 1"), None);
+        assert_eq!(start_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn the_start_time_is_the_one_sysinfo_gives() {
+        let (mut child, pid) = group_leader();
+        let mut system = System::new();
+        let sysinfo_pid = sysinfo::Pid::from_u32(pid.as_raw() as u32);
+        system.refresh_processes(sysinfo::ProcessesToUpdate::Some(&[sysinfo_pid]), true);
+        let expected = system.process(sysinfo_pid).map(sysinfo::Process::start_time);
+        assert!(expected.is_some());
+        assert_eq!(process_start_time(pid), expected);
+        child.kill().unwrap();
+        let _ = child.wait();
+        assert_eq!(process_start_time(Pid::from_raw(i32::MAX)), None);
     }
 
     #[tokio::test]

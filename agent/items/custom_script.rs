@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{ItemContext, ItemReport};
 use crate::blueprint::CustomScript;
@@ -123,10 +123,9 @@ async fn run_script(
         )));
     }
     (context.on_phase)(phase);
-    let file_name = phase.replace(' ', "-");
-    let path = write_script(context.work_dir, &file_name, source).map_err(|error| {
-        ItemReport::failed(format!("cannot write the {phase} script into {}: {error}", context.work_dir.display()))
-    })?;
+    let path = context.work_dir.with_extension(phase.replace(' ', "-"));
+    write_script(&path, source)
+        .map_err(|error| ItemReport::failed(format!("cannot write the {phase} script {}: {error}", path.display())))?;
     let spec = ChildSpec {
         program: path.clone(),
         args: Vec::new(),
@@ -134,24 +133,23 @@ async fn run_script(
         env: context.environment.clone(),
     };
     let limits = Limits::new(context.deadline, context.termination_grace);
-    let outcome = run_child(&spec, &limits, context.cancel)
-        .await
-        .map_err(|error| ItemReport::failed(describe_spawn_error(phase, source, &error)))?;
+    let outcome = run_child(&spec, &limits, context.cancel).await;
+    let _ = std::fs::remove_file(&path);
+    let outcome = outcome.map_err(|error| ItemReport::failed(describe_spawn_error(phase, source, &error)))?;
     let step = Step { end: outcome.end, output: outcome.output.to_text() };
     log.add(phase, &step);
     Ok(step)
 }
 
 /// Creates the script file (0700), writes it, and closes it before it runs: a file
-/// still open for writing cannot be executed.
-fn write_script(folder: &Path, name: &str, source: &str) -> std::io::Result<PathBuf> {
-    let path = folder.join(name);
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o700).open(&path)?;
+/// still open for writing cannot be executed. It is not synced to disk: it runs
+/// from the page cache at once and is deleted after, and a crash in between
+/// leaves nothing worth keeping.
+fn write_script(path: &Path, source: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o700).open(path)?;
     file.write_all(source.as_bytes())?;
-    file.sync_all()?;
     drop(file);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
-    Ok(path)
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
 }
 
 /// Says why a script could not start, naming a missing interpreter.

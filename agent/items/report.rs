@@ -23,7 +23,10 @@ pub struct ItemContext<'a> {
     pub store: &'a Store,
     /// When the check-in started, for deadlines an item compares against.
     pub now: DateTime<Utc>,
-    /// A folder only this item uses in this run (root-only, 0700).
+    /// A path only this item uses in this run, inside the run's private (0700)
+    /// folder, which exists. Nothing is there yet: an item type that needs a
+    /// folder creates it; scripts are files beside it (`<path>.<phase>`). It is
+    /// removed when the item ends.
     pub work_dir: &'a Path,
     /// The folder programs start in: the agent's root (`/` on a Mac).
     pub root: &'a Path,

@@ -24,15 +24,10 @@ pub struct CapturedOutput {
 
 impl CapturedOutput {
     /// An empty capture that keeps at most `head_limit` leading and
-    /// `tail_limit` trailing bytes.
+    /// `tail_limit` trailing bytes. Nothing is reserved up front: most programs
+    /// print little or nothing.
     pub(super) fn with_limits(head_limit: usize, tail_limit: usize) -> Self {
-        Self {
-            head: Vec::with_capacity(head_limit),
-            tail: VecDeque::with_capacity(tail_limit),
-            total_bytes: 0,
-            head_limit,
-            tail_limit,
-        }
+        Self { head: Vec::new(), tail: VecDeque::new(), total_bytes: 0, head_limit, tail_limit }
     }
 
     /// Records the next bytes the program wrote.

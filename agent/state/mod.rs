@@ -1,8 +1,11 @@
 //! The on-disk store: runs, item results and what the device remembers.
 //!
-//! One SQLite file in WAL mode under the state folder. Every item result is
-//! committed the moment it finishes, so a `kill -9` loses nothing already
-//! recorded; a run left without an end is marked `interrupted` by the next run.
+//! One SQLite file in WAL mode under the state folder. A commit reaches the
+//! operating system at once, so a `kill -9` loses nothing committed; each
+//! check-in ends with a checkpoint that puts it on disk for good (a power cut
+//! can only undo commits since the last one). A run left without an end is
+//! marked `interrupted` by the next run. How a check-in groups its item results
+//! into commits is [`crate::checkin`]'s journal.
 
 mod agent_updates;
 mod process_groups;

@@ -28,17 +28,19 @@ impl Store {
     /// Records a group that just started (replacing an old record of the same id).
     pub(crate) fn record_process_group(&self, group: &RecordedGroup, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.connection
-            .execute(
+            .prepare_cached(
                 "INSERT OR REPLACE INTO running_process_groups
                  (process_group, run_id, leader_started_at, program, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
                     group.process_group,
                     group.run_id,
                     group.leader_started_at as i64,
                     group.program,
                     time_text(now)
-                ],
-            )
+                ])
+            })
             .map(drop)
             .map_err(self.failed("cannot record a running process group"))
     }
@@ -46,7 +48,8 @@ impl Store {
     /// Forgets a group that is gone.
     pub(crate) fn forget_process_group(&self, process_group: i32) -> Result<(), StoreError> {
         self.connection
-            .execute("DELETE FROM running_process_groups WHERE process_group = ?1", [process_group])
+            .prepare_cached("DELETE FROM running_process_groups WHERE process_group = ?1")
+            .and_then(|mut delete| delete.execute([process_group]))
             .map(drop)
             .map_err(self.failed("cannot forget a process group"))
     }

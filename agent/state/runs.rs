@@ -14,6 +14,11 @@ use crate::plan::CheckinKind;
 /// How many runs the store keeps; older ones are pruned after each run.
 const RUNS_KEPT: u32 = 1000;
 
+/// Writes one item result, replacing the row its start left.
+const INSERT_RESULT: &str = "INSERT OR REPLACE INTO item_results
+    (run_id, position, item_id, name, type, status, started_at, finished_at, duration_ms, exit_code, message, output)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
 /// The status text of an item that started and has not finished.
 const RUNNING: &str = "running";
 
@@ -42,39 +47,57 @@ impl Store {
     /// Records that the item at `position` started (so a crash shows it).
     pub fn item_started(&self, run_id: &str, position: usize, item: &ItemRecord) -> Result<(), StoreError> {
         self.connection
-            .execute(
+            .prepare_cached(
                 "INSERT OR REPLACE INTO item_results (run_id, position, item_id, name, type, status, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![run_id, position, item.id, item.name, item.item_type, RUNNING, time_text(item.started_at)],
             )
+            .and_then(|mut insert| {
+                insert.execute(params![
+                    run_id,
+                    position,
+                    item.id,
+                    item.name,
+                    item.item_type,
+                    RUNNING,
+                    time_text(item.started_at)
+                ])
+            })
             .map(drop)
             .map_err(self.failed("cannot record the start of an item"))
     }
 
     /// Records how the item at `position` ended; committed at once.
     pub fn item_finished(&self, run_id: &str, position: usize, item: &ItemRecord) -> Result<(), StoreError> {
-        self.connection
-            .execute(
-                "INSERT OR REPLACE INTO item_results
-                 (run_id, position, item_id, name, type, status, started_at, finished_at, duration_ms, exit_code, message, output)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    run_id,
-                    position,
-                    item.id,
-                    item.name,
-                    item.item_type,
-                    item.status.as_str(),
-                    time_text(item.started_at),
-                    time_text(item.finished_at),
-                    item.duration_ms,
-                    item.exit_code,
-                    item.message,
-                    item.output
-                ],
-            )
-            .map(drop)
-            .map_err(self.failed("cannot record an item result"))
+        self.items_finished(run_id, &[(position, item)])
+    }
+
+    /// Records how each item ended, at its position, in one transaction: one commit
+    /// for a whole batch instead of one per item.
+    pub fn items_finished(&self, run_id: &str, items: &[(usize, &ItemRecord)]) -> Result<(), StoreError> {
+        let failed = self.failed("cannot record item results");
+        let transaction = self.connection.unchecked_transaction().map_err(&failed)?;
+        {
+            let mut insert = transaction.prepare_cached(INSERT_RESULT).map_err(&failed)?;
+            for (position, item) in items {
+                insert
+                    .execute(params![
+                        run_id,
+                        position,
+                        item.id,
+                        item.name,
+                        item.item_type,
+                        item.status.as_str(),
+                        time_text(item.started_at),
+                        time_text(item.finished_at),
+                        item.duration_ms,
+                        item.exit_code,
+                        item.message,
+                        item.output
+                    ])
+                    .map_err(&failed)?;
+            }
+        }
+        transaction.commit().map_err(failed)
     }
 
     /// Records the end of a run and prunes the oldest runs beyond what is kept.

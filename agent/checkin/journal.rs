@@ -1,0 +1,169 @@
+//! Writing one run's item results: at once what a hard stop must not lose,
+//! together what cost nothing to learn.
+//!
+//! An item that runs programs is committed when it starts (so a `kill -9` shows
+//! it running and the next agent closes it as interrupted) and again when it ends.
+//! Results decided without running anything (skipped items, items never reached,
+//! the parameters, whose results arrive together) wait in memory and go into the
+//! store in one transaction with the next write that cannot wait, or with the end
+//! of the run. A run of 10,000 such items is a few transactions, not 10,000; what a
+//! hard stop can cost is the results of the microseconds before it.
+
+use crate::orphans::ItemGroupRecorder;
+use crate::state::{ItemRecord, RunRecord, StoreError};
+
+/// Which of one run's results are in the store.
+///
+/// A run's results are made in order, parameters first, then the items; a
+/// result's position in the store is its place in that order. Everything from
+/// `written` on is in memory only.
+pub(super) struct RunJournal<'a> {
+    /// Writes through the connection that records the run's process groups.
+    store: &'a ItemGroupRecorder,
+    written: usize,
+}
+
+impl<'a> RunJournal<'a> {
+    pub(super) fn new(store: &'a ItemGroupRecorder) -> Self {
+        RunJournal { store, written: 0 }
+    }
+
+    /// Writes every result of `run` not yet in the store, in one transaction.
+    pub(super) fn write(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        let results = run.parameters.iter().chain(&run.items).enumerate().skip(self.written);
+        let waiting: Vec<(usize, &ItemRecord)> = results.collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        self.store.with_store(|store| store.items_finished(&run.id, &waiting))?;
+        self.written += waiting.len();
+        Ok(())
+    }
+
+    /// The next item of `run` is about to run programs: everything before it is
+    /// written, then its start, so a hard stop from here on shows it running.
+    pub(super) fn item_started(&mut self, run: &RunRecord, starting: &ItemRecord) -> Result<(), StoreError> {
+        self.write(run)?;
+        let position = run.parameters.len() + run.items.len();
+        self.store.with_store(|store| store.item_started(&run.id, position, starting))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::plan::CheckinKind;
+    use crate::state::{Drift, ItemStatus, RunOutcome, RunRecord, Store, Trigger};
+
+    fn record(id: &str, status: ItemStatus) -> ItemRecord {
+        let now = Utc::now();
+        ItemRecord {
+            id: id.into(),
+            name: id.into(),
+            item_type: "custom_script".into(),
+            status,
+            started_at: now,
+            finished_at: now,
+            duration_ms: 0,
+            exit_code: None,
+            message: String::new(),
+            output: String::new(),
+        }
+    }
+
+    fn begun(store: &Store) -> RunRecord {
+        let run = RunRecord {
+            id: "run-1".into(),
+            kind: CheckinKind::Recurring,
+            trigger: Trigger::Cli,
+            started_at: Utc::now(),
+            finished_at: None,
+            outcome: None,
+            blueprint_id: Some("bp".into()),
+            drift: Drift::default(),
+            parameters: Vec::new(),
+            items: Vec::new(),
+        };
+        store.begin_run(&run, 1).unwrap();
+        run
+    }
+
+    fn recorded(store: &Store) -> Vec<(String, ItemStatus)> {
+        let run = store.run("run-1").unwrap().unwrap();
+        run.items.into_iter().map(|item| (item.id, item.status)).collect()
+    }
+
+    #[test]
+    fn decided_results_wait_for_the_next_write_that_cannot() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let mut run = begun(&store);
+        let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
+        let mut journal = RunJournal::new(&recorder);
+        run.items.push(record("a", ItemStatus::Skipped));
+        run.items.push(record("b", ItemStatus::Skipped));
+        assert_eq!(recorded(&store), [], "nothing written yet");
+
+        // A second connection, as `agent status` would read it, sees the skipped
+        // items as soon as the next item starts its programs.
+        journal.item_started(&run, &record("c", ItemStatus::NotRun)).unwrap();
+        let reader = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let written: Vec<_> = reader.run("run-1").unwrap().unwrap().items.into_iter().map(|item| item.id).collect();
+        assert_eq!(written, ["a", "b"], "the running item is not a result yet");
+
+        run.items.push(record("c", ItemStatus::Succeeded));
+        journal.write(&run).unwrap();
+        run.items.push(record("d", ItemStatus::NotRun));
+        assert_eq!(recorded(&store).len(), 3, "d waits");
+        journal.write(&run).unwrap();
+        journal.write(&run).unwrap();
+        store.finish_run("run-1", Utc::now(), RunOutcome::Succeeded, &Drift::default()).unwrap();
+        assert_eq!(
+            recorded(&store),
+            [
+                ("a".into(), ItemStatus::Skipped),
+                ("b".into(), ItemStatus::Skipped),
+                ("c".into(), ItemStatus::Succeeded),
+                ("d".into(), ItemStatus::NotRun),
+            ]
+        );
+    }
+
+    #[test]
+    fn parameters_come_first_in_the_store() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let mut run = begun(&store);
+        let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
+        let mut journal = RunJournal::new(&recorder);
+        let mut parameter = record("p", ItemStatus::Succeeded);
+        parameter.item_type = crate::state::PARAMETER_TYPE.into();
+        run.parameters.push(parameter);
+        journal.write(&run).unwrap();
+        run.items.push(record("a", ItemStatus::Skipped));
+        journal.write(&run).unwrap();
+        let stored = store.run("run-1").unwrap().unwrap();
+        assert_eq!(stored.parameters.len(), 1);
+        assert_eq!(recorded(&store), [("a".into(), ItemStatus::Skipped)]);
+    }
+
+    #[test]
+    fn a_hard_stop_keeps_every_result_written_before_a_program_started() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("agent.sqlite3");
+        {
+            let store = Store::open(&path).unwrap();
+            let mut run = begun(&store);
+            let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
+            let mut journal = RunJournal::new(&recorder);
+            run.items.push(record("a", ItemStatus::Skipped));
+            journal.item_started(&run, &record("b", ItemStatus::NotRun)).unwrap();
+            // The agent dies here: nothing more is written.
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.mark_dangling_runs_interrupted().unwrap(), ["run-1"]);
+        assert_eq!(recorded(&store), [("a".into(), ItemStatus::Skipped), ("b".into(), ItemStatus::Failed)]);
+    }
+}
