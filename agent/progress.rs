@@ -6,20 +6,11 @@
 //! daemon stream the same events over its control socket to `agent run`, which
 //! shows them exactly as an in-process check-in would.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-
-/// Prints a line of progress; a reader that went away (`agent run | head`) must
-/// never stop the check-in, so write errors are ignored.
-macro_rules! say {
-    ($($argument:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($argument)*);
-    }};
-}
 
 use crate::blueprint::LibraryItem;
 use crate::checkin::Progress;
@@ -119,9 +110,9 @@ impl<F: FnMut(ProgressEvent)> Progress for EventProgress<F> {
 /// Picks the live view on a terminal and plain lines elsewhere.
 pub fn for_stdout() -> Box<dyn ProgressView> {
     if std::io::stdout().is_terminal() {
-        Box::new(LiveProgress { bar: None, label: String::new() })
+        Box::new(LiveProgress { bar: None, label: String::new(), lines: PlainProgress::new() })
     } else {
-        Box::new(PlainProgress)
+        Box::new(PlainProgress::new())
     }
 }
 
@@ -136,14 +127,41 @@ impl ProgressView for QuietProgress {
     }
 }
 
-/// One line per event.
-struct PlainProgress;
+/// One line per event. The line of a finished item waits in a buffer for the next
+/// event, which follows at once (the next item starts, or is skipped, or the run
+/// ends): a run of 10,000 skipped items is printed in a few writes, not 10,000,
+/// and no line waits while anything runs. Every other event is written at once.
+struct PlainProgress {
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl PlainProgress {
+    fn new() -> Self {
+        PlainProgress { out: std::io::BufWriter::new(std::io::stdout()) }
+    }
+
+    /// Prints the event's line, if it has one; flushes when asked to.
+    fn print(&mut self, event: &ProgressEvent, flush: bool) {
+        if let Some(line) = plain_line(event) {
+            // A closed stdout (`agent run | head`) must not stop the check-in.
+            let _ = writeln!(self.out, "{line}");
+        }
+        if flush {
+            let _ = self.out.flush();
+        }
+    }
+}
 
 impl ProgressView for PlainProgress {
     fn show(&mut self, event: &ProgressEvent) {
-        if let Some(line) = plain_line(event) {
-            say!("{line}");
-        }
+        let finished = matches!(event, ProgressEvent::ItemFinished { .. } | ProgressEvent::ParameterFinished { .. });
+        self.print(event, !finished);
+    }
+}
+
+impl Drop for PlainProgress {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
     }
 }
 
@@ -168,6 +186,8 @@ fn plain_line(event: &ProgressEvent) -> Option<String> {
 struct LiveProgress {
     bar: Option<ProgressBar>,
     label: String,
+    /// The lines between the spinners, each written at once.
+    lines: PlainProgress,
 }
 
 impl ProgressView for LiveProgress {
@@ -192,9 +212,9 @@ impl ProgressView for LiveProgress {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
-                PlainProgress.show(event);
+                self.lines.print(event, true);
             }
-            _ => PlainProgress.show(event),
+            _ => self.lines.print(event, true),
         }
     }
 }

@@ -7,13 +7,15 @@ use crate::state::{ItemRecord, ItemStatus};
 /// `text` with control characters escaped, so a hostile item name cannot move the
 /// cursor, clear the screen or forge a line.
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|character| {
-            let escaped: Vec<char> =
-                if character.is_control() { character.escape_default().collect() } else { vec![character] };
-            escaped
-        })
-        .collect()
+    let mut shown = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_control() {
+            shown.extend(character.escape_default());
+        } else {
+            shown.push(character);
+        }
+    }
+    shown
 }
 
 /// A duration in milliseconds, short and readable: `850ms`, `12.3s`, `4m05s`, `2h10m`.

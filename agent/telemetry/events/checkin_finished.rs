@@ -2,7 +2,7 @@
 
 use opentelemetry::KeyValue;
 
-use crate::state::RunRecord;
+use crate::state::{ItemStatus, RunRecord};
 use crate::telemetry::pipeline;
 
 /// The counter of check-ins.
@@ -22,13 +22,25 @@ pub(crate) struct CheckinFinished<'a> {
 }
 
 impl CheckinFinished<'_> {
-    /// Logs the end of the run and counts and times it.
+    /// Logs the end of the run with how many of its items ended each way, and
+    /// counts and times it.
     pub(crate) fn emit(self) {
         let run = self.run;
         let outcome = run.outcome.map_or("unknown", |outcome| outcome.as_str());
         let duration = run.finished_at.map(|finished| finished - run.started_at).unwrap_or_default();
         let duration_ms = duration.num_milliseconds();
-        tracing::info!(outcome, duration_ms, reapplied = run.drift.reapplied, "Check-in finished.");
+        let count = |status: ItemStatus| run.items.iter().filter(|item| item.status == status).count();
+        tracing::info!(
+            outcome,
+            duration_ms,
+            reapplied = run.drift.reapplied,
+            succeeded = count(ItemStatus::Succeeded),
+            failed = count(ItemStatus::Failed),
+            timed_out = count(ItemStatus::TimedOut),
+            skipped = count(ItemStatus::Skipped),
+            not_run = count(ItemStatus::NotRun),
+            "Check-in finished."
+        );
         let attributes = [KeyValue::new("kind", run.kind.as_str()), KeyValue::new("outcome", outcome)];
         pipeline::record_metrics(|meter| {
             let runs =

@@ -21,21 +21,29 @@ pub(crate) struct ItemFinished<'a> {
 }
 
 impl ItemFinished<'_> {
-    /// Logs the item's end, counts it, and exports a failure as a log record.
+    /// Logs the item's end (a skipped item at debug, one that failed, timed out or
+    /// was never reached as a warning), counts it, and exports a failure as a log
+    /// record.
     pub(crate) fn emit(self) {
         let record = self.record;
         let failed = matches!(record.status, ItemStatus::Failed | ItemStatus::TimedOut);
         let (item_id, item_name, item_type, status) = (&record.id, &record.name, &record.item_type, record.status);
         let duration_ms = record.duration_ms;
-        if failed {
+        // A skipped item is not news: daily items are skipped by every recurring
+        // check-in. It is logged at debug; the run's end line counts them.
+        if failed || status == ItemStatus::NotRun {
             tracing::warn!(item_id = %item_id, item_name = %item_name, item_type = %item_type, status = %status,
                 duration_ms, exit_code = record.exit_code, detail = %record.message, "Item finished.");
+        } else if status == ItemStatus::Skipped {
+            tracing::debug!(item_id = %item_id, item_name = %item_name, item_type = %item_type, status = %status,
+                detail = %record.message, "Item finished.");
         } else {
             tracing::info!(item_id = %item_id, item_name = %item_name, item_type = %item_type, status = %status,
                 duration_ms, exit_code = record.exit_code, detail = %record.message, "Item finished.");
         }
-        let attributes = [KeyValue::new("item.type", item_type.clone()), KeyValue::new("item.status", status.as_str())];
         pipeline::record_metrics(|meter| {
+            let attributes =
+                [KeyValue::new("item.type", item_type.clone()), KeyValue::new("item.status", status.as_str())];
             let items = meter.u64_counter(ITEMS).with_unit("{item}");
             items
                 .with_description("Library items and parameters, by type and how they ended.")
