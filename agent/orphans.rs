@@ -24,7 +24,7 @@ use crate::process::{GroupStop, GroupWatcher, stop_group_left_behind};
 use crate::state::{RecordedGroup, Store, StoreError};
 
 /// Records the process groups of one run's items in the state store; one per run,
-/// so its connection to the store is opened once, at the run's first program.
+/// so its connection to the store (which the run's results share) is opened once.
 pub(crate) struct ItemGroupRecorder {
     store_file: PathBuf,
     run_id: String,

@@ -130,7 +130,8 @@ impl ProgressView for QuietProgress {
 /// One line per event. The line of a finished item waits in a buffer for the next
 /// event, which follows at once (the next item starts, or is skipped, or the run
 /// ends): a run of 10,000 skipped items is printed in a few writes, not 10,000,
-/// and no line waits while anything runs. Every other event is written at once.
+/// and no line waits while anything runs. Every other event is written at once,
+/// and what is left is flushed when the view is dropped (as `BufWriter` does).
 struct PlainProgress {
     out: std::io::BufWriter<std::io::Stdout>,
 }
@@ -156,12 +157,6 @@ impl ProgressView for PlainProgress {
     fn show(&mut self, event: &ProgressEvent) {
         let finished = matches!(event, ProgressEvent::ItemFinished { .. } | ProgressEvent::ParameterFinished { .. });
         self.print(event, !finished);
-    }
-}
-
-impl Drop for PlainProgress {
-    fn drop(&mut self) {
-        let _ = self.out.flush();
     }
 }
 

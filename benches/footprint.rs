@@ -213,16 +213,7 @@ fn status_time(root: &Path) -> Figure {
 /// spawns, alternated three times; the ratio of the medians.
 fn script_overhead(root: &Path) -> Figure {
     let blueprint = write_blueprint(root, &scripts(500, "every_15_min"));
-    let check_in = || {
-        let status = agent(root)
-            .arg("run")
-            .arg("--blueprint")
-            .arg(&blueprint)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        assert!(status.expect("agent run").success(), "the check-in of 500 scripts succeeds");
-    };
+    let check_in = || check_in(root, &blueprint, "the check-in of 500 scripts");
     // The first check-in of a device is the daily one; the figure is the recurring.
     check_in();
     let mut agent_times = Vec::new();
@@ -252,9 +243,7 @@ fn script_overhead(root: &Path) -> Figure {
 /// command, which also reads the 10,000-item blueprint, is shown beside it.
 fn plan_and_record(root: &Path) -> Figure {
     let warm_up = write_blueprint(&root.join("warm-up"), &scripts(1, "every_15_min"));
-    let status =
-        agent(root).arg("run").arg("--blueprint").arg(&warm_up).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    assert!(status.expect("agent run").success(), "the first (daily) check-in succeeds");
+    check_in(root, &warm_up, "the first (daily) check-in");
     let mut items = scripts(5000, "daily");
     items.extend(scripts(5000, "no_enforcement").into_iter().map(|mut item| {
         item["id"] = json!(format!("never-{}", item["id"].as_str().unwrap_or_default()));
@@ -264,16 +253,7 @@ fn plan_and_record(root: &Path) -> Figure {
     let mut run_times = Vec::new();
     let mut command_times = Vec::new();
     for _ in 0..3 {
-        command_times.push(timed(|| {
-            let status = agent(root)
-                .arg("run")
-                .arg("--blueprint")
-                .arg(&blueprint)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            assert!(status.expect("agent run").success(), "the check-in of 10,000 items succeeds");
-        }));
+        command_times.push(timed(|| check_in(root, &blueprint, "the check-in of 10,000 items")));
         let run = last_run(root).expect("the run is recorded");
         assert_eq!(run["items"].as_array().map(Vec::len), Some(10_000), "every item is recorded");
         assert_eq!(run["kind"], "recurring");
@@ -375,6 +355,13 @@ fn agent(root: &Path) -> Command {
     let mut command = Command::new(AGENT);
     command.env("AGENT_ROOT", root).env_remove("OTEL_EXPORTER_OTLP_ENDPOINT").stdin(Stdio::null());
     command
+}
+
+/// `agent run --blueprint BLUEPRINT`, its output discarded; `what` must succeed.
+fn check_in(root: &Path, blueprint: &Path, what: &str) {
+    let status =
+        agent(root).arg("run").arg("--blueprint").arg(blueprint).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    assert!(status.expect("agent run").success(), "{what} succeeds");
 }
 
 /// Runs `command` and returns its standard output; it must succeed.

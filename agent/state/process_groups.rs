@@ -27,29 +27,18 @@ pub(crate) struct RecordedGroup {
 impl Store {
     /// Records a group that just started (replacing an old record of the same id).
     pub(crate) fn record_process_group(&self, group: &RecordedGroup, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.connection
-            .prepare_cached(
-                "INSERT OR REPLACE INTO running_process_groups
+        self.execute_cached(
+            "INSERT OR REPLACE INTO running_process_groups
                  (process_group, run_id, leader_started_at, program, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut insert| {
-                insert.execute(params![
-                    group.process_group,
-                    group.run_id,
-                    group.leader_started_at as i64,
-                    group.program,
-                    time_text(now)
-                ])
-            })
-            .map(drop)
-            .map_err(self.failed("cannot record a running process group"))
+            params![group.process_group, group.run_id, group.leader_started_at as i64, group.program, time_text(now)],
+        )
+        .map(drop)
+        .map_err(self.failed("cannot record a running process group"))
     }
 
     /// Forgets a group that is gone.
     pub(crate) fn forget_process_group(&self, process_group: i32) -> Result<(), StoreError> {
-        self.connection
-            .prepare_cached("DELETE FROM running_process_groups WHERE process_group = ?1")
-            .and_then(|mut delete| delete.execute([process_group]))
+        self.execute_cached("DELETE FROM running_process_groups WHERE process_group = ?1", [process_group])
             .map(drop)
             .map_err(self.failed("cannot forget a process group"))
     }

@@ -46,24 +46,13 @@ impl Store {
 
     /// Records that the item at `position` started (so a crash shows it).
     pub fn item_started(&self, run_id: &str, position: usize, item: &ItemRecord) -> Result<(), StoreError> {
-        self.connection
-            .prepare_cached(
-                "INSERT OR REPLACE INTO item_results (run_id, position, item_id, name, type, status, started_at)
+        self.execute_cached(
+            "INSERT OR REPLACE INTO item_results (run_id, position, item_id, name, type, status, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut insert| {
-                insert.execute(params![
-                    run_id,
-                    position,
-                    item.id,
-                    item.name,
-                    item.item_type,
-                    RUNNING,
-                    time_text(item.started_at)
-                ])
-            })
-            .map(drop)
-            .map_err(self.failed("cannot record the start of an item"))
+            params![run_id, position, item.id, item.name, item.item_type, RUNNING, time_text(item.started_at)],
+        )
+        .map(drop)
+        .map_err(self.failed("cannot record the start of an item"))
     }
 
     /// Records how the item at `position` ended; committed at once.

@@ -267,6 +267,13 @@ impl Store {
     }
 
     /// Maps a rusqlite error to a [`StoreError`] naming this store and the action.
+    /// Runs one statement through the connection's statement cache: for writes made
+    /// for every item or program, where parsing the SQL each time costs more than
+    /// the write.
+    pub(super) fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.connection.prepare_cached(sql).and_then(|mut statement| statement.execute(params))
+    }
+
     pub(super) fn failed(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |source| StoreError::Database { path: self.path.clone(), action, source }
     }
