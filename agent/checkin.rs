@@ -6,9 +6,9 @@
 //! and its run closed as interrupted, the plan is made, and each item runs under
 //! the earlier of its own timeout and the run's budget, its programs' process
 //! groups recorded while they run. An item that runs programs is committed when
-//! it starts and when it ends; results decided without running anything are
-//! committed together ([`journal`]). The tenant's saved requests for a check-in are served (removed) when the
-//! run starts. With a tenant, the results are reported at the end, after the
+//! it starts; every result is committed with the next such start or with the
+//! run's end ([`journal`]). The tenant's saved requests for a check-in are served
+//! (removed) when the run starts. With a tenant, the results are reported at the end, after the
 //! inventory is collected when one is due. What happened goes out as telemetry
 //! (`telemetry::events`), flushed once the check-in is over.
 
@@ -348,7 +348,6 @@ impl Executor<'_> {
         let mut interrupted = false;
         let mut reapplied = run.drift.reapplied;
         for (position, planned) in plan.items.iter().enumerate() {
-            let mut ran_programs = false;
             let record: ItemRecord = match &planned.decision {
                 Decision::Skip { reason } => not_running(planned, ItemStatus::Skipped, reason),
                 Decision::Run { .. } if interrupted => {
@@ -362,7 +361,6 @@ impl Executor<'_> {
                 }
                 Decision::Run { timeout } => {
                     progress.item_started(position, total, &planned.item);
-                    ran_programs = true;
                     let ran = self
                         .run_item(run, first_position + position, planned, *timeout, budget_deadline, progress)
                         .await?;
@@ -372,11 +370,8 @@ impl Executor<'_> {
                     ran.record
                 }
             };
+            // Written with the next item's start or the run's end (see `journal`).
             run.items.push(record);
-            // What took a program to learn is written now; the rest waits (see `journal`).
-            if ran_programs {
-                self.journal.borrow_mut().write(run)?;
-            }
             let record = &run.items[run.items.len() - 1];
             events::ItemFinished { run_id: &run.id, record }.emit();
             progress.item_finished(position, total, record);

@@ -25,24 +25,53 @@ use crate::state::{RecordedGroup, Store, StoreError};
 
 /// Records the process groups of one run's items in the state store; one per run,
 /// so its connection to the store (which the run's results share) is opened once.
+///
+/// A group is recorded (and committed) as soon as its program starts. That it
+/// ended is written with the run's next results, in their transaction
+/// ([`ItemGroupRecorder::write`]): until then a hard stop leaves the record of a
+/// group that is gone, which the next agent recognizes (its leader no longer
+/// exists with the recorded start time) and forgets.
 pub(crate) struct ItemGroupRecorder {
     store_file: PathBuf,
     run_id: String,
     /// Opened at the run's first write, kept for the others.
     store: Mutex<Option<Store>>,
+    /// Groups that ended and are not yet forgotten in the store.
+    ended: Mutex<Vec<i32>>,
 }
 
 impl ItemGroupRecorder {
     /// A recorder for the items of run `run_id`, writing to the store at `store_file`.
     pub(crate) fn new(store_file: &Path, run_id: &str) -> Self {
-        ItemGroupRecorder { store_file: store_file.to_path_buf(), run_id: run_id.to_string(), store: Mutex::new(None) }
+        ItemGroupRecorder {
+            store_file: store_file.to_path_buf(),
+            run_id: run_id.to_string(),
+            store: Mutex::new(None),
+            ended: Mutex::new(Vec::new()),
+        }
     }
 
-    /// Runs `write` on the recorder's connection. The run's item results are
-    /// written through it too ([`crate::checkin`]'s journal): writes that take
-    /// turns on one connection keep its page cache, where two connections would
-    /// each find the other's commit and read the pages again.
-    pub(crate) fn with_store(&self, write: impl FnOnce(&Store) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    /// Runs `write` on the recorder's connection, in one transaction with forgetting
+    /// the groups that ended since the last write. The run's item results are
+    /// written through it ([`crate::checkin`]'s journal): writes that take turns on
+    /// one connection keep its page cache, where two connections would each find
+    /// the other's commit and read the pages again.
+    pub(crate) fn write(&self, write: impl FnOnce(&Store) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        self.with_store(|store| {
+            let ended = std::mem::take(&mut *self.ended.lock().unwrap_or_else(PoisonError::into_inner));
+            let written = store.in_transaction(|| {
+                write(store)?;
+                ended.iter().try_for_each(|group| store.forget_process_group(*group))
+            });
+            if written.is_err() {
+                // Still to forget, with the next write.
+                self.ended.lock().unwrap_or_else(PoisonError::into_inner).extend(ended);
+            }
+            written
+        })
+    }
+
+    fn with_store(&self, write: impl FnOnce(&Store) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         if store.is_none() {
             *store = Some(Store::open(&self.store_file)?);
@@ -53,6 +82,9 @@ impl ItemGroupRecorder {
 
 impl GroupWatcher for ItemGroupRecorder {
     fn started(&self, group: Pid, program: &Path) {
+        // The pid of a group that ended may come back: the new group's record is
+        // not to be forgotten with the old one.
+        self.ended.lock().unwrap_or_else(PoisonError::into_inner).retain(|ended| *ended != group.as_raw());
         let Some(leader_started_at) = process_start_time(group) else {
             tracing::debug!(process_group = group.as_raw(), "The item's program ended before it could be recorded.");
             return;
@@ -69,9 +101,7 @@ impl GroupWatcher for ItemGroupRecorder {
     }
 
     fn ended(&self, group: Pid) {
-        if let Err(error) = self.with_store(|store| store.forget_process_group(group.as_raw())) {
-            tracing::warn!(process_group = group.as_raw(), error = %error, "Cannot forget the item's ended process group.");
-        }
+        self.ended.lock().unwrap_or_else(PoisonError::into_inner).push(group.as_raw());
     }
 }
 
@@ -249,7 +279,35 @@ mod tests {
         assert_eq!((recorded[0].process_group, recorded[0].run_id.as_str()), (pid.as_raw(), "run-2"));
         assert_eq!(Some(recorded[0].leader_started_at), process_start_time(pid));
         recorder.ended(pid);
-        assert!(Store::open(&store_file).unwrap().recorded_process_groups().unwrap().is_empty());
+        let recorded = || Store::open(&store_file).unwrap().recorded_process_groups().unwrap();
+        assert_eq!(recorded().len(), 1, "forgotten with the run's next write");
+        recorder.write(|_| Ok(())).unwrap();
+        assert!(recorded().is_empty());
+
+        // A pid that comes back for another group in the run keeps its new record.
+        recorder.started(pid, Path::new("/bin/sleep"));
+        recorder.ended(pid);
+        recorder.started(pid, Path::new("/bin/sleep"));
+        recorder.write(|_| Ok(())).unwrap();
+        assert_eq!(recorded().len(), 1, "the second group is still running");
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+
+    #[test]
+    fn ended_groups_wait_for_a_write_that_succeeds() {
+        let folder = tempfile::tempdir().unwrap();
+        let store_file = folder.path().join("state/agent.sqlite3");
+        let recorder = ItemGroupRecorder::new(&store_file, "run-3");
+        let (mut child, pid) = group_leader();
+        recorder.started(pid, Path::new("/bin/sleep"));
+        recorder.ended(pid);
+        let refused = StoreError::Folder { path: store_file.clone(), source: std::io::Error::other("refused") };
+        assert!(recorder.write(|_| Err(refused)).is_err());
+        let recorded = || Store::open(&store_file).unwrap().recorded_process_groups().unwrap();
+        assert_eq!(recorded().len(), 1, "the group is still to forget after a failed write");
+        recorder.write(|_| Ok(())).unwrap();
+        assert!(recorded().is_empty());
         child.kill().unwrap();
         let _ = child.wait();
     }

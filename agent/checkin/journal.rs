@@ -1,13 +1,14 @@
-//! Writing one run's item results: at once what a hard stop must not lose,
-//! together what cost nothing to learn.
+//! Writing one run's item results: each in the same commit as the next thing a
+//! hard stop must not lose.
 //!
-//! An item that runs programs is committed when it starts (so a `kill -9` shows
-//! it running and the next agent closes it as interrupted) and again when it ends.
-//! Results decided without running anything (skipped items, items never reached,
-//! the parameters, whose results arrive together) wait in memory and go into the
-//! store in one transaction with the next write that cannot wait, or with the end
-//! of the run. A run of 10,000 such items is a few transactions, not 10,000; what a
-//! hard stop can cost is the results of the microseconds before it.
+//! A result waits in memory until the next write that cannot wait: the start of
+//! an item that runs programs (committed before its first program, so a `kill -9`
+//! shows it running and the next agent closes it as interrupted), or the end of
+//! the run. Nothing runs in between: what a hard stop can cost is the results of
+//! the microseconds before it. An item that runs a program costs one commit for
+//! its start (with the result before it) and one for its program's process group;
+//! 10,000 skipped items cost one. The process groups that ended go into the next
+//! of these commits ([`ItemGroupRecorder::write`]).
 
 use crate::orphans::ItemGroupRecorder;
 use crate::state::{ItemRecord, RunRecord, StoreError};
@@ -30,22 +31,28 @@ impl<'a> RunJournal<'a> {
 
     /// Writes every result of `run` not yet in the store, in one transaction.
     pub(super) fn write(&mut self, run: &RunRecord) -> Result<(), StoreError> {
-        let results = run.parameters.iter().chain(&run.items).enumerate().skip(self.written);
-        let waiting: Vec<(usize, &ItemRecord)> = results.collect();
-        if waiting.is_empty() {
-            return Ok(());
-        }
-        self.store.with_store(|store| store.items_finished(&run.id, &waiting))?;
-        self.written += waiting.len();
-        Ok(())
+        self.write_with(run, None)
     }
 
-    /// The next item of `run` is about to run programs: everything before it is
-    /// written, then its start, so a hard stop from here on shows it running.
+    /// The next item of `run` is about to run programs: its start is written, in
+    /// one transaction with every result before it, so a hard stop from here on
+    /// shows it running.
     pub(super) fn item_started(&mut self, run: &RunRecord, starting: &ItemRecord) -> Result<(), StoreError> {
-        self.write(run)?;
+        self.write_with(run, Some(starting))
+    }
+
+    fn write_with(&mut self, run: &RunRecord, starting: Option<&ItemRecord>) -> Result<(), StoreError> {
+        let results = run.parameters.iter().chain(&run.items).enumerate().skip(self.written);
+        let waiting: Vec<(usize, &ItemRecord)> = results.collect();
         let position = run.parameters.len() + run.items.len();
-        self.store.with_store(|store| store.item_started(&run.id, position, starting))
+        self.store.write(|store| {
+            if !waiting.is_empty() {
+                store.items_finished(&run.id, &waiting)?;
+            }
+            starting.map_or(Ok(()), |starting| store.item_started(&run.id, position, starting))
+        })?;
+        self.written += waiting.len();
+        Ok(())
     }
 }
 
@@ -129,6 +136,23 @@ mod tests {
                 ("d".into(), ItemStatus::NotRun),
             ]
         );
+    }
+
+    #[test]
+    fn a_result_goes_into_the_commit_of_the_next_start() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let mut run = begun(&store);
+        let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
+        let mut journal = RunJournal::new(&recorder);
+        journal.item_started(&run, &record("a", ItemStatus::NotRun)).unwrap();
+        run.items.push(record("a", ItemStatus::Failed));
+        assert_eq!(recorded(&store), [], "a is still shown running");
+        journal.item_started(&run, &record("b", ItemStatus::NotRun)).unwrap();
+        assert_eq!(recorded(&store), [("a".into(), ItemStatus::Failed)]);
+        // Nothing waiting, nothing ended: nothing to write.
+        journal.write(&run).unwrap();
+        assert_eq!(recorded(&store).len(), 1);
     }
 
     #[test]

@@ -60,16 +60,14 @@ impl Store {
         self.items_finished(run_id, &[(position, item)])
     }
 
-    /// Records how each item ended, at its position, in one transaction: one commit
-    /// for a whole batch instead of one per item.
+    /// Records how each item ended, at its position, in one transaction (or in the
+    /// caller's, see [`Store::in_transaction`]): one commit for a whole batch.
     pub fn items_finished(&self, run_id: &str, items: &[(usize, &ItemRecord)]) -> Result<(), StoreError> {
-        let failed = self.failed("cannot record item results");
-        let transaction = self.connection.unchecked_transaction().map_err(&failed)?;
-        {
-            let mut insert = transaction.prepare_cached(INSERT_RESULT).map_err(&failed)?;
+        self.in_transaction(|| {
             for (position, item) in items {
-                insert
-                    .execute(params![
+                self.execute_cached(
+                    INSERT_RESULT,
+                    params![
                         run_id,
                         position,
                         item.id,
@@ -82,11 +80,12 @@ impl Store {
                         item.exit_code,
                         item.message,
                         item.output
-                    ])
-                    .map_err(&failed)?;
+                    ],
+                )
+                .map_err(self.failed("cannot record item results"))?;
             }
-        }
-        transaction.commit().map_err(failed)
+            Ok(())
+        })
     }
 
     /// Records the end of a run and prunes the oldest runs beyond what is kept.

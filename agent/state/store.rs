@@ -274,6 +274,19 @@ impl Store {
         self.connection.prepare_cached(sql).and_then(|mut statement| statement.execute(params))
     }
 
+    /// Runs `write` in one transaction, so what it writes costs one commit; inside
+    /// a transaction already open on this connection, it simply joins it.
+    pub(crate) fn in_transaction<T>(&self, write: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if !self.connection.is_autocommit() {
+            return write();
+        }
+        let failed = self.failed("cannot write a transaction");
+        let transaction = self.connection.unchecked_transaction().map_err(&failed)?;
+        let written = write()?;
+        transaction.commit().map_err(failed)?;
+        Ok(written)
+    }
+
     pub(super) fn failed(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |source| StoreError::Database { path: self.path.clone(), action, source }
     }
