@@ -4,14 +4,13 @@
 //! The files are for afterwards: `agent logs` reads them back (see
 //! [`crate::log_records`]), and an admin can `jq` them. Each line is one JSON object
 //! with the event's fields at the top level and the enclosing spans' fields under
-//! `span` (the innermost) and `spans` (all of them, outermost first), so a `run_id`
-//! set once on the `checkin` span is on every line of that run:
+//! `spans` (outermost first, the event's own span last), so a `run_id` set once on
+//! the `checkin` span is on every line of that run:
 //!
 //! ```text
 //! {"timestamp":"2026-11-25T16:53:54.123456Z","level":"INFO","message":"Item finished.",
 //!  "run_id":"0193…","item_id":"li-1","item_name":"Set hostname","item_type":"custom_script",
 //!  "status":"succeeded","duration_ms":12,"target":"endpoint_agent::checkin",
-//!  "span":{"kind":"daily","run_id":"0193…","name":"checkin"},
 //!  "spans":[{"kind":"daily","run_id":"0193…","name":"checkin"}]}
 //! ```
 //! (one line in the file; wrapped here). Fields named like the formatter's own keys
@@ -207,8 +206,9 @@ pub(crate) fn open_log_files(
 }
 
 /// The file layer: one JSON object per event, fields flattened to the top level,
-/// the current span under `span` and all enclosing spans under `spans`, RFC 3339 UTC
-/// times, nothing below `level`. Shared by [`init`] and by tests that capture lines.
+/// the enclosing spans under `spans` (the innermost is the last: repeating it under
+/// `span` would cost a line a third more to write), RFC 3339 UTC times, nothing
+/// below `level`. Shared by [`init`] and by tests that capture lines.
 pub(crate) fn json_file_layer<S, W>(writer: W, level: tracing::Level) -> impl Layer<S>
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
@@ -217,7 +217,7 @@ where
     tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
-        .with_current_span(true)
+        .with_current_span(false)
         .with_span_list(true)
         .with_timer(UtcTime)
         .with_ansi(false)
@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["message"], "Item finished.");
         assert_eq!((&line["status"], &line["duration_ms"]), (&json!("succeeded"), &json!(12)));
-        assert_eq!(line["span"], json!({ "item_id": "li-1", "name": "item" }));
+        assert_eq!(line.get("span"), None, "the innermost span is the last of `spans`");
         let spans =
             json!([{ "run_id": "run-1", "kind": "daily", "name": "checkin" }, { "item_id": "li-1", "name": "item" }]);
         assert_eq!(line["spans"], spans);

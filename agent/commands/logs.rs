@@ -185,9 +185,7 @@ mod tests {
 
     /// Two days of a device's log, in the stored format, with a torn last line.
     fn write_fixture(folder: &Path) {
-        let span = format!(
-            r#""span":{{"run_id":"{RUN_A}","kind":"daily","name":"checkin"}},"spans":[{{"run_id":"{RUN_A}","kind":"daily","name":"checkin"}}]"#
-        );
+        let span = format!(r#""spans":[{{"run_id":"{RUN_A}","kind":"daily","name":"checkin"}}]"#);
         let older = [
             r#"{"timestamp":"2026-11-24T09:00:00.000001Z","level":"INFO","message":"Daemon started.","target":"endpoint_agent::daemon"}"#.to_string(),
         ];
@@ -255,7 +253,7 @@ mod tests {
             output.lines().map(|line| serde_json::from_str(line).expect("one JSON object a line")).collect();
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["message"], "Item finished.");
-        assert_eq!(lines[0]["span"]["run_id"], RUN_A);
+        assert_eq!(lines[0]["spans"][0]["run_id"], RUN_A);
         assert_eq!(lines[0]["duration_ms"], 12);
     }
 
