@@ -7,7 +7,7 @@
 //! the earlier of its own timeout and the run's budget, its programs' process
 //! groups recorded while they run. An item that runs programs is committed when
 //! it starts; every result is committed with the next such start or with the
-//! run's end ([`journal`]). The tenant's saved requests for a check-in are served
+//! run's end, by a writer thread of the run's own ([`journal`]). The tenant's saved requests for a check-in are served
 //! (removed) when the run starts. With a tenant, the results are reported at the end, after the
 //! inventory is collected when one is due. What happened goes out as telemetry
 //! (`telemetry::events`), flushed once the check-in is over.
@@ -134,6 +134,8 @@ async fn checkin(
     crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
     for run_id in store.mark_dangling_runs_interrupted()? {
         tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
+        // Its scripts, which its end would have removed.
+        let _ = std::fs::remove_dir_all(paths.scripts_dir.join(&run_id));
     }
     self_update::settle_unfinished(&store, paths);
     let started_at = Utc::now();
@@ -188,7 +190,8 @@ async fn checkin(
     // Its programs' process groups are recorded while they run (see `orphans`).
     let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
     let journal = std::cell::RefCell::new(RunJournal::new(&groups));
-    let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel };
+    let run_folder_made = std::cell::Cell::new(false);
+    let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder_made };
     let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
@@ -288,6 +291,8 @@ struct Executor<'a> {
     /// The run's results on their way to the store (never borrowed across an await).
     journal: std::cell::RefCell<RunJournal<'a>>,
     cancel: &'a CancellationToken,
+    /// Whether the run's private folder was made: at its first item that runs.
+    run_folder_made: std::cell::Cell<bool>,
 }
 
 impl Executor<'_> {
@@ -380,8 +385,10 @@ impl Executor<'_> {
             }
         }
         run.drift.reapplied = reapplied;
-        // The items' own files are gone already; the run's folder goes once, at its end.
-        let _ = std::fs::remove_dir_all(self.paths.scripts_dir.join(&run.id));
+        // The items' scripts and folders go with the run's folder, once, at its end.
+        if self.run_folder_made.get() {
+            let _ = std::fs::remove_dir_all(self.paths.scripts_dir.join(&run.id));
+        }
         Ok(run_outcome(run.parameters.iter().chain(&run.items), budget_spent, interrupted))
     }
 
@@ -408,7 +415,11 @@ impl Executor<'_> {
         // image's mount point); an item's own folder is made only if it needs one.
         let run_dir = self.paths.scripts_dir.join(&run.id);
         let work_dir = run_dir.join(position.to_string());
-        let report = match crate::state::create_private_folder(&run_dir) {
+        let made = match self.run_folder_made.get() {
+            true => Ok(()),
+            false => crate::state::create_private_folder(&run_dir).inspect(|()| self.run_folder_made.set(true)),
+        };
+        let report = match made {
             Ok(()) => {
                 let mut on_phase = |phase: &str| progress.item_phase(phase);
                 let mut context = ItemContext {
@@ -431,7 +442,6 @@ impl Executor<'_> {
             }
             Err(error) => ItemReport::failed(format!("cannot prepare the item's folder: {error}")),
         };
-        let _ = std::fs::remove_dir_all(&work_dir);
         let by_budget = report.status == ItemStatus::TimedOut && own_deadline.is_none_or(|own| budget_deadline <= own);
         let message = timeout_message(&report, by_budget, timeout, self.config.timeouts.run);
         let mut record = item_record(item, report.status, started_at, message);

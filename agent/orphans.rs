@@ -10,8 +10,8 @@
 //! with the recorded start time: a pid the system has since given to another
 //! process is never signalled.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -21,62 +21,69 @@ use sysinfo::System;
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate};
 
 use crate::process::{GroupStop, GroupWatcher, stop_group_left_behind};
-use crate::state::{RecordedGroup, Store, StoreError};
+use crate::state::{RecordedGroup, Store, StoreError, StoreWriter};
 
 /// Records the process groups of one run's items in the state store; one per run,
-/// so its connection to the store (which the run's results share) is opened once.
+/// with its own writer thread and connection, which the run's results share
+/// ([`crate::checkin`]'s journal).
 ///
-/// A group is recorded (and committed) as soon as its program starts. That it
-/// ended is written with the run's next results, in their transaction
-/// ([`ItemGroupRecorder::write`]): until then a hard stop leaves the record of a
-/// group that is gone, which the next agent recognizes (its leader no longer
+/// A group is handed to the writer as soon as its program starts. That it ended
+/// is written with the run's next results, in their transaction
+/// ([`ItemGroupRecorder::write_later`]): until then a hard stop leaves the record
+/// of a group that is gone, which the next agent recognizes (its leader no longer
 /// exists with the recorded start time) and forgets.
 pub(crate) struct ItemGroupRecorder {
-    store_file: PathBuf,
     run_id: String,
-    /// Opened at the run's first write, kept for the others.
-    store: Mutex<Option<Store>>,
+    writer: StoreWriter,
     /// Groups that ended and are not yet forgotten in the store.
-    ended: Mutex<Vec<i32>>,
+    ended: Arc<Mutex<Vec<i32>>>,
 }
 
 impl ItemGroupRecorder {
     /// A recorder for the items of run `run_id`, writing to the store at `store_file`.
     pub(crate) fn new(store_file: &Path, run_id: &str) -> Self {
         ItemGroupRecorder {
-            store_file: store_file.to_path_buf(),
             run_id: run_id.to_string(),
-            store: Mutex::new(None),
-            ended: Mutex::new(Vec::new()),
+            writer: StoreWriter::start(store_file),
+            ended: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
-    /// Runs `write` on the recorder's connection, in one transaction with forgetting
-    /// the groups that ended since the last write. The run's item results are
-    /// written through it ([`crate::checkin`]'s journal): writes that take turns on
-    /// one connection keep its page cache, where two connections would each find
-    /// the other's commit and read the pages again.
-    pub(crate) fn write(&self, write: impl FnOnce(&Store) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        self.with_store(|store| {
-            let ended = std::mem::take(&mut *self.ended.lock().unwrap_or_else(PoisonError::into_inner));
-            let written = store.in_transaction(|| {
+    /// Hands `write` to the writer, to run in one transaction with forgetting the
+    /// groups that ended before it runs; returns at once.
+    ///
+    /// # Errors
+    ///
+    /// A write handed over earlier that failed, as far as is known now.
+    pub(crate) fn write_later(
+        &self,
+        write: impl FnOnce(&Store) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.writer.failed_so_far()?;
+        let ended = Arc::clone(&self.ended);
+        self.writer.write_later(move |store| {
+            let ended = std::mem::take(&mut *ended.lock().unwrap_or_else(PoisonError::into_inner));
+            store.in_transaction(|| {
                 write(store)?;
                 ended.iter().try_for_each(|group| store.forget_process_group(*group))
-            });
-            if written.is_err() {
-                // Still to forget, with the next write.
-                self.ended.lock().unwrap_or_else(PoisonError::into_inner).extend(ended);
-            }
-            written
-        })
+            })
+        });
+        Ok(())
     }
 
-    fn with_store(&self, write: impl FnOnce(&Store) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        if store.is_none() {
-            *store = Some(Store::open(&self.store_file)?);
-        }
-        store.as_ref().map_or(Ok(()), write)
+    /// Like [`ItemGroupRecorder::write_later`], then waits until everything handed
+    /// over is in the store.
+    pub(crate) fn write(
+        &self,
+        write: impl FnOnce(&Store) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.write_later(write)?;
+        self.written()
+    }
+
+    /// Waits until everything handed over is in the store.
+    pub(crate) fn written(&self) -> Result<(), StoreError> {
+        self.writer.written()
     }
 }
 
@@ -95,9 +102,14 @@ impl GroupWatcher for ItemGroupRecorder {
             leader_started_at,
             program: program.display().to_string(),
         };
-        if let Err(error) = self.with_store(|store| store.record_process_group(&recorded, Utc::now())) {
-            tracing::warn!(process_group = group.as_raw(), error = %error, "Cannot record the item's process group; a hard stop now could leave it running.");
-        }
+        // Not waited for: the program already runs. A failure here costs only the
+        // record, as a hard stop before it would.
+        self.writer.write_later(move |store| {
+            if let Err(error) = store.record_process_group(&recorded, Utc::now()) {
+                tracing::warn!(process_group = recorded.process_group, run_id = %recorded.run_id, error = %error, "Cannot record the item's process group; a hard stop now could leave it running.");
+            }
+            Ok(())
+        });
     }
 
     fn ended(&self, group: Pid) {
@@ -274,12 +286,14 @@ mod tests {
         let recorder = ItemGroupRecorder::new(&store_file, "run-2");
         let (mut child, pid) = group_leader();
         recorder.started(pid, Path::new("/bin/sleep"));
-        let recorded = Store::open(&store_file).unwrap().recorded_process_groups().unwrap();
-        assert_eq!(recorded.len(), 1);
-        assert_eq!((recorded[0].process_group, recorded[0].run_id.as_str()), (pid.as_raw(), "run-2"));
-        assert_eq!(Some(recorded[0].leader_started_at), process_start_time(pid));
-        recorder.ended(pid);
+        recorder.written().unwrap();
         let recorded = || Store::open(&store_file).unwrap().recorded_process_groups().unwrap();
+        let groups = recorded();
+        assert_eq!(groups.len(), 1);
+        assert_eq!((groups[0].process_group, groups[0].run_id.as_str()), (pid.as_raw(), "run-2"));
+        assert_eq!(Some(groups[0].leader_started_at), process_start_time(pid));
+        recorder.ended(pid);
+        recorder.written().unwrap();
         assert_eq!(recorded().len(), 1, "forgotten with the run's next write");
         recorder.write(|_| Ok(())).unwrap();
         assert!(recorded().is_empty());
@@ -295,19 +309,20 @@ mod tests {
     }
 
     #[test]
-    fn ended_groups_wait_for_a_write_that_succeeds() {
+    fn a_failed_write_stops_the_writing_and_leaves_the_group_recorded() {
         let folder = tempfile::tempdir().unwrap();
         let store_file = folder.path().join("state/agent.sqlite3");
         let recorder = ItemGroupRecorder::new(&store_file, "run-3");
         let (mut child, pid) = group_leader();
         recorder.started(pid, Path::new("/bin/sleep"));
         recorder.ended(pid);
-        let refused = StoreError::Folder { path: store_file.clone(), source: std::io::Error::other("refused") };
-        assert!(recorder.write(|_| Err(refused)).is_err());
-        let recorded = || Store::open(&store_file).unwrap().recorded_process_groups().unwrap();
-        assert_eq!(recorded().len(), 1, "the group is still to forget after a failed write");
-        recorder.write(|_| Ok(())).unwrap();
-        assert!(recorded().is_empty());
+        let refused = StoreError::Corrupt { path: store_file.clone(), message: "refused".into() };
+        recorder.write_later(move |_| Err(refused)).unwrap();
+        let failure = recorder.written().unwrap_err();
+        assert!(failure.to_string().contains("refused"), "{failure}");
+        assert!(recorder.write(|_| Ok(())).is_err(), "nothing is written after a failure");
+        let recorded = Store::open(&store_file).unwrap().recorded_process_groups().unwrap();
+        assert_eq!(recorded.len(), 1, "the next agent finds the group gone and forgets it");
         child.kill().unwrap();
         let _ = child.wait();
     }

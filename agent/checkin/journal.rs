@@ -1,58 +1,78 @@
 //! Writing one run's item results: each in the same commit as the next thing a
-//! hard stop must not lose.
+//! hard stop must not lose, made by the run's writer thread.
 //!
 //! A result waits in memory until the next write that cannot wait: the start of
-//! an item that runs programs (committed before its first program, so a `kill -9`
-//! shows it running and the next agent closes it as interrupted), or the end of
-//! the run. Nothing runs in between: what a hard stop can cost is the results of
-//! the microseconds before it. An item that runs a program costs one commit for
-//! its start (with the result before it) and one for its program's process group;
-//! 10,000 skipped items cost one. The process groups that ended go into the next
-//! of these commits ([`ItemGroupRecorder::write`]).
+//! an item that runs programs (so a `kill -9` shows it running and the next agent
+//! closes it as interrupted), or the end of the run. An item that runs a program
+//! costs one commit for its start (with the result before it) and one for its
+//! program's process group; 10,000 skipped items cost one. The process groups
+//! that ended go into the next of these commits
+//! ([`ItemGroupRecorder::write_later`]).
+//!
+//! The commits are made by the run's writer thread ([`crate::state::StoreWriter`]),
+//! in order, while the check-in goes on: an item's start is handed over and its
+//! script written and started at once; the run's end waits for everything. What a
+//! hard stop can cost is what was handed over in the last fraction of a
+//! millisecond before it, as with the process group of a program that had just
+//! started: the item that had just finished is then closed as interrupted with
+//! the run, and runs again at the next check-in.
 
 use crate::orphans::ItemGroupRecorder;
-use crate::state::{ItemRecord, RunRecord, StoreError};
+use crate::state::{ItemRecord, RunRecord, Store, StoreError};
 
-/// Which of one run's results are in the store.
+/// Which of one run's results were handed to the writer.
 ///
 /// A run's results are made in order, parameters first, then the items; a
 /// result's position in the store is its place in that order. Everything from
-/// `written` on is in memory only.
+/// `handed_over` on is in memory only.
 pub(super) struct RunJournal<'a> {
-    /// Writes through the connection that records the run's process groups.
+    /// Writes through the writer that records the run's process groups.
     store: &'a ItemGroupRecorder,
-    written: usize,
+    handed_over: usize,
 }
 
 impl<'a> RunJournal<'a> {
     pub(super) fn new(store: &'a ItemGroupRecorder) -> Self {
-        RunJournal { store, written: 0 }
+        RunJournal { store, handed_over: 0 }
     }
 
-    /// Writes every result of `run` not yet in the store, in one transaction.
+    /// Writes every result of `run` not yet in the store, in one transaction, and
+    /// waits until everything handed over is in the store.
     pub(super) fn write(&mut self, run: &RunRecord) -> Result<(), StoreError> {
-        self.write_with(run, None)
+        self.store.write(self.results_since(run, None))
     }
 
-    /// The next item of `run` is about to run programs: its start is written, in
-    /// one transaction with every result before it, so a hard stop from here on
-    /// shows it running.
+    /// The next item of `run` is about to run programs: hands over its start, in
+    /// one transaction with every result before it, and returns at once.
+    ///
+    /// # Errors
+    ///
+    /// An earlier write that failed, as far as is known now.
     pub(super) fn item_started(&mut self, run: &RunRecord, starting: &ItemRecord) -> Result<(), StoreError> {
-        self.write_with(run, Some(starting))
+        let write = self.results_since(run, Some(starting));
+        self.store.write_later(write)
     }
 
-    fn write_with(&mut self, run: &RunRecord, starting: Option<&ItemRecord>) -> Result<(), StoreError> {
-        let results = run.parameters.iter().chain(&run.items).enumerate().skip(self.written);
-        let waiting: Vec<(usize, &ItemRecord)> = results.collect();
-        let position = run.parameters.len() + run.items.len();
-        self.store.write(|store| {
+    /// The write of the results not handed over yet (and of the start of the item
+    /// `starting`, if any), with copies of what it writes.
+    fn results_since(
+        &mut self,
+        run: &RunRecord,
+        starting: Option<&ItemRecord>,
+    ) -> impl FnOnce(&Store) -> Result<(), StoreError> + Send + 'static {
+        let results = run.parameters.iter().chain(&run.items).enumerate().skip(self.handed_over);
+        let waiting: Vec<(usize, ItemRecord)> = results.map(|(position, result)| (position, result.clone())).collect();
+        self.handed_over += waiting.len();
+        let start = starting.map(|starting| (run.parameters.len() + run.items.len(), starting.clone()));
+        let run_id = run.id.clone();
+        move |store: &Store| {
             if !waiting.is_empty() {
-                store.items_finished(&run.id, &waiting)?;
+                let results: Vec<(usize, &ItemRecord)> =
+                    waiting.iter().map(|(position, result)| (*position, result)).collect();
+                store.items_finished(&run_id, &results)?;
             }
-            starting.map_or(Ok(()), |starting| store.item_started(&run.id, position, starting))
-        })?;
-        self.written += waiting.len();
-        Ok(())
+            start.as_ref().map_or(Ok(()), |(position, starting)| store.item_started(&run_id, *position, starting))
+        }
     }
 }
 
@@ -116,6 +136,7 @@ mod tests {
         // A second connection, as `agent status` would read it, sees the skipped
         // items as soon as the next item starts its programs.
         journal.item_started(&run, &record("c", ItemStatus::NotRun)).unwrap();
+        recorder.written().unwrap();
         let reader = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
         let written: Vec<_> = reader.run("run-1").unwrap().unwrap().items.into_iter().map(|item| item.id).collect();
         assert_eq!(written, ["a", "b"], "the running item is not a result yet");
@@ -146,9 +167,11 @@ mod tests {
         let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
         let mut journal = RunJournal::new(&recorder);
         journal.item_started(&run, &record("a", ItemStatus::NotRun)).unwrap();
+        recorder.written().unwrap();
         run.items.push(record("a", ItemStatus::Failed));
         assert_eq!(recorded(&store), [], "a is still shown running");
         journal.item_started(&run, &record("b", ItemStatus::NotRun)).unwrap();
+        recorder.written().unwrap();
         assert_eq!(recorded(&store), [("a".into(), ItemStatus::Failed)]);
         // Nothing waiting, nothing ended: nothing to write.
         journal.write(&run).unwrap();
@@ -184,6 +207,7 @@ mod tests {
             let mut journal = RunJournal::new(&recorder);
             run.items.push(record("a", ItemStatus::Skipped));
             journal.item_started(&run, &record("b", ItemStatus::NotRun)).unwrap();
+            recorder.written().unwrap();
             // The agent dies here: nothing more is written.
         }
         let store = Store::open(&path).unwrap();

@@ -141,15 +141,14 @@ async fn run_script(
     Ok(step)
 }
 
-/// Creates the script file (0700), writes it, and closes it before it runs: a file
-/// still open for writing cannot be executed. It is not synced to disk: it runs
-/// from the page cache at once and is deleted after, and a crash in between
-/// leaves nothing worth keeping.
+/// Creates the script file (0700 whatever the umask), writes it, and closes it
+/// before it runs: a file still open for writing cannot be executed. It is not
+/// synced to disk: it runs from the page cache at once and is deleted after, and
+/// a crash in between leaves nothing worth keeping.
 fn write_script(path: &Path, source: &str) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o700).open(path)?;
-    file.write_all(source.as_bytes())?;
-    drop(file);
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+    file.set_permissions(std::fs::Permissions::from_mode(0o700))?;
+    file.write_all(source.as_bytes())
 }
 
 /// Says why a script could not start, naming a missing interpreter.

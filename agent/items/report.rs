@@ -25,8 +25,8 @@ pub struct ItemContext<'a> {
     pub now: DateTime<Utc>,
     /// A path only this item uses in this run, inside the run's private (0700)
     /// folder, which exists. Nothing is there yet: an item type that needs a
-    /// folder creates it; scripts are files beside it (`<path>.<phase>`). It is
-    /// removed when the item ends.
+    /// folder creates it; scripts are files beside it (`<path>.<phase>`). All of
+    /// it is removed with the run's folder when the run ends.
     pub work_dir: &'a Path,
     /// The folder programs start in: the agent's root (`/` on a Mac).
     pub root: &'a Path,

@@ -15,6 +15,7 @@ mod schedule_marks;
 mod spool;
 mod store;
 mod tenant_requests;
+mod writer;
 
 pub use agent_updates::{AgentUpdate, AgentUpdateOutcome};
 pub(crate) use process_groups::RecordedGroup;
@@ -24,3 +25,4 @@ pub use records::{
 pub(crate) use store::time_text;
 pub use store::{Store, StoreError, create_private_folder};
 pub(crate) use tenant_requests::{TenantCommand, TenantRequest};
+pub(crate) use writer::StoreWriter;

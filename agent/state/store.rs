@@ -37,6 +37,14 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// A writer thread stopped at an earlier failure (see `state::writer`).
+    #[error("state store {path}: an earlier write failed: {reason}")]
+    Stopped {
+        /// The database file.
+        path: PathBuf,
+        /// What the earlier failure said.
+        reason: String,
+    },
 }
 
 /// The version [`SCHEMA`] brings a new store to.

@@ -54,6 +54,8 @@ fn kill_9_mid_run_keeps_finished_items_and_the_run_shows_interrupted() {
     assert_eq!(second["status"], "succeeded");
     assert!(second["message"].as_str().unwrap().starts_with("remediated"), "{second}");
     let interrupted_id = status["last_run"]["id"].as_str().unwrap().to_string();
+    let scripts = device.state_dir().join("scripts").join(&interrupted_id);
+    assert!(scripts.is_dir(), "the interrupted run's scripts are still there");
 
     // The next run closes the dangling one for good and runs normally.
     let next =
@@ -67,6 +69,7 @@ fn kill_9_mid_run_keeps_finished_items_and_the_run_shows_interrupted() {
     assert_eq!(statuses, ["succeeded", "succeeded", "failed"], "{interrupted:#}");
     assert!(interrupted["items"][2]["message"].as_str().unwrap().contains("interrupted"));
     assert!(!crate::support::is_alive(hanging), "the next run stopped what the interrupted item left running");
+    assert!(!scripts.exists(), "and removed the interrupted run's scripts");
 }
 
 #[test]
