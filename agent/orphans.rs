@@ -4,7 +4,9 @@
 //! when the item ends, times out or is cancelled. A `kill -9` of the agent (or a
 //! crash) skips all of that: the group keeps running, adopted by launchd. So while
 //! an item's program runs, the check-in keeps its group in the state store (the
-//! leader's pid and start time, [`ItemGroupRecorder`]), and the next agent, when
+//! leader's pid and start time, [`ItemGroupRecorder`]) from its first 20 ms on, or
+//! from when it is to be stopped (a program over sooner is not worth a commit),
+//! and the next agent, when
 //! it closes the run left without an end, stops that group: SIGTERM, the grace,
 //! SIGKILL ([`stop_left_behind`]). It does so only when the leader still exists
 //! with the recorded start time: a pid the system has since given to another

@@ -57,6 +57,12 @@ pub const DEFAULT_CAPTURE_TAIL: usize = 64 * 1024;
 /// How long the end of output is awaited after the program itself has exited.
 const PIPE_END_WAIT: Duration = Duration::from_millis(100);
 
+/// How long a program runs before the watcher set for its task hears of its group
+/// ([`GroupWatcher`]): a check-in records the group in the state store, a commit
+/// that a program ending sooner (most audits) does not need. It is heard of at
+/// once when it is to be stopped.
+const WATCH_AFTER: Duration = Duration::from_millis(20);
+
 /// How long output still buffered in the pipe is read after the group is gone.
 const DRAIN_WAIT: Duration = Duration::from_millis(100);
 
@@ -236,10 +242,28 @@ pub async fn run_child(
     let mut supervision =
         Supervision::new(child, receiver, limits).map_err(|source| SpawnError::from_start(spec, source))?;
     debug!(program = %spec.program.display(), group = supervision.group.id.as_raw(), "child started");
-    // Tells the watcher the group ended when this returns or its future is
-    // dropped: the group is stopped either way.
-    let _watched = watch::Watched::started(supervision.group.id, &spec.program);
-    let (end, stray_processes_stopped) = match supervision.watch(limits, cancel).await {
+    // The watcher hears of the group once it has run for `WATCH_AFTER`, or when it
+    // is to be stopped, and that it ended when this returns or its future is
+    // dropped (the group is stopped either way).
+    let group = supervision.group.id;
+    let mut watched = None;
+    let first_end = {
+        let watch = supervision.watch(limits, cancel);
+        tokio::pin!(watch);
+        tokio::select! {
+            biased;
+            first_end = &mut watch => first_end,
+            () = tokio::time::sleep(WATCH_AFTER) => {
+                watched = Some(watch::Watched::started(group, &spec.program));
+                watch.await
+            }
+        }
+    };
+    if watched.is_none() && !matches!(first_end, Watched::Exited(_)) {
+        watched = Some(watch::Watched::started(group, &spec.program));
+    }
+    let _watched = watched;
+    let (end, stray_processes_stopped) = match first_end {
         Watched::Interrupted(end) => {
             supervision.stop_group(limits.grace).await;
             (end, false)

@@ -334,3 +334,45 @@ fn stat_line_with_parentheses_in_the_name_is_parsed() {
     assert!(!group::proc_scan::is_live_state(b'Z'));
     assert!(group::proc_scan::is_live_state(b'S'));
 }
+
+/// What a [`GroupWatcher`] heard, in order.
+#[derive(Default)]
+struct Heard(std::sync::Mutex<Vec<&'static str>>);
+
+impl Heard {
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl GroupWatcher for Heard {
+    fn started(&self, _group: Pid, _program: &Path) {
+        self.0.lock().unwrap().push("started");
+    }
+
+    fn ended(&self, _group: Pid) {
+        self.0.lock().unwrap().push("ended");
+    }
+}
+
+#[tokio::test]
+async fn the_watcher_hears_of_a_group_that_outlives_a_moment_or_is_stopped() {
+    let heard = std::sync::Arc::new(Heard::default());
+    let long = watching(heard.clone(), run(&shell("sleep 0.3"), &limits_for(Duration::from_secs(10)))).await;
+    assert_eq!(long.end, ChildEnd::Exited { code: 0 });
+    assert_eq!(heard.take(), ["started", "ended"]);
+
+    let stopped = watching(heard.clone(), run(&shell("sleep 10"), &limits_for(Duration::from_millis(1)))).await;
+    assert_eq!(stopped.end, ChildEnd::TimedOut);
+    assert_eq!(heard.take(), ["started", "ended"], "heard of before it is stopped");
+
+    // A program over within `WATCH_AFTER` costs the watcher nothing; on a busy
+    // machine one start may take longer, so ten get the chance.
+    let mut unheard = 0;
+    for _ in 0..10 {
+        let quick = watching(heard.clone(), run(&shell("exit 0"), &limits_for(Duration::from_secs(10)))).await;
+        assert_eq!(quick.end, ChildEnd::Exited { code: 0 });
+        unheard += usize::from(heard.take().is_empty());
+    }
+    assert!(unheard > 0, "every quick program was reported");
+}

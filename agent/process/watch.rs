@@ -1,7 +1,9 @@
 //! Telling someone outside the process module when a supervised program's process
 //! group starts and when it is gone, without threading a parameter through every
 //! item type: a check-in sets a [`GroupWatcher`] for the task that runs an item
-//! ([`watching`]), and [`super::run_child`] reports to whichever is set.
+//! ([`watching`]), and [`super::run_child`] reports to whichever is set: a group
+//! that has run for a moment (`WATCH_AFTER`) or is about to be stopped, not one
+//! whose program was over before.
 //!
 //! The check-in records each group in the state store so that, after a `kill -9`
 //! of the agent, the next agent can stop what the item left running
