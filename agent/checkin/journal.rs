@@ -101,18 +101,7 @@ mod tests {
     }
 
     fn begun(store: &Store) -> RunRecord {
-        let run = RunRecord {
-            id: "run-1".into(),
-            kind: CheckinKind::Recurring,
-            trigger: Trigger::Cli,
-            started_at: Utc::now(),
-            finished_at: None,
-            outcome: None,
-            blueprint_id: Some("bp".into()),
-            drift: Drift::default(),
-            parameters: Vec::new(),
-            items: Vec::new(),
-        };
+        let run = RunRecord::begun("run-1", CheckinKind::Recurring, Trigger::Cli, Utc::now());
         store.begin_run(&run, 1).unwrap();
         run
     }

@@ -28,18 +28,7 @@ impl Device {
         let config = AgentConfig { blueprint_file: with_blueprint.then_some(blueprint), ..AgentConfig::default() };
         let store = Store::open(&paths.store_file).unwrap();
         let started_at = Utc::now() - chrono::Duration::minutes(1);
-        let run = RunRecord {
-            id: "daily-before".into(),
-            kind: CheckinKind::Daily,
-            trigger: Trigger::Schedule,
-            started_at,
-            finished_at: None,
-            outcome: None,
-            blueprint_id: Some("bp".into()),
-            drift: Drift::default(),
-            parameters: Vec::new(),
-            items: Vec::new(),
-        };
+        let run = RunRecord::begun("daily-before", CheckinKind::Daily, Trigger::Schedule, started_at);
         store.begin_run(&run, 1).unwrap();
         store.finish_run(&run.id, started_at, RunOutcome::Succeeded, &Drift::default()).unwrap();
         Device { _folder: folder, paths, config }

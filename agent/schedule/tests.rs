@@ -20,18 +20,7 @@ fn minutes(count: i64) -> chrono::Duration {
 
 /// Records a run in `store` the way a check-in does: begun, then (unless `None`) ended.
 fn record(store: &Store, kind: CheckinKind, started_at: DateTime<Utc>, outcome: Option<RunOutcome>) {
-    let run = RunRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        kind,
-        trigger: Trigger::Schedule,
-        started_at,
-        finished_at: None,
-        outcome: None,
-        blueprint_id: Some("bp".into()),
-        drift: Drift::default(),
-        parameters: Vec::new(),
-        items: Vec::new(),
-    };
+    let run = RunRecord::begun(&uuid::Uuid::now_v7().to_string(), kind, Trigger::Schedule, started_at);
     store.begin_run(&run, 1).unwrap();
     if let Some(outcome) = outcome {
         store.finish_run(&run.id, started_at + chrono::Duration::seconds(20), outcome, &Drift::default()).unwrap();
@@ -252,18 +241,7 @@ fn a_daily_request_made_while_a_daily_check_in_runs_is_served_by_the_next_one() 
     let folder = tempfile::tempdir().unwrap();
     let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
     let now = at("2026-11-25T10:00:00Z");
-    let running = RunRecord {
-        id: "running".into(),
-        kind: CheckinKind::Daily,
-        trigger: Trigger::Schedule,
-        started_at: now,
-        finished_at: None,
-        outcome: None,
-        blueprint_id: None,
-        drift: Drift::default(),
-        parameters: Vec::new(),
-        items: Vec::new(),
-    };
+    let running = RunRecord::begun("running", CheckinKind::Daily, Trigger::Schedule, now);
     store.begin_run(&running, 1).unwrap();
     store.request_daily().unwrap();
     store.finish_run("running", now + minutes(1), RunOutcome::Succeeded, &Drift::default()).unwrap();

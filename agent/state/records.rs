@@ -155,6 +155,25 @@ pub struct RunRecord {
     pub items: Vec<ItemRecord>,
 }
 
+#[cfg(test)]
+impl RunRecord {
+    /// A run of blueprint `bp` as a check-in begins it: no end, no results yet.
+    pub(crate) fn begun(id: &str, kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> Self {
+        RunRecord {
+            id: id.into(),
+            kind,
+            trigger,
+            started_at,
+            finished_at: None,
+            outcome: None,
+            blueprint_id: Some("bp".into()),
+            drift: Drift::default(),
+            parameters: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
 /// One line of history: a run without its items.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {

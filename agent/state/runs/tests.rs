@@ -3,18 +3,7 @@
 use super::*;
 
 fn run(id: &str, kind: CheckinKind, started_at: DateTime<Utc>) -> RunRecord {
-    RunRecord {
-        id: id.into(),
-        kind,
-        trigger: Trigger::Cli,
-        started_at,
-        finished_at: None,
-        outcome: None,
-        blueprint_id: Some("bp".into()),
-        drift: Drift::default(),
-        parameters: Vec::new(),
-        items: Vec::new(),
-    }
+    RunRecord::begun(id, kind, Trigger::Cli, started_at)
 }
 
 fn item(id: &str, status: ItemStatus, at: DateTime<Utc>) -> ItemRecord {
