@@ -6,11 +6,10 @@
 //! an item's program runs, the check-in keeps its group in the state store (the
 //! leader's pid and start time, [`ItemGroupRecorder`]) from its first 20 ms on, or
 //! from when it is to be stopped (a program over sooner is not worth a commit),
-//! and the next agent, when
-//! it closes the run left without an end, stops that group: SIGTERM, the grace,
-//! SIGKILL ([`stop_left_behind`]). It does so only when the leader still exists
-//! with the recorded start time: a pid the system has since given to another
-//! process is never signalled.
+//! and the next agent, when it closes the run left without an end, stops that
+//! group: SIGTERM, the grace, SIGKILL ([`stop_left_behind`]). It does so only when
+//! the leader still exists with the recorded start time: a pid the system has
+//! since given to another process is never signalled.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,8 +28,9 @@ use crate::state::{RecordedGroup, Store, StoreError, StoreWriter};
 /// with its own writer thread and connection, which the run's results share
 /// ([`crate::checkin`]'s journal).
 ///
-/// A group is handed to the writer as soon as its program starts. That it ended
-/// is written with the run's next results, in their transaction
+/// A group is handed to the writer when the process module reports it (once its
+/// program has run for a moment, or is to be stopped). That it ended is written
+/// with the run's next results, in their transaction
 /// ([`ItemGroupRecorder::write_later`]): until then a hard stop leaves the record
 /// of a group that is gone, which the next agent recognizes (its leader no longer
 /// exists with the recorded start time) and forgets.
