@@ -130,8 +130,7 @@ impl GroupWatcher for ItemGroupRecorder {
 fn process_start_time(pid: Pid) -> Option<u64> {
     static BOOT_TIME: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     static TICKS_PER_SECOND: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw())).ok()?;
-    let ticks = start_ticks(&stat)?;
+    let ticks = crate::process::start_ticks(pid.as_raw())?;
     let boot_time = *BOOT_TIME.get_or_init(System::boot_time);
     let per_second = *TICKS_PER_SECOND.get_or_init(|| {
         let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten();
@@ -147,15 +146,6 @@ fn process_start_time(pid: Pid) -> Option<u64> {
     let refresh = ProcessRefreshKind::nothing().without_tasks();
     system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, refresh);
     system.process(pid).map(sysinfo::Process::start_time)
-}
-
-/// The start time (clock ticks after boot) in a `/proc/PID/stat` line: field 22,
-/// the 20th after the command name, which is in parentheses and may itself hold
-/// spaces and parentheses.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-fn start_ticks(stat: &str) -> Option<u64> {
-    let (_, after_name) = stat.rsplit_once(')')?;
-    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Stops every process group an agent that is gone recorded, then forgets them.
@@ -257,14 +247,6 @@ mod tests {
         let _ = orphan.wait();
         reused.kill().unwrap();
         let _ = reused.wait();
-    }
-
-    #[test]
-    fn the_start_time_is_read_after_the_command_name_whatever_it_holds() {
-        let stat = "4242 (evil) 1 2 (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 200";
-        assert_eq!(start_ticks(stat), Some(987_654));
-        assert_eq!(start_ticks("4242 (sh) S 1"), None);
-        assert_eq!(start_ticks("garbage"), None);
     }
 
     #[test]

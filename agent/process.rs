@@ -38,6 +38,8 @@ use tracing::{debug, warn};
 
 mod capture;
 mod group;
+#[cfg(target_os = "linux")]
+pub(crate) use group::proc_scan::start_ticks;
 mod watch;
 
 pub use capture::CapturedOutput;

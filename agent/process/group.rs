@@ -145,13 +145,22 @@ pub(in crate::process) mod proc_scan {
         Ok(false)
     }
 
-    /// The fields of `/proc/<pid>/stat` needed here.
+    /// The fields of `/proc/<pid>/stat` the agent reads.
     #[derive(Debug, PartialEq, Eq)]
     pub(in crate::process) struct ProcessStat {
         /// One-letter scheduler state (`R`, `S`, `Z`, ...).
         pub(in crate::process) state: u8,
         /// Process group id.
         pub(in crate::process) group: i32,
+        /// When the process started, in clock ticks after boot (field 22); `None`
+        /// in a line cut short before it.
+        pub(in crate::process) start_ticks: Option<u64>,
+    }
+
+    /// When process `pid` started, in clock ticks after boot; `None` when there
+    /// is no such process.
+    pub(crate) fn start_ticks(pid: i32) -> Option<u64> {
+        read_stat(Path::new(&format!("/proc/{pid}")))?.start_ticks
     }
 
     /// Reads and parses `<process_directory>/stat`.
@@ -170,7 +179,9 @@ pub(in crate::process) mod proc_scan {
         let state = *fields.next()?.as_bytes().first()?;
         let _parent = fields.next()?;
         let group = fields.next()?.parse().ok()?;
-        Some(ProcessStat { state, group })
+        // Field 22, the 17th after the group.
+        let start_ticks = fields.nth(16).and_then(|ticks| ticks.parse().ok());
+        Some(ProcessStat { state, group, start_ticks })
     }
 
     /// Whether a process in `state` still runs code (is not zombie or dead).

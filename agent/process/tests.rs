@@ -328,7 +328,9 @@ async fn missing_working_directory_is_reported_as_such() {
 fn stat_line_with_parentheses_in_the_name_is_parsed() {
     let line = b"4242 (we ird) (name)) S 1 777 777 0 -1 4194560 0 0";
     let stat = group::proc_scan::parse_stat(line).expect("parsable");
-    assert_eq!(stat, group::proc_scan::ProcessStat { state: b'S', group: 777 });
+    assert_eq!(stat, group::proc_scan::ProcessStat { state: b'S', group: 777, start_ticks: None });
+    let full = b"4242 (evil) 1 2 (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 200";
+    assert_eq!(group::proc_scan::parse_stat(full).and_then(|stat| stat.start_ticks), Some(987_654));
     assert!(group::proc_scan::parse_stat(b"4242 (broken").is_none());
     assert!(group::proc_scan::parse_stat(b"4242 (x) Z").is_none());
     assert!(!group::proc_scan::is_live_state(b'Z'));
