@@ -100,10 +100,14 @@ mod tests {
         }
     }
 
-    fn begun(store: &Store) -> RunRecord {
+    /// A fresh store with run `run-1` begun, and the recorder a journal of it writes through.
+    fn begun() -> (tempfile::TempDir, Store, RunRecord, ItemGroupRecorder) {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
         let run = RunRecord::begun("run-1", CheckinKind::Recurring, Trigger::Cli, Utc::now());
         store.begin_run(&run, 1).unwrap();
-        run
+        let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
+        (folder, store, run, recorder)
     }
 
     fn recorded(store: &Store) -> Vec<(String, ItemStatus)> {
@@ -113,10 +117,7 @@ mod tests {
 
     #[test]
     fn decided_results_wait_for_the_next_write_that_cannot() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
-        let mut run = begun(&store);
-        let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
+        let (folder, store, mut run, recorder) = begun();
         let mut journal = RunJournal::new(&recorder);
         run.items.push(record("a", ItemStatus::Skipped));
         run.items.push(record("b", ItemStatus::Skipped));
@@ -150,10 +151,7 @@ mod tests {
 
     #[test]
     fn a_result_goes_into_the_commit_of_the_next_start() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
-        let mut run = begun(&store);
-        let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
+        let (_folder, store, mut run, recorder) = begun();
         let mut journal = RunJournal::new(&recorder);
         journal.item_started(&run, &record("a", ItemStatus::NotRun)).unwrap();
         recorder.written().unwrap();
@@ -169,10 +167,7 @@ mod tests {
 
     #[test]
     fn parameters_come_first_in_the_store() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
-        let mut run = begun(&store);
-        let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
+        let (_folder, store, mut run, recorder) = begun();
         let mut journal = RunJournal::new(&recorder);
         let mut parameter = record("p", ItemStatus::Succeeded);
         parameter.item_type = crate::state::PARAMETER_TYPE.into();
@@ -187,19 +182,15 @@ mod tests {
 
     #[test]
     fn a_hard_stop_keeps_every_result_written_before_a_program_started() {
-        let folder = tempfile::tempdir().unwrap();
-        let path = folder.path().join("agent.sqlite3");
-        {
-            let store = Store::open(&path).unwrap();
-            let mut run = begun(&store);
-            let recorder = ItemGroupRecorder::new(&folder.path().join("agent.sqlite3"), "run-1");
-            let mut journal = RunJournal::new(&recorder);
-            run.items.push(record("a", ItemStatus::Skipped));
-            journal.item_started(&run, &record("b", ItemStatus::NotRun)).unwrap();
-            recorder.written().unwrap();
-            // The agent dies here: nothing more is written.
-        }
-        let store = Store::open(&path).unwrap();
+        let (folder, store, mut run, recorder) = begun();
+        let mut journal = RunJournal::new(&recorder);
+        run.items.push(record("a", ItemStatus::Skipped));
+        journal.item_started(&run, &record("b", ItemStatus::NotRun)).unwrap();
+        recorder.written().unwrap();
+        // The agent dies here: nothing more is written.
+        drop(recorder);
+        drop(store);
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
         assert_eq!(store.mark_dangling_runs_interrupted().unwrap(), ["run-1"]);
         assert_eq!(recorded(&store), [("a".into(), ItemStatus::Skipped), ("b".into(), ItemStatus::Failed)]);
     }

@@ -55,11 +55,6 @@ impl Store {
         .map_err(self.failed("cannot record the start of an item"))
     }
 
-    /// Records how the item at `position` ended; committed at once.
-    pub fn item_finished(&self, run_id: &str, position: usize, item: &ItemRecord) -> Result<(), StoreError> {
-        self.items_finished(run_id, &[(position, item)])
-    }
-
     /// Records how each item ended, at its position, in one transaction (or in the
     /// caller's, see [`Store::in_transaction`]): one commit for a whole batch.
     pub fn items_finished(&self, run_id: &str, items: &[(usize, &ItemRecord)]) -> Result<(), StoreError> {

@@ -27,7 +27,7 @@ fn a_dangling_run_is_closed_as_interrupted_with_its_running_item_failed() {
     let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
     let now = Utc::now();
     store.begin_run(&run("r1", CheckinKind::Daily, now), 1).unwrap();
-    store.item_finished("r1", 0, &item("done", ItemStatus::Succeeded, now)).unwrap();
+    store.items_finished("r1", &[(0, &item("done", ItemStatus::Succeeded, now))]).unwrap();
     store.item_started("r1", 1, &item("cut", ItemStatus::NotRun, now)).unwrap();
     assert_eq!(store.latest_run().unwrap().unwrap().items.len(), 1, "a running item is not a result yet");
     assert_eq!(store.last_daily_completed().unwrap(), None);
@@ -50,7 +50,7 @@ fn history_counts_statuses_and_finished_dailies_count() {
     for (position, status) in
         [ItemStatus::Succeeded, ItemStatus::Failed, ItemStatus::Skipped, ItemStatus::NotRun].into_iter().enumerate()
     {
-        store.item_finished("r1", position, &item(&format!("i{position}"), status, now)).unwrap();
+        store.items_finished("r1", &[(position, &item(&format!("i{position}"), status, now))]).unwrap();
     }
     store.finish_run("r1", now, RunOutcome::Failed, &Drift { reapplied: 2, ..Drift::default() }).unwrap();
     let history = store.history(10).unwrap();
