@@ -27,7 +27,7 @@ use tracing::Instrument;
 use crate::blueprint::{self, BlueprintErrors, LibraryItem, LoadedBlueprint, Parameters};
 use crate::config::AgentConfig;
 use crate::inventory::{self, Platform};
-use crate::items::{self, ItemContext, ItemReport};
+use crate::items::{self, ItemContext, ItemReport, RunFolder};
 use crate::parameters::{self, ParameterContext};
 use crate::paths::AgentPaths;
 use crate::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan, PlannedItem};
@@ -191,8 +191,8 @@ async fn checkin(
     // Its programs' process groups are recorded while they run (see `orphans`).
     let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
     let journal = std::cell::RefCell::new(RunJournal::new(&groups));
-    let run_folder_made = std::cell::Cell::new(false);
-    let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder_made };
+    let run_folder = RunFolder::new(paths.scripts_dir.join(&run.id));
+    let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder };
     let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
@@ -292,8 +292,8 @@ struct Executor<'a> {
     /// The run's results on their way to the store (never borrowed across an await).
     journal: std::cell::RefCell<RunJournal<'a>>,
     cancel: &'a CancellationToken,
-    /// Whether the run's private folder was made: at its first item that runs.
-    run_folder_made: std::cell::Cell<bool>,
+    /// The run's private folder: made at its first item that runs.
+    run_folder: RunFolder,
 }
 
 impl Executor<'_> {
@@ -367,9 +367,12 @@ impl Executor<'_> {
                 }
                 Decision::Run { timeout } => {
                     progress.item_started(position, total, &planned.item);
-                    let ran = self
-                        .run_item(run, first_position + position, planned, *timeout, budget_deadline, progress)
-                        .await?;
+                    let next = plan.items.iter().enumerate().skip(position + 1).find_map(|(next, planned)| {
+                        matches!(planned.decision, Decision::Run { .. })
+                            .then_some((first_position + next, &planned.item))
+                    });
+                    let turn = Turn { position: first_position + position, planned, timeout: *timeout, next };
+                    let ran = self.run_item(run, &turn, budget_deadline, progress).await?;
                     budget_spent |= ran.stopped_by_budget;
                     reapplied += u32::from(ran.reapplied);
                     interrupted |= self.cancel.is_cancelled();
@@ -387,24 +390,22 @@ impl Executor<'_> {
         }
         run.drift.reapplied = reapplied;
         // The items' scripts and folders go with the run's folder, once, at its end.
-        if self.run_folder_made.get() {
-            let _ = std::fs::remove_dir_all(self.paths.scripts_dir.join(&run.id));
-        }
+        self.run_folder.remove();
         Ok(run_outcome(run.parameters.iter().chain(&run.items), budget_spent, interrupted))
     }
 
     /// Runs one item under the earlier of its timeout and the budget; says whether
-    /// the budget is what stopped it.
+    /// the budget is what stopped it. While its program runs, the scripts that ran
+    /// before are deleted and the next item to run is prepared.
     async fn run_item(
         &self,
         run: &RunRecord,
-        position: usize,
-        planned: &PlannedItem,
-        timeout: Option<std::time::Duration>,
+        turn: &Turn<'_>,
         budget_deadline: Instant,
         progress: &mut dyn Progress,
     ) -> Result<RanItem, StoreError> {
-        let item = &planned.item;
+        let item = &turn.planned.item;
+        let timeout = turn.timeout;
         let started_at = Utc::now();
         let clock = Instant::now();
         let own_deadline = timeout.map(|timeout| clock + timeout);
@@ -414,13 +415,8 @@ impl Executor<'_> {
         tracing::info!(item_id = %item.id, item_name = %item.name, item_type = %item.item_type, "Item started.");
         // The run's private folder holds what its items write (scripts, a disk
         // image's mount point); an item's own folder is made only if it needs one.
-        let run_dir = self.paths.scripts_dir.join(&run.id);
-        let work_dir = run_dir.join(position.to_string());
-        let made = match self.run_folder_made.get() {
-            true => Ok(()),
-            false => crate::state::create_private_folder(&run_dir).inspect(|()| self.run_folder_made.set(true)),
-        };
-        let report = match made {
+        let work_dir = self.run_folder.item_path(turn.position);
+        let report = match self.run_folder.make() {
             Ok(()) => {
                 let mut on_phase = |phase: &str| progress.item_phase(phase);
                 let mut context = ItemContext {
@@ -430,6 +426,7 @@ impl Executor<'_> {
                     store: self.store,
                     now: run.started_at,
                     work_dir: &work_dir,
+                    run_folder: &self.run_folder,
                     root: &self.paths.root,
                     deadline,
                     termination_grace: self.config.timeouts.termination_grace,
@@ -439,7 +436,17 @@ impl Executor<'_> {
                 };
                 // Every line a handler logs carries the item, so `agent logs --item NAME` finds it.
                 let span = tracing::info_span!("item", item_id = %item.id, item_name = %item.name);
-                crate::process::watching(self.groups.clone(), items::run(item, &mut context).instrument(span)).await
+                let item_run =
+                    crate::process::watching(self.groups.clone(), items::run(item, &mut context).instrument(span));
+                // Polled once the item waits, which for most is once its program has
+                // started: the file work then runs beside the program, not between two.
+                let meanwhile = async {
+                    self.run_folder.tidy();
+                    if let Some((position, next)) = turn.next {
+                        items::prepare(next, &self.run_folder.item_path(position), &self.run_folder);
+                    }
+                };
+                tokio::join!(biased; item_run, meanwhile).0
             }
             Err(error) => ItemReport::failed(format!("cannot prepare the item's folder: {error}")),
         };
@@ -452,6 +459,17 @@ impl Executor<'_> {
         record.output = report.output;
         Ok(RanItem { record, stopped_by_budget: by_budget, reapplied: report.reapplied })
     }
+}
+
+/// One item's turn in the run.
+struct Turn<'plan> {
+    /// Where the item stands among the run's results (after the parameters).
+    position: usize,
+    planned: &'plan PlannedItem,
+    /// Its own timeout, if its type has one.
+    timeout: Option<std::time::Duration>,
+    /// The item to run after it, and where it will stand.
+    next: Option<(usize, &'plan LibraryItem)>,
 }
 
 /// An item that ran, and what its run means for the whole check-in.

@@ -1,12 +1,11 @@
 //! Custom scripts: audit, then remediation when the audit fails, then the audit
-//! again to confirm. Each script is written into the item's private folder and
-//! executed directly, so its own shebang picks the interpreter.
+//! again to confirm. Each script is written into the run's private folder and
+//! executed directly, so its own shebang picks the interpreter. The audit is
+//! written ahead, while the item before runs ([`prepare`]).
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{ItemContext, ItemReport};
+use super::{ItemContext, ItemReport, RunFolder};
 use crate::blueprint::CustomScript;
 use crate::process::{ChildEnd, ChildSpec, Limits, SpawnError, run_child};
 use crate::state::ItemStatus;
@@ -110,7 +109,19 @@ fn stopped(phase: &str, end: &ChildEnd, log: Transcript) -> ItemReport {
     ended(status, message, None, log)
 }
 
-/// Writes `source` into the item's folder and runs it until it ends or the deadline.
+/// Writes the audit ahead of the item's turn.
+pub fn prepare(script: &CustomScript, item_path: &Path, folder: &RunFolder) {
+    if script.audit.starts_with("#!") {
+        folder.write_ahead(&script_path(item_path, "audit"), &script.audit);
+    }
+}
+
+/// Where the item's script for `phase` is written: beside its path, `<path>.<phase>`.
+fn script_path(item_path: &Path, phase: &str) -> PathBuf {
+    item_path.with_extension(phase.replace(' ', "-"))
+}
+
+/// Writes `source` into the run's folder and runs it until it ends or the deadline.
 async fn run_script(
     phase: &str,
     source: &str,
@@ -123,8 +134,10 @@ async fn run_script(
         )));
     }
     (context.on_phase)(phase);
-    let path = context.work_dir.with_extension(phase.replace(' ', "-"));
-    write_script(&path, source)
+    let path = script_path(context.work_dir, phase);
+    context
+        .run_folder
+        .script(&path, source)
         .map_err(|error| ItemReport::failed(format!("cannot write the {phase} script {}: {error}", path.display())))?;
     let spec = ChildSpec {
         program: path.clone(),
@@ -134,21 +147,11 @@ async fn run_script(
     };
     let limits = Limits::new(context.deadline, context.termination_grace);
     let outcome = run_child(&spec, &limits, context.cancel).await;
-    let _ = std::fs::remove_file(&path);
+    context.run_folder.ran(path);
     let outcome = outcome.map_err(|error| ItemReport::failed(describe_spawn_error(phase, source, &error)))?;
     let step = Step { end: outcome.end, output: outcome.output.to_text() };
     log.add(phase, &step);
     Ok(step)
-}
-
-/// Creates the script file (0700 whatever the umask), writes it, and closes it
-/// before it runs: a file still open for writing cannot be executed. It is not
-/// synced to disk: it runs from the page cache at once and is deleted after, and
-/// a crash in between leaves nothing worth keeping.
-fn write_script(path: &Path, source: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o700).open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o700))?;
-    file.write_all(source.as_bytes())
 }
 
 /// Says why a script could not start, naming a missing interpreter.

@@ -6,8 +6,12 @@ mod custom_printer;
 mod custom_script;
 mod managed_os;
 mod report;
+mod run_folder;
 
 pub use report::{ItemContext, ItemReport};
+pub use run_folder::RunFolder;
+
+use std::path::Path;
 
 use crate::blueprint::{ItemDetails, LibraryItem};
 
@@ -19,5 +23,14 @@ pub async fn run(item: &LibraryItem, context: &mut ItemContext<'_>) -> ItemRepor
         ItemDetails::CustomApp(settings) => custom_app::run(settings, context).await,
         ItemDetails::AutoApp(settings) => auto_app::run(settings, context).await,
         ItemDetails::ManagedOs(settings) => managed_os::run(settings, context).await,
+    }
+}
+
+/// Does what can be done for an item before its turn, while the program before it
+/// runs: a custom script's audit is written into the run's folder. Nothing here
+/// can fail the item; what goes wrong is met again, and reported, in its turn.
+pub fn prepare(item: &LibraryItem, item_path: &Path, folder: &RunFolder) {
+    if let ItemDetails::CustomScript(settings) = &item.details {
+        custom_script::prepare(settings, item_path, folder);
     }
 }

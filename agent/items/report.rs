@@ -11,6 +11,8 @@ use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::state::{ItemStatus, Store};
 
+use super::RunFolder;
+
 /// Everything a handler needs besides the item itself.
 pub struct ItemContext<'a> {
     /// The item's id, the key for what the device remembers about it.
@@ -28,6 +30,8 @@ pub struct ItemContext<'a> {
     /// folder creates it; scripts are files beside it (`<path>.<phase>`). All of
     /// it is removed with the run's folder when the run ends.
     pub work_dir: &'a Path,
+    /// The run's private folder, which writes and deletes the item's scripts.
+    pub run_folder: &'a RunFolder,
     /// The folder programs start in: the agent's root (`/` on a Mac).
     pub root: &'a Path,
     /// When the item must be done: its own timeout or the run's budget, whichever is first.

@@ -121,6 +121,29 @@ fn scripts_run_from_a_private_folder_with_the_run_and_item_ids() {
 }
 
 #[test]
+fn the_next_audit_is_written_and_a_script_that_ran_deleted_while_a_script_runs() {
+    let device = Device::new();
+    // Each waits (at most 5 s) for what the check-in does beside it, in the run's folder.
+    let wait_until = |condition: &str, said: &str| {
+        format!(
+            "#!/bin/sh\ndir=$(dirname \"$0\")\ni=0\nwhile [ $i -lt 50 ]; do\n  if {condition}; then echo {said}; exit 0; fi\n  sleep 0.1; i=$((i+1))\ndone\nexit 1\n"
+        )
+    };
+    let items = vec![
+        script("first", "A first", &wait_until("[ -e \"$dir/1.audit\" ]", "the next audit is there")),
+        script("second", "B second", &wait_until("[ ! -e \"$dir/0.audit\" ]", "the audit before is gone")),
+    ];
+    let path = device.write_blueprint(&blueprint(items));
+    assert_eq!(code(&device.check_in(&path, &[])), 0);
+    let status = device.status();
+    for (name, said) in [("A first", "the next audit is there"), ("B second", "the audit before is gone")] {
+        let result = item(&status, name);
+        assert_eq!(result["status"], "succeeded", "{result}");
+        assert!(result["output"].as_str().unwrap().contains(said), "{result}");
+    }
+}
+
+#[test]
 fn a_reader_that_goes_away_never_stops_the_check_in() {
     let device = Device::new();
     let items =
