@@ -77,8 +77,10 @@ const KILL_CONFIRMATION_WAIT: Duration = Duration::from_secs(1);
 /// How often the process group is checked after `SIGKILL`.
 const KILL_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Size of the buffer each read from the output pipe goes through.
-const READ_CHUNK_SIZE: usize = 64 * 1024;
+/// Size of the buffer each read from the output pipe goes through, one per
+/// program. Kept under 64 KiB: freeing a block that large makes the C allocator
+/// sweep its free lists, a cost every short program would pay once.
+const READ_CHUNK_SIZE: usize = 16 * 1024;
 
 /// What to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
