@@ -210,13 +210,13 @@ fn status_time(root: &Path) -> Figure {
 }
 
 /// A recurring check-in of 500 `exit 0` script items against 500 `sh -c 'exit 0'`
-/// spawns, five of each, alternated. The figure is the least check-in against the
+/// spawns, nine of each, alternated. The figure is the least check-in against the
 /// least spawns: as with Python's `timeit`, the least of repeated timings is the
 /// cost of the work itself, and what the others add comes from other processes
 /// on the machine, which hits the agent (two threads and a child at once) harder
-/// than a single loop. The median of the five adjacent pairs is shown beside it.
+/// than a single loop. The median of the nine adjacent pairs is shown beside it.
 fn script_overhead(root: &Path) -> Figure {
-    const PAIRS: usize = 5;
+    const PAIRS: usize = 9;
     let blueprint = write_blueprint(root, &scripts(500, "every_15_min"));
     let check_in = || check_in(root, &blueprint, "the check-in of 500 scripts");
     let spawns = || {
