@@ -379,8 +379,9 @@ impl Executor<'_> {
                     ran.record
                 }
             };
-            // Written with the next item's start or the run's end (see `journal`).
+            // Written with the next item's start, the run's end, or a batch (see `journal`).
             run.items.push(record);
+            self.journal.borrow_mut().result_added(run)?;
             let record = &run.items[run.items.len() - 1];
             events::ItemFinished { run_id: &run.id, record }.emit();
             progress.item_finished(position, total, record);

@@ -3,11 +3,13 @@
 //!
 //! A result waits in memory until the next write that cannot wait: the start of
 //! an item that runs programs (so a `kill -9` shows it running and the next agent
-//! closes it as interrupted), or the end of the run. An item that runs a program
-//! costs one commit for its start (with the result before it) and one for its
-//! program's process group; 10,000 skipped items cost one. The process groups
-//! that ended go into the next of these commits
-//! ([`ItemGroupRecorder::write_later`]).
+//! closes it as interrupted), or the end of the run; or until
+//! [`RESULTS_PER_WRITE`] wait, so a run of many items that start no program is
+//! written while it goes on rather than all at its end. An item that runs a
+//! program costs one commit for its start (with the result before it), and one
+//! more if its program's process group is recorded (see `orphans`); 10,000
+//! skipped items cost ten. The process groups that ended go into the next of
+//! these commits ([`ItemGroupRecorder::write_later`]).
 //!
 //! The commits are made by the run's writer thread ([`crate::state::StoreWriter`]),
 //! in order, while the check-in goes on: an item's start is handed over and its
@@ -19,6 +21,9 @@
 
 use crate::orphans::ItemGroupRecorder;
 use crate::state::{ItemRecord, RunRecord, Store, StoreError};
+
+/// How many results may wait in memory before they are handed over in one write.
+pub(super) const RESULTS_PER_WRITE: usize = 1000;
 
 /// Which of one run's results were handed to the writer.
 ///
@@ -34,6 +39,20 @@ pub(super) struct RunJournal<'a> {
 impl<'a> RunJournal<'a> {
     pub(super) fn new(store: &'a ItemGroupRecorder) -> Self {
         RunJournal { store, handed_over: 0 }
+    }
+
+    /// A result was added to `run`: hands over every result waiting, in one write,
+    /// once [`RESULTS_PER_WRITE`] wait, and returns at once.
+    ///
+    /// # Errors
+    ///
+    /// An earlier write that failed, as far as is known now.
+    pub(super) fn result_added(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        if run.parameters.len() + run.items.len() - self.handed_over < RESULTS_PER_WRITE {
+            return Ok(());
+        }
+        let write = self.results_since(run, None);
+        self.store.write_later(write)
     }
 
     /// Writes every result of `run` not yet in the store, in one transaction, and
@@ -163,6 +182,26 @@ mod tests {
         // Nothing waiting, nothing ended: nothing to write.
         journal.write(&run).unwrap();
         assert_eq!(recorded(&store).len(), 1);
+    }
+
+    #[test]
+    fn results_are_handed_over_once_enough_wait() {
+        let (_folder, store, mut run, recorder) = begun();
+        let mut journal = RunJournal::new(&recorder);
+        for index in 0..RESULTS_PER_WRITE - 1 {
+            run.items.push(record(&format!("i{index}"), ItemStatus::Skipped));
+            journal.result_added(&run).unwrap();
+        }
+        recorder.written().unwrap();
+        assert_eq!(recorded(&store), [], "fewer than enough wait in memory");
+        run.items.push(record("last", ItemStatus::Skipped));
+        journal.result_added(&run).unwrap();
+        recorder.written().unwrap();
+        assert_eq!(recorded(&store).len(), RESULTS_PER_WRITE);
+        run.items.push(record("after", ItemStatus::Skipped));
+        journal.result_added(&run).unwrap();
+        recorder.written().unwrap();
+        assert_eq!(recorded(&store).len(), RESULTS_PER_WRITE, "the count starts again");
     }
 
     #[test]
