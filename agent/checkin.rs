@@ -6,8 +6,9 @@
 //! and its run closed as interrupted, the plan is made, and each item runs under
 //! the earlier of its own timeout and the run's budget, its programs' process
 //! groups recorded while they run. An item that runs programs is committed when
-//! it starts; every result is committed with the next such start or with the
-//! run's end, by a writer thread of the run's own ([`journal`]). The tenant's
+//! it starts; every result is committed with the next such start, with the
+//! run's end, or with a thousand others, by a writer thread of the run's own
+//! ([`journal`]). The tenant's
 //! saved requests for a check-in are served (removed) when the run starts. With a
 //! tenant, the results are reported at the end, after the inventory is collected
 //! when one is due. What happened goes out as telemetry
