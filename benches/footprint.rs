@@ -213,7 +213,7 @@ fn status_time(root: &Path) -> Figure {
 /// spawns, nine of each, alternated. The figure is the least check-in against the
 /// least spawns: as with Python's `timeit`, the least of repeated timings is the
 /// cost of the work itself, and what the others add comes from other processes
-/// on the machine, which hits the agent (two threads and a child at once) harder
+/// on the machine, which hits the agent (three threads and a child at once) harder
 /// than a single loop. The median of the nine adjacent pairs is shown beside it.
 fn script_overhead(root: &Path) -> Figure {
     const PAIRS: usize = 9;
