@@ -17,6 +17,7 @@ mod daemon;
 mod doctor;
 mod end_to_end;
 mod frequency;
+mod hardening;
 mod logs;
 mod managed_os;
 mod managed_profile;

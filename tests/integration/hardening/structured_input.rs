@@ -1,0 +1,1 @@
+//! Depth and size limits on every structured input, duplicate keys and hostile item ids.
