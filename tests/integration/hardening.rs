@@ -7,3 +7,4 @@ mod configuration;
 mod files;
 mod network;
 mod structured_input;
+mod terminal;

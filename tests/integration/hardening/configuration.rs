@@ -1,1 +1,1 @@
-//! Configuration trusted only when only root could have written it, any value of any key, output cut short, control characters before a terminal.
+//! Configuration trusted only when only root could have written it, and any value of any key.
