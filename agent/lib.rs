@@ -48,6 +48,7 @@ pub mod items;
 pub mod log_records;
 pub mod logging;
 pub mod mdm;
+pub mod network_rules;
 pub mod operating_system;
 mod orphans;
 pub mod parameters;

@@ -19,6 +19,7 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use super::document::{Problems, join_key};
+use crate::network_rules::{self, is_allowed_http};
 use crate::paths::AgentPaths;
 
 /// How the downloaded file installs.
@@ -60,10 +61,7 @@ impl DownloadUrl {
     /// (signed download links carry credentials there).
     pub fn redacted(&self) -> String {
         match self {
-            DownloadUrl::Http(url) => {
-                let port = url.port().map(|port| format!(":{port}")).unwrap_or_default();
-                format!("{}://{}{port}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path())
-            }
+            DownloadUrl::Http(url) => network_rules::redacted(url),
             DownloadUrl::File(path) => format!("file://{}", path.display()),
         }
     }
@@ -72,20 +70,6 @@ impl DownloadUrl {
 impl fmt::Display for DownloadUrl {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(&self.redacted())
-    }
-}
-
-/// Whether the agent may fetch `url`: https anywhere, http to loopback only.
-pub fn is_allowed_http(url: &Url) -> bool {
-    let host = url.host_str().unwrap_or_default();
-    match url.scheme() {
-        "https" => !host.is_empty(),
-        "http" => {
-            let address = host.trim_start_matches('[').trim_end_matches(']');
-            host.eq_ignore_ascii_case("localhost")
-                || address.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
-        }
-        _ => false,
     }
 }
 
@@ -187,7 +171,7 @@ fn resolve_url(text: &str, parent: &str, problems: &mut Problems) -> Option<Down
     let url = match Url::parse(text.trim()) {
         Ok(url) => url,
         Err(error) => {
-            problems.error(&key, &format!("{text:?} is not a URL ({error})"));
+            problems.error(&key, &format!("{:?} is not a URL ({error})", network_rules::redacted_text(text)));
             return None;
         }
     };
@@ -200,8 +184,9 @@ fn resolve_url(text: &str, parent: &str, problems: &mut Problems) -> Option<Down
         return relative.map(|relative| DownloadUrl::File(Path::new("/").join(relative)));
     }
     if !is_allowed_http(&url) {
+        let shown = network_rules::redacted(&url);
         let message = "must be https://, file:///, or http:// to a loopback host (127.0.0.1, [::1], localhost)";
-        problems.error(&key, message);
+        problems.error(&key, &format!("{message}; found {shown:?}"));
         return None;
     }
     Some(DownloadUrl::Http(url))

@@ -18,7 +18,7 @@ mod model;
 mod parameters;
 mod resolve;
 
-pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource, is_allowed_http};
+pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource};
 pub use auto_app::AutoApp;
 pub use custom_app::{CustomApp, Enforcement};
 pub use custom_printer::{CustomPrinter, PrinterDriver};

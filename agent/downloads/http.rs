@@ -15,7 +15,8 @@ use reqwest::{StatusCode, Url};
 use super::error::{DownloadError, with_causes};
 use super::fetch::{Downloader, cache_error};
 use super::partial::PartialFile;
-use crate::blueprint::{DownloadUrl, is_allowed_http};
+use crate::blueprint::DownloadUrl;
+use crate::network_rules::{self, is_allowed_http};
 
 /// How long connecting (TCP and TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -116,7 +117,7 @@ fn client() -> reqwest::Result<reqwest::Client> {
             attempt.error("redirected to a URL the agent does not download from (https, or http to loopback only)")
         }
     });
-    reqwest::Client::builder()
+    network_rules::client_builder()
         .user_agent(concat!("endpoint-agent/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)

@@ -13,7 +13,8 @@ use reqwest::Url;
 use semver::Version;
 use serde_json::Value;
 
-use crate::blueprint::{DownloadUrl, is_allowed_http};
+use crate::blueprint::DownloadUrl;
+use crate::network_rules::is_allowed_http;
 use crate::plan::CheckinKind;
 use crate::state::{AgentUpdate, AgentUpdateOutcome};
 

@@ -73,7 +73,7 @@ impl TenantClient {
     /// A client for the configured tenant; `None` when no tenant is configured.
     pub(crate) fn new(config: &AgentConfig) -> Result<Option<Self>, TenantError> {
         let Some(url) = &config.tenant.url else { return Ok(None) };
-        let http = reqwest::Client::builder()
+        let http = crate::network_rules::client_builder()
             .user_agent(concat!("endpoint-agent/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.tenant.connect_timeout)
             .timeout(config.tenant.request_timeout)
