@@ -19,7 +19,8 @@
 //!
 //! The output capture lives in `capture`, the process group and its liveness
 //! check in `group`; `watch` lets a check-in record each group while it runs, so
-//! the next agent can stop it after a `kill -9` ([`crate::orphans`]).
+//! the next agent can stop it after a `kill -9` ([`crate::orphans`]); `environment`
+//! keeps the agent's secrets out of every child's environment.
 
 use std::ffi::OsString;
 use std::io;
@@ -37,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 mod capture;
+mod environment;
 mod group;
 #[cfg(target_os = "linux")]
 pub(crate) use group::proc_scan::start_ticks;
@@ -44,6 +46,7 @@ mod watch;
 
 pub use capture::CapturedOutput;
 use capture::OutputReader;
+pub(crate) use environment::withhold_from_children;
 use group::ProcessGroup;
 #[cfg(test)]
 pub(crate) use group::group_is_alive;
@@ -91,7 +94,8 @@ pub struct ChildSpec {
     pub args: Vec<OsString>,
     /// Working directory of the program; the agent's own when `None`.
     pub current_dir: Option<PathBuf>,
-    /// Variables added to (or overriding) the inherited environment.
+    /// Variables added to (or overriding) the inherited environment, which never
+    /// holds the agent's secrets (see `environment`).
     pub env: Vec<(OsString, OsString)>,
 }
 
@@ -289,8 +293,8 @@ pub async fn run_child(
     Ok(ChildOutcome { end, output: supervision.output.captured, duration, stray_processes_stopped })
 }
 
-/// Starts the program as leader of a new process group, with stdin from
-/// `/dev/null` and stdout and stderr both writing into one new pipe whose
+/// Starts the program as leader of a new process group, without the agent's
+/// secrets in its environment, with stdin from `/dev/null` and stdout and stderr both writing into one new pipe whose
 /// reading end is returned.
 fn spawn_in_own_group(spec: &ChildSpec) -> Result<(Child, pipe::Receiver), SpawnError> {
     let start_error = |source| SpawnError::from_start(spec, source);
@@ -298,6 +302,9 @@ fn spawn_in_own_group(spec: &ChildSpec) -> Result<(Child, pipe::Receiver), Spawn
     let stdout = sender.into_blocking_fd().map_err(start_error)?;
     let stderr = stdout.try_clone().map_err(start_error)?;
     let mut command = Command::new(&spec.program);
+    for name in environment::withheld_variables() {
+        command.env_remove(name);
+    }
     command
         .args(&spec.args)
         .envs(spec.env.iter().map(|(name, value)| (name, value)))

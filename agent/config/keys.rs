@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::settings::{AgentConfig, LogLevel, REDACTED, Secret, duration_text, long_duration_text};
 use super::values::{self, RawValue, ValueProblem};
+use crate::network_rules;
 
 /// The prefix every configuration environment variable starts with.
 pub(crate) const ENVIRONMENT_PREFIX: &str = "AGENT_";
@@ -46,6 +47,9 @@ enum Field {
     OptionalPath(Place<Option<PathBuf>>),
     /// An `http(s)://` URL, or unset.
     OptionalUrl(Place<Option<String>>),
+    /// The tenant's base URL, or unset: https, or http to loopback only, and no
+    /// user-info, query or fragment.
+    OptionalTenantUrl(Place<Option<String>>),
     /// A secret string, or unset; always shown redacted.
     OptionalSecret(Place<Option<Secret>>),
     /// A whole number from 1 up.
@@ -110,7 +114,7 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "tenant.connect_timeout", field: Field::Duration(place!(tenant.connect_timeout)) },
     KnownKey { name: "tenant.request_timeout", field: Field::Duration(place!(tenant.request_timeout)) },
     KnownKey { name: "tenant.token", field: Field::OptionalSecret(place!(tenant.token)) },
-    KnownKey { name: "tenant.url", field: Field::OptionalUrl(place!(tenant.url)) },
+    KnownKey { name: "tenant.url", field: Field::OptionalTenantUrl(place!(tenant.url)) },
     KnownKey { name: "timeouts.agent_update", field: Field::Duration(place!(timeouts.agent_update)) },
     KnownKey { name: "timeouts.auto_app", field: Field::Duration(place!(timeouts.auto_app)) },
     KnownKey { name: "timeouts.custom_printer", field: Field::Duration(place!(timeouts.custom_printer)) },
@@ -124,6 +128,12 @@ pub(crate) fn find(name: &str) -> Option<&'static KnownKey> {
     KNOWN_KEYS.iter().find(|key| key.name == name)
 }
 
+/// The environment variables of the secret keys (`AGENT_TENANT_TOKEN`): what no
+/// child process may inherit.
+pub(crate) fn secret_variables() -> Vec<String> {
+    KNOWN_KEYS.iter().filter(|key| key.is_secret()).map(KnownKey::environment_variable).collect()
+}
+
 /// The known key whose environment variable is `variable`, if there is one.
 pub(crate) fn find_by_environment_variable(variable: &str) -> Option<&'static KnownKey> {
     KNOWN_KEYS.iter().find(|key| key.environment_variable() == variable)
@@ -135,6 +145,12 @@ impl KnownKey {
         format!("{ENVIRONMENT_PREFIX}{}", self.name.to_ascii_uppercase().replace('.', "_"))
     }
 
+    /// Whether the value is a secret: shown redacted, never taken from the command
+    /// line, never passed to a child process.
+    pub(crate) fn is_secret(&self) -> bool {
+        matches!(self.field, Field::OptionalSecret(_))
+    }
+
     /// Checks `raw` against this key's type and stores it in `config`.
     pub(crate) fn apply(&self, raw: &RawValue, config: &mut AgentConfig) -> Result<(), ValueProblem> {
         match &self.field {
@@ -142,6 +158,7 @@ impl KnownKey {
             Field::Path(place) => *(place.write)(config) = values::parse_path(raw)?,
             Field::OptionalPath(place) => *(place.write)(config) = values::parse_optional_path(raw)?,
             Field::OptionalUrl(place) => *(place.write)(config) = values::parse_optional_url(raw)?,
+            Field::OptionalTenantUrl(place) => *(place.write)(config) = values::parse_optional_tenant_url(raw)?,
             Field::OptionalSecret(place) => *(place.write)(config) = values::parse_optional_secret(raw)?,
             Field::PositiveInteger(place) => *(place.write)(config) = values::parse_positive_integer(raw)?,
             Field::LogLevel(place) => *(place.write)(config) = values::parse_log_level(raw)?,
@@ -159,7 +176,8 @@ impl KnownKey {
             Field::Duration(place) => Some(duration_text(*(place.read)(config))),
             Field::Path(place) => Some(path_text((place.read)(config))),
             Field::OptionalPath(place) => (place.read)(config).as_deref().map(path_text),
-            Field::OptionalUrl(place) => (place.read)(config).clone(),
+            Field::OptionalUrl(place) => (place.read)(config).as_deref().map(network_rules::redacted_text),
+            Field::OptionalTenantUrl(place) => (place.read)(config).clone(),
             Field::OptionalSecret(place) => (place.read)(config).as_ref().map(|_| REDACTED.to_string()),
             Field::PositiveInteger(place) => Some((place.read)(config).to_string()),
             Field::LogLevel(place) => Some((place.read)(config).to_string()),
@@ -193,6 +211,11 @@ mod tests {
         let variables: BTreeSet<_> = KNOWN_KEYS.iter().map(KnownKey::environment_variable).collect();
         assert_eq!(variables.len(), KNOWN_KEYS.len());
         assert!(!variables.contains(crate::paths::ROOT_VARIABLE));
+    }
+
+    #[test]
+    fn the_token_is_the_secret_key() {
+        assert_eq!(secret_variables(), ["AGENT_TENANT_TOKEN"]);
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub(crate) enum SourceProblem {
     /// The drop-in folder exists but cannot be listed.
     #[error("could not list the drop-in folder: {error}")]
     UnlistableFolder { error: io::Error },
+    /// `--set` for a secret key: the command line is readable by every process
+    /// on the Mac (`ps`), so a secret never travels there.
+    #[error(
+        "a secret is never taken from the command line, where every process on the Mac can read it; put it in a file and run `agent enroll --url URL --token-file PATH` (or `--token-file -` to read standard input), or deliver it in managed preferences"
+    )]
+    SecretOnCommandLine,
     /// An `AGENT_*` variable that names no key; probably a typo.
     #[error("unknown variable, ignored")]
     UnknownVariable,
@@ -143,6 +149,10 @@ pub(crate) fn flag_layer(flag: &str, problems: &mut Problems) -> Option<Layer> {
         problems.error(&Origin::Flag, None, SourceProblem::FlagWithoutKey);
         return None;
     }
+    if keys::find(key).is_some_and(keys::KnownKey::is_secret) {
+        problems.error(&Origin::Flag, Some(key), SourceProblem::SecretOnCommandLine);
+        return None;
+    }
     Some(Layer {
         origin: Origin::Flag,
         settings: vec![RawSetting { key: key.to_string(), value: RawValue::Text(value.to_string()) }],
@@ -224,6 +234,12 @@ mod tests {
             ("tenant.url=", Ok(("tenant.url", ""))),
             ("timeouts.run", Err("flag --set: expected key=value, found \"timeouts.run\"")),
             ("=2h", Err("flag --set: expected key=value, found no key before \"=\"")),
+            (
+                "tenant.token=tok-1",
+                Err(
+                    "flag --set: key \"tenant.token\": a secret is never taken from the command line, where every process on the Mac can read it; put it in a file and run `agent enroll --url URL --token-file PATH` (or `--token-file -` to read standard input), or deliver it in managed preferences",
+                ),
+            ),
         ];
         for (flag, expected) in cases {
             let mut problems = Problems::default();

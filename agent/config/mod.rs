@@ -28,4 +28,3 @@ pub use settings::{
     Timeouts,
 };
 pub(crate) use settings::{duration_text, long_duration_text};
-pub(crate) use values::is_web_url;

@@ -59,6 +59,7 @@ pub fn load(
     environment: impl IntoIterator<Item = (String, String)>,
     flags: &[String],
 ) -> Result<LoadedConfig, ConfigErrors> {
+    crate::process::withhold_from_children(keys::secret_variables());
     let mut problems = Problems::default();
     let mut merged = Merged::defaults();
     merged.apply_file(&paths.config_file, FileFormat::PropertyList, &mut problems);

@@ -147,8 +147,12 @@ fn every_key_type_loads_from_files_environment_and_flags() {
         &paths.config_dropin_dir.join("20-tenant.json"),
         r#"{"tenant": {"url": "https://tenant.example.com", "token": "tok-file"}, "schedule.daily_interval": 43200}"#,
     );
-    let variables = environment(&[("AGENT_OTEL_ENDPOINT", "http://127.0.0.1:4318"), ("AGENT_LOGS_LEVEL", "DEBUG")]);
-    let loaded = load(&paths, variables, &flags(&["tenant.token=tok-flag"])).unwrap();
+    let variables = environment(&[
+        ("AGENT_OTEL_ENDPOINT", "http://127.0.0.1:4318"),
+        ("AGENT_LOGS_LEVEL", "DEBUG"),
+        ("AGENT_TENANT_TOKEN", "tok-variable"),
+    ]);
+    let loaded = load(&paths, variables, &flags(&["logs.retention_days=30"])).unwrap();
     let config = &loaded.config;
     assert_eq!(config.schedule.recurring_interval, Duration::from_secs(600));
     assert_eq!(config.schedule.daily_interval, Duration::from_secs(12 * 3600));
@@ -156,7 +160,7 @@ fn every_key_type_loads_from_files_environment_and_flags() {
     assert_eq!(config.logs.retention_days, 30);
     assert_eq!(config.logs.level, LogLevel::Debug);
     assert_eq!(config.tenant.url.as_deref(), Some("https://tenant.example.com"));
-    assert_eq!(config.tenant.token.as_ref().map(Secret::expose), Some("tok-flag"));
+    assert_eq!(config.tenant.token.as_ref().map(Secret::expose), Some("tok-variable"));
     assert_eq!(config.otel.endpoint.as_deref(), Some("http://127.0.0.1:4318"));
 }
 

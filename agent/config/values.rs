@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::settings::{LogLevel, Secret};
+use crate::network_rules::{self, TenantUrlProblem};
 
 /// A value read from a layer, not yet checked against its key's type.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,9 +49,12 @@ pub(crate) enum ValueProblem {
     /// Not a string.
     #[error("expected a path, found {found}")]
     NotAPath { found: String },
-    /// Not an `http://` or `https://` URL with a host.
+    /// Not an `http://` or `https://` URL with a host; `found` is redacted.
     #[error("expected an http:// or https:// URL with a host, found {found}")]
     NotAUrl { found: String },
+    /// A tenant URL the agent refuses to talk to (its message shows it redacted).
+    #[error(transparent)]
+    TenantUrl(#[from] TenantUrlProblem),
     /// Not a string; `found` names only the type, never the value.
     #[error("expected a string, found {found}")]
     NotAString { found: String },
@@ -106,6 +110,15 @@ impl RawValue {
         }
     }
 
+    /// The value as found, for error messages about a URL: text shown without
+    /// user-info, query or fragment.
+    fn redacted_url(&self) -> String {
+        match self {
+            RawValue::Text(text) => format!("{:?}", network_rules::redacted_text(text)),
+            other => other.to_string(),
+        }
+    }
+
     /// True for the values that mean "unset" on an optional key.
     fn is_unset(&self) -> bool {
         matches!(self, RawValue::Null) || self.trimmed_text() == Some("")
@@ -156,8 +169,20 @@ pub(crate) fn parse_optional_url(raw: &RawValue) -> Result<Option<String>, Value
     }
     match raw.trimmed_text() {
         Some(text) if is_web_url(text) => Ok(Some(text.to_string())),
-        _ => Err(ValueProblem::NotAUrl { found: raw.to_string() }),
+        _ => Err(ValueProblem::NotAUrl { found: raw.redacted_url() }),
     }
+}
+
+/// The tenant's base URL, or `None` when unset: `https://`, or `http://` to a
+/// loopback host, without user-info, query or fragment
+/// ([`network_rules::check_tenant_url`]).
+pub(crate) fn parse_optional_tenant_url(raw: &RawValue) -> Result<Option<String>, ValueProblem> {
+    if raw.is_unset() {
+        return Ok(None);
+    }
+    let text = raw.trimmed_text().ok_or_else(|| ValueProblem::NotAUrl { found: raw.redacted_url() })?;
+    network_rules::check_tenant_url(text)?;
+    Ok(Some(text.to_string()))
 }
 
 /// A secret string, or `None` when unset. A wrong type is reported by its kind
@@ -297,6 +322,21 @@ mod tests {
         for (url, valid) in cases {
             assert_eq!(parse_optional_url(&text(url)).is_ok(), valid, "{url}");
         }
+    }
+
+    #[test]
+    fn tenant_urls_follow_the_network_rule_and_are_shown_redacted() {
+        assert_eq!(
+            parse_optional_tenant_url(&text(" https://tenant.example.com/ ")),
+            Ok(Some("https://tenant.example.com/".to_string()))
+        );
+        assert_eq!(parse_optional_tenant_url(&text("")), Ok(None));
+        for refused in ["http://example.com", "https://u:secret@t.example.com", "https://t.example.com/?token=secret"] {
+            let problem = parse_optional_tenant_url(&text(refused)).unwrap_err().to_string();
+            assert!(!problem.contains("secret"), "{problem}");
+        }
+        let problem = parse_optional_url(&text("https://u:secret@ bad")).unwrap_err().to_string();
+        assert!(!problem.contains("secret"), "{problem}");
     }
 
     #[test]
