@@ -51,12 +51,17 @@ pub enum Command {
 /// `agent enroll`.
 #[derive(Debug, Args)]
 pub struct EnrollArgs {
-    /// The tenant's base URL, `https://...`.
+    /// The tenant's base URL, `https://...` (plain `http://` only to a loopback host).
     #[arg(long, value_name = "URL")]
     pub url: String,
-    /// The device's bearer token from the tenant; stored, never printed.
-    #[arg(long, value_name = "TOKEN", hide_default_value = true)]
-    pub token: String,
+    /// A file holding the device's bearer token from the tenant, or `-` to read it
+    /// from standard input; stored, never printed.
+    #[arg(long, value_name = "PATH|-")]
+    pub token_file: Option<PathBuf>,
+    /// Refused: a token on the command line is readable by every process on the
+    /// Mac. Accepted by the parser only so the refusal can say why.
+    #[arg(long, value_name = "TOKEN", hide = true)]
+    pub token: Option<String>,
 }
 
 /// `agent run`.

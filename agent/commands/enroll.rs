@@ -1,37 +1,67 @@
 //! `agent enroll`: stores the tenant's URL and token in a drop-in fragment.
 //!
+//! The token comes from a file or standard input (`--token-file PATH|-`), never
+//! from the command line, where every process on the Mac could read it (`ps`).
+//! The URL follows the agent's network rule (https, or http to loopback only; no
+//! user-info, query or fragment: [`network_rules::check_tenant_url`]).
+//!
 //! The fragment is `config.d/50-enrollment.plist`, readable by its owner only
 //! (root on a Mac), written to a temporary file and renamed, so a crash never leaves
 //! half a token. Managed preferences still win over it, which is how an MDM
 //! profile rotates the token later. The token is never printed or logged.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::cli::EnrollArgs;
 use crate::config;
 use crate::exit_code;
+use crate::network_rules;
 use crate::paths::AgentPaths;
 
 /// The fragment's file name: after admins' own early fragments, before late ones.
 pub const ENROLLMENT_FRAGMENT: &str = "50-enrollment.plist";
 
+/// The largest token file read: far more than any bearer token, and a wrong path
+/// (a disk image, `/dev/zero`) is refused instead of read whole.
+const MAX_TOKEN_BYTES: u64 = 16 * 1024;
+
+/// What `--token-file` names standard input with.
+const STANDARD_INPUT: &str = "-";
+
+/// Why `--token` is refused.
+const TOKEN_IN_ARGV: &str = "--token is refused: a token on the command line is readable by every process on the Mac (ps); put it in a file and pass --token-file PATH, or pipe it in with --token-file -";
+
 /// Writes the enrollment fragment and checks the configuration still loads.
-pub fn enroll(paths: &AgentPaths, url: &str, token: &str) -> anyhow::Result<u8> {
-    if let Err(problem) = check_url(url) {
-        eprintln!("error: --url {url:?}: {problem}");
+pub fn enroll(paths: &AgentPaths, arguments: &EnrollArgs) -> anyhow::Result<u8> {
+    if arguments.token.is_some() {
+        eprintln!("error: {TOKEN_IN_ARGV}");
         return Ok(exit_code::BAD_INPUT);
     }
-    if token.trim().is_empty() {
-        eprintln!("error: --token is empty");
+    let url = arguments.url.trim();
+    if let Err(problem) = network_rules::check_tenant_url(url) {
+        eprintln!("error: --url: {problem}");
         return Ok(exit_code::BAD_INPUT);
     }
-    let fragment = write_fragment(&paths.config_dropin_dir, url.trim(), token.trim())?;
+    let Some(source) = &arguments.token_file else {
+        eprintln!("error: --token-file PATH (or - for standard input) is required");
+        return Ok(exit_code::BAD_INPUT);
+    };
+    let token = match read_token(source) {
+        Ok(token) => token,
+        Err(problem) => {
+            eprintln!("error: --token-file {}: {problem}", source.display());
+            return Ok(exit_code::BAD_INPUT);
+        }
+    };
+    let fragment = write_fragment(&paths.config_dropin_dir, url, &token)?;
     let environment =
         std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
     let loaded = config::load(paths, environment, &[])?;
-    println!("Enrolled with {}; the token is stored in {} (owner-only).", url.trim(), fragment.display());
-    if loaded.config.tenant.url.as_deref() != Some(url.trim()) {
+    println!("Enrolled with {url}; the token is stored in {} (owner-only).", fragment.display());
+    if loaded.config.tenant.url.as_deref() != Some(url) {
         println!(
             "note: another layer (managed preferences, AGENT_TENANT_URL) overrides tenant.url; check `agent config --show-origin`."
         );
@@ -39,14 +69,37 @@ pub fn enroll(paths: &AgentPaths, url: &str, token: &str) -> anyhow::Result<u8> 
     Ok(exit_code::SUCCESS)
 }
 
-/// An `http(s)://` URL with a host, by the same rule the configuration checks
-/// `tenant.url` with when it reads the fragment back.
-fn check_url(url: &str) -> Result<(), String> {
-    if config::is_web_url(url.trim()) {
-        Ok(())
+/// The token in the file at `source` (`-`: standard input), without one trailing
+/// newline. Refused when empty, larger than [`MAX_TOKEN_BYTES`], not UTF-8, or
+/// holding a line break or another control character (the file must hold the
+/// token alone).
+fn read_token(source: &Path) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    let read = if source == Path::new(STANDARD_INPUT) {
+        std::io::stdin().lock().take(MAX_TOKEN_BYTES + 1).read_to_end(&mut bytes)
     } else {
-        Err("expected an http:// or https:// URL with a host".to_string())
+        std::fs::File::open(source).and_then(|file| file.take(MAX_TOKEN_BYTES + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|error| format!("cannot read the token: {error}"))?;
+    token_from_bytes(bytes)
+}
+
+/// The token in `bytes`, checked as [`read_token`] says.
+fn token_from_bytes(bytes: Vec<u8>) -> Result<String, String> {
+    if bytes.len() as u64 > MAX_TOKEN_BYTES {
+        return Err(format!("holds more than {} KiB, more than any token", MAX_TOKEN_BYTES / 1024));
     }
+    let text = String::from_utf8(bytes).map_err(|_| "the token is not UTF-8 text".to_string())?;
+    let token = text.strip_suffix('\n').map_or(text.as_str(), |line| line.strip_suffix('\r').unwrap_or(line));
+    if token.trim().is_empty() {
+        return Err("the token is empty".to_string());
+    }
+    if token.chars().any(char::is_control) {
+        return Err(
+            "the token holds a line break or another control character; the file must hold the token alone".to_string()
+        );
+    }
+    Ok(token.trim().to_string())
 }
 
 /// Writes the fragment atomically, 0600; returns its path.
@@ -69,11 +122,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_need_a_web_scheme_and_a_host() {
-        assert!(check_url("https://tenant.example.com").is_ok());
-        assert!(check_url(" http://127.0.0.1:8080/ ").is_ok());
-        assert!(check_url("ftp://tenant.example.com").is_err());
-        assert!(check_url("tenant.example.com").is_err());
+    fn a_token_file_holds_the_token_alone() {
+        let cases: [(&[u8], Result<&str, &str>); 8] = [
+            (b"tok-1\n", Ok("tok-1")),
+            (b"tok-1\r\n", Ok("tok-1")),
+            (b"tok-1", Ok("tok-1")),
+            (b"", Err("the token is empty")),
+            (b"\n", Err("the token is empty")),
+            (
+                b"tok-1\n\n",
+                Err("the token holds a line break or another control character; the file must hold the token alone"),
+            ),
+            (
+                b"tok\n2\n",
+                Err("the token holds a line break or another control character; the file must hold the token alone"),
+            ),
+            (b"\xff\n", Err("the token is not UTF-8 text")),
+        ];
+        for (bytes, expected) in cases {
+            let token = token_from_bytes(bytes.to_vec());
+            assert_eq!(token.as_deref().map_err(String::as_str), expected, "{bytes:?}");
+        }
+        let large = vec![b'a'; usize::try_from(MAX_TOKEN_BYTES).unwrap() + 1];
+        assert_eq!(token_from_bytes(large), Err("holds more than 16 KiB, more than any token".to_string()));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     // Enrolling must work even when the configuration it replaces is broken.
     if let Command::Enroll(arguments) = &cli.command {
-        return Ok(ExitCode::from(enroll::enroll(&Settings::paths()?, &arguments.url, &arguments.token)?));
+        return Ok(ExitCode::from(enroll::enroll(&Settings::paths()?, arguments)?));
     }
     let settings = Settings::load(&cli.set)?;
     let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon | Command::UpdateMdm(_));

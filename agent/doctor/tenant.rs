@@ -19,13 +19,13 @@ use crate::tenant::{BlueprintReply, TenantClient, TenantError};
 const BLUEPRINT_REQUEST: &str = "GET /api/v1/agent/blueprint";
 
 /// What to do on a device without a tenant or token.
-const ENROLL: &str = "Enroll the Mac: `sudo agent enroll --url https://TENANT --token TOKEN`, or deliver `tenant.url` and `tenant.token` in a configuration profile for io.endpointagent.agent.";
+const ENROLL: &str = "Enroll the Mac: `sudo agent enroll --url https://TENANT --token-file PATH` (`-` reads the token from standard input), or deliver `tenant.url` and `tenant.token` in a configuration profile for io.endpointagent.agent.";
 
 /// What to do when the tenant cannot be reached.
 const NETWORK: &str = "Check the network path to the tenant (Wi-Fi, VPN, firewall, proxy) and `tenant.url` (`agent config --show-origin` says where it is set).";
 
 /// What to do when the tenant refuses the token.
-const ROTATE: &str = "Rotate the token: get a new one for this device from the tenant and run `sudo agent enroll --url URL --token NEW`, or deliver `tenant.token` in managed preferences (they win over the enrollment file).";
+const ROTATE: &str = "Rotate the token: get a new one for this device from the tenant and run `sudo agent enroll --url URL --token-file PATH`, or deliver `tenant.token` in managed preferences (they win over the enrollment file).";
 
 /// What the request needs from the state store.
 pub(crate) struct DeviceIdentity {

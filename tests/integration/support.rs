@@ -143,3 +143,10 @@ pub fn read_pid(path: &Path) -> i32 {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `agent enroll --url URL --token-file FILE`, the token written (with a trailing
+/// newline, as `echo` leaves it) to a file outside the agent's folders.
+pub fn enroll(device: &Device, url: &str, token: &str) -> Output {
+    let token_file = device.write_file("enroll-token.txt", &format!("{token}\n"));
+    device.run(&["enroll", "--url", url, "--token-file", token_file.to_str().unwrap()])
+}

@@ -64,7 +64,7 @@ fn runs_recorded(device: &Device) -> usize {
 }
 
 /// Every line the agent logged, as text.
-fn logged(device: &Device) -> String {
+pub(crate) fn logged(device: &Device) -> String {
     let folder = device.root().join("Library/Logs/EndpointAgent");
     let mut all = String::new();
     for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
@@ -237,7 +237,7 @@ fn without_a_daemon_a_blankpush_waits_for_the_next_check_in_which_serves_it() {
 fn enroll_stores_the_tenant_owner_only_without_printing_the_token_and_the_next_check_in_uses_it() {
     let device = Device::new();
     let tenant = TestTenant::start("tok-enrolled-secret", counting_blueprint(&device));
-    let output = device.run(&["enroll", "--url", &tenant.url(), "--token", "tok-enrolled-secret"]);
+    let output = crate::support::enroll(&device, &tenant.url(), "tok-enrolled-secret");
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
     assert!(printed.contains("Enrolled with"), "{printed}");
@@ -248,7 +248,7 @@ fn enroll_stores_the_tenant_owner_only_without_printing_the_token_and_the_next_c
     let run = check_in(&device, &[]);
     assert_eq!(run["outcome"], "succeeded");
     assert_eq!(tenant.accepted_run_ids(), [run["id"].as_str().unwrap()]);
-    let bad = device.run(&["enroll", "--url", "tenant.example.com", "--token", "t"]);
+    let bad = crate::support::enroll(&device, "tenant.example.com", "t");
     assert_eq!(code(&bad), 2, "{}", text(&bad.stderr));
 }
 

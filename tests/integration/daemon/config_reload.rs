@@ -23,7 +23,7 @@ fn enrolling_while_the_daemon_runs_takes_effect_at_the_next_scheduled_check_in_w
         assert!(start.elapsed() < Duration::from_secs(5), "the daemon never tried its first check-in");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let enroll = device.run(&["enroll", "--url", &tenant.url(), "--token", "tok-enrolled"]);
+    let enroll = crate::support::enroll(&device, &tenant.url(), "tok-enrolled");
     assert_eq!(code(&enroll), 0, "{}", text(&enroll.stderr));
 
     let runs = wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));

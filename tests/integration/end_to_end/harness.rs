@@ -175,9 +175,9 @@ impl Drop for Tenant {
     }
 }
 
-/// `agent enroll --url URL --token TOKEN`, asserting it succeeded.
+/// `agent enroll --url URL --token-file FILE`, asserting it succeeded.
 pub fn enroll(device: &Device, url: &str, token: &str) {
-    let output = device.run(&["enroll", "--url", url, "--token", token]);
+    let output = crate::support::enroll(device, url, token);
     assert_eq!(code(&output), 0, "enroll failed: {}", text(&output.stderr));
 }
 
