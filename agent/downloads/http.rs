@@ -3,7 +3,8 @@
 //!
 //! TLS is always verified (the system's on a Mac, rustls with the Mozilla roots
 //! elsewhere). Redirects are followed only to URLs the agent would fetch in the
-//! first place, so an `https://` link cannot be bounced to plain `http://`.
+//! first place, so an `https://` link cannot be bounced to plain `http://`; plain
+//! `http://` (loopback only) never goes through a proxy ([`crate::network_rules`]).
 //! Connecting and every read have their own timeouts; the item's deadline and
 //! the agent's shutdown bound the whole transfer.
 

@@ -232,7 +232,8 @@ fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
 
 fn exporter_unusable(signal: &str, target: &Target, error: &anyhow::Error) {
     let error = format!("{error:#}");
-    tracing::warn!(signal, endpoint = %target.url, error = %error, "Cannot set up the telemetry exporter; this signal is not exported.");
+    let endpoint = crate::network_rules::redacted_text(&target.url);
+    tracing::warn!(signal, endpoint = %endpoint, error = %error, "Cannot set up the telemetry exporter; this signal is not exported.");
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -2,7 +2,8 @@
 //! request, bounded in time and in reply size.
 //!
 //! TLS is always verified (the system's on a Mac, rustls elsewhere); plain
-//! `http://` is only what the admin configured, e.g. a test tenant on 127.0.0.1.
+//! `http://` reaches only a loopback tenant (the configuration refuses any other),
+//! and never through a proxy ([`crate::network_rules`]).
 //! The token is only ever put in the `Authorization` header, never in an error.
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};

@@ -109,6 +109,37 @@ fn a_loopback_tenant_its_downloads_and_telemetry_go_direct_whatever_the_proxy_va
 }
 
 #[test]
+fn an_https_tenant_goes_through_the_https_proxy_as_a_tunnel_that_never_shows_the_token() {
+    let device = Device::new();
+    configure(&device, "https://tenant.example.com", TOKEN);
+    let proxy = proxy();
+    let output = run_behind(&device, &proxy, &[], &["run", "--set", "tenant.request_timeout=5s"]);
+    assert_ne!(code(&output), 0, "no tenant answered: {}", text(&output.stderr));
+    let seen = proxy.seen();
+    assert!(!seen.is_empty(), "https uses HTTPS_PROXY");
+    for request in &seen {
+        assert_eq!((request.method.as_str(), request.path.as_str()), ("CONNECT", "tenant.example.com:443"));
+        assert_eq!(request.authorization, None, "the token travels inside the tunnel only");
+        assert!(!request.body.contains(TOKEN));
+    }
+}
+
+#[test]
+fn the_doctors_tenant_check_goes_direct_whatever_the_proxy_variables_say() {
+    let installed = crate::doctor::harness::Installed::new();
+    let device = &installed.device;
+    let tenant = TestTenant::start(TOKEN, blueprint(Vec::new()));
+    configure(device, &tenant.url(), TOKEN);
+    let proxy = proxy();
+    let output = run_behind(device, &proxy, &[], &["doctor", "--json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let request = crate::doctor::harness::check(&report, "tenant_request");
+    assert_eq!(request["verdict"], "pass", "{request:#}");
+    assert_eq!(tenant.seen_at("/api/v1/agent/blueprint").len(), 1);
+    assert_untouched(&proxy);
+}
+
+#[test]
 fn a_remote_http_tenant_url_in_the_config_file_exits_2_naming_the_key() {
     let device = Device::new();
     let config_file = agent_path(&device, "config_file");
