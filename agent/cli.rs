@@ -56,7 +56,7 @@ pub struct EnrollArgs {
     pub url: String,
     /// A file holding the device's bearer token from the tenant, or `-` to read it
     /// from standard input; stored, never printed.
-    #[arg(long, value_name = "PATH|-")]
+    #[arg(long, value_name = "PATH|-", required_unless_present = "token")]
     pub token_file: Option<PathBuf>,
     /// Refused: a token on the command line is readable by every process on the
     /// Mac. Accepted by the parser only so the refusal can say why.

@@ -28,6 +28,9 @@
 //! `doctor` is the admin's checklist when a device seems out of control: the
 //! install, launchd, the tenant, Apple push, check-in and inventory age, MDM, FileVault.
 //!
+//! `network_rules` says which URLs every HTTP client may reach (plain http to
+//! loopback only) and through which proxy (https only).
+//!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
 //! `exit_code` says what each exit code means.
 
@@ -48,7 +51,7 @@ pub mod items;
 pub mod log_records;
 pub mod logging;
 pub mod mdm;
-pub mod network_rules;
+pub(crate) mod network_rules;
 pub mod operating_system;
 mod orphans;
 pub mod parameters;

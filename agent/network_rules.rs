@@ -43,7 +43,7 @@ pub(crate) enum TenantUrlProblem {
 
 /// Whether the agent may send a request to `url`: `https://` to any host,
 /// `http://` to a loopback host only.
-pub fn is_allowed_http(url: &Url) -> bool {
+pub(crate) fn is_allowed_http(url: &Url) -> bool {
     let host = url.host_str().unwrap_or_default();
     match url.scheme() {
         "https" => !host.is_empty(),
@@ -82,7 +82,7 @@ pub(crate) fn check_tenant_url(text: &str) -> Result<Url, TenantUrlProblem> {
 
 /// `url` as messages and logs show it: scheme, host, port and path, never the
 /// user-info, query or fragment (signed links and misplaced tokens live there).
-pub fn redacted(url: &Url) -> String {
+pub(crate) fn redacted(url: &Url) -> String {
     let port = url.port().map(|port| format!(":{port}")).unwrap_or_default();
     format!("{}://{}{port}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path())
 }
@@ -90,7 +90,7 @@ pub fn redacted(url: &Url) -> String {
 /// Text that should be a URL, as messages show it (as written, even when it does
 /// not parse): everything from the first `?` or `#` is dropped, and so is
 /// anything up to the last `@` before the path.
-pub fn redacted_text(text: &str) -> String {
+pub(crate) fn redacted_text(text: &str) -> String {
     let without_query = text.split(['?', '#']).next().unwrap_or_default();
     let (scheme, rest) = match without_query.split_once("://") {
         Some((scheme, rest)) => (format!("{scheme}://"), rest),
