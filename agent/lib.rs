@@ -28,6 +28,9 @@
 //! `doctor` is the admin's checklist when a device seems out of control: the
 //! install, launchd, the tenant, Apple push, check-in and inventory age, MDM, FileVault.
 //!
+//! `terminal` is how every verb prints: control characters escaped, a reader that
+//! goes away (`agent status | head -1`) never a panic.
+//!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
 //! `exit_code` says what each exit code means.
 
@@ -62,4 +65,5 @@ pub(crate) mod self_update;
 pub mod state;
 pub(crate) mod telemetry;
 pub(crate) mod tenant;
+pub mod terminal;
 pub mod version;

@@ -33,8 +33,10 @@ use tracing::Subscriber;
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::Layer;
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::writer::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -42,6 +44,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::log_records::{LogLevel, UnknownLevel};
+use crate::terminal;
 
 /// Every log file name starts with this, e.g. `agent.2026-11-25.log`.
 pub const FILE_NAME_PREFIX: &str = "agent";
@@ -226,18 +229,46 @@ where
 }
 
 /// The stderr layer: compact lines for a person, no time (launchd and terminals add
-/// their own) and no module path, coloured only on a terminal.
+/// their own) and no module path, coloured only on a terminal. Every field of the
+/// event and of its spans is escaped by [`ConsoleFields`]. A stderr that cannot be
+/// written (its reader gone) loses the line and nothing else: the layer reports
+/// no write error of its own.
 fn console_layer<S>(level: tracing::Level) -> impl Layer<S>
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    console_layer_to(std::io::stderr, std::io::stderr().is_terminal(), level)
+}
+
+/// [`console_layer`] writing to `writer`, so tests can read its lines.
+fn console_layer_to<S, W>(writer: W, ansi: bool, level: tracing::Level) -> impl Layer<S>
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt::layer()
         .compact()
         .without_time()
         .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
+        .fmt_fields(ConsoleFields)
+        .with_ansi(ansi)
+        .log_internal_errors(false)
+        .with_writer(writer)
         .with_filter(LevelFilter::from_level(level))
+}
+
+/// Formats fields as the default formatter does (`message key=value ...`), then
+/// escapes every control character in them with [`terminal::printable`], line
+/// breaks included: an item name, a script's output or the tenant's message in a
+/// field can neither drive the terminal nor forge another log line.
+struct ConsoleFields;
+
+impl<'writer> FormatFields<'writer> for ConsoleFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> std::fmt::Result {
+        let mut text = String::new();
+        DefaultFields::new().format_fields(Writer::new(&mut text), fields)?;
+        writer.write_str(&terminal::printable(&text))
+    }
 }
 
 /// Writes times as RFC 3339 in UTC with microseconds, e.g.
@@ -388,6 +419,29 @@ mod tests {
         let spans =
             json!([{ "run_id": "run-1", "kind": "daily", "name": "checkin" }, { "item_id": "li-1", "name": "item" }]);
         assert_eq!(line["spans"], spans);
+    }
+
+    #[test]
+    fn console_lines_escape_every_field_and_stay_one_line() {
+        let captured = Captured::default();
+        let writer = {
+            let captured = captured.clone();
+            move || captured.clone()
+        };
+        let subscriber = tracing_subscriber::registry().with(console_layer_to(writer, false, tracing::Level::WARN));
+        let hostile = "\u{1b}[2J\r\u{7}\u{9b}1m\u{202e}\nforged";
+        tracing::subscriber::with_default(subscriber, || {
+            let item = tracing::warn_span!("item", item_name = %hostile);
+            let _item = item.enter();
+            let error = std::io::Error::other(hostile);
+            tracing::warn!(name = hostile, shown = %hostile, error = &error as &dyn std::error::Error, "Item {hostile}.");
+        });
+        let bytes = captured.0.lock().expect("not poisoned").clone();
+        let text = String::from_utf8(bytes).expect("utf-8");
+        let body = text.strip_suffix('\n').expect("one line");
+        assert!(!body.chars().any(terminal::needs_escape), "{body:?}");
+        assert!(body.contains("WARN") && body.contains("shown=\\u{1b}[2J\\r\\u{7}"), "{body}");
+        assert!(body.contains("item_name=\\u{1b}[2J"), "span fields too: {body}");
     }
 
     /// Set in the environment of the child process that runs [`init`] for real.

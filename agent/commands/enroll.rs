@@ -12,6 +12,7 @@ use anyhow::Context;
 use crate::config;
 use crate::exit_code;
 use crate::paths::AgentPaths;
+use crate::terminal;
 
 /// The fragment's file name: after admins' own early fragments, before late ones.
 pub const ENROLLMENT_FRAGMENT: &str = "50-enrollment.plist";
@@ -19,22 +20,26 @@ pub const ENROLLMENT_FRAGMENT: &str = "50-enrollment.plist";
 /// Writes the enrollment fragment and checks the configuration still loads.
 pub fn enroll(paths: &AgentPaths, url: &str, token: &str) -> anyhow::Result<u8> {
     if let Err(problem) = check_url(url) {
-        eprintln!("error: --url {url:?}: {problem}");
+        terminal::print_error(&format!("error: --url {url:?}: {problem}"));
         return Ok(exit_code::BAD_INPUT);
     }
     if token.trim().is_empty() {
-        eprintln!("error: --token is empty");
+        terminal::print_error("error: --token is empty");
         return Ok(exit_code::BAD_INPUT);
     }
     let fragment = write_fragment(&paths.config_dropin_dir, url.trim(), token.trim())?;
     let environment =
         std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
     let loaded = config::load(paths, environment, &[])?;
-    println!("Enrolled with {}; the token is stored in {} (owner-only).", url.trim(), fragment.display());
+    let shown = terminal::printable(url.trim());
+    terminal::print_line(&format!(
+        "Enrolled with {shown}; the token is stored in {} (owner-only).",
+        fragment.display()
+    ))?;
     if loaded.config.tenant.url.as_deref() != Some(url.trim()) {
-        println!(
-            "note: another layer (managed preferences, AGENT_TENANT_URL) overrides tenant.url; check `agent config --show-origin`."
-        );
+        terminal::print_line(
+            "note: another layer (managed preferences, AGENT_TENANT_URL) overrides tenant.url; check `agent config --show-origin`.",
+        )?;
     }
     Ok(exit_code::SUCCESS)
 }
