@@ -30,13 +30,14 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use tracing::Subscriber;
+use tracing::field::{Field, Visit};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::Layer;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::FormatFields;
-use tracing_subscriber::fmt::format::{DefaultFields, Writer};
+use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::writer::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -257,17 +258,48 @@ where
         .with_filter(LevelFilter::from_level(level))
 }
 
-/// Formats fields as the default formatter does (`message key=value ...`), then
-/// escapes every control character in them with [`terminal::printable`], line
-/// breaks included: an item name, a script's output or the tenant's message in a
-/// field can neither drive the terminal nor forge another log line.
+/// Formats fields as the default formatter does (`message key=value ...`, text
+/// values quoted), with every control character in the message and in each value
+/// escaped by [`terminal::printable`], line breaks included: an item name, a
+/// script's output or the tenant's message in a field can neither drive the
+/// terminal nor forge another log line. Used for the event's fields and its spans'.
 struct ConsoleFields;
 
 impl<'writer> FormatFields<'writer> for ConsoleFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> std::fmt::Result {
-        let mut text = String::new();
-        DefaultFields::new().format_fields(Writer::new(&mut text), fields)?;
-        writer.write_str(&terminal::printable(&text))
+        let mut visitor = ConsoleVisitor::default();
+        fields.record(&mut visitor);
+        writer.write_str(&visitor.text)
+    }
+}
+
+/// Collects `message key=value ...` for [`ConsoleFields`].
+#[derive(Default)]
+struct ConsoleVisitor {
+    text: String,
+}
+
+impl ConsoleVisitor {
+    /// Appends one field, its value already formatted.
+    fn push(&mut self, field: &Field, value: &str) {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        if field.name() != "message" {
+            self.text.push_str(field.name());
+            self.text.push('=');
+        }
+        self.text.push_str(&terminal::printable(value));
+    }
+}
+
+impl Visit for ConsoleVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" { self.push(field, value) } else { self.push(field, &format!("{value:?}")) }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.push(field, &format!("{value:?}"));
     }
 }
 
@@ -440,7 +472,12 @@ mod tests {
         let text = String::from_utf8(bytes).expect("utf-8");
         let body = text.strip_suffix('\n').expect("one line");
         assert!(!body.chars().any(terminal::needs_escape), "{body:?}");
-        assert!(body.contains("WARN") && body.contains("shown=\\u{1b}[2J\\r\\u{7}"), "{body}");
+        assert!(
+            body.contains("WARN") && body.contains("Item \\u{1b}[2J\\r\\u{7}\\u{9b}1m\\u{202e}\\nforged."),
+            "{body}"
+        );
+        assert!(body.contains(r#"name="\u{1b}[2J\r\u{7}\u{9b}1m\u{202e}\nforged""#), "{body}");
+        assert!(body.contains("shown=\\u{1b}[2J\\r\\u{7}"), "{body}");
         assert!(body.contains("item_name=\\u{1b}[2J"), "span fields too: {body}");
     }
 
