@@ -129,6 +129,8 @@ fn a_broken_blueprint_s_keys_and_ids_are_escaped_in_its_error() {
         json!({ "id": "li-1", "name": "Fine", "type": format!("custom_{HOSTILE}") }),
         json!({ "id": "li-2", "name": "Odd", "type": "custom_script", "audit": "#!/bin/sh\n",
                 format!("key\n{HOSTILE}"): true, "frequency": format!("{HOSTILE}\nforged") }),
+        script(&format!("li-{HOSTILE}"), "Twice", "#!/bin/sh\n"),
+        script(&format!("li-{HOSTILE}"), "Twice again", "#!/bin/sh\n"),
     ]);
     broken[format!("top {HOSTILE}")] = json!(1);
     let output = device.check_in(&device.write_blueprint(&broken), &[]);
@@ -136,6 +138,7 @@ fn a_broken_blueprint_s_keys_and_ids_are_escaped_in_its_error() {
     assert_output_printable("a broken blueprint's error", &output);
     let message = text(&output.stderr);
     assert!(message.contains("library_items[0].type") && message.contains("custom_\\u{1b}[2J"), "{message}");
+    assert!(message.contains("library_items[3].id") && message.contains("li-\\u{1b}[2J"), "{message}");
     assert!(!message.lines().any(|line| line.starts_with("forged")), "no line is forged: {message}");
 }
 
