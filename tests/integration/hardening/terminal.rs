@@ -8,13 +8,15 @@
 //!
 //! Then each verb that prints runs with a stdout whose reader is gone before the
 //! first write: it must finish quietly with its own exit code, never a panic
-//! (exit 101), and `agent run` must still record its run's end.
+//! (exit 101), and `agent run` must still record its run's end, in process or
+//! through a daemon that goes on answering.
 
 use std::path::Path;
 use std::process::{Output, Stdio};
 
 use serde_json::{Value, json};
 
+use crate::daemon::harness::Daemon;
 use crate::support::{Device, blueprint, code, script, text};
 use crate::tenant::configure;
 use crate::tenant::server::TestTenant;
@@ -299,4 +301,23 @@ fn a_check_in_with_both_streams_gone_still_ends_and_records_its_warnings() {
     assert_eq!(last_run["outcome"], "failed", "{last_run:#}");
     let logged = std::fs::read_to_string(log_file(&device)).unwrap();
     assert!(logged.contains("\"WARN\"") && logged.contains("li-failure"), "the warnings reach the file: {logged}");
+}
+
+#[test]
+fn a_check_in_through_the_daemon_is_escaped_and_survives_its_reader_going() {
+    let device = Device::new();
+    let path = device.write_blueprint(&hostile_blueprint());
+    let daemon = Daemon::start(&device, &[]);
+    let arguments = ["run", "--blueprint", path.to_str().unwrap()];
+    let shown = device.run(&arguments);
+    assert_eq!(code(&shown), 1, "{}", text(&shown.stderr));
+    assert_output_printable("agent run through the daemon", &shown);
+    assert!(text(&shown.stdout).contains("Name \\u{1b}[2J"), "the daemon's progress: {}", text(&shown.stdout));
+
+    let cut = run_with_stdout_gone(&device, &arguments);
+    assert_stopped_quietly("agent run through the daemon", &cut, 1);
+    assert!(daemon.try_status().is_some(), "the daemon still answers after its client's reader went");
+    let daemon_stderr = std::fs::read(device.root().join("daemon.stderr")).unwrap();
+    assert_printable("the daemon's stderr", &daemon_stderr);
+    assert!(text(&daemon_stderr).contains("item_name=Failure \\u{1b}[2J"), "{}", text(&daemon_stderr));
 }
