@@ -22,21 +22,20 @@
 //! by a background thread so a slow disk never holds up a check-in; dropping the
 //! [`LogGuard`] writes out what is still queued.
 //!
+//! The stderr lines (see `console`) escape every control character in every field;
+//! the files keep the exact text.
+//!
 //! Logging must never stop the agent from working: when the folder cannot be created
 //! or written, everything goes to stderr instead, with one warning saying so.
 
-use std::io::IsTerminal;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use tracing::Subscriber;
-use tracing::field::{Field, Visit};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::Layer;
-use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::writer::MakeWriter;
@@ -45,7 +44,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::log_records::{LogLevel, UnknownLevel};
-use crate::terminal;
+
+mod console;
 
 /// Every log file name starts with this, e.g. `agent.2026-11-25.log`.
 pub const FILE_NAME_PREFIX: &str = "agent";
@@ -157,7 +157,7 @@ pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
     let file_layer = file_writer.map(|writer| json_file_layer(writer, file_level));
     tracing_subscriber::registry()
         .with(file_layer)
-        .with(console_layer(console_level))
+        .with(console::console_layer(console_level))
         .try_init()
         .map_err(LoggingError::AlreadyInitialized)?;
     if let Some(error) = folder_error {
@@ -227,80 +227,6 @@ where
         .with_ansi(false)
         .with_writer(writer)
         .with_filter(LevelFilter::from_level(level))
-}
-
-/// The stderr layer: compact lines for a person, no time (launchd and terminals add
-/// their own) and no module path, coloured only on a terminal. Every field of the
-/// event and of its spans is escaped by [`ConsoleFields`]. A stderr that cannot be
-/// written (its reader gone) loses the line and nothing else: the layer reports
-/// no write error of its own.
-fn console_layer<S>(level: tracing::Level) -> impl Layer<S>
-where
-    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
-{
-    console_layer_to(std::io::stderr, std::io::stderr().is_terminal(), level)
-}
-
-/// [`console_layer`] writing to `writer`, so tests can read its lines.
-fn console_layer_to<S, W>(writer: W, ansi: bool, level: tracing::Level) -> impl Layer<S>
-where
-    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
-    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
-{
-    tracing_subscriber::fmt::layer()
-        .compact()
-        .without_time()
-        .with_target(false)
-        .fmt_fields(ConsoleFields)
-        .with_ansi(ansi)
-        .log_internal_errors(false)
-        .with_writer(writer)
-        .with_filter(LevelFilter::from_level(level))
-}
-
-/// Formats fields as the default formatter does (`message key=value ...`, text
-/// values quoted), with every control character in the message and in each value
-/// escaped by [`terminal::printable`], line breaks included: an item name, a
-/// script's output or the tenant's message in a field can neither drive the
-/// terminal nor forge another log line. Used for the event's fields and its spans'.
-struct ConsoleFields;
-
-impl<'writer> FormatFields<'writer> for ConsoleFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> std::fmt::Result {
-        let mut visitor = ConsoleVisitor::default();
-        fields.record(&mut visitor);
-        writer.write_str(&visitor.text)
-    }
-}
-
-/// Collects `message key=value ...` for [`ConsoleFields`].
-#[derive(Default)]
-struct ConsoleVisitor {
-    text: String,
-}
-
-impl ConsoleVisitor {
-    /// Appends one field, its value already formatted.
-    fn push(&mut self, field: &Field, value: &str) {
-        if !self.text.is_empty() {
-            self.text.push(' ');
-        }
-        if field.name() != "message" {
-            self.text.push_str(field.name());
-            self.text.push('=');
-        }
-        self.text.push_str(&terminal::printable(value));
-    }
-}
-
-impl Visit for ConsoleVisitor {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" { self.push(field, value) } else { self.push(field, &format!("{value:?}")) }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.push(field, &format!("{value:?}"));
-    }
 }
 
 /// Writes times as RFC 3339 in UTC with microseconds, e.g.
@@ -451,34 +377,6 @@ mod tests {
         let spans =
             json!([{ "run_id": "run-1", "kind": "daily", "name": "checkin" }, { "item_id": "li-1", "name": "item" }]);
         assert_eq!(line["spans"], spans);
-    }
-
-    #[test]
-    fn console_lines_escape_every_field_and_stay_one_line() {
-        let captured = Captured::default();
-        let writer = {
-            let captured = captured.clone();
-            move || captured.clone()
-        };
-        let subscriber = tracing_subscriber::registry().with(console_layer_to(writer, false, tracing::Level::WARN));
-        let hostile = "\u{1b}[2J\r\u{7}\u{9b}1m\u{202e}\nforged";
-        tracing::subscriber::with_default(subscriber, || {
-            let item = tracing::warn_span!("item", item_name = %hostile);
-            let _item = item.enter();
-            let error = std::io::Error::other(hostile);
-            tracing::warn!(name = hostile, shown = %hostile, error = &error as &dyn std::error::Error, "Item {hostile}.");
-        });
-        let bytes = captured.0.lock().expect("not poisoned").clone();
-        let text = String::from_utf8(bytes).expect("utf-8");
-        let body = text.strip_suffix('\n').expect("one line");
-        assert!(!body.chars().any(terminal::needs_escape), "{body:?}");
-        assert!(
-            body.contains("WARN") && body.contains("Item \\u{1b}[2J\\r\\u{7}\\u{9b}1m\\u{202e}\\nforged."),
-            "{body}"
-        );
-        assert!(body.contains(r#"name="\u{1b}[2J\r\u{7}\u{9b}1m\u{202e}\nforged""#), "{body}");
-        assert!(body.contains("shown=\\u{1b}[2J\\r\\u{7}"), "{body}");
-        assert!(body.contains("item_name=\\u{1b}[2J"), "span fields too: {body}");
     }
 
     /// Set in the environment of the child process that runs [`init`] for real.
