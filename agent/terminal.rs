@@ -10,7 +10,8 @@
 //! `serde_json` leaves raw as `\uXXXX` (the same JSON value), and [`printable`]
 //! escapes line breaks too, for a value placed inside one line. The console log
 //! layer escapes every field the same way (see [`crate::logging`]); the log files
-//! keep the exact text.
+//! keep the exact text. `agent logs` writes its lines to any `io::Write` (so
+//! `--follow` can stop when the reader goes) and escapes each one with these.
 //!
 //! Rust ignores `SIGPIPE`, so a write to a pipe whose reader has gone
 //! (`agent history | head -1`) fails with `BrokenPipe`, and `println!` would panic
