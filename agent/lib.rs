@@ -31,6 +31,9 @@
 //! `network_rules` says which URLs every HTTP client may reach (plain http to
 //! loopback only) and through which proxy (https only).
 //!
+//! `terminal` is how every verb prints: control characters escaped, a reader that
+//! goes away (`agent status | head -1`) never a panic.
+//!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
 //! `exit_code` says what each exit code means.
 
@@ -66,4 +69,5 @@ pub(crate) mod self_update;
 pub mod state;
 pub(crate) mod telemetry;
 pub(crate) mod tenant;
+pub mod terminal;
 pub mod version;

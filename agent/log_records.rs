@@ -20,6 +20,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 use crate::logging::{FILE_NAME_PREFIX, FILE_NAME_SUFFIX};
+use crate::terminal;
 
 /// Keys the JSON formatter writes about an event rather than from it; they are not
 /// fields an admin filters or reads by.
@@ -323,7 +324,9 @@ fn value_text(value: &Value) -> String {
 ///
 /// The time (UTC, milliseconds), the level padded to five, `run=` and `item=` when
 /// the record has them, the message, then every other field as `key=value` in
-/// sorted order. Text with spaces, quotes, `=` or control characters is quoted.
+/// sorted order. Text with spaces, quotes, `=` or control characters is quoted,
+/// and every control character left is escaped ([`terminal::printable`]): one record
+/// is one line, and nothing in it drives the terminal.
 pub fn render_line(record: &LogRecord) -> String {
     let time = record.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true);
     let mut line = format!("{time} {:>5}", record.level);
@@ -336,7 +339,7 @@ pub fn render_line(record: &LogRecord) -> String {
     }
     if !record.message.is_empty() {
         line.push(' ');
-        line.push_str(&on_one_line(&record.message));
+        line.push_str(&record.message);
     }
     let shown_already = |key: &str| key == "run_id" || Some(key) == item_key;
     let mut others: Vec<(&String, &Value)> = record.fields.iter().filter(|(key, _)| !shown_already(key)).collect();
@@ -344,7 +347,7 @@ pub fn render_line(record: &LogRecord) -> String {
     for (key, value) in others {
         line.push_str(&format!(" {key}={}", rendered_value(value)));
     }
-    line
+    terminal::printable(&line)
 }
 
 /// A field's value for a person: text quoted only when needed, anything else as
@@ -359,15 +362,10 @@ fn rendered_value(value: &Value) -> String {
 /// `text` quoted and escaped when it would otherwise be misread as several values.
 fn quoted_if_needed(text: &str) -> String {
     let needs_quotes = text.is_empty()
-        || text
-            .chars()
-            .any(|character| character.is_whitespace() || character.is_control() || "\"=".contains(character));
+        || text.chars().any(|character| {
+            character.is_whitespace() || terminal::needs_escape(character) || "\"=".contains(character)
+        });
     if needs_quotes { format!("{text:?}") } else { text.to_string() }
-}
-
-/// `text` with line breaks escaped, so one record stays one line.
-fn on_one_line(text: &str) -> String {
-    text.replace('\r', "\\r").replace('\n', "\\n")
 }
 
 pub mod follow;

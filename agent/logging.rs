@@ -22,10 +22,12 @@
 //! by a background thread so a slow disk never holds up a check-in; dropping the
 //! [`LogGuard`] writes out what is still queued.
 //!
+//! The stderr lines (see `console`) escape every control character in every field;
+//! the files keep the exact text.
+//!
 //! Logging must never stop the agent from working: when the folder cannot be created
 //! or written, everything goes to stderr instead, with one warning saying so.
 
-use std::io::IsTerminal;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +44,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::log_records::{LogLevel, UnknownLevel};
+
+mod console;
 
 /// Every log file name starts with this, e.g. `agent.2026-11-25.log`.
 pub const FILE_NAME_PREFIX: &str = "agent";
@@ -153,7 +157,7 @@ pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
     let file_layer = file_writer.map(|writer| json_file_layer(writer, file_level));
     tracing_subscriber::registry()
         .with(file_layer)
-        .with(console_layer(console_level))
+        .with(console::console_layer(console_level))
         .try_init()
         .map_err(LoggingError::AlreadyInitialized)?;
     if let Some(error) = folder_error {
@@ -222,21 +226,6 @@ where
         .with_timer(UtcTime)
         .with_ansi(false)
         .with_writer(writer)
-        .with_filter(LevelFilter::from_level(level))
-}
-
-/// The stderr layer: compact lines for a person, no time (launchd and terminals add
-/// their own) and no module path, coloured only on a terminal.
-fn console_layer<S>(level: tracing::Level) -> impl Layer<S>
-where
-    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
-{
-    tracing_subscriber::fmt::layer()
-        .compact()
-        .without_time()
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
         .with_filter(LevelFilter::from_level(level))
 }
 

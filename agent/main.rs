@@ -4,14 +4,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use endpoint_agent::cli::Cli;
-use endpoint_agent::{commands, exit_code};
+use endpoint_agent::{commands, exit_code, terminal};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            terminal::print_error(&format!("error: {error:#}"));
             ExitCode::from(exit_code::for_error(&error))
         }
     }

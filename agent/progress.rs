@@ -6,7 +6,7 @@
 //! daemon stream the same events over its control socket to `agent run`, which
 //! shows them exactly as an in-process check-in would.
 
-use std::io::{IsTerminal, Write as _};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,6 +18,11 @@ use crate::plan::Plan;
 use crate::render;
 use crate::run_lock::Holder;
 use crate::state::{ItemRecord, RunRecord};
+use crate::terminal;
+
+/// How many bytes of finished items' lines wait before they are written anyway,
+/// as a `BufWriter`'s buffer would.
+const PENDING_BYTES: usize = 8 * 1024;
 
 /// One step of a check-in, as data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +127,7 @@ pub struct QuietProgress;
 impl ProgressView for QuietProgress {
     fn show(&mut self, event: &ProgressEvent) {
         if let ProgressEvent::Waiting { holder } = event {
-            eprintln!("{}", waiting_line(holder.as_ref()));
+            terminal::print_error(&waiting_line(holder.as_ref()));
         }
     }
 }
@@ -132,24 +137,40 @@ impl ProgressView for QuietProgress {
 /// ends): a run of 10,000 skipped items is printed in a few writes, not 10,000,
 /// and no line waits while anything runs. Every other event is written at once,
 /// and what is left is flushed when the view is dropped (as `BufWriter` does).
+/// Lines go out through [`terminal::print`], escaped.
 struct PlainProgress {
-    out: std::io::BufWriter<std::io::Stdout>,
+    /// Lines not written yet.
+    pending: String,
 }
 
 impl PlainProgress {
     fn new() -> Self {
-        PlainProgress { out: std::io::BufWriter::new(std::io::stdout()) }
+        PlainProgress { pending: String::new() }
     }
 
     /// Prints the event's line, if it has one; flushes when asked to.
     fn print(&mut self, event: &ProgressEvent, flush: bool) {
         if let Some(line) = plain_line(event) {
-            // A closed stdout (`agent run | head`) must not stop the check-in.
-            let _ = writeln!(self.out, "{line}");
+            self.pending.push_str(&line);
+            self.pending.push('\n');
         }
-        if flush {
-            let _ = self.out.flush();
+        if flush || self.pending.len() >= PENDING_BYTES {
+            self.flush();
         }
+    }
+
+    /// Writes the pending lines. A closed stdout (`agent run | head`) must not stop
+    /// the check-in: its lines are dropped.
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = terminal::print(&std::mem::take(&mut self.pending));
+        }
+    }
+}
+
+impl Drop for PlainProgress {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 

@@ -5,18 +5,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::state::{ItemRecord, ItemStatus};
 
 /// `text` with control characters escaped, so a hostile item name cannot move the
-/// cursor, clear the screen or forge a line.
-pub fn printable(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len());
-    for character in text.chars() {
-        if character.is_control() {
-            shown.extend(character.escape_default());
-        } else {
-            shown.push(character);
-        }
-    }
-    shown
-}
+/// cursor, clear the screen or forge a line (see [`crate::terminal`]).
+pub use crate::terminal::printable;
 
 /// A duration in milliseconds, short and readable: `850ms`, `12.3s`, `4m05s`, `2h10m`.
 pub fn duration_ms(milliseconds: u64) -> String {
@@ -71,19 +61,6 @@ pub fn item_line(record: &ItemRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        for (name, shown) in [
-            ("Set hostname", "Set hostname"),
-            ("a/b", "a/b"),
-            ("ä", "ä"),
-            ("evil\nline", "evil\\nline"),
-            ("\u{1b}[2J", "\\u{1b}[2J"),
-        ] {
-            assert_eq!(printable(name), shown);
-        }
-    }
 
     #[test]
     fn durations_read_well() {

@@ -4,6 +4,7 @@
 use super::Settings;
 use crate::cli::ConfigArgs;
 use crate::exit_code;
+use crate::terminal::{self, printable};
 
 /// Prints every known key with its effective value (and origin).
 pub fn config(settings: &Settings, arguments: &ConfigArgs) -> anyhow::Result<u8> {
@@ -20,15 +21,16 @@ pub fn config(settings: &Settings, arguments: &ConfigArgs) -> anyhow::Result<u8>
                 (value.key.clone(), shown)
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&object)?);
+        terminal::print_json(&object)?;
         return Ok(exit_code::SUCCESS);
     }
     let width = values.iter().map(|value| value.key.len()).max().unwrap_or_default();
     for value in &values {
         if arguments.show_origin {
-            println!("{:<width$} = {:<20} ({})", value.key, value.value_text, value.origin);
+            let origin = printable(&value.origin.to_string());
+            terminal::print_line(&format!("{:<width$} = {:<20} ({origin})", value.key, printable(&value.value_text)))?;
         } else {
-            println!("{:<width$} = {}", value.key, value.value_text);
+            terminal::print_line(&format!("{:<width$} = {}", value.key, printable(&value.value_text)))?;
         }
     }
     Ok(exit_code::SUCCESS)

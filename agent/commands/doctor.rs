@@ -6,6 +6,7 @@ use super::Settings;
 use crate::doctor::{self, Verdict};
 use crate::exit_code;
 use crate::inventory::Platform;
+use crate::terminal;
 
 /// Runs every check and prints the report as text or JSON. Exits
 /// [`exit_code::SUCCESS`] when nothing failed (warnings and skipped checks
@@ -23,9 +24,9 @@ pub fn doctor(settings: &Settings, json: bool) -> anyhow::Result<u8> {
         doctor::diagnose(&settings.paths, &settings.loaded.config, Platform::current(), &cancel).await
     });
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        terminal::print_json(&report)?;
     } else {
-        print!("{}", doctor::render(&report));
+        terminal::print(&doctor::render(&report))?;
     }
     Ok(if report.verdict == Verdict::Fail { exit_code::FAILURE } else { exit_code::SUCCESS })
 }

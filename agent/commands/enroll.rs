@@ -20,6 +20,7 @@ use crate::config;
 use crate::exit_code;
 use crate::network_rules;
 use crate::paths::AgentPaths;
+use crate::terminal;
 
 /// The fragment's file name: after admins' own early fragments, before late ones.
 pub const ENROLLMENT_FRAGMENT: &str = "50-enrollment.plist";
@@ -37,22 +38,22 @@ const TOKEN_IN_ARGV: &str = "--token is refused: a token on the command line is 
 /// Writes the enrollment fragment and checks the configuration still loads.
 pub fn enroll(paths: &AgentPaths, arguments: &EnrollArgs) -> anyhow::Result<u8> {
     if arguments.token.is_some() {
-        eprintln!("error: {TOKEN_IN_ARGV}");
+        terminal::print_error(&format!("error: {TOKEN_IN_ARGV}"));
         return Ok(exit_code::BAD_INPUT);
     }
     let url = arguments.url.trim();
     if let Err(problem) = network_rules::check_tenant_url(url) {
-        eprintln!("error: --url: {problem}");
+        terminal::print_error(&format!("error: --url: {problem}"));
         return Ok(exit_code::BAD_INPUT);
     }
     let Some(source) = &arguments.token_file else {
-        eprintln!("error: --token-file PATH (or - for standard input) is required");
+        terminal::print_error("error: --token-file PATH (or - for standard input) is required");
         return Ok(exit_code::BAD_INPUT);
     };
     let token = match read_token(source) {
         Ok(token) => token,
         Err(problem) => {
-            eprintln!("error: --token-file {}: {problem}", source.display());
+            terminal::print_error(&format!("error: --token-file {}: {problem}", source.display()));
             return Ok(exit_code::BAD_INPUT);
         }
     };
@@ -60,11 +61,15 @@ pub fn enroll(paths: &AgentPaths, arguments: &EnrollArgs) -> anyhow::Result<u8> 
     let environment =
         std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
     let loaded = config::load(paths, environment, &[])?;
-    println!("Enrolled with {url}; the token is stored in {} (owner-only).", fragment.display());
+    terminal::print_line(&format!(
+        "Enrolled with {}; the token is stored in {} (owner-only).",
+        terminal::printable(url),
+        fragment.display()
+    ))?;
     if loaded.config.tenant.url.as_deref() != Some(url) {
-        println!(
-            "note: another layer (managed preferences, AGENT_TENANT_URL) overrides tenant.url; check `agent config --show-origin`."
-        );
+        terminal::print_line(
+            "note: another layer (managed preferences, AGENT_TENANT_URL) overrides tenant.url; check `agent config --show-origin`.",
+        )?;
     }
     Ok(exit_code::SUCCESS)
 }

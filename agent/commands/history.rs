@@ -6,34 +6,35 @@ use crate::cli::HistoryArgs;
 use crate::exit_code;
 use crate::render;
 use crate::state::Store;
+use crate::terminal;
 
 /// Lists runs, or shows the one `--run` names.
 pub fn history(settings: &Settings, arguments: &HistoryArgs) -> anyhow::Result<u8> {
     let Some(store) = Store::open_existing(&settings.paths.store_file)? else {
         if arguments.json {
-            println!("[]");
+            terminal::print_line("[]")?;
         } else {
-            println!("No check-in has run on this device yet.");
+            terminal::print_line("No check-in has run on this device yet.")?;
         }
         return Ok(exit_code::SUCCESS);
     };
     if let Some(run_id) = &arguments.run {
         let run = store.run(run_id)?.ok_or_else(|| anyhow::anyhow!("no run with id {run_id:?} in the history"))?;
         if arguments.json {
-            println!("{}", serde_json::to_string_pretty(&run)?);
+            terminal::print_json(&run)?;
         } else {
-            print!("{}", render_run(&run).trim_start());
+            terminal::print(render_run(&run).trim_start())?;
         }
         return Ok(exit_code::SUCCESS);
     }
     let runs = store.history(arguments.limit)?;
     if arguments.json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        terminal::print_json(&runs)?;
         return Ok(exit_code::SUCCESS);
     }
     for run in runs {
         let counts = &run.counts;
-        println!(
+        terminal::print_line(&format!(
             "{}  {}  {:<9} {:<6} {:<11} {} succeeded, {} failed, {} timed out, {} skipped, {} not run",
             run.id,
             render::time(run.started_at),
@@ -45,7 +46,7 @@ pub fn history(settings: &Settings, arguments: &HistoryArgs) -> anyhow::Result<u
             counts.timed_out,
             counts.skipped,
             counts.not_run
-        );
+        ))?;
     }
     Ok(exit_code::SUCCESS)
 }

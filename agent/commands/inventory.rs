@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use super::Settings;
 use crate::exit_code;
 use crate::inventory::{self, Platform};
+use crate::terminal;
 
 /// Collects and prints the inventory. Collectors that fail are listed with the
 /// rest; the verb still exits 0, as the inventory it printed is what it has.
@@ -21,9 +22,9 @@ pub fn inventory(settings: &Settings, json: bool) -> anyhow::Result<u8> {
         inventory::collect_and_save(&settings.paths, &settings.loaded.config, Platform::current(), &cancel).await
     });
     if json {
-        println!("{}", serde_json::to_string_pretty(&collected)?);
+        terminal::print_json(&collected)?;
     } else {
-        print!("{}", inventory::render(&collected));
+        terminal::print(&inventory::render(&collected))?;
     }
     Ok(exit_code::SUCCESS)
 }

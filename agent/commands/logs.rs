@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 
 use crate::log_records::follow::LogFollower;
 use crate::log_records::{LogFilter, LogLevel, LogRecord, read_records_counted, render_line};
+use crate::terminal;
 
 /// How many matching lines `--follow` shows before the new ones, as `tail -f` does.
 const FOLLOW_BACKLOG: usize = 10;
@@ -75,10 +76,11 @@ fn logs_at(request: &LogsRequest, out: &mut dyn Write, now: DateTime<Utc>) -> an
     let filter = filter_from(request, now)?;
     let read = read_records_counted(&request.log_dir, &filter)?;
     if read.files_read == 0 {
-        eprintln!("note: no logs yet in {}", request.log_dir.display());
+        terminal::print_error(&format!("note: no logs yet in {}", request.log_dir.display()));
     }
     if read.skipped_lines > 0 {
-        eprintln!("note: skipped {} unreadable line(s) in {}", read.skipped_lines, request.log_dir.display());
+        let folder = request.log_dir.display();
+        terminal::print_error(&format!("note: skipped {} unreadable line(s) in {folder}", read.skipped_lines));
     }
     match write_records(&read.records, request.json, out) {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -145,7 +147,8 @@ fn parse_since(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, LogsErr
 /// Prints each record as a readable line, or as its stored JSON object.
 fn write_records(records: &[LogRecord], json: bool, out: &mut dyn Write) -> std::io::Result<()> {
     for record in records {
-        let mut line = if json { serde_json::to_string(&record.raw)? } else { render_line(record) };
+        let mut line =
+            if json { terminal::json_printable(&serde_json::to_string(&record.raw)?) } else { render_line(record) };
         line.push('\n');
         out.write_all(line.as_bytes())?;
     }

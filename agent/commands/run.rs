@@ -16,6 +16,7 @@ use crate::exit_code;
 use crate::progress::{self, EventProgress, ProgressView, QuietProgress};
 use crate::run_lock::LockError;
 use crate::state::{RunOutcome, RunRecord, Trigger};
+use crate::terminal;
 
 /// Runs one check-in, through the daemon when one runs, else in this process.
 pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
@@ -30,12 +31,12 @@ pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
     let record = match ended {
         Ended::Ran(record) => record,
         Ended::Failed { message, exit_code } => {
-            eprintln!("error: {message}");
+            terminal::print_error(&format!("error: {message}"));
             return Ok(exit_code);
         }
     };
     if arguments.json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        terminal::print_json(&record)?;
     }
     Ok(match record.outcome {
         Some(RunOutcome::Succeeded) => exit_code::SUCCESS,
@@ -118,9 +119,9 @@ fn warn_about_ignored_overrides(settings: &Settings) {
         .map(|(key, _)| key.clone())
         .collect();
     if !overridden.is_empty() {
-        eprintln!(
+        terminal::print_error(&format!(
             "note: the agent daemon runs this check-in with its own configuration; {} set here do not apply",
             overridden.join(", ")
-        );
+        ));
     }
 }

@@ -5,6 +5,7 @@ use anyhow::Context;
 use crate::config::{self, LoadedConfig};
 use crate::logging::{self, LogGuard, LogSettings};
 use crate::paths::AgentPaths;
+use crate::terminal;
 
 /// The paths and configuration of this invocation.
 pub struct Settings {
@@ -44,7 +45,7 @@ impl Settings {
         let guard = match logging::init(&settings) {
             Ok(guard) => Some(guard),
             Err(error) => {
-                eprintln!("warning: logging is off: {error:#}");
+                terminal::print_error(&format!("warning: logging is off: {error:#}"));
                 None
             }
         };

@@ -11,6 +11,7 @@ use crate::render;
 use crate::run_lock::{self, Holder};
 use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{AgentUpdate, Drift, RunOutcome, RunRecord, Store, StoreError};
+use crate::terminal;
 
 /// Everything `agent status` shows; its JSON form is part of the contract.
 #[derive(Debug, Serialize)]
@@ -56,9 +57,9 @@ pub struct SpoolStatus {
 pub fn status(settings: &Settings, json: bool) -> anyhow::Result<u8> {
     let report = build(settings)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        terminal::print_json(&report)?;
     } else {
-        print!("{}", render(&report));
+        terminal::print(&render(&report))?;
     }
     Ok(exit_code::SUCCESS)
 }
@@ -198,7 +199,7 @@ pub fn render_run(run: &RunRecord) -> String {
 
 /// `installed 0.1.0 → 0.2.0 at TIME: message`.
 fn agent_update_text(update: &AgentUpdate) -> String {
-    let to = update.to.as_deref().map(|to| format!(" → {to}")).unwrap_or_default();
+    let to = update.to.as_deref().map(|to| format!(" → {}", render::printable(to))).unwrap_or_default();
     let message = render::printable(&update.message);
     format!("{} {}{to} at {}: {message}", update.outcome, update.from, render::time(update.at))
 }

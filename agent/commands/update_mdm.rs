@@ -12,6 +12,7 @@ use crate::mdm::{self, MdmReport};
 use crate::render::{printable, time};
 use crate::state::Store;
 use crate::tenant::{Delivery, deliver_mdm};
+use crate::terminal;
 
 /// Builds, prints and sends the MDM report. Exits 0 when it was sent, or waits
 /// in the spool for a tenant that is down, or no tenant is configured; 1 when
@@ -33,11 +34,11 @@ pub fn update_mdm(settings: &Settings, json: bool) -> anyhow::Result<u8> {
         let body = serde_json::to_string(&report)?;
         let delivery = deliver_mdm(&settings.paths, config, &store, &report.report_id, &body).await?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            eprintln!("{}", delivery_line(&delivery, &report.report_id));
+            terminal::print_json(&report)?;
+            terminal::print_error(&delivery_line(&delivery, &report.report_id));
         } else {
-            print!("{}", mdm::render(&report));
-            println!("{}", delivery_line(&delivery, &report.report_id));
+            terminal::print(&mdm::render(&report))?;
+            terminal::print_line(&delivery_line(&delivery, &report.report_id))?;
         }
         Ok(match delivery {
             Delivery::Parked { .. } => exit_code::FAILURE,

@@ -52,6 +52,8 @@ pub struct TenantState {
     pub latest_agent: Option<Value>,
     /// Files served at their path to anyone (no token): the agent's packages.
     pub files: Vec<(String, String)>,
+    /// The message of a refused results report, instead of `run record rejected`.
+    pub refusal_message: Option<String>,
 }
 
 /// One request the tenant saw.
@@ -102,6 +104,7 @@ impl TestTenant {
             minimum_agent_version: None,
             latest_agent: None,
             files: Vec::new(),
+            refusal_message: None,
         };
         let shared =
             Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
@@ -233,7 +236,8 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
         }
         ("GET", "/api/v1/agent/blueprint") => (200, format!("ETag: {}\r\n", state.etag), state.blueprint.to_string()),
         ("POST", "/api/v1/agent/results") if state.results_status != 200 => {
-            (state.results_status, String::new(), json!({"error": "run record rejected"}).to_string())
+            let message = state.refusal_message.as_deref().unwrap_or("run record rejected");
+            (state.results_status, String::new(), json!({ "error": message }).to_string())
         }
         ("POST", "/api/v1/agent/results") => (200, String::new(), "{}".to_string()),
         ("POST", "/api/v1/agent/inventory") => (200, String::new(), "{}".to_string()),
