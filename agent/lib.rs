@@ -60,6 +60,7 @@ pub mod run_lock;
 pub mod schedule;
 pub(crate) mod self_update;
 pub mod state;
+pub mod structured_input;
 pub(crate) mod telemetry;
 pub(crate) mod tenant;
 pub mod version;
