@@ -104,7 +104,10 @@ fn files_over_the_size_limit_or_not_files_are_refused_before_reading() {
     let file = std::fs::File::create(&large).unwrap();
     file.set_len(InputKind::Configuration.max_bytes() + 1).unwrap();
     let error = read_file(&large, InputKind::Configuration).unwrap_err();
-    assert!(error.to_string().ends_with("large.json: is larger than the 4 MiB limit for a configuration file"), "{error}");
+    assert!(
+        error.to_string().ends_with("large.json: is larger than the 4 MiB limit for a configuration file"),
+        "{error}"
+    );
     let problem = problem_of(read_file(folder.path(), InputKind::Configuration));
     assert!(matches!(problem, InputProblem::NotAFile), "{problem}");
     let endless = problem_of(read_file(Path::new("/dev/zero"), InputKind::Configuration));
@@ -113,7 +116,8 @@ fn files_over_the_size_limit_or_not_files_are_refused_before_reading() {
 
 #[test]
 fn ordinary_documents_parse_as_before() {
-    let value: serde_json::Value = parse_json(br#"{"a": [1, 2.5, "x", null, true]}"#, "x", InputKind::Blueprint).unwrap();
+    let value: serde_json::Value =
+        parse_json(br#"{"a": [1, 2.5, "x", null, true]}"#, "x", InputKind::Blueprint).unwrap();
     assert_eq!(value["a"][2], "x");
     let plist = parse_plist(
         br#"<plist version="1.0"><dict><key>when</key><date>2024-01-01T00:00:00Z</date><key>blob</key><data>AAE=</data></dict></plist>"#,
