@@ -52,6 +52,9 @@ pub struct TenantState {
     pub latest_agent: Option<Value>,
     /// Files served at their path to anyone (no token): the agent's packages.
     pub files: Vec<(String, String)>,
+    /// When set, served as the blueprint's body instead of `blueprint`: a body
+    /// that is no JSON value (a plist, a hostile document).
+    pub blueprint_body: Option<String>,
 }
 
 /// One request the tenant saw.
@@ -102,6 +105,7 @@ impl TestTenant {
             minimum_agent_version: None,
             latest_agent: None,
             files: Vec::new(),
+            blueprint_body: None,
         };
         let shared =
             Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
@@ -231,7 +235,10 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
         ("GET", "/api/v1/agent/blueprint") if seen.if_none_match.as_deref() == Some(state.etag.as_str()) => {
             (304, format!("ETag: {}\r\n", state.etag), String::new())
         }
-        ("GET", "/api/v1/agent/blueprint") => (200, format!("ETag: {}\r\n", state.etag), state.blueprint.to_string()),
+        ("GET", "/api/v1/agent/blueprint") => {
+            let body = state.blueprint_body.clone().unwrap_or_else(|| state.blueprint.to_string());
+            (200, format!("ETag: {}\r\n", state.etag), body)
+        }
         ("POST", "/api/v1/agent/results") if state.results_status != 200 => {
             (state.results_status, String::new(), json!({"error": "run record rejected"}).to_string())
         }
