@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Device, blueprint, code, script, text};
 use crate::tenant::server::TestTenant;
-use crate::tenant::{check_in, configure, counting_blueprint};
+use crate::tenant::{check_in, configure, counting_blueprint, dead_url};
 
 const DEEP: usize = 100_000;
 const SUPPORT: &str = "Library/Application Support/EndpointAgent";
@@ -119,6 +119,14 @@ fn a_deep_blueprint_from_the_tenant_leaves_the_saved_one_in_force() {
     assert_eq!(std::fs::read(device.state_dir().join("blueprint.json")).unwrap(), saved);
     let log = logged(&device);
     assert!(log.contains("blueprint is unusable") && log.contains(TOO_DEEP), "{log}");
+}
+
+#[test]
+fn a_deep_saved_blueprint_is_refused_naming_it_while_the_tenant_is_down() {
+    let device = Device::new();
+    configure(&device, &dead_url(), "tok-1");
+    let saved = device.write_file(&format!("{SUPPORT}/state/blueprint.json"), &deep_xml_plist());
+    refused(&device, &["run"], &[saved.to_str().unwrap(), TOO_DEEP]);
 }
 
 /// Every line the agent logged, as text.
