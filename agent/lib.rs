@@ -29,7 +29,8 @@
 //! install, launchd, the tenant, Apple push, check-in and inventory age, MDM, FileVault.
 //!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
-//! `exit_code` says what each exit code means.
+//! `exit_code` says what each exit code means; `structured_input` reads every JSON
+//! and plist within size and depth limits (blueprints, configuration, `Info.plist`s).
 
 pub mod app_bundle;
 mod atomic_file;
