@@ -128,8 +128,9 @@ fn read(target: &Path) -> Result<Option<Existing>, String> {
 }
 
 /// A plist's top-level dictionary and format, within the limits of
-/// `structured_input` (a file too deep or too large is left untouched). An empty file (what `touch` leaves)
-/// is an empty XML plist; anything else must parse as a dictionary.
+/// `structured_input` (a file too deep or too large is left untouched). An empty
+/// file (what `touch` leaves) is an empty XML plist; anything else must parse as a
+/// dictionary.
 fn parse(bytes: &[u8]) -> Result<(plist::Dictionary, PlistFormat), String> {
     if bytes.is_empty() {
         return Ok((plist::Dictionary::new(), PlistFormat::Xml));
