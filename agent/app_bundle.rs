@@ -66,15 +66,10 @@ pub(crate) fn version_text(version: Option<&AppVersion>) -> String {
 /// Why an `Info.plist` could not be read.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BundleError {
-    /// The file is missing or not a plist dictionary.
-    #[error("cannot read {}: {source}", path.display())]
-    Unreadable {
-        /// The `Info.plist`.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: plist::Error,
-    },
+    /// The file is missing, not a plist, or over the limits of `structured_input`
+    /// (the error names the file).
+    #[error("{0}")]
+    Unreadable(#[source] crate::structured_input::StructuredInputError),
     /// The plist is not a dictionary.
     #[error("{} is not a dictionary", path.display())]
     NotADictionary {
@@ -98,8 +93,8 @@ pub(crate) fn inspect(app: &Path) -> InstalledApp {
 /// Reads `Contents/Info.plist` of the bundle at `app`.
 pub(crate) fn read_info(app: &Path) -> Result<BundleInfo, BundleError> {
     let path = app.join("Contents/Info.plist");
-    let value =
-        plist::Value::from_file(&path).map_err(|source| BundleError::Unreadable { path: path.clone(), source })?;
+    let value = crate::structured_input::read_plist_file(&path, crate::structured_input::InputKind::InfoPlist)
+        .map_err(BundleError::Unreadable)?;
     let dictionary = value.as_dictionary().ok_or(BundleError::NotADictionary { path })?;
     let text = |key: &str| dictionary.get(key).and_then(plist::Value::as_string).map(str::trim).map(str::to_string);
     let identifier = text("CFBundleIdentifier").filter(|identifier| !identifier.is_empty());

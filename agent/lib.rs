@@ -35,7 +35,8 @@
 //! goes away (`agent status | head -1`) never a panic.
 //!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
-//! `exit_code` says what each exit code means.
+//! `exit_code` says what each exit code means; `structured_input` reads every JSON
+//! and plist within size and depth limits (blueprints, configuration, `Info.plist`s).
 
 pub mod app_bundle;
 mod atomic_file;
@@ -67,6 +68,7 @@ pub mod run_lock;
 pub mod schedule;
 pub(crate) mod self_update;
 pub mod state;
+pub mod structured_input;
 pub(crate) mod telemetry;
 pub(crate) mod tenant;
 pub mod terminal;

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::structured_input::{self, InputKind, InputProblem, StructuredInputError};
+
 /// One problem in a blueprint document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlueprintError {
@@ -44,20 +46,26 @@ impl fmt::Display for BlueprintErrors {
     }
 }
 
-/// Reads `path` as a plist (XML or binary) or JSON into one value tree.
+/// Reads `path` as a plist (XML or binary) or JSON into one value tree, within the
+/// blueprint's size and depth limits; a key set twice in one dictionary is an error
+/// naming it.
 pub(crate) fn load_value(path: &Path) -> Result<Value, BlueprintErrors> {
-    let whole_document = |message: String| {
-        BlueprintErrors(vec![BlueprintError { source: path.to_path_buf(), key: String::new(), message }])
+    let refused = |error: StructuredInputError| {
+        let (key, message) = match error.problem {
+            InputProblem::RepeatedKey { key } => (key.0, "is set more than once in the same dictionary".to_string()),
+            problem => (String::new(), problem.to_string()),
+        };
+        BlueprintErrors(vec![BlueprintError { source: path.to_path_buf(), key, message }])
     };
-    let bytes = std::fs::read(path).map_err(|error| whole_document(format!("cannot read the file: {error}")))?;
+    let bytes = structured_input::read_file(path, InputKind::Blueprint).map_err(refused)?;
+    let input = path.display().to_string();
     if looks_like_plist(path, &bytes) {
-        let value = plist::Value::from_reader(std::io::Cursor::new(&bytes))
-            .map_err(|error| whole_document(format!("not a valid plist: {error}")))?;
+        let value = structured_input::parse_plist(&bytes, &input, InputKind::Blueprint).map_err(refused)?;
         plist_to_json(&value, "").map_err(|(key, message)| {
             BlueprintErrors(vec![BlueprintError { source: path.to_path_buf(), key, message }])
         })
     } else {
-        serde_json::from_slice(&bytes).map_err(|error| whole_document(format!("not valid JSON: {error}")))
+        structured_input::parse_json(&bytes, &input, InputKind::Blueprint).map_err(refused)
     }
 }
 

@@ -123,7 +123,7 @@ fn resolve_item(value: &Value, key: &str, problems: &mut Problems) -> Option<Lib
         problems.wrong_type(key, "an object", value);
         return None;
     };
-    let id = problems.required_text(object, key, "id");
+    let id = problems.required_text(object, key, "id").filter(|id| id_is_usable(id, key, problems));
     let name = problems.required_text(object, key, "name");
     let item_type = problems.required_text(object, key, "type").and_then(|text| match ItemType::parse(&text) {
         Some(item_type) => Some(item_type),
@@ -138,6 +138,23 @@ fn resolve_item(value: &Value, key: &str, problems: &mut Problems) -> Option<Lib
     let details = item_type.and_then(|item_type| resolve_details(item_type, object, key, problems));
     let (id, name, item_type, frequency, details) = (id?, name?, item_type?, frequency?, details?);
     Some(LibraryItem { id, name, item_type, frequency, details })
+}
+
+/// An item's id may name a file or folder on disk (scripts, markers), so a path
+/// separator, a NUL (which ends a path early) or `.`/`..` could reach outside it:
+/// each is refused, naming the key.
+fn id_is_usable(id: &str, key: &str, problems: &mut Problems) -> bool {
+    let problem = if id.contains('/') {
+        "must not contain a path separator \"/\""
+    } else if id.contains('\0') {
+        "must not contain a NUL character"
+    } else if id == "." || id == ".." {
+        "must not be \".\" or \"..\""
+    } else {
+        return true;
+    };
+    problems.error(&format!("{key}.id"), problem);
+    false
 }
 
 fn resolve_frequency(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<Frequency> {
@@ -218,7 +235,10 @@ mod tests {
                     { "id": "c", "name": " ", "type": "nope" },
                     { "id": 7, "name": "D", "type": "custom_script", "audit": "" },
                     { "id": "e", "name": "E", "type": "custom_script", "frequency": "hourly", "audit": "#!/bin/sh\n" },
-                    "text"
+                    "text",
+                    { "id": "../x", "name": "F", "type": "custom_script", "audit": "#!/bin/sh\n" },
+                    { "id": "g\u{0}", "name": "G", "type": "custom_script", "audit": "#!/bin/sh\n" },
+                    { "id": "..", "name": "H", "type": "custom_script", "audit": "#!/bin/sh\n" }
                 ])),
                 vec![
                     "library_items[1].id: duplicate id \"a\", already used by library_items[0]",
@@ -228,6 +248,9 @@ mod tests {
                     "library_items[3].audit: must not be empty",
                     "library_items[4].frequency: unknown frequency \"hourly\"",
                     "library_items[5]: expected an object, found the string \"text\"",
+                    "library_items[6].id: must not contain a path separator \"/\"",
+                    "library_items[7].id: must not contain a NUL character",
+                    "library_items[8].id: must not be \".\" or \"..\"",
                 ],
             ),
         ];
@@ -266,5 +289,17 @@ mod tests {
         assert!(message.contains(path.to_str().unwrap()) && message.contains("not valid JSON"), "{message}");
         let missing = load(&folder.path().join("missing.json")).unwrap_err().to_string();
         assert!(missing.contains("cannot read the file"), "{missing}");
+    }
+
+    #[test]
+    fn a_key_set_twice_is_an_error_naming_it() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("bp.json");
+        let items = r#"[{"id": "a", "name": "A", "type": "custom_script", "audit": "true", "audit": "false"}]"#;
+        std::fs::write(&path, format!(r#"{{"id": "bp", "library_items": {items}}}"#)).unwrap();
+        let errors = load(&path).unwrap_err();
+        assert_eq!(errors.0.len(), 1);
+        assert_eq!(errors.0[0].key, "library_items[0].audit");
+        assert_eq!(errors.0[0].message, "is set more than once in the same dictionary");
     }
 }

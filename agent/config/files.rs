@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::io::{self, Cursor};
+use std::io;
 use std::path::Path;
 
 use super::keys;
@@ -15,6 +15,7 @@ use super::layers::{Layer, RawSetting};
 use super::origin::Origin;
 use super::problems::Problems;
 use super::values::RawValue;
+use crate::structured_input::{self, InputKind, InputProblem};
 
 /// The two formats a settings file can be in, told apart by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +34,16 @@ pub(crate) enum FileProblem {
     Unreadable { error: io::Error },
     /// It is not a property list.
     #[error("could not parse the property list: {error}")]
-    BadPropertyList { error: plist::Error },
+    BadPropertyList { error: String },
     /// It is not JSON.
     #[error("could not parse the JSON: {error}")]
-    BadJson { error: serde_json::Error },
+    BadJson { error: String },
+    /// It is over a size, depth or value-count limit (see `structured_input`).
+    #[error("{problem}")]
+    OverLimit { problem: InputProblem },
+    /// One dictionary names the same key twice, so which one wins would be a guess.
+    #[error("set more than once in the same dictionary")]
+    RepeatedKey,
     /// It parsed, but its top level is not a dictionary of settings.
     #[error("expected a dictionary of settings at the top level, found {found}")]
     NotADictionary { found: RawValue },
@@ -64,21 +71,22 @@ impl FileFormat {
 /// be used (the reason is recorded in `problems`, naming the file).
 pub(crate) fn read_settings_file(path: &Path, format: FileFormat, problems: &mut Problems) -> Option<Layer> {
     let origin = Origin::File(path.to_path_buf());
-    let bytes = match std::fs::read(path) {
+    let bytes = match structured_input::read_file(path, InputKind::Configuration) {
         Ok(bytes) => bytes,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return None,
-        Err(error) => {
-            problems.error(&origin, None, FileProblem::Unreadable { error });
-            return None;
-        }
+        Err(error) => match error.problem {
+            InputProblem::Unreadable(error) if error.kind() == io::ErrorKind::NotFound => return None,
+            problem => {
+                problems.error(&origin, None, file_problem(problem));
+                return None;
+            }
+        },
     };
+    let input = path.display().to_string();
     let parsed = match format {
-        FileFormat::PropertyList => plist::Value::from_reader(Cursor::new(bytes))
-            .map(from_property_list)
-            .map_err(|error| FileProblem::BadPropertyList { error }),
-        FileFormat::Json => {
-            serde_json::from_slice(&bytes).map(from_json).map_err(|error| FileProblem::BadJson { error })
+        FileFormat::PropertyList => {
+            structured_input::parse_plist(&bytes, &input, InputKind::Configuration).map(from_property_list)
         }
+        FileFormat::Json => structured_input::parse_json(&bytes, &input, InputKind::Configuration).map(from_json),
     };
     let entries = match parsed {
         Ok(RawValue::Dictionary(entries)) => entries,
@@ -86,14 +94,28 @@ pub(crate) fn read_settings_file(path: &Path, format: FileFormat, problems: &mut
             problems.error(&origin, None, FileProblem::NotADictionary { found });
             return None;
         }
-        Err(problem) => {
-            problems.error(&origin, None, problem);
+        Err(error) => {
+            match error.problem {
+                InputProblem::RepeatedKey { key } => problems.error(&origin, Some(&key.0), FileProblem::RepeatedKey),
+                problem => problems.error(&origin, None, file_problem(problem)),
+            }
             return None;
         }
     };
     let settings = flatten(entries);
     report_keys_set_twice(&origin, &settings, problems);
     Some(Layer { origin, settings })
+}
+
+/// The problem with a whole file, in this module's words.
+fn file_problem(problem: InputProblem) -> FileProblem {
+    match problem {
+        InputProblem::Unreadable(error) => FileProblem::Unreadable { error },
+        InputProblem::NotAFile => FileProblem::Unreadable { error: io::Error::other("not a regular file") },
+        InputProblem::PropertyList(error) => FileProblem::BadPropertyList { error },
+        InputProblem::Json(error) => FileProblem::BadJson { error },
+        problem => FileProblem::OverLimit { problem },
+    }
 }
 
 /// Nested dictionaries become dotted keys. A dictionary under a known key stays a
@@ -281,6 +303,25 @@ mod tests {
             assert!(line.contains(name), "{line}");
             assert!(line.contains(expected), "{line}");
         }
+    }
+
+    #[test]
+    fn deep_or_repeated_settings_are_errors_naming_the_file_and_key() {
+        let deep_json = format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep_plist = format!(
+            "<plist><dict><key>a</key>{}{}</dict></plist>",
+            "<array>".repeat(100_000),
+            "</array>".repeat(100_000)
+        );
+        for (name, contents) in [("fragment.json", deep_json), ("config.plist", deep_plist)] {
+            let (layer, problems) = read(name, contents.as_bytes());
+            assert_eq!(layer, None);
+            let line = problems.errors[0].to_string();
+            assert!(line.contains(name) && line.contains("deeper than 64 levels"), "{line}");
+        }
+        let (_, problems) = read("fragment.json", br#"{"timeouts": {"run": "1h", "run": "2h"}}"#);
+        let line = problems.errors[0].to_string();
+        assert!(line.contains("key \"timeouts.run\": set more than once in the same dictionary"), "{line}");
     }
 
     #[test]

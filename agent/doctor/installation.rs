@@ -100,7 +100,9 @@ fn read_job(path: &Path) -> Result<Job, JobProblem> {
     if !path.exists() {
         return Err(JobProblem::Missing);
     }
-    let value = plist::Value::from_file(path).map_err(|error| JobProblem::Unreadable(error.to_string()))?;
+    let kind = crate::structured_input::InputKind::AgentState;
+    let value = crate::structured_input::read_plist_file(path, kind)
+        .map_err(|error| JobProblem::Unreadable(error.problem.to_string()))?;
     let dictionary =
         value.as_dictionary().ok_or_else(|| JobProblem::Unreadable("it is not a dictionary".to_string()))?;
     let flag = |key: &str| match dictionary.get(key) {

@@ -5,12 +5,16 @@
 //! apps in subfolders: `Applications/Microsoft Office/…`), never into a bundle.
 //! Each bundle's `Contents/Info.plist` is read, XML or binary; a key it lacks is
 //! left out, and a bundle whose plist cannot be read is still listed by its file
-//! name. Its size is every file inside it. The walk asks whether to stop as it
+//! name. Any local user can write `~/Applications`, so an `Info.plist` over the
+//! limits of `structured_input` (too large, too deep, not a file) is hostile: that
+//! bundle is skipped and named, and the rest are listed. Its size is every file
+//! inside it. The walk asks whether to stop as it
 //! goes (deadline, shutdown), so a huge tree does not hold a thread past its time.
 
 use std::path::{Path, PathBuf};
 
 use super::model::Application;
+use crate::structured_input::{self, InputKind, InputProblem, StructuredInputError};
 
 /// How deep below an Applications folder bundles are looked for.
 const MAX_DEPTH: usize = 4;
@@ -23,24 +27,36 @@ pub(crate) struct ScanTimedOut {
     found: usize,
 }
 
+/// What a scan found.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ApplicationScan {
+    /// Every bundle read, sorted by path.
+    pub(crate) applications: Vec<Application>,
+    /// Why each skipped bundle was skipped, naming its `Info.plist`.
+    pub(crate) skipped: Vec<String>,
+}
+
 /// Every app bundle under `root`'s Applications folders, sorted by path;
 /// `stop` is asked as the walk goes whether to give up.
-pub(crate) fn scan_applications(root: &Path, stop: &dyn Fn() -> bool) -> Result<Vec<Application>, ScanTimedOut> {
+pub(crate) fn scan_applications(root: &Path, stop: &dyn Fn() -> bool) -> Result<ApplicationScan, ScanTimedOut> {
     let mut bundles = Vec::new();
     for folder in application_folders(root) {
         find_bundles(&folder, MAX_DEPTH, stop, &mut bundles)?;
     }
     bundles.sort();
     bundles.dedup();
-    let mut applications = Vec::with_capacity(bundles.len());
+    let mut scan = ApplicationScan { applications: Vec::with_capacity(bundles.len()), skipped: Vec::new() };
     for bundle in bundles {
         if stop() {
-            return Err(ScanTimedOut { found: applications.len() });
+            return Err(ScanTimedOut { found: scan.applications.len() });
         }
-        let size_bytes = bundle_size(&bundle, stop).ok_or(ScanTimedOut { found: applications.len() })?;
-        applications.push(read_bundle(&bundle, size_bytes));
+        let size_bytes = bundle_size(&bundle, stop).ok_or(ScanTimedOut { found: scan.applications.len() })?;
+        match read_bundle(&bundle, size_bytes) {
+            Ok(application) => scan.applications.push(application),
+            Err(refused) => scan.skipped.push(format!("{refused}; the app is not listed")),
+        }
     }
-    Ok(applications)
+    Ok(scan)
 }
 
 /// `Applications` under the root, then `Users/<name>/Applications` of every user.
@@ -103,23 +119,28 @@ fn bundle_size(bundle: &Path, stop: &dyn Fn() -> bool) -> Option<u64> {
     Some(total)
 }
 
-/// What the bundle's `Info.plist` says about it.
-pub(crate) fn read_bundle(bundle: &Path, size_bytes: u64) -> Application {
+/// What the bundle's `Info.plist` says about it; an error when that file is over
+/// the limits (the bundle is then not listed).
+pub(crate) fn read_bundle(bundle: &Path, size_bytes: u64) -> Result<Application, StructuredInputError> {
     let stem = bundle.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
-    let info = plist::Value::from_file(bundle.join("Contents/Info.plist")).ok();
+    let info = match structured_input::read_plist_file(&bundle.join("Contents/Info.plist"), InputKind::InfoPlist) {
+        Ok(info) => Some(info),
+        Err(StructuredInputError { problem: InputProblem::Unreadable(_) | InputProblem::PropertyList(_), .. }) => None,
+        Err(refused) => return Err(refused),
+    };
     let dictionary = info.as_ref().and_then(plist::Value::as_dictionary);
     let text = |key: &str| {
         let value = dictionary?.get(key)?.as_string()?.trim();
         (!value.is_empty()).then(|| value.to_string())
     };
-    Application {
+    Ok(Application {
         name: text("CFBundleDisplayName").or_else(|| text("CFBundleName")).unwrap_or(stem),
         bundle_id: text("CFBundleIdentifier"),
         version: text("CFBundleVersion"),
         short_version: text("CFBundleShortVersionString"),
         size_bytes,
         path: bundle.display().to_string(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ fn every_bundle_is_found_and_read_from_xml_and_binary_plists() {
     std::os::unix::fs::symlink(&firefox_app, root.join("Applications/Firefox link.app")).unwrap();
     std::fs::write(root.join("Applications/notes.app"), "a file named like an app").unwrap();
 
-    let applications = scan_applications(root, &never).unwrap();
+    let applications = scan_applications(root, &never).unwrap().applications;
     let summary: Vec<_> = applications
         .iter()
         .map(|app| {
@@ -79,8 +79,33 @@ fn every_bundle_is_found_and_read_from_xml_and_binary_plists() {
 #[test]
 fn no_applications_folder_is_an_empty_list_and_a_stop_ends_the_walk() {
     let root = tempfile::tempdir().unwrap();
-    assert_eq!(scan_applications(root.path(), &never).unwrap(), []);
+    assert_eq!(scan_applications(root.path(), &never).unwrap(), ApplicationScan::default());
     bundle(root.path(), "Applications/Foo.app", &[], false, 1);
     let error = scan_applications(root.path(), &|| true).unwrap_err();
     assert!(error.to_string().starts_with("the scan of the Applications folders was stopped"), "{error}");
+}
+
+#[test]
+fn a_bundle_whose_info_plist_is_over_the_limits_is_skipped_and_named() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    bundle(root, "Applications/Good.app", &[("CFBundleName", "Good")], false, 1);
+    let deep = bundle(root, "Users/eve/Applications/Deep.app", &[], false, 1);
+    let nested = format!("<plist>{}{}</plist>", "<array>".repeat(100_000), "</array>".repeat(100_000));
+    std::fs::write(deep.join("Contents/Info.plist"), nested).unwrap();
+    let large = bundle(root, "Applications/Large.app", &[], false, 1);
+    let info = std::fs::File::create(large.join("Contents/Info.plist")).unwrap();
+    info.set_len(InputKind::InfoPlist.max_bytes() + 1).unwrap();
+
+    let scan = scan_applications(root, &never).unwrap();
+    let names: Vec<&str> = scan.applications.iter().map(|app| app.name.as_str()).collect();
+    assert_eq!(names, ["Good"]);
+    assert_eq!(scan.skipped.len(), 2, "{:?}", scan.skipped);
+    assert!(
+        scan.skipped[0].contains("Large.app/Contents/Info.plist: is larger than the 4 MiB limit"),
+        "{:?}",
+        scan.skipped
+    );
+    assert!(scan.skipped[1].contains("Deep.app/Contents/Info.plist: nests arrays"), "{:?}", scan.skipped);
+    assert!(scan.skipped[1].ends_with("; the app is not listed"), "{:?}", scan.skipped);
 }

@@ -50,9 +50,14 @@ impl Collected {
     /// Keeps a collector's facts, or its error under its `name`.
     pub(crate) fn record<T>(&mut self, name: &str, outcome: Outcome<T>) -> Option<T> {
         outcome.unwrap_or_else(|message| {
-            self.errors.push(CollectorError { collector: name.to_string(), message });
+            self.error(name, message);
             None
         })
+    }
+
+    /// Names a problem of the collector `name` that did not stop it (one app skipped).
+    pub(crate) fn error(&mut self, name: &str, message: String) {
+        self.errors.push(CollectorError { collector: name.to_string(), message });
     }
 }
 

@@ -137,7 +137,11 @@ impl Collector<'_> {
         collected.certificates = collected.record("certificates", certificates);
         collected.identities = collected.record("identities", identities);
         collected.software_updates = collected.record("software_updates", updates);
-        collected.applications = collected.record("applications", applications);
+        let scan = collected.record("applications", applications);
+        collected.applications = scan.map(|scan| {
+            scan.skipped.into_iter().for_each(|message| collected.error("applications", message));
+            scan.applications
+        });
         collected.linux = collected.record("linux", linux);
         collected
     }
@@ -179,7 +183,7 @@ impl Collector<'_> {
     }
 
     /// The application scan, stopping at the collector's deadline or shutdown.
-    fn application_scan(&self) -> impl FnOnce() -> Outcome<Vec<super::model::Application>> + Send + 'static {
+    fn application_scan(&self) -> impl FnOnce() -> Outcome<applications::ApplicationScan> + Send + 'static {
         let root = self.root.to_path_buf();
         let deadline = std::time::Instant::now() + self.timeout;
         let cancel = self.cancel.clone();

@@ -9,14 +9,14 @@ pub(crate) enum ParseError {
         /// The tool, as people call it: `system_profiler -xml`.
         tool: &'static str,
     },
-    /// The property list is malformed.
-    #[error("{tool} printed a property list that cannot be read: {source}")]
+    /// The property list is malformed, or over the limits of `structured_input`.
+    #[error("{tool} printed a property list that cannot be read: {}", source.problem)]
     PropertyList {
         /// The tool.
         tool: &'static str,
         /// Why.
         #[source]
-        source: plist::Error,
+        source: crate::structured_input::StructuredInputError,
     },
     /// The output reads, but not as the tool's documented layout.
     #[error("{tool} printed {problem}")]
@@ -31,5 +31,7 @@ pub(crate) enum ParseError {
 /// Reads the XML property list in `output` (log lines around it are ignored).
 pub(crate) fn read_plist(tool: &'static str, output: &str) -> Result<plist::Value, ParseError> {
     let document = super::tool::plist_document(output).ok_or(ParseError::NoPropertyList { tool })?;
-    plist::Value::from_reader_xml(document.as_bytes()).map_err(|source| ParseError::PropertyList { tool, source })
+    let kind = crate::structured_input::InputKind::ToolOutput;
+    crate::structured_input::parse_plist(document.as_bytes(), tool, kind)
+        .map_err(|source| ParseError::PropertyList { tool, source })
 }

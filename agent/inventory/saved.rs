@@ -18,6 +18,7 @@ use super::tool::{ToolError, ToolRunner};
 use crate::config::AgentConfig;
 use crate::operating_system::{parse_os_release, parse_sw_vers};
 use crate::paths::AgentPaths;
+use crate::structured_input::{self, InputKind, InputProblem, StructuredInputError};
 
 /// The longest the check-in waits for `sw_vers` or `ioreg` before its `checkin`.
 const CHEAP_TOOL_LIMIT: Duration = Duration::from_secs(10);
@@ -48,6 +49,15 @@ pub enum SavedInventoryError {
         #[source]
         source: serde_json::Error,
     },
+    /// The file is not an inventory, or over the limits of `structured_input`.
+    #[error("the inventory at {} cannot be read", path.display())]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: StructuredInputError,
+    },
 }
 
 /// Replaces the saved inventory with `inventory`.
@@ -63,14 +73,16 @@ pub fn save(paths: &AgentPaths, inventory: &Inventory) -> Result<(), SavedInvent
 /// The saved inventory; `None` when none was saved yet.
 pub fn load(paths: &AgentPaths) -> Result<Option<Inventory>, SavedInventoryError> {
     let path = &paths.saved_inventory;
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(SavedInventoryError::Io { action: "read", path: path.clone(), source }),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|source| SavedInventoryError::Malformed { path: path.clone(), source })
+    match structured_input::read_json_file(path, InputKind::AgentState) {
+        Ok(inventory) => Ok(Some(inventory)),
+        Err(error) => match error.problem {
+            InputProblem::Unreadable(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            InputProblem::Unreadable(source) => {
+                Err(SavedInventoryError::Io { action: "read", path: path.clone(), source })
+            }
+            _ => Err(SavedInventoryError::Refused { path: path.clone(), source: error }),
+        },
+    }
 }
 
 /// Collects the inventory (see [`collect`](super::collect)), logs how it went,
@@ -163,7 +175,7 @@ mod tests {
         let mode = std::fs::metadata(&paths.saved_inventory).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::write(&paths.saved_inventory, "{").unwrap();
-        assert!(matches!(load(&paths), Err(SavedInventoryError::Malformed { .. })));
+        assert!(matches!(load(&paths), Err(SavedInventoryError::Refused { .. })));
     }
 
     #[tokio::test]

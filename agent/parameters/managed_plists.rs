@@ -15,6 +15,7 @@ use super::ParameterReport;
 use super::file_system::{self, Ownership, group_name, permission_bits, user_name};
 use super::summary::Findings;
 use crate::blueprint::{DevicePath, ManagedPlistKey, PlistFormat};
+use crate::structured_input::{self, InputKind};
 
 /// The parameter's key in the blueprint.
 pub(crate) const ID: &str = "managed_plists";
@@ -22,7 +23,7 @@ const NAME: &str = "Managed plists";
 /// The mode of a plist the agent creates, as `defaults write` gives it.
 const NEW_FILE_MODE: u32 = 0o644;
 /// Preference files are small; a larger one is not what an admin meant to manage.
-const LARGEST_PLIST: u64 = 64 * 1024 * 1024;
+const LARGEST_PLIST: u64 = InputKind::PreferenceFile.max_bytes();
 
 /// Checks every managed key under `root`, puts back what drifted, and reports.
 pub(crate) fn enforce(keys: &[ManagedPlistKey], root: &Path) -> ParameterReport {
@@ -126,15 +127,17 @@ fn read(target: &Path) -> Result<Option<Existing>, String> {
     Ok(Some(Existing { dictionary, format, metadata }))
 }
 
-/// A plist's top-level dictionary and format. An empty file (what `touch` leaves)
-/// is an empty XML plist; anything else must parse as a dictionary.
+/// A plist's top-level dictionary and format, within the limits of
+/// `structured_input` (a file too deep or too large is left untouched). An empty
+/// file (what `touch` leaves) is an empty XML plist; anything else must parse as a
+/// dictionary.
 fn parse(bytes: &[u8]) -> Result<(plist::Dictionary, PlistFormat), String> {
     if bytes.is_empty() {
         return Ok((plist::Dictionary::new(), PlistFormat::Xml));
     }
     let format = if bytes.starts_with(b"bplist00") { PlistFormat::Binary } else { PlistFormat::Xml };
-    let value = plist::Value::from_reader(std::io::Cursor::new(bytes))
-        .map_err(|error| format!("is not a valid plist ({error}); left untouched"))?;
+    let value = structured_input::parse_plist(bytes, "the preference file", InputKind::PreferenceFile)
+        .map_err(|error| format!("{}; left untouched", error.problem))?;
     match value {
         plist::Value::Dictionary(dictionary) => Ok((dictionary, format)),
         other => Err(format!("holds {} at its top level, not a dictionary; left untouched", describe(&other))),

@@ -11,10 +11,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 
 use super::protocol::{CheckinBody, CheckinReply};
 use crate::config::{AgentConfig, Secret};
-
-/// The largest reply read; more than any blueprint, and a garbage-talking tenant
-/// cannot make the agent hold gigabytes.
-const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+use crate::structured_input::{self, InputKind};
 
 /// How much of a refusal's body is kept as the tenant's message.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -93,8 +90,9 @@ impl TenantClient {
     pub(crate) async fn checkin(&self, body: &CheckinBody) -> Result<CheckinReply, TenantError> {
         let text = serde_json::to_string(body).map_err(|error| TenantError::Garbage { reason: error.to_string() })?;
         let response = self.send(self.http.post(self.url("/api/v1/agent/checkin")).body(text)).await?;
-        let bytes = read_body(response).await?;
-        serde_json::from_slice(&bytes).map_err(|error| TenantError::Garbage { reason: error.to_string() })
+        let bytes = read_body(response, InputKind::TenantReply).await?;
+        structured_input::parse_json(&bytes, "the tenant's check-in reply", InputKind::TenantReply)
+            .map_err(|error| TenantError::Garbage { reason: error.to_string() })
     }
 
     /// `GET /api/v1/agent/blueprint` for `device_id`, conditional on `etag`. The
@@ -113,13 +111,13 @@ impl TenantClient {
             return Ok(BlueprintReply::NotModified);
         }
         let etag = response.headers().get(ETAG).and_then(|value| value.to_str().ok()).map(str::to_string);
-        Ok(BlueprintReply::Changed { body: read_body(response).await?, etag })
+        Ok(BlueprintReply::Changed { body: read_body(response, InputKind::Blueprint).await?, etag })
     }
 
     /// POSTs a report body (already JSON) to `path`; any 2xx is acceptance.
     pub(crate) async fn post_report(&self, path: &str, body: &str) -> Result<(), TenantError> {
         let response = self.send(self.http.post(self.url(path)).body(body.to_string())).await?;
-        read_body(response).await.map(drop)
+        read_body(response, InputKind::TenantReply).await.map(drop)
     }
 
     fn url(&self, path: &str) -> String {
@@ -141,20 +139,23 @@ impl TenantClient {
         if status == StatusCode::UNAUTHORIZED {
             return Err(TenantError::Unauthorized);
         }
-        let message = read_body(response).await.map(|bytes| tenant_message(&bytes)).unwrap_or_default();
+        let message =
+            read_body(response, InputKind::TenantReply).await.map(|bytes| tenant_message(&bytes)).unwrap_or_default();
         Err(TenantError::Refused { status: status.as_u16(), message })
     }
 }
 
-/// Reads a reply body, refusing one larger than [`MAX_REPLY_BYTES`]; a body cut
-/// off by the timeout is the tenant being unreachable.
-async fn read_body(mut response: Response) -> Result<Vec<u8>, TenantError> {
+/// Reads a reply body, refusing one larger than `kind` allows (a garbage-talking
+/// tenant cannot make the agent hold gigabytes); a body cut off by the timeout is
+/// the tenant being unreachable.
+async fn read_body(mut response: Response, kind: InputKind) -> Result<Vec<u8>, TenantError> {
+    let limit = usize::try_from(kind.max_bytes()).unwrap_or(usize::MAX);
     let mut bytes = Vec::new();
     while let Some(chunk) =
         response.chunk().await.map_err(|error| TenantError::Unreachable { reason: causes(&error) })?
     {
-        if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
-            return Err(TenantError::Garbage { reason: format!("the reply is larger than {MAX_REPLY_BYTES} bytes") });
+        if bytes.len() + chunk.len() > limit {
+            return Err(TenantError::Garbage { reason: format!("the reply is larger than {limit} bytes") });
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -54,6 +54,9 @@ pub struct TenantState {
     pub files: Vec<(String, String)>,
     /// The message of a refused results report, instead of `run record rejected`.
     pub refusal_message: Option<String>,
+    /// When set, served as the blueprint's body instead of `blueprint`: a body
+    /// that is no JSON value (a plist, a hostile document).
+    pub blueprint_body: Option<String>,
 }
 
 /// One request the tenant saw.
@@ -105,6 +108,7 @@ impl TestTenant {
             latest_agent: None,
             files: Vec::new(),
             refusal_message: None,
+            blueprint_body: None,
         };
         let shared =
             Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
@@ -234,7 +238,10 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
         ("GET", "/api/v1/agent/blueprint") if seen.if_none_match.as_deref() == Some(state.etag.as_str()) => {
             (304, format!("ETag: {}\r\n", state.etag), String::new())
         }
-        ("GET", "/api/v1/agent/blueprint") => (200, format!("ETag: {}\r\n", state.etag), state.blueprint.to_string()),
+        ("GET", "/api/v1/agent/blueprint") => {
+            let body = state.blueprint_body.clone().unwrap_or_else(|| state.blueprint.to_string());
+            (200, format!("ETag: {}\r\n", state.etag), body)
+        }
         ("POST", "/api/v1/agent/results") if state.results_status != 200 => {
             let message = state.refusal_message.as_deref().unwrap_or("run record rejected");
             (state.results_status, String::new(), json!({ "error": message }).to_string())
