@@ -5,6 +5,7 @@
 //! half a token. Managed preferences still win over it, which is how an MDM
 //! profile rotates the token later. The token is never printed or logged.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -51,7 +52,13 @@ fn check_url(url: &str) -> Result<(), String> {
 
 /// Writes the fragment atomically, 0600; returns its path.
 fn write_fragment(folder: &Path, url: &str, token: &str) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    // Only root may write the configuration's folders, whatever the umask (see
+    // `config::trust`): created 0755, and so are any missing above it.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
     let mut dictionary = plist::Dictionary::new();
     dictionary.insert("tenant.url".to_string(), plist::Value::String(url.to_string()));
     dictionary.insert("tenant.token".to_string(), plist::Value::String(token.to_string()));
