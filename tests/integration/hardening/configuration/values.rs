@@ -69,8 +69,8 @@ fn a_run_timeout_past_the_bound_from_a_fragment_exits_2_naming_file_and_key() {
     for value in [json!(HUGE), json!(u64::MAX), json!(i64::MAX), json!(315_360_001)] {
         let device = Device::new();
         let blueprint_file = passing_blueprint(&device);
-        let fragment =
-            device.write_file(&format!("{SUPPORT}/config.d/20-x.json"), &json!({ "timeouts": { "run": value } }).to_string());
+        let fragment = device
+            .write_file(&format!("{SUPPORT}/config.d/20-x.json"), &json!({ "timeouts": { "run": value } }).to_string());
         let output = device.check_in(&blueprint_file, &[]);
         assert_refused(&output, "timeouts.run");
         assert!(text(&output.stderr).contains(&fragment.display().to_string()), "{}", text(&output.stderr));
