@@ -197,7 +197,7 @@ async fn checkin(
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
     progress.run_started(&run, &plan);
-    let budget_deadline = Instant::now() + config.timeouts.run;
+    let budget_deadline = crate::process::deadline_after(Instant::now(), config.timeouts.run);
     executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await?;
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
     executor.journal.borrow_mut().write(&run)?;

@@ -28,7 +28,7 @@
 //! Logging must never stop the agent from working: when the folder cannot be created
 //! or written, everything goes to stderr instead, with one warning saying so.
 
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tracing::Subscriber;
@@ -46,6 +46,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::log_records::{LogLevel, UnknownLevel};
 
 mod console;
+mod private_files;
+
+use private_files::PrivateDailyFiles;
 
 /// Every log file name starts with this, e.g. `agent.2026-11-25.log`.
 pub const FILE_NAME_PREFIX: &str = "agent";
@@ -53,8 +56,10 @@ pub const FILE_NAME_PREFIX: &str = "agent";
 /// Every log file name ends with this, after a dot.
 pub const FILE_NAME_SUFFIX: &str = "log";
 
-/// The log folder's mode when the agent creates it: root writes, admins read.
-const FOLDER_MODE: u32 = 0o755;
+/// The log folder's mode, whatever the umask: root writes, its group (admins on a
+/// Mac) reads, other users cannot look in. The files are 0640
+/// ([`private_files::FILE_MODE`]).
+const FOLDER_MODE: u32 = 0o750;
 
 /// Log lines the background writer holds before a logging call waits for it: a
 /// burst of a thousand lines is far more than a check-in writes between two writes
@@ -180,7 +185,8 @@ fn fallback_console_level(console_level: tracing::Level, file_level: tracing::Le
     [console_level, file_level, tracing::Level::WARN].into_iter().max().unwrap_or(tracing::Level::WARN)
 }
 
-/// Makes the log folder if needed and opens today's file through a background writer.
+/// Makes the log folder if needed (narrowing its mode to [`FOLDER_MODE`]) and opens
+/// today's file, 0640, through a background writer.
 ///
 /// The writer blocks rather than drops lines when its queue is full: the files are
 /// the record of what each check-in did. The queue is allocated whole when the
@@ -195,13 +201,19 @@ pub(crate) fn open_log_files(
         .mode(FOLDER_MODE)
         .create(log_dir)
         .map_err(|source| LogFolderError::CreateFolder { path: log_dir.to_path_buf(), source })?;
-    let appender = RollingFileAppender::builder()
-        .rotation(Rotation::DAILY)
-        .filename_prefix(FILE_NAME_PREFIX)
-        .filename_suffix(FILE_NAME_SUFFIX)
-        .max_log_files(usize::try_from(retention_days).unwrap_or(usize::MAX))
-        .build(log_dir)
-        .map_err(|source| LogFolderError::OpenFile { path: log_dir.to_path_buf(), source })?;
+    std::fs::set_permissions(log_dir, std::fs::Permissions::from_mode(FOLDER_MODE))
+        .map_err(|source| LogFolderError::CreateFolder { path: log_dir.to_path_buf(), source })?;
+    let appender = PrivateDailyFiles::new(log_dir, || {
+        RollingFileAppender::builder()
+            .rotation(Rotation::DAILY)
+            .filename_prefix(FILE_NAME_PREFIX)
+            .filename_suffix(FILE_NAME_SUFFIX)
+            // One more than kept: the appender prunes down to one fewer than this
+            // before it would create a day's file, and here that file already exists.
+            .max_log_files(usize::try_from(retention_days).unwrap_or(usize::MAX).saturating_add(1))
+            .build(log_dir)
+    })
+    .map_err(|source| LogFolderError::OpenFile { path: log_dir.to_path_buf(), source })?;
     Ok(NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(QUEUED_LINES)
@@ -305,17 +317,18 @@ mod tests {
     }
 
     #[test]
-    fn the_folder_is_made_readable_by_all_and_writable_by_the_owner() {
+    fn the_folder_and_files_are_written_by_the_owner_and_read_by_its_group_alone() {
         let root = tempfile::tempdir().expect("temporary folder");
         let folder = root.path().join("Library/Logs/EndpointAgent");
         let (_writer, guard) = open_log_files(&folder, 14).expect("usable folder");
         drop(guard);
         let mode = std::fs::metadata(&folder).expect("folder made").permissions().mode();
-        assert_eq!(mode & 0o022, 0, "only the owner writes: {mode:o}");
-        assert_eq!(mode & 0o700, 0o700, "the owner reads and writes: {mode:o}");
+        assert_eq!(mode & 0o777, 0o750, "{mode:o}");
         let names = file_names(&folder);
         assert_eq!(names.len(), 1);
         assert!(names[0].starts_with("agent.") && names[0].ends_with(".log"), "{names:?}");
+        let mode = std::fs::metadata(folder.join(&names[0])).expect("file made").permissions().mode();
+        assert_eq!(mode & 0o777, 0o640, "{mode:o}");
     }
 
     #[test]

@@ -120,6 +120,17 @@ pub struct Limits {
     pub capture_tail: usize,
 }
 
+/// How far off a deadline lies when `start + duration` would overflow the clock:
+/// thirty years, as tokio's own "far future".
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// `start + duration`, or [`FAR_FUTURE`] from `start` when the sum would overflow
+/// the clock. Configured durations are bounded to ten years, so this never bites;
+/// it keeps a deadline from ever being the thing that panics.
+pub fn deadline_after(start: Instant, duration: Duration) -> Instant {
+    start.checked_add(duration).or_else(|| start.checked_add(FAR_FUTURE)).unwrap_or(start)
+}
+
 impl Limits {
     /// Limits with the given deadline and grace period, keeping
     /// [`DEFAULT_CAPTURE_HEAD`] and [`DEFAULT_CAPTURE_TAIL`] bytes of output.
@@ -427,7 +438,7 @@ impl Supervision {
     /// reaped and no live process is left in the group. Returns whether that
     /// happened.
     async fn wait_until_gone(&mut self, limit: Duration, interval: Duration) -> bool {
-        let give_up_at = Instant::now() + limit;
+        let give_up_at = deadline_after(Instant::now(), limit);
         loop {
             self.leader.reap_if_exited();
             if self.leader.is_reaped() && !self.group.is_alive() {

@@ -165,12 +165,20 @@ impl fmt::Display for KeyPath {
 /// Reads the file at `path`, refusing one larger than `kind` allows or that is not a
 /// regular file (a pipe would block, a device would never end).
 pub fn read_file(path: &Path, kind: InputKind) -> Result<Vec<u8>, StructuredInputError> {
-    let failed = |problem| StructuredInputError { input: path.display().to_string(), problem };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)
-        .map_err(|error| failed(InputProblem::Unreadable(error)))?;
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(path).map_err(
+            |error| StructuredInputError {
+                input: path.display().to_string(),
+                problem: InputProblem::Unreadable(error),
+            },
+        )?;
+    read_opened(file, &path.display().to_string(), kind)
+}
+
+/// The bytes of `file`, already opened (by a caller that checked who may write
+/// it), named `input` in errors: refused unless a regular file within `kind`'s size.
+pub fn read_opened(file: std::fs::File, input: &str, kind: InputKind) -> Result<Vec<u8>, StructuredInputError> {
+    let failed = |problem| StructuredInputError { input: input.to_string(), problem };
     let metadata = file.metadata().map_err(|error| failed(InputProblem::Unreadable(error)))?;
     if !metadata.is_file() {
         return Err(failed(InputProblem::NotAFile));
@@ -180,7 +188,7 @@ pub fn read_file(path: &Path, kind: InputKind) -> Result<Vec<u8>, StructuredInpu
     }
     let mut bytes = Vec::new();
     file.take(kind.max_bytes() + 1).read_to_end(&mut bytes).map_err(|error| failed(InputProblem::Unreadable(error)))?;
-    check_size(&bytes, &path.display().to_string(), kind)?;
+    check_size(&bytes, input, kind)?;
     Ok(bytes)
 }
 

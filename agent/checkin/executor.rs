@@ -146,7 +146,7 @@ impl Executor<'_> {
         let timeout = turn.timeout;
         let started_at = Utc::now();
         let clock = Instant::now();
-        let own_deadline = timeout.map(|timeout| clock + timeout);
+        let own_deadline = timeout.map(|timeout| crate::process::deadline_after(clock, timeout));
         let deadline = own_deadline.map_or(budget_deadline, |own| own.min(budget_deadline));
         let starting = item_record(item, ItemStatus::NotRun, started_at, String::new());
         self.journal.borrow_mut().item_started(run, &starting)?;

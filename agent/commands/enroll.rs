@@ -11,6 +11,7 @@
 //! profile rotates the token later. The token is never printed or logged.
 
 use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -109,7 +110,13 @@ fn token_from_bytes(bytes: Vec<u8>) -> Result<String, String> {
 
 /// Writes the fragment atomically, 0600; returns its path.
 fn write_fragment(folder: &Path, url: &str, token: &str) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    // Only root may write the configuration's folders, whatever the umask (see
+    // `config::trust`): created 0755, and so are any missing above it.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
     let mut dictionary = plist::Dictionary::new();
     dictionary.insert("tenant.url".to_string(), plist::Value::String(url.to_string()));
     dictionary.insert("tenant.token".to_string(), plist::Value::String(token.to_string()));

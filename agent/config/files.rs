@@ -14,6 +14,7 @@ use super::keys;
 use super::layers::{Layer, RawSetting};
 use super::origin::Origin;
 use super::problems::Problems;
+use super::trust::{Opened, TrustedWriters};
 use super::values::RawValue;
 use crate::structured_input::{self, InputKind, InputProblem};
 
@@ -69,17 +70,35 @@ impl FileFormat {
 
 /// The settings in the file at `path`, or `None` when it does not exist or cannot
 /// be used (the reason is recorded in `problems`, naming the file).
-pub(crate) fn read_settings_file(path: &Path, format: FileFormat, problems: &mut Problems) -> Option<Layer> {
+/// A file that only root could have written is read; any other is skipped with a
+/// warning (see [`trust`](super::trust)).
+pub(crate) fn read_settings_file(
+    path: &Path,
+    format: FileFormat,
+    writers: &TrustedWriters,
+    problems: &mut Problems,
+) -> Option<Layer> {
     let origin = Origin::File(path.to_path_buf());
-    let bytes = match structured_input::read_file(path, InputKind::Configuration) {
+    let opened = match writers.open(path) {
+        Opened::Trusted(file) => {
+            structured_input::read_opened(file, &path.display().to_string(), InputKind::Configuration)
+        }
+        Opened::Missing => return None,
+        Opened::Skipped(skipped) => {
+            problems.warning(&origin, None, skipped);
+            return None;
+        }
+        Opened::Unreadable(error) => {
+            problems.error(&origin, None, FileProblem::Unreadable { error });
+            return None;
+        }
+    };
+    let bytes = match opened {
         Ok(bytes) => bytes,
-        Err(error) => match error.problem {
-            InputProblem::Unreadable(error) if error.kind() == io::ErrorKind::NotFound => return None,
-            problem => {
-                problems.error(&origin, None, file_problem(problem));
-                return None;
-            }
-        },
+        Err(error) => {
+            problems.error(&origin, None, file_problem(error.problem));
+            return None;
+        }
     };
     let input = path.display().to_string();
     let parsed = match format {
@@ -202,8 +221,12 @@ mod tests {
         std::fs::write(&path, contents).unwrap();
         let format = FileFormat::from_extension(&path).unwrap();
         let mut problems = Problems::default();
-        let layer = read_settings_file(&path, format, &mut problems);
+        let layer = read_settings_file(&path, format, &writers(folder.path()), &mut problems);
         (layer, problems)
+    }
+
+    fn writers(root: &Path) -> TrustedWriters {
+        TrustedWriters::for_paths(&crate::paths::AgentPaths::under(root))
     }
 
     fn settings_of(layer: Option<Layer>) -> Vec<(String, RawValue)> {
@@ -328,7 +351,12 @@ mod tests {
     fn a_missing_file_is_no_layer_and_no_problem() {
         let folder = tempfile::tempdir().unwrap();
         let mut problems = Problems::default();
-        let layer = read_settings_file(&folder.path().join("absent.plist"), FileFormat::PropertyList, &mut problems);
+        let layer = read_settings_file(
+            &folder.path().join("absent.plist"),
+            FileFormat::PropertyList,
+            &writers(folder.path()),
+            &mut problems,
+        );
         assert_eq!(layer, None);
         assert!(problems.errors.is_empty() && problems.warnings.is_empty());
     }
@@ -336,8 +364,10 @@ mod tests {
     #[test]
     fn a_folder_in_place_of_the_file_is_an_error() {
         let folder = tempfile::tempdir().unwrap();
+        let in_place = folder.path().join("config.plist");
+        std::fs::create_dir(&in_place).unwrap();
         let mut problems = Problems::default();
-        let layer = read_settings_file(folder.path(), FileFormat::PropertyList, &mut problems);
+        let layer = read_settings_file(&in_place, FileFormat::PropertyList, &writers(folder.path()), &mut problems);
         assert_eq!(layer, None);
         assert!(problems.errors[0].message.starts_with("could not read the file"), "{:?}", problems.errors);
     }

@@ -39,8 +39,10 @@ struct Place<T: 'static> {
 
 /// A key's type, which decides how its raw value is checked and shown.
 enum Field {
-    /// A positive duration.
+    /// A positive duration, at most ten years.
     Duration(Place<Duration>),
+    /// A check-in interval: a duration of at least a second.
+    Interval(Place<Duration>),
     /// A path that is always set.
     Path(Place<PathBuf>),
     /// A path, or unset.
@@ -109,8 +111,8 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "logs.retention_days", field: Field::PositiveInteger(place!(logs.retention_days)) },
     KnownKey { name: "otel.endpoint", field: Field::OptionalUrl(place!(otel.endpoint)) },
     KnownKey { name: "otel.export_timeout", field: Field::Duration(place!(otel.export_timeout)) },
-    KnownKey { name: "schedule.daily_interval", field: Field::Duration(place!(schedule.daily_interval)) },
-    KnownKey { name: "schedule.recurring_interval", field: Field::Duration(place!(schedule.recurring_interval)) },
+    KnownKey { name: "schedule.daily_interval", field: Field::Interval(place!(schedule.daily_interval)) },
+    KnownKey { name: "schedule.recurring_interval", field: Field::Interval(place!(schedule.recurring_interval)) },
     KnownKey { name: "tenant.connect_timeout", field: Field::Duration(place!(tenant.connect_timeout)) },
     KnownKey { name: "tenant.request_timeout", field: Field::Duration(place!(tenant.request_timeout)) },
     KnownKey { name: "tenant.token", field: Field::OptionalSecret(place!(tenant.token)) },
@@ -151,10 +153,13 @@ impl KnownKey {
         matches!(self.field, Field::OptionalSecret(_))
     }
 
-    /// Checks `raw` against this key's type and stores it in `config`.
+    /// Checks `raw` against this key's type and bounds and stores it in `config`.
+    /// Text past [`values::LONGEST_TEXT`] is refused whatever the key.
     pub(crate) fn apply(&self, raw: &RawValue, config: &mut AgentConfig) -> Result<(), ValueProblem> {
+        values::check_length(raw, values::LONGEST_TEXT)?;
         match &self.field {
             Field::Duration(place) => *(place.write)(config) = values::parse_duration(raw)?,
+            Field::Interval(place) => *(place.write)(config) = values::parse_interval(raw)?,
             Field::Path(place) => *(place.write)(config) = values::parse_path(raw)?,
             Field::OptionalPath(place) => *(place.write)(config) = values::parse_optional_path(raw)?,
             Field::OptionalUrl(place) => *(place.write)(config) = values::parse_optional_url(raw)?,
@@ -173,7 +178,7 @@ impl KnownKey {
     /// [`UNSET_TEXT`] when unset.
     pub(crate) fn value_text(&self, config: &AgentConfig) -> String {
         let text = match &self.field {
-            Field::Duration(place) => Some(duration_text(*(place.read)(config))),
+            Field::Duration(place) | Field::Interval(place) => Some(duration_text(*(place.read)(config))),
             Field::Path(place) => Some(path_text((place.read)(config))),
             Field::OptionalPath(place) => (place.read)(config).as_deref().map(path_text),
             Field::OptionalUrl(place) => (place.read)(config).as_deref().map(network_rules::redacted_text),

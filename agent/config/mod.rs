@@ -7,6 +7,9 @@
 //!                      └── raw dotted keys ───┴──> resolve.rs: check each against
 //!                          with their origin       keys.rs, merge, collect problems
 //! ```
+//!
+//! A file or folder another user than root could have written is skipped with a
+//! warning before it is read (trust.rs).
 
 mod files;
 mod keys;
@@ -15,6 +18,7 @@ mod origin;
 mod problems;
 mod resolve;
 mod settings;
+mod trust;
 mod values;
 
 #[cfg(test)]

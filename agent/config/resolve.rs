@@ -19,6 +19,7 @@ use super::layers::{self, Layer};
 use super::origin::Origin;
 use super::problems::{ConfigErrors, ConfigWarning, Problems};
 use super::settings::AgentConfig;
+use super::trust::TrustedWriters;
 use crate::paths::AgentPaths;
 
 /// What a load gives: the configuration, where each value came from, and what was
@@ -62,11 +63,17 @@ pub fn load(
     crate::process::withhold_from_children(keys::secret_variables());
     let mut problems = Problems::default();
     let mut merged = Merged::defaults();
-    merged.apply_file(&paths.config_file, FileFormat::PropertyList, &mut problems);
-    for fragment in layers::dropin_fragments(&paths.config_dropin_dir, &mut problems) {
-        merged.apply_file(&fragment.path, fragment.format, &mut problems);
+    let writers = TrustedWriters::for_paths(paths);
+    merged.apply_file(&paths.config_file, FileFormat::PropertyList, &writers, &mut problems);
+    match writers.skipped_folder(&paths.config_dropin_dir) {
+        Some(skipped) => problems.warning(&Origin::File(paths.config_dropin_dir.clone()), None, skipped),
+        None => {
+            for fragment in layers::dropin_fragments(&paths.config_dropin_dir, &mut problems) {
+                merged.apply_file(&fragment.path, fragment.format, &writers, &mut problems);
+            }
+        }
     }
-    merged.apply_file(&paths.managed_preferences, FileFormat::PropertyList, &mut problems);
+    merged.apply_file(&paths.managed_preferences, FileFormat::PropertyList, &writers, &mut problems);
     for layer in layers::environment_layers(environment, &mut problems) {
         merged.apply(&layer, &mut problems);
     }
@@ -131,9 +138,9 @@ impl Merged {
         }
     }
 
-    /// Merges the settings file at `path`, if it exists and can be parsed.
-    fn apply_file(&mut self, path: &Path, format: FileFormat, problems: &mut Problems) {
-        if let Some(layer) = read_settings_file(path, format, problems) {
+    /// Merges the settings file at `path`, if it exists, can be trusted and parsed.
+    fn apply_file(&mut self, path: &Path, format: FileFormat, writers: &TrustedWriters, problems: &mut Problems) {
+        if let Some(layer) = read_settings_file(path, format, writers, problems) {
             self.apply(&layer, problems);
         }
     }

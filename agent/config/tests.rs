@@ -227,7 +227,7 @@ fn every_problem_in_every_layer_is_reported_at_once() {
         format!("{}: could not parse the property list", broken_fragment.display()),
         format!("{managed}: key \"timeouts.auto_app\": expected a duration greater than zero, found 0"),
         "environment variable AGENT_LOGS_RETENTION_DAYS: key \"logs.retention_days\": \
-         expected a whole number of at least 1, found \"0\""
+         expected a whole number from 1 to 3650, found \"0\""
             .to_string(),
         "flag --set: expected key=value, found \"timeouts.run\"".to_string(),
         "flag --set: key \"schedule.daily_interval\": expected a duration such as \"90s\" or \"12h\", found \"soon\""

@@ -17,6 +17,34 @@ use std::time::Duration;
 use super::settings::{LogLevel, Secret};
 use crate::network_rules::{self, TenantUrlProblem};
 
+/// The longest duration any key accepts: 3650 days, about ten years. No real
+/// timeout, interval or threshold comes near it, and every deadline the agent works
+/// out from one (a clock reading plus a timeout plus a grace) stays far inside what
+/// its clocks can hold.
+pub(crate) const LONGEST_DURATION: Duration = Duration::from_secs(3650 * 24 * 60 * 60);
+
+/// The shortest check-in interval: one second. A shorter one would have the daemon
+/// check in back to back; tests scale intervals down to seconds, no further.
+pub(crate) const SHORTEST_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The largest whole-number setting (`logs.retention_days`): ten years of daily files.
+pub(crate) const LARGEST_WHOLE_NUMBER: u32 = 3650;
+
+/// The longest text any key accepts, in bytes; far beyond any URL, token or path.
+pub(crate) const LONGEST_TEXT: usize = 8192;
+
+/// The longest path, in bytes: macOS's `PATH_MAX`.
+pub(crate) const LONGEST_PATH: usize = 1024;
+
+/// The longest host name, in bytes, as DNS allows.
+pub(crate) const LONGEST_HOST: usize = 253;
+
+/// The most ports `doctor.push_ports` lists; each is tried at once.
+pub(crate) const MOST_PORTS: usize = 16;
+
+/// How much of a value an error message quotes before it cuts it short.
+const QUOTED_CHARACTERS: usize = 100;
+
 /// A value read from a layer, not yet checked against its key's type.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RawValue {
@@ -46,6 +74,16 @@ pub(crate) enum ValueProblem {
     /// A duration of zero, which would stop every item at once.
     #[error("expected a duration greater than zero, found {found}")]
     ZeroDuration { found: String },
+    /// A duration past [`LONGEST_DURATION`].
+    #[error("expected a duration of at most 3650d (about ten years), found {found}")]
+    DurationTooLong { found: String },
+    /// A check-in interval under [`SHORTEST_INTERVAL`].
+    #[error("expected an interval of at least 1s, found {found}")]
+    IntervalTooShort { found: String },
+    /// Text longer than its key allows; the value itself is not shown (it may be a
+    /// secret, and it is long).
+    #[error("expected at most {limit} bytes, found {length} bytes")]
+    TooLong { limit: usize, length: usize },
     /// Not a string.
     #[error("expected a path, found {found}")]
     NotAPath { found: String },
@@ -58,8 +96,8 @@ pub(crate) enum ValueProblem {
     /// Not a string; `found` names only the type, never the value.
     #[error("expected a string, found {found}")]
     NotAString { found: String },
-    /// Not a whole number from 1 up.
-    #[error("expected a whole number of at least 1, found {found}")]
+    /// Not a whole number from 1 to [`LARGEST_WHOLE_NUMBER`].
+    #[error("expected a whole number from 1 to 3650, found {found}")]
     NotAPositiveInteger { found: String },
     /// Not one of the level names.
     #[error("expected one of error, warn, info, debug, trace, found {found}")]
@@ -70,12 +108,19 @@ pub(crate) enum ValueProblem {
     /// Not one or more TCP ports.
     #[error("expected TCP ports from 1 to 65535 such as \"443, 2197\", found {found}")]
     NotAPortList { found: String },
+    /// More ports than [`MOST_PORTS`].
+    #[error("expected at most 16 ports, found {count}")]
+    TooManyPorts { count: usize },
 }
 
 impl fmt::Display for RawValue {
     /// The value as found, for error messages: strings quoted, containers by kind.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            RawValue::Text(text) if text.chars().nth(QUOTED_CHARACTERS).is_some() => {
+                let start: String = text.chars().take(QUOTED_CHARACTERS).collect();
+                write!(formatter, "{start:?}… ({} bytes)", text.len())
+            }
             RawValue::Text(text) => write!(formatter, "{text:?}"),
             RawValue::Integer(number) => write!(formatter, "{number}"),
             RawValue::Real(number) => write!(formatter, "{number}"),
@@ -125,32 +170,60 @@ impl RawValue {
     }
 }
 
-/// A positive duration: text such as `"90s"` or `"1h 30m"`, or whole seconds.
+/// A positive duration of at most [`LONGEST_DURATION`]: text such as `"90s"` or
+/// `"1h 30m"`, or whole seconds.
 pub(crate) fn parse_duration(raw: &RawValue) -> Result<Duration, ValueProblem> {
     let not_a_duration = || ValueProblem::NotADuration { found: raw.to_string() };
     let duration = match raw {
         RawValue::Integer(seconds) if *seconds <= 0 => {
             return Err(ValueProblem::ZeroDuration { found: raw.to_string() });
         }
-        RawValue::Integer(seconds) => Duration::from_secs(u64::try_from(*seconds).map_err(|_| not_a_duration())?),
-        RawValue::Text(text) => humantime::parse_duration(text.trim()).map_err(|_| not_a_duration())?,
+        RawValue::Integer(seconds) => match u64::try_from(*seconds) {
+            Ok(seconds) => Duration::from_secs(seconds),
+            Err(_) => return Err(ValueProblem::DurationTooLong { found: raw.to_string() }),
+        },
+        RawValue::Text(text) => humantime::parse_duration(text.trim()).map_err(|error| match error {
+            humantime::DurationError::NumberOverflow => ValueProblem::DurationTooLong { found: raw.to_string() },
+            _ => not_a_duration(),
+        })?,
         _ => return Err(not_a_duration()),
     };
     if duration.is_zero() {
         return Err(ValueProblem::ZeroDuration { found: raw.to_string() });
     }
+    if duration > LONGEST_DURATION {
+        return Err(ValueProblem::DurationTooLong { found: raw.to_string() });
+    }
     Ok(duration)
 }
 
-/// A path, or `None` when unset. Kept as written: a relative path is taken from
-/// the folder the agent runs in.
+/// A check-in interval: a duration of at least [`SHORTEST_INTERVAL`].
+pub(crate) fn parse_interval(raw: &RawValue) -> Result<Duration, ValueProblem> {
+    let interval = parse_duration(raw)?;
+    if interval < SHORTEST_INTERVAL {
+        return Err(ValueProblem::IntervalTooShort { found: raw.to_string() });
+    }
+    Ok(interval)
+}
+
+/// Refuses text longer than `limit` bytes, before any other check reads it.
+pub(crate) fn check_length(raw: &RawValue, limit: usize) -> Result<(), ValueProblem> {
+    match raw {
+        RawValue::Text(text) if text.len() > limit => Err(ValueProblem::TooLong { limit, length: text.len() }),
+        _ => Ok(()),
+    }
+}
+
+/// A path of at most [`LONGEST_PATH`] bytes without a NUL, or `None` when unset.
+/// Kept as written: a relative path is taken from the folder the agent runs in.
 pub(crate) fn parse_optional_path(raw: &RawValue) -> Result<Option<PathBuf>, ValueProblem> {
     if raw.is_unset() {
         return Ok(None);
     }
+    check_length(raw, LONGEST_PATH)?;
     match raw.trimmed_text() {
-        Some(text) => Ok(Some(PathBuf::from(text))),
-        None => Err(ValueProblem::NotAPath { found: raw.to_string() }),
+        Some(text) if !text.contains('\0') => Ok(Some(PathBuf::from(text))),
+        _ => Err(ValueProblem::NotAPath { found: raw.to_string() }),
     }
 }
 
@@ -197,14 +270,16 @@ pub(crate) fn parse_optional_secret(raw: &RawValue) -> Result<Option<Secret>, Va
     }
 }
 
-/// A whole number from 1 up: an integer, or text of digits.
+/// A whole number from 1 to [`LARGEST_WHOLE_NUMBER`]: an integer, or text of digits.
 pub(crate) fn parse_positive_integer(raw: &RawValue) -> Result<u32, ValueProblem> {
     let number = match raw {
         RawValue::Integer(number) => u32::try_from(*number).ok(),
         RawValue::Text(text) => text.trim().parse::<u32>().ok(),
         _ => None,
     };
-    number.filter(|number| *number >= 1).ok_or_else(|| ValueProblem::NotAPositiveInteger { found: raw.to_string() })
+    number
+        .filter(|number| (1..=LARGEST_WHOLE_NUMBER).contains(number))
+        .ok_or_else(|| ValueProblem::NotAPositiveInteger { found: raw.to_string() })
 }
 
 /// A log level name, in any letter case.
@@ -214,9 +289,11 @@ pub(crate) fn parse_log_level(raw: &RawValue) -> Result<LogLevel, ValueProblem> 
         .ok_or_else(|| ValueProblem::NotALogLevel { found: raw.to_string() })
 }
 
-/// A host name or IP address (`api.push.apple.com`, `127.0.0.1`, `::1`): text
-/// without spaces, slashes or `@`, so a URL pasted by mistake is caught.
+/// A host name or IP address (`api.push.apple.com`, `127.0.0.1`, `::1`) of at most
+/// [`LONGEST_HOST`] bytes: text without spaces, slashes or `@`, so a URL pasted by
+/// mistake is caught.
 pub(crate) fn parse_host(raw: &RawValue) -> Result<String, ValueProblem> {
+    check_length(raw, LONGEST_HOST)?;
     let host = raw.trimmed_text().map(|text| text.trim_start_matches('[').trim_end_matches(']'));
     let valid = |host: &&str| {
         !host.is_empty() && host.chars().all(|character| character.is_alphanumeric() || ".-_:".contains(character))
@@ -224,8 +301,8 @@ pub(crate) fn parse_host(raw: &RawValue) -> Result<String, ValueProblem> {
     host.filter(valid).map(str::to_string).ok_or_else(|| ValueProblem::NotAHost { found: raw.to_string() })
 }
 
-/// One or more TCP ports: an integer, or text of ports separated by commas or
-/// spaces (`"443, 2197"`).
+/// One to [`MOST_PORTS`] TCP ports: an integer, or text of ports separated by
+/// commas or spaces (`"443, 2197"`).
 pub(crate) fn parse_port_list(raw: &RawValue) -> Result<Vec<u16>, ValueProblem> {
     let port = |number: i128| u16::try_from(number).ok().filter(|port| *port >= 1);
     let ports = match raw {
@@ -237,7 +314,12 @@ pub(crate) fn parse_port_list(raw: &RawValue) -> Result<Vec<u16>, ValueProblem> 
             .collect::<Option<Vec<u16>>>(),
         _ => None,
     };
-    ports.filter(|ports| !ports.is_empty()).ok_or_else(|| ValueProblem::NotAPortList { found: raw.to_string() })
+    let ports =
+        ports.filter(|ports| !ports.is_empty()).ok_or_else(|| ValueProblem::NotAPortList { found: raw.to_string() })?;
+    if ports.len() > MOST_PORTS {
+        return Err(ValueProblem::TooManyPorts { count: ports.len() });
+    }
+    Ok(ports)
 }
 
 /// A plain check, enough to catch typos: the scheme is `http` or `https`, a host
@@ -291,15 +373,72 @@ mod tests {
             (text("soon"), Err("expected a duration such as \"90s\" or \"12h\", found \"soon\"")),
             (RawValue::Boolean(true), Err("expected a duration such as \"90s\" or \"12h\", found true")),
             (RawValue::Real(1.5), Err("expected a duration such as \"90s\" or \"12h\", found 1.5")),
+            (RawValue::Integer(315_360_000), Ok(LONGEST_DURATION)),
+            (text("3650d"), Ok(LONGEST_DURATION)),
+            (text("1ns"), Ok(Duration::from_nanos(1))),
             (
                 RawValue::Integer(i128::MAX),
-                Err("expected a duration such as \"90s\" or \"12h\", found 170141183460469231731687303715884105727"),
+                Err(
+                    "expected a duration of at most 3650d (about ten years), found 170141183460469231731687303715884105727",
+                ),
             ),
+            (
+                RawValue::Integer(315_360_001),
+                Err("expected a duration of at most 3650d (about ten years), found 315360001"),
+            ),
+            (
+                text("18446744073709551615s"),
+                Err("expected a duration of at most 3650d (about ten years), found \"18446744073709551615s\""),
+            ),
+            (
+                text("99999999999999999999999h"),
+                Err("expected a duration of at most 3650d (about ten years), found \"99999999999999999999999h\""),
+            ),
+            (text("NaN"), Err("expected a duration such as \"90s\" or \"12h\", found \"NaN\"")),
+            (text("-5s"), Err("expected a duration such as \"90s\" or \"12h\", found \"-5s\"")),
         ];
         for (raw, expected) in cases {
             let parsed = parse_duration(&raw).map_err(|problem| problem.to_string());
             assert_eq!(parsed, expected.map_err(str::to_string), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn intervals_are_at_least_a_second() {
+        let cases = [
+            (text("1s"), Ok(SHORTEST_INTERVAL)),
+            (text("15m"), Ok(Duration::from_secs(900))),
+            (text("3650d"), Ok(LONGEST_DURATION)),
+            (text("1ns"), Err("expected an interval of at least 1s, found \"1ns\"")),
+            (text("999ms"), Err("expected an interval of at least 1s, found \"999ms\"")),
+            (text("0s"), Err("expected a duration greater than zero, found \"0s\"")),
+            (text("3651d"), Err("expected a duration of at most 3650d (about ten years), found \"3651d\"")),
+        ];
+        for (raw, expected) in cases {
+            let parsed = parse_interval(&raw).map_err(|problem| problem.to_string());
+            assert_eq!(parsed, expected.map_err(str::to_string), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn long_text_is_refused_without_quoting_it() {
+        let long = text(&"x".repeat(LONGEST_TEXT + 1));
+        assert_eq!(
+            check_length(&long, LONGEST_TEXT).unwrap_err().to_string(),
+            "expected at most 8192 bytes, found 8193 bytes"
+        );
+        assert_eq!(check_length(&text(&"x".repeat(LONGEST_TEXT)), LONGEST_TEXT), Ok(()));
+        let path = text(&format!("/{}", "p".repeat(LONGEST_PATH)));
+        assert_eq!(parse_path(&path).unwrap_err().to_string(), "expected at most 1024 bytes, found 1025 bytes");
+        assert!(parse_path(&text("/usr/bin/a\0b")).is_err(), "a NUL cannot be in a path");
+        let host = text(&"h".repeat(LONGEST_HOST + 1));
+        assert_eq!(parse_host(&host).unwrap_err().to_string(), "expected at most 253 bytes, found 254 bytes");
+    }
+
+    #[test]
+    fn a_long_value_is_quoted_only_in_part() {
+        let shown = text(&"a".repeat(5000)).to_string();
+        assert_eq!(shown, format!("{:?}… (5000 bytes)", "a".repeat(100)));
     }
 
     #[test]
@@ -366,13 +505,16 @@ mod tests {
         let cases = [
             (RawValue::Integer(30), Ok(30)),
             (text("7"), Ok(7)),
-            (RawValue::Integer(0), Err("expected a whole number of at least 1, found 0")),
-            (text("-1"), Err("expected a whole number of at least 1, found \"-1\"")),
-            (text("two"), Err("expected a whole number of at least 1, found \"two\"")),
-            (RawValue::Real(14.0), Err("expected a whole number of at least 1, found 14")),
+            (text("3650"), Ok(3650)),
+            (RawValue::Integer(0), Err("expected a whole number from 1 to 3650, found 0")),
+            (text("-1"), Err("expected a whole number from 1 to 3650, found \"-1\"")),
+            (text("two"), Err("expected a whole number from 1 to 3650, found \"two\"")),
+            (RawValue::Real(14.0), Err("expected a whole number from 1 to 3650, found 14")),
+            (text("3651"), Err("expected a whole number from 1 to 3650, found \"3651\"")),
+            (text("4294967295"), Err("expected a whole number from 1 to 3650, found \"4294967295\"")),
             (
                 RawValue::Integer(i128::from(u32::MAX) + 1),
-                Err("expected a whole number of at least 1, found 4294967296"),
+                Err("expected a whole number from 1 to 3650, found 4294967296"),
             ),
         ];
         for (raw, expected) in cases {
@@ -423,6 +565,7 @@ mod tests {
             (text("443, https"), wrong("\"443, https\"")),
             (text(" , "), wrong("\" , \"")),
             (RawValue::Other("an array"), wrong("an array")),
+            (text(&"443 ".repeat(17)), Err("expected at most 16 ports, found 17".to_string())),
         ];
         for (raw, expected) in cases {
             assert_eq!(parse_port_list(&raw).map_err(|problem| problem.to_string()), expected, "{raw:?}");

@@ -41,7 +41,7 @@ pub async fn diagnose(
     let doctor = &config.doctor;
     let limit = doctor.timeout;
     let runner = ToolRunner {
-        deadline: tokio::time::Instant::now() + limit,
+        deadline: crate::process::deadline_after(tokio::time::Instant::now(), limit),
         grace: config.timeouts.termination_grace.min(TOOL_GRACE),
         cancel: cancel.clone(),
         current_dir: paths.root.clone(),

@@ -76,7 +76,7 @@ pub async fn collect(config: &AgentConfig, root: &Path, platform: Platform, canc
     let collected_at = Utc::now();
     let timeout = config.inventory.collector_timeout;
     let runner = ToolRunner {
-        deadline: Instant::now() + timeout,
+        deadline: crate::process::deadline_after(Instant::now(), timeout),
         grace: config.timeouts.termination_grace,
         cancel: cancel.clone(),
         current_dir: root.to_path_buf(),
@@ -185,7 +185,7 @@ impl Collector<'_> {
     /// The application scan, stopping at the collector's deadline or shutdown.
     fn application_scan(&self) -> impl FnOnce() -> Outcome<applications::ApplicationScan> + Send + 'static {
         let root = self.root.to_path_buf();
-        let deadline = std::time::Instant::now() + self.timeout;
+        let deadline = crate::process::deadline_after(Instant::now(), self.timeout).into_std();
         let cancel = self.cancel.clone();
         move || {
             let stop = || std::time::Instant::now() >= deadline || cancel.is_cancelled();

@@ -378,3 +378,11 @@ async fn the_watcher_hears_of_a_group_that_outlives_a_moment_or_is_stopped() {
     }
     assert!(unheard > 0, "every quick program was reported");
 }
+
+#[test]
+fn a_deadline_past_the_clock_s_end_lies_far_off_instead_of_panicking() {
+    let start = Instant::now();
+    assert_eq!(deadline_after(start, Duration::from_secs(5)), start + Duration::from_secs(5));
+    let far = deadline_after(start, Duration::MAX);
+    assert!(far >= start + Duration::from_secs(10 * 365 * 24 * 60 * 60), "{:?}", far - start);
+}

@@ -110,7 +110,7 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
         tracing::info!(to = %offer.version, "Agent update skipped: the agent is shutting down.");
         return false;
     }
-    let deadline = Instant::now() + context.config.timeouts.agent_update;
+    let deadline = crate::process::deadline_after(Instant::now(), context.config.timeouts.agent_update);
     let Some(download) = fetch(context, ours, offer, deadline).await else { return false };
     let started = match context.store.add_agent_update(&offer_attempt(ours, offer, AgentUpdateOutcome::Installing, ""))
     {
@@ -155,7 +155,7 @@ async fn run_installer(
 ) -> (Result<(), String>, String) {
     let (paths, config) = (context.paths, context.config);
     let grace = config.timeouts.termination_grace;
-    let valid_for = deadline.saturating_duration_since(Instant::now()) + grace;
+    let valid_for = deadline.saturating_duration_since(Instant::now()).saturating_add(grace);
     let _marker = match PendingMarker::write(&paths.agent_update_marker, &offer.version, valid_for) {
         Ok(marker) => marker,
         Err(error) => {

@@ -35,9 +35,11 @@ pub(crate) struct PendingMarker {
 
 impl PendingMarker {
     /// Writes the marker for this process installing `version`, honoured by the
-    /// scripts for `valid_for` from now.
+    /// scripts for `valid_for` from now (for ever, when that is past the clock's end).
     pub(crate) fn write(path: &Path, version: &Version, valid_for: Duration) -> std::io::Result<Self> {
-        let text = marker_text(std::process::id(), version, SystemTime::now() + valid_for);
+        let now = SystemTime::now();
+        let expires = now.checked_add(valid_for).unwrap_or(now + Duration::from_secs(u64::from(u32::MAX)));
+        let text = marker_text(std::process::id(), version, expires);
         crate::atomic_file::replace_private(path, text.as_bytes())?;
         Ok(Self { path: path.to_path_buf() })
     }

@@ -1,6 +1,6 @@
 //! Opening the SQLite store: folder permissions, WAL, schema, device identity.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -13,6 +13,15 @@ pub enum StoreError {
     #[error("cannot prepare the state folder {path}")]
     Folder {
         /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file of the store could not be created or made private to its owner.
+    #[error("cannot make {path} readable by its owner alone")]
+    Private {
+        /// The file.
         path: PathBuf,
         /// Why.
         #[source]
@@ -175,11 +184,13 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path`; its folder is made 0700.
+    /// Opens (creating if needed) the store at `path`; its folder is made 0700, its
+    /// files 0600 (see [`make_store_files_private`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(folder) = path.parent() {
             create_private_folder(folder)?;
         }
+        make_store_files_private(path)?;
         let connection = Connection::open(path).map_err(database(path, "cannot open"))?;
         let store = Self { connection, path: path.to_path_buf() };
         store.configure()?;
@@ -192,6 +203,7 @@ impl Store {
         if !path.exists() {
             return Ok(None);
         }
+        make_store_files_private(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags).map_err(database(path, "cannot open"))?;
         let store = Self { connection, path: path.to_path_buf() };
@@ -311,6 +323,47 @@ pub fn create_private_folder(folder: &Path) -> Result<(), StoreError> {
     std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).map_err(failed)
 }
 
+/// The suffixes of SQLite's companions to the database file: the write-ahead log
+/// and its shared-memory index.
+const COMPANION_SUFFIXES: [&str; 2] = ["-wal", "-shm"];
+
+/// Makes the store's files readable and writable by their owner alone (0600),
+/// whatever the umask. The database is created 0600 before SQLite opens it (an
+/// empty file is an empty database), and SQLite gives the `-wal` and `-shm` files it
+/// creates the database's mode; files left wider by an older version are narrowed.
+fn make_store_files_private(path: &Path) -> Result<(), StoreError> {
+    let failed = |file: &Path| {
+        let path = file.to_path_buf();
+        move |source| StoreError::Private { path, source }
+    };
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(PRIVATE_FILE_MODE).open(path) {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(failed(path)(error)),
+    }
+    let companion = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let files = [path.to_path_buf(), companion(COMPANION_SUFFIXES[0]), companion(COMPANION_SUFFIXES[1])];
+    for file in &files {
+        match std::fs::symlink_metadata(file) {
+            Ok(metadata) if metadata.is_file() && metadata.permissions().mode() & 0o777 != PRIVATE_FILE_MODE => {
+                let private = std::fs::Permissions::from_mode(PRIVATE_FILE_MODE);
+                std::fs::set_permissions(file, private).map_err(failed(file))?;
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(failed(file)(error)),
+        }
+    }
+    Ok(())
+}
+
+/// The mode of the store's files: the owner (root) reads and writes, nobody else.
+const PRIVATE_FILE_MODE: u32 = 0o600;
+
 /// The one text form of a time in the store: RFC 3339, UTC, milliseconds.
 /// Fixed width, so text order is time order.
 pub(crate) fn time_text(time: DateTime<Utc>) -> String {
@@ -322,4 +375,39 @@ pub(crate) fn parse_time(text: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
         .map_err(|error| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(error)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_store_and_its_journal_are_private_to_their_owner() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("state/agent.sqlite3");
+        let store = Store::open(&path).unwrap();
+        store.device_id().unwrap();
+        assert_eq!(mode(&folder.path().join("state")), 0o700);
+        for name in ["agent.sqlite3", "agent.sqlite3-wal", "agent.sqlite3-shm"] {
+            assert_eq!(mode(&folder.path().join("state").join(name)), 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn files_left_wider_are_narrowed_when_the_store_opens() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("agent.sqlite3");
+        drop(Store::open(&path).unwrap());
+        let wal = folder.path().join("agent.sqlite3-wal");
+        std::fs::write(&wal, "").unwrap();
+        for file in [&path, &wal] {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        let _store = Store::open_existing(&path).unwrap();
+        assert_eq!((mode(&path), mode(&wal)), (0o600, 0o600));
+    }
 }

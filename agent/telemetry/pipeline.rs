@@ -227,7 +227,10 @@ fn log_exporter(target: &Target) -> anyhow::Result<LogExporter> {
 /// export timeout; the client's own limit, a little later, only frees a request
 /// nobody waits for any more.
 fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    crate::network_rules::client_builder().connect_timeout(timeout).timeout(timeout + Duration::from_secs(1)).build()
+    crate::network_rules::client_builder()
+        .connect_timeout(timeout)
+        .timeout(timeout.saturating_add(Duration::from_secs(1)))
+        .build()
 }
 
 fn exporter_unusable(signal: &str, target: &Target, error: &anyhow::Error) {
