@@ -46,7 +46,8 @@ mod watch;
 
 pub use capture::CapturedOutput;
 use capture::OutputReader;
-pub(crate) use environment::withhold_from_children;
+#[cfg(test)]
+pub(crate) use environment::SECRET_VARIABLES;
 use group::ProcessGroup;
 #[cfg(test)]
 pub(crate) use group::group_is_alive;

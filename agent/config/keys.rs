@@ -130,12 +130,6 @@ pub(crate) fn find(name: &str) -> Option<&'static KnownKey> {
     KNOWN_KEYS.iter().find(|key| key.name == name)
 }
 
-/// The environment variables of the secret keys (`AGENT_TENANT_TOKEN`): what no
-/// child process may inherit.
-pub(crate) fn secret_variables() -> Vec<String> {
-    KNOWN_KEYS.iter().filter(|key| key.is_secret()).map(KnownKey::environment_variable).collect()
-}
-
 /// The known key whose environment variable is `variable`, if there is one.
 pub(crate) fn find_by_environment_variable(variable: &str) -> Option<&'static KnownKey> {
     KNOWN_KEYS.iter().find(|key| key.environment_variable() == variable)
@@ -219,8 +213,11 @@ mod tests {
     }
 
     #[test]
-    fn the_token_is_the_secret_key() {
-        assert_eq!(secret_variables(), ["AGENT_TENANT_TOKEN"]);
+    fn every_secret_key_is_withheld_from_children() {
+        let secret: Vec<String> =
+            KNOWN_KEYS.iter().filter(|key| key.is_secret()).map(KnownKey::environment_variable).collect();
+        assert_eq!(secret, ["AGENT_TENANT_TOKEN"]);
+        assert_eq!(secret, crate::process::SECRET_VARIABLES, "process::SECRET_VARIABLES lists every secret key");
     }
 
     #[test]

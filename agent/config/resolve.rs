@@ -60,7 +60,6 @@ pub fn load(
     environment: impl IntoIterator<Item = (String, String)>,
     flags: &[String],
 ) -> Result<LoadedConfig, ConfigErrors> {
-    crate::process::withhold_from_children(keys::secret_variables());
     let mut problems = Problems::default();
     let mut merged = Merged::defaults();
     let writers = TrustedWriters::for_paths(paths);

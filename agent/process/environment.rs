@@ -7,32 +7,25 @@
 //! needs them, and an `env` in an audit would print them into the run history
 //! and the tenant's results, so they are removed from every child's environment.
 //!
-//! Which configuration keys are secret is the configuration's knowledge, one floor
-//! up: it hands their variable names down once, when it loads
-//! ([`withhold_from_children`]).
+//! Which configuration keys are secret is the key table's knowledge, one floor up;
+//! their variables are listed here, at the floor every child is started from, so
+//! they are withheld from the first child on, whatever has been loaded. A test of
+//! the key table checks that every secret key's variable is in this list.
 
 use std::ffi::{OsStr, OsString};
-use std::sync::OnceLock;
 
-/// The secret configuration variables, as the configuration named them.
-static SECRET_VARIABLES: OnceLock<Vec<String>> = OnceLock::new();
+/// The environment variables of the secret configuration keys.
+pub(crate) const SECRET_VARIABLES: &[&str] = &["AGENT_TENANT_TOKEN"];
 
 /// The OTLP header variables start and end so: they carry collector credentials.
 const OTLP_HEADERS: (&str, &str) = ("OTEL_EXPORTER_OTLP_", "_HEADERS");
-
-/// Names the environment variables of the secret configuration keys, which no
-/// child inherits from then on. The names are fixed by the key table, so the
-/// first call decides; later calls change nothing.
-pub(crate) fn withhold_from_children(variables: Vec<String>) {
-    let _ = SECRET_VARIABLES.set(variables);
-}
 
 /// Whether a child must not inherit the variable `name`.
 pub(crate) fn is_withheld(name: &OsStr) -> bool {
     let Some(name) = name.to_str() else { return false };
     let (prefix, suffix) = OTLP_HEADERS;
     let otlp_headers = name.len() > prefix.len() && name.starts_with(prefix) && name.ends_with(suffix);
-    otlp_headers || SECRET_VARIABLES.get().is_some_and(|secrets| secrets.iter().any(|secret| secret == name))
+    otlp_headers || SECRET_VARIABLES.contains(&name)
 }
 
 /// The variables of the agent's own environment a child must not inherit.
@@ -46,7 +39,6 @@ mod tests {
 
     #[test]
     fn secrets_and_otlp_headers_are_withheld() {
-        withhold_from_children(vec!["AGENT_TENANT_TOKEN".to_string()]);
         let cases = [
             ("AGENT_TENANT_TOKEN", true),
             ("OTEL_EXPORTER_OTLP_HEADERS", true),
