@@ -57,6 +57,7 @@ pub mod process;
 pub mod progress;
 pub mod render;
 pub mod run_lock;
+pub mod safe_path;
 pub mod schedule;
 pub(crate) mod self_update;
 pub mod state;

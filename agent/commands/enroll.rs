@@ -26,7 +26,7 @@ pub fn enroll(paths: &AgentPaths, url: &str, token: &str) -> anyhow::Result<u8> 
         eprintln!("error: --token is empty");
         return Ok(exit_code::BAD_INPUT);
     }
-    let fragment = write_fragment(&paths.config_dropin_dir, url.trim(), token.trim())?;
+    let fragment = write_fragment(&paths.root, &paths.config_dropin_dir, url.trim(), token.trim())?;
     let environment =
         std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
     let loaded = config::load(paths, environment, &[])?;
@@ -50,7 +50,7 @@ fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// Writes the fragment atomically, 0600; returns its path.
-fn write_fragment(folder: &Path, url: &str, token: &str) -> anyhow::Result<PathBuf> {
+fn write_fragment(root: &Path, folder: &Path, url: &str, token: &str) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
     let mut dictionary = plist::Dictionary::new();
     dictionary.insert("tenant.url".to_string(), plist::Value::String(url.to_string()));
@@ -58,7 +58,8 @@ fn write_fragment(folder: &Path, url: &str, token: &str) -> anyhow::Result<PathB
     let mut bytes = Vec::new();
     plist::Value::Dictionary(dictionary).to_writer_xml(&mut bytes).context("cannot encode the fragment")?;
     let path = folder.join(ENROLLMENT_FRAGMENT);
-    crate::atomic_file::replace_private(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::atomic_file::replace_private(root, &path, &bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 
@@ -79,8 +80,8 @@ mod tests {
     #[test]
     fn the_fragment_is_owner_only_and_replaced_whole() {
         let folder = tempfile::tempdir().unwrap();
-        let path = write_fragment(folder.path(), "https://a.example", "tok-1").unwrap();
-        write_fragment(folder.path(), "https://b.example", "tok-2").unwrap();
+        let path = write_fragment(folder.path(), folder.path(), "https://a.example", "tok-1").unwrap();
+        write_fragment(folder.path(), folder.path(), "https://b.example", "tok-2").unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let value = plist::Value::from_file(&path).unwrap();
         let dictionary = value.as_dictionary().unwrap();
