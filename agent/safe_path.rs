@@ -76,6 +76,8 @@ impl SafePathError {
 pub struct Folder {
     fd: OwnedFd,
     path: PathBuf,
+    /// The trusted starting folder itself, where macOS's system links are walked.
+    is_start: bool,
 }
 
 /// Whether and how missing folders are made on the way.
@@ -93,7 +95,7 @@ impl Folder {
     pub fn trusted(start: &Path) -> Result<Self, SafePathError> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         let fd = nix::fcntl::open(start, flags, Mode::empty()).map_err(SafePathError::io("open", start))?;
-        Ok(Self { fd, path: start.to_path_buf() })
+        Ok(Self { fd, path: start.to_path_buf(), is_start: true })
     }
 
     /// Opens `path` (absolute and inside `start`, or relative to it) by walking
@@ -119,19 +121,18 @@ impl Folder {
                 Component::ParentDir | Component::RootDir | Component::Prefix(_) => return Err(escapes()),
             }
         }
-        let mut folder = Self {
-            fd: self.fd.try_clone().map_err(|source| io_error("open", &self.path, source))?,
-            path: self.path.clone(),
+        let Some((first, rest)) = names.split_first() else {
+            let fd = self.fd.try_clone().map_err(|source| io_error("open", &self.path, source))?;
+            return Ok(Self { fd, path: self.path.clone(), is_start: self.is_start });
         };
-        let mut at_top = true;
-        for name in names {
-            folder = match folder.child(&name, missing) {
-                Err(SafePathError::SymbolicLink { path }) if at_top => {
-                    folder.system_link(&name).ok_or(SafePathError::SymbolicLink { path })??
-                }
-                other => other?,
-            };
-            at_top = false;
+        let mut folder = match self.child(first, missing) {
+            Err(SafePathError::SymbolicLink { path }) if self.is_start => {
+                self.system_link(first).ok_or(SafePathError::SymbolicLink { path })??
+            }
+            other => other?,
+        };
+        for name in rest {
+            folder = folder.child(name, missing)?;
         }
         Ok(folder)
     }
@@ -154,7 +155,7 @@ impl Folder {
             other => other,
         };
         match opened {
-            Ok(fd) => Ok(Self { fd, path }),
+            Ok(fd) => Ok(Self { fd, path, is_start: false }),
             Err(errno @ (Errno::ELOOP | Errno::ENOTDIR | Errno::EMLINK)) => match self.entry(name) {
                 Ok(Some(stat)) if is_kind(&stat, SFlag::S_IFLNK) => Err(SafePathError::SymbolicLink { path }),
                 Ok(Some(_)) => Err(SafePathError::NotAFolder { path }),
@@ -164,23 +165,14 @@ impl Folder {
         }
     }
 
-    /// For macOS's `etc`, `tmp` and `var` links at the top of the root: the
-    /// folder they stand for under the root, or `None` for any other link.
+    /// For macOS's `etc`, `tmp` and `var` links at the top of the root, pointing
+    /// at `private/<name>`: that folder under the root (walked without following
+    /// links, never made). `None` for any other link.
     fn system_link(&self, name: &OsStr) -> Option<Result<Self, SafePathError>> {
-        let name_text = name.to_str().filter(|text| SYSTEM_LINKS.contains(text))?;
+        let text = name.to_str().filter(|text| SYSTEM_LINKS.contains(text))?;
         let target = readlinkat(self.fd.as_fd(), name).ok()?;
-        let expected = format!("private/{name_text}");
-        let target = target.to_str()?.trim_start_matches('/');
-        (target == expected).then(|| self.descend_plain(Path::new(&expected)))
-    }
-
-    /// Like [`Folder::descend`] with no system link allowed, nothing created.
-    fn descend_plain(&self, relative: &Path) -> Result<Self, SafePathError> {
-        let mut folder = self.child(relative.iter().next().unwrap_or_default(), Missing::Fail)?;
-        for name in relative.iter().skip(1) {
-            folder = folder.child(name, Missing::Fail)?;
-        }
-        Ok(folder)
+        let into_private = target.to_str()?.trim_start_matches('/').strip_prefix("private/") == Some(text);
+        into_private.then(|| self.child(OsStr::new("private"), Missing::Fail)?.child(name, Missing::Fail))
     }
 
     /// The folder's path, for messages.

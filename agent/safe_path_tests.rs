@@ -55,6 +55,9 @@ fn the_macos_system_links_at_the_top_lead_into_private_under_the_root() {
     symlink("private/etc", root.path().join("deep/etc")).unwrap();
     let error = Folder::beneath(root.path(), &root.path().join("deep/etc"), Missing::Fail).unwrap_err();
     assert!(matches!(error, SafePathError::SymbolicLink { .. }), "{error}");
+    let deep = Folder::beneath(root.path(), &root.path().join("deep"), Missing::Fail).unwrap();
+    let error = deep.descend(Path::new("etc"), Missing::Fail).unwrap_err();
+    assert!(matches!(error, SafePathError::SymbolicLink { .. }), "only at the root: {error}");
 }
 
 #[test]

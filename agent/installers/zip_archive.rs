@@ -17,10 +17,13 @@ use nix::unistd::symlinkat;
 use super::bundle_links;
 use super::error::InstallError;
 use super::placement::{Staging, files, find_bundle};
-use crate::safe_path::{Folder, Missing, SafePathError};
+use crate::safe_path::{Folder, Missing};
 
 /// The permission bits an unpacked entry may keep: no set-id, sticky or world-write bit.
 const KEPT_MODE_BITS: u32 = 0o775;
+/// The mode of a folder the archive implies without an entry of its own; the
+/// staging folder around it is root-only until the bundle is placed.
+const FOLDER_MODE: u32 = 0o755;
 /// Links are short paths; a longer target is not a link an app needs.
 const LONGEST_LINK_TARGET: u64 = 4096;
 
@@ -60,12 +63,12 @@ fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
             .ok_or_else(|| InstallError::Unpack { reason: format!("the entry {name:?} escapes the folder") })?;
         let mode = entry.unix_mode().map(|mode| mode & KEPT_MODE_BITS);
         if entry.is_dir() {
-            folder.descend(&relative, Missing::Create(0o700)).map_err(path_error)?;
-            folder_modes.push((relative, mode.unwrap_or(0o755)));
+            folder.descend(&relative, Missing::Create(FOLDER_MODE)).map_err(unpack_error)?;
+            folder_modes.push((relative, mode.unwrap_or(FOLDER_MODE)));
             continue;
         }
         let (Some(parent), Some(file_name)) = (relative.parent(), relative.file_name()) else { continue };
-        let holder = folder.descend(parent, Missing::Create(0o700)).map_err(path_error)?;
+        let holder = folder.descend(parent, Missing::Create(FOLDER_MODE)).map_err(unpack_error)?;
         if entry.is_symlink() {
             let mut target = Vec::new();
             (&mut entry).take(LONGEST_LINK_TARGET).read_to_end(&mut target).map_err(files("read", archive))?;
@@ -73,7 +76,7 @@ fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
             symlinkat(target, holder.as_fd(), file_name)
                 .map_err(|errno| unpack_error(format!("cannot make the link {name:?}: {errno}")))?;
         } else {
-            let mut written = holder.create_file(file_name, 0o600).map_err(path_error)?;
+            let mut written = holder.create_file(file_name, 0o600).map_err(unpack_error)?;
             std::io::copy(&mut entry, &mut written).map_err(|error| unpack_error(format!("{name:?}: {error}")))?;
             let permissions = std::fs::Permissions::from_mode(mode.unwrap_or(0o644));
             written.set_permissions(permissions).map_err(|error| unpack_error(format!("{name:?}: {error}")))?;
@@ -81,17 +84,13 @@ fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
     }
     // Folder modes last, so a read-only folder does not stop its own entries.
     for (relative, mode) in folder_modes.into_iter().rev() {
-        folder.descend(&relative, Missing::Fail).and_then(|opened| opened.set_mode(mode)).map_err(path_error)?;
+        folder.descend(&relative, Missing::Fail).and_then(|opened| opened.set_mode(mode)).map_err(unpack_error)?;
     }
     Ok(())
 }
 
 fn unpack_error(reason: impl ToString) -> InstallError {
     InstallError::Unpack { reason: reason.to_string() }
-}
-
-fn path_error(error: SafePathError) -> InstallError {
-    unpack_error(error)
 }
 
 #[cfg(test)]
@@ -129,6 +128,7 @@ mod tests {
         install(&path, folder.path(), &destination, "Foo.app").await.unwrap();
         let mode = |relative: &str| std::fs::metadata(destination.join(relative)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode("Contents/MacOS/Foo"), 0o755);
+        assert_eq!(mode("Contents/MacOS") & 0o555, 0o555, "implied folders are open to every user");
         assert_eq!(mode("Contents/Info.plist"), 0o644);
         let link = destination.join("Contents/Frameworks/Bar.framework/Versions/Current");
         assert_eq!(std::fs::read_link(link).unwrap(), Path::new("A"));
