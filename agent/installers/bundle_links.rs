@@ -12,6 +12,12 @@ use std::path::{Component, Path, PathBuf};
 use super::error::InstallError;
 use super::placement::files;
 
+/// Where `destination` (inside the agent's `root`) is as the device sees it:
+/// `/Applications/Foo.app`.
+pub(super) fn placed_at(root: &Path, destination: &Path) -> PathBuf {
+    Path::new("/").join(destination.strip_prefix(root).unwrap_or(destination))
+}
+
 /// Checks every link inside the bundle at `bundle`, which will live at `placed`
 /// (as the device sees it: `/Applications/Foo.app`).
 pub(super) fn check(bundle: &Path, placed: &Path) -> Result<(), InstallError> {

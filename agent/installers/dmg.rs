@@ -9,7 +9,6 @@ use super::bundle_links;
 use super::error::InstallError;
 use super::placement::{Staging, find_bundle};
 use super::tools::Tools;
-use super::zip_archive::device_path;
 
 /// The paths of the two tools a disk image install runs.
 pub(super) struct DiskTools<'a> {
@@ -65,7 +64,7 @@ async fn copy_out(
     let staging = Staging::beside(paths.root, destination)?;
     let copy = staging.path().join(bundle);
     tools.run("ditto", paths.ditto, vec![source.into(), copy.clone().into()]).await?;
-    bundle_links::check(&copy, &device_path(paths.root, destination))?;
+    bundle_links::check(&copy, &bundle_links::placed_at(paths.root, destination))?;
     staging.replace_bundle(&copy)
 }
 

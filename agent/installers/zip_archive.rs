@@ -9,8 +9,9 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::unistd::symlinkat;
 
@@ -41,13 +42,8 @@ pub(super) async fn install(archive: &Path, root: &Path, destination: &Path, bun
         .await
         .map_err(|error| InstallError::Unpack { reason: error.to_string() })??;
     let found = find_bundle(&folder, bundle, "zip")?;
-    bundle_links::check(&found, &device_path(root, destination))?;
+    bundle_links::check(&found, &bundle_links::placed_at(root, destination))?;
     staging.replace_bundle(&found)
-}
-
-/// Where `destination` is as the device sees it (`/Applications/Foo.app`).
-pub(super) fn device_path(root: &Path, destination: &Path) -> PathBuf {
-    Path::new("/").join(destination.strip_prefix(root).unwrap_or(destination))
 }
 
 /// Extracts every entry of `archive` into the open `folder`.
@@ -72,7 +68,7 @@ fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
         if entry.is_symlink() {
             let mut target = Vec::new();
             (&mut entry).take(LONGEST_LINK_TARGET).read_to_end(&mut target).map_err(files("read", archive))?;
-            let target = <OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&target);
+            let target = OsStr::from_bytes(&target);
             symlinkat(target, holder.as_fd(), file_name)
                 .map_err(|errno| unpack_error(format!("cannot make the link {name:?}: {errno}")))?;
         } else {
