@@ -219,3 +219,14 @@ fn a_special_managed_file_mode_needs_allow_special_modes() {
     let mode = std::fs::metadata(device.root().join("usr/local/bin/tool")).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o4755);
 }
+
+#[test]
+fn a_symlinked_state_folder_stops_the_check_in_before_anything_is_written() {
+    let (device, outside) = (Device::new(), Outside::with_victim(b"outside\n"));
+    let link = outside.linked_from(&device, "Library/Application Support/EndpointAgent/state");
+    let path = device.write_blueprint(&blueprint(vec![script("li-1", "Hello", "#!/bin/sh\nexit 0\n")]));
+    let output = device.check_in(&path, &[]);
+    assert_ne!(code(&output), 0);
+    assert_refused_link(&text(&output.stderr), &link);
+    outside.assert_untouched();
+}
