@@ -49,9 +49,9 @@ fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// Writes the fragment atomically, 0600; returns its path.
+/// Writes the fragment atomically, 0600, its folders reached from `root` without
+/// following a link (missing ones made root-only); returns its path.
 fn write_fragment(root: &Path, folder: &Path, url: &str, token: &str) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
     let mut dictionary = plist::Dictionary::new();
     dictionary.insert("tenant.url".to_string(), plist::Value::String(url.to_string()));
     dictionary.insert("tenant.token".to_string(), plist::Value::String(token.to_string()));
