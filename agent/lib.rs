@@ -29,6 +29,8 @@
 //! install, launchd, the tenant, Apple push, check-in and inventory age, MDM, FileVault.
 //!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
+//! `safe_path` is how every write reaches its folder (from the root, one name at a
+//! time, never through a symlink), and `atomic_file` the one way a file is replaced;
 //! `exit_code` says what each exit code means.
 
 pub mod app_bundle;
