@@ -1,33 +1,77 @@
-//! Replacing a small file so that readers see the old bytes or the new ones, never
-//! a mix, even after a crash: a temporary file in the same folder is written,
-//! flushed, renamed over the target, and the folder flushed.
+//! The one atomic writer: a file is replaced so that readers see the old bytes or
+//! the new ones, never a mix, even after a crash, and never through a link.
+//!
+//! A temporary file is created beside the target (`O_EXCL | O_NOFOLLOW`, in a
+//! folder reached by [`crate::safe_path`]), written, given its mode and owner,
+//! flushed, renamed over the target with `renameat` (a link at the target's name
+//! is replaced, not followed), and the folder flushed.
 
-use std::fs::{File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Replaces `path` with `bytes`, readable and writable by its owner only (0600).
-pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = path.parent().unwrap_or(Path::new("/"));
-    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = folder.join(format!(".{name}.incoming"));
-    let _ = std::fs::remove_file(&temporary);
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temporary)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temporary, path));
+use crate::safe_path::{self, Folder, Missing, SafePathError};
+
+/// Replaces `path` (inside the agent's `root`) with `bytes`, readable and writable
+/// by its owner only (0600); missing folders on the way are made root-only (0700).
+pub(crate) fn replace_private(root: &Path, path: &Path, bytes: &[u8]) -> Result<(), SafePathError> {
+    let (folder, name) = safe_path::parent_of(root, path, Missing::Create(0o700))?;
+    replace_in(&folder, &name, bytes, |_| Ok::<(), SafePathError>(()))
+}
+
+/// Replaces `name` in `folder` with `bytes`. The new file is made 0600; `prepare`
+/// then gives it its mode and owner before it takes the name.
+pub(crate) fn replace_in<E: From<SafePathError>>(
+    folder: &Folder,
+    name: &OsStr,
+    bytes: &[u8],
+    prepare: impl FnOnce(&File) -> Result<(), E>,
+) -> Result<(), E> {
+    let temporary = temporary_name(name);
+    // A leftover of a crash, or anything a user put there: removed, never followed.
+    folder.remove_file(&temporary)?;
+    let written = write_temporary(folder, &temporary, bytes, prepare).and_then(|()| {
+        folder.rename(&temporary, folder, name)?;
+        Ok(())
+    });
     if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+        let _ = folder.remove_file(&temporary);
     }
     written?;
-    File::open(folder).and_then(|folder| folder.sync_all())
+    Ok(folder.sync()?)
+}
+
+fn write_temporary<E: From<SafePathError>>(
+    folder: &Folder,
+    temporary: &OsStr,
+    bytes: &[u8],
+    prepare: impl FnOnce(&File) -> Result<(), E>,
+) -> Result<(), E> {
+    let failed = |source| SafePathError::Io { action: "write", path: folder.path().join(temporary), source };
+    let mut file = folder.create_file(temporary, 0o600)?;
+    file.write_all(bytes).map_err(failed)?;
+    prepare(&file)?;
+    file.sync_all().map_err(failed)?;
+    Ok(())
+}
+
+/// `.<name>.incoming`: hidden, beside the target, the same at every attempt.
+fn temporary_name(name: &OsStr) -> OsString {
+    let mut temporary = OsString::from(".");
+    temporary.push(name);
+    temporary.push(".incoming");
+    temporary
+}
+
+impl From<SafePathError> for std::io::Error {
+    fn from(error: SafePathError) -> Self {
+        let kind = match &error {
+            SafePathError::Io { source, .. } => source.kind(),
+            _ => std::io::ErrorKind::PermissionDenied,
+        };
+        std::io::Error::new(kind, error)
+    }
 }
 
 #[cfg(test)]
@@ -41,9 +85,31 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("fragment.plist");
         std::fs::write(&path, "old").unwrap();
-        replace_private(&path, b"new").unwrap();
+        replace_private(folder.path(), &path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 1, "no temporary file left");
+    }
+
+    #[test]
+    fn a_link_at_the_name_is_replaced_and_a_linked_folder_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, "kept").unwrap();
+        let path = root.path().join("state/file");
+        std::fs::create_dir(root.path().join("state")).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        // A link planted at the temporary name is removed, not written through.
+        std::os::unix::fs::symlink(&victim, root.path().join("state/.file.incoming")).unwrap();
+        replace_private(root.path(), &path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept");
+
+        std::os::unix::fs::symlink(outside.path(), root.path().join("linked")).unwrap();
+        let error = replace_private(root.path(), &root.path().join("linked/victim"), b"x").unwrap_err();
+        assert!(matches!(error, SafePathError::SymbolicLink { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept");
     }
 }

@@ -127,7 +127,7 @@ async fn checkin(
     // checked before anything is touched.
     let from_tenant = request.blueprint.is_none() && config.blueprint_file.is_none() && config.tenant.url.is_some();
     let local = if from_tenant { None } else { Some(load_blueprint(paths, config, request)?) };
-    crate::state::create_private_folder(&paths.state_dir)?;
+    crate::state::create_private_folder(&paths.root, &paths.state_dir)?;
     let lock_started = Utc::now();
     let _lock =
         run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
@@ -191,7 +191,7 @@ async fn checkin(
     // Its programs' process groups are recorded while they run (see `orphans`).
     let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
     let journal = std::cell::RefCell::new(RunJournal::new(&groups));
-    let run_folder = RunFolder::new(paths.scripts_dir.join(&run.id));
+    let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(&run.id));
     let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder };
     let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");

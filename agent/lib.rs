@@ -35,8 +35,11 @@
 //! goes away (`agent status | head -1`) never a panic.
 //!
 //! `paths` says where everything lives (all of it under `AGENT_ROOT` when set);
-//! `exit_code` says what each exit code means; `structured_input` reads every JSON
-//! and plist within size and depth limits (blueprints, configuration, `Info.plist`s).
+//! `safe_path` is how every write reaches its folder (from the root, one name at a
+//! time, never through a symlink), and `atomic_file` the one way a file is replaced;
+//! `structured_input` reads every JSON and plist within size and depth limits
+//! (blueprints, configuration, `Info.plist`s); `exit_code` says what each exit code
+//! means.
 
 pub mod app_bundle;
 mod atomic_file;
@@ -65,6 +68,7 @@ pub mod process;
 pub mod progress;
 pub mod render;
 pub mod run_lock;
+pub mod safe_path;
 pub mod schedule;
 pub(crate) mod self_update;
 pub mod state;

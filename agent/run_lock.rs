@@ -119,6 +119,8 @@ fn open_lock_file(path: &Path) -> Result<File, LockError> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        // A link at the lock's name is refused, never followed (ELOOP).
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(path)
         .map_err(|source| LockError::Io { path: path.to_path_buf(), source })
 }
@@ -162,6 +164,17 @@ mod tests {
         drop(first);
         assert_eq!(current_holder(&path).unwrap(), None);
         acquire(&path, now, false, |_| {}).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_link_at_the_lock_is_refused_not_followed() {
+        let folder = tempfile::tempdir().unwrap();
+        let victim = folder.path().join("victim");
+        std::fs::write(&victim, "kept").unwrap();
+        let path = folder.path().join("checkin.lock");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        assert!(acquire(&path, Utc::now(), false, |_| {}).await.is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept");
     }
 
     #[tokio::test]

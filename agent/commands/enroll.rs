@@ -11,7 +11,6 @@
 //! profile rotates the token later. The token is never printed or logged.
 
 use std::io::Read;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -58,7 +57,7 @@ pub fn enroll(paths: &AgentPaths, arguments: &EnrollArgs) -> anyhow::Result<u8> 
             return Ok(exit_code::BAD_INPUT);
         }
     };
-    let fragment = write_fragment(&paths.config_dropin_dir, url, &token)?;
+    let fragment = write_fragment(&paths.root, &paths.config_dropin_dir, url, &token)?;
     let environment =
         std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
     let loaded = config::load(paths, environment, &[])?;
@@ -108,22 +107,17 @@ fn token_from_bytes(bytes: Vec<u8>) -> Result<String, String> {
     Ok(token.trim().to_string())
 }
 
-/// Writes the fragment atomically, 0600; returns its path.
-fn write_fragment(folder: &Path, url: &str, token: &str) -> anyhow::Result<PathBuf> {
-    // Only root may write the configuration's folders, whatever the umask (see
-    // `config::trust`): created 0755, and so are any missing above it.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(folder)
-        .with_context(|| format!("cannot create {}", folder.display()))?;
+/// Writes the fragment atomically, 0600, its folders reached from `root` without
+/// following a link (missing ones made root-only); returns its path.
+fn write_fragment(root: &Path, folder: &Path, url: &str, token: &str) -> anyhow::Result<PathBuf> {
     let mut dictionary = plist::Dictionary::new();
     dictionary.insert("tenant.url".to_string(), plist::Value::String(url.to_string()));
     dictionary.insert("tenant.token".to_string(), plist::Value::String(token.to_string()));
     let mut bytes = Vec::new();
     plist::Value::Dictionary(dictionary).to_writer_xml(&mut bytes).context("cannot encode the fragment")?;
     let path = folder.join(ENROLLMENT_FRAGMENT);
-    crate::atomic_file::replace_private(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::atomic_file::replace_private(root, &path, &bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 
@@ -162,8 +156,8 @@ mod tests {
     #[test]
     fn the_fragment_is_owner_only_and_replaced_whole() {
         let folder = tempfile::tempdir().unwrap();
-        let path = write_fragment(folder.path(), "https://a.example", "tok-1").unwrap();
-        write_fragment(folder.path(), "https://b.example", "tok-2").unwrap();
+        let path = write_fragment(folder.path(), folder.path(), "https://a.example", "tok-1").unwrap();
+        write_fragment(folder.path(), folder.path(), "https://b.example", "tok-2").unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let value = plist::Value::from_file(&path).unwrap();
         let dictionary = value.as_dictionary().unwrap();

@@ -1,8 +1,11 @@
 //! One download into the cache: reuse a verified file, else fetch or copy it,
 //! then check its sha256 before it gets its final name.
 
+use std::ffi::{OsStr, OsString};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
 
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
@@ -12,6 +15,7 @@ use super::error::DownloadError;
 use super::http;
 use super::partial::{PartialFile, create_cache_folder, file_digest};
 use crate::blueprint::DownloadUrl;
+use crate::safe_path::Folder;
 
 /// How much of a `file://` source is copied at a time.
 const COPY_CHUNK_SIZE: usize = 256 * 1024;
@@ -78,13 +82,16 @@ impl Downloader<'_> {
     /// Puts the file `url` names into the cache as `<sha256>.<extension>`, checked
     /// against `sha256` (lowercase hex). A mismatch deletes it and fails.
     pub async fn fetch(&self, url: &DownloadUrl, sha256: &str, extension: &str) -> Result<Downloaded, DownloadError> {
-        create_cache_folder(self.cache_dir).map_err(cache_error(self.cache_dir))?;
-        let verified = self.cache_dir.join(format!("{sha256}.{extension}"));
-        if let Some(found) = self.reuse(&verified, sha256, url).await? {
+        let cache = create_cache_folder(self.root, self.cache_dir)
+            .map_err(|error| cache_error(self.cache_dir)(error.into()))?;
+        let verified_name = OsString::from(format!("{sha256}.{extension}"));
+        let verified = self.cache_dir.join(&verified_name);
+        if let Some(found) = self.reuse(&cache, &verified_name, sha256, url).await? {
             return Ok(found);
         }
-        let partial_path = self.cache_dir.join(format!("{sha256}.{extension}.partial"));
-        let mut partial = match PartialFile::open(&partial_path, || self.check()).await {
+        let partial_name = OsString::from(format!("{sha256}.{extension}.partial"));
+        let partial_path = self.cache_dir.join(&partial_name);
+        let mut partial = match PartialFile::open(&cache, &partial_name, || self.check()).await {
             Ok(Ok(partial)) => partial,
             Ok(Err(stopped)) => return Err(self.stopped(stopped, url, 0)),
             Err(error) => return Err(cache_error(&partial_path)(error)),
@@ -101,25 +108,39 @@ impl Downloader<'_> {
         };
         let (path, bytes, digest) = partial.finish().await.map_err(cache_error(&partial_path))?;
         if digest != sha256 {
-            std::fs::remove_file(&path).map_err(cache_error(&path))?;
+            cache.remove_file(&partial_name).map_err(|error| cache_error(&path)(error.into()))?;
             return Err(DownloadError::Mismatch { url: url.redacted(), expected: sha256.to_string(), actual: digest });
         }
-        std::fs::rename(&path, &verified).map_err(cache_error(&verified))?;
+        cache.rename(&partial_name, &cache, &verified_name).map_err(|error| cache_error(&verified)(error.into()))?;
         Ok(Downloaded { path: verified, bytes, obtained })
     }
 
     /// A verified file already in the cache, hashed again in case it was changed;
-    /// one that no longer matches is deleted.
-    async fn reuse(&self, path: &Path, sha256: &str, url: &DownloadUrl) -> Result<Option<Downloaded>, DownloadError> {
-        let Ok(metadata) = std::fs::metadata(path) else {
+    /// one that no longer matches (or is not a plain file) is deleted.
+    async fn reuse(
+        &self,
+        cache: &Folder,
+        name: &OsStr,
+        sha256: &str,
+        url: &DownloadUrl,
+    ) -> Result<Option<Downloaded>, DownloadError> {
+        let path = cache.path().join(name);
+        let remove = || cache.remove_file(name).map_err(|error| cache_error(&path)(error.into()));
+        let Ok(file) = cache.open_file(name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, 0) else {
+            remove()?;
             return Ok(None);
         };
-        match file_digest(path, || self.check()).await {
-            Ok(Ok(digest)) if digest == sha256 => {
-                Ok(Some(Downloaded { path: path.to_path_buf(), bytes: metadata.len(), obtained: Obtained::Cached }))
+        let bytes = match file.metadata() {
+            Ok(metadata) if metadata.is_file() => metadata.len(),
+            _ => {
+                remove()?;
+                return Ok(None);
             }
+        };
+        match file_digest(file, || self.check()).await {
+            Ok(Ok(digest)) if digest == sha256 => Ok(Some(Downloaded { path, bytes, obtained: Obtained::Cached })),
             Ok(Ok(_)) | Err(_) => {
-                std::fs::remove_file(path).map_err(cache_error(path))?;
+                remove()?;
                 Ok(None)
             }
             Ok(Err(stopped)) => Err(self.stopped(stopped, url, 0)),

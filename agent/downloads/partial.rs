@@ -3,13 +3,20 @@
 //! Bytes already in a partial file from an earlier run are hashed when it is
 //! opened, so a resumed transfer ends with the digest of the whole file
 //! without reading it twice.
+//!
+//! The cache folder is reached without following a link, and its files are
+//! opened relative to it, never through a link (see [`crate::safe_path`]).
 
+use std::ffi::OsStr;
 use std::io::SeekFrom;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::safe_path::{Folder, Missing, SafePathError};
 
 /// How much is read from disk at a time while hashing.
 const READ_CHUNK_SIZE: usize = 256 * 1024;
@@ -23,23 +30,18 @@ pub(super) struct PartialFile {
 }
 
 impl PartialFile {
-    /// Opens (creating, owner-only) the partial file at `path`. Existing bytes
-    /// are hashed, chunk by chunk, through `between_chunks`, which may stop the
-    /// work (deadline, shutdown) by returning an error.
+    /// Opens (creating, owner-only) the partial file `name` in the cache `folder`.
+    /// Existing bytes are hashed, chunk by chunk, through `between_chunks`, which
+    /// may stop the work (deadline, shutdown) by returning an error.
     pub(super) async fn open<E>(
-        path: &Path,
+        folder: &Folder,
+        name: &OsStr,
         mut between_chunks: impl FnMut() -> Result<(), E>,
     ) -> Result<Result<Self, E>, std::io::Error> {
-        let mut file = tokio::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .await?;
+        let file = folder.open_file(name, OFlag::O_RDWR | OFlag::O_CREAT, 0o600)?;
+        let mut file = tokio::fs::File::from_std(file);
         Ok(hash_to_end(&mut file, &mut between_chunks).await?.map(|(hasher, length)| Self {
-            path: path.to_path_buf(),
+            path: folder.path().join(name),
             file,
             hasher,
             length,
@@ -81,12 +83,12 @@ impl PartialFile {
     }
 }
 
-/// The sha256 of the file at `path`, in lowercase hex; `between_chunks` may stop it.
+/// The sha256 of the open `file`, in lowercase hex; `between_chunks` may stop it.
 pub(super) async fn file_digest<E>(
-    path: &Path,
+    file: std::fs::File,
     mut between_chunks: impl FnMut() -> Result<(), E>,
 ) -> std::io::Result<Result<String, E>> {
-    let mut file = tokio::fs::File::open(path).await?;
+    let mut file = tokio::fs::File::from_std(file);
     Ok(hash_to_end(&mut file, &mut between_chunks).await?.map(|(hasher, _)| hex(&hasher.finalize())))
 }
 
@@ -112,10 +114,12 @@ async fn hash_to_end<E>(
     }
 }
 
-/// Creates the cache folder (and parents) readable by its owner only.
-pub(super) fn create_cache_folder(folder: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(folder)?;
-    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))
+/// Opens the cache `folder` below the agent's `root` without following a link,
+/// creating it (and its parents) readable by its owner only.
+pub(super) fn create_cache_folder(root: &Path, folder: &Path) -> Result<Folder, SafePathError> {
+    let opened = Folder::beneath(root, folder, Missing::Create(0o700))?;
+    opened.set_mode(0o700)?;
+    Ok(opened)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -124,6 +128,8 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
@@ -137,12 +143,13 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("file.partial");
         std::fs::write(&path, "he").unwrap();
-        let mut partial = PartialFile::open(&path, never_stop).await.unwrap().unwrap();
+        let cache = Folder::trusted(folder.path()).unwrap();
+        let mut partial = PartialFile::open(&cache, OsStr::new("file.partial"), never_stop).await.unwrap().unwrap();
         assert_eq!(partial.len(), 2);
         partial.append(b"llo").await.unwrap();
         let (finished, length, digest) = partial.finish().await.unwrap();
         assert_eq!((finished, length, digest.as_str()), (path.clone(), 5, HELLO_SHA256));
-        assert_eq!(file_digest(&path, never_stop).await.unwrap().unwrap(), HELLO_SHA256);
+        assert_eq!(file_digest(std::fs::File::open(&path).unwrap(), never_stop).await.unwrap().unwrap(), HELLO_SHA256);
     }
 
     #[tokio::test]
@@ -150,7 +157,8 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("file.partial");
         std::fs::write(&path, "stale bytes").unwrap();
-        let mut partial = PartialFile::open(&path, never_stop).await.unwrap().unwrap();
+        let cache = Folder::trusted(folder.path()).unwrap();
+        let mut partial = PartialFile::open(&cache, OsStr::new("file.partial"), never_stop).await.unwrap().unwrap();
         partial.restart().await.unwrap();
         partial.append(b"hello").await.unwrap();
         let (_, length, digest) = partial.finish().await.unwrap();
@@ -162,13 +170,13 @@ mod tests {
     async fn new_files_are_owner_only_and_hashing_can_be_stopped() {
         let folder = tempfile::tempdir().unwrap();
         let cache = folder.path().join("a/cache");
-        create_cache_folder(&cache).unwrap();
+        let opened = create_cache_folder(folder.path(), &cache).unwrap();
         assert_eq!(std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777, 0o700);
         let path = cache.join("new.partial");
-        let partial = PartialFile::open(&path, never_stop).await.unwrap().unwrap();
+        let partial = PartialFile::open(&opened, OsStr::new("new.partial"), never_stop).await.unwrap().unwrap();
         drop(partial);
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let stopped = file_digest(&path, || Err("deadline")).await.unwrap();
+        let stopped = file_digest(std::fs::File::open(&path).unwrap(), || Err("deadline")).await.unwrap();
         assert_eq!(stopped, Err("deadline"));
     }
 }

@@ -5,19 +5,22 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use super::bundle_links;
 use super::error::InstallError;
-use super::placement::{Staging, find_bundle, replace_bundle};
+use super::placement::{Staging, find_bundle};
 use super::tools::Tools;
 
 /// The paths of the two tools a disk image install runs.
 pub(super) struct DiskTools<'a> {
+    /// The agent's root, which the app's place is inside.
+    pub root: &'a Path,
     /// `hdiutil`.
     pub hdiutil: &'a Path,
     /// `ditto`.
     pub ditto: &'a Path,
 }
 
-/// Mounts `image` at `mount_point`, puts its `bundle` at `destination`, and
+/// Mounts `image` at `mount_point` (a folder already made), puts its `bundle` at `destination`, and
 /// detaches it. The detach runs whenever the attach may have mounted something
 /// (it succeeded, or it was stopped part way), even when the copy failed.
 pub(super) async fn install(
@@ -28,7 +31,6 @@ pub(super) async fn install(
     destination: &Path,
     bundle: &str,
 ) -> Result<(), InstallError> {
-    std::fs::create_dir_all(mount_point).map_err(super::placement::files("create the mount point", mount_point))?;
     let attach: Vec<OsString> = vec![
         "attach".into(),
         "-nobrowse".into(),
@@ -42,23 +44,28 @@ pub(super) async fn install(
         Err(error @ (InstallError::Failed { .. } | InstallError::Spawn { .. })) => return Err(error),
         Err(stopped) => return detach(tools, paths.hdiutil, mount_point, Err(stopped)).await,
     }
-    let copied = copy_out(tools, paths.ditto, mount_point, destination, bundle).await;
+    let copied = copy_out(tools, paths, mount_point, destination, bundle).await;
     detach(tools, paths.hdiutil, mount_point, copied).await
 }
 
 /// Copies `bundle` from the mounted image next to `destination`, then swaps it in.
+///
+/// `ditto` is given a path inside the fresh root-only staging folder, which the
+/// agent reached without following a link; the copy is checked for links out of
+/// the bundle before it is placed.
 async fn copy_out(
     tools: &mut Tools<'_>,
-    ditto: &Path,
+    paths: &DiskTools<'_>,
     mount_point: &Path,
     destination: &Path,
     bundle: &str,
 ) -> Result<(), InstallError> {
     let source = find_bundle(mount_point, bundle, "disk image")?;
-    let staging = Staging::beside(destination)?;
+    let staging = Staging::beside(paths.root, destination)?;
     let copy = staging.path().join(bundle);
-    tools.run("ditto", ditto, vec![source.into(), copy.clone().into()]).await?;
-    replace_bundle(&copy, destination)
+    tools.run("ditto", paths.ditto, vec![source.into(), copy.clone().into()]).await?;
+    bundle_links::check(&copy, &bundle_links::placed_at(paths.root, destination))?;
+    staging.replace_bundle(&copy)
 }
 
 /// Detaches the image, once more with `-force` if needed, and says how the

@@ -73,6 +73,19 @@ pub(crate) enum InstallError {
         #[source]
         source: std::io::Error,
     },
+    /// A folder on the way to the app's place is a symbolic link, or cannot be reached.
+    #[error(transparent)]
+    Path(#[from] crate::safe_path::SafePathError),
+    /// A symbolic link in the bundle points outside it.
+    #[error("refused {bundle}: its symbolic link {link} points to {target}, outside the bundle")]
+    LinkOutside {
+        /// The bundle's name, such as `Foo.app`.
+        bundle: String,
+        /// The link, inside the bundle (`Contents/Resources/link`).
+        link: String,
+        /// Where it points.
+        target: String,
+    },
     /// The disk image stayed mounted after the install step.
     #[error("{outcome}, but the disk image could not be detached: {reason}")]
     Detach {

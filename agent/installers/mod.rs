@@ -5,6 +5,7 @@
 //! bundle is prepared in a root-only staging folder beside its destination,
 //! then renamed over the old one, so users never see a half-copied app.
 
+mod bundle_links;
 mod deliver;
 mod dmg;
 mod error;

@@ -1,11 +1,17 @@
 //! Where a new bundle is prepared, how it replaces the old one, and how it is
 //! found inside an unpacked zip or a mounted disk image.
+//!
+//! The destination's folder is reached from the agent's root without following
+//! a symbolic link ([`crate::safe_path`]) and kept open: the staging folder is
+//! made in it and the bundle renamed into it relative to that open folder, so a
+//! linked `Applications` never sends an app elsewhere.
 
 use std::collections::VecDeque;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::error::InstallError;
+use crate::safe_path::{self, Folder, Missing};
 
 /// How deep below an archive's or image's top the bundle is looked for.
 const SEARCH_DEPTH: usize = 3;
@@ -13,61 +19,72 @@ const SEARCH_DEPTH: usize = 3;
 /// A root-only folder beside the destination, removed when dropped. Being on the
 /// destination's file system makes the final move a rename.
 pub(super) struct Staging {
-    path: PathBuf,
+    /// The destination's folder, open.
+    parent: Folder,
+    /// The destination's name in it.
+    name: OsString,
+    /// The staging folder, open.
+    folder: Folder,
 }
 
 impl Staging {
-    /// Creates `.endpoint-agent-staging-<uuid>` (0700) in the destination's folder,
-    /// creating that folder when missing.
-    pub(super) fn beside(destination: &Path) -> Result<Self, InstallError> {
-        let parent = destination.parent().unwrap_or(Path::new("/"));
-        std::fs::create_dir_all(parent).map_err(files("create", parent))?;
-        let path = parent.join(format!(".endpoint-agent-staging-{}", uuid::Uuid::now_v7()));
-        std::fs::DirBuilder::new().mode(0o700).create(&path).map_err(files("create the staging folder", &path))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
-            .map_err(files("secure the staging folder", &path))?;
-        Ok(Self { path })
+    /// Creates `.endpoint-agent-staging-<uuid>` (0700) in the folder of
+    /// `destination` (inside the agent's `root`), creating that folder when missing.
+    pub(super) fn beside(root: &Path, destination: &Path) -> Result<Self, InstallError> {
+        let (parent, name) = safe_path::parent_of(root, destination, Missing::Create(0o755))?;
+        let staging = format!(".endpoint-agent-staging-{}", uuid::Uuid::now_v7());
+        let folder = parent.descend(Path::new(&staging), Missing::Create(0o700))?;
+        folder.set_mode(0o700)?;
+        Ok(Self { parent, name, folder })
     }
 
-    /// The folder.
+    /// The folder's path, for tools that take one.
     pub(super) fn path(&self) -> &Path {
-        &self.path
+        self.folder.path()
+    }
+
+    /// The folder, open.
+    pub(super) fn folder(&self) -> &Folder {
+        &self.folder
+    }
+
+    /// Where the bundle goes, as a path.
+    pub(super) fn destination(&self) -> PathBuf {
+        self.parent.path().join(&self.name)
+    }
+
+    /// Puts the bundle at `new` (inside the staging folder) at the destination: a
+    /// rename when nothing is there, else the old bundle is renamed aside, the new
+    /// one renamed in, and the old one deleted (or put back if the second rename
+    /// fails). Every rename is relative to the open folders.
+    pub(super) fn replace_bundle(&self, new: &Path) -> Result<(), InstallError> {
+        let inside = new.strip_prefix(self.path()).unwrap_or(new);
+        let holder = self.folder.descend(inside.parent().unwrap_or(Path::new("")), Missing::Fail)?;
+        let new_name = inside.file_name().unwrap_or_default();
+        let destination = self.destination();
+        if self.parent.entry(&self.name)?.is_none() {
+            return Ok(holder.rename(new_name, &self.parent, &self.name)?);
+        }
+        // Aside into the staging folder, which goes when this is dropped.
+        let old = OsString::from("replaced");
+        self.parent.rename(&self.name, &self.folder, &old)?;
+        if let Err(error) = holder.rename(new_name, &self.parent, &self.name) {
+            if let Err(error) = self.folder.rename(&old, &self.parent, &self.name) {
+                tracing::error!(path = %destination.display(), error = %error, "Could not put the old app back.");
+            }
+            return Err(error.into());
+        }
+        Ok(())
     }
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_dir_all(&self.path) {
-            tracing::warn!(path = %self.path.display(), error = %error, "Could not remove a staging folder.");
+        // `remove_dir_all` never follows a link inside the folder it removes.
+        if let Err(error) = std::fs::remove_dir_all(self.path()) {
+            tracing::warn!(path = %self.path().display(), error = %error, "Could not remove a staging folder.");
         }
     }
-}
-
-/// Puts the bundle at `new` at `destination`: a rename when nothing is there,
-/// else the old bundle is renamed aside, the new one renamed in, and the old
-/// one deleted (or put back if the second rename fails).
-pub(super) fn replace_bundle(new: &Path, destination: &Path) -> Result<(), InstallError> {
-    if std::fs::symlink_metadata(destination).is_err() {
-        return std::fs::rename(new, destination).map_err(files("move the new app to", destination));
-    }
-    let name = destination.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    let parent = destination.parent().unwrap_or(Path::new("/"));
-    let old = parent.join(format!(".{name}.replaced-{}", uuid::Uuid::now_v7()));
-    std::fs::rename(destination, &old).map_err(files("move the old app aside from", destination))?;
-    if let Err(source) = std::fs::rename(new, destination) {
-        if let Err(error) = std::fs::rename(&old, destination) {
-            tracing::error!(path = %old.display(), error = %error, "Could not put the old app back.");
-        }
-        return Err(InstallError::Files { action: "move the new app to", path: destination.to_path_buf(), source });
-    }
-    let removed = match std::fs::symlink_metadata(&old) {
-        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(&old),
-        _ => std::fs::remove_file(&old),
-    };
-    if let Err(error) = removed {
-        tracing::warn!(path = %old.display(), error = %error, "Could not delete the replaced app.");
-    }
-    Ok(())
 }
 
 /// Finds the folder named `bundle` under `top` (breadth first, a few levels
@@ -107,6 +124,8 @@ pub(super) fn files<'path>(action: &'static str, path: &'path Path) -> impl Fn(s
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn app(at: &Path, marker: &str) {
@@ -118,13 +137,13 @@ mod tests {
     fn a_new_bundle_replaces_the_old_one_whole() {
         let folder = tempfile::tempdir().unwrap();
         let destination = folder.path().join("Applications/Foo.app");
-        let staging = Staging::beside(&destination).unwrap();
+        let staging = Staging::beside(folder.path(), &destination).unwrap();
         assert_eq!(std::fs::metadata(staging.path()).unwrap().permissions().mode() & 0o777, 0o700);
         app(&staging.path().join("Foo.app"), "first");
-        replace_bundle(&staging.path().join("Foo.app"), &destination).unwrap();
+        staging.replace_bundle(&staging.path().join("Foo.app")).unwrap();
         app(&destination.join("Contents/Stale.bundle"), "old only");
-        app(&staging.path().join("Foo.app"), "second");
-        replace_bundle(&staging.path().join("Foo.app"), &destination).unwrap();
+        app(&staging.path().join("deeper/Foo.app"), "second");
+        staging.replace_bundle(&staging.path().join("deeper/Foo.app")).unwrap();
         assert_eq!(std::fs::read_to_string(destination.join("Contents/marker")).unwrap(), "second");
         assert!(!destination.join("Contents/Stale.bundle").exists(), "nothing of the old bundle is left");
         let staging_path = staging.path().to_path_buf();
@@ -133,6 +152,16 @@ mod tests {
             std::fs::read_dir(folder.path().join("Applications")).unwrap().filter_map(Result::ok).collect();
         assert_eq!(left.len(), 1, "only Foo.app remains: {left:?}");
         assert!(!staging_path.exists());
+    }
+
+    #[test]
+    fn a_linked_applications_folder_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("Applications")).unwrap();
+        let error = Staging::beside(root.path(), &root.path().join("Applications/Foo.app")).err().unwrap();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 
     #[test]

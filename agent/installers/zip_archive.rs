@@ -1,32 +1,92 @@
-//! Installing from a zip: unpacked by the agent itself (modes and symlinks kept,
-//! entries that would escape the folder refused), then swapped into place.
+//! Installing from a zip: unpacked by the agent itself into a root-only staging
+//! folder, checked, then swapped into place.
+//!
+//! Every entry is written relative to the open staging folder without following
+//! a link (an entry that would pass through one, or climb out with `..`, is
+//! refused). Modes are kept, less what an archive must not give: set-user-id,
+//! set-group-id, sticky and world-write bits are cleared. Symbolic links are kept,
+//! and the bundle is refused if one points outside it.
 
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::error::InstallError;
-use super::placement::{Staging, files, find_bundle, replace_bundle};
+use nix::unistd::symlinkat;
 
-/// Unpacks `archive` beside `destination` and puts its `bundle` there.
+use super::bundle_links;
+use super::error::InstallError;
+use super::placement::{Staging, files, find_bundle};
+use crate::safe_path::{Folder, Missing};
+
+/// The permission bits an unpacked entry may keep: no set-id, sticky or world-write bit.
+const KEPT_MODE_BITS: u32 = 0o775;
+/// The mode of a folder the archive implies without an entry of its own; the
+/// staging folder around it is root-only until the bundle is placed.
+const FOLDER_MODE: u32 = 0o755;
+/// Links are short paths; a longer target is not a link an app needs.
+const LONGEST_LINK_TARGET: u64 = 4096;
+
+/// Unpacks `archive` beside `destination` (inside the agent's `root`) and puts
+/// its `bundle` there.
 ///
 /// Unpacking a verified local file is not interrupted part way; the item's
 /// deadline is checked by the steps around it.
-pub(super) async fn install(archive: &Path, destination: &Path, bundle: &str) -> Result<(), InstallError> {
-    let staging = Staging::beside(destination)?;
-    let folder = staging.path().join("unpacked");
-    let (archive_path, unpack_into) = (archive.to_path_buf(), folder.clone());
-    tokio::task::spawn_blocking(move || unpack(&archive_path, &unpack_into))
+pub(super) async fn install(archive: &Path, root: &Path, destination: &Path, bundle: &str) -> Result<(), InstallError> {
+    let staging = Staging::beside(root, destination)?;
+    let unpacked = staging.folder().descend(Path::new("unpacked"), Missing::Create(0o700))?;
+    let folder = unpacked.path().to_path_buf();
+    let archive_path = archive.to_path_buf();
+    tokio::task::spawn_blocking(move || unpack(&archive_path, &unpacked))
         .await
         .map_err(|error| InstallError::Unpack { reason: error.to_string() })??;
     let found = find_bundle(&folder, bundle, "zip")?;
-    replace_bundle(&found, destination)
+    bundle_links::check(&found, &bundle_links::placed_at(root, destination))?;
+    staging.replace_bundle(&found)
 }
 
-/// Extracts every entry of `archive` into `folder`.
-fn unpack(archive: &Path, folder: &Path) -> Result<(), InstallError> {
+/// Extracts every entry of `archive` into the open `folder`.
+fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
     let file = std::fs::File::open(archive).map_err(files("open", archive))?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|error| InstallError::Unpack { reason: error.to_string() })?;
-    zip.extract(folder).map_err(|error| InstallError::Unpack { reason: error.to_string() })
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(unpack_error)?;
+    let mut folder_modes = Vec::new();
+    for index in 0..zip.len() {
+        let mut entry = zip.by_index(index).map_err(unpack_error)?;
+        let name = entry.name().to_string();
+        let relative = entry
+            .enclosed_name()
+            .ok_or_else(|| InstallError::Unpack { reason: format!("the entry {name:?} escapes the folder") })?;
+        let mode = entry.unix_mode().map(|mode| mode & KEPT_MODE_BITS);
+        if entry.is_dir() {
+            folder.descend(&relative, Missing::Create(FOLDER_MODE)).map_err(unpack_error)?;
+            folder_modes.push((relative, mode.unwrap_or(FOLDER_MODE)));
+            continue;
+        }
+        let (Some(parent), Some(file_name)) = (relative.parent(), relative.file_name()) else { continue };
+        let holder = folder.descend(parent, Missing::Create(FOLDER_MODE)).map_err(unpack_error)?;
+        if entry.is_symlink() {
+            let mut target = Vec::new();
+            (&mut entry).take(LONGEST_LINK_TARGET).read_to_end(&mut target).map_err(files("read", archive))?;
+            let target = OsStr::from_bytes(&target);
+            symlinkat(target, holder.as_fd(), file_name)
+                .map_err(|errno| unpack_error(format!("cannot make the link {name:?}: {errno}")))?;
+        } else {
+            let mut written = holder.create_file(file_name, 0o600).map_err(unpack_error)?;
+            std::io::copy(&mut entry, &mut written).map_err(|error| unpack_error(format!("{name:?}: {error}")))?;
+            let permissions = std::fs::Permissions::from_mode(mode.unwrap_or(0o644));
+            written.set_permissions(permissions).map_err(|error| unpack_error(format!("{name:?}: {error}")))?;
+        }
+    }
+    // Folder modes last, so a read-only folder does not stop its own entries.
+    for (relative, mode) in folder_modes.into_iter().rev() {
+        folder.descend(&relative, Missing::Fail).and_then(|opened| opened.set_mode(mode)).map_err(unpack_error)?;
+    }
+    Ok(())
+}
+
+fn unpack_error(reason: impl ToString) -> InstallError {
+    InstallError::Unpack { reason: reason.to_string() }
 }
 
 #[cfg(test)]
@@ -61,14 +121,36 @@ mod tests {
             writer.start_file("__MACOSX/Foo.app/._Info.plist", SimpleFileOptions::default()).unwrap();
         });
         let destination = folder.path().join("Applications/Foo.app");
-        install(&path, &destination, "Foo.app").await.unwrap();
+        install(&path, folder.path(), &destination, "Foo.app").await.unwrap();
         let mode = |relative: &str| std::fs::metadata(destination.join(relative)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode("Contents/MacOS/Foo"), 0o755);
+        assert_eq!(mode("Contents/MacOS") & 0o555, 0o555, "implied folders are open to every user");
         assert_eq!(mode("Contents/Info.plist"), 0o644);
         let link = destination.join("Contents/Frameworks/Bar.framework/Versions/Current");
         assert_eq!(std::fs::read_link(link).unwrap(), Path::new("A"));
         let applications: Vec<_> = std::fs::read_dir(destination.parent().unwrap()).unwrap().collect();
         assert_eq!(applications.len(), 1, "the staging folder is gone");
+    }
+
+    #[tokio::test]
+    async fn special_and_world_write_bits_are_cleared() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("foo.zip");
+        archive(&path, |writer| {
+            writer
+                .add_directory("Foo.app/Contents/Shared", SimpleFileOptions::default().unix_permissions(0o1777))
+                .unwrap();
+            writer
+                .start_file("Foo.app/Contents/MacOS/Foo", SimpleFileOptions::default().unix_permissions(0o6777))
+                .unwrap();
+            writer.write_all(b"#!/bin/sh\n").unwrap();
+        });
+        let destination = folder.path().join("Applications/Foo.app");
+        install(&path, folder.path(), &destination, "Foo.app").await.unwrap();
+        let mode =
+            |relative: &str| std::fs::metadata(destination.join(relative)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode("Contents/MacOS/Foo"), 0o775);
+        assert_eq!(mode("Contents/Shared"), 0o775);
     }
 
     #[tokio::test]
@@ -80,16 +162,16 @@ mod tests {
             writer.start_file("Foo.app/Contents/escaped", SimpleFileOptions::default()).unwrap();
         });
         let destination = folder.path().join("Applications/Foo.app");
-        let error = install(&path, &destination, "Foo.app").await.unwrap_err();
+        let error = install(&path, folder.path(), &destination, "Foo.app").await.unwrap_err();
         assert!(error.to_string().starts_with("cannot unpack the zip"), "{error}");
         assert!(!folder.path().join("escaped").exists() && !destination.exists());
 
         let other = folder.path().join("other.zip");
         archive(&other, |writer| writer.add_directory("Other.app/Contents", SimpleFileOptions::default()).unwrap());
-        let error = install(&other, &destination, "Foo.app").await.unwrap_err();
+        let error = install(&other, folder.path(), &destination, "Foo.app").await.unwrap_err();
         assert_eq!(error.to_string(), "Foo.app is not in the zip (found: Other.app)");
         std::fs::write(folder.path().join("junk.zip"), "not a zip").unwrap();
-        let error = install(&folder.path().join("junk.zip"), &destination, "Foo.app").await.unwrap_err();
+        let error = install(&folder.path().join("junk.zip"), folder.path(), &destination, "Foo.app").await.unwrap_err();
         assert!(error.to_string().starts_with("cannot unpack the zip"), "{error}");
     }
 }

@@ -64,10 +64,10 @@ pub enum SavedInventoryError {
 pub fn save(paths: &AgentPaths, inventory: &Inventory) -> Result<(), SavedInventoryError> {
     let path = &paths.saved_inventory;
     let failed = |source| SavedInventoryError::Io { action: "save", path: path.clone(), source };
-    crate::state::create_private_folder(&paths.state_dir)?;
+    crate::state::create_private_folder(&paths.root, &paths.state_dir)?;
     let bytes = serde_json::to_vec_pretty(inventory)
         .map_err(|source| SavedInventoryError::Malformed { path: path.clone(), source })?;
-    crate::atomic_file::replace_private(path, &bytes).map_err(failed)
+    crate::atomic_file::replace_private(&paths.root, path, &bytes).map_err(|error| failed(error.into()))
 }
 
 /// The saved inventory; `None` when none was saved yet.

@@ -1,27 +1,32 @@
 //! The file operations parameters share: atomic writes, and mode and owner changes
 //! that never follow a symbolic link.
 //!
-//! A managed file is replaced, never edited in place: the new content goes into a
-//! temporary file in the same folder, is flushed to disk, gets its mode and owner,
-//! and is renamed over the old one, so a crash leaves either the old file or the
-//! new one, never half of one. Permission fixes open the entry without following
-//! links and check it is still the one that was examined, so an entry swapped for a
-//! link to `/etc/passwd` between the check and the fix is left alone.
+//! A managed file is replaced, never edited in place, by the agent's one atomic
+//! writer ([`crate::atomic_file`]): the new content goes into a temporary file in
+//! the same folder, is flushed to disk, gets its mode and owner, and is renamed
+//! over the old one, so a crash leaves either the old file or the new one, never
+//! half of one. Its folder is reached from the agent's root without following a
+//! link ([`crate::safe_path`]), so a linked parent folder is refused rather than
+//! written through. Permission fixes open the entry without following links and
+//! check it is still the one that was examined, so an entry swapped for a link to
+//! `/etc/passwd` between the check and the fix is left alone.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+
+use nix::fcntl::OFlag;
+
+use crate::safe_path::{self, Folder, Missing, SafePathError};
 
 /// Why a file could not be put in line; the caller names the file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FileError {
-    /// A parent folder could not be created.
-    #[error("cannot create its folder: {0}")]
-    CreateFolder(#[source] io::Error),
-    /// The content could not be written or moved into place.
-    #[error("cannot write it: {0}")]
-    Write(#[source] io::Error),
+    /// A folder on the way is a symbolic link, or could not be reached, made or written.
+    #[error(transparent)]
+    Path(#[from] SafePathError),
     /// The permission bits could not be set.
     #[error("cannot set its mode: {0}")]
     Mode(#[source] io::Error),
@@ -115,59 +120,43 @@ pub(crate) fn ownership_failure(error: &io::Error, effective_uid: u32) -> String
     }
 }
 
-/// Creates the folders above `path` as needed, each `0755`.
-pub(crate) fn create_parent_folders(path: &Path) -> Result<(), FileError> {
-    match path.parent() {
-        Some(parent) => {
-            std::fs::DirBuilder::new().recursive(true).mode(0o755).create(parent).map_err(FileError::CreateFolder)
-        }
-        None => Ok(()),
+/// The folder holding `target` (inside the agent's `root`), reached without
+/// following a link, and the target's name; `None` when a folder on the way is missing.
+pub(crate) fn open_parent(root: &Path, target: &Path) -> Result<Option<(Folder, OsString)>, SafePathError> {
+    match safe_path::parent_of(root, target, Missing::Fail) {
+        Ok(found) => Ok(Some(found)),
+        Err(SafePathError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
     }
 }
 
-/// Replaces `target` with `bytes` atomically: a temporary file in the same folder
-/// is written, flushed, given `mode` and `ownership`, then renamed over `target`.
-/// `names` are the owner and group as the blueprint names them, for messages.
+/// Opens the entry `name` in `folder` for reading without following a link (and
+/// without blocking on a FIFO), with its metadata as it is now.
+pub(crate) fn open_in(folder: &Folder, name: &OsStr) -> Result<(File, Metadata), SafePathError> {
+    let file = folder.open_file(name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, 0)?;
+    let metadata = file.metadata().map_err(|source| SafePathError::Io {
+        action: "read",
+        path: folder.path().join(name),
+        source,
+    })?;
+    Ok((file, metadata))
+}
+
+/// Replaces `target` (inside the agent's `root`) with `bytes` atomically: its
+/// folders are reached without following a link (missing ones made `0755`), a
+/// temporary file beside it is written, flushed, given `mode` and `ownership`,
+/// then renamed over `target`. `names` are the owner and group as the blueprint
+/// names them, for messages.
 pub(crate) fn write_atomically(
+    root: &Path,
     target: &Path,
     bytes: &[u8],
     mode: u32,
     ownership: Ownership,
     names: (&str, &str),
 ) -> Result<(), FileError> {
-    create_parent_folders(target)?;
-    let folder = target.parent().unwrap_or(Path::new("/"));
-    let temporary = folder.join(format!(".agent-write-{}.tmp", uuid::Uuid::now_v7().simple()));
-    let result = write_then_rename(&temporary, target, bytes, mode, ownership, names);
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result?;
-    // The rename is durable only once the folder itself is flushed.
-    File::open(folder).and_then(|folder| folder.sync_all()).map_err(FileError::Write)
-}
-
-fn write_then_rename(
-    temporary: &Path,
-    target: &Path,
-    bytes: &[u8],
-    mode: u32,
-    ownership: Ownership,
-    names: (&str, &str),
-) -> Result<(), FileError> {
-    let flags = nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(flags)
-        .open(temporary)
-        .map_err(FileError::Write)?;
-    file.write_all(bytes).map_err(FileError::Write)?;
-    apply_ownership_and_mode(&file, ownership, names, mode)?;
-    file.sync_all().map_err(FileError::Write)?;
-    drop(file);
-    std::fs::rename(temporary, target).map_err(FileError::Write)
+    let (folder, name) = safe_path::parent_of(root, target, Missing::Create(0o755))?;
+    crate::atomic_file::replace_in(&folder, &name, bytes, |file| apply_ownership_and_mode(file, ownership, names, mode))
 }
 
 /// A user's name for messages, or its id when it has none.
@@ -194,12 +183,12 @@ mod tests {
     fn an_atomic_write_creates_folders_and_leaves_no_temporary_file() {
         let scratch = tempfile::tempdir().unwrap();
         let target = scratch.path().join("a/b/file.txt");
-        write_atomically(&target, b"one", 0o640, Ownership::default(), ("", "")).unwrap();
+        write_atomically(scratch.path(), &target, b"one", 0o640, Ownership::default(), ("", "")).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"one");
         assert_eq!(permission_bits(&std::fs::metadata(&target).unwrap()), 0o640);
         let folder_mode = permission_bits(&std::fs::metadata(scratch.path().join("a/b")).unwrap());
         assert_eq!(folder_mode & 0o755, folder_mode, "folders are at most 0755");
-        write_atomically(&target, b"two", 0o4755, Ownership::default(), ("", "")).unwrap();
+        write_atomically(scratch.path(), &target, b"two", 0o4755, Ownership::default(), ("", "")).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"two");
         assert_eq!(permission_bits(&std::fs::metadata(&target).unwrap()), 0o4755, "set-id bits survive");
         let names: Vec<_> =
@@ -213,10 +202,24 @@ mod tests {
         let target = scratch.path().join("folder");
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("inside"), "kept").unwrap();
-        let error = write_atomically(&target, b"x", 0o644, Ownership::default(), ("", "")).unwrap_err();
-        assert!(matches!(error, FileError::Write(_)), "{error}");
+        let error = write_atomically(scratch.path(), &target, b"x", 0o644, Ownership::default(), ("", "")).unwrap_err();
+        assert!(matches!(error, FileError::Path(SafePathError::Io { .. })), "{error}");
         assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 1, "the temporary file is removed");
         assert_eq!(std::fs::read_to_string(target.join("inside")).unwrap(), "kept");
+    }
+
+    #[test]
+    fn a_linked_folder_is_refused_and_its_target_untouched() {
+        let scratch = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("file"), "kept").unwrap();
+        std::os::unix::fs::symlink(outside.path(), scratch.path().join("etc")).unwrap();
+        let target = scratch.path().join("etc/file");
+        let error = write_atomically(scratch.path(), &target, b"x", 0o666, Ownership::default(), ("", "")).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_to_string(outside.path().join("file")).unwrap(), "kept");
+        assert!(open_parent(scratch.path(), &target).is_err());
+        assert!(open_parent(scratch.path(), &scratch.path().join("missing/file")).unwrap().is_none());
     }
 
     #[test]

@@ -5,15 +5,19 @@
 //! New or changed content is written atomically; a wrong mode, owner or group on
 //! the right content is fixed in place. Each file put back counts as re-applied.
 
+use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use nix::sys::stat::SFlag;
+
 use super::ParameterReport;
 use super::file_system::{self, FileError, Ownership, group_name, mode_text, permission_bits, user_name};
 use super::summary::Findings;
 use crate::blueprint::{Account, ManagedFile};
+use crate::safe_path::{Folder, SafePathError, is_kind};
 
 /// The parameter's key in the blueprint.
 pub(crate) const ID: &str = "managed_files";
@@ -53,14 +57,18 @@ fn enforce_file(file: &ManagedFile, root: &Path) -> Result<Vec<String>, String> 
     let uid = file.owner.as_ref().map(user_id).transpose()?;
     let gid = file.group.as_ref().map(group_id).transpose()?;
     let target = file.path.under(root);
-    let found = examine(&target, &file.content).map_err(|error| format!("cannot read it: {error}"))?;
+    let parent = file_system::open_parent(root, &target).map_err(|error| error.to_string())?;
+    let found = match &parent {
+        None => Found::Missing,
+        Some((folder, name)) => examine(folder, name, &file.content).map_err(|error| error.to_string())?,
+    };
     let (metadata, same_content) = match found {
         Found::Folder => return Err("a folder is in the way; the agent does not remove folders".into()),
         Found::Missing | Found::Other(_) => {
             let mode = file.mode.unwrap_or(NEW_FILE_MODE);
             let names = (account_text(file.owner.as_ref()), account_text(file.group.as_ref()));
             let names = (names.0.as_str(), names.1.as_str());
-            file_system::write_atomically(&target, &file.content, mode, Ownership { uid, gid }, names)
+            file_system::write_atomically(root, &target, &file.content, mode, Ownership { uid, gid }, names)
                 .map_err(|error| error.to_string())?;
             return Ok(vec![match found {
                 Found::Other(kind) => format!("was {kind}"),
@@ -91,50 +99,51 @@ fn enforce_file(file: &ManagedFile, root: &Path) -> Result<Vec<String>, String> 
         return Ok(changes);
     }
     let names = (owner.as_str(), group.as_str());
-    let applied = if same_content {
-        fix_in_place(&target, &metadata, ownership, names, mode)
-    } else {
-        file_system::write_atomically(&target, &file.content, mode, ownership, names)
+    let applied = match &parent {
+        Some((folder, name)) if same_content => fix_in_place(folder, name, &metadata, ownership, names, mode),
+        _ => file_system::write_atomically(root, &target, &file.content, mode, ownership, names),
     };
     applied.map(|()| changes).map_err(|error| error.to_string())
 }
 
-/// Looks at `target` without following a link; for a regular file, whether its
-/// content is `expected` (read only as far as needed to tell).
-fn examine(target: &Path, expected: &[u8]) -> std::io::Result<Found> {
-    let metadata = match std::fs::symlink_metadata(target) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
-        Err(error) => return Err(error),
-        Ok(metadata) => metadata,
+/// Looks at `name` in `folder` without following a link; for a regular file,
+/// whether its content is `expected` (read only as far as needed to tell).
+fn examine(folder: &Folder, name: &OsStr, expected: &[u8]) -> Result<Found, SafePathError> {
+    let Some(stat) = folder.entry(name)? else {
+        return Ok(Found::Missing);
     };
-    let file_type = metadata.file_type();
-    if file_type.is_dir() {
+    if is_kind(&stat, SFlag::S_IFDIR) {
         return Ok(Found::Folder);
     }
-    if file_type.is_symlink() {
+    if is_kind(&stat, SFlag::S_IFLNK) {
         return Ok(Found::Other("a symbolic link"));
     }
-    if !file_type.is_file() {
+    if !is_kind(&stat, SFlag::S_IFREG) {
         return Ok(Found::Other("not a regular file"));
     }
-    let (file, metadata) = file_system::open_without_following(target)?;
+    let (file, metadata) = file_system::open_in(folder, name)?;
     if metadata.len() != expected.len() as u64 {
         return Ok(Found::File { metadata, same_content: false });
     }
     let mut content = Vec::with_capacity(expected.len());
-    file.take(expected.len() as u64 + 1).read_to_end(&mut content)?;
+    file.take(expected.len() as u64 + 1).read_to_end(&mut content).map_err(|source| SafePathError::Io {
+        action: "read",
+        path: folder.path().join(name),
+        source,
+    })?;
     Ok(Found::File { metadata, same_content: content == expected })
 }
 
-/// Fixes owner, group and mode of the file still at `target`.
+/// Fixes owner, group and mode of the file still at `name` in `folder`.
 fn fix_in_place(
-    target: &Path,
+    folder: &Folder,
+    name: &OsStr,
     examined: &Metadata,
     ownership: Ownership,
     names: (&str, &str),
     mode: u32,
 ) -> Result<(), FileError> {
-    let (file, now) = file_system::open_without_following(target).map_err(FileError::Mode)?;
+    let (file, now) = file_system::open_in(folder, name)?;
     if (now.dev(), now.ino()) != (examined.dev(), examined.ino()) {
         return Err(FileError::Replaced);
     }

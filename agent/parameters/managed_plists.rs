@@ -11,10 +11,13 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use nix::sys::stat::SFlag;
+
 use super::ParameterReport;
 use super::file_system::{self, Ownership, group_name, permission_bits, user_name};
 use super::summary::Findings;
 use crate::blueprint::{DevicePath, ManagedPlistKey, PlistFormat};
+use crate::safe_path::is_kind;
 use crate::structured_input::{self, InputKind};
 
 /// The parameter's key in the blueprint.
@@ -30,7 +33,7 @@ pub(crate) fn enforce(keys: &[ManagedPlistKey], root: &Path) -> ParameterReport 
     let mut findings = Findings::new("key", "keys");
     for (path, entries) in by_file(keys) {
         let target = path.under(root);
-        match enforce_file(&target, &entries) {
+        match enforce_file(root, &target, &entries) {
             Ok(changes) => {
                 for entry in &entries {
                     match changes.iter().find(|(key, _)| *key == entry.key) {
@@ -67,8 +70,8 @@ struct Existing {
 }
 
 /// Sets the keys of one file; the keys changed with what they held, or why not.
-fn enforce_file(target: &Path, entries: &[&ManagedPlistKey]) -> Result<Vec<(String, String)>, String> {
-    let existing = read(target)?;
+fn enforce_file(root: &Path, target: &Path, entries: &[&ManagedPlistKey]) -> Result<Vec<(String, String)>, String> {
+    let existing = read(root, target)?;
     let declared_format = entries.iter().find_map(|entry| entry.format).unwrap_or(PlistFormat::Xml);
     let (mut dictionary, format, metadata) = match existing {
         Some(Existing { dictionary, format, metadata }) => (dictionary, format, Some(metadata)),
@@ -97,30 +100,30 @@ fn enforce_file(target: &Path, entries: &[&ManagedPlistKey]) -> Result<Vec<(Stri
     };
     let names = metadata.as_ref().map(|metadata| (user_name(metadata.uid()), group_name(metadata.gid())));
     let names = names.unwrap_or_default();
-    file_system::write_atomically(target, &bytes, mode, ownership, (&names.0, &names.1))
+    file_system::write_atomically(root, target, &bytes, mode, ownership, (&names.0, &names.1))
         .map_err(|error| error.to_string())?;
     Ok(changes)
 }
 
 /// The plist at `target`, `None` when there is none; an error (and no write) when
 /// something else is there or it cannot be read as a dictionary.
-fn read(target: &Path) -> Result<Option<Existing>, String> {
-    let metadata = match std::fs::symlink_metadata(target) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("cannot read it: {error}")),
-        Ok(metadata) => metadata,
+fn read(root: &Path, target: &Path) -> Result<Option<Existing>, String> {
+    let Some((folder, name)) = file_system::open_parent(root, target).map_err(|error| error.to_string())? else {
+        return Ok(None);
     };
-    if metadata.file_type().is_symlink() {
+    let Some(stat) = folder.entry(&name).map_err(|error| error.to_string())? else {
+        return Ok(None);
+    };
+    if is_kind(&stat, SFlag::S_IFLNK) {
         return Err("is a symbolic link; left untouched".into());
     }
-    if !metadata.is_file() {
+    if !is_kind(&stat, SFlag::S_IFREG) {
         return Err("is not a regular file; left untouched".into());
     }
-    if metadata.len() > LARGEST_PLIST {
+    if stat.st_size as u64 > LARGEST_PLIST {
         return Err(format!("is larger than {} MiB; left untouched", LARGEST_PLIST / 1024 / 1024));
     }
-    let (file, metadata) =
-        file_system::open_without_following(target).map_err(|error| format!("cannot read it: {error}"))?;
+    let (file, metadata) = file_system::open_in(&folder, &name).map_err(|error| error.to_string())?;
     let mut bytes = Vec::new();
     file.take(LARGEST_PLIST + 1).read_to_end(&mut bytes).map_err(|error| format!("cannot read it: {error}"))?;
     let (dictionary, format) = parse(&bytes)?;

@@ -156,7 +156,7 @@ async fn run_installer(
     let (paths, config) = (context.paths, context.config);
     let grace = config.timeouts.termination_grace;
     let valid_for = deadline.saturating_duration_since(Instant::now()).saturating_add(grace);
-    let _marker = match PendingMarker::write(&paths.agent_update_marker, &offer.version, valid_for) {
+    let _marker = match PendingMarker::write(&paths.root, &paths.agent_update_marker, &offer.version, valid_for) {
         Ok(marker) => marker,
         Err(error) => {
             // Without it the package's preinstall would stop this daemon mid-install.

@@ -36,11 +36,11 @@ pub(crate) struct PendingMarker {
 impl PendingMarker {
     /// Writes the marker for this process installing `version`, honoured by the
     /// scripts for `valid_for` from now (for ever, when that is past the clock's end).
-    pub(crate) fn write(path: &Path, version: &Version, valid_for: Duration) -> std::io::Result<Self> {
+    pub(crate) fn write(root: &Path, path: &Path, version: &Version, valid_for: Duration) -> std::io::Result<Self> {
         let now = SystemTime::now();
         let expires = now.checked_add(valid_for).unwrap_or(now + Duration::from_secs(u64::from(u32::MAX)));
         let text = marker_text(std::process::id(), version, expires);
-        crate::atomic_file::replace_private(path, text.as_bytes())?;
+        crate::atomic_file::replace_private(root, path, text.as_bytes())?;
         Ok(Self { path: path.to_path_buf() })
     }
 }
@@ -94,7 +94,8 @@ mod tests {
     fn the_marker_is_owner_only_and_gone_once_dropped() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("agent-update.pending");
-        let marker = PendingMarker::write(&path, &Version::new(2, 0, 0), Duration::from_secs(60)).unwrap();
+        let marker =
+            PendingMarker::write(folder.path(), &path, &Version::new(2, 0, 0), Duration::from_secs(60)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(&format!("pid={}\nversion=2.0.0\nexpires=", std::process::id())), "{text}");
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);

@@ -1,5 +1,6 @@
 //! Opening the SQLite store: folder permissions, WAL, schema, device identity.
 
+use crate::safe_path::{Folder, Missing, SafePathError};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -188,7 +189,8 @@ impl Store {
     /// files 0600 (see [`make_store_files_private`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(folder) = path.parent() {
-            create_private_folder(folder)?;
+            // The check-in made it first without following links; SQLite opens by path.
+            create_store_folder(folder)?;
         }
         make_store_files_private(path)?;
         let connection = Connection::open(path).map_err(database(path, "cannot open"))?;
@@ -317,7 +319,7 @@ fn database<'path>(path: &'path Path, action: &'static str) -> impl Fn(rusqlite:
 }
 
 /// Creates `folder` (and parents) and makes it readable by its owner only.
-pub fn create_private_folder(folder: &Path) -> Result<(), StoreError> {
+fn create_store_folder(folder: &Path) -> Result<(), StoreError> {
     let failed = |source| StoreError::Folder { path: folder.to_path_buf(), source };
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(folder).map_err(failed)?;
     std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).map_err(failed)
@@ -363,6 +365,15 @@ fn make_store_files_private(path: &Path) -> Result<(), StoreError> {
 
 /// The mode of the store's files: the owner (root) reads and writes, nobody else.
 const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Opens `folder` below the agent's `root` without following a link, creating
+/// what is missing (0700), and makes it readable by its owner only.
+pub fn create_private_folder(root: &Path, folder: &Path) -> Result<Folder, StoreError> {
+    let failed = |error: SafePathError| StoreError::Folder { path: folder.to_path_buf(), source: error.into() };
+    let opened = Folder::beneath(root, folder, Missing::Create(0o700)).map_err(failed)?;
+    opened.set_mode(0o700).map_err(failed)?;
+    Ok(opened)
+}
 
 /// The one text form of a time in the store: RFC 3339, UTC, milliseconds.
 /// Fixed width, so text order is time order.

@@ -5,10 +5,14 @@
 //! will load it, and only then renamed over it, so the saved blueprint is always
 //! one the agent can run, whole, even after a crash mid-write or a garbage reply.
 
+use std::ffi::OsStr;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 
 use crate::paths::AgentPaths;
+use crate::safe_path::{Folder, Missing};
+
+/// The name a received blueprint has while it is checked, beside the saved one.
+const INCOMING: &str = "incoming-blueprint.json";
 
 /// Why a received blueprint was not saved.
 #[derive(Debug, thiserror::Error)]
@@ -28,24 +32,29 @@ pub(crate) enum SaveError {
 }
 
 /// Checks `body` as a blueprint and, when it is one, makes it the saved blueprint.
-/// Returns its id.
+/// Returns its id. The state folder is reached without following a link.
 pub(crate) fn save(paths: &AgentPaths, body: &[u8]) -> Result<String, SaveError> {
-    let incoming = paths.saved_blueprint.with_file_name("incoming-blueprint.json");
+    let incoming = paths.saved_blueprint.with_file_name(INCOMING);
     let failed = |source| SaveError::Io { path: incoming.clone(), source };
-    let _ = std::fs::remove_file(&incoming);
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&incoming).map_err(failed)?;
+    let folder =
+        Folder::beneath(&paths.root, &paths.state_dir, Missing::Create(0o700)).map_err(|error| failed(error.into()))?;
+    let incoming_name = OsStr::new(INCOMING);
+    folder.remove_file(incoming_name).map_err(|error| failed(error.into()))?;
+    let mut file = folder.create_file(incoming_name, 0o600).map_err(|error| failed(error.into()))?;
     file.write_all(body).and_then(|()| file.sync_all()).map_err(failed)?;
     drop(file);
     let loaded = match crate::blueprint::load(&incoming) {
         Ok(loaded) => loaded,
         Err(errors) => {
-            let _ = std::fs::remove_file(&incoming);
+            let _ = folder.remove_file(incoming_name);
             return Err(errors.into());
         }
     };
-    std::fs::rename(&incoming, &paths.saved_blueprint)
-        .map_err(|source| SaveError::Io { path: paths.saved_blueprint.clone(), source })?;
+    let saved_name = paths.saved_blueprint.file_name().unwrap_or_default();
+    folder
+        .rename(incoming_name, &folder, saved_name)
+        .and_then(|()| folder.sync())
+        .map_err(|error| SaveError::Io { path: paths.saved_blueprint.clone(), source: error.into() })?;
     Ok(loaded.blueprint.id)
 }
 

@@ -30,6 +30,15 @@ fn info_plist(identifier: &str, version: &str) -> Vec<u8> {
 /// framework `Current` symlink, and `padding` bytes of stored data so a
 /// download can be cut part way.
 pub fn app_zip(version: &str, padding: usize) -> Vec<u8> {
+    app_zip_with(version, padding, |_| {})
+}
+
+/// [`app_zip`] with more entries added by `extra`.
+pub fn app_zip_with(
+    version: &str,
+    padding: usize,
+    extra: impl FnOnce(&mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>),
+) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let executable = SimpleFileOptions::default().unix_permissions(0o755);
     let plain = SimpleFileOptions::default().unix_permissions(0o644);
@@ -43,6 +52,7 @@ pub fn app_zip(version: &str, padding: usize) -> Vec<u8> {
     writer.start_file("Foo.app/Contents/Resources/padding.bin", stored).unwrap();
     let noise: Vec<u8> = (0..padding).map(|index| (index * 7 % 251) as u8).collect();
     writer.write_all(&noise).unwrap();
+    extra(&mut writer);
     writer.finish().unwrap().into_inner()
 }
 

@@ -8,6 +8,11 @@
 //! of the two). `mode` is an octal string; `owner` and `group` are names or ids.
 //! Left out, the mode, owner or group of an existing file is not enforced, and a
 //! file the agent creates gets `0644` and the agent's own user and group.
+//!
+//! A mode with set-user-id, set-group-id, sticky or world-write bits (`4755`,
+//! `0666`) is refused unless the entry says `"allow_special_modes": true`: a
+//! root-owned setuid file or a world-writable one in a system folder is how a
+//! typo becomes a privilege escalation.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,7 +31,8 @@ pub struct ManagedFile {
     pub path: DevicePath,
     /// Its exact content.
     pub content: Vec<u8>,
-    /// Its permission bits (`0o644`), when enforced.
+    /// Its permission bits (`0o644`), when enforced; special bits only when the
+    /// entry allowed them.
     pub mode: Option<u32>,
     /// Its owner, when enforced.
     pub owner: Option<Account>,
@@ -53,7 +59,10 @@ impl fmt::Display for Account {
     }
 }
 
-const KEYS: [&str; 6] = ["path", "content", "content_base64", "mode", "owner", "group"];
+const KEYS: [&str; 7] = ["path", "content", "content_base64", "mode", "owner", "group", "allow_special_modes"];
+
+/// Set-user-id, set-group-id and sticky bits, and the world-write bit.
+const SPECIAL_MODE_BITS: u32 = 0o7002;
 
 /// Checks every entry of `managed_files`; a path may be declared only once.
 pub(super) fn resolve_all(entries: &[Value], key: &str, problems: &mut Problems) -> Vec<ManagedFile> {
@@ -89,6 +98,22 @@ fn resolve(value: &Value, key: &str, problems: &mut Problems) -> Option<ManagedF
             None
         }
     };
+    let allowed = match object.get("allow_special_modes") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(allowed)) => *allowed,
+        Some(other) => {
+            problems.wrong_type(&join_key(key, "allow_special_modes"), "true or false", other);
+            true
+        }
+    };
+    if let Some(special) = mode.map(|mode| mode & SPECIAL_MODE_BITS).filter(|bits| *bits != 0 && !allowed) {
+        let message = format!(
+            "{:04o} has {}; set allow_special_modes: true on this entry if that is meant",
+            mode.unwrap_or_default(),
+            special_bits_text(special)
+        );
+        problems.error(&join_key(key, "mode"), &message);
+    }
     let owner = resolve_account(object, key, "owner", problems);
     let group = resolve_account(object, key, "group", problems);
     Some(ManagedFile { path: path?, content: content?, mode, owner, group })
@@ -149,6 +174,17 @@ pub(crate) fn parse_mode(text: &str) -> Result<u32, String> {
     }
 }
 
+/// The special bits of a mode in words: `the set-user-id and world-write bits`.
+fn special_bits_text(bits: u32) -> String {
+    let names = [(0o4000, "set-user-id"), (0o2000, "set-group-id"), (0o1000, "sticky"), (0o002, "world-write")];
+    let present: Vec<&str> = names.iter().filter(|(bit, _)| bits & bit != 0).map(|(_, name)| *name).collect();
+    match present.as_slice() {
+        [one] => format!("the {one} bit"),
+        [rest @ .., last] => format!("the {} and {last} bits", rest.join(", ")),
+        [] => String::new(),
+    }
+}
+
 /// A name, or digits meaning a numeric id.
 fn parse_account(text: &str) -> Result<Account, String> {
     let trimmed = text.trim();
@@ -191,6 +227,12 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(parse_mode(text).ok(), expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn special_bits_are_named() {
+        assert_eq!(special_bits_text(0o4000), "the set-user-id bit");
+        assert_eq!(special_bits_text(0o6002), "the set-user-id, set-group-id and world-write bits");
     }
 
     #[test]

@@ -202,3 +202,31 @@ fn json_numbers_keep_their_plist_type() {
 fn dictionary(entries: &[(&str, plist::Value)]) -> plist::Value {
     plist::Value::Dictionary(entries.iter().map(|(key, value)| (key.to_string(), value.clone())).collect())
 }
+
+#[test]
+fn special_modes_need_the_entry_to_allow_them() {
+    let errors = check(json!({
+        "managed_files": [
+            { "path": "/usr/local/bin/a", "content": "x", "mode": "4755" },
+            { "path": "/usr/local/bin/b", "content": "x", "mode": "4755", "allow_special_modes": true },
+            { "path": "/etc/c", "content": "x", "mode": "0666", "allow_special_modes": false },
+            { "path": "/etc/d", "content": "x", "mode": "1777", "allow_special_modes": "yes" },
+            { "path": "/etc/e", "content": "x", "mode": "0775" }
+        ]
+    }))
+    .unwrap_err();
+    let expected = [
+        "parameters.managed_files[0].mode: 4755 has the set-user-id bit; set allow_special_modes: true",
+        "parameters.managed_files[2].mode: 0666 has the world-write bit",
+        "parameters.managed_files[3].allow_special_modes: expected true or false",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:?}");
+    for (error, fragment) in errors.iter().zip(expected) {
+        assert!(error.contains(fragment), "{error} should contain {fragment}");
+    }
+    let (parameters, _) = check(json!({
+        "managed_files": [{ "path": "/usr/local/bin/b", "content": "x", "mode": "6755", "allow_special_modes": true }]
+    }))
+    .unwrap();
+    assert_eq!(parameters.managed_files[0].mode, Some(0o6755));
+}

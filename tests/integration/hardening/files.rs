@@ -1,1 +1,232 @@
-//! No symlink followed on the way to a file the agent writes; safe modes for archives, managed files and app bundles.
+//! No symlink followed on the way to a file the agent writes; safe modes for
+//! archives, managed files and app bundles.
+//!
+//! Each writer gets its own test: a folder on its way is a symlink to a folder
+//! outside the scratch root, and nothing there may change. Modes: a zip's
+//! set-id and world-write bits are cleared, a managed file's special mode needs
+//! `allow_special_modes`, and an app bundle linking outside itself is refused.
+
+use std::io::Write;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use zip::write::SimpleFileOptions;
+
+use crate::app_fixtures::{app_zip, app_zip_with, custom_app, installed_app, sha256};
+use crate::http_server::FileServer;
+use crate::support::{Device, blueprint, code, item, script, text};
+
+/// A folder outside the device's root holding one file, `victim`, with
+/// `content` and mode 0600, to show nothing reached it.
+struct Outside {
+    folder: tempfile::TempDir,
+    content: Vec<u8>,
+}
+
+impl Outside {
+    fn with_victim(content: &[u8]) -> Self {
+        let folder = tempfile::tempdir().unwrap();
+        std::fs::write(folder.path().join("victim"), content).unwrap();
+        std::fs::set_permissions(folder.path().join("victim"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        Self { folder, content: content.to_vec() }
+    }
+
+    fn path(&self) -> &Path {
+        self.folder.path()
+    }
+
+    /// Links `relative` under the device's root to this folder (parents made).
+    fn linked_from(&self, device: &Device, relative: &str) -> PathBuf {
+        let link = device.root().join(relative);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        symlink(self.path(), &link).unwrap();
+        link
+    }
+
+    /// The victim is as it was and nothing else appeared.
+    fn assert_untouched(&self) {
+        let victim = self.path().join("victim");
+        assert_eq!(std::fs::read(&victim).unwrap(), self.content, "the outside file's content changed");
+        let mode = std::fs::symlink_metadata(&victim).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600, "the outside file's mode changed");
+        let names: Vec<_> = std::fs::read_dir(self.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+        assert_eq!(names, ["victim"], "something was written outside the root");
+    }
+}
+
+fn with_parameters(parameters: Value) -> Value {
+    json!({ "id": "bp-files", "name": "Files", "team_id": "T-1", "parameters": parameters })
+}
+
+fn parameter_message(device: &Device, id: &str) -> String {
+    let status = device.status();
+    let parameters = status["last_run"]["parameters"].as_array().cloned().unwrap_or_default();
+    let found = parameters.iter().find(|parameter| parameter["id"] == id).unwrap_or_else(|| panic!("{status:#}"));
+    assert_eq!(found["status"], "failed", "{found:#}");
+    found["message"].as_str().unwrap_or_default().to_string()
+}
+
+fn item_message(device: &Device, name: &str) -> String {
+    let status = device.status();
+    let found = item(&status, name);
+    assert_eq!(found["status"], "failed", "{found:#}");
+    found["message"].as_str().unwrap_or_default().to_string()
+}
+
+fn assert_refused_link(message: &str, link: &Path) {
+    let expected = format!("refused {}: it is a symbolic link", link.display());
+    assert!(message.contains(&expected), "{message:?} should contain {expected:?}");
+}
+
+#[test]
+fn a_managed_file_under_a_symlinked_folder_is_refused() {
+    let (device, outside) = (Device::new(), Outside::with_victim(b"outside\n"));
+    let link = outside.linked_from(&device, "usr/local/etc");
+    let path = device.write_blueprint(&with_parameters(json!({
+        "managed_files": [{ "path": "/usr/local/etc/victim", "content": "rewritten\n", "mode": "0644" }]
+    })));
+    let output = device.check_in(&path, &[]);
+    assert_eq!(code(&output), 1, "a refused file fails the run: {}", text(&output.stderr));
+    assert_refused_link(&parameter_message(&device, "managed_files"), &link);
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_managed_plist_under_a_symlinked_folder_is_refused() {
+    let mut bytes = Vec::new();
+    plist::Value::Dictionary([("Kept".to_string(), plist::Value::from(true))].into_iter().collect())
+        .to_writer_xml(&mut bytes)
+        .unwrap();
+    let (device, outside) = (Device::new(), Outside::with_victim(&bytes));
+    let link = outside.linked_from(&device, "Library/Preferences");
+    let path = device.write_blueprint(&with_parameters(json!({
+        "managed_plists": [{ "path": "/Library/Preferences/victim", "key": "AutoUpdate", "value": true }]
+    })));
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    assert_refused_link(&parameter_message(&device, "managed_plists"), &link);
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_symlink_at_a_managed_file_is_replaced_never_followed() {
+    let (device, outside) = (Device::new(), Outside::with_victim(b"outside\n"));
+    let file = device.root().join("etc/motd");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    symlink(outside.path().join("victim"), &file).unwrap();
+    let path = device.write_blueprint(&with_parameters(json!({
+        "managed_files": [{ "path": "/etc/motd", "content": "Authorized use only.\n", "mode": "0644" }]
+    })));
+    let output = device.check_in(&path, &[]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let metadata = std::fs::symlink_metadata(&file).unwrap();
+    assert!(metadata.file_type().is_file(), "the link was replaced by a file");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "Authorized use only.\n");
+    outside.assert_untouched();
+}
+
+/// A custom app item for `zip`, served over HTTP on 127.0.0.1.
+fn zip_app_blueprint(device: &Device, server: &FileServer, zip: Vec<u8>) -> PathBuf {
+    let item = custom_app("zip", &server.url("/Foo.zip"), &sha256(&zip), "audit_and_enforce", None);
+    server.serve("/Foo.zip", zip);
+    device.write_blueprint(&blueprint(vec![item]))
+}
+
+#[test]
+fn an_app_is_never_placed_through_a_symlinked_applications_folder() {
+    let (device, server, outside) = (Device::new(), FileServer::start(), Outside::with_victim(b"outside\n"));
+    let link = outside.linked_from(&device, "Applications");
+    let path = zip_app_blueprint(&device, &server, app_zip("2.1", 64));
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    assert_refused_link(&item_message(&device, "Foo"), &link);
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_symlinked_download_cache_is_refused() {
+    let (device, server, outside) = (Device::new(), FileServer::start(), Outside::with_victim(b"outside\n"));
+    let link = outside.linked_from(&device, "Library/Application Support/EndpointAgent/state/downloads");
+    let path = zip_app_blueprint(&device, &server, app_zip("2.1", 64));
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    assert_refused_link(&item_message(&device, "Foo"), &link);
+    outside.assert_untouched();
+    assert!(!installed_app(&device).exists());
+}
+
+#[test]
+fn a_symlinked_scripts_folder_is_refused_and_the_check_in_says_why() {
+    let (device, outside) = (Device::new(), Outside::with_victim(b"outside\n"));
+    let link = outside.linked_from(&device, "Library/Application Support/EndpointAgent/state/scripts");
+    let path = device.write_blueprint(&blueprint(vec![script("li-1", "Hello", "#!/bin/sh\nexit 0\n")]));
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    let message = item_message(&device, "Hello");
+    assert!(message.starts_with("cannot prepare the item's folder: "), "{message}");
+    assert_refused_link(&message, &link);
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_zip_entry_loses_its_set_id_and_world_write_bits() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let zip = app_zip_with("2.1", 64, |writer| {
+        let special = SimpleFileOptions::default().unix_permissions(0o6777);
+        writer.start_file("Foo.app/Contents/MacOS/helper", special).unwrap();
+        writer.write_all(b"#!/bin/sh\n").unwrap();
+    });
+    let path = zip_app_blueprint(&device, &server, zip);
+    let output = device.check_in(&path, &[]);
+    assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
+    let helper = installed_app(&device).join("Contents/MacOS/helper");
+    let mode = std::fs::metadata(helper).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o775, "set-user-id, set-group-id and world-write are cleared, got {mode:o}");
+}
+
+#[test]
+fn an_app_bundle_linking_outside_itself_is_refused_and_nothing_placed() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let zip = app_zip_with("2.1", 64, |writer| {
+        writer.add_symlink("Foo.app/Contents/Resources/link", "/etc/passwd", SimpleFileOptions::default()).unwrap();
+    });
+    let path = zip_app_blueprint(&device, &server, zip);
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    let message = item_message(&device, "Foo");
+    let expected =
+        "refused Foo.app: its symbolic link Contents/Resources/link points to /etc/passwd, outside the bundle";
+    assert!(message.contains(expected), "{message}");
+    let placed: Vec<_> = std::fs::read_dir(device.root().join("Applications"))
+        .map(|entries| entries.map(|entry| entry.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(placed.is_empty(), "nothing is placed, no staging folder is left: {placed:?}");
+}
+
+#[test]
+fn a_special_managed_file_mode_needs_allow_special_modes() {
+    let device = Device::new();
+    let entry = json!({ "path": "/usr/local/bin/tool", "content": "#!/bin/sh\n", "mode": "4755" });
+    let path = device.write_blueprint(&with_parameters(json!({ "managed_files": [entry.clone()] })));
+    let output = device.check_in(&path, &[]);
+    assert_eq!(code(&output), 2, "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("\"parameters.managed_files[0].mode\": 4755 has the set-user-id bit"), "{stderr}");
+    assert!(stderr.contains("allow_special_modes"), "{stderr}");
+    assert!(!device.root().join("usr/local/bin/tool").exists(), "nothing is written by a refused blueprint");
+
+    let mut allowed = entry;
+    allowed["allow_special_modes"] = json!(true);
+    let path = device.write_blueprint(&with_parameters(json!({ "managed_files": [allowed] })));
+    let output = device.check_in(&path, &[]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let mode = std::fs::metadata(device.root().join("usr/local/bin/tool")).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o4755);
+}
+
+#[test]
+fn a_symlinked_state_folder_stops_the_check_in_before_anything_is_written() {
+    let (device, outside) = (Device::new(), Outside::with_victim(b"outside\n"));
+    let link = outside.linked_from(&device, "Library/Application Support/EndpointAgent/state");
+    let path = device.write_blueprint(&blueprint(vec![script("li-1", "Hello", "#!/bin/sh\nexit 0\n")]));
+    let output = device.check_in(&path, &[]);
+    assert_ne!(code(&output), 0);
+    assert_refused_link(&text(&output.stderr), &link);
+    outside.assert_untouched();
+}
