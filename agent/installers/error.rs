@@ -86,6 +86,16 @@ pub(crate) enum InstallError {
         /// Where it points.
         target: String,
     },
+    /// A path inside the bundle is longer or deeper than macOS could open.
+    #[error("refused {bundle}: its path {path} is {reason}")]
+    PathTooLong {
+        /// The bundle's name, such as `Foo.app`.
+        bundle: String,
+        /// The path inside the bundle (its start, when long).
+        path: String,
+        /// Which limit it passes: `longer than 1024 bytes`, `deeper than 128 levels`.
+        reason: String,
+    },
     /// The disk image stayed mounted after the install step.
     #[error("{outcome}, but the disk image could not be detached: {reason}")]
     Detach {

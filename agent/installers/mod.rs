@@ -5,13 +5,13 @@
 //! bundle is prepared in a root-only staging folder beside its destination,
 //! then renamed over the old one, so users never see a half-copied app.
 
-mod bundle_links;
 mod deliver;
 mod dmg;
 mod error;
 mod memory;
 mod pkg;
 mod placement;
+mod staged_bundle;
 mod tools;
 mod zip_archive;
 

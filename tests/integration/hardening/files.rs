@@ -3,8 +3,9 @@
 //!
 //! Each writer gets its own test: a folder on its way is a symlink to a folder
 //! outside the scratch root, and nothing there may change. Modes: a zip's
-//! set-id and world-write bits are cleared, a managed file's special mode needs
-//! `allow_special_modes`, and an app bundle linking outside itself is refused.
+//! set-id and world-write bits are cleared, and so are a dmg's, a managed
+//! file's special mode needs `allow_special_modes`, and an app bundle linking
+//! outside itself is refused.
 
 use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -13,7 +14,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use zip::write::SimpleFileOptions;
 
-use crate::app_fixtures::{app_zip, app_zip_with, custom_app, installed_app, sha256};
+use crate::app_fixtures::{
+    BUNDLE_ID, DITTO, HDIUTIL, app_zip, app_zip_with, applications_entries, custom_app, installed_app, sha256,
+    stand_in, tar_of, write_app,
+};
 use crate::http_server::FileServer;
 use crate::support::{Device, blueprint, code, item, script, text};
 
@@ -229,4 +233,30 @@ fn a_symlinked_state_folder_stops_the_check_in_before_anything_is_written() {
     assert_ne!(code(&output), 0);
     assert_refused_link(&text(&output.stderr), &link);
     outside.assert_untouched();
+}
+
+#[test]
+fn a_dmg_bundle_loses_its_set_id_and_world_write_bits() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let image_folder = tempfile::tempdir().unwrap();
+    let app = write_app(image_folder.path(), BUNDLE_ID, "5.0");
+    std::fs::write(app.join("Contents/MacOS/helper"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(app.join("Contents/MacOS/helper"), std::fs::Permissions::from_mode(0o6777)).unwrap();
+    std::fs::create_dir(app.join("Contents/Shared")).unwrap();
+    std::fs::set_permissions(app.join("Contents/Shared"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let image = tar_of(image_folder.path());
+    server.serve("/Foo.dmg", image.clone());
+    let (hdiutil, ditto) = (stand_in(&device, "hdiutil", HDIUTIL), stand_in(&device, "ditto", DITTO));
+    let item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
+    let path = device.write_blueprint(&blueprint(vec![item]));
+    let (hdiutil, ditto) =
+        (format!("commands.hdiutil={}", hdiutil.display()), format!("commands.ditto={}", ditto.display()));
+    let output = device.check_in(&path, &["--set", &hdiutil, "--set", &ditto]);
+    assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
+    let mode = |relative: &str| {
+        std::fs::metadata(installed_app(&device).join(relative)).unwrap().permissions().mode() & 0o7777
+    };
+    assert_eq!(mode("Contents/MacOS/helper"), 0o775, "set-user-id, set-group-id and world-write are cleared");
+    assert_eq!(mode("Contents/Shared"), 0o775, "sticky and world-write are cleared");
+    assert_eq!(mode("Contents/MacOS/Foo"), 0o755, "ordinary modes are kept");
 }
