@@ -96,6 +96,14 @@ pub(crate) enum InstallError {
         /// Which limit it passes: `longer than 1024 bytes`, `deeper than 128 levels`.
         reason: String,
     },
+    /// A zip goes past one of the limits every zip is held to, or lies about its size.
+    #[error("refused the zip {}: {reason}", archive.display())]
+    ZipLimit {
+        /// The zip, in the download cache.
+        archive: PathBuf,
+        /// Which limit, such as `it has 1000001 entries, more than the 1000000 allowed`.
+        reason: String,
+    },
     /// The disk image stayed mounted after the install step.
     #[error("{outcome}, but the disk image could not be detached: {reason}")]
     Detach {

@@ -14,6 +14,7 @@ mod placement;
 mod staged_bundle;
 mod tools;
 mod zip_archive;
+mod zip_limits;
 
 pub(crate) use deliver::{Delivered, deliver};
 pub(crate) use memory::{installed_before, remember_install};

@@ -7,7 +7,7 @@
 //! set-group-id, sticky and world-write bits are cleared as each entry is
 //! written, and again by the walk every staged bundle gets
 //! ([`super::staged_bundle`]). Symbolic links are kept, and the bundle is
-//! refused if one points outside it.
+//! refused if one points outside it. The zip is held to [`super::zip_limits`].
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -20,6 +20,7 @@ use nix::unistd::symlinkat;
 use super::error::InstallError;
 use super::placement::{Staging, files, find_bundle};
 use super::staged_bundle::{self, KEPT_MODE_BITS};
+use super::zip_limits;
 use crate::safe_path::{Folder, Missing};
 
 /// The mode of a folder the archive implies without an entry of its own; the
@@ -50,6 +51,7 @@ pub(super) async fn install(archive: &Path, root: &Path, destination: &Path, bun
 fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
     let file = std::fs::File::open(archive).map_err(files("open", archive))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(unpack_error)?;
+    zip_limits::check_declared(&mut zip, archive, folder)?;
     let mut folder_modes = Vec::new();
     for index in 0..zip.len() {
         let mut entry = zip.by_index(index).map_err(unpack_error)?;
@@ -73,7 +75,8 @@ fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
                 .map_err(|errno| unpack_error(format!("cannot make the link {name:?}: {errno}")))?;
         } else {
             let mut written = holder.create_file(file_name, 0o600).map_err(unpack_error)?;
-            std::io::copy(&mut entry, &mut written).map_err(|error| unpack_error(format!("{name:?}: {error}")))?;
+            let declared = entry.size();
+            zip_limits::copy_entry(&mut entry, &mut written, &name, declared, archive)?;
             let permissions = std::fs::Permissions::from_mode(mode.unwrap_or(0o644));
             written.set_permissions(permissions).map_err(|error| unpack_error(format!("{name:?}: {error}")))?;
         }

@@ -5,7 +5,8 @@
 //! outside the scratch root, and nothing there may change. Modes: a zip's
 //! set-id and world-write bits are cleared, and so are a dmg's, a managed
 //! file's special mode needs `allow_special_modes`, and an app bundle linking
-//! outside itself is refused.
+//! outside itself is refused. Zip bombs: a zip declaring more than the unpacked
+//! size allowed, or inflating past what its header declares, places nothing.
 
 use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -259,4 +260,64 @@ fn a_dmg_bundle_loses_its_set_id_and_world_write_bits() {
     assert_eq!(mode("Contents/MacOS/helper"), 0o775, "set-user-id, set-group-id and world-write are cleared");
     assert_eq!(mode("Contents/Shared"), 0o775, "sticky and world-write are cleared");
     assert_eq!(mode("Contents/MacOS/Foo"), 0o755, "ordinary modes are kept");
+}
+
+/// Rewrites the unpacked size the headers of the entry `name` declare (its
+/// local header and its central directory record), as a hostile zip would.
+fn declare_size(zip: &mut [u8], name: &str, size: u32) {
+    let mut patched = 0;
+    for at in 0..zip.len().saturating_sub(46) {
+        let (signature, size_at, name_length_at, name_at) = match &zip[at..at + 4] {
+            [0x50, 0x4b, 0x03, 0x04] => ("local", 22, 26, 30),
+            [0x50, 0x4b, 0x01, 0x02] => ("central", 24, 28, 46),
+            _ => continue,
+        };
+        let length = u16::from_le_bytes([zip[at + name_length_at], zip[at + name_length_at + 1]]) as usize;
+        if zip.get(at + name_at..at + name_at + length) == Some(name.as_bytes()) {
+            zip[at + size_at..at + size_at + 4].copy_from_slice(&size.to_le_bytes());
+            patched += 1;
+            assert!(signature == "local" || patched == 2);
+        }
+    }
+    assert_eq!(patched, 2, "{name} has a local header and a central record");
+}
+
+fn assert_refused_and_nothing_placed(device: &Device, expected: &str) {
+    let message = item_message(device, "Foo");
+    assert!(message.starts_with("refused the zip "), "{message}");
+    assert!(message.contains(".zip: "), "the zip is named: {message}");
+    assert!(message.ends_with(expected), "{message:?} should end with {expected:?}");
+    assert!(applications_entries(device).is_empty(), "nothing is placed, no staging folder is left");
+}
+
+#[test]
+fn a_zip_declaring_more_than_32_gib_unpacked_is_refused_and_nothing_placed() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let names: Vec<String> = (0..9).map(|index| format!("Foo.app/Contents/Resources/part{index}")).collect();
+    let mut zip = app_zip_with("2.1", 64, |writer| {
+        for name in &names {
+            writer.start_file(name.as_str(), SimpleFileOptions::default()).unwrap();
+        }
+    });
+    for name in &names {
+        declare_size(&mut zip, name, 0xF000_0000);
+    }
+    let path = zip_app_blueprint(&device, &server, zip);
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    assert_refused_and_nothing_placed(&device, "more than the 34359738368 (32 GiB) allowed");
+}
+
+#[test]
+fn a_zip_entry_inflating_past_what_its_header_declares_is_refused_and_nothing_placed() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let mut zip = app_zip_with("2.1", 64, |writer| {
+        let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        writer.start_file("Foo.app/Contents/Resources/bomb", deflated).unwrap();
+        writer.write_all(&vec![0; 1 << 20]).unwrap();
+    });
+    declare_size(&mut zip, "Foo.app/Contents/Resources/bomb", 16);
+    let path = zip_app_blueprint(&device, &server, zip);
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    let expected = "its entry \"Foo.app/Contents/Resources/bomb\" holds more than the 16 bytes its header declares";
+    assert_refused_and_nothing_placed(&device, expected);
 }
