@@ -5,8 +5,9 @@
 //! outside the scratch root, and nothing there may change. Modes: a zip's
 //! set-id and world-write bits are cleared, and so are a dmg's, a managed
 //! file's special mode needs `allow_special_modes`, and an app bundle linking
-//! outside itself is refused. Zip bombs: a zip declaring more than the unpacked
-//! size allowed, or inflating past what its header declares, places nothing.
+//! outside itself is refused. Zip bombs: a zip of more entries or declaring more
+//! unpacked bytes than allowed, or inflating past what its header declares,
+//! places nothing.
 
 use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -320,4 +321,45 @@ fn a_zip_entry_inflating_past_what_its_header_declares_is_refused_and_nothing_pl
     assert_eq!(code(&device.check_in(&path, &[])), 1);
     let expected = "its entry \"Foo.app/Contents/Resources/bomb\" holds more than the 16 bytes its header declares";
     assert_refused_and_nothing_placed(&device, expected);
+}
+
+/// A zip64 of `count` empty files, every central directory record sharing one
+/// local header: over a million entries in some 50 MB, built in well under a second.
+fn zip_of_empty_entries(count: u64) -> Vec<u8> {
+    let mut zip = Vec::with_capacity(count as usize * 54 + 200);
+    let local: [&[u8]; 4] = [&0x0403_4b50_u32.to_le_bytes(), &20_u16.to_le_bytes(), &[0; 20], &[1, 0, 0, 0]];
+    local.iter().for_each(|part| zip.extend_from_slice(part));
+    zip.push(b'a');
+    let directory_start = zip.len() as u64;
+    for index in 0..count {
+        zip.extend_from_slice(&0x0201_4b50_u32.to_le_bytes());
+        zip.extend_from_slice(&[0x1e, 0x03, 20, 0]);
+        zip.extend_from_slice(&[0; 20]);
+        zip.extend_from_slice(&[8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        zip.extend_from_slice(&(0o100_644_u32 << 16).to_le_bytes());
+        zip.extend_from_slice(&[0; 4]);
+        zip.extend_from_slice(format!("e{index:07}").as_bytes());
+    }
+    let (directory_size, end_start) = (zip.len() as u64 - directory_start, zip.len() as u64);
+    zip.extend_from_slice(&0x0606_4b50_u32.to_le_bytes());
+    zip.extend_from_slice(&44_u64.to_le_bytes());
+    zip.extend_from_slice(&[0x1e, 0x03, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    for value in [count, count, directory_size, directory_start] {
+        zip.extend_from_slice(&value.to_le_bytes());
+    }
+    zip.extend_from_slice(&0x0706_4b50_u32.to_le_bytes());
+    zip.extend_from_slice(&[0; 4]);
+    zip.extend_from_slice(&end_start.to_le_bytes());
+    zip.extend_from_slice(&1_u32.to_le_bytes());
+    zip.extend_from_slice(&0x0605_4b50_u32.to_le_bytes());
+    zip.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]);
+    zip
+}
+
+#[test]
+fn a_zip_of_more_than_a_million_entries_is_refused_and_nothing_placed() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let path = zip_app_blueprint(&device, &server, zip_of_empty_entries(1_000_001));
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    assert_refused_and_nothing_placed(&device, "it has 1000001 entries, more than the 1000000 allowed");
 }
