@@ -18,12 +18,13 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
+use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat, readlinkat, renameat};
-use nix::sys::stat::{FileStat, Mode, SFlag, fchmod, fstatat, mkdirat};
+use nix::sys::stat::{FchmodatFlags, FileStat, Mode, SFlag, fchmod, fchmodat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
 /// The links macOS keeps at the top of `/` into `/private`.
@@ -198,6 +199,28 @@ impl Folder {
             Err(Errno::ENOENT) => Ok(None),
             Err(errno) => Err(SafePathError::io("examine", &self.path.join(name))(errno)),
         }
+    }
+
+    /// The names of the entries in this folder (without `.` and `..`).
+    pub fn names(&self) -> Result<Vec<OsString>, SafePathError> {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let mut listing =
+            Dir::openat(self.fd.as_fd(), ".", flags, Mode::empty()).map_err(SafePathError::io("read", &self.path))?;
+        let mut names = Vec::new();
+        for entry in listing.iter() {
+            let name = entry.map_err(SafePathError::io("read", &self.path))?.file_name().to_bytes().to_vec();
+            if name != b"." && name != b".." {
+                names.push(OsString::from_vec(name));
+            }
+        }
+        Ok(names)
+    }
+
+    /// Sets the mode of `name` in this folder, which must not be a symbolic link
+    /// (a link there is never followed: the call fails).
+    pub fn set_entry_mode(&self, name: &OsStr, mode: u32) -> Result<(), SafePathError> {
+        fchmodat(self.fd.as_fd(), name, Mode::from_bits_truncate(mode as _), FchmodatFlags::NoFollowSymlink)
+            .map_err(SafePathError::io("set the mode of", &self.path.join(name)))
     }
 
     /// Opens the file `name` with `flags` (plus `O_NOFOLLOW | O_CLOEXEC`); a new

@@ -1,13 +1,15 @@
 //! Installing from a disk image: attach it read-only and hidden, copy the bundle
 //! out with `ditto` (which keeps permissions, symlinks and extended attributes),
-//! swap it into place, and detach the image whatever happened in between.
+//! make the copy safe ([`super::staged_bundle`]: set-id, sticky and world-write
+//! bits cleared, links out of the bundle refused), swap it into place, and
+//! detach the image whatever happened in between.
 
 use std::ffi::OsString;
 use std::path::Path;
 
-use super::bundle_links;
 use super::error::InstallError;
 use super::placement::{Staging, find_bundle};
+use super::staged_bundle;
 use super::tools::Tools;
 
 /// The paths of the two tools a disk image install runs.
@@ -51,8 +53,7 @@ pub(super) async fn install(
 /// Copies `bundle` from the mounted image next to `destination`, then swaps it in.
 ///
 /// `ditto` is given a path inside the fresh root-only staging folder, which the
-/// agent reached without following a link; the copy is checked for links out of
-/// the bundle before it is placed.
+/// agent reached without following a link; the copy is made safe before it is placed.
 async fn copy_out(
     tools: &mut Tools<'_>,
     paths: &DiskTools<'_>,
@@ -64,7 +65,7 @@ async fn copy_out(
     let staging = Staging::beside(paths.root, destination)?;
     let copy = staging.path().join(bundle);
     tools.run("ditto", paths.ditto, vec![source.into(), copy.clone().into()]).await?;
-    bundle_links::check(&copy, &bundle_links::placed_at(paths.root, destination))?;
+    staged_bundle::make_safe(&staging, &copy, &staged_bundle::placed_at(paths.root, destination))?;
     staging.replace_bundle(&copy)
 }
 

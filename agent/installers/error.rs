@@ -86,6 +86,24 @@ pub(crate) enum InstallError {
         /// Where it points.
         target: String,
     },
+    /// A path inside the bundle is longer or deeper than macOS could open.
+    #[error("refused {bundle}: its path {path} is {reason}")]
+    PathTooLong {
+        /// The bundle's name, such as `Foo.app`.
+        bundle: String,
+        /// The path inside the bundle (its start, when long).
+        path: String,
+        /// Which limit it passes: `longer than 1024 bytes`, `deeper than 128 levels`.
+        reason: String,
+    },
+    /// A zip goes past one of the limits every zip is held to, or lies about its size.
+    #[error("refused the zip {}: {reason}", archive.display())]
+    ZipLimit {
+        /// The zip, in the download cache.
+        archive: PathBuf,
+        /// Which limit, such as `it has 1000001 entries, more than the 1000000 allowed`.
+        reason: String,
+    },
     /// The disk image stayed mounted after the install step.
     #[error("{outcome}, but the disk image could not be detached: {reason}")]
     Detach {

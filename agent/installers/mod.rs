@@ -5,15 +5,16 @@
 //! bundle is prepared in a root-only staging folder beside its destination,
 //! then renamed over the old one, so users never see a half-copied app.
 
-mod bundle_links;
 mod deliver;
 mod dmg;
 mod error;
 mod memory;
 mod pkg;
 mod placement;
+mod staged_bundle;
 mod tools;
 mod zip_archive;
+mod zip_limits;
 
 pub(crate) use deliver::{Delivered, deliver};
 pub(crate) use memory::{installed_before, remember_install};

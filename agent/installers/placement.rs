@@ -48,6 +48,12 @@ impl Staging {
         &self.folder
     }
 
+    /// Opens the folder at `path` (inside the staging folder, or relative to it)
+    /// without following a link.
+    pub(super) fn open(&self, path: &Path) -> Result<Folder, InstallError> {
+        Ok(self.folder.descend(path.strip_prefix(self.path()).unwrap_or(path), Missing::Fail)?)
+    }
+
     /// Where the bundle goes, as a path.
     pub(super) fn destination(&self) -> PathBuf {
         self.parent.path().join(&self.name)
@@ -59,7 +65,7 @@ impl Staging {
     /// fails). Every rename is relative to the open folders.
     pub(super) fn replace_bundle(&self, new: &Path) -> Result<(), InstallError> {
         let inside = new.strip_prefix(self.path()).unwrap_or(new);
-        let holder = self.folder.descend(inside.parent().unwrap_or(Path::new("")), Missing::Fail)?;
+        let holder = self.open(inside.parent().unwrap_or(Path::new("")))?;
         let new_name = inside.file_name().unwrap_or_default();
         let destination = self.destination();
         if self.parent.entry(&self.name)?.is_none() {

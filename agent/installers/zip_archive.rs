@@ -4,8 +4,10 @@
 //! Every entry is written relative to the open staging folder without following
 //! a link (an entry that would pass through one, or climb out with `..`, is
 //! refused). Modes are kept, less what an archive must not give: set-user-id,
-//! set-group-id, sticky and world-write bits are cleared. Symbolic links are kept,
-//! and the bundle is refused if one points outside it.
+//! set-group-id, sticky and world-write bits are cleared as each entry is
+//! written, and again by the walk every staged bundle gets
+//! ([`super::staged_bundle`]). Symbolic links are kept, and the bundle is
+//! refused if one points outside it. The zip is held to [`super::zip_limits`].
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -15,13 +17,12 @@ use std::path::Path;
 
 use nix::unistd::symlinkat;
 
-use super::bundle_links;
 use super::error::InstallError;
 use super::placement::{Staging, files, find_bundle};
+use super::staged_bundle::{self, KEPT_MODE_BITS};
+use super::zip_limits;
 use crate::safe_path::{Folder, Missing};
 
-/// The permission bits an unpacked entry may keep: no set-id, sticky or world-write bit.
-const KEPT_MODE_BITS: u32 = 0o775;
 /// The mode of a folder the archive implies without an entry of its own; the
 /// staging folder around it is root-only until the bundle is placed.
 const FOLDER_MODE: u32 = 0o755;
@@ -42,7 +43,7 @@ pub(super) async fn install(archive: &Path, root: &Path, destination: &Path, bun
         .await
         .map_err(|error| InstallError::Unpack { reason: error.to_string() })??;
     let found = find_bundle(&folder, bundle, "zip")?;
-    bundle_links::check(&found, &bundle_links::placed_at(root, destination))?;
+    staged_bundle::make_safe(&staging, &found, &staged_bundle::placed_at(root, destination))?;
     staging.replace_bundle(&found)
 }
 
@@ -50,6 +51,7 @@ pub(super) async fn install(archive: &Path, root: &Path, destination: &Path, bun
 fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
     let file = std::fs::File::open(archive).map_err(files("open", archive))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(unpack_error)?;
+    zip_limits::check_declared(&mut zip, archive, folder)?;
     let mut folder_modes = Vec::new();
     for index in 0..zip.len() {
         let mut entry = zip.by_index(index).map_err(unpack_error)?;
@@ -73,7 +75,8 @@ fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
                 .map_err(|errno| unpack_error(format!("cannot make the link {name:?}: {errno}")))?;
         } else {
             let mut written = holder.create_file(file_name, 0o600).map_err(unpack_error)?;
-            std::io::copy(&mut entry, &mut written).map_err(|error| unpack_error(format!("{name:?}: {error}")))?;
+            let declared = entry.size();
+            zip_limits::copy_entry(&mut entry, &mut written, &name, declared, archive)?;
             let permissions = std::fs::Permissions::from_mode(mode.unwrap_or(0o644));
             written.set_permissions(permissions).map_err(|error| unpack_error(format!("{name:?}: {error}")))?;
         }

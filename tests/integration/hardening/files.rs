@@ -3,8 +3,11 @@
 //!
 //! Each writer gets its own test: a folder on its way is a symlink to a folder
 //! outside the scratch root, and nothing there may change. Modes: a zip's
-//! set-id and world-write bits are cleared, a managed file's special mode needs
-//! `allow_special_modes`, and an app bundle linking outside itself is refused.
+//! set-id and world-write bits are cleared, and so are a dmg's, a managed
+//! file's special mode needs `allow_special_modes`, and an app bundle linking
+//! outside itself is refused. Zip bombs: a zip of more entries or declaring more
+//! unpacked bytes than allowed, or inflating past what its header declares,
+//! places nothing.
 
 use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -13,7 +16,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use zip::write::SimpleFileOptions;
 
-use crate::app_fixtures::{app_zip, app_zip_with, custom_app, installed_app, sha256};
+use crate::app_fixtures::{
+    BUNDLE_ID, DITTO, HDIUTIL, app_zip, app_zip_with, applications_entries, custom_app, installed_app, sha256,
+    stand_in, tar_of, write_app,
+};
 use crate::http_server::FileServer;
 use crate::support::{Device, blueprint, code, item, script, text};
 
@@ -229,4 +235,131 @@ fn a_symlinked_state_folder_stops_the_check_in_before_anything_is_written() {
     assert_ne!(code(&output), 0);
     assert_refused_link(&text(&output.stderr), &link);
     outside.assert_untouched();
+}
+
+#[test]
+fn a_dmg_bundle_loses_its_set_id_and_world_write_bits() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let image_folder = tempfile::tempdir().unwrap();
+    let app = write_app(image_folder.path(), BUNDLE_ID, "5.0");
+    std::fs::write(app.join("Contents/MacOS/helper"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(app.join("Contents/MacOS/helper"), std::fs::Permissions::from_mode(0o6777)).unwrap();
+    std::fs::create_dir(app.join("Contents/Shared")).unwrap();
+    std::fs::set_permissions(app.join("Contents/Shared"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let image = tar_of(image_folder.path());
+    server.serve("/Foo.dmg", image.clone());
+    let (hdiutil, ditto) = (stand_in(&device, "hdiutil", HDIUTIL), stand_in(&device, "ditto", DITTO));
+    let item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
+    let path = device.write_blueprint(&blueprint(vec![item]));
+    let (hdiutil, ditto) =
+        (format!("commands.hdiutil={}", hdiutil.display()), format!("commands.ditto={}", ditto.display()));
+    let output = device.check_in(&path, &["--set", &hdiutil, "--set", &ditto]);
+    assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
+    let mode = |relative: &str| {
+        std::fs::metadata(installed_app(&device).join(relative)).unwrap().permissions().mode() & 0o7777
+    };
+    assert_eq!(mode("Contents/MacOS/helper"), 0o775, "set-user-id, set-group-id and world-write are cleared");
+    assert_eq!(mode("Contents/Shared"), 0o775, "sticky and world-write are cleared");
+    assert_eq!(mode("Contents/MacOS/Foo"), 0o755, "ordinary modes are kept");
+}
+
+/// Rewrites the unpacked size the headers of the entry `name` declare (its
+/// local header and its central directory record), as a hostile zip would.
+fn declare_size(zip: &mut [u8], name: &str, size: u32) {
+    let mut patched = 0;
+    for at in 0..zip.len().saturating_sub(46) {
+        let (signature, size_at, name_length_at, name_at) = match &zip[at..at + 4] {
+            [0x50, 0x4b, 0x03, 0x04] => ("local", 22, 26, 30),
+            [0x50, 0x4b, 0x01, 0x02] => ("central", 24, 28, 46),
+            _ => continue,
+        };
+        let length = u16::from_le_bytes([zip[at + name_length_at], zip[at + name_length_at + 1]]) as usize;
+        if zip.get(at + name_at..at + name_at + length) == Some(name.as_bytes()) {
+            zip[at + size_at..at + size_at + 4].copy_from_slice(&size.to_le_bytes());
+            patched += 1;
+            assert!(signature == "local" || patched == 2);
+        }
+    }
+    assert_eq!(patched, 2, "{name} has a local header and a central record");
+}
+
+fn assert_refused_and_nothing_placed(device: &Device, expected: &str) {
+    let message = item_message(device, "Foo");
+    assert!(message.starts_with("refused the zip "), "{message}");
+    assert!(message.contains(".zip: "), "the zip is named: {message}");
+    assert!(message.ends_with(expected), "{message:?} should end with {expected:?}");
+    assert!(applications_entries(device).is_empty(), "nothing is placed, no staging folder is left");
+}
+
+#[test]
+fn a_zip_declaring_more_than_32_gib_unpacked_is_refused_and_nothing_placed() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let names: Vec<String> = (0..9).map(|index| format!("Foo.app/Contents/Resources/part{index}")).collect();
+    let mut zip = app_zip_with("2.1", 64, |writer| {
+        for name in &names {
+            writer.start_file(name.as_str(), SimpleFileOptions::default()).unwrap();
+        }
+    });
+    for name in &names {
+        declare_size(&mut zip, name, 0xF000_0000);
+    }
+    let path = zip_app_blueprint(&device, &server, zip);
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    assert_refused_and_nothing_placed(&device, "more than the 34359738368 (32 GiB) allowed");
+}
+
+#[test]
+fn a_zip_entry_inflating_past_what_its_header_declares_is_refused_and_nothing_placed() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let mut zip = app_zip_with("2.1", 64, |writer| {
+        let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        writer.start_file("Foo.app/Contents/Resources/bomb", deflated).unwrap();
+        writer.write_all(&vec![0; 1 << 20]).unwrap();
+    });
+    declare_size(&mut zip, "Foo.app/Contents/Resources/bomb", 16);
+    let path = zip_app_blueprint(&device, &server, zip);
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    let expected = "its entry \"Foo.app/Contents/Resources/bomb\" holds more than the 16 bytes its header declares";
+    assert_refused_and_nothing_placed(&device, expected);
+}
+
+/// A zip64 of `count` empty files, every central directory record sharing one
+/// local header: over a million entries in some 50 MB, built in well under a second.
+fn zip_of_empty_entries(count: u64) -> Vec<u8> {
+    let mut zip = Vec::with_capacity(count as usize * 54 + 200);
+    let local: [&[u8]; 4] = [&0x0403_4b50_u32.to_le_bytes(), &20_u16.to_le_bytes(), &[0; 20], &[1, 0, 0, 0]];
+    local.iter().for_each(|part| zip.extend_from_slice(part));
+    zip.push(b'a');
+    let directory_start = zip.len() as u64;
+    for index in 0..count {
+        zip.extend_from_slice(&0x0201_4b50_u32.to_le_bytes());
+        zip.extend_from_slice(&[0x1e, 0x03, 20, 0]);
+        zip.extend_from_slice(&[0; 20]);
+        zip.extend_from_slice(&[8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        zip.extend_from_slice(&(0o100_644_u32 << 16).to_le_bytes());
+        zip.extend_from_slice(&[0; 4]);
+        zip.extend_from_slice(format!("e{index:07}").as_bytes());
+    }
+    let (directory_size, end_start) = (zip.len() as u64 - directory_start, zip.len() as u64);
+    zip.extend_from_slice(&0x0606_4b50_u32.to_le_bytes());
+    zip.extend_from_slice(&44_u64.to_le_bytes());
+    zip.extend_from_slice(&[0x1e, 0x03, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    for value in [count, count, directory_size, directory_start] {
+        zip.extend_from_slice(&value.to_le_bytes());
+    }
+    zip.extend_from_slice(&0x0706_4b50_u32.to_le_bytes());
+    zip.extend_from_slice(&[0; 4]);
+    zip.extend_from_slice(&end_start.to_le_bytes());
+    zip.extend_from_slice(&1_u32.to_le_bytes());
+    zip.extend_from_slice(&0x0605_4b50_u32.to_le_bytes());
+    zip.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]);
+    zip
+}
+
+#[test]
+fn a_zip_of_more_than_a_million_entries_is_refused_and_nothing_placed() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let path = zip_app_blueprint(&device, &server, zip_of_empty_entries(1_000_001));
+    assert_eq!(code(&device.check_in(&path, &[])), 1);
+    assert_refused_and_nothing_placed(&device, "it has 1000001 entries, more than the 1000000 allowed");
 }

@@ -1,0 +1,127 @@
+//! The limits every zip is held to before and while the agent unpacks it, so a
+//! zip bomb (millions of entries, a few kilobytes that inflate to terabytes, or
+//! a header that understates what follows) fills neither the disk nor the
+//! agent's time.
+//!
+//! The central directory is checked before anything is written: the number of
+//! entries, the unpacked size it declares, each entry's path, and that the
+//! declared size fits in the free space of the app's volume. While unpacking,
+//! an entry may not yield one byte more than its header declared, so what is
+//! written can never pass what was checked.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use nix::sys::statvfs::fstatvfs;
+
+use super::error::InstallError;
+use super::staged_bundle;
+use crate::safe_path::Folder;
+
+/// The most entries a zip may hold. The largest app bundles hold some hundred
+/// thousand files (Xcode about 250,000).
+pub(super) const MOST_ENTRIES: usize = 1_000_000;
+/// The most bytes a zip may unpack to: 32 GiB. The largest apps installed from a
+/// zip or a disk image (Xcode, at some 10 to 20 GB) stay well under it; bigger
+/// payloads (games, audio libraries) come as pkgs.
+pub(super) const MOST_BYTES: u64 = 32 << 30;
+/// Free space left on the app's volume after the unpacking, for macOS itself.
+pub(super) const LEFT_FREE: u64 = 256 << 20;
+
+/// Checks what the zip's central directory declares against the limits and the
+/// free space of `staging` (open); answers the unpacked size it declares.
+pub(super) fn check_declared<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    archive: &Path,
+    staging: &Folder,
+) -> Result<u64, InstallError> {
+    let refused = |reason: String| InstallError::ZipLimit { archive: archive.to_path_buf(), reason };
+    if zip.len() > MOST_ENTRIES {
+        return Err(refused(format!("it has {} entries, more than the {MOST_ENTRIES} allowed", zip.len())));
+    }
+    let mut declared: u64 = 0;
+    for index in 0..zip.len() {
+        let entry = zip.by_index_raw(index).map_err(|error| refused(error.to_string()))?;
+        if let Some(reason) = staged_bundle::path_too_long(Path::new(entry.name())) {
+            return Err(refused(format!(
+                "the path of its entry {:?} is {reason}",
+                staged_bundle::shortened(entry.name())
+            )));
+        }
+        declared = declared.saturating_add(entry.size());
+    }
+    if declared > MOST_BYTES {
+        return Err(refused(format!("it unpacks to {declared} bytes, more than the {MOST_BYTES} (32 GiB) allowed")));
+    }
+    let free = free_bytes(staging).map_err(|errno| refused(format!("cannot read the free space: {errno}")))?;
+    if declared.saturating_add(LEFT_FREE) > free {
+        return Err(refused(format!(
+            "it unpacks to {declared} bytes, and {} has only {free} bytes free (256 MiB are kept free)",
+            staging.path().display()
+        )));
+    }
+    Ok(declared)
+}
+
+/// Copies the entry `name` into `written`, refusing it once it yields more than
+/// the `declared` bytes of its header; answers the bytes written.
+pub(super) fn copy_entry(
+    entry: &mut impl Read,
+    written: &mut impl Write,
+    name: &str,
+    declared: u64,
+    archive: &Path,
+) -> Result<u64, InstallError> {
+    let copied = std::io::copy(&mut entry.take(declared.saturating_add(1)), written)
+        .map_err(|error| InstallError::Unpack { reason: format!("{name:?}: {error}") })?;
+    if copied > declared {
+        let reason = format!(
+            "its entry {:?} holds more than the {declared} bytes its header declares",
+            staged_bundle::shortened(name)
+        );
+        return Err(InstallError::ZipLimit { archive: archive.to_path_buf(), reason });
+    }
+    Ok(copied)
+}
+
+/// The bytes a process may still write on the volume of `folder`.
+#[allow(clippy::useless_conversion)] // the field types differ between Linux and macOS
+fn free_bytes(folder: &Folder) -> nix::Result<u64> {
+    let volume = fstatvfs(folder.as_fd())?;
+    Ok(u64::from(volume.blocks_available()).saturating_mul(u64::from(volume.fragment_size())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use zip::write::SimpleFileOptions;
+
+    use super::*;
+
+    #[test]
+    fn an_entry_may_yield_what_its_header_declares_and_not_one_byte_more() {
+        let archive = Path::new("/cache/foo.zip");
+        let mut written = Vec::new();
+        assert_eq!(copy_entry(&mut &b"hello"[..], &mut written, "Foo.app/a", 5, archive).unwrap(), 5);
+        assert_eq!(written, b"hello");
+        let error = copy_entry(&mut &b"hello!"[..], &mut Vec::new(), "Foo.app/a", 5, archive).unwrap_err();
+        let expected =
+            "refused the zip /cache/foo.zip: its entry \"Foo.app/a\" holds more than the 5 bytes its header declares";
+        assert_eq!(error.to_string(), expected);
+    }
+
+    #[test]
+    fn an_entry_path_past_macos_path_max_is_refused_before_anything_is_written() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("long.zip");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        writer.start_file(format!("Foo.app/{}", "x".repeat(1020)), SimpleFileOptions::default()).unwrap();
+        writer.write_all(b"x").unwrap();
+        writer.finish().unwrap();
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let staging = Folder::trusted(folder.path()).unwrap();
+        let error = check_declared(&mut zip, &path, &staging).unwrap_err().to_string();
+        assert!(error.ends_with("xxx…\" is longer than 1024 bytes"), "{error}");
+    }
+}
