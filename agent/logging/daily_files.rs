@@ -122,7 +122,7 @@ fn open_day(folder: &Folder, day: NaiveDate) -> Result<(File, Option<String>), S
             (file, mode, Some(note))
         }
     };
-    if u32::from(mode) & 0o777 != FILE_MODE {
+    if mode & 0o777 != FILE_MODE as nix::libc::mode_t {
         fchmod(file.as_fd(), Mode::from_bits_truncate(FILE_MODE as _)).map_err(|error| SafePathError::Io {
             action: "set the mode of",
             path,
