@@ -155,6 +155,9 @@ pub struct RecordsRead {
     pub skipped_lines: usize,
     /// How many log files were read; `0` means nothing has been logged yet.
     pub files_read: usize,
+    /// Symbolic links (or other entries that are not plain files) at a log file's
+    /// name: never followed, never read, since what they point at could be any file.
+    pub links_skipped: Vec<PathBuf>,
 }
 
 /// Why the log folder or one of its files could not be read.
@@ -191,13 +194,35 @@ pub fn read_records(log_dir: &Path, filter: &LogFilter) -> Result<Vec<LogRecord>
 pub fn read_records_counted(log_dir: &Path, filter: &LogFilter) -> Result<RecordsRead, LogReadError> {
     let mut read = RecordsRead::default();
     for path in log_files(log_dir)? {
-        read_file(&path, filter, &mut read)?;
+        let file = match open_log_file(&path) {
+            Ok(Some(file)) => file,
+            Ok(None) => {
+                read.links_skipped.push(path);
+                continue;
+            }
+            Err(source) => return Err(LogReadError::ReadFile { path, source }),
+        };
+        read_file(&path, file, filter, &mut read)?;
         read.files_read += 1;
     }
     Ok(read)
 }
 
-/// The log files in `log_dir`, oldest first: the plain `agent.log` (what a set-up
+/// Opens a log file for reading without following a link at its name: `None` for
+/// a link, a FIFO or anything else that is not a plain file (a FIFO would also
+/// hold the reader, so it is opened without waiting).
+pub(crate) fn open_log_file(path: &Path) -> std::io::Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let file = match std::fs::OpenOptions::new().read(true).custom_flags(flags.bits()).open(path) {
+        Ok(file) => file,
+        Err(error) if error.raw_os_error() == Some(nix::libc::ELOOP) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    Ok(file.metadata()?.is_file().then_some(file))
+}
+
+/// The log files in `log_dir` (and links at such names), oldest first: the plain `agent.log` (what a set-up
 /// without rotation writes) and then every `agent.<date>.log` by the date in its name.
 pub fn log_files(log_dir: &Path) -> Result<Vec<PathBuf>, LogReadError> {
     let list_error = |source| LogReadError::ListFolder { path: log_dir.to_path_buf(), source };
@@ -209,7 +234,9 @@ pub fn log_files(log_dir: &Path) -> Result<Vec<PathBuf>, LogReadError> {
     let mut files = Vec::new();
     for entry in entries {
         let entry = entry.map_err(list_error)?;
-        let is_file = entry.file_type().map_err(list_error)?.is_file();
+        // Links are listed too, so a reader can say it skipped them.
+        let kind = entry.file_type().map_err(list_error)?;
+        let is_file = kind.is_file() || kind.is_symlink();
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
@@ -233,9 +260,8 @@ fn date_in_file_name(name: &str) -> Option<Option<String>> {
 }
 
 /// Adds the matching records of one file to `read`.
-fn read_file(path: &Path, filter: &LogFilter, read: &mut RecordsRead) -> Result<(), LogReadError> {
+fn read_file(path: &Path, file: File, filter: &LogFilter, read: &mut RecordsRead) -> Result<(), LogReadError> {
     let read_error = |source| LogReadError::ReadFile { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(read_error)?;
     for line in BufReader::new(file).split(b'\n') {
         let line = line.map_err(read_error)?;
         if line.iter().all(u8::is_ascii_whitespace) {

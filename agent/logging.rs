@@ -25,15 +25,19 @@
 //! The stderr lines (see `console`) escape every control character in every field;
 //! the files keep the exact text.
 //!
+//! The folder is reached from the agent's root one name at a time without following
+//! a symbolic link (see [`crate::safe_path`]), and each day's file is opened relative
+//! to it (see `daily_files`): a link on the way never makes the agent write or chmod
+//! a file elsewhere.
+//!
 //! Logging must never stop the agent from working: when the folder cannot be created
-//! or written, everything goes to stderr instead, with one warning saying so.
+//! or written, or a symbolic link is on the way to it, everything goes to stderr
+//! instead, with one warning saying so and naming the link.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tracing::Subscriber;
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
@@ -44,11 +48,12 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::log_records::{LogLevel, UnknownLevel};
+use crate::safe_path::{Folder, Missing, SafePathError};
 
 mod console;
-mod private_files;
+mod daily_files;
 
-use private_files::PrivateDailyFiles;
+use daily_files::DailyFiles;
 
 /// Every log file name starts with this, e.g. `agent.2026-11-25.log`.
 pub const FILE_NAME_PREFIX: &str = "agent";
@@ -58,7 +63,7 @@ pub const FILE_NAME_SUFFIX: &str = "log";
 
 /// The log folder's mode, whatever the umask: root writes, its group (admins on a
 /// Mac) reads, other users cannot look in. The files are 0640
-/// ([`private_files::FILE_MODE`]).
+/// ([`daily_files::FILE_MODE`]).
 const FOLDER_MODE: u32 = 0o750;
 
 /// Log lines the background writer holds before a logging call waits for it: a
@@ -69,6 +74,9 @@ const QUEUED_LINES: usize = 1024;
 /// How the agent logs, resolved from its configuration and the verb being run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSettings {
+    /// The agent's root (`/`, or `AGENT_ROOT`): the log folder is reached from it
+    /// without following a link.
+    pub root: PathBuf,
     /// The folder for the JSON log files; `None` for verbs that only read (`status`,
     /// `logs`, ...) and should leave no trace.
     pub log_dir: Option<PathBuf>,
@@ -115,23 +123,23 @@ pub enum LoggingError {
 /// Why the log folder could not be used; logging then falls back to stderr.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LogFolderError {
-    /// The folder did not exist and could not be made.
-    #[error("cannot create the log folder {path}")]
-    CreateFolder {
+    /// The folder could not be reached (a symbolic link on the way is refused) or made.
+    #[error("cannot use the log folder {path}")]
+    Folder {
         /// The log folder.
         path: PathBuf,
-        /// What the operating system said.
+        /// Why.
         #[source]
-        source: std::io::Error,
+        source: SafePathError,
     },
     /// Today's file could not be opened for appending.
     #[error("cannot open a log file in {path}")]
     OpenFile {
         /// The log folder.
         path: PathBuf,
-        /// What the appender said.
+        /// Why.
         #[source]
-        source: tracing_appender::rolling::InitError,
+        source: SafePathError,
     },
 }
 
@@ -149,11 +157,11 @@ pub(crate) enum LogFolderError {
 /// stderr instead (at `settings.level`, and at least `WARN`) and one warning says why.
 pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
     let file_level = parse_level(&settings.level)?;
-    let opened = settings.log_dir.as_deref().map(|dir| open_log_files(dir, settings.retention_days));
-    let (file_writer, file_guard, folder_error) = match opened {
-        Some(Ok((writer, guard))) => (Some(writer), Some(guard), None),
-        Some(Err(error)) => (None, None, Some(error)),
-        None => (None, None, None),
+    let opened = settings.log_dir.as_deref().map(|dir| open_log_files(&settings.root, dir, settings.retention_days));
+    let (file_writer, file_guard, folder_error, replaced) = match opened {
+        Some(Ok(LogFiles { writer, guard, replaced })) => (Some(writer), Some(guard), None, replaced),
+        Some(Err(error)) => (None, None, Some(error), None),
+        None => (None, None, None, None),
     };
     let console_level = match folder_error {
         Some(_) => fallback_console_level(settings.console_level, file_level),
@@ -168,6 +176,9 @@ pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
     if let Some(error) = folder_error {
         let error = format!("{:#}", anyhow::Error::from(error));
         tracing::warn!(error = %error, "Cannot write log files; logging to stderr only.");
+    }
+    if let Some(replaced) = replaced {
+        tracing::warn!("{replaced}");
     }
     Ok(LogGuard { file_writer: file_guard })
 }
@@ -185,40 +196,37 @@ fn fallback_console_level(console_level: tracing::Level, file_level: tracing::Le
     [console_level, file_level, tracing::Level::WARN].into_iter().max().unwrap_or(tracing::Level::WARN)
 }
 
-/// Makes the log folder if needed (narrowing its mode to [`FOLDER_MODE`]) and opens
-/// today's file, 0640, through a background writer.
+/// The open log files: the writer the file layer writes to, the guard that
+/// flushes it, and a note when a link at today's file name was replaced.
+pub(crate) struct LogFiles {
+    /// Hands lines to the background writer.
+    pub(crate) writer: NonBlocking,
+    /// Flushes the background writer when dropped.
+    pub(crate) guard: WorkerGuard,
+    /// What was replaced at today's file name, to warn about.
+    pub(crate) replaced: Option<String>,
+}
+
+/// Reaches the log folder from `root` without following a link, making what is
+/// missing (narrowing its mode to [`FOLDER_MODE`]), and opens today's file, 0640,
+/// through a background writer.
 ///
 /// The writer blocks rather than drops lines when its queue is full: the files are
 /// the record of what each check-in did. The queue is allocated whole when the
 /// writer starts, so it is kept short ([`QUEUED_LINES`]): the library's default
 /// (128,000 lines) alone would be 4 MiB of the daemon's resident memory.
-pub(crate) fn open_log_files(
-    log_dir: &Path,
-    retention_days: u32,
-) -> Result<(NonBlocking, WorkerGuard), LogFolderError> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(FOLDER_MODE)
-        .create(log_dir)
-        .map_err(|source| LogFolderError::CreateFolder { path: log_dir.to_path_buf(), source })?;
-    std::fs::set_permissions(log_dir, std::fs::Permissions::from_mode(FOLDER_MODE))
-        .map_err(|source| LogFolderError::CreateFolder { path: log_dir.to_path_buf(), source })?;
-    let appender = PrivateDailyFiles::new(log_dir, || {
-        RollingFileAppender::builder()
-            .rotation(Rotation::DAILY)
-            .filename_prefix(FILE_NAME_PREFIX)
-            .filename_suffix(FILE_NAME_SUFFIX)
-            // One more than kept: the appender prunes down to one fewer than this
-            // before it would create a day's file, and here that file already exists.
-            .max_log_files(usize::try_from(retention_days).unwrap_or(usize::MAX).saturating_add(1))
-            .build(log_dir)
-    })
-    .map_err(|source| LogFolderError::OpenFile { path: log_dir.to_path_buf(), source })?;
-    Ok(NonBlockingBuilder::default()
+pub(crate) fn open_log_files(root: &Path, log_dir: &Path, retention_days: u32) -> Result<LogFiles, LogFolderError> {
+    let folder_error = |source| LogFolderError::Folder { path: log_dir.to_path_buf(), source };
+    let folder = Folder::beneath(root, log_dir, Missing::Create(FOLDER_MODE)).map_err(folder_error)?;
+    folder.set_mode(FOLDER_MODE).map_err(folder_error)?;
+    let (files, replaced) = DailyFiles::open(folder, retention_days)
+        .map_err(|source| LogFolderError::OpenFile { path: log_dir.to_path_buf(), source })?;
+    let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(QUEUED_LINES)
         .thread_name("agent-log-writer")
-        .finish(appender))
+        .finish(files);
+    Ok(LogFiles { writer, guard, replaced })
 }
 
 /// The file layer: one JSON object per event, fields flattened to the top level,
@@ -320,7 +328,9 @@ mod tests {
     fn the_folder_and_files_are_written_by_the_owner_and_read_by_its_group_alone() {
         let root = tempfile::tempdir().expect("temporary folder");
         let folder = root.path().join("Library/Logs/EndpointAgent");
-        let (_writer, guard) = open_log_files(&folder, 14).expect("usable folder");
+        let files = open_log_files(root.path(), &folder, 14).expect("usable folder");
+        drop(files.writer);
+        let guard = files.guard;
         drop(guard);
         let mode = std::fs::metadata(&folder).expect("folder made").permissions().mode();
         assert_eq!(mode & 0o777, 0o750, "{mode:o}");
@@ -334,8 +344,8 @@ mod tests {
     #[test]
     fn an_unusable_folder_is_reported_not_panicked_on() {
         let file = tempfile::NamedTempFile::new().expect("temporary file");
-        let error = open_log_files(&file.path().join("logs"), 14).expect_err("a file is in the way");
-        assert!(matches!(error, LogFolderError::CreateFolder { .. }), "{error:?}");
+        let error = open_log_files(Path::new("/"), &file.path().join("logs"), 14).err().expect("a file is in the way");
+        assert!(matches!(error, LogFolderError::Folder { .. }), "{error:?}");
     }
 
     #[test]
@@ -346,7 +356,7 @@ mod tests {
             std::fs::write(folder.path().join(name), "{}\n").expect("old file");
         }
         std::fs::write(folder.path().join("notes.txt"), "kept\n").expect("other file");
-        let (_writer, guard) = open_log_files(folder.path(), 3).expect("usable folder");
+        let guard = open_log_files(folder.path(), folder.path(), 3).expect("usable folder").guard;
         drop(guard);
         let names = file_names(folder.path());
         let logs = names.iter().filter(|name| name.starts_with("agent.")).count();
@@ -419,6 +429,7 @@ mod tests {
             return;
         };
         let settings = LogSettings {
+            root: PathBuf::from("/"),
             log_dir: Some(PathBuf::from(log_dir)),
             retention_days: 14,
             level: "info".to_string(),

@@ -78,6 +78,10 @@ fn logs_at(request: &LogsRequest, out: &mut dyn Write, now: DateTime<Utc>) -> an
     if read.files_read == 0 {
         terminal::print_error(&format!("note: no logs yet in {}", request.log_dir.display()));
     }
+    for link in &read.links_skipped {
+        let link = link.display();
+        terminal::print_error(&format!("warning: skipped {link}: a symbolic link or not a plain file; never followed"));
+    }
     if read.skipped_lines > 0 {
         let folder = request.log_dir.display();
         terminal::print_error(&format!("note: skipped {} unreadable line(s) in {folder}", read.skipped_lines));

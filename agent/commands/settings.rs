@@ -37,6 +37,7 @@ impl Settings {
     pub fn start_logging(&self, to_files: bool) -> Option<LogGuard> {
         let config = &self.loaded.config;
         let settings = LogSettings {
+            root: self.paths.root.clone(),
             log_dir: to_files.then(|| self.paths.log_dir.clone()),
             retention_days: config.logs.retention_days,
             level: config.logs.level.to_string(),

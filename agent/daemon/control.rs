@@ -1,7 +1,7 @@
 //! The daemon's end of the control socket: binding it safely, checking who
 //! connects, and serving each connection's one request (see [`super::protocol`]).
 
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request, RunRequest}
 use super::queue::{Job, Queued, Rejection, WorkQueue};
 use crate::checkin::CheckinRequest;
 use crate::progress::ProgressEvent;
+use crate::safe_path::{self, Folder, Missing, SafePathError, is_kind};
 use crate::state::Trigger;
 
 /// How long a connected client has to send its request.
@@ -32,7 +33,11 @@ pub enum ControlError {
         /// The socket.
         path: PathBuf,
     },
-    /// Something that is not a socket is in the way.
+    /// The socket's folder could not be reached without following a symbolic
+    /// link, or made.
+    #[error("cannot reach the control socket's folder")]
+    Folder(#[source] SafePathError),
+    /// Something that is not a socket (a file, a folder, a symbolic link) is in the way.
     #[error("{path} exists and is not a socket; remove it")]
     NotASocket {
         /// The path.
@@ -49,30 +54,57 @@ pub enum ControlError {
     },
 }
 
-/// Binds the socket at `path`, readable and writable by its owner (root) only.
-/// A socket file left by a daemon that died is replaced; a live daemon's is not.
-pub(crate) fn bind(path: &Path) -> Result<UnixListener, ControlError> {
-    let failed = |source| ControlError::Io { path: path.to_path_buf(), source };
-    if let Some(folder) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o755).create(folder).map_err(failed)?;
+/// The mode of the socket's folder when the agent makes it (`/var/run` is the
+/// system's; under `AGENT_ROOT` people who may connect must be able to look in).
+const FOLDER_MODE: u32 = 0o755;
+
+/// The socket file's mode: its owner (root) alone connects through the file.
+const SOCKET_MODE: u32 = 0o600;
+
+/// The socket file in its folder, reached without following a link; removed with
+/// [`SocketFile::remove`] when the daemon stops.
+#[derive(Debug)]
+pub(crate) struct SocketFile {
+    folder: Folder,
+    name: OsString,
+}
+
+impl SocketFile {
+    /// Removes the socket file with `unlinkat` relative to its folder.
+    pub(crate) fn remove(&self) -> Result<(), SafePathError> {
+        self.folder.remove_file(&self.name)
     }
-    match std::fs::symlink_metadata(path) {
-        Ok(metadata) if !metadata.file_type().is_socket() => {
+}
+
+/// Binds the socket at `path` (under `root`), readable and writable by its owner
+/// (root) only. Its folder is reached from `root` without following a link (a link
+/// on the way is refused). A socket file left by a daemon that died is removed
+/// relative to the folder; a live daemon's is kept; anything else is refused.
+pub(crate) fn bind(root: &Path, path: &Path) -> Result<(UnixListener, SocketFile), ControlError> {
+    let failed = |source| ControlError::Io { path: path.to_path_buf(), source };
+    let (folder, name) =
+        safe_path::parent_of(root, path, Missing::Create(FOLDER_MODE)).map_err(ControlError::Folder)?;
+    match folder.entry(&name).map_err(ControlError::Folder)? {
+        Some(stat) if !is_kind(&stat, nix::sys::stat::SFlag::S_IFSOCK) => {
             return Err(ControlError::NotASocket { path: path.to_path_buf() });
         }
-        Ok(_) => {
+        Some(_) => {
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
                 return Err(ControlError::InUse { path: path.to_path_buf() });
             }
             tracing::info!(socket = %path.display(), "Replacing the control socket a stopped daemon left behind.");
-            std::fs::remove_file(path).map_err(failed)?;
+            folder.remove_file(&name).map_err(ControlError::Folder)?;
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(failed(error)),
+        None => {}
     }
+    // `bind` takes a path; the folder's path was just walked without a link, and
+    // the mode is then set relative to the open folder without following one, so a
+    // socket bound anywhere else fails here.
     let listener = UnixListener::bind(path).map_err(failed)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
-    Ok(listener)
+    let mode = nix::sys::stat::Mode::from_bits_truncate(SOCKET_MODE as _);
+    nix::sys::stat::fchmodat(folder.as_fd(), name.as_os_str(), mode, nix::sys::stat::FchmodatFlags::NoFollowSymlink)
+        .map_err(|errno| failed(std::io::Error::from(errno)))?;
+    Ok((listener, SocketFile { folder, name }))
 }
 
 /// Whether a peer running as `peer_uid` may use the socket: root, or the user the
@@ -266,6 +298,8 @@ async fn send(writer: &mut OwnedWriteHalf, reply: &Reply) -> std::io::Result<()>
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
@@ -280,16 +314,31 @@ mod tests {
     #[tokio::test]
     async fn a_stale_socket_is_replaced_a_live_one_kept_and_a_file_left_alone() {
         let folder = tempfile::tempdir().unwrap();
-        let path = folder.path().join("var/run/agent.sock");
-        let live = bind(&path).unwrap();
+        let root = folder.path();
+        let path = root.join("var/run/agent.sock");
+        let live = bind(root, &path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(matches!(bind(&path), Err(ControlError::InUse { .. })));
+        assert!(matches!(bind(root, &path), Err(ControlError::InUse { .. })));
         drop(live);
-        bind(&path).expect("a socket nobody serves is replaced");
-        let file = folder.path().join("not-a-socket");
+        bind(root, &path).expect("a socket nobody serves is replaced");
+        let file = root.join("not-a-socket");
         std::fs::write(&file, "keep").unwrap();
-        assert!(matches!(bind(&file), Err(ControlError::NotASocket { .. })));
+        assert!(matches!(bind(root, &file), Err(ControlError::NotASocket { .. })));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+        let link = root.join("link.sock");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(matches!(bind(root, &link), Err(ControlError::NotASocket { .. })));
+    }
+
+    #[test]
+    fn a_link_on_the_way_to_the_socket_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("var")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("var/run")).unwrap();
+        let error = bind(root.path(), &root.path().join("var/run/agent.sock")).unwrap_err();
+        assert!(matches!(error, ControlError::Folder(SafePathError::SymbolicLink { .. })), "{error:?}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 }

@@ -52,7 +52,7 @@ pub struct DaemonSetup {
 pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
     let DaemonSetup { paths, loaded, reload } = setup;
     let signals = Signals::install()?;
-    let listener = control::bind(&paths.socket)?;
+    let (listener, socket_file) = control::bind(&paths.root, &paths.socket)?;
     let config = &loaded.config;
     tracing::info!(
         pid = std::process::id(), socket = %paths.socket.display(),
@@ -95,12 +95,8 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
         tracing::warn!("Control connections still open at exit were closed.");
     }
     watcher.abort();
-    match std::fs::remove_file(&paths.socket) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => {
-            tracing::warn!(error = %error, socket = %paths.socket.display(), "Cannot remove the control socket.")
-        }
+    if let Err(error) = socket_file.remove() {
+        tracing::warn!(error = %error, socket = %paths.socket.display(), "Cannot remove the control socket.");
     }
     tracing::info!("Daemon stopped.");
     Ok(())

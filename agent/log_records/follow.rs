@@ -6,11 +6,10 @@
 //! the writer never returns to a file once it has moved on, so nothing is lost
 //! or read twice. A file that shrank was replaced and is read again from its start.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{LogReadError, LogRecord, log_files, parse_line};
+use super::{LogReadError, LogRecord, log_files, open_log_file, parse_line};
 
 /// Where the follower is in the log folder.
 #[derive(Debug)]
@@ -66,8 +65,10 @@ impl LogFollower {
             return Ok(());
         };
         let read_error = |source| LogReadError::ReadFile { path: path.clone(), source };
-        let mut file = match File::open(&path) {
-            Ok(file) => file,
+        // A link at a log file's name is never followed (see `open_log_file`).
+        let mut file = match open_log_file(&path) {
+            Ok(Some(file)) => file,
+            Ok(None) => return Ok(()),
             // Removed by the retention between the listing and now.
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(error) => return Err(read_error(error)),

@@ -237,7 +237,8 @@ fn records_render_as_one_readable_line() {
 #[test]
 fn check_in_events_come_back_with_their_run_and_item() {
     let folder = tempfile::tempdir().expect("temporary folder");
-    let (writer, guard) = crate::logging::open_log_files(folder.path(), 3).expect("log files");
+    let crate::logging::LogFiles { writer, guard, .. } =
+        crate::logging::open_log_files(folder.path(), folder.path(), 3).expect("log files");
     let layer = crate::logging::json_file_layer(writer, tracing::Level::DEBUG);
     let subscriber = tracing_subscriber::layer::SubscriberExt::with(tracing_subscriber::registry(), layer);
     let before_item = tracing::subscriber::with_default(subscriber, emit_a_check_in);

@@ -3,6 +3,7 @@
 //! skipped with a warning naming it, whichever layer it belongs to. The agent's own
 //! files get tight modes whatever the umask. Any value of any key is in `values`.
 
+mod links;
 mod values;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
