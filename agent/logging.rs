@@ -271,9 +271,10 @@ mod tests {
 
     use super::*;
 
-    /// A writer that keeps what it is given, to look at the lines afterwards.
+    /// A writer that keeps what it is given, to look at the lines afterwards (the
+    /// console layer's tests use it too).
     #[derive(Debug, Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Captured(Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Captured {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -287,10 +288,13 @@ mod tests {
     }
 
     impl Captured {
+        /// Everything written so far, as text.
+        pub(super) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().expect("not poisoned").clone()).expect("utf-8")
+        }
+
         fn lines(&self) -> Vec<Value> {
-            let bytes = self.0.lock().expect("not poisoned").clone();
-            let text = String::from_utf8(bytes).expect("utf-8");
-            text.lines().map(|line| serde_json::from_str(line).expect("one JSON object a line")).collect()
+            self.text().lines().map(|line| serde_json::from_str(line).expect("one JSON object a line")).collect()
         }
     }
 

@@ -96,26 +96,10 @@ impl Visit for ConsoleVisitor {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-
-    /// A writer that keeps what it is given.
-    #[derive(Debug, Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("not poisoned").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::logging::tests::Captured;
 
     #[test]
     fn console_lines_escape_every_field_and_stay_one_line() {
@@ -132,8 +116,7 @@ mod tests {
             let error = std::io::Error::other(hostile);
             tracing::warn!(name = hostile, shown = %hostile, error = &error as &dyn std::error::Error, "Item {hostile}.");
         });
-        let bytes = captured.0.lock().expect("not poisoned").clone();
-        let text = String::from_utf8(bytes).expect("utf-8");
+        let text = captured.text();
         let body = text.strip_suffix('\n').expect("one line");
         assert!(!body.chars().any(terminal::needs_escape), "{body:?}");
         assert!(
