@@ -150,3 +150,13 @@ pub fn enroll(device: &Device, url: &str, token: &str) -> Output {
     let token_file = device.write_file("enroll-token.txt", &format!("{token}\n"));
     device.run(&["enroll", "--url", url, "--token-file", token_file.to_str().unwrap()])
 }
+
+/// Whether the tests run as root (as CI does); otherwise says that the calling test,
+/// which needs root for `what`, is skipped.
+pub fn running_as_root(what: &str) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: {what} needs root");
+    }
+    root
+}

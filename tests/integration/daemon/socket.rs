@@ -13,7 +13,7 @@ use super::harness::{
     Daemon, assert_interrupted, assert_no_overlap, finished, hanging_blueprint, logged, runs, setting, timed_blueprint,
     wait_for_logged, wait_for_runs,
 };
-use crate::support::{Device, blueprint, code, is_alive, read_pid, script, text};
+use crate::support::{Device, blueprint, code, is_alive, read_pid, running_as_root, script, text};
 
 #[test]
 fn agent_run_while_the_daemon_is_busy_waits_then_runs_in_the_daemon() {
@@ -97,8 +97,7 @@ fn ctrl_c_on_agent_run_stops_its_check_in_in_the_daemon_which_carries_on() {
 
 #[test]
 fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: dropping to nobody needs root");
+    if !running_as_root("dropping to nobody") {
         return;
     }
     let device = Device::new();

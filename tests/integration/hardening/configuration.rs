@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::User;
 use serde_json::Value;
 
-use crate::support::{Device, blueprint, code, script, text};
+use crate::support::{Device, blueprint, code, running_as_root, script, text};
 
 const SUPPORT: &str = "Library/Application Support/EndpointAgent";
 const MANAGED_PREFERENCES: &str = "Library/Managed Preferences/io.endpointagent.agent.plist";
@@ -68,6 +68,9 @@ fn written_by_nobody(scratch: &Path, name: &str, contents: &str) -> PathBuf {
 
 #[test]
 fn a_fragment_a_process_dropped_to_nobody_wrote_is_skipped_and_named() {
+    if !running_as_root("dropping to nobody") {
+        return;
+    }
     let device = Device::new();
     device.write_file(&format!("{SUPPORT}/config.d/10-root.json"), r#"{"timeouts": {"auto_app": "2h"}}"#);
     let scratch = tempfile::tempdir().unwrap();
@@ -132,6 +135,9 @@ fn a_folder_on_the_way_others_may_write_skips_the_file_below_it() {
 
 #[test]
 fn managed_preferences_owned_by_nobody_are_skipped() {
+    if !running_as_root("giving a file to nobody") {
+        return;
+    }
     let device = Device::new();
     let managed = device.write_file(
         MANAGED_PREFERENCES,
