@@ -25,7 +25,7 @@ use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat, readlinkat, renameat};
 use nix::sys::stat::{FchmodatFlags, FileStat, Mode, SFlag, fchmod, fchmodat, fstatat, mkdirat};
-use nix::unistd::{UnlinkatFlags, unlinkat};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, unlinkat};
 
 /// The links macOS keeps at the top of `/` into `/private`.
 const SYSTEM_LINKS: [&str; 3] = ["etc", "tmp", "var"];
@@ -221,6 +221,13 @@ impl Folder {
     pub fn set_entry_mode(&self, name: &OsStr, mode: u32) -> Result<(), SafePathError> {
         fchmodat(self.fd.as_fd(), name, Mode::from_bits_truncate(mode as _), FchmodatFlags::NoFollowSymlink)
             .map_err(SafePathError::io("set the mode of", &self.path.join(name)))
+    }
+
+    /// Gives `name` in this folder to `owner` and `group`; a symbolic link there is
+    /// changed itself, never what it points at.
+    pub fn set_entry_owner(&self, name: &OsStr, owner: Uid, group: Gid) -> Result<(), SafePathError> {
+        fchownat(self.fd.as_fd(), name, Some(owner), Some(group), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(SafePathError::io("set the owner of", &self.path.join(name)))
     }
 
     /// Opens the file `name` with `flags` (plus `O_NOFOLLOW | O_CLOEXEC`); a new

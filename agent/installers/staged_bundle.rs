@@ -6,6 +6,9 @@
 //! - every file and folder loses its set-user-id, set-group-id, sticky and
 //!   world-write bits, so an app cannot bring a root-owned set-id program or a
 //!   file any user may rewrite;
+//! - every entry, links included, belongs to the agent's own user and group (root
+//!   and wheel on a Mac), whatever owners the image recorded (`ditto` run as root
+//!   keeps them), so no user the image names can rewrite the app afterwards;
 //! - every symbolic link must point inside the bundle, so an app cannot carry a
 //!   link to `/etc/passwd` or `../../..` that a root process, or a user's
 //!   double-click, would later follow. A relative link may climb
@@ -21,6 +24,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::fcntl::readlinkat;
 use nix::sys::stat::{FileStat, SFlag};
+use nix::unistd::{Gid, Uid};
 
 use super::error::InstallError;
 use super::placement::{Staging, files};
@@ -65,7 +69,9 @@ struct Level {
 pub(super) fn make_safe(staging: &Staging, bundle: &Path, placed: &Path) -> Result<(), InstallError> {
     let name = placed.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let top = staging.open(bundle)?;
+    let owner = Owner { user: nix::unistd::geteuid(), group: nix::unistd::getegid() };
     if let Some(stat) = top.entry(".".as_ref())? {
+        owner.take(&top, ".".as_ref(), &stat)?;
         clear_mode(&top, ".".as_ref(), &stat)?;
     }
     let names = top.names()?;
@@ -84,6 +90,7 @@ pub(super) fn make_safe(staging: &Staging, bundle: &Path, placed: &Path) -> Resu
             });
         }
         let Some(stat) = level.folder.entry(&entry)? else { continue };
+        owner.take(&level.folder, &entry, &stat)?;
         if safe_path::is_kind(&stat, SFlag::S_IFLNK) {
             let target = readlinkat(level.folder.as_fd(), entry.as_os_str())
                 .map_err(|errno| files("read the link", &relative)(errno.into()))?;
@@ -101,6 +108,23 @@ pub(super) fn make_safe(staging: &Staging, bundle: &Path, placed: &Path) -> Resu
         }
     }
     Ok(())
+}
+
+/// Who a placed bundle's files belong to: the agent's own user and group.
+struct Owner {
+    user: Uid,
+    group: Gid,
+}
+
+impl Owner {
+    /// Gives `name` in `folder` (a link itself, never its target) to this owner,
+    /// unless `stat` says it has it already (what the agent unpacked itself does).
+    fn take(&self, folder: &Folder, name: &std::ffi::OsStr, stat: &FileStat) -> Result<(), InstallError> {
+        if stat.st_uid != self.user.as_raw() || stat.st_gid != self.group.as_raw() {
+            folder.set_entry_owner(name, self.user, self.group)?;
+        }
+        Ok(())
+    }
 }
 
 /// Clears the bits [`KEPT_MODE_BITS`] leaves out from `name` in `folder`, as `stat` found it.

@@ -10,7 +10,7 @@
 //! places nothing.
 
 use std::io::Write;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ use crate::app_fixtures::{
     stand_in, tar_of, write_app,
 };
 use crate::http_server::FileServer;
-use crate::support::{Device, blueprint, code, item, script, text};
+use crate::support::{Device, blueprint, code, item, running_as_root, script, text};
 
 /// A folder outside the device's root holding one file, `victim`, with
 /// `content` and mode 0600, to show nothing reached it.
@@ -261,6 +261,43 @@ fn a_dmg_bundle_loses_its_set_id_and_world_write_bits() {
     assert_eq!(mode("Contents/MacOS/helper"), 0o775, "set-user-id, set-group-id and world-write are cleared");
     assert_eq!(mode("Contents/Shared"), 0o775, "sticky and world-write are cleared");
     assert_eq!(mode("Contents/MacOS/Foo"), 0o755, "ordinary modes are kept");
+}
+
+#[test]
+fn a_dmg_bundle_belongs_to_the_agent_whatever_owners_the_image_records() {
+    if !running_as_root("giving an image's files to nobody") {
+        return;
+    }
+    let (device, server) = (Device::new(), FileServer::start());
+    let image_folder = tempfile::tempdir().unwrap();
+    let app = write_app(image_folder.path(), BUNDLE_ID, "5.0");
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("a nobody user");
+    for relative in ["", "Contents", "Contents/MacOS/Foo", "Contents/Info.plist"] {
+        let path = app.join(relative);
+        nix::unistd::chown(&path, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    }
+    symlink("MacOS/Foo", app.join("Contents/link")).unwrap();
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        &app.join("Contents/link"),
+        Some(nobody.uid),
+        Some(nobody.gid),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+    let image = tar_of(image_folder.path());
+    server.serve("/Foo.dmg", image.clone());
+    let (hdiutil, ditto) = (stand_in(&device, "hdiutil", HDIUTIL), stand_in(&device, "ditto", DITTO));
+    let item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
+    let path = device.write_blueprint(&blueprint(vec![item]));
+    let (hdiutil, ditto) =
+        (format!("commands.hdiutil={}", hdiutil.display()), format!("commands.ditto={}", ditto.display()));
+    let output = device.check_in(&path, &["--set", &hdiutil, "--set", &ditto]);
+    assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
+    for relative in ["", "Contents", "Contents/MacOS/Foo", "Contents/Info.plist", "Contents/link"] {
+        let metadata = std::fs::symlink_metadata(installed_app(&device).join(relative)).unwrap();
+        assert_eq!((metadata.uid(), metadata.gid()), (0, 0), "{relative:?} belongs to the agent, not nobody");
+    }
 }
 
 /// Rewrites the unpacked size the headers of the entry `name` declare (its
