@@ -218,6 +218,7 @@ pub(crate) struct LogFiles {
 pub(crate) fn open_log_files(root: &Path, log_dir: &Path, retention_days: u32) -> Result<LogFiles, LogFolderError> {
     let folder_error = |source| LogFolderError::Folder { path: log_dir.to_path_buf(), source };
     let folder = Folder::beneath(root, log_dir, Missing::Create(FOLDER_MODE)).map_err(folder_error)?;
+    folder.make_own().map_err(folder_error)?;
     folder.set_mode(FOLDER_MODE).map_err(folder_error)?;
     let (files, replaced) = DailyFiles::open(folder, retention_days)
         .map_err(|source| LogFolderError::OpenFile { path: log_dir.to_path_buf(), source })?;

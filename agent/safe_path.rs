@@ -24,8 +24,8 @@ use std::path::{Component, Path, PathBuf};
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat, readlinkat, renameat};
-use nix::sys::stat::{FchmodatFlags, FileStat, Mode, SFlag, fchmod, fchmodat, fstatat, mkdirat};
-use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, unlinkat};
+use nix::sys::stat::{FchmodatFlags, FileStat, Mode, SFlag, fchmod, fchmodat, fstat, fstatat, mkdirat};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fchownat, geteuid, unlinkat};
 
 /// The links macOS keeps at the top of `/` into `/private`.
 const SYSTEM_LINKS: [&str; 3] = ["etc", "tmp", "var"];
@@ -190,6 +190,17 @@ impl Folder {
     pub fn set_mode(&self, mode: u32) -> Result<(), SafePathError> {
         fchmod(self.fd.as_fd(), Mode::from_bits_truncate(mode as _))
             .map_err(SafePathError::io("set the mode of", &self.path))
+    }
+
+    /// Makes the folder's owner the agent's own user (its group is left as it is), so
+    /// a folder someone else made before the agent cannot be written by them.
+    pub fn make_own(&self) -> Result<(), SafePathError> {
+        let user = geteuid();
+        let stat = fstat(self.fd.as_fd()).map_err(SafePathError::io("examine", &self.path))?;
+        if stat.st_uid != user.as_raw() {
+            fchown(self.fd.as_fd(), Some(user), None).map_err(SafePathError::io("set the owner of", &self.path))?;
+        }
+        Ok(())
     }
 
     /// What is at `name` in this folder, never following a link; `None` when nothing.

@@ -367,10 +367,11 @@ fn make_store_files_private(path: &Path) -> Result<(), StoreError> {
 const PRIVATE_FILE_MODE: u32 = 0o600;
 
 /// Opens `folder` below the agent's `root` without following a link, creating
-/// what is missing (0700), and makes it readable by its owner only.
+/// what is missing (0700), and makes it the agent's own and readable by it only.
 pub fn create_private_folder(root: &Path, folder: &Path) -> Result<Folder, StoreError> {
     let failed = |error: SafePathError| StoreError::Folder { path: folder.to_path_buf(), source: error.into() };
     let opened = Folder::beneath(root, folder, Missing::Create(0o700)).map_err(failed)?;
+    opened.make_own().map_err(failed)?;
     opened.set_mode(0o700).map_err(failed)?;
     Ok(opened)
 }

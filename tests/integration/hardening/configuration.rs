@@ -193,6 +193,29 @@ fn wait_for(path: &Path) {
 }
 
 #[test]
+fn state_and_log_folders_another_user_made_first_become_the_agents_own() {
+    if !running_as_root("giving folders to nobody") {
+        return;
+    }
+    let device = Device::new();
+    let nobody = nobody();
+    let (state, logs) = (device.state_dir(), device.root().join("Library/Logs/EndpointAgent"));
+    for folder in [&state, &logs] {
+        std::fs::create_dir_all(folder).unwrap();
+        chmod(folder, 0o777);
+        nix::unistd::chown(folder, Some(nobody.uid), None).unwrap();
+    }
+    let blueprint_file = device.write_blueprint(&blueprint(vec![script("li-1", "Pass", "#!/bin/sh\nexit 0\n")]));
+    let output = device.check_in(&blueprint_file, &[]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    for (folder, expected) in [(&state, 0o700), (&logs, 0o750)] {
+        let metadata = std::fs::metadata(folder).unwrap();
+        assert_eq!(metadata.uid(), 0, "{} belongs to the agent, not nobody", folder.display());
+        assert_eq!(mode(folder), expected, "{}", folder.display());
+    }
+}
+
+#[test]
 fn under_an_open_umask_the_store_its_journal_and_the_logs_stay_private() {
     let device = Device::new();
     let (started, release) = (device.root().join("started"), device.root().join("release"));
