@@ -1,5 +1,6 @@
 //! Installing from a disk image: attach it read-only and hidden, copy the bundle
-//! out with `ditto` (which keeps permissions, symlinks and extended attributes),
+//! out with `ditto` (which keeps permissions, symlinks and extended attributes)
+//! once it is within the zip limits ([`super::zip_limits`]),
 //! make the copy safe ([`super::staged_bundle`]: set-id, sticky and world-write
 //! bits cleared, links out of the bundle refused), swap it into place, and
 //! detach the image whatever happened in between.
@@ -11,6 +12,7 @@ use super::error::InstallError;
 use super::placement::{Staging, find_bundle};
 use super::staged_bundle;
 use super::tools::Tools;
+use super::zip_limits;
 
 /// The paths of the two tools a disk image install runs.
 pub(super) struct DiskTools<'a> {
@@ -46,23 +48,28 @@ pub(super) async fn install(
         Err(error @ (InstallError::Failed { .. } | InstallError::Spawn { .. })) => return Err(error),
         Err(stopped) => return detach(tools, paths.hdiutil, mount_point, Err(stopped)).await,
     }
-    let copied = copy_out(tools, paths, mount_point, destination, bundle).await;
+    let copied = copy_out(tools, paths, image, mount_point, destination, bundle).await;
     detach(tools, paths.hdiutil, mount_point, copied).await
 }
 
-/// Copies `bundle` from the mounted image next to `destination`, then swaps it in.
+/// Copies `bundle` from `image`, mounted at `mount_point`, next to `destination`,
+/// then swaps it in.
 ///
-/// `ditto` is given a path inside the fresh root-only staging folder, which the
-/// agent reached without following a link; the copy is made safe before it is placed.
+/// The bundle is held to the zip limits first (a small image can hold a huge
+/// bundle). `ditto` is given a path inside the fresh root-only staging folder,
+/// which the agent reached without following a link; the copy is made safe
+/// before it is placed.
 async fn copy_out(
     tools: &mut Tools<'_>,
     paths: &DiskTools<'_>,
+    image: &Path,
     mount_point: &Path,
     destination: &Path,
     bundle: &str,
 ) -> Result<(), InstallError> {
     let source = find_bundle(mount_point, bundle, "disk image")?;
     let staging = Staging::beside(paths.root, destination)?;
+    zip_limits::check_image_bundle(&source, image, staging.folder())?;
     let copy = staging.path().join(bundle);
     tools.run("ditto", paths.ditto, vec![source.into(), copy.clone().into()]).await?;
     staged_bundle::make_safe(&staging, &copy, &staged_bundle::placed_at(paths.root, destination))?;

@@ -104,6 +104,14 @@ pub(crate) enum InstallError {
         /// Which limit, such as `it has 1000001 entries, more than the 1000000 allowed`.
         reason: String,
     },
+    /// The bundle in a disk image goes past the limits a zip is held to.
+    #[error("refused the disk image {}: {reason}", image.display())]
+    ImageLimit {
+        /// The disk image, in the download cache.
+        image: PathBuf,
+        /// Which limit, such as `its Foo.app holds 40000000000 bytes, more than the 34359738368 (32 GiB) allowed`.
+        reason: String,
+    },
     /// The disk image stayed mounted after the install step.
     #[error("{outcome}, but the disk image could not be detached: {reason}")]
     Detach {

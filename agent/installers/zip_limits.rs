@@ -1,7 +1,8 @@
 //! The limits every zip is held to before and while the agent unpacks it, so a
 //! zip bomb (millions of entries, a few kilobytes that inflate to terabytes, or
 //! a header that understates what follows) fills neither the disk nor the
-//! agent's time.
+//! agent's time. A disk image's bundle is held to the same limits before `ditto`
+//! copies it ([`check_image_bundle`]): a small compressed image can hold a huge one.
 //!
 //! The central directory is checked before anything is written: the number of
 //! entries, the unpacked size it declares, each entry's path, and that the
@@ -10,7 +11,8 @@
 //! written can never pass what was checked.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use nix::sys::statvfs::fstatvfs;
 
@@ -61,6 +63,43 @@ pub(super) fn check_declared<R: Read + std::io::Seek>(
         )));
     }
     Ok(declared)
+}
+
+/// Checks the bundle at `source` in a mounted disk image (`image`, as downloaded)
+/// against the zip limits and the free space of `staging`, before it is copied:
+/// its entries are counted and its files' sizes added up without following a
+/// link, stopping at the first limit crossed.
+pub(super) fn check_image_bundle(source: &Path, image: &Path, staging: &Folder) -> Result<(), InstallError> {
+    let refused = |reason: String| InstallError::ImageLimit { image: image.to_path_buf(), reason };
+    let unreadable = |path: &Path, error: std::io::Error| refused(format!("cannot read {}: {error}", path.display()));
+    let (mut entries, mut bytes): (usize, u64) = (0, 0);
+    let mut folders: Vec<PathBuf> = vec![source.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).map_err(|error| unreadable(&folder, error))? {
+            let entry = entry.map_err(|error| unreadable(&folder, error))?;
+            let metadata = std::fs::symlink_metadata(entry.path()).map_err(|error| unreadable(&entry.path(), error))?;
+            entries += 1;
+            if entries > MOST_ENTRIES {
+                return Err(refused(format!("its bundle has more than the {MOST_ENTRIES} entries allowed")));
+            }
+            if metadata.is_dir() {
+                folders.push(entry.path());
+            } else if metadata.is_file() {
+                bytes = bytes.saturating_add(metadata.size());
+                if bytes > MOST_BYTES {
+                    return Err(refused(format!("its bundle holds more than the {MOST_BYTES} bytes (32 GiB) allowed")));
+                }
+            }
+        }
+    }
+    let free = free_bytes(staging).map_err(|errno| refused(format!("cannot read the free space: {errno}")))?;
+    if bytes.saturating_add(LEFT_FREE) > free {
+        return Err(refused(format!(
+            "its bundle holds {bytes} bytes, and {} has only {free} bytes free (256 MiB are kept free)",
+            staging.path().display()
+        )));
+    }
+    Ok(())
 }
 
 /// Copies the entry `name` into `written`, refusing it once it yields more than

@@ -300,6 +300,33 @@ fn a_dmg_bundle_belongs_to_the_agent_whatever_owners_the_image_records() {
     }
 }
 
+#[test]
+fn a_disk_image_holding_a_bundle_past_32_gib_is_refused_before_it_is_copied() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let image_folder = tempfile::tempdir().unwrap();
+    write_app(image_folder.path(), BUNDLE_ID, "5.0");
+    let image = tar_of(image_folder.path());
+    server.serve("/Foo.dmg", image.clone());
+    // The mounted image holds a 33 GiB file (sparse: it takes no room here).
+    let attach_huge = HDIUTIL.replacen(
+        "    printf '/dev/disk4",
+        "    truncate -s 33G \"$5/Foo.app/Contents/Resources.bin\"\n    printf '/dev/disk4",
+        1,
+    );
+    let (hdiutil, ditto) = (stand_in(&device, "hdiutil", &attach_huge), stand_in(&device, "ditto", DITTO));
+    let item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
+    let path = device.write_blueprint(&blueprint(vec![item]));
+    let (hdiutil, ditto) =
+        (format!("commands.hdiutil={}", hdiutil.display()), format!("commands.ditto={}", ditto.display()));
+    let output = device.check_in(&path, &["--set", &hdiutil, "--set", &ditto]);
+    assert_eq!(code(&output), 1, "{}{}", text(&output.stdout), text(&output.stderr));
+    let message = item_message(&device, "Foo");
+    assert!(message.starts_with("refused the disk image "), "{message}");
+    assert!(message.ends_with("its bundle holds more than the 34359738368 bytes (32 GiB) allowed"), "{message}");
+    assert!(!device.root().join("tools/ditto.log").exists(), "ditto never ran");
+    assert!(applications_entries(&device).is_empty(), "nothing is placed, no staging folder is left");
+}
+
 /// Rewrites the unpacked size the headers of the entry `name` declare (its
 /// local header and its central directory record), as a hostile zip would.
 fn declare_size(zip: &mut [u8], name: &str, size: u32) {
