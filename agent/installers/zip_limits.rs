@@ -55,13 +55,7 @@ pub(super) fn check_declared<R: Read + std::io::Seek>(
     if declared > MOST_BYTES {
         return Err(refused(format!("it unpacks to {declared} bytes, more than the {MOST_BYTES} (32 GiB) allowed")));
     }
-    let free = free_bytes(staging).map_err(|errno| refused(format!("cannot read the free space: {errno}")))?;
-    if declared.saturating_add(LEFT_FREE) > free {
-        return Err(refused(format!(
-            "it unpacks to {declared} bytes, and {} has only {free} bytes free (256 MiB are kept free)",
-            staging.path().display()
-        )));
-    }
+    room_for(declared, staging).map_err(|reason| refused(format!("it unpacks to {reason}")))?;
     Ok(declared)
 }
 
@@ -92,12 +86,18 @@ pub(super) fn check_image_bundle(source: &Path, image: &Path, staging: &Folder) 
             }
         }
     }
-    let free = free_bytes(staging).map_err(|errno| refused(format!("cannot read the free space: {errno}")))?;
+    room_for(bytes, staging).map_err(|reason| refused(format!("its bundle holds {reason}")))
+}
+
+/// Whether `bytes` fit on the volume of `staging` with [`LEFT_FREE`] to spare; if
+/// not, why (`N bytes, and … has only M bytes free …`, or the free space unknown).
+fn room_for(bytes: u64, staging: &Folder) -> Result<(), String> {
+    let free = free_bytes(staging).map_err(|errno| format!("{bytes} bytes, and the free space is unknown: {errno}"))?;
     if bytes.saturating_add(LEFT_FREE) > free {
-        return Err(refused(format!(
-            "its bundle holds {bytes} bytes, and {} has only {free} bytes free (256 MiB are kept free)",
+        return Err(format!(
+            "{bytes} bytes, and {} has only {free} bytes free (256 MiB are kept free)",
             staging.path().display()
-        )));
+        ));
     }
     Ok(())
 }

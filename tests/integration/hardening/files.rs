@@ -246,14 +246,7 @@ fn a_dmg_bundle_loses_its_set_id_and_world_write_bits() {
     std::fs::set_permissions(app.join("Contents/MacOS/helper"), std::fs::Permissions::from_mode(0o6777)).unwrap();
     std::fs::create_dir(app.join("Contents/Shared")).unwrap();
     std::fs::set_permissions(app.join("Contents/Shared"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let image = tar_of(image_folder.path());
-    server.serve("/Foo.dmg", image.clone());
-    let (hdiutil, ditto) = (stand_in(&device, "hdiutil", HDIUTIL), stand_in(&device, "ditto", DITTO));
-    let item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
-    let path = device.write_blueprint(&blueprint(vec![item]));
-    let (hdiutil, ditto) =
-        (format!("commands.hdiutil={}", hdiutil.display()), format!("commands.ditto={}", ditto.display()));
-    let output = device.check_in(&path, &["--set", &hdiutil, "--set", &ditto]);
+    let output = check_in_from_dmg(&device, &server, image_folder.path(), HDIUTIL);
     assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
     let mode = |relative: &str| {
         std::fs::metadata(installed_app(&device).join(relative)).unwrap().permissions().mode() & 0o7777
@@ -285,14 +278,7 @@ fn a_dmg_bundle_belongs_to_the_agent_whatever_owners_the_image_records() {
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .unwrap();
-    let image = tar_of(image_folder.path());
-    server.serve("/Foo.dmg", image.clone());
-    let (hdiutil, ditto) = (stand_in(&device, "hdiutil", HDIUTIL), stand_in(&device, "ditto", DITTO));
-    let item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
-    let path = device.write_blueprint(&blueprint(vec![item]));
-    let (hdiutil, ditto) =
-        (format!("commands.hdiutil={}", hdiutil.display()), format!("commands.ditto={}", ditto.display()));
-    let output = device.check_in(&path, &["--set", &hdiutil, "--set", &ditto]);
+    let output = check_in_from_dmg(&device, &server, image_folder.path(), HDIUTIL);
     assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
     for relative in ["", "Contents", "Contents/MacOS/Foo", "Contents/Info.plist", "Contents/link"] {
         let metadata = std::fs::symlink_metadata(installed_app(&device).join(relative)).unwrap();
@@ -305,26 +291,37 @@ fn a_disk_image_holding_a_bundle_past_32_gib_is_refused_before_it_is_copied() {
     let (device, server) = (Device::new(), FileServer::start());
     let image_folder = tempfile::tempdir().unwrap();
     write_app(image_folder.path(), BUNDLE_ID, "5.0");
-    let image = tar_of(image_folder.path());
-    server.serve("/Foo.dmg", image.clone());
     // The mounted image holds a 33 GiB file (sparse: it takes no room here).
     let attach_huge = HDIUTIL.replacen(
         "    printf '/dev/disk4",
         "    truncate -s 33G \"$5/Foo.app/Contents/Resources.bin\"\n    printf '/dev/disk4",
         1,
     );
-    let (hdiutil, ditto) = (stand_in(&device, "hdiutil", &attach_huge), stand_in(&device, "ditto", DITTO));
-    let item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
-    let path = device.write_blueprint(&blueprint(vec![item]));
-    let (hdiutil, ditto) =
-        (format!("commands.hdiutil={}", hdiutil.display()), format!("commands.ditto={}", ditto.display()));
-    let output = device.check_in(&path, &["--set", &hdiutil, "--set", &ditto]);
+    let output = check_in_from_dmg(&device, &server, image_folder.path(), &attach_huge);
     assert_eq!(code(&output), 1, "{}{}", text(&output.stdout), text(&output.stderr));
     let message = item_message(&device, "Foo");
     assert!(message.starts_with("refused the disk image "), "{message}");
     assert!(message.ends_with("its bundle holds more than the 34359738368 bytes (32 GiB) allowed"), "{message}");
     assert!(!device.root().join("tools/ditto.log").exists(), "ditto never ran");
     assert!(applications_entries(&device).is_empty(), "nothing is placed, no staging folder is left");
+}
+
+/// A check-in of a custom app served as a disk image of `image_folder`, mounted by
+/// a stand-in `hdiutil` running `hdiutil_body` and copied by a stand-in `ditto`.
+fn check_in_from_dmg(
+    device: &Device,
+    server: &FileServer,
+    image_folder: &Path,
+    hdiutil_body: &str,
+) -> std::process::Output {
+    let image = tar_of(image_folder);
+    server.serve("/Foo.dmg", image.clone());
+    let (hdiutil, ditto) = (stand_in(device, "hdiutil", hdiutil_body), stand_in(device, "ditto", DITTO));
+    let item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
+    let path = device.write_blueprint(&blueprint(vec![item]));
+    let (hdiutil, ditto) =
+        (format!("commands.hdiutil={}", hdiutil.display()), format!("commands.ditto={}", ditto.display()));
+    device.check_in(&path, &["--set", &hdiutil, "--set", &ditto])
 }
 
 /// Rewrites the unpacked size the headers of the entry `name` declare (its
