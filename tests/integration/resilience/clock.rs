@@ -1,0 +1,1 @@
+//! A clock that steps back runs one check-in at once, as the README says.

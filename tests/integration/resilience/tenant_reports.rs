@@ -1,0 +1,1 @@
+//! Every run reaches the tenant exactly once, a crashed or twice-stopped one included.
