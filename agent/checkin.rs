@@ -1,7 +1,8 @@
 //! One check-in: blueprint → plan → execute → record → report (and inventory).
 //!
 //! The blueprint is loaded and checked before anything is touched, so bad input
-//! leaves no trace. Then the check-in lock is taken (one check-in at a time), the
+//! leaves no trace (a missing one is still reported as `missing_policy` drift when
+//! telemetry is on). Then the check-in lock is taken (one check-in at a time), the
 //! processes a crashed agent's item left running are stopped ([`crate::orphans`])
 //! and its run closed as interrupted, the plan is made, and each item runs under
 //! the earlier of its own timeout and the run's budget, its programs' process
@@ -126,7 +127,7 @@ async fn checkin(
     // From a tenant, the blueprint arrives once the lock is held; a local one is
     // checked before anything is touched.
     let from_tenant = request.blueprint.is_none() && config.blueprint_file.is_none() && config.tenant.url.is_some();
-    let local = if from_tenant { None } else { Some(load_blueprint(paths, config, request)?) };
+    let local = if from_tenant { None } else { Some(local_blueprint(paths, config, request).await?) };
     crate::state::create_private_folder(&paths.root, &paths.state_dir)?;
     let lock_started = Utc::now();
     let _lock =
@@ -244,6 +245,37 @@ fn load_blueprint(
     Ok(loaded)
 }
 
+/// The blueprint given (`--blueprint`), configured (`blueprint_file`) or saved,
+/// checked before anything is touched. When there is none, nothing runs, but "no
+/// policy" is what a fleet console must see: with telemetry on, the store is
+/// opened (for the device id and the drift last reported) and the drift reported
+/// before the error; with it off, nothing is touched.
+async fn local_blueprint(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+) -> Result<LoadedBlueprint, CheckinError> {
+    let error = match load_blueprint(paths, config, request) {
+        Err(error @ (CheckinError::NoBlueprint | CheckinError::NoBlueprintYet)) => error,
+        loaded => return loaded,
+    };
+    if telemetry::is_on(config) {
+        let opened = crate::state::create_private_folder(&paths.root, &paths.state_dir)
+            .and_then(|_| Store::open(&paths.store_file));
+        match opened {
+            Ok(store) => {
+                let stale_token = tenant::token_is_stale(&store).unwrap_or(false);
+                report_missing_policy(paths, config, &store, stale_token).await;
+            }
+            Err(error) => {
+                let error = format!("{:#}", anyhow::Error::from(error));
+                tracing::warn!(error = %error, "Cannot open the state store; the missing policy is not exported.");
+            }
+        }
+    }
+    Err(error)
+}
+
 /// The blueprint the tenant sent (or the one saved from it). When none has
 /// arrived, nothing runs, but "no policy yet" is exactly what a fleet console must
 /// see: the drift is reported (and exported) before the error.
@@ -258,10 +290,16 @@ async fn tenant_blueprint(
         Err(error @ (CheckinError::NoBlueprint | CheckinError::NoBlueprintYet)) => error,
         loaded => return loaded,
     };
+    report_missing_policy(paths, config, store, stale_token).await;
+    Err(error)
+}
+
+/// A check-in that found no blueprint: the drift (`missing_policy`) is reported
+/// under a resource with no blueprint and no team; [`run_checkin`] exports it.
+async fn report_missing_policy(paths: &AgentPaths, config: &AgentConfig, store: &Store, stale_token: bool) {
     telemetry::prepare(paths, config, store, None).await;
     let drift = Drift { stale_token, ..drift::policy_drift(None, None, &drift::agent_version()) };
     report_drift(store, None, &drift);
-    Err(error)
 }
 
 /// Emits the drift gauge, and a change event for each kind that moved since the

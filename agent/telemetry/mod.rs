@@ -26,6 +26,11 @@ use crate::state::Store;
 
 pub(crate) use pipeline::flush;
 
+/// Whether anything is exported: an endpoint is configured and the SDK is not disabled.
+pub(crate) fn is_on(config: &AgentConfig) -> bool {
+    !destination::Destination::from_environment(&config.otel).is_off()
+}
+
 /// Points the events of the coming check-in at the configured collector, under a
 /// resource naming this device and `blueprint` (none when no policy has arrived).
 /// With no endpoint configured, telemetry is off and nothing is read.
