@@ -16,9 +16,10 @@
 //!
 //! A device that missed its slot (asleep, powered off) gets one catch-up check-in
 //! now, not a burst of missed ones. A run recorded in the future means the clock
-//! went back: a small step keeps the grid, a large one gives one check-in now and
-//! the grid continues from it, so the schedule is neither starved until the clock
-//! catches up nor flooded.
+//! went back: a small step (the clock lands at most half the shorter interval
+//! before the last recorded start) keeps the grid, a large one gives one check-in
+//! now and the grid continues from it, so the schedule is neither starved until
+//! the clock catches up nor flooded.
 //!
 //! Once computed, a due time does not move as the clock advances (only a new run or
 //! a step of the clock changes it), so the daemon may ask again after any nap and
@@ -67,7 +68,8 @@ impl From<&Schedule> for Cadence {
 
 impl Cadence {
     /// Half the shorter interval: how far a daily check-in may move to land on a
-    /// slot, and how far back the clock may step before the grid is abandoned.
+    /// slot, and how far before the last recorded start the clock may land (a
+    /// small step back) before the grid is abandoned.
     fn slack(&self) -> chrono::Duration {
         chrono_duration(self.recurring_interval.min(self.daily_interval) / 2)
     }
