@@ -16,14 +16,17 @@
 //!
 //! A device that missed its slot (asleep, powered off) gets one catch-up check-in
 //! now, not a burst of missed ones. A run recorded in the future means the clock
-//! went back: a small step keeps the grid, a large one gives one check-in now and
-//! the grid continues from it, so the schedule is neither starved until the clock
-//! catches up nor flooded.
+//! went back: a small step (the clock lands at most half the shorter interval
+//! before the last recorded start) keeps the grid, a large one gives one check-in
+//! now and the grid continues from it, so the schedule is neither starved until
+//! the clock catches up nor flooded.
 //!
 //! Once computed, a due time does not move as the clock advances (only a new run or
 //! a step of the clock changes it), so the daemon may ask again after any nap and
 //! gets the same answer. [`sleep_until`] waits by both clocks: the wall clock ends
-//! the wait after a Mac's sleep, the monotonic one after a step back. Time is read
+//! the wait after a Mac's sleep, and a wall clock fallen behind the monotonic one
+//! (a step back) ends it within a nap, so the large step's check-in comes then,
+//! not at the slot the daemon was sleeping towards. Time is read
 //! through [`WallClock`] so tests drive it with tokio's paused time and a fake
 //! wall clock (`fake_clock`, for this crate's tests).
 
@@ -65,7 +68,8 @@ impl From<&Schedule> for Cadence {
 
 impl Cadence {
     /// Half the shorter interval: how far a daily check-in may move to land on a
-    /// slot, and how far back the clock may step before the grid is abandoned.
+    /// slot, and how far before the last recorded start the clock may land (a
+    /// small step back) before the grid is abandoned.
     fn slack(&self) -> chrono::Duration {
         chrono_duration(self.recurring_interval.min(self.daily_interval) / 2)
     }
@@ -240,19 +244,32 @@ fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
+/// How far behind the monotonic clock the wall clock may fall during a wait before
+/// [`sleep_until`] takes it for a step back and returns. NTP slews a clock by at
+/// most 0.5 ms a second (under half a second over a 15-minute wait); a step is set
+/// by hand or by a first sync and is far larger.
+pub const STEP_BACK_NOTICED: Duration = Duration::from_secs(1);
+
 /// Sleeps until `at` by the wall clock, in naps of at most [`LONGEST_NAP`].
 ///
-/// Returns once the wall clock reaches `at`, or once as much monotonic time has
-/// passed as the wall clock said was left, whichever comes first. The monotonic
-/// clock stands still while a Mac sleeps, so after hours of sleep the wall clock
-/// ends the wait within a nap of waking; when the wall clock steps back, the
-/// monotonic deadline ends it on time. Either way the caller asks
-/// [`next_checkin`] again and gets one check-in, not a burst and not a long wait.
+/// Returns at the first of: the wall clock reaches `at`; as much monotonic time
+/// has passed as the wall clock said was left; the wall clock stepped back (it is
+/// more than [`STEP_BACK_NOTICED`] behind where the monotonic clock says it should
+/// be). The monotonic clock stands still while a Mac sleeps, so after hours of
+/// sleep the wall clock ends the wait within a nap of waking; a step back is
+/// noticed within a nap too. Either way the caller asks [`next_checkin`] again:
+/// after a small step it gets the same slot and sleeps on, after a large one a
+/// check-in due now (not at the slot it slept towards, nor a burst).
 pub async fn sleep_until(clock: &dyn WallClock, at: DateTime<Utc>) {
-    let Ok(remaining) = (at - clock.now()).to_std() else { return };
-    let monotonic_deadline = tokio::time::Instant::now().checked_add(remaining);
+    let started = (clock.now(), tokio::time::Instant::now());
+    let Ok(remaining) = (at - started.0).to_std() else { return };
+    let monotonic_deadline = started.1.checked_add(remaining);
     loop {
-        let Ok(remaining) = (at - clock.now()).to_std() else { return };
+        let now = clock.now();
+        if stepped_back(started, now) {
+            return;
+        }
+        let Ok(remaining) = (at - now).to_std() else { return };
         let monotonic_left = monotonic_deadline
             .map_or(remaining, |deadline| deadline.saturating_duration_since(tokio::time::Instant::now()));
         let nap = remaining.min(monotonic_left).min(LONGEST_NAP);
@@ -261,4 +278,11 @@ pub async fn sleep_until(clock: &dyn WallClock, at: DateTime<Utc>) {
         }
         tokio::time::sleep(nap).await;
     }
+}
+
+/// Whether the wall clock reads `now` more than [`STEP_BACK_NOTICED`] earlier than
+/// the wall time `started` plus the monotonic time elapsed since then.
+fn stepped_back(started: (DateTime<Utc>, tokio::time::Instant), now: DateTime<Utc>) -> bool {
+    let elapsed = chrono_duration(started.1.elapsed());
+    now < later(started.0, elapsed - chrono_duration(STEP_BACK_NOTICED))
 }

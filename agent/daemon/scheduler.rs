@@ -58,10 +58,12 @@ pub(crate) struct ScheduleMemory {
     /// The store keeps the request too (until a daily check-in completes); this
     /// copy covers the request while its own check-in runs.
     daily_requested: bool,
-    /// A scheduled check-in that could not start (no blueprint, a broken one) is
-    /// not tried again before this time: the next slot, never a tight loop. A
-    /// reloaded configuration lifts it, since it may fix what was wrong.
-    not_before: Option<DateTime<Utc>>,
+    /// When a scheduled check-in could not start (no blueprint, a broken one): the
+    /// next is not tried before the slot the schedule gives after a start then,
+    /// never a tight loop. Kept as that time, not the slot, so a clock stepped far
+    /// back lifts it as it lifts a recorded start (one attempt at once). A reloaded
+    /// configuration lifts it too, since it may fix what was wrong.
+    failed_at: Option<DateTime<Utc>>,
     /// The next check-in last logged, so each is logged once (and one due at
     /// once, which starts right away, not at all).
     announced: Option<NextCheckin>,
@@ -96,7 +98,7 @@ impl Scheduler<'_> {
             if self.config.has_changed().unwrap_or(false) {
                 // A new configuration (SIGHUP, a changed file), perhaps sent while
                 // the last attempt ran: it may fix what kept that one from starting.
-                self.memory.not_before = None;
+                self.memory.failed_at = None;
             }
             let config = self.config.borrow_and_update().clone();
             if let Some(asked) = self.tenant_request_due() {
@@ -128,7 +130,7 @@ impl Scheduler<'_> {
                 changed = self.config.changed(), if config_open => {
                     config_open = changed.is_ok();
                     // The admin may have fixed what kept the last attempt from starting.
-                    self.memory.not_before = None;
+                    self.memory.failed_at = None;
                 }
                 () = schedule::sleep_until(self.clock, next.at) => {}
             }
@@ -142,9 +144,10 @@ impl Scheduler<'_> {
         let splay = schedule::splay(&store.device_id()?, cadence.recurring_interval);
         let mut state = ScheduleState::load(&store)?;
         state.daily_requested |= self.memory.daily_requested;
-        let mut next = schedule::next_checkin(&state, &cadence, splay, self.clock.now());
-        if let Some(not_before) = self.memory.not_before {
-            next.at = next.at.max(not_before);
+        let now = self.clock.now();
+        let mut next = schedule::next_checkin(&state, &cadence, splay, now);
+        if let Some(failed_at) = self.memory.failed_at {
+            next.at = next.at.max(retry_at(failed_at, &cadence, splay, now));
         }
         self.queue.set_next_checkin(ScheduledCheckin { at: next.at, kind: next.kind });
         if next.at > self.clock.now() && self.memory.announced != Some(next) {
@@ -208,7 +211,7 @@ impl Scheduler<'_> {
         self.queue.finished();
         match result {
             Some(Ok(checked_in)) => {
-                self.memory.not_before = None;
+                self.memory.failed_at = None;
                 if completed_daily(&checked_in.run) {
                     self.memory.daily_settled();
                 }
@@ -263,15 +266,12 @@ impl Scheduler<'_> {
     /// the next slot instead of trying again at once.
     fn hold_until_next_slot(&mut self, config: &AgentConfig, error: CheckinError) {
         let now = self.clock.now();
-        let tried =
-            ScheduleState { last_started_at: Some(now), last_daily_completed_at: Some(now), daily_requested: false };
         let splay = Store::open(&self.paths.store_file)
             .and_then(|store| store.device_id())
             .map(|device_id| schedule::splay(&device_id, config.schedule.recurring_interval))
             .unwrap_or_default();
-        let retry_at = schedule::next_checkin(&tried, &cadence(config), splay, now).at;
-        self.memory.not_before = Some(retry_at);
-        let retry_at = retry_at.to_rfc3339();
+        self.memory.failed_at = Some(now);
+        let retry_at = retry_at(now, &cadence(config), splay, now).to_rfc3339();
         match error {
             CheckinError::NoBlueprint => tracing::warn!(
                 retry_at = %retry_at,
@@ -300,6 +300,22 @@ struct TenantAsked {
 /// The cadence the configuration asks for.
 fn cadence(config: &AgentConfig) -> Cadence {
     Cadence { recurring_interval: config.schedule.recurring_interval, daily_interval: config.schedule.daily_interval }
+}
+
+/// When a scheduled check-in that could not start at `failed_at` is tried again:
+/// the slot the schedule gives after a check-in started then, as seen at `now`.
+fn retry_at(
+    failed_at: DateTime<Utc>,
+    cadence: &Cadence,
+    splay: std::time::Duration,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let tried = ScheduleState {
+        last_started_at: Some(failed_at),
+        last_daily_completed_at: Some(failed_at),
+        daily_requested: false,
+    };
+    schedule::next_checkin(&tried, cadence, splay, now).at
 }
 
 /// Whether `run` is a daily check-in that reached its end.

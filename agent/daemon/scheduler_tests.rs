@@ -44,6 +44,16 @@ impl Device {
 
     /// Runs the real scheduler for a minute of paused time; what it announced next.
     async fn run_for_a_minute(&self) -> ScheduledCheckin {
+        self.run_stepping(Duration::from_secs(60), None).await.0
+    }
+
+    /// Runs the real scheduler for `length` of paused time, moving its wall clock
+    /// by `step.1` after `step.0`; what it announced next, and the wall clock then.
+    async fn run_stepping(
+        &self,
+        length: Duration,
+        step: Option<(Duration, chrono::Duration)>,
+    ) -> (ScheduledCheckin, DateTime<Utc>) {
         let (sender, config) = watch::channel(Arc::new(self.config.clone()));
         let loaded = crate::config::load(&self.paths, [], &[]).unwrap();
         let fixed = loaded.clone();
@@ -61,11 +71,14 @@ impl Device {
             memory: ScheduleMemory::default(),
         };
         let stop = async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            let (after, by) = step.unwrap_or((length, chrono::Duration::zero()));
+            tokio::time::sleep(after).await;
+            clock.jump(by);
+            tokio::time::sleep(length - after).await;
             shutdown.cancel();
         };
         tokio::join!(scheduler.run(), stop);
-        queue.snapshot().2.expect("a next check-in was planned")
+        (queue.snapshot().2.expect("a next check-in was planned"), clock.now())
     }
 
     /// The runs after the one recorded at the start: (kind, trigger).
@@ -115,4 +128,16 @@ async fn a_tenant_check_in_that_cannot_start_is_not_tried_again_in_a_loop() {
     assert_eq!(device.new_runs(), []);
     assert_eq!(device.store().pending_tenant_requests().unwrap().len(), 1, "still owed to the next check-in");
     assert!(next.at > Utc::now() + chrono::Duration::minutes(6), "held until the next slot: {next:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_in_held_until_its_next_slot_is_tried_at_once_after_a_large_step_back() {
+    let device = Device::new(false);
+    device.save("cmd-1", TenantCommand::CheckInNow, true);
+    let step = (Duration::from_secs(10), chrono::Duration::hours(-27));
+    let (next, now) = device.run_stepping(Duration::from_secs(150), Some(step)).await;
+    // Held until the slot after the failed attempt; a day back, that slot lies a
+    // day ahead. Instead the schedule's check-in due now is tried (and fails
+    // again, no blueprint), and the next attempt waits for a slot after that one.
+    assert!(next.at > now && next.at <= now + chrono::Duration::minutes(23), "{next:?} at {now}");
 }

@@ -231,20 +231,73 @@ async fn a_small_step_back_of_the_clock_keeps_the_cadence() {
     assert!((9..=10).contains(&ran.len()), "{ran:?}");
 }
 
+/// Runs the device until it has run `count` check-ins and the last one ended, jumps
+/// the wall clock by `jump` then (its next slot is most of an interval away), runs
+/// it `after` minutes more; returns the check-ins from the jump on, and when it landed.
+async fn jump_after_check_ins(
+    device: &Device,
+    count: usize,
+    jump: chrono::Duration,
+    after: i64,
+) -> (Vec<Ran>, DateTime<Utc>) {
+    let landed = RefCell::new(None);
+    device
+        .run_while(async {
+            while device.ran.borrow().len() < count {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            tokio::time::sleep(CHECK_IN_TAKES + Duration::from_secs(10)).await;
+            device.clock.jump(jump);
+            *landed.borrow_mut() = Some((device.clock.now(), Instant::now()));
+            tokio::time::sleep(Duration::from_secs(after as u64 * 60)).await;
+        })
+        .await;
+    let (landed, tokio_landed) = landed.into_inner().unwrap();
+    let ran = device.check_ins().into_iter().filter(|ran| ran.tokio_at >= tokio_landed).collect();
+    (ran, landed)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_27_hour_step_back_runs_one_check_in_within_a_minute_then_the_grid() {
+    let (device, _) = Device::with_history(4);
+    let (ran, landed) = jump_after_check_ins(&device, 3, chrono::Duration::hours(-27), 2 * HOUR).await;
+    // Every time the store holds now lies a day in the future: the check-in is the
+    // daily one (its last one cannot be dated), and it does not wait for the slot
+    // the daemon was sleeping towards, most of an interval away.
+    let stepped = ran[0];
+    let noticed = stepped.at - landed;
+    assert!(noticed <= chrono::Duration::from_std(LONGEST_NAP).unwrap(), "noticed after {noticed}");
+    assert_eq!(dailies(&ran), vec![stepped.at], "one check-in at once, the daily one: {ran:?}");
+    let first_gap = ran[1].at - stepped.at;
+    assert!(first_gap >= QUARTER_CHRONO / 2 && device.on_grid(ran[1].at), "then the grid, after {first_gap}");
+    assert!(gaps(&ran[1..]).iter().all(|gap| *gap == QUARTER_CHRONO), "no storm: {ran:?}");
+    assert!((8..=9).contains(&ran.len()), "{ran:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_large_step_back_of_the_clock_neither_starves_nor_floods_the_schedule() {
     let (device, _) = Device::with_history(4);
-    jump_while_running(&device, 50, chrono::Duration::hours(-3), 2 * HOUR).await;
-    let ran = device.check_ins();
+    let (ran, landed) = jump_while_running(&device, 50, chrono::Duration::hours(-3), 2 * HOUR).await;
+    assert!(ran[0].at - landed <= chrono::Duration::from_std(LONGEST_NAP).unwrap(), "{ran:?}");
+    assert_eq!(dailies(&ran), vec![ran[0].at], "{ran:?}");
     let gaps = tokio_gaps(&ran);
-    // The check-in due when the clock stepped back comes on time; every time the
-    // store holds then lies in the future, so it is the daily one (its last run
-    // cannot be dated) and the grid continues from it.
-    let stepped = ran.iter().position(|ran| ran.kind == CheckinKind::Daily).unwrap();
-    assert_eq!(gaps[stepped - 1], QUARTER, "on time: {gaps:?}");
-    assert_eq!(dailies(&ran).len(), 1, "{ran:?}");
-    assert!(gaps.iter().all(|gap| *gap >= QUARTER / 2 && *gap <= QUARTER * 3 / 2), "{gaps:?}");
-    assert!((11..=12).contains(&ran.len()), "{ran:?}");
+    assert!(gaps.iter().all(|gap| *gap >= QUARTER / 2 && *gap <= QUARTER * 3 / 2), "no storm: {gaps:?}");
+    assert!((8..=9).contains(&ran.len()), "{ran:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_back_within_the_slack_keeps_the_grid_and_runs_nothing_extra() {
+    for step in [chrono::Duration::seconds(-30), chrono::Duration::minutes(-7)] {
+        let (device, _) = Device::with_history(4);
+        let (ran, _) = jump_after_check_ins(&device, 3, step, 2 * HOUR).await;
+        let all = device.check_ins();
+        assert!(all.iter().all(|ran| ran.kind == CheckinKind::Recurring && device.on_grid(ran.at)), "{step}: {all:?}");
+        // The slot the daemon slept towards comes later by the step, then every interval.
+        let gaps = tokio_gaps(&all);
+        assert_eq!(gaps[2], QUARTER + step.abs().to_std().unwrap(), "{step}: {gaps:?}");
+        assert!(gaps[3..].iter().all(|gap| *gap == QUARTER), "{step}: {gaps:?}");
+        assert!((7..=8).contains(&ran.len()), "{step}: {ran:?}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
