@@ -4,9 +4,11 @@
 //! leaves no trace (a missing one is still reported as `missing_policy` drift when
 //! telemetry is on). Then the check-in lock is taken (one check-in at a time), the
 //! processes a crashed agent's item left running are stopped ([`crate::orphans`])
-//! and its run closed as interrupted, the plan is made, and each item runs under
-//! the earlier of its own timeout and the run's budget, its programs' process
-//! groups recorded while they run. An item that runs programs is committed when
+//! and its run closed as interrupted with every item of its plan, its results
+//! report spooled for the tenant ([`close_interrupted_runs`]), the plan is made
+//! (and saved beside the run, for the same end should this one be cut short),
+//! and each item runs under the earlier of its own timeout and the run's budget,
+//! its programs' process groups recorded while they run. An item that runs programs is committed when
 //! it starts; every result is committed with the next such start, with the
 //! run's end, or with a thousand others, by a writer thread of the run's own
 //! ([`journal`]). The tenant's
@@ -134,11 +136,7 @@ async fn checkin(
         run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
     let store = Store::open(&paths.store_file)?;
     crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
-    for run_id in store.mark_dangling_runs_interrupted()? {
-        tracing::warn!(run_id = %run_id, "Marked a run the agent did not finish as interrupted.");
-        // Its scripts, which its end would have removed.
-        let _ = std::fs::remove_dir_all(paths.scripts_dir.join(&run_id));
-    }
+    close_interrupted_runs(paths, &store, None)?;
     self_update::settle_unfinished(&store, paths);
     let started_at = Utc::now();
     // The tenant's requests saved so far are served by this check-in (the daily
@@ -187,7 +185,11 @@ async fn checkin(
         parameters: Vec::new(),
         items: Vec::new(),
     };
-    store.begin_run(&run, std::process::id())?;
+    // With its plan, so a run cut short still lists every item and is reported.
+    store.in_transaction(|| {
+        store.begin_run(&run, std::process::id())?;
+        store.save_run_plan(&run.id, &plan, contact.is_some())
+    })?;
     let span = tracing::info_span!("checkin", run_id = %run.id, kind = %kind);
     // Its programs' process groups are recorded while they run (see `orphans`).
     let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
@@ -225,6 +227,35 @@ async fn checkin(
         tracing::warn!(error = %error, "Cannot sync the check-in's records to disk; a power cut could lose the newest.");
     }
     Ok(CheckedIn { run, agent_updated_to })
+}
+
+/// Closes the runs the agent did not finish as `interrupted`, each with every
+/// item of its plan, and spools the results report of each that goes to the
+/// tenant, in one transaction: a run is closed and spooled once, and its report
+/// goes out with the next delivery. `stopped_at` is when the caller knows the run
+/// stopped (see [`Store::mark_dangling_runs_interrupted`]). Call while holding
+/// the check-in lock. Returns the ids of the runs closed.
+pub fn close_interrupted_runs(
+    paths: &AgentPaths,
+    store: &Store,
+    stopped_at: Option<chrono::DateTime<Utc>>,
+) -> Result<Vec<String>, StoreError> {
+    let closed = store.in_transaction(|| {
+        let closed = store.mark_dangling_runs_interrupted(stopped_at)?;
+        for run in closed.iter().filter(|run| run.reports_to_tenant) {
+            tenant::spool_interrupted_run(store, &run.run_id)?;
+        }
+        Ok(closed)
+    })?;
+    Ok(closed
+        .into_iter()
+        .map(|run| {
+            tracing::warn!(run_id = %run.run_id, reported = run.reports_to_tenant, "Closed a run the agent did not finish as interrupted.");
+            // Its scripts, which its end would have removed.
+            let _ = std::fs::remove_dir_all(paths.scripts_dir.join(&run.run_id));
+            run.run_id
+        })
+        .collect())
 }
 
 fn load_blueprint(

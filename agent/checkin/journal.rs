@@ -230,7 +230,7 @@ mod tests {
         drop(recorder);
         drop(store);
         let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
-        assert_eq!(store.mark_dangling_runs_interrupted().unwrap(), ["run-1"]);
+        assert_eq!(store.mark_dangling_runs_interrupted(None).unwrap()[0].run_id, "run-1");
         assert_eq!(recorded(&store), [("a".into(), ItemStatus::Skipped), ("b".into(), ItemStatus::Failed)]);
     }
 }

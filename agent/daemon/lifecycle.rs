@@ -6,7 +6,9 @@
 //! process group gets SIGTERM, then SIGKILL after `timeouts.termination_grace`)
 //! and records itself `interrupted`. If it has not ended by the deadline, or a
 //! second signal says "stop now", it is dropped: the item's process group is
-//! killed, and the run is closed as `interrupted` in the store. Then telemetry not
+//! killed, and the run is closed as `interrupted` in the store, every item of its
+//! plan listed (those it never reached `not_run`) and its report spooled for the
+//! tenant (sent by the next start). Then telemetry not
 //! yet sent is flushed (bounded by `otel.export_timeout`), requests still queued
 //! are answered, the socket file is removed, and the daemon exits 0.
 //!
@@ -86,7 +88,7 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
         () = deadline(&shutdown, &stop_now, &config_receiver) => false,
     };
     if !stopped_in_time {
-        close_abandoned_run(&paths).await;
+        close_abandoned_run(&paths, Utc::now()).await;
     }
     // A check-in flushes its own telemetry; one cut short at the deadline did not.
     crate::telemetry::flush().await;
@@ -120,12 +122,15 @@ async fn deadline(
     }
 }
 
-/// After the running check-in was dropped (its process group killed on the way):
-/// records it `interrupted`, under the lock as always.
-async fn close_abandoned_run(paths: &AgentPaths) {
+/// After the running check-in was dropped at `stopped_at` (its process group
+/// killed on the way): records it `interrupted` with every item of its plan, those
+/// it never reached `not_run`, and spools its report for the next start to send;
+/// under the lock as always.
+async fn close_abandoned_run(paths: &AgentPaths, stopped_at: chrono::DateTime<Utc>) {
     let closed = async {
         let _lock = run_lock::acquire(&paths.checkin_lock, Utc::now(), false, |_| {}).await?;
-        anyhow::Ok(Store::open(&paths.store_file)?.mark_dangling_runs_interrupted()?)
+        let store = Store::open(&paths.store_file)?;
+        anyhow::Ok(crate::checkin::close_interrupted_runs(paths, &store, Some(stopped_at))?)
     };
     match closed.await {
         Ok(run_ids) => {

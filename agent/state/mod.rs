@@ -4,10 +4,11 @@
 //! operating system at once, so a `kill -9` loses nothing committed; each
 //! check-in ends with a checkpoint that puts it on disk for good (a power cut
 //! can only undo commits since the last one). A run left without an end is
-//! marked `interrupted` by the next run. How a check-in groups its item results
+//! marked `interrupted` by the next run, with every item of its plan ([`interrupted`]). How a check-in groups its item results
 //! into commits is [`crate::checkin`]'s journal.
 
 mod agent_updates;
+mod interrupted;
 mod process_groups;
 mod records;
 mod runs;
@@ -18,6 +19,7 @@ mod tenant_requests;
 mod writer;
 
 pub use agent_updates::{AgentUpdate, AgentUpdateOutcome};
+pub use interrupted::ClosedRun;
 pub(crate) use process_groups::RecordedGroup;
 pub use records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,

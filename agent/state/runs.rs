@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::interrupted::RUNNING;
 use super::records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };
@@ -18,12 +19,6 @@ const RUNS_KEPT: u32 = 1000;
 const INSERT_RESULT: &str = "INSERT OR REPLACE INTO item_results
     (run_id, position, item_id, name, type, status, started_at, finished_at, duration_ms, exit_code, message, output)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-
-/// The status text of an item that started and has not finished.
-const RUNNING: &str = "running";
-
-/// The message given to an item the agent stopped in the middle of.
-const INTERRUPTED_ITEM: &str = "the check-in was interrupted while this item ran";
 
 impl Store {
     /// Records the start of a run.
@@ -98,6 +93,7 @@ impl Store {
                 params![run_id, time_text(finished_at), outcome.as_str(), drift],
             )
             .map_err(self.failed("cannot record the end of a run"))?;
+        self.forget_run_plan(run_id)?;
         self.connection
             .execute(
                 "DELETE FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY started_at DESC LIMIT ?1)",
@@ -105,53 +101,6 @@ impl Store {
             )
             .map(drop)
             .map_err(self.failed("cannot prune old runs"))
-    }
-
-    /// Marks every run left without an end as interrupted; call only while holding
-    /// the check-in lock, when no run can be live. Returns their ids.
-    pub fn mark_dangling_runs_interrupted(&self) -> Result<Vec<String>, StoreError> {
-        let dangling = self.unfinished_run_ids()?;
-        for run_id in &dangling {
-            let last_seen = self.last_activity(run_id)?;
-            self.connection
-                .execute(
-                    "UPDATE item_results SET status = 'failed', message = ?2, finished_at = started_at
-                     WHERE run_id = ?1 AND status = ?3",
-                    params![run_id, INTERRUPTED_ITEM, RUNNING],
-                )
-                .map_err(self.failed("cannot close an interrupted item"))?;
-            self.connection
-                .execute(
-                    "UPDATE runs SET finished_at = ?2, outcome = 'interrupted' WHERE id = ?1",
-                    params![run_id, last_seen],
-                )
-                .map_err(self.failed("cannot close an interrupted run"))?;
-        }
-        Ok(dangling)
-    }
-
-    fn unfinished_run_ids(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT id FROM runs WHERE outcome IS NULL ORDER BY started_at")
-            .map_err(self.failed("cannot list unfinished runs"))?;
-        let ids = statement
-            .query_map([], |row| row.get(0))
-            .and_then(Iterator::collect)
-            .map_err(self.failed("cannot list unfinished runs"))?;
-        Ok(ids)
-    }
-
-    /// The last moment a run is known to have been alive.
-    fn last_activity(&self, run_id: &str) -> Result<String, StoreError> {
-        self.connection
-            .query_row(
-                "SELECT MAX(COALESCE((SELECT MAX(COALESCE(finished_at, started_at)) FROM item_results WHERE run_id = ?1), ''), started_at)
-                 FROM runs WHERE id = ?1",
-                [run_id],
-                |row| row.get(0),
-            )
-            .map_err(self.failed("cannot read a run's last activity"))
     }
 
     /// The ids of `once` items that already succeeded on this device.

@@ -176,6 +176,13 @@ const SCHEMA_STEPS: &[&str] = &[
         FROM item_results;
     DROP TABLE item_results;
     ALTER TABLE item_results_by_run RENAME TO item_results;",
+    // 7: the plan of each run not yet ended, so one cut short still lists every
+    // item; and whether its report goes to the tenant (see `interrupted`).
+    "CREATE TABLE IF NOT EXISTS run_plans (
+        run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        items TEXT NOT NULL,
+        reports_to_tenant INTEGER NOT NULL
+    );",
 ];
 
 /// The store: one SQLite connection.

@@ -3,6 +3,7 @@
 //! ```text
 //! check-in start ── session::begin ──> POST checkin, GET blueprint (If-None-Match)
 //!                                      └─ saved blueprint when the tenant is down
+//! next check-in ─── interrupted run ──> spool (when it closes a run a crash cut short)
 //! check-in end ──── session::report ─> spool (SQLite) ─> POST results, then inventory, oldest first
 //! update-mdm ────── mdm_report ──────> spool ─> POST mdm (and whatever else waits), oldest first
 //! ```
@@ -27,4 +28,4 @@ pub(crate) use answered::last_answered_checkin;
 pub(crate) use client::{BlueprintReply, TenantClient, TenantError};
 pub(crate) use inventory_report::inventory_due;
 pub(crate) use mdm_report::{Delivery, deliver_mdm};
-pub(crate) use session::{Contact, ETAG_KEY, begin, report, token_is_stale};
+pub(crate) use session::{Contact, ETAG_KEY, begin, report, spool_interrupted_run, token_is_stale};

@@ -168,6 +168,26 @@ fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes the results report of run `run_id`, just closed as interrupted, into
+/// the spool (in the caller's transaction, see `checkin::close_interrupted_runs`);
+/// it goes out with the next delivery, before the reports spooled after it.
+pub(crate) fn spool_interrupted_run(store: &Store, run_id: &str) -> Result<(), StoreError> {
+    let Some(run) = store.run(run_id)? else { return Ok(()) };
+    match spool_results(store, &run) {
+        Ok(()) => {
+            tracing::info!(run_id = %run_id, "The interrupted run's results are spooled for the tenant.");
+            Ok(())
+        }
+        Err(error) => match error.downcast::<StoreError>() {
+            Ok(error) => Err(error),
+            Err(error) => {
+                tracing::error!(run_id = %run_id, error = %error, "Cannot spool the interrupted run's results.");
+                Ok(())
+            }
+        },
+    }
+}
+
 /// Says what is left in the spool, if anything.
 fn log_spool(store: &Store) {
     match store.spool_counts().and_then(|counts| Ok((counts, store.spool_next_attempt()?))) {

@@ -22,26 +22,6 @@ fn item(id: &str, status: ItemStatus, at: DateTime<Utc>) -> ItemRecord {
 }
 
 #[test]
-fn a_dangling_run_is_closed_as_interrupted_with_its_running_item_failed() {
-    let folder = tempfile::tempdir().unwrap();
-    let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
-    let now = Utc::now();
-    store.begin_run(&run("r1", CheckinKind::Daily, now), 1).unwrap();
-    store.items_finished("r1", &[(0, &item("done", ItemStatus::Succeeded, now))]).unwrap();
-    store.item_started("r1", 1, &item("cut", ItemStatus::NotRun, now)).unwrap();
-    assert_eq!(store.latest_run().unwrap().unwrap().items.len(), 1, "a running item is not a result yet");
-    assert_eq!(store.last_daily_completed().unwrap(), None);
-
-    assert_eq!(store.mark_dangling_runs_interrupted().unwrap(), ["r1"]);
-    let closed = store.run("r1").unwrap().unwrap();
-    assert_eq!(closed.outcome, Some(RunOutcome::Interrupted));
-    assert_eq!(closed.items[1].status, ItemStatus::Failed);
-    assert_eq!(closed.items[1].message, INTERRUPTED_ITEM);
-    assert_eq!(store.last_daily_completed().unwrap(), None, "an interrupted daily does not count");
-    assert!(store.mark_dangling_runs_interrupted().unwrap().is_empty());
-}
-
-#[test]
 fn history_counts_statuses_and_finished_dailies_count() {
     let folder = tempfile::tempdir().unwrap();
     let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();

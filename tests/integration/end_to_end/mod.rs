@@ -10,7 +10,7 @@
 //! (`Tenant::start_with` takes a whole seed; `Tenant::restart` changes it): the daily
 //! inventory in `inventory.rs`, the MDM daily check-in in `mdm.rs`.
 
-mod harness;
+pub(crate) mod harness;
 
 mod checkin;
 mod commands;
