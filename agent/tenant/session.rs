@@ -233,8 +233,20 @@ impl Session<'_> {
     }
 
     /// Fetches the blueprint if it changed and saves it; keeps the saved one otherwise.
+    /// A damaged saved blueprint counts as none: no `If-None-Match`, the full copy.
     async fn fetch_blueprint(&mut self, store: &Store) {
-        let etag = store.tenant_value(ETAG_KEY).ok().flatten().filter(|_| self.paths.saved_blueprint.exists());
+        let usable = match super::saved::damage(self.paths) {
+            None => self.paths.saved_blueprint.exists(),
+            Some(errors) => {
+                tracing::error!(
+                    path = %self.paths.saved_blueprint.display(),
+                    error = %errors,
+                    "The saved blueprint is damaged; fetching the tenant's full copy to replace it."
+                );
+                false
+            }
+        };
+        let etag = store.tenant_value(ETAG_KEY).ok().flatten().filter(|_| usable);
         let device_id = match store.device_id() {
             Ok(device_id) => device_id,
             Err(error) => {
