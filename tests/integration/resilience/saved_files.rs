@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::support::{Device, code, text};
+use crate::tenant::self_update::{bare_installer, offering};
 use crate::tenant::server::TestTenant;
 use crate::tenant::{check_in, configure, counting_blueprint, dead_url, logged};
 
@@ -84,4 +85,39 @@ fn a_damaged_saved_blueprint_and_a_down_tenant_say_there_is_no_usable_blueprint(
     assert!(stderr.contains("no usable blueprint") && stderr.contains("state/blueprint.json"), "{stderr}");
     let ran = std::fs::read_to_string(device.root().join("ran.txt")).unwrap();
     assert_eq!(ran.lines().count(), 1, "nothing ran");
+}
+
+const OURS: &str = env!("CARGO_PKG_VERSION");
+
+/// Checks in with a tenant offering 99.0.0 and an `installer` that exits 0 but
+/// installs nothing; the `agent_update` then shown.
+fn update_with_an_installer_that_installs_nothing(device: &Device) -> Value {
+    let _tenant = offering(device, "99.0.0", None);
+    let set_installer = bare_installer(device, "echo 'installer: The upgrade was successful.'\nexit 0\n");
+    let run = check_in(device, &["--set", &set_installer]);
+    assert_eq!(run["outcome"], "succeeded", "a failed self-update does not fail the check-in: {run:#}");
+    assert!(logged(device).contains("Agent update failed."));
+    assert!(!logged(device).contains("Agent updated;"));
+    device.status()["agent_update"].clone()
+}
+
+#[test]
+fn an_installer_that_exits_0_but_leaves_the_old_agent_is_a_failed_update() {
+    let device = Device::new();
+    let binary = device.write_file("usr/local/bin/agent", &format!("#!/bin/sh\necho 'agent {OURS}'\n"));
+    std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let update = update_with_an_installer_that_installs_nothing(&device);
+    assert_eq!(update["outcome"], "failed", "{update:#}");
+    let expected = format!("agent 99.0.0: the installer exited 0, but the installed agent reports {OURS}, not 99.0.0");
+    assert_eq!(update["message"], expected.as_str());
+}
+
+#[test]
+fn an_installer_that_exits_0_but_leaves_no_agent_is_a_failed_update() {
+    let device = Device::new();
+    let update = update_with_an_installer_that_installs_nothing(&device);
+    assert_eq!(update["outcome"], "failed", "{update:#}");
+    let message = update["message"].as_str().unwrap();
+    assert!(message.contains("the installed agent") && message.contains("usr/local/bin/agent"), "{message}");
+    assert!(message.contains("could not run"), "{message}");
 }
