@@ -127,7 +127,7 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
     }
     let grace = context.config.timeouts.termination_grace;
     let result = match result {
-        Ok(()) => verify::check_installed(&context.paths.agent_binary, &offer.version, grace)
+        Ok(()) => verify::check_installed(context.paths, &offer.version, grace)
             .await
             .map_err(|found| format!("the installer exited 0, but {found}")),
         Err(error) => Err(error),

@@ -2,10 +2,11 @@
 //!
 //! The installer exiting 0 says only that it ran. The binary launchd starts
 //! (`/usr/local/bin/agent` on the target volume) says what was installed: it is
-//! run once with `--version`, through the one tool runner and in a bounded time,
-//! and the update counts as installed only when it prints `agent <offered>`.
+//! run once with `--version`, through the tool runner the doctor's `agent_binary`
+//! check uses (its own process group, a bounded time, after the installer's own
+//! `timeouts.agent_update`), and the update counts as installed only when it
+//! prints `agent <offered>`.
 
-use std::path::Path;
 use std::time::Duration;
 
 use semver::Version;
@@ -13,7 +14,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::decision::is_offered;
-use crate::process::{ChildEnd, ChildSpec, Limits, run_child};
+use crate::inventory::ToolRunner;
+use crate::paths::AgentPaths;
 
 /// How long the installed agent may take to print its version. It reads no file
 /// and no network for it; a first launch may still wait on the system checking a
@@ -23,10 +25,11 @@ const VERSION_CHECK_TIME: Duration = Duration::from_secs(30);
 /// At most this many characters of what the binary printed go in a message.
 const MAX_SHOWN_CHARS: usize = 200;
 
-/// Runs `binary --version`; `Ok` when it reports `offered`, else what was found
-/// ("the installed agent reports 0.1.0, not 9.9.9", or why it could not say).
-pub(super) async fn check_installed(binary: &Path, offered: &Version, grace: Duration) -> Result<(), String> {
-    let found = installed_version(binary, grace).await?;
+/// Runs the installed agent with `--version`; `Ok` when it reports `offered`, else
+/// what was found ("the installed agent reports 0.1.0, not 9.9.9", or why it could
+/// not say).
+pub(super) async fn check_installed(paths: &AgentPaths, offered: &Version, grace: Duration) -> Result<(), String> {
+    let found = installed_version(paths, grace).await?;
     if is_offered(&found, offered) {
         Ok(())
     } else {
@@ -34,28 +37,21 @@ pub(super) async fn check_installed(binary: &Path, offered: &Version, grace: Dur
     }
 }
 
-/// The version `binary --version` prints, or why there is none.
-async fn installed_version(binary: &Path, grace: Duration) -> Result<Version, String> {
-    let shown = binary.display();
-    let spec = ChildSpec { args: vec!["--version".into()], ..ChildSpec::new(binary) };
-    let limits = Limits::new(crate::process::deadline_after(Instant::now(), VERSION_CHECK_TIME), grace);
-    let outcome = run_child(&spec, &limits, &CancellationToken::new())
-        .await
-        .map_err(|error| format!("the installed agent {shown} could not run: {error}"))?;
-    let printed = outcome.output.to_text();
-    let ending = match outcome.end {
-        ChildEnd::Exited { code: 0 } => None,
-        ChildEnd::Exited { code } => Some(format!("exited {code}")),
-        ChildEnd::Signalled { signal } => Some(format!("was stopped by signal {signal}")),
-        ChildEnd::TimedOut => Some(format!("did not answer within {}s", VERSION_CHECK_TIME.as_secs())),
-        ChildEnd::Cancelled => Some("was stopped".to_string()),
+/// The version the installed agent prints, or why there is none.
+async fn installed_version(paths: &AgentPaths, grace: Duration) -> Result<Version, String> {
+    let runner = ToolRunner {
+        deadline: crate::process::deadline_after(Instant::now(), VERSION_CHECK_TIME),
+        grace,
+        cancel: CancellationToken::new(),
+        current_dir: paths.root.clone(),
     };
-    if let Some(ending) = ending {
-        return Err(format!("the installed agent {shown} could not say its version: `--version` {ending}"));
-    }
+    let printed = runner
+        .output(&paths.agent_binary, &["--version"])
+        .await
+        .map_err(|error| format!("the installed agent could not run: {error}"))?;
     read_version_line(&printed).ok_or_else(|| {
         let start: String = printed.trim().chars().filter(|c| !c.is_control()).take(MAX_SHOWN_CHARS).collect();
-        format!("the installed agent {shown} printed {start:?}, not `agent <version>`")
+        format!("the installed agent {} printed {start:?}, not `agent <version>`", paths.agent_binary.display())
     })
 }
 

@@ -85,6 +85,7 @@ fn a_damaged_saved_blueprint_and_a_down_tenant_say_there_is_no_usable_blueprint(
     assert!(stderr.contains("no usable blueprint") && stderr.contains("state/blueprint.json"), "{stderr}");
     let ran = std::fs::read_to_string(device.root().join("ran.txt")).unwrap();
     assert_eq!(ran.lines().count(), 1, "nothing ran");
+    assert_eq!(logged(&device).matches(DAMAGE_LOGGED).count(), 1, "the damage is logged once");
 }
 
 const OURS: &str = env!("CARGO_PKG_VERSION");
