@@ -84,6 +84,16 @@ pub enum CheckinError {
     /// reached, refused the token, or has none for this device).
     #[error("no blueprint yet: the tenant has not sent one (`agent logs --level warn` says why)")]
     NoBlueprintYet,
+    /// Enrolled, but the saved blueprint is damaged and the tenant did not send a
+    /// new one to replace it.
+    #[error(
+        "no usable blueprint: the saved blueprint {} is damaged and the tenant has not sent a new one (`agent logs --level warn` says why)",
+        path.display()
+    )]
+    SavedBlueprintDamaged {
+        /// The saved blueprint.
+        path: PathBuf,
+    },
     /// The blueprint is malformed.
     #[error(transparent)]
     Blueprint(#[from] BlueprintErrors),
@@ -308,7 +318,7 @@ async fn local_blueprint(
 }
 
 /// The blueprint the tenant sent (or the one saved from it). When none has
-/// arrived, nothing runs, but "no policy yet" is exactly what a fleet console must
+/// arrived (or the saved one is damaged and no new one came), nothing runs, but "no policy yet" is exactly what a fleet console must
 /// see: the drift is reported (and exported) before the error.
 async fn tenant_blueprint(
     paths: &AgentPaths,
@@ -317,8 +327,11 @@ async fn tenant_blueprint(
     store: &Store,
     stale_token: bool,
 ) -> Result<LoadedBlueprint, CheckinError> {
+    // Here the blueprint can only come from the saved one: damaged, it is as good
+    // as none (the session already logged why and asked for the full copy).
     let error = match load_blueprint(paths, config, request) {
         Err(error @ (CheckinError::NoBlueprint | CheckinError::NoBlueprintYet)) => error,
+        Err(CheckinError::Blueprint(_)) => CheckinError::SavedBlueprintDamaged { path: paths.saved_blueprint.clone() },
         loaded => return loaded,
     };
     report_missing_policy(paths, config, store, stale_token).await;

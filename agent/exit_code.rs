@@ -31,7 +31,12 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
         return BAD_INPUT;
     }
     match error.downcast_ref::<CheckinError>() {
-        Some(CheckinError::NoBlueprint | CheckinError::NoBlueprintYet | CheckinError::Blueprint(_)) => BAD_INPUT,
+        Some(
+            CheckinError::NoBlueprint
+            | CheckinError::NoBlueprintYet
+            | CheckinError::SavedBlueprintDamaged { .. }
+            | CheckinError::Blueprint(_),
+        ) => BAD_INPUT,
         Some(CheckinError::Lock(LockError::Busy { .. })) => BUSY,
         _ => FAILURE,
     }

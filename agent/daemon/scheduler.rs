@@ -277,6 +277,11 @@ impl Scheduler<'_> {
                 retry_at = %retry_at,
                 "No blueprint for the scheduled check-in (set blueprint_file or enroll with a tenant); waiting for the next slot."
             ),
+            CheckinError::SavedBlueprintDamaged { path } => tracing::warn!(
+                retry_at = %retry_at,
+                path = %path.display(),
+                "The saved blueprint is damaged and the tenant has not sent a new one (earlier log lines say why); waiting for the next slot."
+            ),
             CheckinError::NoBlueprintYet => tracing::warn!(
                 retry_at = %retry_at,
                 "The tenant has not sent a blueprint yet (earlier log lines say why); waiting for the next slot."

@@ -73,7 +73,7 @@ pub(crate) fn read_store(
                 .tenant_value(crate::tenant::ETAG_KEY)
                 .ok()
                 .flatten()
-                .filter(|_| paths.saved_blueprint.exists()),
+                .filter(|_| crate::tenant::saved_blueprint_usable(paths)),
         })
         .map_err(|error| chain(&error));
     (times, identity)

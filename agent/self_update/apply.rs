@@ -1,5 +1,5 @@
 //! The self-update step: decide, download into the cache, verify, install through
-//! `installer`, and record what came of it. Nothing here fails the check-in; every
+//! `installer`, check the installed agent's version, and record what came of it. Nothing here fails the check-in; every
 //! problem is a logged line and a recorded outcome.
 
 use std::path::Path;
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decision::{Advice, Decision, Gate, Offer, decide, gate, running_version, settle};
 use super::marker::{self, PendingMarker};
+use super::verify;
 use crate::config::AgentConfig;
 use crate::downloads::{DownloadError, Downloaded, Downloader};
 use crate::installers::{Transcript, install_agent_package};
@@ -124,6 +125,13 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
     if let Err(error) = std::fs::remove_file(&download.path) {
         tracing::warn!(path = %download.path.display(), error = %error, "Cannot remove the agent package from the cache.");
     }
+    let grace = context.config.timeouts.termination_grace;
+    let result = match result {
+        Ok(()) => verify::check_installed(context.paths, &offer.version, grace)
+            .await
+            .map_err(|found| format!("the installer exited 0, but {found}")),
+        Err(error) => Err(error),
+    };
     let (outcome, message) = match result {
         Ok(()) => {
             let how = download.describe();

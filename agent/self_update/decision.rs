@@ -113,21 +113,33 @@ pub(crate) fn gate(previous: Option<&AgentUpdate>, kind: CheckinKind) -> Gate {
 /// How an attempt left `installing` by an agent that stopped while its installer
 /// ran ended, judged by the agent now running at `ours`; `None` for an attempt
 /// that has its outcome. The package's postinstall restarting the daemon is the
-/// usual reason, so reaching the offered version counts as installed.
+/// usual reason, so running the offered version counts as installed (and only
+/// that version: the same rule as right after an installer, [`is_offered`]).
 pub(crate) fn settle(attempt: &AgentUpdate, ours: &Version) -> Option<(AgentUpdateOutcome, String)> {
     if attempt.outcome != AgentUpdateOutcome::Installing {
         return None;
     }
     let offered = attempt.to.as_deref().and_then(|text| Version::parse(text).ok());
-    let reached = offered.is_some_and(|offered| ours.cmp_precedence(&offered) != Ordering::Less);
-    Some(if reached {
-        (AgentUpdateOutcome::Installed, format!("the agent restarted while the installer ran and now runs {ours}"))
-    } else {
-        (
+    Some(match offered {
+        Some(offered) if is_offered(ours, &offered) => {
+            (AgentUpdateOutcome::Installed, format!("the agent restarted while the installer ran and now runs {ours}"))
+        }
+        Some(offered) if ours.cmp_precedence(&offered) == Ordering::Greater => (
+            AgentUpdateOutcome::Failed,
+            format!("the agent restarted while the installer ran and runs {ours}, not {offered}"),
+        ),
+        _ => (
             AgentUpdateOutcome::Failed,
             format!("the agent stopped while the installer ran and still runs {ours}: the install did not complete"),
-        )
+        ),
     })
+}
+
+/// Whether the version an agent reports is the one offered (semver precedence:
+/// build metadata does not count). Both the check right after the installer and
+/// the settling of an install the agent did not live through use it.
+pub(crate) fn is_offered(found: &Version, offered: &Version) -> bool {
+    found.cmp_precedence(offered) == Ordering::Equal
 }
 
 /// The running agent's version.

@@ -6,6 +6,7 @@
 //!     └─► update_agent: decision::decide ── Nothing | CannotComply (logged, recorded)
 //!                          └─ Update ─► decision::gate (an offer tried before waits for a daily check-in)
 //!                               └─► downloads (root-only cache, sha256) ─► installer -pkg … -target <root>
+//!                                     └─► verify: the installed agent's `--version` is the offered one
 //!                                     └─► state: agent_updates (status `agent_update`, next results report)
 //! ```
 //!
@@ -19,6 +20,7 @@
 mod apply;
 mod decision;
 mod marker;
+mod verify;
 
 pub(crate) use apply::{UpdateContext, settle_unfinished, update_agent};
 pub(crate) use decision::{Advice, running_version, settle};

@@ -28,4 +28,5 @@ pub(crate) use answered::last_answered_checkin;
 pub(crate) use client::{BlueprintReply, TenantClient, TenantError};
 pub(crate) use inventory_report::inventory_due;
 pub(crate) use mdm_report::{Delivery, deliver_mdm};
+pub(crate) use saved::usable as saved_blueprint_usable;
 pub(crate) use session::{Contact, ETAG_KEY, begin, report, spool_interrupted_run, token_is_stale};

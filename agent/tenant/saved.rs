@@ -4,6 +4,8 @@
 //! A new blueprint is written beside the saved one, checked exactly as a check-in
 //! will load it, and only then renamed over it, so the saved blueprint is always
 //! one the agent can run, whole, even after a crash mid-write or a garbage reply.
+//! A saved blueprint damaged anyway (a disk fault, a hand edit) counts as absent:
+//! the tenant is asked for its full copy, which replaces it.
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -58,6 +60,21 @@ pub(crate) fn save(paths: &AgentPaths, body: &[u8]) -> Result<String, SaveError>
     Ok(loaded.blueprint.id)
 }
 
+/// Why the saved blueprint cannot run, when one is saved but does not load
+/// (unreadable, garbage, truncated, too deep: the checks of any blueprint file).
+pub(crate) fn damage(paths: &AgentPaths) -> Option<crate::blueprint::BlueprintErrors> {
+    if !paths.saved_blueprint.exists() {
+        return None;
+    }
+    crate::blueprint::load(&paths.saved_blueprint).err()
+}
+
+/// Whether a saved blueprint is there and loads: only then is its `ETag` worth
+/// sending (`If-None-Match`).
+pub(crate) fn usable(paths: &AgentPaths) -> bool {
+    paths.saved_blueprint.exists() && damage(paths).is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +91,20 @@ mod tests {
         assert!(matches!(save(&paths, br#"{"id": 3}"#), Err(SaveError::Invalid(_))));
         assert_eq!(std::fs::read(&paths.saved_blueprint).unwrap(), first, "the saved blueprint is untouched");
         assert!(!paths.saved_blueprint.with_file_name("incoming-blueprint.json").exists());
+    }
+
+    #[test]
+    fn a_damaged_saved_blueprint_is_not_usable() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = AgentPaths::under(root.path());
+        std::fs::create_dir_all(&paths.state_dir).unwrap();
+        assert!(!usable(&paths) && damage(&paths).is_none(), "none saved: absent, not damaged");
+        let body = r#"{"id": "bp-1", "name": "One", "team_id": "T", "library_items": []}"#;
+        std::fs::write(&paths.saved_blueprint, body).unwrap();
+        assert!(usable(&paths));
+        std::fs::write(&paths.saved_blueprint, &body[..20]).unwrap();
+        assert!(!usable(&paths) && damage(&paths).is_some(), "truncated");
+        std::fs::write(&paths.saved_blueprint, "[".repeat(10_000)).unwrap();
+        assert!(!usable(&paths) && damage(&paths).is_some(), "too deep");
     }
 }

@@ -89,11 +89,12 @@ pub(crate) async fn begin(
     let Some(client) = client else {
         return Contact { client: None, answered: false, stale_token: false, agent_advice: None };
     };
+    let saved_usable = saved_blueprint_usable(paths);
     let facts = inventory::cheap_facts(paths, config, Platform::current()).await;
     let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
     let (answered, agent_advice) = session.checkin(store, kind, trigger, &facts).await;
     if answered {
-        session.fetch_blueprint(store).await;
+        session.fetch_blueprint(store, saved_usable).await;
     }
     let stale_token = match record_token_outcome(store, &session, true) {
         Ok(stale) => stale,
@@ -103,6 +104,23 @@ pub(crate) async fn begin(
         }
     };
     Contact { client: Some(session.client), answered, stale_token, agent_advice }
+}
+
+/// Whether a saved blueprint is there and loads. A damaged one counts as none
+/// (no `If-None-Match`, so the tenant sends its full copy to replace it); the
+/// damage is logged here, once per check-in, naming the file.
+fn saved_blueprint_usable(paths: &AgentPaths) -> bool {
+    match super::saved::damage(paths) {
+        None => paths.saved_blueprint.exists(),
+        Some(errors) => {
+            tracing::error!(
+                path = %paths.saved_blueprint.display(),
+                error = %errors,
+                "The saved blueprint is damaged; asking the tenant for its full copy to replace it."
+            );
+            false
+        }
+    }
 }
 
 /// Spools the run's results, then `inventory` if one was collected, and sends
@@ -253,8 +271,9 @@ impl Session<'_> {
     }
 
     /// Fetches the blueprint if it changed and saves it; keeps the saved one otherwise.
-    async fn fetch_blueprint(&mut self, store: &Store) {
-        let etag = store.tenant_value(ETAG_KEY).ok().flatten().filter(|_| self.paths.saved_blueprint.exists());
+    /// Without a usable saved blueprint, no `If-None-Match`: the full copy.
+    async fn fetch_blueprint(&mut self, store: &Store, saved_usable: bool) {
+        let etag = store.tenant_value(ETAG_KEY).ok().flatten().filter(|_| saved_usable);
         let device_id = match store.device_id() {
             Ok(device_id) => device_id,
             Err(error) => {

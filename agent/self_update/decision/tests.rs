@@ -122,7 +122,8 @@ fn an_offer_tried_before_waits_for_a_daily_check_in() {
 fn an_install_the_agent_did_not_live_through_is_judged_by_the_version_now_running() {
     let cases = [
         ("2.0.0", "2.0.0", Some(AgentUpdateOutcome::Installed)),
-        ("2.0.0", "2.0.1", Some(AgentUpdateOutcome::Installed)),
+        ("2.0.0+build.7", "2.0.0", Some(AgentUpdateOutcome::Installed)),
+        ("2.0.0", "2.0.1", Some(AgentUpdateOutcome::Failed)),
         ("2.0.0", "1.0.0", Some(AgentUpdateOutcome::Failed)),
         ("garbage", "1.0.0", Some(AgentUpdateOutcome::Failed)),
     ];
@@ -132,6 +133,8 @@ fn an_install_the_agent_did_not_live_through_is_judged_by_the_version_now_runnin
     }
     let (_, message) = settle(&attempt(AgentUpdateOutcome::Installing, "2.0.0"), &version("2.0.0")).unwrap();
     assert_eq!(message, "the agent restarted while the installer ran and now runs 2.0.0");
+    let (_, message) = settle(&attempt(AgentUpdateOutcome::Installing, "2.0.0"), &version("2.0.1")).unwrap();
+    assert_eq!(message, "the agent restarted while the installer ran and runs 2.0.1, not 2.0.0");
     assert_eq!(settle(&attempt(AgentUpdateOutcome::Failed, "2.0.0"), &version("2.0.0")), None);
 }
 

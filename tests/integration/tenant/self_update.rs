@@ -38,8 +38,22 @@ pub(crate) fn offering(device: &Device, version: &str, announced_sha256: Option<
     tenant
 }
 
-/// A stand-in `installer` that keeps the package it was given at `tools/received.pkg`.
+/// A stand-in `installer` that keeps the package it was given at `tools/received.pkg`
+/// and, as the real package does, installs `usr/local/bin/agent` on the target: a
+/// script answering `--version` with the package's version.
 pub(crate) fn installer(device: &Device, body_after_copy: &str) -> String {
+    bare_installer(device, &format!("{LAY_DOWN_AGENT}{body_after_copy}"))
+}
+
+/// Writes `$4/usr/local/bin/agent` printing `agent <the package's version line>`.
+const LAY_DOWN_AGENT: &str = r#"version=$(sed -n 's/^version //p' "$2")
+mkdir -p "$4/usr/local/bin"
+printf '#!/bin/sh\necho "agent %s"\n' "$version" > "$4/usr/local/bin/agent"
+chmod 755 "$4/usr/local/bin/agent"
+"#;
+
+/// Like [`installer`], but installing nothing: only `body_after_copy` runs.
+pub(crate) fn bare_installer(device: &Device, body_after_copy: &str) -> String {
     let received = device.root().join("tools/received.pkg");
     let body = format!("cat \"$2\" > '{}'\n{body_after_copy}", received.display());
     format!("commands.installer={}", stand_in(device, "installer", &body).display())
