@@ -18,7 +18,7 @@
 //!   leftover descendants are then stopped and reported.
 //!
 //! The output capture lives in `capture`, the process group and its liveness
-//! check in `group`; `watch` lets a check-in record each group while it runs, so
+//! check in `group`; `escapees` stops descendants that left the group; `watch` lets a check-in record each group while it runs, so
 //! the next agent can stop it after a `kill -9` ([`crate::orphans`]); `environment`
 //! keeps the agent's secrets out of every child's environment.
 
@@ -39,6 +39,7 @@ use tracing::{debug, warn};
 
 mod capture;
 mod environment;
+mod escapees;
 mod group;
 #[cfg(target_os = "linux")]
 pub(crate) use group::proc_scan::start_ticks;
@@ -48,6 +49,7 @@ pub use capture::CapturedOutput;
 use capture::OutputReader;
 #[cfg(test)]
 pub(crate) use environment::SECRET_VARIABLES;
+pub use escapees::adopt_orphans;
 use group::ProcessGroup;
 #[cfg(test)]
 pub(crate) use group::group_is_alive;
@@ -169,7 +171,7 @@ pub struct ChildOutcome {
     /// Time from spawning the program until supervision finished.
     pub duration: Duration,
     /// Descendants were still alive after the program ended by itself and
-    /// had to be stopped.
+    /// had to be stopped, or descendants that left its group were stopped.
     pub stray_processes_stopped: bool,
 }
 
@@ -261,6 +263,7 @@ pub async fn run_child(
     let started = Instant::now();
     let mut supervision =
         Supervision::new(child, receiver, limits).map_err(|source| SpawnError::from_start(spec, source))?;
+    let _leader = escapees::register_leader(supervision.group.id);
     debug!(program = %spec.program.display(), group = supervision.group.id.as_raw(), "child started");
     // The watcher hears of the group once it has run for `WATCH_AFTER`, or when it
     // is to be stopped, and that it ended when this returns or its future is
@@ -298,6 +301,8 @@ pub async fn run_child(
             return Err(SpawnError::Wait { program: spec.program.clone(), source });
         }
     };
+    let escaped = escapees::stop_escapees(&spec.program, limits.grace).await;
+    let stray_processes_stopped = stray_processes_stopped || escaped > 0;
     supervision.output.drain(DRAIN_WAIT).await;
     supervision.group.settled = true;
     let duration = started.elapsed();

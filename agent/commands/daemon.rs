@@ -17,6 +17,7 @@ pub fn daemon(settings: &Settings, flags: &[String]) -> anyhow::Result<u8> {
     };
     // Worker threads serve the control socket and signals while the check-ins
     // run on this thread, so neither waits for a busy item.
+    crate::process::adopt_orphans();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(daemon::serve(setup))?;
     Ok(exit_code::SUCCESS)

@@ -21,6 +21,7 @@ use crate::terminal;
 /// Runs one check-in, through the daemon when one runs, else in this process.
 pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
     let mut view = if arguments.json { Box::new(QuietProgress) } else { progress::for_stdout() };
+    crate::process::adopt_orphans();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let ended = runtime.block_on(async {
         match client::connect(&settings.paths.socket).await? {
