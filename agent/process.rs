@@ -71,6 +71,12 @@ const PIPE_END_WAIT: Duration = Duration::from_millis(100);
 /// once when it is to be stopped.
 const WATCH_AFTER: Duration = Duration::from_millis(20);
 
+/// How often the process table is walked for a running program's descendants that
+/// left its group, where orphans cannot be adopted (macOS): the first look once it
+/// has run for [`WATCH_AFTER`], then at this interval. A walk costs a few
+/// milliseconds, so a long install pays well under 1%.
+const LOOK_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How long output still buffered in the pipe is read after the group is gone.
 const DRAIN_WAIT: Duration = Duration::from_millis(100);
 
@@ -301,7 +307,7 @@ pub async fn run_child(
             return Err(SpawnError::Wait { program: spec.program.clone(), source });
         }
     };
-    let escaped = escapees::stop_escapees(&spec.program, limits.grace).await;
+    let escaped = escapees::stop_escapees(&mut supervision.sightings, &spec.program, limits.grace).await;
     let stray_processes_stopped = stray_processes_stopped || escaped > 0;
     supervision.output.drain(DRAIN_WAIT).await;
     supervision.group.settled = true;
@@ -363,6 +369,8 @@ struct Supervision {
     leader: Leader,
     group: ProcessGroup,
     output: OutputReader,
+    /// Its descendants seen outside its group (macOS).
+    sightings: escapees::Sightings,
 }
 
 impl Supervision {
@@ -375,6 +383,7 @@ impl Supervision {
         Ok(Self {
             leader: Leader { child, status: None, untracked: false },
             group: ProcessGroup { id: Pid::from_raw(process_id), settled: false },
+            sightings: escapees::Sightings::new(Pid::from_raw(process_id)),
             output: OutputReader {
                 receiver,
                 chunk: vec![0; READ_CHUNK_SIZE].into_boxed_slice(),
@@ -389,6 +398,9 @@ impl Supervision {
     async fn watch(&mut self, limits: &Limits, cancel: &CancellationToken) -> Watched {
         let deadline = tokio::time::sleep_until(limits.deadline);
         tokio::pin!(deadline);
+        let looking = escapees::looks_while_running();
+        let mut looks = tokio::time::interval_at(Instant::now() + WATCH_AFTER, LOOK_INTERVAL);
+        looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let output = &mut self.output;
             tokio::select! {
@@ -401,6 +413,7 @@ impl Supervision {
                 () = output.read_until_finished(), if !output.finished => {}
                 () = &mut deadline => return Watched::Interrupted(ChildEnd::TimedOut),
                 () = cancel.cancelled() => return Watched::Interrupted(ChildEnd::Cancelled),
+                _ = looks.tick(), if looking => self.sightings.look(),
             }
         }
     }

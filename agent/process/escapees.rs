@@ -9,8 +9,11 @@
 //! such an adopted child exists is anything stopped. Adopted children that already
 //! exited are reaped here, since the async runtime only reaps the children it started.
 //!
-//! Elsewhere (macOS) nothing is adopted and nothing is found here: a process that
-//! left the group escapes (see the README, "Processes").
+//! macOS has no subreaper (launchd adopts orphans), so while an item's program runs
+//! the process table is walked now and then ([`Sightings::look`]) and its
+//! descendants outside its group are noted; those still alive (same start time)
+//! when it ends are stopped. One that leaves and loses its parent between two looks
+//! escapes (see the README, "Processes").
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -20,7 +23,8 @@ use std::time::Duration;
 
 use nix::unistd::Pid;
 
-/// Whether this process adopts orphaned descendants ([`adopt_orphans`] succeeded).
+/// Whether this process looks for escapees ([`adopt_orphans`] was called, and on
+/// Linux succeeded).
 static ADOPTING: AtomicBool = AtomicBool::new(false);
 
 /// The program leaders the agent started and has not yet finished supervising:
@@ -32,6 +36,8 @@ static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 /// ends. Called once by the commands that run items; a failure is logged and the
 /// agent carries on as before.
 pub fn adopt_orphans() {
+    #[cfg(not(target_os = "linux"))]
+    ADOPTING.store(true, Ordering::Relaxed);
     #[cfg(target_os = "linux")]
     match nix::sys::prctl::set_child_subreaper(true) {
         Ok(()) => ADOPTING.store(true, Ordering::Relaxed),
@@ -67,7 +73,7 @@ fn leaders() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
 /// Check-ins run one at a time, so what was adopted while this item ran came from
 /// it; an escapee of a program started by another task at the same time (the
 /// daemon's doctor, say) would be stopped here too, as it escaped all the same.
-pub(super) async fn stop_escapees(program: &Path, grace: Duration) -> usize {
+pub(super) async fn stop_escapees(sightings: &mut Sightings, program: &Path, grace: Duration) -> usize {
     if !ADOPTING.load(Ordering::Relaxed) {
         return 0;
     }
@@ -75,7 +81,7 @@ pub(super) async fn stop_escapees(program: &Path, grace: Duration) -> usize {
     // Stopping an escapee orphans its own children that left its group in turn; they
     // are adopted then, and found by the next round.
     for _ in 0..ROUNDS {
-        let escapees = platform::adopted_children();
+        let escapees = platform::escapees(sightings);
         if escapees.is_empty() {
             break;
         }
@@ -93,6 +99,14 @@ pub(super) async fn stop_escapees(program: &Path, grace: Duration) -> usize {
     stopped
 }
 
+pub(super) use platform::Sightings;
+
+/// Whether the process table is walked while a program runs ([`Sightings::look`]):
+/// on macOS, once [`adopt_orphans`] was called.
+pub(super) fn looks_while_running() -> bool {
+    cfg!(not(target_os = "linux")) && ADOPTING.load(Ordering::Relaxed)
+}
+
 /// How many times the agent's children are looked at again after escapees were
 /// stopped: an escapee's escapee is found in the second round, and a chain deeper
 /// than this is left to the next item's end.
@@ -100,7 +114,6 @@ const ROUNDS: usize = 4;
 
 /// A process that left an item's group.
 #[derive(Debug)]
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(super) struct Escapee {
     pid: i32,
     /// Its command name as the system shows it.
@@ -127,9 +140,22 @@ mod platform {
     /// How long an escapee is watched after `SIGKILL`.
     const KILL_WAIT: Duration = Duration::from_secs(1);
 
+    /// Nothing to note on Linux: orphans are adopted instead.
+    pub(in crate::process) struct Sightings;
+
+    impl Sightings {
+        /// Nothing noted yet.
+        pub(in crate::process) fn new(_leader: Pid) -> Self {
+            Self
+        }
+
+        /// Never called on Linux.
+        pub(in crate::process) fn look(&mut self) {}
+    }
+
     /// The agent's live children it did not start; zombies among them are reaped
     /// on the way.
-    pub(super) fn adopted_children() -> Vec<Escapee> {
+    pub(super) fn escapees(_sightings: &mut Sightings) -> Vec<Escapee> {
         let mut escapees = Vec::new();
         for pid in children_of_self() {
             if leaders().contains(&pid) {
@@ -197,16 +223,169 @@ mod platform {
 }
 
 #[cfg(not(target_os = "linux"))]
-mod platform {
+use table_walk as platform;
+
+/// Finding escapees by walking the process table while the program runs (macOS;
+/// built on Linux too, for its tests).
+#[cfg(any(not(target_os = "linux"), test))]
+mod table_walk {
+    use std::collections::HashMap;
     use std::time::Duration;
+
+    use nix::errno::Errno;
+    use nix::sys::signal::{Signal, kill, killpg};
+    use nix::unistd::{Pid, getpgid};
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 
     use super::Escapee;
 
-    /// Nothing is adopted here.
-    pub(super) fn adopted_children() -> Vec<Escapee> {
-        Vec::new()
+    /// How often a stopped escapee is checked while it is given time to end.
+    const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+    /// How long an escapee is watched after `SIGKILL`.
+    const KILL_WAIT: Duration = Duration::from_secs(1);
+
+    /// The descendants of one leader seen outside its group while it ran.
+    pub(in crate::process) struct Sightings {
+        leader: Pid,
+        seen: Vec<Sighting>,
+        system: Option<System>,
     }
 
-    /// Never called: nothing is adopted here.
-    pub(super) async fn stop(_escapee: &Escapee, _grace: Duration) {}
+    struct Sighting {
+        pid: sysinfo::Pid,
+        /// Start time, in seconds since the Unix epoch: a reused pid is not it.
+        started: u64,
+        name: String,
+    }
+
+    impl Sightings {
+        /// Nothing noted yet.
+        pub(in crate::process) fn new(leader: Pid) -> Self {
+            Self { leader, seen: Vec::new(), system: None }
+        }
+
+        /// Walks the process table from the leader down by parent pid and notes
+        /// each descendant not in the leader's group.
+        pub(in crate::process) fn look(&mut self) {
+            let system = self.system.get_or_insert_with(System::new);
+            let refresh = ProcessRefreshKind::nothing().without_tasks();
+            system.refresh_processes_specifics(ProcessesToUpdate::All, true, refresh);
+            let mut children: HashMap<sysinfo::Pid, Vec<sysinfo::Pid>> = HashMap::new();
+            for (pid, process) in system.processes() {
+                if let Some(parent) = process.parent() {
+                    children.entry(parent).or_default().push(*pid);
+                }
+            }
+            let Ok(leader) = u32::try_from(self.leader.as_raw()) else { return };
+            let mut family = vec![sysinfo::Pid::from_u32(leader)];
+            while let Some(pid) = family.pop() {
+                for child in children.get(&pid).into_iter().flatten() {
+                    family.push(*child);
+                    let Some(process) = system.process(*child) else { continue };
+                    let in_group = getpgid(Some(Pid::from_raw(child.as_u32() as i32))) == Ok(self.leader);
+                    if !in_group && !self.seen.iter().any(|seen| seen.pid == *child) {
+                        let name = process.name().to_string_lossy().into_owned();
+                        self.seen.push(Sighting { pid: *child, started: process.start_time(), name });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The noted descendants still alive with the start time they were seen with.
+    pub(super) fn escapees(sightings: &mut Sightings) -> Vec<Escapee> {
+        let seen = std::mem::take(&mut sightings.seen);
+        if seen.is_empty() {
+            return Vec::new();
+        }
+        let pids: Vec<sysinfo::Pid> = seen.iter().map(|sighting| sighting.pid).collect();
+        let mut system = System::new();
+        let refresh = ProcessRefreshKind::nothing().without_tasks();
+        system.refresh_processes_specifics(ProcessesToUpdate::Some(&pids), true, refresh);
+        seen.into_iter()
+            .filter(|sighting| system.process(sighting.pid).is_some_and(|now| now.start_time() == sighting.started))
+            .filter_map(|sighting| {
+                let pid = i32::try_from(sighting.pid.as_u32()).ok()?;
+                let leads_group = getpgid(Some(Pid::from_raw(pid))) == Ok(Pid::from_raw(pid));
+                Some(Escapee { pid, name: sighting.name, leads_group })
+            })
+            .collect()
+    }
+
+    /// `SIGTERM` (and `SIGCONT`) to the escapee and the group it leads, up to
+    /// `grace` for it to end, then `SIGKILL`. launchd reaps it.
+    pub(super) async fn stop(escapee: &Escapee, grace: Duration) {
+        send(escapee, Signal::SIGTERM);
+        send(escapee, Signal::SIGCONT);
+        if gone_within(escapee.pid, grace).await {
+            return;
+        }
+        send(escapee, Signal::SIGKILL);
+        if !gone_within(escapee.pid, KILL_WAIT).await {
+            tracing::warn!(pid = escapee.pid, "a process that left the item's group is still alive after SIGKILL");
+        }
+    }
+
+    fn send(escapee: &Escapee, signal: Signal) {
+        let pid = Pid::from_raw(escapee.pid);
+        if escapee.leads_group {
+            let _ = killpg(pid, signal);
+        }
+        let _ = kill(pid, signal);
+    }
+
+    /// Polls for at most `limit` until no process has the escapee's pid.
+    async fn gone_within(pid: i32, limit: Duration) -> bool {
+        let give_up_at = tokio::time::Instant::now() + limit;
+        loop {
+            if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= give_up_at {
+                return false;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+
+    use nix::unistd::Pid;
+
+    use super::table_walk::{Sightings, escapees, stop};
+
+    #[tokio::test]
+    async fn a_walk_of_the_process_table_finds_a_descendant_that_left_the_group() {
+        let mut leader = std::process::Command::new("sh")
+            .args(["-c", "setsid sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(leader.stdout.take().unwrap()), &mut line).unwrap();
+        let escapee: i32 = line.trim().parse().unwrap();
+        // setsid runs in the background job; wait until it is in its own session.
+        for _ in 0..200 {
+            if nix::unistd::getsid(Some(Pid::from_raw(escapee))) == Ok(Pid::from_raw(escapee)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let leader_pid = Pid::from_raw(i32::try_from(leader.id()).unwrap());
+        let mut sightings = Sightings::new(leader_pid);
+        sightings.look();
+        let found = escapees(&mut sightings);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].pid, escapee);
+        assert_eq!(found[0].name, "sleep");
+        assert!(found[0].leads_group);
+        stop(&found[0], Duration::from_secs(1)).await;
+        assert!(leader.wait().unwrap().success(), "the leader saw its child end");
+    }
 }
