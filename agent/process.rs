@@ -18,9 +18,10 @@
 //!   leftover descendants are then stopped and reported.
 //!
 //! The output capture lives in `capture`, the process group and its liveness
-//! check in `group`; `escapees` stops descendants that left the group; `watch` lets a check-in record each group while it runs, so
-//! the next agent can stop it after a `kill -9` ([`crate::orphans`]); `environment`
-//! keeps the agent's secrets out of every child's environment.
+//! check in `group`; `escapees` finds and stops descendants that left the group;
+//! `watch` lets a check-in record each group while it runs, so the next agent can
+//! stop it after a `kill -9` ([`crate::orphans`]); `environment` keeps the agent's
+//! secrets out of every child's environment.
 
 use std::ffi::OsString;
 use std::io;

@@ -15,9 +15,9 @@ pub fn daemon(settings: &Settings, flags: &[String]) -> anyhow::Result<u8> {
         loaded: settings.loaded.clone(),
         reload: Box::new(move || Ok(Settings::load(&flags)?.loaded)),
     };
+    crate::process::adopt_orphans();
     // Worker threads serve the control socket and signals while the check-ins
     // run on this thread, so neither waits for a busy item.
-    crate::process::adopt_orphans();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(daemon::serve(setup))?;
     Ok(exit_code::SUCCESS)

@@ -31,10 +31,11 @@ static ADOPTING: AtomicBool = AtomicBool::new(false);
 /// children of the agent that are not escapees.
 static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
-/// Makes the agent the reaper of its orphaned descendants (Linux), so that a
-/// process that left an item's group can still be found and stopped when the item
-/// ends. Called once by the commands that run items; a failure is logged and the
-/// agent carries on as before.
+/// Lets [`run_child`](super::run_child) find the descendants that leave an item's
+/// group: on Linux it makes the agent the reaper of its orphaned descendants, on
+/// macOS it turns on the walks of the process table while a program runs. Called
+/// once by the commands that run items (not by unit tests, whose own children are
+/// not all the agent's); a failure is logged and the agent carries on as before.
 pub fn adopt_orphans() {
     #[cfg(not(target_os = "linux"))]
     ADOPTING.store(true, Ordering::Relaxed);
