@@ -63,6 +63,28 @@ pub enum DownloadError {
         /// The digest of what arrived.
         actual: String,
     },
+    /// The file is larger than `downloads.max_size`; it was stopped and deleted.
+    #[error(
+        "the download of {url} is larger than downloads.max_size ({limit} bytes){announced}; it was stopped and deleted"
+    )]
+    TooLarge {
+        /// The URL, without its query.
+        url: String,
+        /// The limit, in bytes.
+        limit: u64,
+        /// `" (the server announced N bytes)"` when it was refused before the body, else empty.
+        announced: String,
+    },
+    /// The server sent more than its `Content-Length`; the file was deleted.
+    #[error(
+        "the download of {url} sent more than the {announced} bytes its Content-Length announced; it was stopped and deleted"
+    )]
+    LongerThanAnnounced {
+        /// The URL, without its query.
+        url: String,
+        /// The `Content-Length`.
+        announced: u64,
+    },
     /// The item's deadline passed; what arrived is kept to resume.
     #[error("the download of {url} ran out of time after {received} bytes; the partial file is kept to resume")]
     TimedOut {
@@ -77,6 +99,13 @@ pub enum DownloadError {
         /// The URL, without its query.
         url: String,
     },
+}
+
+impl DownloadError {
+    /// Whether the partial file must go: what arrived broke a limit and cannot be resumed.
+    pub(super) fn discards_partial(&self) -> bool {
+        matches!(self, DownloadError::TooLarge { .. } | DownloadError::LongerThanAnnounced { .. })
+    }
 }
 
 /// An error with its causes, joined by `: `, the way `{:#}` prints an anyhow chain.

@@ -30,6 +30,8 @@ pub struct Downloader<'a> {
     pub deadline: Instant,
     /// Fires when the agent is shutting down.
     pub cancel: &'a CancellationToken,
+    /// The most bytes the file may have (`downloads.max_size`).
+    pub max_size: u64,
 }
 
 /// A verified file in the cache.
@@ -96,14 +98,23 @@ impl Downloader<'_> {
             Ok(Err(stopped)) => return Err(self.stopped(stopped, url, 0)),
             Err(error) => return Err(cache_error(&partial_path)(error)),
         };
-        let obtained = match url {
-            DownloadUrl::Http(address) => {
-                let resumed_from = http::download(self, address, &mut partial).await?;
-                Obtained::Downloaded { resumed_from }
-            }
-            DownloadUrl::File(path) => {
-                self.copy(&self.root.join(path.strip_prefix("/").unwrap_or(path)), &mut partial, url).await?;
-                Obtained::Copied
+        let transfer = match url {
+            DownloadUrl::Http(address) => http::download(self, address, &mut partial)
+                .await
+                .map(|resumed_from| Obtained::Downloaded { resumed_from }),
+            DownloadUrl::File(path) => self
+                .copy(&self.root.join(path.strip_prefix("/").unwrap_or(path)), &mut partial, url)
+                .await
+                .map(|()| Obtained::Copied),
+        };
+        let obtained = match transfer {
+            Ok(obtained) => obtained,
+            Err(error) => {
+                if error.discards_partial() {
+                    drop(partial);
+                    cache.remove_file(&partial_name).map_err(|error| cache_error(&partial_path)(error.into()))?;
+                }
+                return Err(error);
             }
         };
         let (path, bytes, digest) = partial.finish().await.map_err(cache_error(&partial_path))?;
@@ -164,8 +175,21 @@ impl Downloader<'_> {
             if read == 0 {
                 return Ok(());
             }
+            self.check_size(partial.len() + read as u64, url)?;
             partial.append(&buffer[..read]).await.map_err(cache_error(self.cache_dir))?;
         }
+    }
+
+    /// Fails when a file of `bytes` would pass `downloads.max_size`.
+    pub(super) fn check_size(&self, bytes: u64, url: &DownloadUrl) -> Result<(), DownloadError> {
+        if bytes > self.max_size {
+            return Err(DownloadError::TooLarge {
+                url: url.redacted(),
+                limit: self.max_size,
+                announced: String::new(),
+            });
+        }
+        Ok(())
     }
 
     /// Whether the work must stop now.
@@ -212,7 +236,13 @@ mod tests {
     const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
     fn downloader<'a>(root: &'a Path, cache: &'a Path, cancel: &'a CancellationToken) -> Downloader<'a> {
-        Downloader { cache_dir: cache, root, deadline: Instant::now() + Duration::from_secs(30), cancel }
+        Downloader {
+            cache_dir: cache,
+            root,
+            deadline: Instant::now() + Duration::from_secs(30),
+            cancel,
+            max_size: 1 << 20,
+        }
     }
 
     #[tokio::test]

@@ -72,6 +72,13 @@ pub(super) async fn download(
         if !status.is_success() {
             return Err(DownloadError::Status { url: shown.redacted(), status: status.as_u16() });
         }
+        if let Some(announced) = response.content_length()
+            && partial.len().saturating_add(announced) > downloader.max_size
+        {
+            let limit = downloader.max_size;
+            let announced = format!(" (the server announced {} bytes)", partial.len().saturating_add(announced));
+            return Err(DownloadError::TooLarge { url: shown.redacted(), limit, announced });
+        }
         stream_body(downloader, response, partial, &shown).await?;
         return Ok(resumed.then_some(offset));
     }
@@ -88,9 +95,16 @@ async fn stream_body(
     partial: &mut PartialFile,
     shown: &DownloadUrl,
 ) -> Result<(), DownloadError> {
+    let announced = response.content_length();
+    let mut received: u64 = 0;
     loop {
         let stop = match downloader.bounded(response.chunk()).await {
             Ok(Ok(Some(bytes))) => {
+                received += bytes.len() as u64;
+                if let Some(announced) = announced.filter(|announced| received > *announced) {
+                    return Err(DownloadError::LongerThanAnnounced { url: shown.redacted(), announced });
+                }
+                downloader.check_size(partial.len() + bytes.len() as u64, shown)?;
                 partial.append(&bytes).await.map_err(cache_error(downloader.cache_dir))?;
                 continue;
             }

@@ -4,6 +4,7 @@
 //! `AGENT_ROOT`.
 
 mod clock;
+mod downloads;
 mod saved_files;
 mod telemetry;
 mod tenant_reports;

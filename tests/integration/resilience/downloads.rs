@@ -1,0 +1,59 @@
+//! Downloads are bounded in size, speed and disk: a file past `downloads.max_size`
+//! or longer than its `Content-Length` is stopped and leaves nothing in the cache.
+
+use crate::app_fixtures::{app_zip, cache_files, custom_app, installed_app, sha256};
+use crate::http_server::{FileServer, Served};
+use crate::support::{Device, blueprint, code, item, text};
+
+/// Checks in once with a custom app served as `served`, `extra` flags added; gives
+/// the item's message after checking it failed, installed nothing and left nothing.
+fn fails_and_leaves_nothing(served: Served, extra: &[&str]) -> String {
+    let (device, server) = (Device::new(), FileServer::start());
+    let digest = sha256(&served.bytes);
+    server.serve_with("/Foo.zip", served);
+    let app = custom_app("zip", &server.url("/Foo.zip"), &digest, "audit_and_enforce", None);
+    let output = device.check_in(&device.write_blueprint(&blueprint(vec![app])), extra);
+    assert_eq!(code(&output), 1, "{}{}", text(&output.stdout), text(&output.stderr));
+    let status = device.status();
+    let app_item = item(&status, "Foo");
+    assert_eq!(app_item["status"], "failed", "{app_item}");
+    assert!(!installed_app(&device).exists(), "nothing installed");
+    assert!(cache_files(&device).is_empty(), "nothing left in the cache: {:?}", cache_files(&device));
+    app_item["message"].as_str().unwrap().replace(&server.url("/Foo.zip"), "<url>")
+}
+
+#[test]
+fn a_download_announced_past_max_size_is_refused_before_its_body() {
+    let served = Served { bytes: app_zip("2.1", 8192), ..Served::default() };
+    let message = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=4 KiB"]);
+    assert!(message.starts_with("the download of <url> is larger than downloads.max_size (4096 bytes)"), "{message}");
+    assert!(message.contains("(the server announced "), "{message}");
+    assert!(message.ends_with("it was stopped and deleted"), "{message}");
+}
+
+#[test]
+fn a_download_without_a_length_is_stopped_at_max_size() {
+    let served = Served { bytes: app_zip("2.1", 8192), no_length: true, ..Served::default() };
+    let message = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=4096"]);
+    let expected = "the download of <url> is larger than downloads.max_size (4096 bytes); it was stopped and deleted";
+    assert_eq!(message, expected);
+}
+
+#[test]
+fn a_body_longer_than_its_content_length_is_not_installed() {
+    // HTTP/1.1 framing ends the body at the announced length: what is taken is
+    // the announced bytes, which do not match the sha256 of the whole file.
+    let served = Served { bytes: app_zip("2.1", 8192), announce_length: Some(100), ..Served::default() };
+    let message = fails_and_leaves_nothing(served, &[]);
+    assert!(message.starts_with("sha256 mismatch for <url>"), "{message}");
+}
+
+#[test]
+fn max_size_is_checked_when_configured() {
+    let device = Device::new();
+    let output = device.run(&["config", "--set", "downloads.max_size=20 GB"]);
+    assert_ne!(code(&output), 0);
+    let errors = text(&output.stderr);
+    assert!(errors.contains("downloads.max_size"), "{errors}");
+    assert!(errors.contains("expected a size from 1 byte to 1024 TiB"), "{errors}");
+}
