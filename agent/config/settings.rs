@@ -46,7 +46,7 @@ pub struct AgentConfig {
     /// What `agent doctor` checks against: the push host and its ports, the time
     /// limit of each check, and the ages and lifetimes past which it warns or fails.
     pub doctor: Doctor,
-    /// How large a download may be.
+    /// How large a download may be and how much disk it must leave free.
     pub downloads: Downloads,
 }
 
@@ -56,6 +56,10 @@ pub struct Downloads {
     /// The most bytes one file may have; a larger one is stopped and deleted.
     #[serde(serialize_with = "as_size_text")]
     pub max_size: u64,
+    /// The bytes a download must leave free on the cache's volume; one that would
+    /// leave less is stopped and deleted.
+    #[serde(serialize_with = "as_size_text")]
+    pub min_free_space: u64,
 }
 
 /// The thresholds and hosts of `agent doctor`. Configurable so an admin can match
@@ -290,7 +294,7 @@ impl Default for AgentConfig {
             commands: Commands::default(),
             inventory: Inventory { collector_timeout: Duration::from_secs(MINUTE) },
             doctor: Doctor::default(),
-            downloads: Downloads { max_size: 20 << 30 },
+            downloads: Downloads { max_size: 20 << 30, min_free_space: 5 << 30 },
         }
     }
 }
@@ -458,7 +462,7 @@ mod tests {
                 "tenant": { "url": null, "token": null, "connect_timeout": "10s", "request_timeout": "30s" },
                 "otel": { "endpoint": null, "export_timeout": "5s" },
                 "logs": { "retention_days": 14, "level": "info" },
-                "downloads": { "max_size": "20 GiB" },
+                "downloads": { "max_size": "20 GiB", "min_free_space": "5 GiB" },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",

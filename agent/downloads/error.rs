@@ -85,6 +85,24 @@ pub enum DownloadError {
         /// The `Content-Length`.
         announced: u64,
     },
+    /// Writing the file would leave less than `downloads.min_free_space` free; it was
+    /// stopped and deleted.
+    #[error(
+        "the download of {url} would leave less than downloads.min_free_space ({limit} bytes) free on the volume of {}: {free} bytes are free and {needed} more are needed; it was stopped and deleted",
+        cache.display()
+    )]
+    NoRoom {
+        /// The URL, without its query.
+        url: String,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The download cache.
+        cache: PathBuf,
+        /// Bytes free on its volume.
+        free: u64,
+        /// Bytes still to write, as far as they are known.
+        needed: u64,
+    },
     /// The item's deadline passed; what arrived is kept to resume.
     #[error("the download of {url} ran out of time after {received} bytes; the partial file is kept to resume")]
     TimedOut {
@@ -104,7 +122,10 @@ pub enum DownloadError {
 impl DownloadError {
     /// Whether the partial file must go: what arrived broke a limit and cannot be resumed.
     pub(super) fn discards_partial(&self) -> bool {
-        matches!(self, DownloadError::TooLarge { .. } | DownloadError::LongerThanAnnounced { .. })
+        matches!(
+            self,
+            DownloadError::TooLarge { .. } | DownloadError::LongerThanAnnounced { .. } | DownloadError::NoRoom { .. }
+        )
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Downloader<'a> {
     pub cancel: &'a CancellationToken,
     /// The most bytes the file may have (`downloads.max_size`).
     pub max_size: u64,
+    /// The bytes the download must leave free on the cache's volume (`downloads.min_free_space`).
+    pub min_free_space: u64,
 }
 
 /// A verified file in the cache.
@@ -98,14 +100,9 @@ impl Downloader<'_> {
             Ok(Err(stopped)) => return Err(self.stopped(stopped, url, 0)),
             Err(error) => return Err(cache_error(&partial_path)(error)),
         };
-        let transfer = match url {
-            DownloadUrl::Http(address) => http::download(self, address, &mut partial)
-                .await
-                .map(|resumed_from| Obtained::Downloaded { resumed_from }),
-            DownloadUrl::File(path) => self
-                .copy(&self.root.join(path.strip_prefix("/").unwrap_or(path)), &mut partial, url)
-                .await
-                .map(|()| Obtained::Copied),
+        let transfer = match self.check_room(&partial, 0, url) {
+            Err(error) => Err(error),
+            Ok(()) => self.transfer(url, &mut partial).await,
         };
         let obtained = match transfer {
             Ok(obtained) => obtained,
@@ -124,6 +121,19 @@ impl Downloader<'_> {
         }
         cache.rename(&partial_name, &cache, &verified_name).map_err(|error| cache_error(&verified)(error.into()))?;
         Ok(Downloaded { path: verified, bytes, obtained })
+    }
+
+    /// Fetches or copies `url` into `partial`.
+    async fn transfer(&self, url: &DownloadUrl, partial: &mut PartialFile) -> Result<Obtained, DownloadError> {
+        match url {
+            DownloadUrl::Http(address) => {
+                http::download(self, address, partial).await.map(|resumed_from| Obtained::Downloaded { resumed_from })
+            }
+            DownloadUrl::File(path) => self
+                .copy(&self.root.join(path.strip_prefix("/").unwrap_or(path)), partial, url)
+                .await
+                .map(|()| Obtained::Copied),
+        }
     }
 
     /// A verified file already in the cache, hashed again in case it was changed;
@@ -166,6 +176,9 @@ impl Downloader<'_> {
         };
         let mut file = tokio::fs::File::open(source).await.map_err(source_error(source))?;
         partial.restart().await.map_err(cache_error(self.cache_dir))?;
+        let length = file.metadata().await.map_err(source_error(source))?.len();
+        self.check_size(length, url)?;
+        self.check_room(partial, length, url)?;
         let mut buffer = vec![0; COPY_CHUNK_SIZE];
         loop {
             let read = match self.bounded(file.read(&mut buffer)).await {
@@ -176,6 +189,7 @@ impl Downloader<'_> {
                 return Ok(());
             }
             self.check_size(partial.len() + read as u64, url)?;
+            self.check_room(partial, read as u64, url)?;
             partial.append(&buffer[..read]).await.map_err(cache_error(self.cache_dir))?;
         }
     }
@@ -188,6 +202,17 @@ impl Downloader<'_> {
                 limit: self.max_size,
                 announced: String::new(),
             });
+        }
+        Ok(())
+    }
+
+    /// Fails when writing `more` bytes into `partial` would leave less than
+    /// `downloads.min_free_space` free on its volume.
+    pub(super) fn check_room(&self, partial: &PartialFile, more: u64, url: &DownloadUrl) -> Result<(), DownloadError> {
+        let free = partial.free_bytes().map_err(cache_error(self.cache_dir))?;
+        if free.saturating_sub(more) < self.min_free_space {
+            let (limit, cache) = (self.min_free_space, self.cache_dir.to_path_buf());
+            return Err(DownloadError::NoRoom { url: url.redacted(), limit, cache, free, needed: more });
         }
         Ok(())
     }
@@ -242,6 +267,7 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(30),
             cancel,
             max_size: 1 << 20,
+            min_free_space: 0,
         }
     }
 

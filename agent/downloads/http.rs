@@ -79,6 +79,7 @@ pub(super) async fn download(
             let announced = format!(" (the server announced {} bytes)", partial.len().saturating_add(announced));
             return Err(DownloadError::TooLarge { url: shown.redacted(), limit, announced });
         }
+        downloader.check_room(partial, response.content_length().unwrap_or(0), &shown)?;
         stream_body(downloader, response, partial, &shown).await?;
         return Ok(resumed.then_some(offset));
     }
@@ -105,6 +106,7 @@ async fn stream_body(
                     return Err(DownloadError::LongerThanAnnounced { url: shown.redacted(), announced });
                 }
                 downloader.check_size(partial.len() + bytes.len() as u64, shown)?;
+                downloader.check_room(partial, bytes.len() as u64, shown)?;
                 partial.append(&bytes).await.map_err(cache_error(downloader.cache_dir))?;
                 continue;
             }

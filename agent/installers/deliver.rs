@@ -35,6 +35,7 @@ pub(crate) async fn deliver(
         deadline: context.deadline,
         cancel: context.cancel,
         max_size: context.config.downloads.max_size,
+        min_free_space: context.config.downloads.min_free_space,
     };
     tracing::info!(item_id = %context.item_id, url = %package.url, "Download started.");
     let download = downloader.fetch(&package.url, &package.sha256, package.source.as_str()).await?;

@@ -194,6 +194,7 @@ async fn fetch(context: &UpdateContext<'_>, ours: &Version, offer: &Offer, deadl
         deadline,
         cancel: context.cancel,
         max_size: context.config.downloads.max_size,
+        min_free_space: context.config.downloads.min_free_space,
     };
     let error = match downloader.fetch(&offer.url, &offer.sha256, "pkg").await {
         Ok(download) => {

@@ -1,13 +1,15 @@
-//! Downloads are bounded in size, speed and disk: a file past `downloads.max_size`
-//! or longer than its `Content-Length` is stopped and leaves nothing in the cache.
+//! Downloads are bounded in size, speed and disk: a file past `downloads.max_size`,
+//! longer than its `Content-Length`, or that would leave less than
+//! `downloads.min_free_space` on the volume is stopped and leaves nothing in the cache.
 
 use crate::app_fixtures::{app_zip, cache_files, custom_app, installed_app, sha256};
 use crate::http_server::{FileServer, Served};
 use crate::support::{Device, blueprint, code, item, text};
 
 /// Checks in once with a custom app served as `served`, `extra` flags added; gives
-/// the item's message after checking it failed, installed nothing and left nothing.
-fn fails_and_leaves_nothing(served: Served, extra: &[&str]) -> String {
+/// the item's message (its URL as `<url>`) and how many requests the server saw,
+/// after checking it failed, installed nothing and left nothing.
+fn fails_and_leaves_nothing(served: Served, extra: &[&str]) -> (String, usize) {
     let (device, server) = (Device::new(), FileServer::start());
     let digest = sha256(&served.bytes);
     server.serve_with("/Foo.zip", served);
@@ -19,13 +21,14 @@ fn fails_and_leaves_nothing(served: Served, extra: &[&str]) -> String {
     assert_eq!(app_item["status"], "failed", "{app_item}");
     assert!(!installed_app(&device).exists(), "nothing installed");
     assert!(cache_files(&device).is_empty(), "nothing left in the cache: {:?}", cache_files(&device));
-    app_item["message"].as_str().unwrap().replace(&server.url("/Foo.zip"), "<url>")
+    let message = app_item["message"].as_str().unwrap().replace(&server.url("/Foo.zip"), "<url>");
+    (message, server.requests("/Foo.zip").len())
 }
 
 #[test]
 fn a_download_announced_past_max_size_is_refused_before_its_body() {
     let served = Served { bytes: app_zip("2.1", 8192), ..Served::default() };
-    let message = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=4 KiB"]);
+    let (message, _) = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=4 KiB"]);
     assert!(message.starts_with("the download of <url> is larger than downloads.max_size (4096 bytes)"), "{message}");
     assert!(message.contains("(the server announced "), "{message}");
     assert!(message.ends_with("it was stopped and deleted"), "{message}");
@@ -34,7 +37,7 @@ fn a_download_announced_past_max_size_is_refused_before_its_body() {
 #[test]
 fn a_download_without_a_length_is_stopped_at_max_size() {
     let served = Served { bytes: app_zip("2.1", 8192), no_length: true, ..Served::default() };
-    let message = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=4096"]);
+    let (message, _) = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=4096"]);
     let expected = "the download of <url> is larger than downloads.max_size (4096 bytes); it was stopped and deleted";
     assert_eq!(message, expected);
 }
@@ -44,8 +47,30 @@ fn a_body_longer_than_its_content_length_is_not_installed() {
     // HTTP/1.1 framing ends the body at the announced length: what is taken is
     // the announced bytes, which do not match the sha256 of the whole file.
     let served = Served { bytes: app_zip("2.1", 8192), announce_length: Some(100), ..Served::default() };
-    let message = fails_and_leaves_nothing(served, &[]);
+    let (message, _) = fails_and_leaves_nothing(served, &[]);
     assert!(message.starts_with("sha256 mismatch for <url>"), "{message}");
+}
+
+#[test]
+fn a_download_that_would_leave_too_little_free_space_is_refused_before_its_request() {
+    let served = Served { bytes: app_zip("2.1", 0), ..Served::default() };
+    let (message, requests) = fails_and_leaves_nothing(served, &["--set", "downloads.min_free_space=1000 TiB"]);
+    let limit = 1000u64 << 40;
+    let expected = format!("the download of <url> would leave less than downloads.min_free_space ({limit} bytes) free");
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(message.contains("and 0 more are needed; it was stopped and deleted"), "{message}");
+    assert_eq!(requests, 0, "nothing is asked of the server");
+}
+
+#[test]
+fn a_content_length_past_the_free_space_is_refused_before_its_body() {
+    let announced = 1usize << 50;
+    let served = Served { bytes: app_zip("2.1", 0), announce_length: Some(announced), ..Served::default() };
+    let (message, requests) = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=1024 TiB"]);
+    let expected = "the download of <url> would leave less than downloads.min_free_space (5368709120 bytes) free";
+    assert!(message.starts_with(expected), "{message}");
+    assert!(message.contains(&format!("and {announced} more are needed")), "{message}");
+    assert_eq!(requests, 1);
 }
 
 #[test]
