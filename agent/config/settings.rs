@@ -46,7 +46,7 @@ pub struct AgentConfig {
     /// What `agent doctor` checks against: the push host and its ports, the time
     /// limit of each check, and the ages and lifetimes past which it warns or fails.
     pub doctor: Doctor,
-    /// How large a download may be and how much disk it must leave free.
+    /// How large a download may be, how much disk it must leave free, how slow it may be.
     pub downloads: Downloads,
 }
 
@@ -60,6 +60,13 @@ pub struct Downloads {
     /// leave less is stopped and deleted.
     #[serde(serialize_with = "as_size_text")]
     pub min_free_space: u64,
+    /// The bytes per second a transfer must average over each `min_rate_window`;
+    /// a slower one is stopped and deleted.
+    #[serde(serialize_with = "as_size_text")]
+    pub min_rate: u64,
+    /// The window `min_rate` is judged over.
+    #[serde(serialize_with = "as_duration_text")]
+    pub min_rate_window: Duration,
 }
 
 /// The thresholds and hosts of `agent doctor`. Configurable so an admin can match
@@ -294,7 +301,12 @@ impl Default for AgentConfig {
             commands: Commands::default(),
             inventory: Inventory { collector_timeout: Duration::from_secs(MINUTE) },
             doctor: Doctor::default(),
-            downloads: Downloads { max_size: 20 << 30, min_free_space: 5 << 30 },
+            downloads: Downloads {
+                max_size: 20 << 30,
+                min_free_space: 5 << 30,
+                min_rate: 1 << 10,
+                min_rate_window: Duration::from_secs(MINUTE),
+            },
         }
     }
 }
@@ -462,7 +474,9 @@ mod tests {
                 "tenant": { "url": null, "token": null, "connect_timeout": "10s", "request_timeout": "30s" },
                 "otel": { "endpoint": null, "export_timeout": "5s" },
                 "logs": { "retention_days": 14, "level": "info" },
-                "downloads": { "max_size": "20 GiB", "min_free_space": "5 GiB" },
+                "downloads": {
+                    "max_size": "20 GiB", "min_free_space": "5 GiB", "min_rate": "1 KiB", "min_rate_window": "1m"
+                },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",

@@ -103,6 +103,21 @@ pub enum DownloadError {
         /// Bytes still to write, as far as they are known.
         needed: u64,
     },
+    /// The transfer averaged less than `downloads.min_rate` over a window; it was
+    /// stopped and deleted.
+    #[error(
+        "the download of {url} received {received} bytes in {window}, less than downloads.min_rate ({min_rate} bytes per second over {window}); it was stopped and deleted"
+    )]
+    TooSlow {
+        /// The URL, without its query.
+        url: String,
+        /// Bytes received in the window.
+        received: u64,
+        /// The window, as admins write it (`"1m"`).
+        window: String,
+        /// The rate, in bytes per second.
+        min_rate: u64,
+    },
     /// The item's deadline passed; what arrived is kept to resume.
     #[error("the download of {url} ran out of time after {received} bytes; the partial file is kept to resume")]
     TimedOut {
@@ -124,7 +139,10 @@ impl DownloadError {
     pub(super) fn discards_partial(&self) -> bool {
         matches!(
             self,
-            DownloadError::TooLarge { .. } | DownloadError::LongerThanAnnounced { .. } | DownloadError::NoRoom { .. }
+            DownloadError::TooLarge { .. }
+                | DownloadError::LongerThanAnnounced { .. }
+                | DownloadError::NoRoom { .. }
+                | DownloadError::TooSlow { .. }
         )
     }
 }

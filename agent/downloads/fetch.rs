@@ -34,6 +34,10 @@ pub struct Downloader<'a> {
     pub max_size: u64,
     /// The bytes the download must leave free on the cache's volume (`downloads.min_free_space`).
     pub min_free_space: u64,
+    /// The bytes per second a transfer must average over each window (`downloads.min_rate`).
+    pub min_rate: u64,
+    /// That window (`downloads.min_rate_window`).
+    pub min_rate_window: std::time::Duration,
 }
 
 /// A verified file in the cache.
@@ -268,6 +272,8 @@ mod tests {
             cancel,
             max_size: 1 << 20,
             min_free_space: 0,
+            min_rate: 1,
+            min_rate_window: Duration::from_secs(60),
         }
     }
 

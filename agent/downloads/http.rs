@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::{StatusCode, Url};
+use tokio::time::Instant;
 
 use super::error::{DownloadError, with_causes};
 use super::fetch::{Downloader, cache_error};
@@ -98,16 +99,25 @@ async fn stream_body(
 ) -> Result<(), DownloadError> {
     let announced = response.content_length();
     let mut received: u64 = 0;
+    let mut window = RateWindow::start(downloader);
     loop {
-        let stop = match downloader.bounded(response.chunk()).await {
+        let Ok(next) = tokio::time::timeout_at(window.end, downloader.bounded(response.chunk())).await else {
+            window.roll(downloader, shown)?;
+            continue;
+        };
+        let stop = match next {
             Ok(Ok(Some(bytes))) => {
                 received += bytes.len() as u64;
+                window.received += bytes.len() as u64;
                 if let Some(announced) = announced.filter(|announced| received > *announced) {
                     return Err(DownloadError::LongerThanAnnounced { url: shown.redacted(), announced });
                 }
                 downloader.check_size(partial.len() + bytes.len() as u64, shown)?;
                 downloader.check_room(partial, bytes.len() as u64, shown)?;
                 partial.append(&bytes).await.map_err(cache_error(downloader.cache_dir))?;
+                if Instant::now() >= window.end {
+                    window.roll(downloader, shown)?;
+                }
                 continue;
             }
             Ok(Ok(None)) => return Ok(()),
@@ -120,6 +130,35 @@ async fn stream_body(
         };
         partial.persist().await.map_err(cache_error(downloader.cache_dir))?;
         return Err(stop);
+    }
+}
+
+/// The bytes received in the current window of `downloads.min_rate_window`.
+struct RateWindow {
+    end: Instant,
+    received: u64,
+}
+
+impl RateWindow {
+    fn start(downloader: &Downloader<'_>) -> Self {
+        Self { end: Instant::now() + downloader.min_rate_window, received: 0 }
+    }
+
+    /// At the window's end: fails when it fell short of `downloads.min_rate`, else
+    /// starts the next window.
+    fn roll(&mut self, downloader: &Downloader<'_>, shown: &DownloadUrl) -> Result<(), DownloadError> {
+        let length = downloader.min_rate_window;
+        let needed = u128::from(downloader.min_rate).saturating_mul(length.as_millis()) / 1000;
+        if u128::from(self.received) < needed {
+            return Err(DownloadError::TooSlow {
+                url: shown.redacted(),
+                received: self.received,
+                window: crate::config::duration_text(length),
+                min_rate: downloader.min_rate,
+            });
+        }
+        *self = Self::start(downloader);
+        Ok(())
     }
 }
 

@@ -195,6 +195,8 @@ async fn fetch(context: &UpdateContext<'_>, ours: &Version, offer: &Offer, deadl
         cancel: context.cancel,
         max_size: context.config.downloads.max_size,
         min_free_space: context.config.downloads.min_free_space,
+        min_rate: context.config.downloads.min_rate,
+        min_rate_window: context.config.downloads.min_rate_window,
     };
     let error = match downloader.fetch(&offer.url, &offer.sha256, "pkg").await {
         Ok(download) => {

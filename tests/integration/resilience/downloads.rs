@@ -1,6 +1,9 @@
 //! Downloads are bounded in size, speed and disk: a file past `downloads.max_size`,
-//! longer than its `Content-Length`, or that would leave less than
-//! `downloads.min_free_space` on the volume is stopped and leaves nothing in the cache.
+//! longer than its `Content-Length`, that would leave less than
+//! `downloads.min_free_space` on the volume, or slower than `downloads.min_rate` is
+//! stopped and leaves nothing in the cache.
+
+use std::time::{Duration, Instant};
 
 use crate::app_fixtures::{app_zip, cache_files, custom_app, installed_app, sha256};
 use crate::http_server::{FileServer, Served};
@@ -71,6 +74,30 @@ fn a_content_length_past_the_free_space_is_refused_before_its_body() {
     assert!(message.starts_with(expected), "{message}");
     assert!(message.contains(&format!("and {announced} more are needed")), "{message}");
     assert_eq!(requests, 1);
+}
+
+#[test]
+fn a_server_dripping_bytes_is_stopped_at_the_end_of_the_rate_window() {
+    let drip = Some((64, Duration::from_millis(100)));
+    let served = Served { bytes: app_zip("2.1", 64 * 1024), drip, ..Served::default() };
+    let started = Instant::now();
+    let rate = ["--set", "downloads.min_rate=64 KiB", "--set", "downloads.min_rate_window=1s"];
+    let (message, _) = fails_and_leaves_nothing(served, &rate);
+    assert!(started.elapsed() < Duration::from_secs(15), "stopped in {:?}", started.elapsed());
+    assert!(message.starts_with("the download of <url> received "), "{message}");
+    let expected =
+        "bytes in 1s, less than downloads.min_rate (65536 bytes per second over 1s); it was stopped and deleted";
+    assert!(message.ends_with(expected), "{message}");
+}
+
+#[test]
+fn a_server_gone_silent_is_stopped_at_the_end_of_the_rate_window() {
+    let drip = Some((16, Duration::from_secs(2)));
+    let served = Served { bytes: app_zip("2.1", 1024), drip, ..Served::default() };
+    let rate = ["--set", "downloads.min_rate_window=500ms"];
+    let (message, _) = fails_and_leaves_nothing(served, &rate);
+    let expected = "bytes in 500ms, less than downloads.min_rate (1024 bytes per second over 500ms)";
+    assert!(message.contains(expected), "{message}");
 }
 
 #[test]
