@@ -5,8 +5,10 @@
 //! elsewhere). Redirects are followed only to URLs the agent would fetch in the
 //! first place, so an `https://` link cannot be bounced to plain `http://`; plain
 //! `http://` (loopback only) never goes through a proxy ([`crate::network_rules`]).
-//! Connecting and every read have their own timeouts; the item's deadline and
-//! the agent's shutdown bound the whole transfer.
+//! Connecting and every read have their own timeouts, each window of
+//! `downloads.min_rate_window` must bring `downloads.min_rate`, and the item's
+//! deadline and the agent's shutdown bound the whole transfer. The body is held
+//! to its `Content-Length`, `downloads.max_size` and `downloads.min_free_space`.
 
 use std::time::Duration;
 
@@ -90,7 +92,9 @@ pub(super) async fn download(
     })
 }
 
-/// Writes the body into `partial` chunk by chunk; on any stop, what arrived is kept.
+/// Writes the body into `partial` chunk by chunk; on a stop (deadline, shutdown,
+/// dropped connection) what arrived is kept, on a broken limit it is not (see
+/// [`DownloadError::discards_partial`]).
 async fn stream_body(
     downloader: &Downloader<'_>,
     mut response: reqwest::Response,
