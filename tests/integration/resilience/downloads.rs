@@ -5,15 +5,50 @@
 
 use std::time::{Duration, Instant};
 
-use crate::app_fixtures::{app_zip, cache_files, custom_app, installed_app, sha256};
+use crate::app_fixtures::{app_zip, cache_dir, cache_files, custom_app, installed_app, sha256};
 use crate::http_server::{FileServer, Served};
-use crate::support::{Device, blueprint, code, item, text};
+use crate::support::{Device, blueprint, code, item, running_as_root, text};
+
+/// A 1 MiB tmpfs mounted on a device's download cache while it lives.
+struct TinyCache(std::path::PathBuf);
+
+impl TinyCache {
+    /// Mounts it, or says why the calling test is skipped.
+    fn mount(device: &Device) -> Option<Self> {
+        if !running_as_root("mounting a tmpfs on the download cache") {
+            return None;
+        }
+        let cache = cache_dir(device);
+        std::fs::create_dir_all(&cache).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+            .arg(&cache)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs on {}", cache.display());
+            return None;
+        }
+        Some(Self(cache))
+    }
+}
+
+impl Drop for TinyCache {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
 
 /// Checks in once with a custom app served as `served`, `extra` flags added; gives
 /// the item's message (its URL as `<url>`) and how many requests the server saw,
 /// after checking it failed, installed nothing and left nothing.
 fn fails_and_leaves_nothing(served: Served, extra: &[&str]) -> (String, usize) {
-    let (device, server) = (Device::new(), FileServer::start());
+    fails_on(&Device::new(), served, extra)
+}
+
+/// [`fails_and_leaves_nothing`] on `device`.
+fn fails_on(device: &Device, served: Served, extra: &[&str]) -> (String, usize) {
+    let server = FileServer::start();
     let digest = sha256(&served.bytes);
     server.serve_with("/Foo.zip", served);
     let app = custom_app("zip", &server.url("/Foo.zip"), &digest, "audit_and_enforce", None);
@@ -22,8 +57,8 @@ fn fails_and_leaves_nothing(served: Served, extra: &[&str]) -> (String, usize) {
     let status = device.status();
     let app_item = item(&status, "Foo");
     assert_eq!(app_item["status"], "failed", "{app_item}");
-    assert!(!installed_app(&device).exists(), "nothing installed");
-    assert!(cache_files(&device).is_empty(), "nothing left in the cache: {:?}", cache_files(&device));
+    assert!(!installed_app(device).exists(), "nothing installed");
+    assert!(cache_files(device).is_empty(), "nothing left in the cache: {:?}", cache_files(device));
     let message = app_item["message"].as_str().unwrap().replace(&server.url("/Foo.zip"), "<url>");
     (message, server.requests("/Foo.zip").len())
 }
@@ -74,6 +109,20 @@ fn a_content_length_past_the_free_space_is_refused_before_its_body() {
     assert!(message.starts_with(expected), "{message}");
     assert!(message.contains(&format!("and {announced} more are needed")), "{message}");
     assert_eq!(requests, 1);
+}
+
+#[test]
+fn a_download_filling_its_volume_is_stopped_while_it_writes() {
+    let device = Device::new();
+    let Some(_tiny) = TinyCache::mount(&device) else {
+        return;
+    };
+    let served = Served { bytes: vec![7; 900 * 1024], no_length: true, ..Served::default() };
+    let (message, _) = fails_on(&device, served, &["--set", "downloads.min_free_space=512 KiB"]);
+    let expected =
+        "the download of <url> would leave less than downloads.min_free_space (524288 bytes) free on the volume";
+    assert!(message.starts_with(expected), "{message}");
+    assert!(!message.contains(" 0 more are needed"), "stopped while writing, not before: {message}");
 }
 
 #[test]
