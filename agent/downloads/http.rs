@@ -51,7 +51,12 @@ pub(super) async fn download(
         if offset > 0 {
             request = request.header(RANGE, format!("bytes={offset}-"));
         }
-        let response = match downloader.bounded(request.send()).await {
+        // An answer that does not start within a window brought nothing in it.
+        let answer = RateWindow::start(downloader);
+        let Ok(sent) = tokio::time::timeout_at(answer.end, downloader.bounded(request.send())).await else {
+            return Err(answer.too_slow(downloader, &shown));
+        };
+        let response = match sent {
             Ok(response) => response.map_err(request_error)?,
             Err(stopped) => return Err(downloader.stopped(stopped, &shown, offset)),
         };
@@ -154,15 +159,20 @@ impl RateWindow {
         let length = downloader.min_rate_window;
         let needed = u128::from(downloader.min_rate).saturating_mul(length.as_millis()) / 1000;
         if u128::from(self.received) < needed {
-            return Err(DownloadError::TooSlow {
-                url: shown.redacted(),
-                received: self.received,
-                window: crate::config::duration_text(length),
-                min_rate: downloader.min_rate,
-            });
+            return Err(self.too_slow(downloader, shown));
         }
         *self = Self::start(downloader);
         Ok(())
+    }
+
+    /// The error for a window that fell short.
+    fn too_slow(&self, downloader: &Downloader<'_>, shown: &DownloadUrl) -> DownloadError {
+        DownloadError::TooSlow {
+            url: shown.redacted(),
+            received: self.received,
+            window: crate::config::duration_text(downloader.min_rate_window),
+            min_rate: downloader.min_rate,
+        }
     }
 }
 

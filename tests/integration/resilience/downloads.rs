@@ -150,6 +150,24 @@ fn a_server_gone_silent_is_stopped_at_the_end_of_the_rate_window() {
 }
 
 #[test]
+fn a_server_that_never_answers_is_stopped_at_the_end_of_the_rate_window() {
+    let device = Device::new();
+    // Connections queue in the backlog and are never accepted: no answer comes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/Foo.zip", listener.local_addr().unwrap());
+    let app = custom_app("zip", &url, &sha256(b"never sent"), "audit_and_enforce", None);
+    let started = Instant::now();
+    let blueprint_path = device.write_blueprint(&blueprint(vec![app]));
+    let output = device.check_in(&blueprint_path, &["--set", "downloads.min_rate_window=500ms"]);
+    assert_eq!(code(&output), 1, "{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(started.elapsed() < Duration::from_secs(15), "stopped in {:?}", started.elapsed());
+    let message = item(&device.status(), "Foo")["message"].as_str().unwrap().to_string();
+    let expected = format!("the download of {url} received 0 bytes in 500ms, less than downloads.min_rate");
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(cache_files(&device).is_empty(), "{:?}", cache_files(&device));
+}
+
+#[test]
 fn max_size_is_checked_when_configured() {
     let device = Device::new();
     let output = device.run(&["config", "--set", "downloads.max_size=20 GB"]);
