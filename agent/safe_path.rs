@@ -283,6 +283,14 @@ fn io_error(action: &'static str, path: &Path, source: io::Error) -> SafePathErr
     SafePathError::Io { action, path: path.to_path_buf(), source }
 }
 
+/// The bytes a process may still write on the volume holding the open `fd` (a
+/// folder or a file in it): `fstatvfs`, so it is the volume of what is open.
+#[allow(clippy::useless_conversion)] // the field types differ between Linux and macOS
+pub fn free_bytes(fd: impl AsFd) -> nix::Result<u64> {
+    let volume = nix::sys::statvfs::fstatvfs(fd)?;
+    Ok(u64::from(volume.blocks_available()).saturating_mul(u64::from(volume.fragment_size())))
+}
+
 /// Whether `stat` is of the file type `kind`.
 pub fn is_kind(stat: &FileStat, kind: SFlag) -> bool {
     SFlag::from_bits_truncate(stat.st_mode as _) & SFlag::S_IFMT == kind

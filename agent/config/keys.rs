@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::settings::{AgentConfig, LogLevel, REDACTED, Secret, duration_text, long_duration_text};
+use super::sizes;
 use super::values::{self, RawValue, ValueProblem};
 use crate::network_rules;
 
@@ -60,6 +61,8 @@ enum Field {
     LogLevel(Place<LogLevel>),
     /// A positive duration counted in days or weeks, shown in days when whole.
     LongDuration(Place<Duration>),
+    /// A size in bytes, written as bytes or such as `"20 GiB"`.
+    Size(Place<u64>),
     /// A host name or IP address.
     Host(Place<String>),
     /// One or more TCP ports.
@@ -106,6 +109,10 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "doctor.push_host", field: Field::Host(place!(doctor.push_host)) },
     KnownKey { name: "doctor.push_ports", field: Field::PortList(place!(doctor.push_ports)) },
     KnownKey { name: "doctor.timeout", field: Field::Duration(place!(doctor.timeout)) },
+    KnownKey { name: "downloads.max_size", field: Field::Size(place!(downloads.max_size)) },
+    KnownKey { name: "downloads.min_free_space", field: Field::Size(place!(downloads.min_free_space)) },
+    KnownKey { name: "downloads.min_rate", field: Field::Size(place!(downloads.min_rate)) },
+    KnownKey { name: "downloads.min_rate_window", field: Field::Duration(place!(downloads.min_rate_window)) },
     KnownKey { name: "inventory.collector_timeout", field: Field::Duration(place!(inventory.collector_timeout)) },
     KnownKey { name: "logs.level", field: Field::LogLevel(place!(logs.level)) },
     KnownKey { name: "logs.retention_days", field: Field::PositiveInteger(place!(logs.retention_days)) },
@@ -162,6 +169,7 @@ impl KnownKey {
             Field::PositiveInteger(place) => *(place.write)(config) = values::parse_positive_integer(raw)?,
             Field::LogLevel(place) => *(place.write)(config) = values::parse_log_level(raw)?,
             Field::LongDuration(place) => *(place.write)(config) = values::parse_duration(raw)?,
+            Field::Size(place) => *(place.write)(config) = sizes::parse_size(raw)?,
             Field::Host(place) => *(place.write)(config) = values::parse_host(raw)?,
             Field::PortList(place) => *(place.write)(config) = values::parse_port_list(raw)?,
         }
@@ -181,6 +189,7 @@ impl KnownKey {
             Field::PositiveInteger(place) => Some((place.read)(config).to_string()),
             Field::LogLevel(place) => Some((place.read)(config).to_string()),
             Field::LongDuration(place) => Some(long_duration_text(*(place.read)(config))),
+            Field::Size(place) => Some(sizes::size_text(*(place.read)(config))),
             Field::Host(place) => Some((place.read)(config).clone()),
             Field::PortList(place) => {
                 Some((place.read)(config).iter().map(u16::to_string).collect::<Vec<_>>().join(", "))
@@ -265,6 +274,10 @@ mod tests {
             ("doctor.push_host", "api.push.apple.com"),
             ("doctor.push_ports", "443, 2197"),
             ("doctor.timeout", "10s"),
+            ("downloads.max_size", "20 GiB"),
+            ("downloads.min_free_space", "5 GiB"),
+            ("downloads.min_rate", "1 KiB"),
+            ("downloads.min_rate_window", "1m"),
             ("inventory.collector_timeout", "1m"),
             ("logs.level", "info"),
             ("logs.retention_days", "14"),

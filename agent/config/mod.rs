@@ -18,6 +18,7 @@ mod origin;
 mod problems;
 mod resolve;
 mod settings;
+mod sizes;
 mod trust;
 mod values;
 
@@ -28,7 +29,7 @@ pub use origin::Origin;
 pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
 pub use settings::{
-    AgentConfig, Commands, Daemon, Doctor, Inventory, LogLevel, Logs, Otel, REDACTED, Schedule, Secret, Tenant,
-    Timeouts,
+    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, LogLevel, Logs, Otel, REDACTED, Schedule, Secret,
+    Tenant, Timeouts,
 };
 pub(crate) use settings::{duration_text, long_duration_text};

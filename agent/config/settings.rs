@@ -46,6 +46,27 @@ pub struct AgentConfig {
     /// What `agent doctor` checks against: the push host and its ports, the time
     /// limit of each check, and the ages and lifetimes past which it warns or fails.
     pub doctor: Doctor,
+    /// How large a download may be, how much disk it must leave free, how slow it may be.
+    pub downloads: Downloads,
+}
+
+/// The bounds every download (installers, agent updates) is held to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Downloads {
+    /// The most bytes one file may have; a larger one is stopped and deleted.
+    #[serde(serialize_with = "as_size_text")]
+    pub max_size: u64,
+    /// The bytes a download must leave free on the cache's volume; one that would
+    /// leave less is stopped and deleted.
+    #[serde(serialize_with = "as_size_text")]
+    pub min_free_space: u64,
+    /// The bytes per second a transfer must average over each `min_rate_window`;
+    /// a slower one is stopped and deleted.
+    #[serde(serialize_with = "as_size_text")]
+    pub min_rate: u64,
+    /// The window `min_rate` is judged over.
+    #[serde(serialize_with = "as_duration_text")]
+    pub min_rate_window: Duration,
 }
 
 /// The thresholds and hosts of `agent doctor`. Configurable so an admin can match
@@ -280,6 +301,12 @@ impl Default for AgentConfig {
             commands: Commands::default(),
             inventory: Inventory { collector_timeout: Duration::from_secs(MINUTE) },
             doctor: Doctor::default(),
+            downloads: Downloads {
+                max_size: 20 << 30,
+                min_free_space: 5 << 30,
+                min_rate: 1 << 10,
+                min_rate_window: Duration::from_secs(MINUTE),
+            },
         }
     }
 }
@@ -366,6 +393,11 @@ fn as_duration_text<S: Serializer>(duration: &Duration, serializer: S) -> Result
     serializer.serialize_str(&duration_text(*duration))
 }
 
+/// A size as admins write it: `"20 GiB"`.
+fn as_size_text<S: Serializer>(bytes: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&super::sizes::size_text(*bytes))
+}
+
 /// A long duration as admins write it: whole days as `"21d"`, else as
 /// [`duration_text`] would.
 fn as_long_duration_text<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -442,6 +474,9 @@ mod tests {
                 "tenant": { "url": null, "token": null, "connect_timeout": "10s", "request_timeout": "30s" },
                 "otel": { "endpoint": null, "export_timeout": "5s" },
                 "logs": { "retention_days": 14, "level": "info" },
+                "downloads": {
+                    "max_size": "20 GiB", "min_free_space": "5 GiB", "min_rate": "1 KiB", "min_rate_window": "1m"
+                },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",

@@ -108,6 +108,11 @@ pub(crate) enum ValueProblem {
     /// Not one or more TCP ports.
     #[error("expected TCP ports from 1 to 65535 such as \"443, 2197\", found {found}")]
     NotAPortList { found: String },
+    /// Not a size from 1 byte to 1024 TiB.
+    #[error(
+        "expected a size from 1 byte to 1024 TiB, in bytes or such as \"20 GiB\" (units B, KiB, MiB, GiB, TiB), found {found}"
+    )]
+    NotASize { found: String },
     /// More ports than [`MOST_PORTS`].
     #[error("expected at most 16 ports, found {count}")]
     TooManyPorts { count: usize },

@@ -30,6 +30,14 @@ pub struct Downloader<'a> {
     pub deadline: Instant,
     /// Fires when the agent is shutting down.
     pub cancel: &'a CancellationToken,
+    /// The most bytes the file may have (`downloads.max_size`).
+    pub max_size: u64,
+    /// The bytes the download must leave free on the cache's volume (`downloads.min_free_space`).
+    pub min_free_space: u64,
+    /// The bytes per second a transfer must average over each window (`downloads.min_rate`).
+    pub min_rate: u64,
+    /// That window (`downloads.min_rate_window`).
+    pub min_rate_window: std::time::Duration,
 }
 
 /// A verified file in the cache.
@@ -96,14 +104,18 @@ impl Downloader<'_> {
             Ok(Err(stopped)) => return Err(self.stopped(stopped, url, 0)),
             Err(error) => return Err(cache_error(&partial_path)(error)),
         };
-        let obtained = match url {
-            DownloadUrl::Http(address) => {
-                let resumed_from = http::download(self, address, &mut partial).await?;
-                Obtained::Downloaded { resumed_from }
-            }
-            DownloadUrl::File(path) => {
-                self.copy(&self.root.join(path.strip_prefix("/").unwrap_or(path)), &mut partial, url).await?;
-                Obtained::Copied
+        let transfer = match self.check_room(&partial, 0, url) {
+            Err(error) => Err(error),
+            Ok(()) => self.transfer(url, &mut partial).await,
+        };
+        let obtained = match transfer {
+            Ok(obtained) => obtained,
+            Err(error) => {
+                if error.discards_partial() {
+                    drop(partial);
+                    cache.remove_file(&partial_name).map_err(|error| cache_error(&partial_path)(error.into()))?;
+                }
+                return Err(error);
             }
         };
         let (path, bytes, digest) = partial.finish().await.map_err(cache_error(&partial_path))?;
@@ -113,6 +125,19 @@ impl Downloader<'_> {
         }
         cache.rename(&partial_name, &cache, &verified_name).map_err(|error| cache_error(&verified)(error.into()))?;
         Ok(Downloaded { path: verified, bytes, obtained })
+    }
+
+    /// Fetches or copies `url` into `partial`.
+    async fn transfer(&self, url: &DownloadUrl, partial: &mut PartialFile) -> Result<Obtained, DownloadError> {
+        match url {
+            DownloadUrl::Http(address) => {
+                http::download(self, address, partial).await.map(|resumed_from| Obtained::Downloaded { resumed_from })
+            }
+            DownloadUrl::File(path) => self
+                .copy(&self.root.join(path.strip_prefix("/").unwrap_or(path)), partial, url)
+                .await
+                .map(|()| Obtained::Copied),
+        }
     }
 
     /// A verified file already in the cache, hashed again in case it was changed;
@@ -155,6 +180,9 @@ impl Downloader<'_> {
         };
         let mut file = tokio::fs::File::open(source).await.map_err(source_error(source))?;
         partial.restart().await.map_err(cache_error(self.cache_dir))?;
+        let length = file.metadata().await.map_err(source_error(source))?.len();
+        self.check_size(length, url)?;
+        self.check_room(partial, length, url)?;
         let mut buffer = vec![0; COPY_CHUNK_SIZE];
         loop {
             let read = match self.bounded(file.read(&mut buffer)).await {
@@ -164,8 +192,33 @@ impl Downloader<'_> {
             if read == 0 {
                 return Ok(());
             }
+            self.check_size(partial.len() + read as u64, url)?;
+            self.check_room(partial, read as u64, url)?;
             partial.append(&buffer[..read]).await.map_err(cache_error(self.cache_dir))?;
         }
+    }
+
+    /// Fails when a file of `bytes` would pass `downloads.max_size`.
+    pub(super) fn check_size(&self, bytes: u64, url: &DownloadUrl) -> Result<(), DownloadError> {
+        if bytes > self.max_size {
+            return Err(DownloadError::TooLarge {
+                url: url.redacted(),
+                limit: self.max_size,
+                announced: String::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fails when writing `more` bytes into `partial` would leave less than
+    /// `downloads.min_free_space` free on its volume.
+    pub(super) fn check_room(&self, partial: &PartialFile, more: u64, url: &DownloadUrl) -> Result<(), DownloadError> {
+        let free = partial.free_bytes().map_err(cache_error(self.cache_dir))?;
+        if free.saturating_sub(more) < self.min_free_space {
+            let (limit, cache) = (self.min_free_space, self.cache_dir.to_path_buf());
+            return Err(DownloadError::NoRoom { url: url.redacted(), limit, cache, free, needed: more });
+        }
+        Ok(())
     }
 
     /// Whether the work must stop now.
@@ -212,7 +265,16 @@ mod tests {
     const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
     fn downloader<'a>(root: &'a Path, cache: &'a Path, cancel: &'a CancellationToken) -> Downloader<'a> {
-        Downloader { cache_dir: cache, root, deadline: Instant::now() + Duration::from_secs(30), cancel }
+        Downloader {
+            cache_dir: cache,
+            root,
+            deadline: Instant::now() + Duration::from_secs(30),
+            cancel,
+            max_size: 1 << 20,
+            min_free_space: 0,
+            min_rate: 1,
+            min_rate_window: Duration::from_secs(60),
+        }
     }
 
     #[tokio::test]

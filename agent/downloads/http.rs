@@ -5,13 +5,16 @@
 //! elsewhere). Redirects are followed only to URLs the agent would fetch in the
 //! first place, so an `https://` link cannot be bounced to plain `http://`; plain
 //! `http://` (loopback only) never goes through a proxy ([`crate::network_rules`]).
-//! Connecting and every read have their own timeouts; the item's deadline and
-//! the agent's shutdown bound the whole transfer.
+//! Connecting and every read have their own timeouts, each window of
+//! `downloads.min_rate_window` must bring `downloads.min_rate`, and the item's
+//! deadline and the agent's shutdown bound the whole transfer. The body is held
+//! to its `Content-Length`, `downloads.max_size` and `downloads.min_free_space`.
 
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::{StatusCode, Url};
+use tokio::time::Instant;
 
 use super::error::{DownloadError, with_causes};
 use super::fetch::{Downloader, cache_error};
@@ -48,7 +51,12 @@ pub(super) async fn download(
         if offset > 0 {
             request = request.header(RANGE, format!("bytes={offset}-"));
         }
-        let response = match downloader.bounded(request.send()).await {
+        // An answer that does not start within a window brought nothing in it.
+        let answer = RateWindow::start(downloader);
+        let Ok(sent) = tokio::time::timeout_at(answer.end, downloader.bounded(request.send())).await else {
+            return Err(answer.too_slow(downloader, &shown));
+        };
+        let response = match sent {
             Ok(response) => response.map_err(request_error)?,
             Err(stopped) => return Err(downloader.stopped(stopped, &shown, offset)),
         };
@@ -72,6 +80,14 @@ pub(super) async fn download(
         if !status.is_success() {
             return Err(DownloadError::Status { url: shown.redacted(), status: status.as_u16() });
         }
+        if let Some(announced) = response.content_length()
+            && partial.len().saturating_add(announced) > downloader.max_size
+        {
+            let limit = downloader.max_size;
+            let announced = format!(" (the server announced {} bytes)", partial.len().saturating_add(announced));
+            return Err(DownloadError::TooLarge { url: shown.redacted(), limit, announced });
+        }
+        downloader.check_room(partial, response.content_length().unwrap_or(0), &shown)?;
         stream_body(downloader, response, partial, &shown).await?;
         return Ok(resumed.then_some(offset));
     }
@@ -81,17 +97,36 @@ pub(super) async fn download(
     })
 }
 
-/// Writes the body into `partial` chunk by chunk; on any stop, what arrived is kept.
+/// Writes the body into `partial` chunk by chunk; on a stop (deadline, shutdown,
+/// dropped connection) what arrived is kept, on a broken limit it is not (see
+/// [`DownloadError::discards_partial`]).
 async fn stream_body(
     downloader: &Downloader<'_>,
     mut response: reqwest::Response,
     partial: &mut PartialFile,
     shown: &DownloadUrl,
 ) -> Result<(), DownloadError> {
+    let announced = response.content_length();
+    let mut received: u64 = 0;
+    let mut window = RateWindow::start(downloader);
     loop {
-        let stop = match downloader.bounded(response.chunk()).await {
+        let Ok(next) = tokio::time::timeout_at(window.end, downloader.bounded(response.chunk())).await else {
+            window.roll(downloader, shown)?;
+            continue;
+        };
+        let stop = match next {
             Ok(Ok(Some(bytes))) => {
+                received += bytes.len() as u64;
+                window.received += bytes.len() as u64;
+                if let Some(announced) = announced.filter(|announced| received > *announced) {
+                    return Err(DownloadError::LongerThanAnnounced { url: shown.redacted(), announced });
+                }
+                downloader.check_size(partial.len() + bytes.len() as u64, shown)?;
+                downloader.check_room(partial, bytes.len() as u64, shown)?;
                 partial.append(&bytes).await.map_err(cache_error(downloader.cache_dir))?;
+                if Instant::now() >= window.end {
+                    window.roll(downloader, shown)?;
+                }
                 continue;
             }
             Ok(Ok(None)) => return Ok(()),
@@ -104,6 +139,40 @@ async fn stream_body(
         };
         partial.persist().await.map_err(cache_error(downloader.cache_dir))?;
         return Err(stop);
+    }
+}
+
+/// The bytes received in the current window of `downloads.min_rate_window`.
+struct RateWindow {
+    end: Instant,
+    received: u64,
+}
+
+impl RateWindow {
+    fn start(downloader: &Downloader<'_>) -> Self {
+        Self { end: Instant::now() + downloader.min_rate_window, received: 0 }
+    }
+
+    /// At the window's end: fails when it fell short of `downloads.min_rate`, else
+    /// starts the next window.
+    fn roll(&mut self, downloader: &Downloader<'_>, shown: &DownloadUrl) -> Result<(), DownloadError> {
+        let length = downloader.min_rate_window;
+        let needed = u128::from(downloader.min_rate).saturating_mul(length.as_millis()) / 1000;
+        if u128::from(self.received) < needed {
+            return Err(self.too_slow(downloader, shown));
+        }
+        *self = Self::start(downloader);
+        Ok(())
+    }
+
+    /// The error for a window that fell short.
+    fn too_slow(&self, downloader: &Downloader<'_>, shown: &DownloadUrl) -> DownloadError {
+        DownloadError::TooSlow {
+            url: shown.redacted(),
+            received: self.received,
+            window: crate::config::duration_text(downloader.min_rate_window),
+            min_rate: downloader.min_rate,
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use nix::fcntl::OFlag;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use crate::safe_path::{Folder, Missing, SafePathError};
+use crate::safe_path::{Folder, Missing, SafePathError, free_bytes};
 
 /// How much is read from disk at a time while hashing.
 const READ_CHUNK_SIZE: usize = 256 * 1024;
@@ -51,6 +51,11 @@ impl PartialFile {
     /// Bytes in the file so far.
     pub(super) fn len(&self) -> u64 {
         self.length
+    }
+
+    /// The bytes still free on the file's volume.
+    pub(super) fn free_bytes(&self) -> std::io::Result<u64> {
+        free_bytes(&self.file).map_err(std::io::Error::from)
     }
 
     /// Empties the file, for a transfer that starts over.

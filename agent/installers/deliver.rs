@@ -34,6 +34,10 @@ pub(crate) async fn deliver(
         root: &context.paths.root,
         deadline: context.deadline,
         cancel: context.cancel,
+        max_size: context.config.downloads.max_size,
+        min_free_space: context.config.downloads.min_free_space,
+        min_rate: context.config.downloads.min_rate,
+        min_rate_window: context.config.downloads.min_rate_window,
     };
     tracing::info!(item_id = %context.item_id, url = %package.url, "Download started.");
     let download = downloader.fetch(&package.url, &package.sha256, package.source.as_str()).await?;

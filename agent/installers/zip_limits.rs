@@ -14,11 +14,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use nix::sys::statvfs::fstatvfs;
-
 use super::error::InstallError;
 use super::staged_bundle;
-use crate::safe_path::Folder;
+use crate::safe_path::{Folder, free_bytes};
 
 /// The most entries a zip may hold. The largest app bundles hold some hundred
 /// thousand files (Xcode about 250,000).
@@ -92,7 +90,8 @@ pub(super) fn check_image_bundle(source: &Path, image: &Path, staging: &Folder) 
 /// Whether `bytes` fit on the volume of `staging` with [`LEFT_FREE`] to spare; if
 /// not, why (`N bytes, and … has only M bytes free …`, or the free space unknown).
 fn room_for(bytes: u64, staging: &Folder) -> Result<(), String> {
-    let free = free_bytes(staging).map_err(|errno| format!("{bytes} bytes, and the free space is unknown: {errno}"))?;
+    let free = free_bytes(staging.as_fd())
+        .map_err(|errno| format!("{bytes} bytes, and the free space is unknown: {errno}"))?;
     if bytes.saturating_add(LEFT_FREE) > free {
         return Err(format!(
             "{bytes} bytes, and {} has only {free} bytes free (256 MiB are kept free)",
@@ -121,13 +120,6 @@ pub(super) fn copy_entry(
         return Err(InstallError::ZipLimit { archive: archive.to_path_buf(), reason });
     }
     Ok(copied)
-}
-
-/// The bytes a process may still write on the volume of `folder`.
-#[allow(clippy::useless_conversion)] // the field types differ between Linux and macOS
-fn free_bytes(folder: &Folder) -> nix::Result<u64> {
-    let volume = fstatvfs(folder.as_fd())?;
-    Ok(u64::from(volume.blocks_available()).saturating_mul(u64::from(volume.fragment_size())))
 }
 
 #[cfg(test)]

@@ -26,6 +26,12 @@ pub struct Served {
     pub cut_after: Option<usize>,
     /// Answer `302 Found` with this `Location` instead of the file.
     pub redirect_to: Option<String>,
+    /// Announce this `Content-Length` instead of the body's true length.
+    pub announce_length: Option<usize>,
+    /// Send no `Content-Length`: the body ends when the connection closes.
+    pub no_length: bool,
+    /// Send the body this many bytes at a time, pausing this long after each.
+    pub drip: Option<(usize, Duration)>,
 }
 
 /// One request the server saw.
@@ -147,8 +153,27 @@ fn answer_file(stream: &mut TcpStream, served: &Served, range: Option<&str>) -> 
             let header = format!("Content-Range: bytes {start}-{}/{total}", total - 1);
             write_answer(stream, "206 Partial Content", &[header], &served.bytes[start..], served.cut_after)
         }
+        None if served.no_length || served.announce_length.is_some() || served.drip.is_some() => {
+            write_shaped(stream, served)
+        }
         None => write_answer(stream, "200 OK", &[], &served.bytes, served.cut_after),
     }
+}
+
+/// A `200` whose length header lies or is missing, or whose body comes slowly.
+fn write_shaped(stream: &mut TcpStream, served: &Served) -> std::io::Result<()> {
+    let mut head = "HTTP/1.1 200 OK\r\nConnection: close\r\n".to_string();
+    if !served.no_length {
+        head.push_str(&format!("Content-Length: {}\r\n", served.announce_length.unwrap_or(served.bytes.len())));
+    }
+    stream.write_all(format!("{head}\r\n").as_bytes())?;
+    let (size, pause) = served.drip.unwrap_or((served.bytes.len().max(1), Duration::ZERO));
+    for chunk in served.bytes.chunks(size) {
+        stream.write_all(chunk)?;
+        stream.flush()?;
+        std::thread::sleep(pause);
+    }
+    Ok(())
 }
 
 /// Writes a whole answer, or only `cut_after` bytes of its body.

@@ -4,6 +4,7 @@
 //! `AGENT_ROOT`.
 
 mod clock;
+mod downloads;
 mod escaped;
 mod saved_files;
 mod telemetry;

@@ -1,0 +1,178 @@
+//! Downloads are bounded in size, speed and disk: a file past `downloads.max_size`,
+//! longer than its `Content-Length`, that would leave less than
+//! `downloads.min_free_space` on the volume, or slower than `downloads.min_rate` is
+//! stopped and leaves nothing in the cache.
+
+use std::time::{Duration, Instant};
+
+use crate::app_fixtures::{app_zip, cache_dir, cache_files, custom_app, installed_app, sha256};
+use crate::http_server::{FileServer, Served};
+use crate::support::{Device, blueprint, code, item, running_as_root, text};
+
+/// A 1 MiB tmpfs mounted on a device's download cache while it lives.
+struct TinyCache(std::path::PathBuf);
+
+impl TinyCache {
+    /// Mounts it, or says why the calling test is skipped.
+    fn mount(device: &Device) -> Option<Self> {
+        if !running_as_root("mounting a tmpfs on the download cache") {
+            return None;
+        }
+        let cache = cache_dir(device);
+        std::fs::create_dir_all(&cache).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+            .arg(&cache)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs on {}", cache.display());
+            return None;
+        }
+        Some(Self(cache))
+    }
+}
+
+impl Drop for TinyCache {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Checks in once with a custom app served as `served`, `extra` flags added; gives
+/// the item's message (its URL as `<url>`) and how many requests the server saw,
+/// after checking it failed, installed nothing and left nothing.
+fn fails_and_leaves_nothing(served: Served, extra: &[&str]) -> (String, usize) {
+    fails_on(&Device::new(), served, extra)
+}
+
+/// [`fails_and_leaves_nothing`] on `device`.
+fn fails_on(device: &Device, served: Served, extra: &[&str]) -> (String, usize) {
+    let server = FileServer::start();
+    let digest = sha256(&served.bytes);
+    server.serve_with("/Foo.zip", served);
+    let app = custom_app("zip", &server.url("/Foo.zip"), &digest, "audit_and_enforce", None);
+    let output = device.check_in(&device.write_blueprint(&blueprint(vec![app])), extra);
+    assert_eq!(code(&output), 1, "{}{}", text(&output.stdout), text(&output.stderr));
+    let status = device.status();
+    let app_item = item(&status, "Foo");
+    assert_eq!(app_item["status"], "failed", "{app_item}");
+    assert!(!installed_app(device).exists(), "nothing installed");
+    assert!(cache_files(device).is_empty(), "nothing left in the cache: {:?}", cache_files(device));
+    let message = app_item["message"].as_str().unwrap().replace(&server.url("/Foo.zip"), "<url>");
+    (message, server.requests("/Foo.zip").len())
+}
+
+#[test]
+fn a_download_announced_past_max_size_is_refused_before_its_body() {
+    let served = Served { bytes: app_zip("2.1", 8192), ..Served::default() };
+    let (message, _) = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=4 KiB"]);
+    assert!(message.starts_with("the download of <url> is larger than downloads.max_size (4096 bytes)"), "{message}");
+    assert!(message.contains("(the server announced "), "{message}");
+    assert!(message.ends_with("it was stopped and deleted"), "{message}");
+}
+
+#[test]
+fn a_download_without_a_length_is_stopped_at_max_size() {
+    let served = Served { bytes: app_zip("2.1", 8192), no_length: true, ..Served::default() };
+    let (message, _) = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=4096"]);
+    let expected = "the download of <url> is larger than downloads.max_size (4096 bytes); it was stopped and deleted";
+    assert_eq!(message, expected);
+}
+
+#[test]
+fn a_body_longer_than_its_content_length_is_not_installed() {
+    // HTTP/1.1 framing ends the body at the announced length: what is taken is
+    // the announced bytes, which do not match the sha256 of the whole file.
+    let served = Served { bytes: app_zip("2.1", 8192), announce_length: Some(100), ..Served::default() };
+    let (message, _) = fails_and_leaves_nothing(served, &[]);
+    assert!(message.starts_with("sha256 mismatch for <url>"), "{message}");
+}
+
+#[test]
+fn a_download_that_would_leave_too_little_free_space_is_refused_before_its_request() {
+    let served = Served { bytes: app_zip("2.1", 0), ..Served::default() };
+    let (message, requests) = fails_and_leaves_nothing(served, &["--set", "downloads.min_free_space=1000 TiB"]);
+    let limit = 1000u64 << 40;
+    let expected = format!("the download of <url> would leave less than downloads.min_free_space ({limit} bytes) free");
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(message.contains("and 0 more are needed; it was stopped and deleted"), "{message}");
+    assert_eq!(requests, 0, "nothing is asked of the server");
+}
+
+#[test]
+fn a_content_length_past_the_free_space_is_refused_before_its_body() {
+    let announced = 1usize << 50;
+    let served = Served { bytes: app_zip("2.1", 0), announce_length: Some(announced), ..Served::default() };
+    let (message, requests) = fails_and_leaves_nothing(served, &["--set", "downloads.max_size=1024 TiB"]);
+    let expected = "the download of <url> would leave less than downloads.min_free_space (5368709120 bytes) free";
+    assert!(message.starts_with(expected), "{message}");
+    assert!(message.contains(&format!("and {announced} more are needed")), "{message}");
+    assert_eq!(requests, 1);
+}
+
+#[test]
+fn a_download_filling_its_volume_is_stopped_while_it_writes() {
+    let device = Device::new();
+    let Some(_tiny) = TinyCache::mount(&device) else {
+        return;
+    };
+    let served = Served { bytes: vec![7; 900 * 1024], no_length: true, ..Served::default() };
+    let (message, _) = fails_on(&device, served, &["--set", "downloads.min_free_space=512 KiB"]);
+    let expected =
+        "the download of <url> would leave less than downloads.min_free_space (524288 bytes) free on the volume";
+    assert!(message.starts_with(expected), "{message}");
+    assert!(!message.contains(" 0 more are needed"), "stopped while writing, not before: {message}");
+}
+
+#[test]
+fn a_server_dripping_bytes_is_stopped_at_the_end_of_the_rate_window() {
+    let drip = Some((64, Duration::from_millis(100)));
+    let served = Served { bytes: app_zip("2.1", 64 * 1024), drip, ..Served::default() };
+    let started = Instant::now();
+    let rate = ["--set", "downloads.min_rate=64 KiB", "--set", "downloads.min_rate_window=1s"];
+    let (message, _) = fails_and_leaves_nothing(served, &rate);
+    assert!(started.elapsed() < Duration::from_secs(15), "stopped in {:?}", started.elapsed());
+    assert!(message.starts_with("the download of <url> received "), "{message}");
+    let expected =
+        "bytes in 1s, less than downloads.min_rate (65536 bytes per second over 1s); it was stopped and deleted";
+    assert!(message.ends_with(expected), "{message}");
+}
+
+#[test]
+fn a_server_gone_silent_is_stopped_at_the_end_of_the_rate_window() {
+    let drip = Some((16, Duration::from_secs(2)));
+    let served = Served { bytes: app_zip("2.1", 1024), drip, ..Served::default() };
+    let rate = ["--set", "downloads.min_rate_window=500ms"];
+    let (message, _) = fails_and_leaves_nothing(served, &rate);
+    let expected = "bytes in 500ms, less than downloads.min_rate (1024 bytes per second over 500ms)";
+    assert!(message.contains(expected), "{message}");
+}
+
+#[test]
+fn a_server_that_never_answers_is_stopped_at_the_end_of_the_rate_window() {
+    let device = Device::new();
+    // Connections queue in the backlog and are never accepted: no answer comes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/Foo.zip", listener.local_addr().unwrap());
+    let app = custom_app("zip", &url, &sha256(b"never sent"), "audit_and_enforce", None);
+    let started = Instant::now();
+    let blueprint_path = device.write_blueprint(&blueprint(vec![app]));
+    let output = device.check_in(&blueprint_path, &["--set", "downloads.min_rate_window=500ms"]);
+    assert_eq!(code(&output), 1, "{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(started.elapsed() < Duration::from_secs(15), "stopped in {:?}", started.elapsed());
+    let message = item(&device.status(), "Foo")["message"].as_str().unwrap().to_string();
+    let expected = format!("the download of {url} received 0 bytes in 500ms, less than downloads.min_rate");
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(cache_files(&device).is_empty(), "{:?}", cache_files(&device));
+}
+
+#[test]
+fn max_size_is_checked_when_configured() {
+    let device = Device::new();
+    let output = device.run(&["config", "--set", "downloads.max_size=20 GB"]);
+    assert_ne!(code(&output), 0);
+    let errors = text(&output.stderr);
+    assert!(errors.contains("downloads.max_size"), "{errors}");
+    assert!(errors.contains("expected a size from 1 byte to 1024 TiB"), "{errors}");
+}
