@@ -77,10 +77,18 @@ async fn install(
     let commands = &context.config.commands;
     let mut tools = Tools::new(context, transcript);
     match package.source {
-        InstallSource::Zip => zip_archive::install(&download.path, context.root, &destination, bundle).await,
+        InstallSource::Zip => {
+            let left_free = context.config.downloads.min_free_space;
+            zip_archive::install(&download.path, context.root, &destination, bundle, left_free).await
+        }
         InstallSource::Pkg => pkg::install(&mut tools, &commands.installer, &download.path, context.root).await,
         InstallSource::Dmg => {
-            let disk_tools = DiskTools { root: context.root, hdiutil: &commands.hdiutil, ditto: &commands.ditto };
+            let disk_tools = DiskTools {
+                root: context.root,
+                hdiutil: &commands.hdiutil,
+                ditto: &commands.ditto,
+                left_free: context.config.downloads.min_free_space,
+            };
             let mount_point = context.work_dir.join("mount");
             context.run_folder.make_folder(&mount_point)?;
             dmg::install(&mut tools, &disk_tools, &download.path, &mount_point, &destination, bundle).await

@@ -22,6 +22,8 @@ pub(super) struct DiskTools<'a> {
     pub hdiutil: &'a Path,
     /// `ditto`.
     pub ditto: &'a Path,
+    /// The bytes the app's volume keeps free after the copy (`downloads.min_free_space`).
+    pub left_free: u64,
 }
 
 /// Mounts `image` at `mount_point` (a folder already made), puts its `bundle` at `destination`, and
@@ -69,7 +71,7 @@ async fn copy_out(
 ) -> Result<(), InstallError> {
     let source = find_bundle(mount_point, bundle, "disk image")?;
     let staging = Staging::beside(paths.root, destination)?;
-    zip_limits::check_image_bundle(&source, image, staging.folder())?;
+    zip_limits::check_image_bundle(&source, image, staging.folder(), paths.left_free)?;
     let copy = staging.path().join(bundle);
     tools.run("ditto", paths.ditto, vec![source.into(), copy.clone().into()]).await?;
     staged_bundle::make_safe(&staging, &copy, &staged_bundle::placed_at(paths.root, destination))?;

@@ -30,16 +30,23 @@ const FOLDER_MODE: u32 = 0o755;
 const LONGEST_LINK_TARGET: u64 = 4096;
 
 /// Unpacks `archive` beside `destination` (inside the agent's `root`) and puts
-/// its `bundle` there.
+/// its `bundle` there, keeping `left_free` bytes free on its volume
+/// (`downloads.min_free_space`).
 ///
 /// Unpacking a verified local file is not interrupted part way; the item's
 /// deadline is checked by the steps around it.
-pub(super) async fn install(archive: &Path, root: &Path, destination: &Path, bundle: &str) -> Result<(), InstallError> {
+pub(super) async fn install(
+    archive: &Path,
+    root: &Path,
+    destination: &Path,
+    bundle: &str,
+    left_free: u64,
+) -> Result<(), InstallError> {
     let staging = Staging::beside(root, destination)?;
     let unpacked = staging.folder().descend(Path::new("unpacked"), Missing::Create(0o700))?;
     let folder = unpacked.path().to_path_buf();
     let archive_path = archive.to_path_buf();
-    tokio::task::spawn_blocking(move || unpack(&archive_path, &unpacked))
+    tokio::task::spawn_blocking(move || unpack(&archive_path, &unpacked, left_free))
         .await
         .map_err(|error| InstallError::Unpack { reason: error.to_string() })??;
     let found = find_bundle(&folder, bundle, "zip")?;
@@ -48,10 +55,10 @@ pub(super) async fn install(archive: &Path, root: &Path, destination: &Path, bun
 }
 
 /// Extracts every entry of `archive` into the open `folder`.
-fn unpack(archive: &Path, folder: &Folder) -> Result<(), InstallError> {
+fn unpack(archive: &Path, folder: &Folder, left_free: u64) -> Result<(), InstallError> {
     let file = std::fs::File::open(archive).map_err(files("open", archive))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(unpack_error)?;
-    zip_limits::check_declared(&mut zip, archive, folder)?;
+    zip_limits::check_declared(&mut zip, archive, folder, left_free)?;
     let mut folder_modes = Vec::new();
     for index in 0..zip.len() {
         let mut entry = zip.by_index(index).map_err(unpack_error)?;
@@ -124,7 +131,7 @@ mod tests {
             writer.start_file("__MACOSX/Foo.app/._Info.plist", SimpleFileOptions::default()).unwrap();
         });
         let destination = folder.path().join("Applications/Foo.app");
-        install(&path, folder.path(), &destination, "Foo.app").await.unwrap();
+        install(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap();
         let mode = |relative: &str| std::fs::metadata(destination.join(relative)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode("Contents/MacOS/Foo"), 0o755);
         assert_eq!(mode("Contents/MacOS") & 0o555, 0o555, "implied folders are open to every user");
@@ -149,7 +156,7 @@ mod tests {
             writer.write_all(b"#!/bin/sh\n").unwrap();
         });
         let destination = folder.path().join("Applications/Foo.app");
-        install(&path, folder.path(), &destination, "Foo.app").await.unwrap();
+        install(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap();
         let mode =
             |relative: &str| std::fs::metadata(destination.join(relative)).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode("Contents/MacOS/Foo"), 0o775);
@@ -165,16 +172,17 @@ mod tests {
             writer.start_file("Foo.app/Contents/escaped", SimpleFileOptions::default()).unwrap();
         });
         let destination = folder.path().join("Applications/Foo.app");
-        let error = install(&path, folder.path(), &destination, "Foo.app").await.unwrap_err();
+        let error = install(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
         assert!(error.to_string().starts_with("cannot unpack the zip"), "{error}");
         assert!(!folder.path().join("escaped").exists() && !destination.exists());
 
         let other = folder.path().join("other.zip");
         archive(&other, |writer| writer.add_directory("Other.app/Contents", SimpleFileOptions::default()).unwrap());
-        let error = install(&other, folder.path(), &destination, "Foo.app").await.unwrap_err();
+        let error = install(&other, folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
         assert_eq!(error.to_string(), "Foo.app is not in the zip (found: Other.app)");
         std::fs::write(folder.path().join("junk.zip"), "not a zip").unwrap();
-        let error = install(&folder.path().join("junk.zip"), folder.path(), &destination, "Foo.app").await.unwrap_err();
+        let error =
+            install(&folder.path().join("junk.zip"), folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
         assert!(error.to_string().starts_with("cannot unpack the zip"), "{error}");
     }
 }

@@ -25,15 +25,15 @@ pub(super) const MOST_ENTRIES: usize = 1_000_000;
 /// zip or a disk image (Xcode, at some 10 to 20 GB) stay well under it; bigger
 /// payloads (games, audio libraries) come as pkgs.
 pub(super) const MOST_BYTES: u64 = 32 << 30;
-/// Free space left on the app's volume after the unpacking, for macOS itself.
-pub(super) const LEFT_FREE: u64 = 256 << 20;
 
 /// Checks what the zip's central directory declares against the limits and the
-/// free space of `staging` (open); answers the unpacked size it declares.
+/// free space of `staging` (open), which must keep `left_free` bytes
+/// (`downloads.min_free_space`); answers the unpacked size it declares.
 pub(super) fn check_declared<R: Read + std::io::Seek>(
     zip: &mut zip::ZipArchive<R>,
     archive: &Path,
     staging: &Folder,
+    left_free: u64,
 ) -> Result<u64, InstallError> {
     let refused = |reason: String| InstallError::ZipLimit { archive: archive.to_path_buf(), reason };
     if zip.len() > MOST_ENTRIES {
@@ -53,15 +53,21 @@ pub(super) fn check_declared<R: Read + std::io::Seek>(
     if declared > MOST_BYTES {
         return Err(refused(format!("it unpacks to {declared} bytes, more than the {MOST_BYTES} (32 GiB) allowed")));
     }
-    room_for(declared, staging).map_err(|reason| refused(format!("it unpacks to {reason}")))?;
+    room_for(declared, staging, left_free).map_err(|reason| refused(format!("it unpacks to {reason}")))?;
     Ok(declared)
 }
 
 /// Checks the bundle at `source` in a mounted disk image (`image`, as downloaded)
-/// against the zip limits and the free space of `staging`, before it is copied:
+/// against the zip limits and the free space of `staging` (keeping `left_free`
+/// bytes), before it is copied:
 /// its entries are counted and its files' sizes added up without following a
 /// link, stopping at the first limit crossed.
-pub(super) fn check_image_bundle(source: &Path, image: &Path, staging: &Folder) -> Result<(), InstallError> {
+pub(super) fn check_image_bundle(
+    source: &Path,
+    image: &Path,
+    staging: &Folder,
+    left_free: u64,
+) -> Result<(), InstallError> {
     let refused = |reason: String| InstallError::ImageLimit { image: image.to_path_buf(), reason };
     let unreadable = |path: &Path, error: std::io::Error| refused(format!("cannot read {}: {error}", path.display()));
     let (mut entries, mut bytes): (usize, u64) = (0, 0);
@@ -84,17 +90,17 @@ pub(super) fn check_image_bundle(source: &Path, image: &Path, staging: &Folder) 
             }
         }
     }
-    room_for(bytes, staging).map_err(|reason| refused(format!("its bundle holds {reason}")))
+    room_for(bytes, staging, left_free).map_err(|reason| refused(format!("its bundle holds {reason}")))
 }
 
-/// Whether `bytes` fit on the volume of `staging` with [`LEFT_FREE`] to spare; if
+/// Whether `bytes` fit on the volume of `staging` with `left_free` to spare; if
 /// not, why (`N bytes, and … has only M bytes free …`, or the free space unknown).
-fn room_for(bytes: u64, staging: &Folder) -> Result<(), String> {
+fn room_for(bytes: u64, staging: &Folder, left_free: u64) -> Result<(), String> {
     let free = free_bytes(staging.as_fd())
         .map_err(|errno| format!("{bytes} bytes, and the free space is unknown: {errno}"))?;
-    if bytes.saturating_add(LEFT_FREE) > free {
+    if bytes.saturating_add(left_free) > free {
         return Err(format!(
-            "{bytes} bytes, and {} has only {free} bytes free (256 MiB are kept free)",
+            "{bytes} bytes, and {} has only {free} bytes free ({left_free} are kept free: downloads.min_free_space)",
             staging.path().display()
         ));
     }
@@ -152,7 +158,7 @@ mod tests {
         writer.finish().unwrap();
         let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
         let staging = Folder::trusted(folder.path()).unwrap();
-        let error = check_declared(&mut zip, &path, &staging).unwrap_err().to_string();
+        let error = check_declared(&mut zip, &path, &staging, 0).unwrap_err().to_string();
         assert!(error.ends_with("xxx…\" is longer than 1024 bytes"), "{error}");
     }
 }

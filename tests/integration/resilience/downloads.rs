@@ -9,31 +9,30 @@ use crate::app_fixtures::{app_zip, cache_dir, cache_files, custom_app, installed
 use crate::http_server::{FileServer, Served};
 use crate::support::{Device, blueprint, code, item, running_as_root, text};
 
-/// A 1 MiB tmpfs mounted on a device's download cache while it lives.
-struct TinyCache(std::path::PathBuf);
+/// A small tmpfs mounted on a folder of a device while it lives.
+struct Tmpfs(std::path::PathBuf);
 
-impl TinyCache {
-    /// Mounts it, or says why the calling test is skipped.
-    fn mount(device: &Device) -> Option<Self> {
-        if !running_as_root("mounting a tmpfs on the download cache") {
+impl Tmpfs {
+    /// Mounts `size` (`1m`) on `folder`, or says why the calling test is skipped.
+    fn mount(folder: std::path::PathBuf, size: &str) -> Option<Self> {
+        if !running_as_root("mounting a tmpfs") {
             return None;
         }
-        let cache = cache_dir(device);
-        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::create_dir_all(&folder).unwrap();
         let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
-            .arg(&cache)
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "tmpfs"])
+            .arg(&folder)
             .status()
             .is_ok_and(|status| status.success());
         if !mounted {
-            eprintln!("skipped: cannot mount a tmpfs on {}", cache.display());
+            eprintln!("skipped: cannot mount a tmpfs on {}", folder.display());
             return None;
         }
-        Some(Self(cache))
+        Some(Self(folder))
     }
 }
 
-impl Drop for TinyCache {
+impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
@@ -114,7 +113,7 @@ fn a_content_length_past_the_free_space_is_refused_before_its_body() {
 #[test]
 fn a_download_filling_its_volume_is_stopped_while_it_writes() {
     let device = Device::new();
-    let Some(_tiny) = TinyCache::mount(&device) else {
+    let Some(_tiny) = Tmpfs::mount(cache_dir(&device), "1m") else {
         return;
     };
     let served = Served { bytes: vec![7; 900 * 1024], no_length: true, ..Served::default() };
@@ -175,4 +174,43 @@ fn max_size_is_checked_when_configured() {
     let errors = text(&output.stderr);
     assert!(errors.contains("downloads.max_size"), "{errors}");
     assert!(errors.contains("expected a size from 1 byte to 1024 TiB"), "{errors}");
+}
+
+#[test]
+fn unpacking_keeps_min_free_space_on_the_apps_volume() {
+    let device = Device::new();
+    // 8 MiB for Applications; the zip unpacks to 4 MiB of zeros (a few KiB packed).
+    let Some(_volume) = Tmpfs::mount(device.root().join("Applications"), "8m") else {
+        return;
+    };
+    let zip = app_zip_with_zeros(4 << 20);
+    let server = FileServer::start();
+    server.serve("/Foo.zip", zip.clone());
+    let app = custom_app("zip", &server.url("/Foo.zip"), &sha256(&zip), "audit_and_enforce", None);
+    let path = device.write_blueprint(&blueprint(vec![app]));
+
+    let output = device.check_in(&path, &["--set", "downloads.min_free_space=6 MiB"]);
+    assert_eq!(code(&output), 1, "4 MiB and 6 MiB kept free do not fit in 8 MiB: {}", text(&output.stderr));
+    let message = item(&device.status(), "Foo")["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("(6291456 are kept free: downloads.min_free_space)"), "{message}");
+    assert!(!installed_app(&device).exists());
+
+    let output = device.check_in(&path, &["--set", "downloads.min_free_space=1 MiB"]);
+    assert_eq!(code(&output), 0, "4 MiB and 1 MiB kept free fit: {}", text(&output.stderr));
+    assert!(installed_app(&device).join("Contents/Resources/zeros").exists());
+}
+
+/// A zip of the test app with `size` zero bytes in `Contents/Resources/zeros`.
+fn app_zip_with_zeros(size: usize) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let unpacked = tempfile::tempdir().unwrap();
+    let app = crate::app_fixtures::write_app(unpacked.path(), crate::app_fixtures::BUNDLE_ID, "1.0");
+    let options = zip::write::SimpleFileOptions::default();
+    for relative in ["Contents/Info.plist", "Contents/MacOS/Foo"] {
+        writer.start_file(format!("Foo.app/{relative}"), options).unwrap();
+        std::io::Write::write_all(&mut writer, &std::fs::read(app.join(relative)).unwrap()).unwrap();
+    }
+    writer.start_file("Foo.app/Contents/Resources/zeros", options).unwrap();
+    std::io::Write::write_all(&mut writer, &vec![0; size]).unwrap();
+    writer.finish().unwrap().into_inner()
 }
