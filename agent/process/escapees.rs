@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 /// Whether this process looks for escapees ([`adopt_orphans`] was called, and on
@@ -87,7 +88,7 @@ pub(super) async fn stop_escapees(sightings: &mut Sightings, program: &Path, gra
             break;
         }
         for escapee in &escapees {
-            platform::stop(escapee, grace).await;
+            stop(escapee, grace, platform::has_ended).await;
             tracing::warn!(
                 pid = escapee.pid,
                 name = %escapee.name,
@@ -124,22 +125,56 @@ pub(super) struct Escapee {
     leads_group: bool,
 }
 
+/// How often a stopped escapee is checked while it is given time to end.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How long an escapee is watched after `SIGKILL`.
+const KILL_WAIT: Duration = Duration::from_secs(1);
+
+/// `SIGTERM` (and `SIGCONT`) to the escapee and the group it leads, up to `grace`
+/// for it to end (as the platform's `has_ended` tells), then `SIGKILL`.
+async fn stop(escapee: &Escapee, grace: Duration, has_ended: fn(i32) -> bool) {
+    send(escapee, Signal::SIGTERM);
+    send(escapee, Signal::SIGCONT);
+    if ended_within(escapee.pid, grace, has_ended).await {
+        return;
+    }
+    send(escapee, Signal::SIGKILL);
+    if !ended_within(escapee.pid, KILL_WAIT, has_ended).await {
+        tracing::warn!(pid = escapee.pid, "a process that left the item's group is still alive after SIGKILL");
+    }
+}
+
+/// `signal` to the escapee, and to the group it leads if it leads one.
+fn send(escapee: &Escapee, signal: Signal) {
+    let pid = Pid::from_raw(escapee.pid);
+    if escapee.leads_group {
+        let _ = killpg(pid, signal);
+    }
+    let _ = kill(pid, signal);
+}
+
+/// Polls for at most `limit` until `has_ended(pid)`.
+async fn ended_within(pid: i32, limit: Duration, has_ended: fn(i32) -> bool) -> bool {
+    let give_up_at = tokio::time::Instant::now() + limit;
+    loop {
+        if has_ended(pid) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= give_up_at {
+            return false;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod platform {
-    use std::time::Duration;
-
-    use nix::sys::signal::{Signal, kill, killpg};
-    use nix::sys::wait::{WaitPidFlag, waitpid};
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     use nix::unistd::Pid;
 
     use super::super::group::proc_scan::{is_live_state, read_stat};
     use super::{Escapee, leaders};
-
-    /// How often a stopped escapee is checked while it is given time to end.
-    const POLL_INTERVAL: Duration = Duration::from_millis(20);
-
-    /// How long an escapee is watched after `SIGKILL`.
-    const KILL_WAIT: Duration = Duration::from_secs(1);
 
     /// Nothing to note on Linux: orphans are adopted instead.
     pub(in crate::process) struct Sightings;
@@ -185,41 +220,10 @@ mod platform {
         children
     }
 
-    /// `SIGTERM` (and `SIGCONT`) to the escapee and the group it leads, up to
-    /// `grace` for it to end, then `SIGKILL`; reaps it.
-    pub(super) async fn stop(escapee: &Escapee, grace: Duration) {
-        send(escapee, Signal::SIGTERM);
-        send(escapee, Signal::SIGCONT);
-        if reaped_within(escapee.pid, grace).await {
-            return;
-        }
-        send(escapee, Signal::SIGKILL);
-        if !reaped_within(escapee.pid, KILL_WAIT).await {
-            tracing::warn!(pid = escapee.pid, "a process that left the item's group is still alive after SIGKILL");
-        }
-    }
-
-    fn send(escapee: &Escapee, signal: Signal) {
-        let pid = Pid::from_raw(escapee.pid);
-        if escapee.leads_group {
-            let _ = killpg(pid, signal);
-        }
-        let _ = kill(pid, signal);
-    }
-
-    /// Polls for at most `limit` until the escapee has exited and been reaped.
-    async fn reaped_within(pid: i32, limit: Duration) -> bool {
-        let give_up_at = tokio::time::Instant::now() + limit;
-        loop {
-            match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-                Ok(nix::sys::wait::WaitStatus::StillAlive) => {}
-                _ => return true,
-            }
-            if tokio::time::Instant::now() >= give_up_at {
-                return false;
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+    /// Whether the escapee `pid` (a child of the agent's, once adopted) has exited;
+    /// reaps it if so.
+    pub(super) fn has_ended(pid: i32) -> bool {
+        !matches!(waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::StillAlive))
     }
 }
 
@@ -231,20 +235,13 @@ use table_walk as platform;
 #[cfg(any(not(target_os = "linux"), test))]
 mod table_walk {
     use std::collections::HashMap;
-    use std::time::Duration;
 
     use nix::errno::Errno;
-    use nix::sys::signal::{Signal, kill, killpg};
+    use nix::sys::signal::kill;
     use nix::unistd::{Pid, getpgid};
     use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 
     use super::Escapee;
-
-    /// How often a stopped escapee is checked while it is given time to end.
-    const POLL_INTERVAL: Duration = Duration::from_millis(20);
-
-    /// How long an escapee is watched after `SIGKILL`.
-    const KILL_WAIT: Duration = Duration::from_secs(1);
 
     /// The descendants of one leader seen outside its group while it ran.
     pub(in crate::process) struct Sightings {
@@ -314,40 +311,9 @@ mod table_walk {
             .collect()
     }
 
-    /// `SIGTERM` (and `SIGCONT`) to the escapee and the group it leads, up to
-    /// `grace` for it to end, then `SIGKILL`. launchd reaps it.
-    pub(super) async fn stop(escapee: &Escapee, grace: Duration) {
-        send(escapee, Signal::SIGTERM);
-        send(escapee, Signal::SIGCONT);
-        if gone_within(escapee.pid, grace).await {
-            return;
-        }
-        send(escapee, Signal::SIGKILL);
-        if !gone_within(escapee.pid, KILL_WAIT).await {
-            tracing::warn!(pid = escapee.pid, "a process that left the item's group is still alive after SIGKILL");
-        }
-    }
-
-    fn send(escapee: &Escapee, signal: Signal) {
-        let pid = Pid::from_raw(escapee.pid);
-        if escapee.leads_group {
-            let _ = killpg(pid, signal);
-        }
-        let _ = kill(pid, signal);
-    }
-
-    /// Polls for at most `limit` until no process has the escapee's pid.
-    async fn gone_within(pid: i32, limit: Duration) -> bool {
-        let give_up_at = tokio::time::Instant::now() + limit;
-        loop {
-            if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
-                return true;
-            }
-            if tokio::time::Instant::now() >= give_up_at {
-                return false;
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+    /// Whether no process has the escapee's pid any more (launchd reaps it).
+    pub(super) fn has_ended(pid: i32) -> bool {
+        kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH)
     }
 }
 
@@ -358,7 +324,8 @@ mod tests {
 
     use nix::unistd::Pid;
 
-    use super::table_walk::{Sightings, escapees, stop};
+    use super::stop;
+    use super::table_walk::{Sightings, escapees, has_ended};
 
     #[tokio::test]
     async fn a_walk_of_the_process_table_finds_a_descendant_that_left_the_group() {
@@ -386,7 +353,7 @@ mod tests {
         assert_eq!(found[0].pid, escapee);
         assert_eq!(found[0].name, "sleep");
         assert!(found[0].leads_group);
-        stop(&found[0], Duration::from_secs(1)).await;
+        stop(&found[0], Duration::from_secs(1), has_ended).await;
         assert!(leader.wait().unwrap().success(), "the leader saw its child end");
     }
 }
