@@ -166,10 +166,21 @@ async fn jump_while_running(
     jump: chrono::Duration,
     after: i64,
 ) -> (Vec<Ran>, DateTime<Utc>) {
+    jump_once_ready(device, tokio::time::sleep(Duration::from_secs(before as u64 * 60)), jump, after).await
+}
+
+/// Runs the device until `ready` is over, jumps the wall clock by `jump`, runs it
+/// `after` minutes more; returns the check-ins from the jump on, and when it landed.
+async fn jump_once_ready(
+    device: &Device,
+    ready: impl std::future::Future<Output = ()>,
+    jump: chrono::Duration,
+    after: i64,
+) -> (Vec<Ran>, DateTime<Utc>) {
     let landed = RefCell::new(None);
     device
         .run_while(async {
-            tokio::time::sleep(Duration::from_secs(before as u64 * 60)).await;
+            ready.await;
             device.clock.jump(jump);
             *landed.borrow_mut() = Some((device.clock.now(), Instant::now()));
             tokio::time::sleep(Duration::from_secs(after as u64 * 60)).await;
@@ -240,21 +251,13 @@ async fn jump_after_check_ins(
     jump: chrono::Duration,
     after: i64,
 ) -> (Vec<Ran>, DateTime<Utc>) {
-    let landed = RefCell::new(None);
-    device
-        .run_while(async {
-            while device.ran.borrow().len() < count {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            tokio::time::sleep(CHECK_IN_TAKES + Duration::from_secs(10)).await;
-            device.clock.jump(jump);
-            *landed.borrow_mut() = Some((device.clock.now(), Instant::now()));
-            tokio::time::sleep(Duration::from_secs(after as u64 * 60)).await;
-        })
-        .await;
-    let (landed, tokio_landed) = landed.into_inner().unwrap();
-    let ran = device.check_ins().into_iter().filter(|ran| ran.tokio_at >= tokio_landed).collect();
-    (ran, landed)
+    let ready = async {
+        while device.ran.borrow().len() < count {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        tokio::time::sleep(CHECK_IN_TAKES + Duration::from_secs(10)).await;
+    };
+    jump_once_ready(device, ready, jump, after).await
 }
 
 #[tokio::test(start_paused = true)]
