@@ -221,21 +221,6 @@ mod tests {
     use crate::plan::{CheckinKind, PlannedItem};
     use crate::state::{ItemRecord, ItemStatus, RunOutcome, RunRecord, Trigger};
 
-    fn record(id: &str, status: ItemStatus, at: DateTime<Utc>) -> ItemRecord {
-        ItemRecord {
-            id: id.into(),
-            name: id.into(),
-            item_type: "custom_script".into(),
-            status,
-            started_at: at,
-            finished_at: at,
-            duration_ms: 5,
-            exit_code: Some(0),
-            message: String::new(),
-            output: "out".into(),
-        }
-    }
-
     fn plan(items: &[(&str, Option<&str>)]) -> Plan {
         let planned = |(id, skipped): &(&str, Option<&str>)| PlannedItem {
             item: LibraryItem {
@@ -269,9 +254,9 @@ mod tests {
         let (_folder, store) = store();
         let start = Utc::now() - Duration::seconds(60);
         begun(&store, "r1", start, &[("done", None), ("cut", None), ("later", None), ("off", Some("not today"))]);
-        store.items_finished("r1", &[(0, &record("done", ItemStatus::Succeeded, start))]).unwrap();
+        store.items_finished("r1", &[(0, &ItemRecord::ended("done", ItemStatus::Succeeded, start))]).unwrap();
         let cut_at = start + Duration::seconds(1);
-        store.item_started("r1", 1, &record("cut", ItemStatus::NotRun, cut_at)).unwrap();
+        store.item_started("r1", 1, &ItemRecord::ended("cut", ItemStatus::NotRun, cut_at)).unwrap();
         assert_eq!(store.latest_run().unwrap().unwrap().items.len(), 1, "a running item is not a result yet");
         assert_eq!(store.last_daily_completed().unwrap(), None);
 
@@ -305,7 +290,9 @@ mod tests {
         let (_folder, store) = store();
         let start = Utc::now() - Duration::seconds(60);
         begun(&store, "r1", start, &[("a", None), ("b", None)]);
-        store.items_finished("r1", &[(0, &record("a", ItemStatus::Succeeded, start + Duration::seconds(2)))]).unwrap();
+        store
+            .items_finished("r1", &[(0, &ItemRecord::ended("a", ItemStatus::Succeeded, start + Duration::seconds(2)))])
+            .unwrap();
         store.mark_dangling_runs_interrupted(None).unwrap();
         let run = store.run("r1").unwrap().unwrap();
         assert_eq!(run.finished_at.map(time_text), Some(time_text(start + Duration::seconds(2))));

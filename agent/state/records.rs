@@ -156,6 +156,26 @@ pub struct RunRecord {
 }
 
 #[cfg(test)]
+impl ItemRecord {
+    /// A script item `id` that ended with `status` at `at`, after 5 ms, exit 0,
+    /// having printed `out`.
+    pub(crate) fn ended(id: &str, status: ItemStatus, at: DateTime<Utc>) -> Self {
+        ItemRecord {
+            id: id.into(),
+            name: id.into(),
+            item_type: "custom_script".into(),
+            status,
+            started_at: at,
+            finished_at: at,
+            duration_ms: 5,
+            exit_code: Some(0),
+            message: String::new(),
+            output: "out".into(),
+        }
+    }
+}
+
+#[cfg(test)]
 impl RunRecord {
     /// A run of blueprint `bp` as a check-in begins it: no end, no results yet.
     pub(crate) fn begun(id: &str, kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> Self {

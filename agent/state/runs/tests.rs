@@ -6,21 +6,6 @@ fn run(id: &str, kind: CheckinKind, started_at: DateTime<Utc>) -> RunRecord {
     RunRecord::begun(id, kind, Trigger::Cli, started_at)
 }
 
-fn item(id: &str, status: ItemStatus, at: DateTime<Utc>) -> ItemRecord {
-    ItemRecord {
-        id: id.into(),
-        name: id.into(),
-        item_type: "custom_script".into(),
-        status,
-        started_at: at,
-        finished_at: at,
-        duration_ms: 5,
-        exit_code: Some(0),
-        message: String::new(),
-        output: "out".into(),
-    }
-}
-
 #[test]
 fn history_counts_statuses_and_finished_dailies_count() {
     let folder = tempfile::tempdir().unwrap();
@@ -30,7 +15,7 @@ fn history_counts_statuses_and_finished_dailies_count() {
     for (position, status) in
         [ItemStatus::Succeeded, ItemStatus::Failed, ItemStatus::Skipped, ItemStatus::NotRun].into_iter().enumerate()
     {
-        store.items_finished("r1", &[(position, &item(&format!("i{position}"), status, now))]).unwrap();
+        store.items_finished("r1", &[(position, &ItemRecord::ended(&format!("i{position}"), status, now))]).unwrap();
     }
     store.finish_run("r1", now, RunOutcome::Failed, &Drift { reapplied: 2, ..Drift::default() }).unwrap();
     let history = store.history(10).unwrap();
