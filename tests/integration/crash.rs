@@ -1,7 +1,7 @@
 //! `kill -9` in the middle of a run loses nothing already recorded, and the next
 //! run stops the processes the interrupted item left running.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -10,20 +10,8 @@ use crate::support::{Device, blueprint, code, item, read_pid, script, text};
 /// Waits until the agent has recorded process group `group` in its store: the
 /// item's program may write its pid a moment before the agent records it.
 fn wait_until_recorded(device: &Device, group: i32) {
-    let store = device.state_dir().join("agent.sqlite3");
-    let start = Instant::now();
-    loop {
-        let connection = rusqlite::Connection::open_with_flags(&store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
-        let recorded: Option<i64> = connection.ok().and_then(|connection| {
-            let query = "SELECT COUNT(*) FROM running_process_groups WHERE process_group = ?1";
-            connection.query_row(query, [group], |row| row.get(0)).ok()
-        });
-        if recorded == Some(1) {
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "process group {group} was never recorded");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let query = format!("SELECT COUNT(*) FROM running_process_groups WHERE process_group = {group}");
+    device.wait_for_store(&query, &format!("process group {group}"));
 }
 
 #[test]

@@ -76,6 +76,24 @@ impl Device {
         serde_json::from_slice(&output.stdout).expect("status is JSON")
     }
 
+    /// Waits (bounded) until `count_query` (a `SELECT COUNT(*) …`) on the device's
+    /// state store answers 1, as it does once the agent has committed what the
+    /// test waits for; `what` says what that is when it never comes.
+    pub fn wait_for_store(&self, count_query: &str, what: &str) {
+        let store = self.state_dir().join("agent.sqlite3");
+        let start = Instant::now();
+        loop {
+            let connection = rusqlite::Connection::open_with_flags(&store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
+            let count: Option<i64> =
+                connection.ok().and_then(|connection| connection.query_row(count_query, [], |row| row.get(0)).ok());
+            if count == Some(1) {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{what} was never recorded");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits (bounded) until `relative` exists under the root.
     pub fn wait_for_file(&self, relative: &str, limit: Duration) -> PathBuf {
         let path = self.root().join(relative);

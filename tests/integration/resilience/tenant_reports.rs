@@ -1,6 +1,6 @@
 //! Every run reaches the tenant exactly once, a crashed or twice-stopped one included.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use nix::sys::signal::Signal;
@@ -25,20 +25,8 @@ fn waiting_blueprint() -> Value {
 /// Waits until the agent has committed the start of the waiting item (its
 /// program may run a moment before the commit).
 fn wait_until_item_running(device: &Device) {
-    let store = device.state_dir().join("agent.sqlite3");
-    let start = Instant::now();
-    loop {
-        let connection = rusqlite::Connection::open_with_flags(&store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
-        let running: Option<i64> = connection.ok().and_then(|connection| {
-            let query = "SELECT COUNT(*) FROM item_results WHERE item_id = 'li-wait' AND status = 'running'";
-            connection.query_row(query, [], |row| row.get(0)).ok()
-        });
-        if running == Some(1) {
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "the waiting item's start was never recorded");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let query = "SELECT COUNT(*) FROM item_results WHERE item_id = 'li-wait' AND status = 'running'";
+    device.wait_for_store(query, "the waiting item's start");
 }
 
 fn statuses(run: &Value) -> Vec<&str> {
