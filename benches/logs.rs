@@ -1,0 +1,2 @@
+//! (filled in by the slice that owns it)
+fn main() {}
