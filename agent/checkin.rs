@@ -32,7 +32,7 @@ use crate::config::AgentConfig;
 use crate::inventory::{self, Platform};
 use crate::items::RunFolder;
 use crate::paths::AgentPaths;
-use crate::plan::{self, ItemTimeouts, Plan};
+use crate::plan::{self, CheckinKind, ItemTimeouts, Plan};
 use crate::run_lock::{self, Holder, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{Drift, ItemRecord, RunOutcome, RunRecord, Store, StoreError, Trigger};
@@ -232,6 +232,9 @@ async fn checkin(
             let update = self_update::UpdateContext { paths, config, store: &store, kind, cancel };
             agent_updated_to = self_update::update_agent(&update, &advice).await;
         }
+    }
+    if kind == CheckinKind::Daily && !cancel.is_cancelled() {
+        crate::downloads::prune_unneeded(paths, &loaded.blueprint);
     }
     if let Err(error) = store.make_durable() {
         tracing::warn!(error = %error, "Cannot sync the check-in's records to disk; a power cut could lose the newest.");

@@ -27,6 +27,19 @@ pub struct Blueprint {
     pub library_items: Vec<LibraryItem>,
 }
 
+impl Blueprint {
+    /// The sha256 of every installer its library items name (custom apps, auto
+    /// apps): the downloads the cache keeps.
+    pub fn installer_digests(&self) -> std::collections::HashSet<String> {
+        let package = |item: &LibraryItem| match &item.details {
+            ItemDetails::CustomApp(app) => Some(app.package.sha256.clone()),
+            ItemDetails::AutoApp(app) => Some(app.package.sha256.clone()),
+            ItemDetails::CustomScript(_) | ItemDetails::CustomPrinter(_) | ItemDetails::ManagedOs(_) => None,
+        };
+        self.library_items.iter().filter_map(package).collect()
+    }
+}
+
 /// One library item of a blueprint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LibraryItem {

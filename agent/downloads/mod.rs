@@ -7,11 +7,14 @@
 //! (cut connection, timeout, shutdown) is continued with an HTTP `Range`
 //! request; a server that ignores the range answers `200` and the file starts
 //! over. A digest mismatch deletes the file: nothing unverified stays behind.
+//! The daily check-in prunes the cache ([`prune_cache`]).
 
 mod error;
 mod fetch;
 mod http;
 mod partial;
+mod prune;
 
 pub use error::DownloadError;
 pub use fetch::{Downloaded, Downloader, Obtained};
+pub use prune::{PARTIAL_FILE_MAX_AGE, PruneReason, PrunedFile, prune_cache, prune_unneeded};

@@ -214,3 +214,49 @@ fn app_zip_with_zeros(size: usize) -> Vec<u8> {
     std::io::Write::write_all(&mut writer, &vec![0; size]).unwrap();
     writer.finish().unwrap().into_inner()
 }
+
+/// Writes `name` in the device's download cache, last written `days` ago.
+fn cached_file(device: &Device, name: &str, bytes: &[u8], days: u64) {
+    let path = cache_dir(device).join(name);
+    std::fs::create_dir_all(cache_dir(device)).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let written = std::time::SystemTime::now() - Duration::from_secs(days * 24 * 60 * 60);
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_times(std::fs::FileTimes::new().set_modified(written)).unwrap();
+}
+
+#[test]
+fn the_daily_check_in_prunes_abandoned_partials_and_installers_no_item_names() {
+    let device = Device::new();
+    let server = FileServer::start();
+    // The item's verified installer stays for the retry after its install failed.
+    let not_a_zip = b"not a zip archive".to_vec();
+    let wanted = format!("{}.zip", sha256(&not_a_zip));
+    server.serve("/Foo.zip", not_a_zip.clone());
+    cached_file(&device, &wanted, &not_a_zip, 0);
+    let unneeded = format!("{}.dmg", sha256(b"an app no item installs any more"));
+    let abandoned = format!("{}.pkg.partial", sha256(b"abandoned"));
+    let resuming = format!("{}.pkg.partial", sha256(b"resuming"));
+    for (name, days) in [(&unneeded, 0), (&abandoned, 8), (&resuming, 6)] {
+        cached_file(&device, name, b"bytes", days);
+    }
+    cached_file(&device, "kept-by-the-admin.txt", b"not the cache's", 30);
+    let app = custom_app("zip", &server.url("/Foo.zip"), &sha256(&not_a_zip), "audit_and_enforce", None);
+    let blueprint_file = device.write_blueprint(&blueprint(vec![app]));
+
+    let output = device.check_in(&blueprint_file, &["--reset-daily"]);
+    assert_eq!(code(&output), 1, "the install fails: {}", text(&output.stderr));
+    let mut expected = vec![wanted.clone(), resuming.clone(), "kept-by-the-admin.txt".to_string()];
+    expected.sort();
+    assert_eq!(cache_files(&device), expected);
+    assert_eq!(server.requests("/Foo.zip").len(), 0, "the verified installer was used from the cache");
+
+    // A recurring check-in leaves the cache alone; the next daily one prunes it.
+    cached_file(&device, &unneeded, b"bytes", 0);
+    device.check_in(&blueprint_file, &[]);
+    assert!(cache_files(&device).contains(&unneeded), "{:?}", cache_files(&device));
+    device.check_in(&blueprint_file, &["--reset-daily"]);
+    assert!(!cache_files(&device).contains(&unneeded), "{:?}", cache_files(&device));
+    let logs = text(&device.run(&["logs", "--json"]).stdout);
+    assert!(logs.contains("no library item names its sha256"), "{logs}");
+}
