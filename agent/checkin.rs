@@ -35,7 +35,7 @@ use crate::paths::AgentPaths;
 use crate::plan::{self, ItemTimeouts, Plan};
 use crate::run_lock::{self, Holder, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{Drift, ItemRecord, RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::state::{Drift, ItemRecord, RunOutcome, RunRecord, Store, StoreError, Trigger, Unwritten};
 use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
 use executor::Executor;
@@ -184,6 +184,7 @@ async fn checkin(
         finished_at: None,
         outcome: None,
         blueprint_id: Some(loaded.blueprint.id.clone()),
+        message: None,
         drift: Drift {
             stale_token,
             ..drift::policy_drift(
@@ -211,10 +212,11 @@ async fn checkin(
     tenant::requests::serve(&store, &served, request.trigger);
     progress.run_started(&run, &plan);
     let budget_deadline = crate::process::deadline_after(Instant::now(), config.timeouts.run);
-    executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await?;
-    let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
-    executor.journal.borrow_mut().write(&run)?;
-    finish(&store, &mut run, outcome)?;
+    executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await;
+    let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await;
+    // The last try for what the store refused during the run (a full disk).
+    let unwritten = executor.journal.borrow_mut().write(&run).err();
+    finish(&store, &mut run, outcome, unwritten);
     report_drift(&store, Some(&run.id), &run.drift);
     progress.run_finished(&run);
     let mut agent_updated_to = None;
@@ -356,11 +358,40 @@ fn report_drift(store: &Store, run_id: Option<&str>, drift: &Drift) {
     drift::remember(store, drift);
 }
 
-fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome) -> Result<(), StoreError> {
+/// Ends `run` with `outcome`, in the store and in memory. When the store did not
+/// take all of its results (`unwritten`) or does not take its end, the record is
+/// incomplete: a run that would have succeeded ends `failed`, and its message
+/// says what the store could not record. The run in memory stays whole: it is
+/// what is shown and reported to the tenant. A run whose end is not recorded is
+/// closed as interrupted by the next check-in.
+fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome, unwritten: Option<Unwritten>) {
     let finished_at = Utc::now();
+    let mut missing: Vec<String> = unwritten.iter().map(ToString::to_string).collect();
+    let incomplete = |missing: &[String]| format!("{}; the record of this run is incomplete", missing.join("; "));
+    let outcome = if missing.is_empty() { outcome } else { at_least_failed(outcome) };
     run.finished_at = Some(finished_at);
     run.outcome = Some(outcome);
-    store.finish_run(&run.id, finished_at, outcome, &run.drift)?;
+    run.message = (!missing.is_empty()).then(|| incomplete(&missing));
+    let ended = store.in_transaction(|| {
+        store.finish_run(&run.id, finished_at, outcome, &run.drift)?;
+        run.message.as_ref().map_or(Ok(()), |message| store.set_run_message(&run.id, message))
+    });
+    if let Err(error) = ended {
+        missing.push(format!("the state store could not record the end of this run: {error}"));
+        run.outcome = Some(at_least_failed(outcome));
+        run.message = Some(incomplete(&missing));
+    }
+    if let Some(message) = &run.message {
+        tracing::error!(run_id = %run.id, message = %message, "The run's record is incomplete.");
+    }
     events::CheckinFinished { run }.emit();
-    Ok(())
+}
+
+/// A run whose record is incomplete did not succeed: `failed`, unless it already
+/// ended worse (timed out, interrupted), which says more.
+fn at_least_failed(outcome: RunOutcome) -> RunOutcome {
+    match outcome {
+        RunOutcome::Succeeded => RunOutcome::Failed,
+        worse => worse,
+    }
 }

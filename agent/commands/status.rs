@@ -283,6 +283,7 @@ mod tests {
                 outcome: Some(RunOutcome::Failed),
                 blueprint_id: Some("bp-eng".into()),
                 drift: Drift::default(),
+                message: None,
                 parameters: Vec::new(),
                 items: vec![
                     item(
