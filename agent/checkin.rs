@@ -377,7 +377,8 @@ fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome, unwritten: Op
         run.message.as_ref().map_or(Ok(()), |message| store.set_run_message(&run.id, message))
     });
     if let Err(error) = ended {
-        missing.push(format!("the state store could not record the end of this run: {error}"));
+        let error = anyhow::Error::from(error);
+        missing.push(format!("the state store could not record the end of this run: {error:#}"));
         run.outcome = Some(at_least_failed(outcome));
         run.message = Some(incomplete(&missing));
     }

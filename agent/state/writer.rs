@@ -168,10 +168,11 @@ fn write_as_handed_over(path: &Path, received: &Receiver<Message>, tally: &(Mute
             }
             Ok(()) => {}
             Err(error) => {
+                let error = format!("{:#}", anyhow::Error::from(error));
                 if was_kept == 0 {
                     tracing::error!(path = %path.display(), error = %error, "Cannot write to the state store; the results are kept in memory and written when it can take them.");
                 }
-                tally.error = Some(error.to_string());
+                tally.error = Some(error);
             }
         }
         tally.done += 1;

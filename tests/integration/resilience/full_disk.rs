@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::end_to_end::harness::{TOKEN, Tenant, enroll};
 use crate::support::{Device, Tmpfs, blueprint, code, script, text};
 
 /// How many items the blueprint holds.
@@ -46,10 +47,15 @@ impl SmallDisk {
     }
 
     /// The blueprint: every item leaves a marker outside the state folder and
-    /// prints 2 KB (kept with its result); item [`FILLER`] fills the state folder
+    /// prints 2 KB (kept with its result); item [`FILLER`] fills the state folder (once)
     /// when `fills` is set, and item [`FREER`] removes what filled it when `frees`
     /// is set too.
     fn blueprint(&self, fills: bool, frees: bool) -> PathBuf {
+        self.device.write_blueprint(&self.blueprint_value(fills, frees))
+    }
+
+    /// The blueprint [`SmallDisk::blueprint`] writes.
+    fn blueprint_value(&self, fills: bool, frees: bool) -> Value {
         std::fs::create_dir_all(self.markers()).unwrap();
         let items = (0..ITEMS)
             .map(|index| {
@@ -58,7 +64,13 @@ impl SmallDisk {
                     self.markers().display()
                 );
                 if index == FILLER && fills {
-                    body += &format!("dd if=/dev/zero of='{}' bs=64k 2>/dev/null\n", self.filler().display());
+                    // Once per device, so a tenant's blueprint can stay the same.
+                    let once = self.device.root().join("filled");
+                    body += &format!(
+                        "[ -f '{once}' ] || {{ touch '{once}'; dd if=/dev/zero of='{}' bs=64k 2>/dev/null; }}\n",
+                        self.filler().display(),
+                        once = once.display()
+                    );
                 }
                 if index == FREER && fills && frees {
                     body += &format!("rm -f '{}'\n", self.filler().display());
@@ -67,7 +79,7 @@ impl SmallDisk {
                 script(&format!("li-{index:02}"), &format!("{index:02} item"), &body)
             })
             .collect();
-        self.device.write_blueprint(&blueprint(items))
+        blueprint(items)
     }
 
     fn markers_left(&self) -> usize {
@@ -128,4 +140,30 @@ fn results_kept_while_the_store_is_full_are_written_once_room_returns() {
     let next = disk.device.check_in(&disk.blueprint(false, false), &[]);
     assert_eq!(code(&next), 0, "{}", self::said(&next));
     assert_eq!(disk.history().len(), 2);
+}
+
+#[test]
+fn the_tenant_receives_every_result_of_a_run_the_store_could_not_record_once() {
+    let Some(disk) = SmallDisk::new() else { return };
+    let tenant = Tenant::start(disk.blueprint_value(true, false));
+    enroll(&disk.device, &tenant.url(), TOKEN);
+    let output = disk.device.run(&["run"]);
+    let said = said(&output);
+    assert_eq!(code(&output), 1, "{said}");
+    assert_eq!(disk.markers_left(), ITEMS, "every item ran: {said}");
+    let reports = tenant.reports("results");
+    assert_eq!(reports.len(), 1, "sent directly, the spool being full too: {said}");
+    let run = &reports[0]["body"]["run"];
+    assert_eq!(run["outcome"], "failed", "{run:#}");
+    assert_eq!(run["items"].as_array().unwrap().len(), ITEMS, "every result, from memory: {run:#}");
+    assert!(run["message"].as_str().unwrap().contains("the record of this run is incomplete"), "{run:#}");
+
+    // Room returns: the run closed as interrupted is not reported a second time.
+    free(&disk.filler());
+    let next = disk.device.run(&["run"]);
+    assert_eq!(code(&next), 0, "{}", self::said(&next));
+    let reported = tenant.result_run_ids();
+    assert_eq!(reported.len(), 2, "{reported:?}");
+    assert_eq!(reported[0], run["id"].as_str().unwrap());
+    assert_eq!(tenant.reports("results")[0]["body"]["run"]["outcome"], "failed");
 }
