@@ -11,7 +11,9 @@
 //! its programs' process groups recorded while they run. An item that runs programs is committed when
 //! it starts; every result is committed with the next such start, with the
 //! run's end, or with a thousand others, by a writer thread of the run's own
-//! ([`journal`]). The tenant's
+//! ([`journal`]); a full disk stops none of it: what the store refuses is kept and
+//! tried again, and a run whose record stays incomplete ends `failed` and says so
+//! (`finish`). The tenant's
 //! saved requests for a check-in are served (removed) when the run starts. With a
 //! tenant, the results are reported at the end, after the inventory is collected
 //! when one is due. What happened goes out as telemetry

@@ -18,6 +18,11 @@
 //! millisecond before it, as with the process group of a program that had just
 //! started: the item that had just finished is then closed as interrupted with
 //! the run, and runs again at the next check-in.
+//!
+//! Nothing here stops the run: a write the store refuses (a full disk) is kept by
+//! the writer and tried again with the next ones, so an item runs whether or not
+//! its start was recorded, and [`RunJournal::write`] at the run's end says which
+//! results the store never took.
 
 use crate::orphans::ItemGroupRecorder;
 use crate::state::{ItemRecord, RunRecord, Store, StoreError, Unwritten};
