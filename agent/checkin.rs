@@ -398,3 +398,41 @@ fn at_least_failed(outcome: RunOutcome) -> RunOutcome {
         worse => worse,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::CheckinKind;
+
+    fn finished(outcome: RunOutcome, unwritten: Option<Unwritten>) -> (RunRecord, Option<RunRecord>) {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let mut run = RunRecord::begun("run-1", CheckinKind::Recurring, Trigger::Cli, Utc::now());
+        store.begin_run(&run, 1).unwrap();
+        finish(&store, &mut run, outcome, unwritten);
+        let stored = store.run("run-1").unwrap();
+        (run, stored)
+    }
+
+    #[test]
+    fn a_run_with_results_the_store_did_not_take_ends_failed_and_says_so() {
+        let unwritten = Unwritten { results: 3, error: "database or disk is full".into() };
+        let (run, stored) = finished(RunOutcome::Succeeded, Some(unwritten));
+        let message = "the state store could not record 3 results: database or disk is full; \
+                       the record of this run is incomplete";
+        assert_eq!((run.outcome, run.message.as_deref()), (Some(RunOutcome::Failed), Some(message)));
+        let stored = stored.unwrap();
+        assert_eq!((stored.outcome, stored.message.as_deref()), (Some(RunOutcome::Failed), Some(message)));
+    }
+
+    #[test]
+    fn a_worse_outcome_stays_and_a_whole_record_has_no_message() {
+        let unwritten = Unwritten { results: 1, error: "disk I/O error".into() };
+        let (run, _) = finished(RunOutcome::TimedOut, Some(unwritten));
+        assert_eq!(run.outcome, Some(RunOutcome::TimedOut));
+        assert!(run.message.unwrap().contains("could not record 1 result: disk I/O error"));
+        let (run, stored) = finished(RunOutcome::Succeeded, None);
+        assert_eq!((run.outcome, run.message), (Some(RunOutcome::Succeeded), None));
+        assert_eq!(stored.unwrap().message, None);
+    }
+}

@@ -9,8 +9,9 @@
 //! the store as soon as there is room, and nothing is written out of order. A wait
 //! says how many results are still kept ([`Unwritten`]); the writer never stops
 //! taking writes. What is kept is one run's writes (the writer lives as long as
-//! the run), each a copy of results the run holds in memory anyway: at most about
-//! twice the run's own results. Whatever is still kept when the writer is dropped
+//! the run), each a copy of results the run holds in memory anyway (each result
+//! once, plus a small record per item start): at most about twice the run's own
+//! results, an item's output being at most 128 KiB (`process`'s capture limits). Whatever is still kept when the writer is dropped
 //! is lost; the caller says so (see `checkin`).
 
 use std::collections::VecDeque;

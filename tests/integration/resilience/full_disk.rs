@@ -109,7 +109,8 @@ fn a_full_store_keeps_enforcing_and_says_the_record_is_incomplete() {
     assert_eq!(disk.markers_left(), ITEMS, "every item ran: {said}");
     assert_eq!(code(&output), 1, "a run whose record is incomplete failed: {said}");
     assert!(said.contains("the record of this run is incomplete"), "{said}");
-    assert!(said.contains("could not record"), "{said}");
+    assert!(said.contains("could not record") && said.contains("results: "), "{said}");
+    assert!(said.contains("could not record the end of this run"), "the disk is still full: {said}");
 
     // Room returns: the next check-in runs and is recorded; the run whose end
     // could not be written is closed as interrupted.
