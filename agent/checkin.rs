@@ -150,7 +150,11 @@ async fn checkin(
         run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
     let store = Store::open(&paths.store_file)?;
     crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
-    close_interrupted_runs(paths, &store, None)?;
+    // On a full disk the runs left without an end stay so until there is room.
+    if let Err(error) = close_interrupted_runs(paths, &store, None) {
+        let error = anyhow::Error::from(error);
+        tracing::error!(error = %format!("{error:#}"), "Cannot close the runs the agent did not finish; the next check-in tries again.");
+    }
     self_update::settle_unfinished(&store, paths);
     let started_at = Utc::now();
     // The tenant's requests saved so far are served by this check-in (the daily
@@ -200,14 +204,10 @@ async fn checkin(
         parameters: Vec::new(),
         items: Vec::new(),
     };
-    // With its plan, so a run cut short still lists every item and is reported.
-    store.in_transaction(|| {
-        store.begin_run(&run, std::process::id())?;
-        store.save_run_plan(&run.id, &plan, contact.is_some())
-    })?;
     let span = tracing::info_span!("checkin", run_id = %run.id, kind = %kind);
     // Its programs' process groups are recorded while they run (see `orphans`).
     let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
+    begin_run(&store, &groups, &run, &plan, contact.is_some());
     let journal = std::cell::RefCell::new(RunJournal::new(&groups));
     let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(&run.id));
     let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder };
@@ -243,6 +243,26 @@ async fn checkin(
         tracing::warn!(error = %error, "Cannot sync the check-in's records to disk; a power cut could lose the newest.");
     }
     Ok(CheckedIn { run, agent_updated_to })
+}
+
+/// Records the start of `run` with its plan, so a run cut short still lists every
+/// item and is reported (`reports`: to the tenant). Should the store refuse it (a
+/// full disk), the run goes on: its start is handed to the run's writer, ahead of
+/// every result, and written with them once there is room (see `state::writer`).
+fn begin_run(store: &Store, groups: &crate::orphans::ItemGroupRecorder, run: &RunRecord, plan: &Plan, reports: bool) {
+    let pid = std::process::id();
+    let record = move |store: &Store, run: &RunRecord, plan: &Plan| {
+        store.in_transaction(|| {
+            store.begin_run(run, pid)?;
+            store.save_run_plan(&run.id, plan, reports)
+        })
+    };
+    if let Err(error) = record(store, run, plan) {
+        let error = anyhow::Error::from(error);
+        tracing::error!(error = %format!("{error:#}"), "Cannot record the start of the run; enforcing all the same, the start is written with its results once there is room.");
+        let (run, plan) = (run.clone(), plan.clone());
+        groups.write_later(0, move |store| record(store, &run, &plan));
+    }
 }
 
 /// Closes the runs the agent did not finish as `interrupted`, each with every

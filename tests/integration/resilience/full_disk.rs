@@ -125,6 +125,28 @@ fn a_full_store_keeps_enforcing_and_says_the_record_is_incomplete() {
 }
 
 #[test]
+fn a_check_in_that_starts_on_a_full_store_enforces_every_item() {
+    let Some(disk) = SmallDisk::new() else { return };
+    let first = disk.device.check_in(&disk.blueprint(true, false), &[]);
+    assert_eq!(code(&first), 1, "{}", said(&first));
+    std::fs::remove_dir_all(disk.markers()).unwrap();
+
+    // Still full: neither the last run's close nor this run's start can be written.
+    let output = disk.device.check_in(&disk.blueprint(false, false), &[]);
+    let said = said(&output);
+    assert_eq!(disk.markers_left(), ITEMS, "every item ran: {said}");
+    assert_eq!(code(&output), 1, "{said}");
+    assert!(said.contains("the record of this run is incomplete"), "{said}");
+
+    free(&disk.filler());
+    let next = disk.device.check_in(&disk.blueprint(false, false), &[]);
+    assert_eq!(code(&next), 0, "{}", self::said(&next));
+    let history = disk.history();
+    assert_eq!(history[0]["outcome"], "succeeded", "{history:#?}");
+    assert!(history[1..].iter().all(|run| run["outcome"] == "interrupted"), "{history:#?}");
+}
+
+#[test]
 fn results_kept_while_the_store_is_full_are_written_once_room_returns() {
     let Some(disk) = SmallDisk::new() else { return };
     let output = disk.device.check_in(&disk.blueprint(true, true), &[]);
