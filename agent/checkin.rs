@@ -11,7 +11,9 @@
 //! its programs' process groups recorded while they run. An item that runs programs is committed when
 //! it starts; every result is committed with the next such start, with the
 //! run's end, or with a thousand others, by a writer thread of the run's own
-//! ([`journal`]). The tenant's
+//! ([`journal`]); a full disk stops none of it: what the store refuses is kept and
+//! tried again, and a run whose record stays incomplete ends `failed` and says so
+//! (`run_end`). The tenant's
 //! saved requests for a check-in are served (removed) when the run starts. With a
 //! tenant, the results are reported at the end, after the inventory is collected
 //! when one is due. What happened goes out as telemetry
@@ -20,6 +22,7 @@
 mod drift;
 mod executor;
 mod journal;
+mod run_end;
 
 use std::path::PathBuf;
 
@@ -35,11 +38,12 @@ use crate::paths::AgentPaths;
 use crate::plan::{self, CheckinKind, ItemTimeouts, Plan};
 use crate::run_lock::{self, Holder, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{Drift, ItemRecord, RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::state::{Drift, ItemRecord, RunRecord, Store, StoreError, Trigger};
 use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
 use executor::Executor;
 use journal::RunJournal;
+use run_end::finish;
 
 pub use drift::DriftKind;
 
@@ -146,7 +150,11 @@ async fn checkin(
         run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
     let store = Store::open(&paths.store_file)?;
     crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
-    close_interrupted_runs(paths, &store, None)?;
+    // On a full disk the runs left without an end stay so until there is room.
+    if let Err(error) = close_interrupted_runs(paths, &store, None) {
+        let error = anyhow::Error::from(error);
+        tracing::error!(error = %format!("{error:#}"), "Cannot close the runs the agent did not finish; the next check-in tries again.");
+    }
     self_update::settle_unfinished(&store, paths);
     let started_at = Utc::now();
     // The tenant's requests saved so far are served by this check-in (the daily
@@ -184,6 +192,7 @@ async fn checkin(
         finished_at: None,
         outcome: None,
         blueprint_id: Some(loaded.blueprint.id.clone()),
+        message: None,
         drift: Drift {
             stale_token,
             ..drift::policy_drift(
@@ -195,14 +204,10 @@ async fn checkin(
         parameters: Vec::new(),
         items: Vec::new(),
     };
-    // With its plan, so a run cut short still lists every item and is reported.
-    store.in_transaction(|| {
-        store.begin_run(&run, std::process::id())?;
-        store.save_run_plan(&run.id, &plan, contact.is_some())
-    })?;
     let span = tracing::info_span!("checkin", run_id = %run.id, kind = %kind);
     // Its programs' process groups are recorded while they run (see `orphans`).
     let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
+    begin_run(&store, &groups, &run, &plan, contact.is_some());
     let journal = std::cell::RefCell::new(RunJournal::new(&groups));
     let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(&run.id));
     let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder };
@@ -211,10 +216,11 @@ async fn checkin(
     tenant::requests::serve(&store, &served, request.trigger);
     progress.run_started(&run, &plan);
     let budget_deadline = crate::process::deadline_after(Instant::now(), config.timeouts.run);
-    executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await?;
-    let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
-    executor.journal.borrow_mut().write(&run)?;
-    finish(&store, &mut run, outcome)?;
+    executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await;
+    let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await;
+    // The last try for what the store refused during the run (a full disk).
+    let unwritten = executor.journal.borrow_mut().write(&run).err();
+    finish(&store, &mut run, outcome, unwritten);
     report_drift(&store, Some(&run.id), &run.drift);
     progress.run_finished(&run);
     let mut agent_updated_to = None;
@@ -240,6 +246,26 @@ async fn checkin(
         tracing::warn!(error = %error, "Cannot sync the check-in's records to disk; a power cut could lose the newest.");
     }
     Ok(CheckedIn { run, agent_updated_to })
+}
+
+/// Records the start of `run` with its plan, so a run cut short still lists every
+/// item and is reported (`reports`: to the tenant). Should the store refuse it (a
+/// full disk), the run goes on: its start is handed to the run's writer, ahead of
+/// every result, and written with them once there is room (see `state::writer`).
+fn begin_run(store: &Store, groups: &crate::orphans::ItemGroupRecorder, run: &RunRecord, plan: &Plan, reports: bool) {
+    let pid = std::process::id();
+    let record = move |store: &Store, run: &RunRecord, plan: &Plan| {
+        store.in_transaction(|| {
+            store.begin_run(run, pid)?;
+            store.save_run_plan(&run.id, plan, reports)
+        })
+    };
+    if let Err(error) = record(store, run, plan) {
+        let error = anyhow::Error::from(error);
+        tracing::error!(error = %format!("{error:#}"), "Cannot record the start of the run; enforcing all the same, the start is written with its results once there is room.");
+        let (run, plan) = (run.clone(), plan.clone());
+        groups.write_later(0, move |store| record(store, &run, &plan));
+    }
 }
 
 /// Closes the runs the agent did not finish as `interrupted`, each with every
@@ -357,13 +383,4 @@ fn report_drift(store: &Store, run_id: Option<&str>, drift: &Drift) {
         events::DriftChanged { run_id, kind, was, now }.emit();
     }
     drift::remember(store, drift);
-}
-
-fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome) -> Result<(), StoreError> {
-    let finished_at = Utc::now();
-    run.finished_at = Some(finished_at);
-    run.outcome = Some(outcome);
-    store.finish_run(&run.id, finished_at, outcome, &run.drift)?;
-    events::CheckinFinished { run }.emit();
-    Ok(())
 }

@@ -22,7 +22,7 @@ use sysinfo::System;
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate};
 
 use crate::process::{GroupStop, GroupWatcher, stop_group_left_behind};
-use crate::state::{RecordedGroup, Store, StoreError, StoreWriter};
+use crate::state::{RecordedGroup, Store, StoreError, StoreWriter, Unwritten};
 
 /// Records the process groups of one run's items in the state store; one per run,
 /// with its own writer thread and connection, which the run's results share
@@ -51,40 +51,50 @@ impl ItemGroupRecorder {
         }
     }
 
-    /// Hands `write` to the writer, to run in one transaction with forgetting the
-    /// groups that ended before it runs; returns at once.
-    ///
-    /// # Errors
-    ///
-    /// A write handed over earlier that failed, as far as is known now.
+    /// Hands `write`, which carries `results` results, to the writer, to run in
+    /// one transaction with forgetting the groups that ended before it runs;
+    /// returns at once. A write the store refuses is kept and tried again
+    /// (see [`StoreWriter`]).
     pub(crate) fn write_later(
         &self,
-        write: impl FnOnce(&Store) -> Result<(), StoreError> + Send + 'static,
-    ) -> Result<(), StoreError> {
-        self.writer.failed_so_far()?;
+        results: usize,
+        mut write: impl FnMut(&Store) -> Result<(), StoreError> + Send + 'static,
+    ) {
         let ended = Arc::clone(&self.ended);
-        self.writer.write_later(move |store| {
-            let ended = std::mem::take(&mut *ended.lock().unwrap_or_else(PoisonError::into_inner));
+        // Taken once: should the write be refused, they are forgotten when it is retried.
+        let mut forgotten: Option<Vec<i32>> = None;
+        self.writer.write_later(results, move |store| {
+            let forgotten = forgotten
+                .get_or_insert_with(|| std::mem::take(&mut *ended.lock().unwrap_or_else(PoisonError::into_inner)));
             store.in_transaction(|| {
                 write(store)?;
-                ended.iter().try_for_each(|group| store.forget_process_group(*group))
+                forgotten.iter().try_for_each(|group| store.forget_process_group(*group))
             })
         });
-        Ok(())
     }
 
     /// Like [`ItemGroupRecorder::write_later`], then waits until everything handed
     /// over is in the store.
+    ///
+    /// # Errors
+    ///
+    /// The results the store has not taken (kept in memory while this lives).
     pub(crate) fn write(
         &self,
-        write: impl FnOnce(&Store) -> Result<(), StoreError> + Send + 'static,
-    ) -> Result<(), StoreError> {
-        self.write_later(write)?;
+        results: usize,
+        write: impl FnMut(&Store) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), Unwritten> {
+        self.write_later(results, write);
         self.written()
     }
 
-    /// Waits until everything handed over is in the store.
-    pub(crate) fn written(&self) -> Result<(), StoreError> {
+    /// Tries again what the store refused, then waits until everything handed
+    /// over is in the store.
+    ///
+    /// # Errors
+    ///
+    /// The results the store has not taken (kept in memory while this lives).
+    pub(crate) fn written(&self) -> Result<(), Unwritten> {
         self.writer.written()
     }
 }
@@ -105,8 +115,9 @@ impl GroupWatcher for ItemGroupRecorder {
             program: program.display().to_string(),
         };
         // Not waited for: the program already runs. A failure here costs only the
-        // record, as a hard stop before it would.
-        self.writer.write_later(move |store| {
+        // record, as a hard stop before it would; it is not tried again (the item
+        // runs on, and its group is stopped when it ends all the same).
+        self.writer.write_later(0, move |store| {
             if let Err(error) = store.record_process_group(&recorded, Utc::now()) {
                 tracing::warn!(process_group = recorded.process_group, run_id = %recorded.run_id, error = %error, "Cannot record the item's process group; a hard stop now could leave it running.");
             }
@@ -279,34 +290,43 @@ mod tests {
         recorder.ended(pid);
         recorder.written().unwrap();
         assert_eq!(recorded().len(), 1, "forgotten with the run's next write");
-        recorder.write(|_| Ok(())).unwrap();
+        recorder.write(0, |_| Ok(())).unwrap();
         assert!(recorded().is_empty());
 
         // A pid that comes back for another group in the run keeps its new record.
         recorder.started(pid, Path::new("/bin/sleep"));
         recorder.ended(pid);
         recorder.started(pid, Path::new("/bin/sleep"));
-        recorder.write(|_| Ok(())).unwrap();
+        recorder.write(0, |_| Ok(())).unwrap();
         assert_eq!(recorded().len(), 1, "the second group is still running");
         child.kill().unwrap();
         let _ = child.wait();
     }
 
     #[test]
-    fn a_failed_write_stops_the_writing_and_leaves_the_group_recorded() {
+    fn a_refused_write_is_kept_and_the_groups_that_ended_are_forgotten_with_it() {
         let folder = tempfile::tempdir().unwrap();
         let store_file = folder.path().join("state/agent.sqlite3");
         let recorder = ItemGroupRecorder::new(&store_file, "run-3");
         let (mut child, pid) = group_leader();
         recorder.started(pid, Path::new("/bin/sleep"));
         recorder.ended(pid);
-        let refused = StoreError::Corrupt { path: store_file.clone(), message: "refused".into() };
-        recorder.write_later(move |_| Err(refused)).unwrap();
-        let failure = recorder.written().unwrap_err();
-        assert!(failure.to_string().contains("refused"), "{failure}");
-        assert!(recorder.write(|_| Ok(())).is_err(), "nothing is written after a failure");
-        let recorded = Store::open(&store_file).unwrap().recorded_process_groups().unwrap();
-        assert_eq!(recorded.len(), 1, "the next agent finds the group gone and forgets it");
+        let refusing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let refused = Arc::clone(&refusing);
+        let path = store_file.clone();
+        recorder.write_later(1, move |_| {
+            if refused.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Corrupt { path: path.clone(), message: "refused".into() });
+            }
+            Ok(())
+        });
+        let kept = recorder.written().unwrap_err();
+        assert!(kept.to_string().contains("refused"), "{kept}");
+        let recorded = || Store::open(&store_file).unwrap().recorded_process_groups().unwrap();
+        assert_eq!(recorded().len(), 1, "a hard stop now: the next agent finds the group gone and forgets it");
+        refusing.store(false, std::sync::atomic::Ordering::SeqCst);
+        recorder.written().unwrap();
+        assert!(recorded().is_empty(), "forgotten with the write once it was taken");
         child.kill().unwrap();
         let _ = child.wait();
     }

@@ -259,5 +259,8 @@ fn finished_line(run: &RunRecord) -> String {
     let duration =
         run.finished_at.map(|end| (end - run.started_at).num_milliseconds().max(0) as u64).unwrap_or_default();
     let outcome = run.outcome.map_or("running", |outcome| outcome.as_str());
-    format!("Check-in {outcome} in {}", render::duration_ms(duration))
+    match &run.message {
+        Some(message) => format!("Check-in {outcome} in {}: {message}", render::duration_ms(duration)),
+        None => format!("Check-in {outcome} in {}", render::duration_ms(duration)),
+    }
 }

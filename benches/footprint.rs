@@ -427,6 +427,7 @@ fn run_record(id: &str, kind: CheckinKind, started_at: DateTime<Utc>) -> RunReco
         outcome: None,
         blueprint_id: Some("bp-bench".into()),
         drift: Drift::default(),
+        message: None,
         parameters: Vec::new(),
         items: Vec::new(),
     }

@@ -17,7 +17,7 @@ use crate::items::{self, ItemContext, ItemReport, RunFolder};
 use crate::parameters::{self, ParameterContext};
 use crate::paths::AgentPaths;
 use crate::plan::{CheckinKind, Decision, Plan, PlannedItem};
-use crate::state::{ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, Store, StoreError};
+use crate::state::{ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, Store};
 use crate::telemetry::events;
 
 /// Runs one plan: the blueprint's parameters, then its items.
@@ -43,7 +43,7 @@ impl Executor<'_> {
         budget_deadline: Instant,
         run: &mut RunRecord,
         progress: &mut dyn Progress,
-    ) -> Result<(), StoreError> {
+    ) {
         let context = ParameterContext {
             paths: self.paths,
             config: self.config,
@@ -73,7 +73,7 @@ impl Executor<'_> {
             run.parameters.push(record);
         }
         // Their results arrived together, so they are written together.
-        self.journal.borrow_mut().write(run)
+        self.journal.borrow_mut().hand_over(run);
     }
 
     /// Runs every planned item in order and says how the run ended.
@@ -83,7 +83,7 @@ impl Executor<'_> {
         run: &mut RunRecord,
         budget_deadline: Instant,
         progress: &mut dyn Progress,
-    ) -> Result<RunOutcome, StoreError> {
+    ) -> RunOutcome {
         let budget = self.config.timeouts.run;
         let total = plan.items.len();
         let first_position = run.parameters.len();
@@ -109,7 +109,7 @@ impl Executor<'_> {
                             .then_some((first_position + next, &planned.item))
                     });
                     let turn = Turn { position: first_position + position, planned, timeout: *timeout, next };
-                    let ran = self.run_item(run, &turn, budget_deadline, progress).await?;
+                    let ran = self.run_item(run, &turn, budget_deadline, progress).await;
                     budget_spent |= ran.stopped_by_budget;
                     reapplied += u32::from(ran.reapplied);
                     interrupted |= self.cancel.is_cancelled();
@@ -118,18 +118,18 @@ impl Executor<'_> {
             };
             // Written with the next item's start, the run's end, or a batch (see `journal`).
             run.items.push(record);
-            self.journal.borrow_mut().result_added(run)?;
+            self.journal.borrow_mut().result_added(run);
             let record = &run.items[run.items.len() - 1];
             events::ItemFinished { run_id: &run.id, record }.emit();
             progress.item_finished(position, total, record);
             if record.status == ItemStatus::Succeeded && planned.item.frequency == crate::blueprint::Frequency::Once {
-                self.store.mark_succeeded_once(&record.id, record.finished_at, &run.id)?;
+                self.journal.borrow().succeeded_once(&run.id, record);
             }
         }
         run.drift.reapplied = reapplied;
         // The items' scripts and folders go with the run's folder, once, at its end.
         self.run_folder.remove();
-        Ok(run_outcome(run.parameters.iter().chain(&run.items), budget_spent, interrupted))
+        run_outcome(run.parameters.iter().chain(&run.items), budget_spent, interrupted)
     }
 
     /// Runs one item under the earlier of its timeout and the budget; says whether
@@ -141,7 +141,7 @@ impl Executor<'_> {
         turn: &Turn<'_>,
         budget_deadline: Instant,
         progress: &mut dyn Progress,
-    ) -> Result<RanItem, StoreError> {
+    ) -> RanItem {
         let item = &turn.planned.item;
         let timeout = turn.timeout;
         let started_at = Utc::now();
@@ -149,7 +149,8 @@ impl Executor<'_> {
         let own_deadline = timeout.map(|timeout| crate::process::deadline_after(clock, timeout));
         let deadline = own_deadline.map_or(budget_deadline, |own| own.min(budget_deadline));
         let starting = item_record(item, ItemStatus::NotRun, started_at, String::new());
-        self.journal.borrow_mut().item_started(run, &starting)?;
+        // The item runs whether or not the store takes its start (see `journal`).
+        self.journal.borrow_mut().item_started(run, &starting);
         tracing::info!(item_id = %item.id, item_name = %item.name, item_type = %item.item_type, "Item started.");
         // The run's private folder holds what its items write (scripts, a disk
         // image's mount point); an item's own folder is made only if it needs one.
@@ -195,7 +196,7 @@ impl Executor<'_> {
         record.duration_ms = clock.elapsed().as_millis() as u64;
         record.exit_code = report.exit_code;
         record.output = report.output;
-        Ok(RanItem { record, stopped_by_budget: by_budget, reapplied: report.reapplied })
+        RanItem { record, stopped_by_budget: by_budget, reapplied: report.reapplied }
     }
 }
 

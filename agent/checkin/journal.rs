@@ -18,9 +18,14 @@
 //! millisecond before it, as with the process group of a program that had just
 //! started: the item that had just finished is then closed as interrupted with
 //! the run, and runs again at the next check-in.
+//!
+//! Nothing here stops the run: a write the store refuses (a full disk) is kept by
+//! the writer and tried again with the next ones, so an item runs whether or not
+//! its start was recorded, and [`RunJournal::write`] at the run's end says which
+//! results the store never took.
 
 use crate::orphans::ItemGroupRecorder;
-use crate::state::{ItemRecord, RunRecord, Store, StoreError};
+use crate::state::{ItemRecord, RunRecord, Store, StoreError, Unwritten};
 
 /// How many results may wait in memory before they are handed over in one write.
 pub(super) const RESULTS_PER_WRITE: usize = 1000;
@@ -43,55 +48,70 @@ impl<'a> RunJournal<'a> {
 
     /// A result was added to `run`: hands over every result waiting, in one write,
     /// once [`RESULTS_PER_WRITE`] wait, and returns at once.
+    pub(super) fn result_added(&mut self, run: &RunRecord) {
+        if run.parameters.len() + run.items.len() - self.handed_over >= RESULTS_PER_WRITE {
+            self.hand_over(run);
+        }
+    }
+
+    /// Hands over every result of `run` not yet handed over, in one write, and
+    /// returns at once.
+    pub(super) fn hand_over(&mut self, run: &RunRecord) {
+        let (results, write) = self.results_since(run, None);
+        self.store.write_later(results, write);
+    }
+
+    /// Writes every result of `run` not yet in the store, in one transaction, after
+    /// trying again what the store refused, and waits until everything handed over
+    /// is in the store.
     ///
     /// # Errors
     ///
-    /// An earlier write that failed, as far as is known now.
-    pub(super) fn result_added(&mut self, run: &RunRecord) -> Result<(), StoreError> {
-        if run.parameters.len() + run.items.len() - self.handed_over < RESULTS_PER_WRITE {
-            return Ok(());
-        }
-        let write = self.results_since(run, None);
-        self.store.write_later(write)
-    }
-
-    /// Writes every result of `run` not yet in the store, in one transaction, and
-    /// waits until everything handed over is in the store.
-    pub(super) fn write(&mut self, run: &RunRecord) -> Result<(), StoreError> {
-        self.store.write(self.results_since(run, None))
+    /// The results the store has not taken: kept in memory, and tried again at the
+    /// next write or wait, until the run's writer is dropped.
+    pub(super) fn write(&mut self, run: &RunRecord) -> Result<(), Unwritten> {
+        let (results, write) = self.results_since(run, None);
+        self.store.write(results, write)
     }
 
     /// The next item of `run` is about to run programs: hands over its start, in
-    /// one transaction with every result before it, and returns at once.
-    ///
-    /// # Errors
-    ///
-    /// An earlier write that failed, as far as is known now.
-    pub(super) fn item_started(&mut self, run: &RunRecord, starting: &ItemRecord) -> Result<(), StoreError> {
-        let write = self.results_since(run, Some(starting));
-        self.store.write_later(write)
+    /// one transaction with every result before it, and returns at once. The item
+    /// runs whether or not the store takes it.
+    pub(super) fn item_started(&mut self, run: &RunRecord, starting: &ItemRecord) {
+        let (results, write) = self.results_since(run, Some(starting));
+        self.store.write_later(results, write);
+    }
+
+    /// The `once` item `item` of run `run_id` succeeded: hands over remembering it
+    /// (counted as a result should it be refused), and returns at once.
+    pub(super) fn succeeded_once(&self, run_id: &str, item: &ItemRecord) {
+        let (item_id, at, run_id) = (item.id.clone(), item.finished_at, run_id.to_string());
+        self.store.write_later(1, move |store| store.mark_succeeded_once(&item_id, at, &run_id));
     }
 
     /// The write of the results not handed over yet (and of the start of the item
-    /// `starting`, if any), with copies of what it writes.
+    /// `starting`, if any), with copies of what it writes, and how many results
+    /// it carries.
     fn results_since(
         &mut self,
         run: &RunRecord,
         starting: Option<&ItemRecord>,
-    ) -> impl FnOnce(&Store) -> Result<(), StoreError> + Send + 'static {
+    ) -> (usize, impl FnMut(&Store) -> Result<(), StoreError> + Send + 'static) {
         let results = run.parameters.iter().chain(&run.items).enumerate().skip(self.handed_over);
         let waiting: Vec<(usize, ItemRecord)> = results.map(|(position, result)| (position, result.clone())).collect();
         self.handed_over += waiting.len();
+        let waiting_count = waiting.len();
         let start = starting.map(|starting| (run.parameters.len() + run.items.len(), starting.clone()));
         let run_id = run.id.clone();
-        move |store: &Store| {
+        let write = move |store: &Store| {
             if !waiting.is_empty() {
                 let results: Vec<(usize, &ItemRecord)> =
                     waiting.iter().map(|(position, result)| (*position, result)).collect();
                 store.items_finished(&run_id, &results)?;
             }
             start.as_ref().map_or(Ok(()), |(position, starting)| store.item_started(&run_id, *position, starting))
-        }
+        };
+        (waiting_count, write)
     }
 }
 
@@ -144,7 +164,7 @@ mod tests {
 
         // A second connection, as `agent status` would read it, sees the skipped
         // items as soon as the next item starts its programs.
-        journal.item_started(&run, &record("c", ItemStatus::NotRun)).unwrap();
+        journal.item_started(&run, &record("c", ItemStatus::NotRun));
         recorder.written().unwrap();
         let reader = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
         let written: Vec<_> = reader.run("run-1").unwrap().unwrap().items.into_iter().map(|item| item.id).collect();
@@ -172,11 +192,11 @@ mod tests {
     fn a_result_goes_into_the_commit_of_the_next_start() {
         let (_folder, store, mut run, recorder) = begun();
         let mut journal = RunJournal::new(&recorder);
-        journal.item_started(&run, &record("a", ItemStatus::NotRun)).unwrap();
+        journal.item_started(&run, &record("a", ItemStatus::NotRun));
         recorder.written().unwrap();
         run.items.push(record("a", ItemStatus::Failed));
         assert_eq!(recorded(&store), [], "a is still shown running");
-        journal.item_started(&run, &record("b", ItemStatus::NotRun)).unwrap();
+        journal.item_started(&run, &record("b", ItemStatus::NotRun));
         recorder.written().unwrap();
         assert_eq!(recorded(&store), [("a".into(), ItemStatus::Failed)]);
         // Nothing waiting, nothing ended: nothing to write.
@@ -190,16 +210,16 @@ mod tests {
         let mut journal = RunJournal::new(&recorder);
         for index in 0..RESULTS_PER_WRITE - 1 {
             run.items.push(record(&format!("i{index}"), ItemStatus::Skipped));
-            journal.result_added(&run).unwrap();
+            journal.result_added(&run);
         }
         recorder.written().unwrap();
         assert_eq!(recorded(&store), [], "fewer than enough wait in memory");
         run.items.push(record("last", ItemStatus::Skipped));
-        journal.result_added(&run).unwrap();
+        journal.result_added(&run);
         recorder.written().unwrap();
         assert_eq!(recorded(&store).len(), RESULTS_PER_WRITE);
         run.items.push(record("after", ItemStatus::Skipped));
-        journal.result_added(&run).unwrap();
+        journal.result_added(&run);
         recorder.written().unwrap();
         assert_eq!(recorded(&store).len(), RESULTS_PER_WRITE, "the count starts again");
     }
@@ -224,7 +244,7 @@ mod tests {
         let (folder, store, mut run, recorder) = begun();
         let mut journal = RunJournal::new(&recorder);
         run.items.push(record("a", ItemStatus::Skipped));
-        journal.item_started(&run, &record("b", ItemStatus::NotRun)).unwrap();
+        journal.item_started(&run, &record("b", ItemStatus::NotRun));
         recorder.written().unwrap();
         // The agent dies here: nothing more is written.
         drop(recorder);

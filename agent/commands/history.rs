@@ -47,6 +47,9 @@ pub fn history(settings: &Settings, arguments: &HistoryArgs) -> anyhow::Result<u
             counts.skipped,
             counts.not_run
         ))?;
+        if let Some(message) = &run.message {
+            terminal::print_line(&format!("  {message}"))?;
+        }
     }
     Ok(exit_code::SUCCESS)
 }

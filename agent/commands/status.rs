@@ -191,6 +191,9 @@ pub fn render_run(run: &RunRecord) -> String {
         run.trigger,
         render::time(run.started_at)
     );
+    if let Some(message) = &run.message {
+        let _ = writeln!(text, "  {message}");
+    }
     for item in run.parameters.iter().chain(&run.items) {
         let _ = writeln!(text, "  {}", render::item_line(item));
     }
@@ -283,6 +286,7 @@ mod tests {
                 outcome: Some(RunOutcome::Failed),
                 blueprint_id: Some("bp-eng".into()),
                 drift: Drift::default(),
+                message: None,
                 parameters: Vec::new(),
                 items: vec![
                     item(

@@ -27,4 +27,4 @@ pub use records::{
 pub(crate) use store::time_text;
 pub use store::{Store, StoreError, create_private_folder};
 pub(crate) use tenant_requests::{TenantCommand, TenantRequest};
-pub(crate) use writer::StoreWriter;
+pub(crate) use writer::{StoreWriter, Unwritten};

@@ -148,6 +148,10 @@ pub struct RunRecord {
     pub blueprint_id: Option<String>,
     /// The drift found during the run.
     pub drift: Drift,
+    /// What is wrong with the run's record, when something is: the state store
+    /// could not record some of its results or its end (a full disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// The blueprint parameters, enforced before the items (type `parameter`).
     #[serde(default)]
     pub parameters: Vec<ItemRecord>,
@@ -188,6 +192,7 @@ impl RunRecord {
             outcome: None,
             blueprint_id: Some("bp".into()),
             drift: Drift::default(),
+            message: None,
             parameters: Vec::new(),
             items: Vec::new(),
         }
@@ -209,6 +214,9 @@ pub struct RunSummary {
     pub finished_at: Option<DateTime<Utc>>,
     /// How it ended; `None` while it runs.
     pub outcome: Option<RunOutcome>,
+    /// What is wrong with the run's record, when something is (see [`RunRecord`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// How many items ended with each status.
     pub counts: StatusCounts,
 }

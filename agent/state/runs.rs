@@ -103,6 +103,14 @@ impl Store {
             .map_err(self.failed("cannot prune old runs"))
     }
 
+    /// Says what is wrong with the record of run `run_id` (see [`RunRecord::message`]).
+    pub fn set_run_message(&self, run_id: &str, message: &str) -> Result<(), StoreError> {
+        self.connection
+            .execute("INSERT OR REPLACE INTO run_messages (run_id, message) VALUES (?1, ?2)", params![run_id, message])
+            .map(drop)
+            .map_err(self.failed("cannot record what is wrong with a run's record"))
+    }
+
     /// The ids of `once` items that already succeeded on this device.
     pub fn succeeded_once(&self) -> Result<HashSet<String>, StoreError> {
         let mut statement =
@@ -206,7 +214,9 @@ impl Store {
         let run = self
             .connection
             .query_row(
-                "SELECT id, kind, trigger, started_at, finished_at, outcome, blueprint_id, drift FROM runs WHERE id = ?1",
+                "SELECT r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome, r.blueprint_id, r.drift,
+                        m.message
+                 FROM runs r LEFT JOIN run_messages m ON m.run_id = r.id WHERE r.id = ?1",
                 [run_id],
                 run_from_row,
             )
@@ -239,10 +249,10 @@ impl Store {
         let mut statement = self
             .connection
             .prepare(
-                "SELECT r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome, r.blueprint_id, r.drift,
+                "SELECT r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome, r.blueprint_id, r.drift, m.message,
                         SUM(i.status = 'succeeded'), SUM(i.status = 'failed'), SUM(i.status = 'timed_out'),
                         SUM(i.status = 'skipped'), SUM(i.status = 'not_run')
-                 FROM runs r LEFT JOIN item_results i ON i.run_id = r.id
+                 FROM runs r LEFT JOIN item_results i ON i.run_id = r.id LEFT JOIN run_messages m ON m.run_id = r.id
                  GROUP BY r.id ORDER BY r.started_at DESC, r.id DESC LIMIT ?1",
             )
             .map_err(self.failed("cannot read the history"))?;
@@ -277,6 +287,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         outcome: outcome.map(|text| text_value(5, &text, RunOutcome::parse)).transpose()?,
         blueprint_id: row.get(6)?,
         drift: serde_json::from_str(&drift).unwrap_or_default(),
+        message: row.get(8)?,
         parameters: Vec::new(),
         items: Vec::new(),
     })
@@ -308,12 +319,13 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
         started_at: run.started_at,
         finished_at: run.finished_at,
         outcome: run.outcome,
+        message: run.message,
         counts: StatusCounts {
-            succeeded: count(8)?,
-            failed: count(9)?,
-            timed_out: count(10)?,
-            skipped: count(11)?,
-            not_run: count(12)?,
+            succeeded: count(9)?,
+            failed: count(10)?,
+            timed_out: count(11)?,
+            skipped: count(12)?,
+            not_run: count(13)?,
         },
     })
 }

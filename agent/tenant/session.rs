@@ -124,7 +124,10 @@ fn saved_blueprint_usable(paths: &AgentPaths) -> bool {
 }
 
 /// Spools the run's results, then `inventory` if one was collected, and sends
-/// every due report, oldest first.
+/// every due report, oldest first. The report is made from the run in memory, so
+/// it is whole even when the store's record of the run is not (a full disk); when
+/// the store cannot take it into the spool either, it is sent once, directly,
+/// and not kept for a retry.
 pub(crate) async fn report(
     paths: &AgentPaths,
     store: &Store,
@@ -133,7 +136,10 @@ pub(crate) async fn report(
     contact: Contact,
 ) {
     if let Err(error) = spool_results(store, run) {
-        tracing::error!(error = %error, "Cannot spool the run's results.");
+        tracing::error!(error = %error, "Cannot spool the run's results; sending them directly, once.");
+        if let Some(client) = contact.client {
+            send_directly(paths, client, store, run).await;
+        }
         return;
     }
     if let Some(inventory) = inventory {
@@ -184,6 +190,33 @@ fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
         store.mark_agent_updates_reported(update.id, &run.id)?;
     }
     Ok(())
+}
+
+/// Sends the results report of `run` straight to the tenant, once, without the
+/// spool (which the store could not take it into); logs what became of it.
+async fn send_directly(paths: &AgentPaths, client: TenantClient, store: &Store, run: &RunRecord) {
+    let body = store.device_id().map_err(anyhow::Error::from).and_then(|device_id| {
+        let body = ResultsBody { device_id: &device_id, run_id: &run.id, run, agent_update: None };
+        Ok(serde_json::to_string(&body)?)
+    });
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(run_id = %run.id, error = %error, "Cannot make the run's results report; the tenant will not receive it.");
+            return;
+        }
+    };
+    let mut session = Session { paths, client, reloaded: false, unauthorized: false, succeeded: false };
+    let mut result = session.client.post_report(RESULTS_PATH, &body).await;
+    if matches!(result, Err(TenantError::Unauthorized)) && session.reload() {
+        result = session.client.post_report(RESULTS_PATH, &body).await;
+    }
+    match session.settle(result) {
+        Ok(()) => tracing::warn!(run_id = %run.id, "The run's results were sent directly to the tenant, not spooled."),
+        Err(error) => {
+            tracing::error!(run_id = %run.id, error = %error, "Cannot send the run's results directly; the tenant will not receive them.")
+        }
+    }
 }
 
 /// Writes the results report of run `run_id`, just closed as interrupted, into

@@ -178,3 +178,42 @@ pub fn running_as_root(what: &str) -> bool {
     }
     root
 }
+
+/// A small tmpfs mounted on a folder while it lives (tests that run as root).
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts `size` (`1m`) on `folder` (made if missing), or says why the calling
+    /// test is skipped.
+    pub fn mount(folder: PathBuf, size: &str) -> Option<Self> {
+        Self::mount_with(folder, &format!("size={size},mode=0755"))
+    }
+
+    /// Mounts a tmpfs with mount `options` (`size=1m,mode=0700`) on `folder`.
+    pub fn mount_with(folder: PathBuf, options: &str) -> Option<Self> {
+        if !running_as_root("mounting a tmpfs") {
+            return None;
+        }
+        std::fs::create_dir_all(&folder).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&folder)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs on {}", folder.display());
+            return None;
+        }
+        Some(Self(folder))
+    }
+}
+
+impl Drop for Tmpfs {
+    /// Unmounts, lazily if something still holds it open.
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount").arg(&self.0).status().is_ok_and(|status| status.success());
+        if !unmounted {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}

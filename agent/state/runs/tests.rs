@@ -53,3 +53,22 @@ fn a_store_from_a_newer_agent_is_refused_not_damaged() {
     let message = Store::open(&path).err().expect("refused").to_string();
     assert!(message.contains("schema version 99"), "{message}");
 }
+
+#[test]
+fn what_is_wrong_with_a_run_s_record_is_read_back_and_pruned_with_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+    let now = Utc::now();
+    store.begin_run(&run("r1", CheckinKind::Recurring, now), 1).unwrap();
+    store.begin_run(&run("r2", CheckinKind::Recurring, now + chrono::Duration::seconds(1)), 1).unwrap();
+    store.finish_run("r1", now, RunOutcome::Failed, &Drift::default()).unwrap();
+    store.set_run_message("r1", "the record of this run is incomplete").unwrap();
+    assert_eq!(store.run("r1").unwrap().unwrap().message.as_deref(), Some("the record of this run is incomplete"));
+    assert_eq!(store.run("r2").unwrap().unwrap().message, None);
+    let history = store.history(10).unwrap();
+    let messages: Vec<_> = history.iter().map(|run| (run.id.as_str(), run.message.as_deref())).collect();
+    assert_eq!(messages, [("r2", None), ("r1", Some("the record of this run is incomplete"))]);
+    store.connection.execute("DELETE FROM runs WHERE id = 'r1'", []).unwrap();
+    let left: u32 = store.connection.query_row("SELECT COUNT(*) FROM run_messages", [], |row| row.get(0)).unwrap();
+    assert_eq!(left, 0, "a pruned run's message goes with it");
+}

@@ -114,6 +114,7 @@ pub fn record_check_in(device: &Device, started_at: DateTime<Utc>) {
         outcome: None,
         blueprint_id: Some("bp-test".to_string()),
         drift: Drift::default(),
+        message: None,
         parameters: Vec::new(),
         items: Vec::new(),
     };

@@ -7,36 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::app_fixtures::{app_zip, cache_dir, cache_files, custom_app, installed_app, sha256};
 use crate::http_server::{FileServer, Served};
-use crate::support::{Device, blueprint, code, item, running_as_root, text};
-
-/// A small tmpfs mounted on a folder of a device while it lives.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    /// Mounts `size` (`1m`) on `folder`, or says why the calling test is skipped.
-    fn mount(folder: std::path::PathBuf, size: &str) -> Option<Self> {
-        if !running_as_root("mounting a tmpfs") {
-            return None;
-        }
-        std::fs::create_dir_all(&folder).unwrap();
-        let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "tmpfs"])
-            .arg(&folder)
-            .status()
-            .is_ok_and(|status| status.success());
-        if !mounted {
-            eprintln!("skipped: cannot mount a tmpfs on {}", folder.display());
-            return None;
-        }
-        Some(Self(folder))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
+use crate::support::{Device, Tmpfs, blueprint, code, item, text};
 
 /// Checks in once with a custom app served as `served`, `extra` flags added; gives
 /// the item's message (its URL as `<url>`) and how many requests the server saw,

@@ -1,0 +1,87 @@
+//! A run's end, in the store and in memory. When the store did not take all of
+//! the run's results (a full disk, an I/O error: see `state::writer`) or does not
+//! take its end, the record is incomplete, and the run says so: it cannot have
+//! succeeded, and its message names what the store could not record.
+
+use chrono::Utc;
+
+use crate::state::{RunOutcome, RunRecord, Store, Unwritten};
+use crate::telemetry::events;
+
+/// Ends `run` with `outcome`, in the store and in memory. When the store did not
+/// take all of its results (`unwritten`) or does not take its end, the record is
+/// incomplete: a run that would have succeeded ends `failed`, and its message
+/// says what the store could not record. The run in memory stays whole: it is
+/// what is shown and reported to the tenant. A run whose end is not recorded is
+/// closed as interrupted by the next check-in.
+pub(super) fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome, unwritten: Option<Unwritten>) {
+    let finished_at = Utc::now();
+    let mut missing: Vec<String> = unwritten.iter().map(ToString::to_string).collect();
+    let incomplete = |missing: &[String]| format!("{}; the record of this run is incomplete", missing.join("; "));
+    let outcome = if missing.is_empty() { outcome } else { at_least_failed(outcome) };
+    run.finished_at = Some(finished_at);
+    run.outcome = Some(outcome);
+    run.message = (!missing.is_empty()).then(|| incomplete(&missing));
+    let ended = store.in_transaction(|| {
+        store.finish_run(&run.id, finished_at, outcome, &run.drift)?;
+        run.message.as_ref().map_or(Ok(()), |message| store.set_run_message(&run.id, message))
+    });
+    if let Err(error) = ended {
+        let error = anyhow::Error::from(error);
+        missing.push(format!("the state store could not record the end of this run: {error:#}"));
+        run.outcome = Some(at_least_failed(outcome));
+        run.message = Some(incomplete(&missing));
+    }
+    if let Some(message) = &run.message {
+        tracing::error!(run_id = %run.id, message = %message, "The run's record is incomplete.");
+    }
+    events::CheckinFinished { run }.emit();
+}
+
+/// A run whose record is incomplete did not succeed: `failed`, unless it already
+/// ended worse (timed out, interrupted), which says more.
+fn at_least_failed(outcome: RunOutcome) -> RunOutcome {
+    match outcome {
+        RunOutcome::Succeeded => RunOutcome::Failed,
+        worse => worse,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::CheckinKind;
+    use crate::state::{Store, Trigger};
+
+    fn finished(outcome: RunOutcome, unwritten: Option<Unwritten>) -> (RunRecord, Option<RunRecord>) {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let mut run = RunRecord::begun("run-1", CheckinKind::Recurring, Trigger::Cli, Utc::now());
+        store.begin_run(&run, 1).unwrap();
+        finish(&store, &mut run, outcome, unwritten);
+        let stored = store.run("run-1").unwrap();
+        (run, stored)
+    }
+
+    #[test]
+    fn a_run_with_results_the_store_did_not_take_ends_failed_and_says_so() {
+        let unwritten = Unwritten { results: 3, error: "database or disk is full".into() };
+        let (run, stored) = finished(RunOutcome::Succeeded, Some(unwritten));
+        let message = "the state store could not record 3 results: database or disk is full; \
+                       the record of this run is incomplete";
+        assert_eq!((run.outcome, run.message.as_deref()), (Some(RunOutcome::Failed), Some(message)));
+        let stored = stored.unwrap();
+        assert_eq!((stored.outcome, stored.message.as_deref()), (Some(RunOutcome::Failed), Some(message)));
+    }
+
+    #[test]
+    fn a_worse_outcome_stays_and_a_whole_record_has_no_message() {
+        let unwritten = Unwritten { results: 1, error: "disk I/O error".into() };
+        let (run, _) = finished(RunOutcome::TimedOut, Some(unwritten));
+        assert_eq!(run.outcome, Some(RunOutcome::TimedOut));
+        assert!(run.message.unwrap().contains("could not record 1 result: disk I/O error"));
+        let (run, stored) = finished(RunOutcome::Succeeded, None);
+        assert_eq!((run.outcome, run.message), (Some(RunOutcome::Succeeded), None));
+        assert_eq!(stored.unwrap().message, None);
+    }
+}
