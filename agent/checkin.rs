@@ -144,7 +144,8 @@ async fn checkin(
     let lock_started = Utc::now();
     let _lock =
         run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
-    let store = Store::open(&paths.store_file)?;
+    // Under the lock: a damaged store is moved aside here and a fresh one started.
+    let (store, rebuilt_now) = Store::open_healing(&paths.store_file)?;
     crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
     close_interrupted_runs(paths, &store, None)?;
     self_update::settle_unfinished(&store, paths);
@@ -186,6 +187,7 @@ async fn checkin(
         blueprint_id: Some(loaded.blueprint.id.clone()),
         drift: Drift {
             stale_token,
+            store_rebuilt: store.store_rebuilt_drift()?,
             ..drift::policy_drift(
                 Some(&loaded.blueprint),
                 contact.as_ref().and_then(tenant::Contact::minimum_agent_version).as_ref(),
@@ -215,6 +217,11 @@ async fn checkin(
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await?;
     executor.journal.borrow_mut().write(&run)?;
     finish(&store, &mut run, outcome)?;
+    // A daily check-in after the one that rebuilt the store ends its drift.
+    let daily_ended = kind == plan::CheckinKind::Daily && outcome != RunOutcome::Interrupted;
+    if daily_ended && rebuilt_now.is_none() && run.drift.store_rebuilt {
+        store.settle_store_rebuilt_drift()?;
+    }
     report_drift(&store, Some(&run.id), &run.drift);
     progress.run_finished(&run);
     let mut agent_updated_to = None;
@@ -342,7 +349,8 @@ async fn tenant_blueprint(
 /// under a resource with no blueprint and no team; [`run_checkin`] exports it.
 async fn report_missing_policy(paths: &AgentPaths, config: &AgentConfig, store: &Store, stale_token: bool) {
     telemetry::prepare(paths, config, store, None).await;
-    let drift = Drift { stale_token, ..drift::policy_drift(None, None, &drift::agent_version()) };
+    let store_rebuilt = store.store_rebuilt_drift().unwrap_or(false);
+    let drift = Drift { stale_token, store_rebuilt, ..drift::policy_drift(None, None, &drift::agent_version()) };
     report_drift(store, None, &drift);
 }
 
