@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::daemon::harness::{Daemon, setting};
 use crate::end_to_end::harness::{TOKEN, Tenant, enroll};
 use crate::support::{Device, blueprint, code, text};
 use crate::tenant::logged;
@@ -211,4 +212,23 @@ fn the_tenant_sees_the_same_device_and_the_rebuild_as_drift() {
     assert_eq!(last["device_id"], json!(device_id));
     assert_eq!(last["run"]["drift"]["store_rebuilt"], true, "{last:#}");
     assert_eq!(last["run"]["kind"], "daily");
+}
+
+#[test]
+fn the_daemon_checks_in_at_once_to_rebuild_a_damaged_store() {
+    let device = Device::new();
+    let (device_id, path) = damaged_device(&device, overwrite_header);
+    // The schedule owes nothing for a while; only the damage makes it check in.
+    let settings = [setting("blueprint_file", &path), "schedule.recurring_interval=1h".to_string()];
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let mut daemon = Daemon::start(&device, &settings);
+    let start = std::time::Instant::now();
+    while device.status()["last_run"]["drift"]["store_rebuilt"] != true {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "never rebuilt: {:#}", device.status());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    daemon.stop();
+    assert_eq!(device.status()["last_run"]["kind"], "daily");
+    assert_eq!(stored_device_id(&device), device_id);
+    assert_eq!(damaged_files(&device).len(), 1, "{:?}", damaged_files(&device));
 }
