@@ -417,6 +417,24 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_or_rebuilt_store_shows_in_one_line_and_a_sound_one_in_none() {
+        let line = |store: StoreStatus| {
+            let text = render(&StatusReport { store, ..report() });
+            text.lines().find(|line| line.starts_with("State store:")).map(str::to_string)
+        };
+        assert_eq!(line(StoreStatus::default()), None);
+        let damaged =
+            StoreStatus { damaged: Some("state store /s/agent.sqlite3 is damaged: \u{1b}[2J".into()), rebuilt: None };
+        let rebuilt =
+            StoreRebuilt { at: at(3), reason: "cut short".into(), moved_to: "/s/agent.sqlite3.damaged-x".into() };
+        insta::assert_snapshot!(
+            [line(damaged).unwrap(), line(StoreStatus { damaged: None, rebuilt: Some(rebuilt) }).unwrap()].join("\n")
+        );
+        let drift = Drift { store_rebuilt: true, ..Drift::default() };
+        assert_eq!(drift_text(&drift), "store rebuilt");
+    }
+
+    #[test]
     fn an_install_cut_short_shows_as_the_next_check_in_will_settle_it() {
         let folder = tempfile::tempdir().unwrap();
         let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();

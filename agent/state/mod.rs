@@ -27,6 +27,7 @@ mod writer;
 pub use agent_updates::{AgentUpdate, AgentUpdateOutcome};
 pub use damage::{KEPT_DAMAGED_SETS, StoreRebuilt};
 pub use device_identity::DEVICE_ID_FILE_NAME;
+pub(crate) use device_identity::read_kept as kept_device_id;
 pub use interrupted::ClosedRun;
 pub(crate) use process_groups::RecordedGroup;
 pub use records::{

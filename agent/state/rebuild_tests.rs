@@ -1,6 +1,6 @@
 use super::*;
 
-/// A real store with one value in it, cut to `keep` bytes when given.
+/// A real store with a device id and one value in it, then `damage` done to it.
 fn damaged_store(folder: &Path, damage: impl FnOnce(&Path)) -> (std::path::PathBuf, String) {
     let path = folder.join("agent.sqlite3");
     let store = Store::open(&path).unwrap();
@@ -46,4 +46,22 @@ fn a_store_that_fails_its_check_is_rebuilt_and_a_sound_one_is_not() {
     damage::suspect(&path);
     let (_store, rebuilt) = Store::open_healing(&path).unwrap();
     assert!(rebuilt.is_some(), "the full check found the damage");
+}
+
+#[test]
+fn an_error_saying_malformed_marks_the_store_for_the_next_check_in() {
+    let folder = tempfile::tempdir().unwrap();
+    let (path, _) = damaged_store(folder.path(), |_| {});
+    let (store, _) = Store::open_healing(&path).unwrap();
+    let corrupt = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT), None);
+    let error = store.failed("cannot read runs")(corrupt);
+    assert!(error.is_damage(), "{error}");
+    assert!(damage::quick_check_due(&path), "checked again at the next open under the lock");
+    assert!(damage::companion(&path, ".suspect").exists());
+    let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+    assert!(!store.failed("cannot write")(full).is_damage(), "a full disk is not damage");
+    drop(store);
+    let (_store, rebuilt) = Store::open_healing(&path).unwrap();
+    assert_eq!(rebuilt, None, "a sound store passes its check and stays");
+    assert!(!damage::companion(&path, ".suspect").exists());
 }

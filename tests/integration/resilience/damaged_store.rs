@@ -182,6 +182,11 @@ fn status_and_history_answer_on_a_damaged_store_and_only_the_newest_sets_are_kep
     let history = device.run(&["history", "--json"]);
     assert_eq!((code(&history), text(&history.stdout).trim()), (0, "[]"));
     assert!(text(&history.stderr).contains("next check-in"), "{}", text(&history.stderr));
+    let doctor: Value = serde_json::from_slice(&device.run(&["doctor", "--json"]).stdout).unwrap();
+    let checks = doctor["checks"].as_array().unwrap();
+    let last_checkin = checks.iter().find(|check| check["name"] == "last_checkin").unwrap();
+    assert!(last_checkin["value"].as_str().unwrap().starts_with("the state store is damaged"), "{last_checkin:#}");
+    assert!(last_checkin["fix"].as_str().unwrap().contains("moves the damaged store aside"), "{last_checkin:#}");
 
     for _ in 0..4 {
         run(&device, &path, &[]);
