@@ -1,3 +1,6 @@
+//! Tests of the header check, the damage codes, the mark an error leaves and the
+//! damaged sets moved aside and kept.
+
 use super::*;
 
 fn header(page_size: u16, pages: u32, counter_matches: bool) -> [u8; HEADER_LENGTH] {

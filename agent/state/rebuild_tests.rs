@@ -1,3 +1,6 @@
+//! Tests of healing under the check-in lock: garbage, a failed full check, an
+//! error saying malformed; the device id survives.
+
 use super::*;
 
 /// A real store with a device id and one value in it, then `damage` done to it.

@@ -73,7 +73,6 @@ impl StoreError {
         match self {
             StoreError::Damaged { .. } => true,
             StoreError::Database { source, .. } => damage::is_damage(source),
-            StoreError::Stopped { reason, .. } => reason.contains("malformed") || reason.contains("not a database"),
             _ => false,
         }
     }
