@@ -1,5 +1,5 @@
-//! Drift: how this device differs from what its tenant expects, in the four kinds
-//! a fleet console acts on, and the count of items re-applied (`CONTRACT.md`, "OpenTelemetry").
+//! Drift: how this device differs from what its tenant expects, in the five kinds
+//! a fleet console acts on (`CONTRACT.md`, "OpenTelemetry").
 //!
 //! | kind | holds when |
 //! | --- | --- |
