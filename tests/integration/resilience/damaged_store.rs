@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::daemon::harness::{Daemon, setting};
 use crate::end_to_end::harness::{TOKEN, Tenant, enroll};
+use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, resource};
 use crate::support::{Device, blueprint, code, text};
 use crate::tenant::logged;
 
@@ -236,4 +237,16 @@ fn the_daemon_checks_in_at_once_to_rebuild_a_damaged_store() {
     assert_eq!(device.status()["last_run"]["kind"], "daily");
     assert_eq!(stored_device_id(&device), device_id);
     assert_eq!(damaged_files(&device).len(), 1, "{:?}", damaged_files(&device));
+}
+
+#[test]
+fn the_rebuild_is_exported_as_drift_under_the_same_device_id() {
+    let device = Device::new();
+    let (device_id, path) = damaged_device(&device, overwrite_header);
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let endpoint = format!("otel.endpoint={}", receiver.endpoint());
+    run(&device, &path, &["--set", &endpoint]);
+    let metrics = receiver.wait_for_metrics(1, std::time::Duration::from_secs(10));
+    assert_eq!(drift(&metrics[0], "store_rebuilt"), Some(1));
+    assert_eq!(resource(&metrics[0]).get("device.id"), Some(&device_id));
 }
