@@ -125,6 +125,12 @@ pub async fn run_checkin(
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
     let result = checkin(paths, config, request, progress, cancel).await;
+    if let Err(CheckinError::Store(error)) = &result {
+        if error.is_damage() {
+            // The error left its mark (see `state::damage`): the next check-in heals.
+            tracing::warn!(error = %error, "The state store is damaged; the next check-in moves it aside and starts a fresh one.");
+        }
+    }
     telemetry::flush().await;
     result
 }

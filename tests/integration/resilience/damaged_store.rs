@@ -2,6 +2,7 @@
 //! or with a damaged page, the next `agent run` moves it aside, starts a fresh
 //! store with the same device id, and says so in `agent status` and as drift.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -89,6 +90,9 @@ fn assert_rebuilt(device: &Device, device_id: &str, path: &Path) {
     assert_eq!(rebuilt_run["drift"]["store_rebuilt"], true);
     assert_eq!(times_ran(device, "once"), 2, "the once item runs again");
     assert_eq!(stored_device_id(device), device_id, "the device id survives");
+    let kept = device.state_dir().join("device-id");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), format!("{device_id}\n"));
+    assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
 
     let status = device.status();
     assert_eq!(status["drift"]["store_rebuilt"], true, "{status:#}");
