@@ -22,6 +22,7 @@ use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -159,7 +160,12 @@ pub(crate) fn suspect(path: &Path) {
         paths.remove(path);
     }
     let marker = suspect_marker(path);
-    let created = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&marker);
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&marker);
     if let Err(error) = created {
         tracing::warn!(path = %marker.display(), error = %error, "Cannot leave the mark that the state store must be checked.");
     }
