@@ -38,7 +38,7 @@ use crate::paths::AgentPaths;
 use crate::plan::{self, CheckinKind, ItemTimeouts, Plan};
 use crate::run_lock::{self, Holder, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{Drift, ItemRecord, RunRecord, Store, StoreError, Trigger};
+use crate::state::{Drift, ItemRecord, RunOutcome, RunRecord, Store, StoreError, Trigger};
 use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
 use executor::Executor;
@@ -129,6 +129,12 @@ pub async fn run_checkin(
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
     let result = checkin(paths, config, request, progress, cancel).await;
+    if let Err(CheckinError::Store(error)) = &result {
+        if error.is_damage() {
+            // The error left its mark (see `state::damage`): the next check-in heals.
+            tracing::warn!(error = %error, "The state store is damaged; the next check-in moves it aside and starts a fresh one.");
+        }
+    }
     telemetry::flush().await;
     result
 }
@@ -148,7 +154,8 @@ async fn checkin(
     let lock_started = Utc::now();
     let _lock =
         run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
-    let store = Store::open(&paths.store_file)?;
+    // Under the lock: a damaged store is moved aside here and a fresh one started.
+    let (store, rebuilt_now) = Store::open_healing(&paths.store_file)?;
     crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
     // On a full disk the runs left without an end stay so until there is room.
     if let Err(error) = close_interrupted_runs(paths, &store, None) {
@@ -195,6 +202,7 @@ async fn checkin(
         message: None,
         drift: Drift {
             stale_token,
+            store_rebuilt: store.store_rebuilt_drift()?,
             ..drift::policy_drift(
                 Some(&loaded.blueprint),
                 contact.as_ref().and_then(tenant::Contact::minimum_agent_version).as_ref(),
@@ -221,6 +229,13 @@ async fn checkin(
     // The last try for what the store refused during the run (a full disk).
     let unwritten = executor.journal.borrow_mut().write(&run).err();
     finish(&store, &mut run, outcome, unwritten);
+    // A daily check-in after the one that rebuilt the store ends its drift.
+    let daily_ended = kind == CheckinKind::Daily && outcome != RunOutcome::Interrupted;
+    if daily_ended && rebuilt_now.is_none() && run.drift.store_rebuilt {
+        if let Err(error) = store.settle_store_rebuilt_drift() {
+            tracing::warn!(error = %error, "Cannot end the store_rebuilt drift; the next daily check-in tries again.");
+        }
+    }
     report_drift(&store, Some(&run.id), &run.drift);
     progress.run_finished(&run);
     let mut agent_updated_to = None;
@@ -371,7 +386,8 @@ async fn tenant_blueprint(
 /// under a resource with no blueprint and no team; [`run_checkin`] exports it.
 async fn report_missing_policy(paths: &AgentPaths, config: &AgentConfig, store: &Store, stale_token: bool) {
     telemetry::prepare(paths, config, store, None).await;
-    let drift = Drift { stale_token, ..drift::policy_drift(None, None, &drift::agent_version()) };
+    let store_rebuilt = store.store_rebuilt_drift().unwrap_or(false);
+    let drift = Drift { stale_token, store_rebuilt, ..drift::policy_drift(None, None, &drift::agent_version()) };
     report_drift(store, None, &drift);
 }
 

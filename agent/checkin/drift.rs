@@ -1,4 +1,4 @@
-//! Drift: how this device differs from what its tenant expects, in the four kinds
+//! Drift: how this device differs from what its tenant expects, in the five kinds
 //! a fleet console acts on (`CONTRACT.md`, "OpenTelemetry").
 //!
 //! | kind | holds when |
@@ -6,6 +6,7 @@
 //! | `outdated_client` | this agent's version is below the blueprint's `minimum_agent_version`, or the one the tenant's check-in reply names |
 //! | `missing_policy` | no blueprint has arrived, or it lacks a required policy attribute (`id`, `team_id`) |
 //! | `stale_token` | three check-ins in a row ended in `401`, until a request succeeds (the tenant session counts) |
+//! | `store_rebuilt` | the state store was found damaged and rebuilt, until a later daily check-in ends (`state::rebuild`) |
 //! | `reapplied` | items (and parameters) found out of compliance and re-applied in this run: a count |
 //!
 //! The same values go to `agent status --json` (under `drift`) and to the
@@ -30,14 +31,21 @@ pub enum DriftKind {
     MissingPolicy,
     /// The tenant keeps refusing the device's token.
     StaleToken,
+    /// The state store was damaged and rebuilt since the last daily check-in.
+    StoreRebuilt,
     /// Items were put back in this run.
     Reapplied,
 }
 
 impl DriftKind {
     /// Every kind, in the order they are reported.
-    pub const ALL: [DriftKind; 4] =
-        [DriftKind::OutdatedClient, DriftKind::MissingPolicy, DriftKind::StaleToken, DriftKind::Reapplied];
+    pub const ALL: [DriftKind; 5] = [
+        DriftKind::OutdatedClient,
+        DriftKind::MissingPolicy,
+        DriftKind::StaleToken,
+        DriftKind::StoreRebuilt,
+        DriftKind::Reapplied,
+    ];
 
     /// The name of the kind: `outdated_client`, `missing_policy`, ...
     pub fn as_str(self) -> &'static str {
@@ -45,6 +53,7 @@ impl DriftKind {
             DriftKind::OutdatedClient => "outdated_client",
             DriftKind::MissingPolicy => "missing_policy",
             DriftKind::StaleToken => "stale_token",
+            DriftKind::StoreRebuilt => "store_rebuilt",
             DriftKind::Reapplied => "reapplied",
         }
     }
@@ -56,6 +65,7 @@ impl DriftKind {
             DriftKind::OutdatedClient => u64::from(drift.outdated_client),
             DriftKind::MissingPolicy => u64::from(drift.missing_policy),
             DriftKind::StaleToken => u64::from(drift.stale_token),
+            DriftKind::StoreRebuilt => u64::from(drift.store_rebuilt),
             DriftKind::Reapplied => u64::from(drift.reapplied),
         }
     }
@@ -69,7 +79,7 @@ impl fmt::Display for DriftKind {
 
 /// The drift a blueprint (or its absence) shows before anything runs, for an agent
 /// of version `ours`, with the minimum the tenant's check-in reply named if any;
-/// `stale_token` and `reapplied` are filled in by the run.
+/// `stale_token`, `store_rebuilt` and `reapplied` are filled in by the run.
 pub(crate) fn policy_drift(
     blueprint: Option<&Blueprint>,
     tenant_minimum: Option<&semver::Version>,
@@ -81,7 +91,7 @@ pub(crate) fn policy_drift(
         let required = [Some(blueprint.id.as_str()), blueprint.team_id.as_deref()];
         required.iter().any(|attribute| attribute.is_none_or(|text| text.trim().is_empty()))
     });
-    Drift { outdated_client, missing_policy, stale_token: false, reapplied: 0 }
+    Drift { outdated_client, missing_policy, ..Drift::default() }
 }
 
 /// This agent's version, as the drift compares it.
@@ -153,7 +163,7 @@ mod tests {
         ];
         for (blueprint, outdated_client, missing_policy) in cases {
             let drift = policy_drift(blueprint.as_ref(), None, &ours);
-            let expected = Drift { outdated_client, missing_policy, stale_token: false, reapplied: 0 };
+            let expected = Drift { outdated_client, missing_policy, ..Drift::default() };
             assert_eq!(drift, expected, "{blueprint:?}");
         }
     }
@@ -180,15 +190,19 @@ mod tests {
 
     #[test]
     fn kinds_have_the_contract_names_and_values() {
-        let drift = Drift { outdated_client: true, missing_policy: false, stale_token: true, reapplied: 3 };
+        let drift = Drift { outdated_client: true, stale_token: true, reapplied: 3, ..Drift::default() };
         let named: Vec<_> = DriftKind::ALL.iter().map(|kind| (kind.as_str(), kind.value(&drift))).collect();
-        assert_eq!(named, [("outdated_client", 1), ("missing_policy", 0), ("stale_token", 1), ("reapplied", 3)]);
+        let expected =
+            [("outdated_client", 1), ("missing_policy", 0), ("stale_token", 1), ("store_rebuilt", 0), ("reapplied", 3)];
+        assert_eq!(named, expected);
+        let rebuilt = Drift { store_rebuilt: true, ..Drift::default() };
+        assert_eq!(DriftKind::StoreRebuilt.value(&rebuilt), 1);
     }
 
     #[test]
     fn changes_name_each_kind_whose_value_moved() {
-        let before = Drift { outdated_client: true, missing_policy: false, stale_token: false, reapplied: 2 };
-        let after = Drift { outdated_client: false, missing_policy: false, stale_token: true, reapplied: 2 };
+        let before = Drift { outdated_client: true, reapplied: 2, ..Drift::default() };
+        let after = Drift { stale_token: true, reapplied: 2, ..Drift::default() };
         assert_eq!(changes(Some(&before), &after), [(DriftKind::OutdatedClient, 1, 0), (DriftKind::StaleToken, 0, 1)]);
         assert!(changes(Some(&after), &after).is_empty());
         let first = Drift { missing_policy: true, ..Drift::default() };
@@ -200,7 +214,8 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
         assert_eq!(last_reported(&store), None);
-        let drift = Drift { outdated_client: true, missing_policy: false, stale_token: true, reapplied: 4 };
+        let drift =
+            Drift { outdated_client: true, stale_token: true, reapplied: 4, store_rebuilt: true, ..Drift::default() };
         remember(&store, &drift);
         assert_eq!(last_reported(&store), Some(drift));
     }

@@ -5,12 +5,30 @@ use super::status::render_run;
 use crate::cli::HistoryArgs;
 use crate::exit_code;
 use crate::render;
-use crate::state::Store;
+use crate::state::{Store, StoreError};
 use crate::terminal;
+
+/// A damaged store holds no history this agent can read: said on stderr, with no
+/// runs on stdout, and not an error (the next check-in rebuilds the store).
+fn damaged(error: &StoreError, json: bool) -> anyhow::Result<u8> {
+    terminal::print_error(&format!(
+        "warning: {error}; its history cannot be read, and the next check-in moves it aside and starts a fresh one"
+    ));
+    if json {
+        terminal::print_line("[]")?;
+    }
+    Ok(exit_code::SUCCESS)
+}
 
 /// Lists runs, or shows the one `--run` names.
 pub fn history(settings: &Settings, arguments: &HistoryArgs) -> anyhow::Result<u8> {
-    let Some(store) = Store::open_existing(&settings.paths.store_file)? else {
+    let opened = Store::open_existing(&settings.paths.store_file);
+    if let Err(error) = &opened {
+        if error.is_damage() {
+            return damaged(error, arguments.json);
+        }
+    }
+    let Some(store) = opened? else {
         if arguments.json {
             terminal::print_line("[]")?;
         } else {

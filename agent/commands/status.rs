@@ -10,7 +10,7 @@ use crate::exit_code;
 use crate::render;
 use crate::run_lock::{self, Holder};
 use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{AgentUpdate, Drift, RunOutcome, RunRecord, Store, StoreError};
+use crate::state::{AgentUpdate, Drift, RunOutcome, RunRecord, Store, StoreError, StoreRebuilt};
 use crate::terminal;
 
 /// Everything `agent status` shows; its JSON form is part of the contract.
@@ -39,6 +39,18 @@ pub struct StatusReport {
     pub last_run: Option<RunRecord>,
     /// The newest attempt to update the agent itself, if any.
     pub agent_update: Option<AgentUpdate>,
+    /// Whether the state store is damaged now, and its last rebuild.
+    pub store: StoreStatus,
+}
+
+/// The state store's health, as `agent status` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStatus {
+    /// What is wrong with the store, when it is damaged now: the next check-in
+    /// moves it aside and starts a fresh one. `None`: it reads well.
+    pub damaged: Option<String>,
+    /// The last time the store was found damaged and rebuilt, if it was.
+    pub rebuilt: Option<StoreRebuilt>,
 }
 
 /// The reports kept in the spool for the tenant.
@@ -64,7 +76,8 @@ pub fn status(settings: &Settings, json: bool) -> anyhow::Result<u8> {
     Ok(exit_code::SUCCESS)
 }
 
-/// Reads the store (without creating or changing anything) into a report.
+/// Reads the store (without creating or changing anything) into a report. A
+/// damaged store is not an error here: the report says so, and what it could read.
 pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
     let running = run_lock::current_holder(&settings.paths.checkin_lock)?;
     let mut report = StatusReport {
@@ -78,22 +91,39 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
         spool: SpoolStatus::default(),
         last_run: None,
         agent_update: None,
+        store: StoreStatus::default(),
     };
-    let Some(store) = Store::open_existing(&settings.paths.store_file)? else {
-        return Ok(report);
-    };
+    let read = Store::open_existing(&settings.paths.store_file)
+        .and_then(|store| store.map(|store| read_store(settings, &store, &mut report)).transpose());
+    match read {
+        Err(error) if error.is_damage() => {
+            report.store.damaged = Some(error.to_string());
+            Ok(report)
+        }
+        read => {
+            read?;
+            Ok(report)
+        }
+    }
+}
+
+/// Fills `report` from the store.
+fn read_store(settings: &Settings, store: &Store, report: &mut StatusReport) -> Result<(), StoreError> {
+    let running = report.running.is_some();
     let cadence = Cadence::from(&settings.loaded.config.schedule);
+    report.store.rebuilt = store.store_rebuilt()?;
     report.last_recurring_at = store.last_recurring_started()?;
     report.last_daily_at = store.newest_completed_daily_start()?;
-    (report.next_recurring_at, report.next_daily_at) = next_check_ins(&store, &cadence, Utc::now())?;
-    report.last_run = last_run(&store, running.is_some())?;
-    report.spool = spool_status(&store)?;
+    (report.next_recurring_at, report.next_daily_at) = next_check_ins(store, &cadence, Utc::now())?;
+    report.last_run = last_run(store, running)?;
+    report.spool = spool_status(store)?;
     if let Some(run) = &report.last_run {
         report.drift = run.drift.clone();
     }
-    report.drift.stale_token = crate::tenant::token_is_stale(&store)?;
-    report.agent_update = agent_update(&store, running.is_some())?;
-    Ok(report)
+    report.drift.stale_token = crate::tenant::token_is_stale(store)?;
+    report.drift.store_rebuilt = store.store_rebuilt_drift()?;
+    report.agent_update = agent_update(store, running)?;
+    Ok(())
 }
 
 /// The newest agent update. One left `installing` while no check-in runs was cut
@@ -132,9 +162,9 @@ fn spool_status(store: &Store) -> Result<SpoolStatus, StoreError> {
 
 /// The newest run that is not running; one left without an end while no check-in
 /// holds the lock was cut short, and is shown as interrupted.
-fn last_run(store: &Store, check_in_running: bool) -> anyhow::Result<Option<RunRecord>> {
+fn last_run(store: &Store, check_in_running: bool) -> Result<Option<RunRecord>, StoreError> {
     if check_in_running {
-        return Ok(store.latest_finished_run()?);
+        return store.latest_finished_run();
     }
     let Some(mut run) = store.latest_run()? else {
         return Ok(None);
@@ -157,6 +187,9 @@ pub fn render(report: &StatusReport) -> String {
     let _ = writeln!(text, "Next daily check-in:     {}", next(report.next_daily_at));
     let _ = writeln!(text, "Drift:                   {}", drift_text(&report.drift));
     let _ = writeln!(text, "Spool:                   {}", spool_text(&report.spool));
+    if let Some(store) = store_text(&report.store) {
+        let _ = writeln!(text, "State store:             {store}");
+    }
     if let Some(holder) = &report.running {
         let _ = writeln!(
             text,
@@ -223,6 +256,18 @@ fn spool_text(spool: &SpoolStatus) -> String {
     parts.join("; ")
 }
 
+/// The store's health in one line, when there is something to say.
+fn store_text(store: &StoreStatus) -> Option<String> {
+    if let Some(damaged) = &store.damaged {
+        let damaged = render::printable(damaged);
+        return Some(format!("damaged ({damaged}); the next check-in moves it aside and starts a fresh one"));
+    }
+    store.rebuilt.as_ref().map(|rebuilt| {
+        let moved_to = render::printable(&rebuilt.moved_to.display().to_string());
+        format!("rebuilt at {} after damage; the damaged files are kept as {moved_to}", render::time(rebuilt.at))
+    })
+}
+
 fn drift_text(drift: &Drift) -> String {
     let mut kinds = Vec::new();
     if drift.outdated_client {
@@ -233,6 +278,9 @@ fn drift_text(drift: &Drift) -> String {
     }
     if drift.stale_token {
         kinds.push("stale token".to_string());
+    }
+    if drift.store_rebuilt {
+        kinds.push("store rebuilt".to_string());
     }
     if drift.reapplied > 0 {
         kinds.push(format!("{} item(s) re-applied in the last run", drift.reapplied));
@@ -277,6 +325,7 @@ mod tests {
             drift: Drift { reapplied: 1, ..Drift::default() },
             running: None,
             spool: SpoolStatus { waiting: 2, parked: 1, next_attempt: Some(at(0) + chrono::Duration::minutes(4)) },
+            store: StoreStatus::default(),
             last_run: Some(RunRecord {
                 id: "0193a4f2-run".into(),
                 kind: CheckinKind::Daily,
@@ -369,6 +418,24 @@ mod tests {
         insta::assert_snapshot!(line);
         let json = serde_json::to_value(&report).unwrap();
         insta::assert_json_snapshot!(json["agent_update"]);
+    }
+
+    #[test]
+    fn a_damaged_or_rebuilt_store_shows_in_one_line_and_a_sound_one_in_none() {
+        let line = |store: StoreStatus| {
+            let text = render(&StatusReport { store, ..report() });
+            text.lines().find(|line| line.starts_with("State store:")).map(str::to_string)
+        };
+        assert_eq!(line(StoreStatus::default()), None);
+        let damaged =
+            StoreStatus { damaged: Some("state store /s/agent.sqlite3 is damaged: \u{1b}[2J".into()), rebuilt: None };
+        let rebuilt =
+            StoreRebuilt { at: at(3), reason: "cut short".into(), moved_to: "/s/agent.sqlite3.damaged-x".into() };
+        insta::assert_snapshot!(
+            [line(damaged).unwrap(), line(StoreStatus { damaged: None, rebuilt: Some(rebuilt) }).unwrap()].join("\n")
+        );
+        let drift = Drift { store_rebuilt: true, ..Drift::default() };
+        assert_eq!(drift_text(&drift), "store rebuilt");
     }
 
     #[test]

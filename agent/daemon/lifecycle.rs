@@ -129,7 +129,7 @@ async fn deadline(
 async fn close_abandoned_run(paths: &AgentPaths, stopped_at: chrono::DateTime<Utc>) {
     let closed = async {
         let _lock = run_lock::acquire(&paths.checkin_lock, Utc::now(), false, |_| {}).await?;
-        let store = Store::open(&paths.store_file)?;
+        let (store, _) = Store::open_healing(&paths.store_file)?;
         anyhow::Ok(crate::checkin::close_interrupted_runs(paths, &store, Some(stopped_at))?)
     };
     match closed.await {

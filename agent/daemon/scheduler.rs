@@ -107,6 +107,12 @@ impl Scheduler<'_> {
             }
             let next = match self.next_checkin(&config) {
                 Ok(next) => next,
+                // A check-in heals a damaged store (a daily one: the fresh store
+                // knows none); one that could not is not tried again at once.
+                Err(error) if error.is_damage() && self.memory.failed_at.is_none() => {
+                    tracing::warn!(error = %error, "The state store is damaged; checking in now to rebuild it.");
+                    NextCheckin { at: self.clock.now(), kind: CheckinKind::Daily }
+                }
                 Err(error) => {
                     let error = format!("{:#}", anyhow::Error::from(error));
                     tracing::error!(error = %error, "Cannot read the schedule from the state store; trying again in a minute.");

@@ -33,6 +33,12 @@ const NOT_CHECKING_IN: &str = "Find out why the daemon does not check in: the la
 /// What to do when check-ins run but the tenant does not hear them.
 const NOT_REACHING: &str = "Check-ins run on this Mac but do not reach the tenant: see the tenant checks above; `sudo agent run` tries again now.";
 
+/// How a damaged store's message starts (see `state::rebuild`).
+const DAMAGED_PREFIX: &str = "the state store is damaged: ";
+
+/// What to do when the state store is damaged.
+const DAMAGED: &str = "`sudo agent run` (or the daemon's next check-in) moves the damaged store aside and starts a fresh one with the same device id; the run history and reports not yet sent are lost.";
+
 /// What to do on a Mac that never checked in.
 const NEVER: &str =
     "Check in now with `sudo agent run`; once launchd has loaded the job, the daemon checks in on its own schedule.";
@@ -40,7 +46,8 @@ const NEVER: &str =
 /// Reads the check-in times and, when `identity_needed` (a tenant is
 /// configured), the device id and saved `ETag`. The store is created only in
 /// that case, with the same device id the first check-in would create; without
-/// a tenant nothing is written.
+/// a tenant nothing is written. A damaged store is left as it is (only a check-in
+/// heals it), and the device id is read from the file kept beside it.
 pub(crate) fn read_store(
     paths: &AgentPaths,
     identity_needed: bool,
@@ -52,6 +59,13 @@ pub(crate) fn read_store(
     };
     let store = match opened {
         Ok(store) => store,
+        Err(error) if error.is_damage() => {
+            // The tenant check still speaks as this device: its id is kept beside the store.
+            let message = format!("{DAMAGED_PREFIX}{}", chain(&error));
+            let kept = crate::state::kept_device_id(&paths.store_file)
+                .map(|device_id| DeviceIdentity { device_id, blueprint_etag: None });
+            return (Err(message.clone()), kept.ok_or(message));
+        }
         Err(error) => {
             let message = chain(&error);
             return (Err(message.clone()), Err(message));
@@ -100,6 +114,7 @@ pub(crate) fn last_checkin(
 ) -> Finding {
     let times = match times {
         Ok(times) => times,
+        Err(error) if error.starts_with(DAMAGED_PREFIX) => return Finding::fail(error.clone(), DAMAGED),
         Err(error) => {
             return Finding::fail(
                 format!("cannot read the state store: {error}"),
@@ -171,5 +186,7 @@ mod tests {
         assert_eq!(finding.fix.as_deref(), Some(NOT_REACHING));
         let finding = last_checkin(&Err("locked".into()), true, now, &doctor);
         assert_eq!(finding.verdict, Verdict::Fail);
+        let finding = last_checkin(&Err(format!("{DAMAGED_PREFIX}cut short")), true, now, &doctor);
+        assert_eq!((finding.verdict, finding.fix.as_deref()), (Verdict::Fail, Some(DAMAGED)));
     }
 }

@@ -4,12 +4,18 @@
 //! operating system at once, so a `kill -9` loses nothing committed; each
 //! check-in ends with a checkpoint that puts it on disk for good (a power cut
 //! can only undo commits since the last one). A run left without an end is
-//! marked `interrupted` by the next run, with every item of its plan ([`interrupted`]). How a check-in groups its item results
+//! marked `interrupted` by the next run, with every item of its plan ([`interrupted`]).
+//! A damaged store is recognised ([`damage`]) and, under the check-in lock,
+//! moved aside for a fresh one ([`rebuild`]); the device id survives it
+//! ([`device_identity`]). How a check-in groups its item results
 //! into commits is [`crate::checkin`]'s journal.
 
 mod agent_updates;
+mod damage;
+mod device_identity;
 mod interrupted;
 mod process_groups;
+mod rebuild;
 mod records;
 mod runs;
 mod schedule_marks;
@@ -19,6 +25,9 @@ mod tenant_requests;
 mod writer;
 
 pub use agent_updates::{AgentUpdate, AgentUpdateOutcome};
+pub use damage::{KEPT_DAMAGED_SETS, StoreRebuilt};
+pub use device_identity::DEVICE_ID_FILE_NAME;
+pub(crate) use device_identity::read_kept as kept_device_id;
 pub use interrupted::ClosedRun;
 pub(crate) use process_groups::RecordedGroup;
 pub use records::{

@@ -97,6 +97,10 @@ pub struct Drift {
     pub stale_token: bool,
     /// How many items were found out of compliance and re-applied in the run.
     pub reapplied: u32,
+    /// The state store was found damaged and rebuilt, and no daily check-in has
+    /// ended since the one that rebuilt it. Absent in runs recorded before it existed.
+    #[serde(default)]
+    pub store_rebuilt: bool,
 }
 
 /// The `type` recorded for a blueprint parameter's result.

@@ -1,11 +1,12 @@
-//! Opening the SQLite store: folder permissions, WAL, schema, device identity.
+//! Opening the SQLite store: folder permissions, WAL, schema, the header check.
 
+use super::damage::{self, COMPANION_SUFFIXES, companion};
 use crate::safe_path::{Folder, Missing, SafePathError};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
 /// A failure of the on-disk store.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,14 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// The store is damaged: not a database, cut short, or failing its check.
+    #[error("state store {path} is damaged: {reason}")]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong, as SQLite or the header check said it.
+        reason: String,
+    },
     /// A writer thread stopped at an earlier failure (see `state::writer`).
     #[error("state store {path}: an earlier write failed: {reason}")]
     Stopped {
@@ -55,6 +64,18 @@ pub enum StoreError {
         /// What the earlier failure said.
         reason: String,
     },
+}
+
+impl StoreError {
+    /// Whether this error says the store's file is damaged (healed by moving it
+    /// aside, see [`Store::open_healing`]), not merely unwritable or busy.
+    pub fn is_damage(&self) -> bool {
+        match self {
+            StoreError::Damaged { .. } => true,
+            StoreError::Database { source, .. } => damage::is_damage(source),
+            _ => false,
+        }
+    }
 }
 
 /// The version [`SCHEMA`] brings a new store to.
@@ -206,6 +227,7 @@ impl Store {
             create_store_folder(folder)?;
         }
         make_store_files_private(path)?;
+        check_header(path)?;
         let connection = Connection::open(path).map_err(database(path, "cannot open"))?;
         let store = Self { connection, path: path.to_path_buf() };
         store.configure()?;
@@ -219,6 +241,7 @@ impl Store {
             return Ok(None);
         }
         make_store_files_private(path)?;
+        check_header(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags).map_err(database(path, "cannot open"))?;
         let store = Self { connection, path: path.to_path_buf() };
@@ -284,23 +307,6 @@ impl Store {
         Ok(())
     }
 
-    /// This device's stable identifier, created on first use.
-    pub fn device_id(&self) -> Result<String, StoreError> {
-        let existing: Option<String> = self
-            .connection
-            .query_row("SELECT value FROM device WHERE key = 'device_id'", [], |row| row.get(0))
-            .optional()
-            .map_err(self.failed("cannot read the device id"))?;
-        if let Some(id) = existing {
-            return Ok(id);
-        }
-        let id = uuid::Uuid::now_v7().to_string();
-        self.connection
-            .execute("INSERT OR IGNORE INTO device (key, value) VALUES ('device_id', ?1)", [&id])
-            .map_err(self.failed("cannot save the device id"))?;
-        self.device_id()
-    }
-
     /// Maps a rusqlite error to a [`StoreError`] naming this store and the action.
     /// Runs one statement through the connection's statement cache: for writes made
     /// for every item or program, where parsing the SQL each time costs more than
@@ -323,12 +329,25 @@ impl Store {
     }
 
     pub(super) fn failed(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Database { path: self.path.clone(), action, source }
+        database(&self.path, action)
     }
 }
 
+/// Maps a rusqlite error to a [`StoreError`] naming the store at `path` and the
+/// action; one saying the file is damaged leaves the mark that has the next open
+/// under the check-in lock check it (see [`damage`]).
 fn database<'path>(path: &'path Path, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + 'path {
-    move |source| StoreError::Database { path: path.to_path_buf(), action, source }
+    move |source| {
+        if damage::is_damage(&source) {
+            damage::suspect(path);
+        }
+        StoreError::Database { path: path.to_path_buf(), action, source }
+    }
+}
+
+/// The cheap test of every open: the header of the file at `path` (see [`damage`]).
+fn check_header(path: &Path) -> Result<(), StoreError> {
+    damage::check_header(path).map_err(|reason| StoreError::Damaged { path: path.to_path_buf(), reason })
 }
 
 /// Creates `folder` (and parents) and makes it readable by its owner only.
@@ -337,10 +356,6 @@ fn create_store_folder(folder: &Path) -> Result<(), StoreError> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(folder).map_err(failed)?;
     std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).map_err(failed)
 }
-
-/// The suffixes of SQLite's companions to the database file: the write-ahead log
-/// and its shared-memory index.
-const COMPANION_SUFFIXES: [&str; 2] = ["-wal", "-shm"];
 
 /// Makes the store's files readable and writable by their owner alone (0600),
 /// whatever the umask. The database is created 0600 before SQLite opens it (an
@@ -356,12 +371,7 @@ fn make_store_files_private(path: &Path) -> Result<(), StoreError> {
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(error) => return Err(failed(path)(error)),
     }
-    let companion = |suffix: &str| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
-    };
-    let files = [path.to_path_buf(), companion(COMPANION_SUFFIXES[0]), companion(COMPANION_SUFFIXES[1])];
+    let files = [path.to_path_buf(), companion(path, COMPANION_SUFFIXES[0]), companion(path, COMPANION_SUFFIXES[1])];
     for file in &files {
         match std::fs::symlink_metadata(file) {
             Ok(metadata) if metadata.is_file() && metadata.permissions().mode() & 0o777 != PRIVATE_FILE_MODE => {

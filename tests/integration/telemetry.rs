@@ -125,7 +125,7 @@ fn every_resource_attribute_is_exported_with_its_value_through_the_standard_vari
     let items = points(&metrics[0], "agent.checkin.items");
     assert_eq!(items.len(), 1);
     assert_eq!((items[0].0["item.type"].as_str(), items[0].0["item.status"].as_str()), ("custom_script", "succeeded"));
-    for kind in ["outdated_client", "missing_policy", "stale_token", "reapplied"] {
+    for kind in ["outdated_client", "missing_policy", "stale_token", "store_rebuilt", "reapplied"] {
         assert_eq!(drift(&metrics[0], kind), Some(0), "{kind}");
     }
     assert!(receiver.logs().is_empty(), "nothing failed and no drift changed: no log records");

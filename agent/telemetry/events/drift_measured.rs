@@ -24,6 +24,7 @@ impl DriftMeasured<'_> {
             outdated_client = drift.outdated_client,
             missing_policy = drift.missing_policy,
             stale_token = drift.stale_token,
+            store_rebuilt = drift.store_rebuilt,
             reapplied = drift.reapplied,
             "Drift measured."
         );
