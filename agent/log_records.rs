@@ -6,13 +6,18 @@
 //! record here is one such line with the span fields merged in, so a `run_id` set on
 //! the `checkin` span is found on every line written inside it.
 //!
+//! Reading streams: each record is handed on as its line is read, a block at a
+//! time, and a line longer than [`MAX_LINE_BYTES`] is skipped and counted rather
+//! than held, so memory does not grow with the log's size.
+//!
 //! Reading never fails because of a bad line: a crash or a full disk can leave a torn
 //! last line, and the next process appends straight after it. Such lines are skipped
 //! and counted, and a whole record glued after a torn fragment is still recovered.
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -21,6 +26,12 @@ use serde_json::{Map, Value};
 
 use crate::logging::{FILE_NAME_PREFIX, FILE_NAME_SUFFIX};
 use crate::terminal;
+
+use lines::LineSplitter;
+pub use lines::MAX_LINE_BYTES;
+
+/// How much of a log file is read at a time.
+const READ_BLOCK_BYTES: usize = 64 << 10;
 
 /// Keys the JSON formatter writes about an event rather than from it; they are not
 /// fields an admin filters or reads by.
@@ -146,13 +157,13 @@ impl LogFilter {
     }
 }
 
-/// What one pass over the log folder found.
+/// What one pass over the log folder found besides the records.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RecordsRead {
-    /// The matching records, oldest file first, lines in file order.
-    pub records: Vec<LogRecord>,
+pub struct ReadSummary {
     /// Lines that were not a log record (torn, not JSON, or missing a time or level).
     pub skipped_lines: usize,
+    /// Lines longer than [`MAX_LINE_BYTES`], skipped without being held whole.
+    pub overlong_lines: usize,
     /// How many log files were read; `0` means nothing has been logged yet.
     pub files_read: usize,
     /// Symbolic links (or other entries that are not plain files) at a log file's
@@ -184,28 +195,41 @@ pub enum LogReadError {
 }
 
 /// The records in `log_dir` that pass `filter`, oldest first. A folder that does not
-/// exist holds no records yet.
+/// exist holds no records yet. Holds them all: for a whole log, use [`for_each_record`].
 pub fn read_records(log_dir: &Path, filter: &LogFilter) -> Result<Vec<LogRecord>, LogReadError> {
-    Ok(read_records_counted(log_dir, filter)?.records)
+    let mut records = Vec::new();
+    for_each_record(log_dir, filter, |record| {
+        records.push(record);
+        ControlFlow::Continue(())
+    })?;
+    Ok(records)
 }
 
-/// Like [`read_records`], also saying how many lines were skipped and how many files
-/// were read, so a caller can tell the admin.
-pub fn read_records_counted(log_dir: &Path, filter: &LogFilter) -> Result<RecordsRead, LogReadError> {
-    let mut read = RecordsRead::default();
+/// Hands each record in `log_dir` that passes `filter` to `visit` as it is read,
+/// oldest file first, lines in file order, until `visit` says stop; says what
+/// else it found. Memory stays at a read block and one line of at most
+/// [`MAX_LINE_BYTES`], whatever the log's size.
+pub fn for_each_record(
+    log_dir: &Path,
+    filter: &LogFilter,
+    mut visit: impl FnMut(LogRecord) -> ControlFlow<()>,
+) -> Result<ReadSummary, LogReadError> {
+    let mut summary = ReadSummary::default();
     for path in log_files(log_dir)? {
         let file = match open_log_file(&path) {
             Ok(Some(file)) => file,
             Ok(None) => {
-                read.links_skipped.push(path);
+                summary.links_skipped.push(path);
                 continue;
             }
             Err(source) => return Err(LogReadError::ReadFile { path, source }),
         };
-        read_file(&path, file, filter, &mut read)?;
-        read.files_read += 1;
+        summary.files_read += 1;
+        if read_file(&path, file, filter, &mut summary, &mut visit)?.is_break() {
+            break;
+        }
     }
-    Ok(read)
+    Ok(summary)
 }
 
 /// Opens a log file for reading without following a link at its name: `None` for
@@ -222,8 +246,10 @@ pub(crate) fn open_log_file(path: &Path) -> std::io::Result<Option<File>> {
     Ok(file.metadata()?.is_file().then_some(file))
 }
 
-/// The log files in `log_dir` (and links at such names), oldest first: the plain `agent.log` (what a set-up
-/// without rotation writes) and then every `agent.<date>.log` by the date in its name.
+/// The log files in `log_dir` (and links at such names), oldest first: the plain
+/// `agent.log` (what a set-up without rotation writes), then every
+/// `agent.<date>.log` and `agent.<date>.<part>.log` by the date, then the part
+/// number, in its name (see [`file_order`]).
 pub fn log_files(log_dir: &Path) -> Result<Vec<PathBuf>, LogReadError> {
     let list_error = |source| LogReadError::ListFolder { path: log_dir.to_path_buf(), source };
     let entries = match std::fs::read_dir(log_dir) {
@@ -240,40 +266,77 @@ pub fn log_files(log_dir: &Path) -> Result<Vec<PathBuf>, LogReadError> {
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if let (true, Some(date)) = (is_file, date_in_file_name(&name)) {
-            files.push((date, entry.path()));
+        if let (true, Some(order)) = (is_file, file_order(&name)) {
+            files.push((order, entry.path()));
         }
     }
     files.sort();
     Ok(files.into_iter().map(|(_, path)| path).collect())
 }
 
-/// For a log file name, what it sorts by: `Some(None)` for `agent.log`,
-/// `Some(Some(date))` for `agent.<date>.log`, `None` for anything else.
-fn date_in_file_name(name: &str) -> Option<Option<String>> {
+/// Where a log file sorts among the others, from its name.
+pub type FileOrder = (Option<String>, u32);
+
+/// For a log file name, what it sorts by: `(None, 0)` for `agent.log`,
+/// `(Some(date), part)` for `agent.<date>.log` (part 0) and
+/// `agent.<date>.<part>.log`; `None` for anything else.
+pub fn file_order(name: &str) -> Option<FileOrder> {
     let stem = name.strip_prefix(FILE_NAME_PREFIX)?.strip_suffix(FILE_NAME_SUFFIX)?.strip_suffix('.')?;
     if stem.is_empty() {
-        return Some(None);
+        return Some((None, 0));
     }
     let date = stem.strip_prefix('.').filter(|date| !date.is_empty())?;
-    Some(Some(date.to_string()))
+    let part = date.rsplit_once('.').and_then(|(date, part)| Some((date, part.parse::<u32>().ok()?)));
+    match part {
+        Some((date, part)) if !date.is_empty() => Some((Some(date.to_string()), part)),
+        _ => Some((Some(date.to_string()), 0)),
+    }
 }
 
-/// Adds the matching records of one file to `read`.
-fn read_file(path: &Path, file: File, filter: &LogFilter, read: &mut RecordsRead) -> Result<(), LogReadError> {
+/// Hands the matching records of one file to `visit`, reading it a block at a
+/// time; adds what it skipped to `summary`.
+fn read_file(
+    path: &Path,
+    mut file: File,
+    filter: &LogFilter,
+    summary: &mut ReadSummary,
+    visit: &mut dyn FnMut(LogRecord) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, LogReadError> {
     let read_error = |source| LogReadError::ReadFile { path: path.to_path_buf(), source };
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.map_err(read_error)?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
+    let mut skipped = 0;
+    let mut on_line = |line: &[u8]| {
+        let (record, torn) = record_in_line(line);
+        skipped += torn;
+        match record.filter(|record| filter.matches(record)) {
+            Some(record) => visit(record),
+            None => ControlFlow::Continue(()),
         }
-        let (record, skipped) = parse_line(&line);
-        read.skipped_lines += skipped;
-        if let Some(record) = record.filter(|record| filter.matches(record)) {
-            read.records.push(record);
+    };
+    let mut block = vec![0; READ_BLOCK_BYTES];
+    let flow = loop {
+        let read = match file.read(&mut block) {
+            Ok(0) => break splitter.finish(&mut on_line),
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(read_error(error)),
+        };
+        if splitter.feed(&block[..read], &mut on_line).is_break() {
+            break ControlFlow::Break(());
         }
+    };
+    summary.skipped_lines += skipped;
+    summary.overlong_lines += splitter.overlong_lines;
+    Ok(flow)
+}
+
+/// The record on one line, if it holds one, and how many torn fragments were
+/// dropped; a blank line is neither.
+pub(crate) fn record_in_line(line: &[u8]) -> (Option<LogRecord>, usize) {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return (None, 0);
     }
-    Ok(())
+    parse_line(line)
 }
 
 /// One line as a record, and how many torn fragments were dropped on the way (`0` or
@@ -395,6 +458,7 @@ fn quoted_if_needed(text: &str) -> String {
 }
 
 pub mod follow;
+mod lines;
 
 #[cfg(test)]
 mod tests;
