@@ -63,7 +63,7 @@ pub(crate) fn files_to_remove(files: &[LogFile], current: (NaiveDate, u32), limi
     let keep_days = usize::try_from(limits.retention_days).unwrap_or(usize::MAX);
     let oldest_kept_day = match limits.retention_days {
         0 => None,
-        _ => days.iter().rev().take(keep_days).last().copied(),
+        _ => days.len().checked_sub(keep_days).map(|first_kept| days[first_kept]),
     };
     let current_bytes = files.iter().find(|file| file.order() == current).map_or(0, |file| file.bytes);
     let reserved = limits.part_size().max(current_bytes);
