@@ -14,10 +14,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+use super::files::READ_BLOCK_BYTES;
 use super::lines::LineSplitter;
-use super::{
-    LogReadError, LogRecord, MAX_LINE_BYTES, READ_BLOCK_BYTES, file_order, log_files, open_log_file, record_in_line,
-};
+use super::{LogReadError, LogRecord, MAX_LINE_BYTES, file_order, log_files, open_log_file, record_in_line};
 
 /// Where the follower is in the log folder.
 #[derive(Debug)]

@@ -1,5 +1,8 @@
 //! Tests of reading log files back: real files in temporary folders.
 
+use std::ops::ControlFlow;
+use std::path::Path;
+
 use super::*;
 use serde_json::json;
 
