@@ -122,8 +122,9 @@ pub struct LogsArgs {
     #[arg(long)]
     pub json: bool,
     /// Keep printing new lines as they are written, across the daily file
-    /// rotation, until Ctrl-C. Starts with the last 10 matching lines (every
-    /// matching line with `--since`).
+    /// rotation and the day's parts, until Ctrl-C. Starts with the last 10
+    /// matching lines of the newest file's last MiB (every matching line with
+    /// `--since`).
     #[arg(long, short = 'f')]
     pub follow: bool,
 }

@@ -6,21 +6,25 @@
 //! record here is one such line with the span fields merged in, so a `run_id` set on
 //! the `checkin` span is found on every line written inside it.
 //!
+//! Reading streams: each record is handed on as its line is read, a block at a
+//! time, and a line longer than [`MAX_LINE_BYTES`] is skipped and counted rather
+//! than held, so memory does not grow with the log's size.
+//!
 //! Reading never fails because of a bad line: a crash or a full disk can leave a torn
 //! last line, and the next process appends straight after it. Such lines are skipped
 //! and counted, and a whole record glued after a torn fragment is still recovered.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::logging::{FILE_NAME_PREFIX, FILE_NAME_SUFFIX};
 use crate::terminal;
+
+pub use files::{FileOrder, LogReadError, ReadSummary, file_order, for_each_record, log_files, read_records};
+pub(crate) use files::{open_log_file, record_in_line};
+pub use lines::MAX_LINE_BYTES;
 
 /// Keys the JSON formatter writes about an event rather than from it; they are not
 /// fields an admin filters or reads by.
@@ -146,136 +150,6 @@ impl LogFilter {
     }
 }
 
-/// What one pass over the log folder found.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RecordsRead {
-    /// The matching records, oldest file first, lines in file order.
-    pub records: Vec<LogRecord>,
-    /// Lines that were not a log record (torn, not JSON, or missing a time or level).
-    pub skipped_lines: usize,
-    /// How many log files were read; `0` means nothing has been logged yet.
-    pub files_read: usize,
-    /// Symbolic links (or other entries that are not plain files) at a log file's
-    /// name: never followed, never read, since what they point at could be any file.
-    pub links_skipped: Vec<PathBuf>,
-}
-
-/// Why the log folder or one of its files could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LogReadError {
-    /// The folder exists but could not be listed.
-    #[error("cannot list the log folder {path}")]
-    ListFolder {
-        /// The log folder.
-        path: PathBuf,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A log file could not be opened or read.
-    #[error("cannot read the log file {path}")]
-    ReadFile {
-        /// The log file.
-        path: PathBuf,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// The records in `log_dir` that pass `filter`, oldest first. A folder that does not
-/// exist holds no records yet.
-pub fn read_records(log_dir: &Path, filter: &LogFilter) -> Result<Vec<LogRecord>, LogReadError> {
-    Ok(read_records_counted(log_dir, filter)?.records)
-}
-
-/// Like [`read_records`], also saying how many lines were skipped and how many files
-/// were read, so a caller can tell the admin.
-pub fn read_records_counted(log_dir: &Path, filter: &LogFilter) -> Result<RecordsRead, LogReadError> {
-    let mut read = RecordsRead::default();
-    for path in log_files(log_dir)? {
-        let file = match open_log_file(&path) {
-            Ok(Some(file)) => file,
-            Ok(None) => {
-                read.links_skipped.push(path);
-                continue;
-            }
-            Err(source) => return Err(LogReadError::ReadFile { path, source }),
-        };
-        read_file(&path, file, filter, &mut read)?;
-        read.files_read += 1;
-    }
-    Ok(read)
-}
-
-/// Opens a log file for reading without following a link at its name: `None` for
-/// a link, a FIFO or anything else that is not a plain file (a FIFO would also
-/// hold the reader, so it is opened without waiting).
-pub(crate) fn open_log_file(path: &Path) -> std::io::Result<Option<File>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
-    let file = match std::fs::OpenOptions::new().read(true).custom_flags(flags.bits()).open(path) {
-        Ok(file) => file,
-        Err(error) if error.raw_os_error() == Some(nix::libc::ELOOP) => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    Ok(file.metadata()?.is_file().then_some(file))
-}
-
-/// The log files in `log_dir` (and links at such names), oldest first: the plain `agent.log` (what a set-up
-/// without rotation writes) and then every `agent.<date>.log` by the date in its name.
-pub fn log_files(log_dir: &Path) -> Result<Vec<PathBuf>, LogReadError> {
-    let list_error = |source| LogReadError::ListFolder { path: log_dir.to_path_buf(), source };
-    let entries = match std::fs::read_dir(log_dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(list_error(error)),
-    };
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(list_error)?;
-        // Links are listed too, so a reader can say it skipped them.
-        let kind = entry.file_type().map_err(list_error)?;
-        let is_file = kind.is_file() || kind.is_symlink();
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            continue;
-        };
-        if let (true, Some(date)) = (is_file, date_in_file_name(&name)) {
-            files.push((date, entry.path()));
-        }
-    }
-    files.sort();
-    Ok(files.into_iter().map(|(_, path)| path).collect())
-}
-
-/// For a log file name, what it sorts by: `Some(None)` for `agent.log`,
-/// `Some(Some(date))` for `agent.<date>.log`, `None` for anything else.
-fn date_in_file_name(name: &str) -> Option<Option<String>> {
-    let stem = name.strip_prefix(FILE_NAME_PREFIX)?.strip_suffix(FILE_NAME_SUFFIX)?.strip_suffix('.')?;
-    if stem.is_empty() {
-        return Some(None);
-    }
-    let date = stem.strip_prefix('.').filter(|date| !date.is_empty())?;
-    Some(Some(date.to_string()))
-}
-
-/// Adds the matching records of one file to `read`.
-fn read_file(path: &Path, file: File, filter: &LogFilter, read: &mut RecordsRead) -> Result<(), LogReadError> {
-    let read_error = |source| LogReadError::ReadFile { path: path.to_path_buf(), source };
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.map_err(read_error)?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let (record, skipped) = parse_line(&line);
-        read.skipped_lines += skipped;
-        if let Some(record) = record.filter(|record| filter.matches(record)) {
-            read.records.push(record);
-        }
-    }
-    Ok(())
-}
-
 /// One line as a record, and how many torn fragments were dropped on the way (`0` or
 /// `1`). A line that is a torn record followed by a whole one yields the whole one.
 pub(crate) fn parse_line(line: &[u8]) -> (Option<LogRecord>, usize) {
@@ -394,7 +268,9 @@ fn quoted_if_needed(text: &str) -> String {
     if needs_quotes { format!("{text:?}") } else { text.to_string() }
 }
 
+mod files;
 pub mod follow;
+mod lines;
 
 #[cfg(test)]
 mod tests;

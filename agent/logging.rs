@@ -17,8 +17,10 @@
 //! (`timestamp`, `level`, `message`, `target`, `span`, `spans`) would clash with them,
 //! so events should not use those names.
 //!
-//! Files rotate at midnight UTC and are named `agent.YYYY-MM-DD.log`; at start-up and
-//! at each rotation only the newest `retention_days` files are kept. Lines are written
+//! Files rotate at midnight UTC and are named `agent.YYYY-MM-DD.log`; a day that
+//! reaches an eighth of `max_size` goes on in `agent.YYYY-MM-DD.1.log`, `.2.log`...
+//! Whenever a file begins, only the newest `retention_days` days are kept, and the
+//! oldest files go until the folder fits `max_size` (see `budget`). Lines are written
 //! by a background thread so a slow disk never holds up a check-in; dropping the
 //! [`LogGuard`] writes out what is still queued.
 //!
@@ -50,9 +52,11 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::log_records::{LogLevel, UnknownLevel};
 use crate::safe_path::{Folder, Missing, SafePathError};
 
+pub(crate) mod budget;
 mod console;
 mod daily_files;
 
+use budget::Limits;
 use daily_files::DailyFiles;
 
 /// Every log file name starts with this, e.g. `agent.2026-11-25.log`.
@@ -80,14 +84,23 @@ pub struct LogSettings {
     /// The folder for the JSON log files; `None` for verbs that only read (`status`,
     /// `logs`, ...) and should leave no trace.
     pub log_dir: Option<PathBuf>,
-    /// How many daily files to keep; `0` keeps them all.
+    /// How many days of files to keep; `0` keeps them all.
     pub retention_days: u32,
+    /// The most bytes the log folder holds; the oldest files go first.
+    pub max_size: u64,
     /// The least severe level written to the files: `error`, `warn`, `info`,
     /// `debug` or `trace`.
     pub level: String,
     /// The least severe level also shown on stderr, e.g. `WARN` for a daemon whose
     /// stderr launchd keeps, `INFO` for an admin watching `agent run`.
     pub console_level: tracing::Level,
+}
+
+impl LogSettings {
+    /// How much of the log the folder keeps.
+    fn limits(&self) -> Limits {
+        Limits { retention_days: self.retention_days, max_size: self.max_size }
+    }
 }
 
 /// Keeps the background file writer alive; hold it until the end of `main`.
@@ -157,7 +170,7 @@ pub(crate) enum LogFolderError {
 /// stderr instead (at `settings.level`, and at least `WARN`) and one warning says why.
 pub fn init(settings: &LogSettings) -> Result<LogGuard, LoggingError> {
     let file_level = parse_level(&settings.level)?;
-    let opened = settings.log_dir.as_deref().map(|dir| open_log_files(&settings.root, dir, settings.retention_days));
+    let opened = settings.log_dir.as_deref().map(|dir| open_log_files(&settings.root, dir, settings.limits()));
     let (file_writer, file_guard, folder_error, replaced) = match opened {
         Some(Ok(LogFiles { writer, guard, replaced })) => (Some(writer), Some(guard), None, replaced),
         Some(Err(error)) => (None, None, Some(error), None),
@@ -215,12 +228,12 @@ pub(crate) struct LogFiles {
 /// the record of what each check-in did. The queue is allocated whole when the
 /// writer starts, so it is kept short ([`QUEUED_LINES`]): the library's default
 /// (128,000 lines) alone would be 4 MiB of the daemon's resident memory.
-pub(crate) fn open_log_files(root: &Path, log_dir: &Path, retention_days: u32) -> Result<LogFiles, LogFolderError> {
+pub(crate) fn open_log_files(root: &Path, log_dir: &Path, limits: Limits) -> Result<LogFiles, LogFolderError> {
     let folder_error = |source| LogFolderError::Folder { path: log_dir.to_path_buf(), source };
     let folder = Folder::beneath(root, log_dir, Missing::Create(FOLDER_MODE)).map_err(folder_error)?;
     folder.make_own().map_err(folder_error)?;
     folder.set_mode(FOLDER_MODE).map_err(folder_error)?;
-    let (files, replaced) = DailyFiles::open(folder, retention_days)
+    let (files, replaced) = DailyFiles::open(folder, limits)
         .map_err(|source| LogFolderError::OpenFile { path: log_dir.to_path_buf(), source })?;
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
@@ -271,6 +284,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    /// Two weeks, 1 MiB: room for anything these tests write.
+    const TEST_LIMITS: Limits = Limits { retention_days: 14, max_size: 1 << 20 };
 
     /// A writer that keeps what it is given, to look at the lines afterwards (the
     /// console layer's tests use it too).
@@ -333,7 +349,7 @@ mod tests {
     fn the_folder_and_files_are_written_by_the_owner_and_read_by_its_group_alone() {
         let root = tempfile::tempdir().expect("temporary folder");
         let folder = root.path().join("Library/Logs/EndpointAgent");
-        let files = open_log_files(root.path(), &folder, 14).expect("usable folder");
+        let files = open_log_files(root.path(), &folder, TEST_LIMITS).expect("usable folder");
         drop(files.writer);
         let guard = files.guard;
         drop(guard);
@@ -349,7 +365,8 @@ mod tests {
     #[test]
     fn an_unusable_folder_is_reported_not_panicked_on() {
         let file = tempfile::NamedTempFile::new().expect("temporary file");
-        let error = open_log_files(Path::new("/"), &file.path().join("logs"), 14).err().expect("a file is in the way");
+        let error =
+            open_log_files(Path::new("/"), &file.path().join("logs"), TEST_LIMITS).err().expect("a file is in the way");
         assert!(matches!(error, LogFolderError::Folder { .. }), "{error:?}");
     }
 
@@ -361,7 +378,8 @@ mod tests {
             std::fs::write(folder.path().join(name), "{}\n").expect("old file");
         }
         std::fs::write(folder.path().join("notes.txt"), "kept\n").expect("other file");
-        let guard = open_log_files(folder.path(), folder.path(), 3).expect("usable folder").guard;
+        let limits = Limits { retention_days: 3, ..TEST_LIMITS };
+        let guard = open_log_files(folder.path(), folder.path(), limits).expect("usable folder").guard;
         drop(guard);
         let names = file_names(folder.path());
         let logs = names.iter().filter(|name| name.starts_with("agent.")).count();
@@ -437,6 +455,7 @@ mod tests {
             root: PathBuf::from("/"),
             log_dir: Some(PathBuf::from(log_dir)),
             retention_days: 14,
+            max_size: 1 << 20,
             level: "info".to_string(),
             console_level: tracing::Level::WARN,
         };

@@ -9,23 +9,34 @@
 //! caller finds with `anyhow::Error::downcast_ref` to exit with the bad-input code.
 //! No log folder yet is not an error: there is simply nothing to show.
 //!
-//! `--follow` keeps going like `tail -f`: the last matching lines, then each new
+//! Records print as they are read, a line at a time (lines past
+//! [`MAX_LINE_BYTES`] are skipped with a note), so memory stays small however
+//! large the log has grown.
+//!
+//! `--follow` keeps going like `tail -f`: the last matching lines among the
+//! newest file's last [`FOLLOW_TAIL_BYTES`] (never the whole file), then each new
 //! one as the agent (typically the daemon) writes it, until Ctrl-C.
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::io::Write;
+use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::log_records::follow::LogFollower;
-use crate::log_records::{LogFilter, LogLevel, LogRecord, read_records_counted, render_line};
+use crate::log_records::{LogFilter, LogLevel, LogRecord, MAX_LINE_BYTES, for_each_record, render_line};
 use crate::terminal;
 
 /// How many matching lines `--follow` shows before the new ones, as `tail -f` does.
 const FOLLOW_BACKLOG: usize = 10;
+
+/// How much of the newest file's end `--follow` reads for its first lines: a
+/// check-in writes some 600 bytes an item, so this holds the last items of any
+/// run without reading a large file whole.
+const FOLLOW_TAIL_BYTES: u64 = 1 << 20;
 
 /// How often `--follow` looks for new lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
@@ -63,7 +74,8 @@ pub enum LogsError {
     },
 }
 
-/// Prints the matching records to `out`, oldest first.
+/// Prints the matching records to `out`, oldest first, each as soon as it is read:
+/// memory does not grow with the log's size.
 ///
 /// Returns a [`LogsError`] inside the `anyhow::Error` for a bad flag value. A reader
 /// that goes away early (`agent logs | head`) is not an error.
@@ -74,46 +86,117 @@ pub fn logs(request: &LogsRequest, out: &mut dyn Write) -> anyhow::Result<()> {
 /// [`logs`] with the current time given, so `--since` can be tested.
 fn logs_at(request: &LogsRequest, out: &mut dyn Write, now: DateTime<Utc>) -> anyhow::Result<()> {
     let filter = filter_from(request, now)?;
-    let read = read_records_counted(&request.log_dir, &filter)?;
+    let mut printer = Printer { out, json: request.json, failed: None };
+    let read = for_each_record(&request.log_dir, &filter, |record| printer.print(&record))?;
+    printer.settle()?;
+    let folder = request.log_dir.display();
     if read.files_read == 0 {
-        terminal::print_error(&format!("note: no logs yet in {}", request.log_dir.display()));
+        terminal::print_error(&format!("note: no logs yet in {folder}"));
     }
     for link in &read.links_skipped {
         let link = link.display();
         terminal::print_error(&format!("warning: skipped {link}: a symbolic link or not a plain file; never followed"));
     }
     if read.skipped_lines > 0 {
-        let folder = request.log_dir.display();
         terminal::print_error(&format!("note: skipped {} unreadable line(s) in {folder}", read.skipped_lines));
     }
-    match write_records(&read.records, request.json, out) {
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        result => result.context("cannot print the log records"),
+    if read.overlong_lines > 0 {
+        let limit = MAX_LINE_BYTES >> 20;
+        let count = read.overlong_lines;
+        terminal::print_error(&format!("note: skipped {count} line(s) longer than {limit} MiB in {folder}"));
     }
+    Ok(())
 }
 
 /// Prints the last matching records (every one since `--since` when given), then
-/// each new one as it is written, across the daily rotation, until `stop`
-/// resolves or the reader goes away.
+/// each new one as it is written, across the daily rotation and the day's parts,
+/// until `stop` resolves or the reader goes away. Without `--since` only the
+/// newest file's last [`FOLLOW_TAIL_BYTES`] are read for the first lines.
 pub async fn follow(request: &LogsRequest, out: &mut dyn Write, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
     let filter = filter_from(request, Utc::now())?;
-    let mut follower = LogFollower::from_start(&request.log_dir);
-    let mut records: Vec<LogRecord> =
-        follower.read_new()?.into_iter().filter(|record| filter.matches(record)).collect();
-    if request.since.is_none() {
-        records.drain(..records.len().saturating_sub(FOLLOW_BACKLOG));
-    }
+    let mut printer = Printer { out, json: request.json, failed: None };
+    let mut follower = if request.since.is_some() {
+        let mut follower = LogFollower::from_start(&request.log_dir);
+        follower.read_new(&mut |record| printer.print_if(&filter, &record))?;
+        follower
+    } else {
+        let mut follower = LogFollower::near_end(&request.log_dir, FOLLOW_TAIL_BYTES)?;
+        let mut backlog = VecDeque::with_capacity(FOLLOW_BACKLOG);
+        follower.read_new(&mut |record| {
+            if filter.matches(&record) {
+                if backlog.len() == FOLLOW_BACKLOG {
+                    backlog.pop_front();
+                }
+                backlog.push_back(record);
+            }
+            ControlFlow::Continue(())
+        })?;
+        let _ = backlog.iter().try_for_each(|record| printer.print(record));
+        follower
+    };
     tokio::pin!(stop);
     loop {
-        match write_records(&records, request.json, out) {
-            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            result => result.context("cannot print the log records")?,
+        if printer.settle()? == Reader::Gone {
+            return Ok(());
         }
         tokio::select! {
             () = &mut stop => return Ok(()),
             () = tokio::time::sleep(FOLLOW_POLL) => {}
         }
-        records = follower.read_new()?.into_iter().filter(|record| filter.matches(record)).collect();
+        follower.read_new(&mut |record| printer.print_if(&filter, &record))?;
+    }
+}
+
+/// Whether the reader of `agent logs` is still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    /// Still reading.
+    There,
+    /// Went away (`agent logs | head`): not an error, but nothing more to print.
+    Gone,
+}
+
+/// Prints records as they are read, keeping the first write error for the end.
+struct Printer<'out> {
+    out: &'out mut dyn Write,
+    json: bool,
+    /// The write that failed; nothing more is printed after it.
+    failed: Option<std::io::Error>,
+}
+
+impl Printer<'_> {
+    /// Prints `record` as a readable line, or as its stored JSON object; says stop
+    /// once a write has failed.
+    fn print(&mut self, record: &LogRecord) -> ControlFlow<()> {
+        if self.failed.is_some() {
+            return ControlFlow::Break(());
+        }
+        match write_record(record, self.json, self.out) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => {
+                self.failed = Some(error);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    /// [`Printer::print`] for a record `filter` keeps; others are passed over.
+    fn print_if(&mut self, filter: &LogFilter, record: &LogRecord) -> ControlFlow<()> {
+        if filter.matches(record) { self.print(record) } else { ControlFlow::Continue(()) }
+    }
+
+    /// Writes out what is printed so far: whether the reader is still there, or why
+    /// printing failed.
+    fn settle(&mut self) -> anyhow::Result<Reader> {
+        let result = match self.failed.take() {
+            Some(error) => Err(error),
+            None => self.out.flush(),
+        };
+        match result {
+            Ok(()) => Ok(Reader::There),
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(Reader::Gone),
+            Err(error) => Err(anyhow::Error::from(error).context("cannot print the log records")),
+        }
     }
 }
 
@@ -148,15 +231,12 @@ fn parse_since(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, LogsErr
         .ok_or_else(|| bad("the duration reaches too far back"))
 }
 
-/// Prints each record as a readable line, or as its stored JSON object.
-fn write_records(records: &[LogRecord], json: bool, out: &mut dyn Write) -> std::io::Result<()> {
-    for record in records {
-        let mut line =
-            if json { terminal::json_printable(&serde_json::to_string(&record.raw)?) } else { render_line(record) };
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
-    }
-    out.flush()
+/// Prints one record as a readable line, or as its stored JSON object.
+fn write_record(record: &LogRecord, json: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut line =
+        if json { terminal::json_printable(&serde_json::to_string(&record.raw)?) } else { render_line(record) };
+    line.push('\n');
+    out.write_all(line.as_bytes())
 }
 
 /// `agent logs` as typed on the command line: reads this device's log folder.
@@ -175,9 +255,9 @@ pub fn run(settings: &crate::commands::Settings, arguments: &crate::cli::LogsArg
             let _inside = runtime.enter();
             super::interrupt::stop_requested()
         };
-        runtime.block_on(follow(&request, &mut std::io::stdout().lock(), stop))?;
+        runtime.block_on(follow(&request, &mut BufWriter::new(std::io::stdout().lock()), stop))?;
     } else {
-        logs(&request, &mut std::io::stdout().lock())?;
+        logs(&request, &mut BufWriter::new(std::io::stdout().lock()))?;
     }
     Ok(crate::exit_code::SUCCESS)
 }

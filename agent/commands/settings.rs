@@ -40,6 +40,7 @@ impl Settings {
             root: self.paths.root.clone(),
             log_dir: to_files.then(|| self.paths.log_dir.clone()),
             retention_days: config.logs.retention_days,
+            max_size: config.logs.max_size,
             level: config.logs.level.to_string(),
             console_level: tracing::Level::WARN,
         };

@@ -189,6 +189,9 @@ pub struct Otel {
 /// The agent's own logs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Logs {
+    /// The most the log folder holds, in bytes: the oldest files are removed first.
+    #[serde(serialize_with = "as_size_text")]
+    pub max_size: u64,
     /// Days of rotated log files kept; at least 1.
     pub retention_days: u32,
     /// The most detailed level written.
@@ -297,7 +300,7 @@ impl Default for AgentConfig {
                 request_timeout: Duration::from_secs(30),
             },
             otel: Otel { endpoint: None, export_timeout: Duration::from_secs(5) },
-            logs: Logs { retention_days: 14, level: LogLevel::Info },
+            logs: Logs { max_size: 256 << 20, retention_days: 14, level: LogLevel::Info },
             commands: Commands::default(),
             inventory: Inventory { collector_timeout: Duration::from_secs(MINUTE) },
             doctor: Doctor::default(),
@@ -473,7 +476,7 @@ mod tests {
                 "blueprint_file": null,
                 "tenant": { "url": null, "token": null, "connect_timeout": "10s", "request_timeout": "30s" },
                 "otel": { "endpoint": null, "export_timeout": "5s" },
-                "logs": { "retention_days": 14, "level": "info" },
+                "logs": { "max_size": "256 MiB", "retention_days": 14, "level": "info" },
                 "downloads": {
                     "max_size": "20 GiB", "min_free_space": "5 GiB", "min_rate": "1 KiB", "min_rate_window": "1m"
                 },

@@ -1,15 +1,22 @@
 //! Following the log files as they grow, for `agent logs --follow`.
 //!
-//! The follower reads each file from where it left off and hands back the whole
-//! lines added since; a line still being written waits for its end. When a newer
-//! file appears (the daily rotation), the current one is read to its end first:
-//! the writer never returns to a file once it has moved on, so nothing is lost
-//! or read twice. A file that shrank was replaced and is read again from its start.
+//! The follower reads each file from where it left off, a block at a time, and
+//! hands on the whole lines added since; a line still being written waits for its
+//! end. It starts either at the oldest file's start or a little before the newest
+//! file's end ([`LogFollower::near_end`]), never reading what is before. When a
+//! newer file appears (the daily rotation, or the day's next part), the current
+//! one is read to its end first: the writer never returns to a file once it has
+//! moved on, so nothing is lost or read twice. A file that shrank was replaced and
+//! is read again from its start. Lines past [`MAX_LINE_BYTES`] are dropped, never
+//! held whole.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use super::{LogReadError, LogRecord, log_files, open_log_file, parse_line};
+use super::files::READ_BLOCK_BYTES;
+use super::lines::LineSplitter;
+use super::{LogReadError, LogRecord, MAX_LINE_BYTES, file_order, log_files, open_log_file, record_in_line};
 
 /// Where the follower is in the log folder.
 #[derive(Debug)]
@@ -17,24 +24,47 @@ pub struct LogFollower {
     log_dir: PathBuf,
     current: Option<PathBuf>,
     offset: u64,
-    partial: Vec<u8>,
+    splitter: LineSplitter,
 }
 
 impl LogFollower {
     /// A follower at the start of the oldest file, so its first read returns
     /// everything there is.
     pub fn from_start(log_dir: &Path) -> Self {
-        Self { log_dir: log_dir.to_path_buf(), current: None, offset: 0, partial: Vec::new() }
+        Self { log_dir: log_dir.to_path_buf(), current: None, offset: 0, splitter: LineSplitter::new(MAX_LINE_BYTES) }
     }
 
-    /// The records written since the last call, oldest first; lines that are not
-    /// records are skipped.
-    pub fn read_new(&mut self) -> Result<Vec<LogRecord>, LogReadError> {
-        let mut records = Vec::new();
+    /// A follower `tail_bytes` before the end of the newest file: its first read
+    /// returns the whole lines in that tail, and nothing before it is read.
+    pub fn near_end(log_dir: &Path, tail_bytes: u64) -> Result<Self, LogReadError> {
+        let mut follower = Self::from_start(log_dir);
+        let Some(newest) = log_files(log_dir)?.pop() else {
+            return Ok(follower);
+        };
+        let length = match open_log_file(&newest) {
+            Ok(Some(file)) => file.metadata().map_or(0, |metadata| metadata.len()),
+            _ => 0,
+        };
+        let start = length.saturating_sub(tail_bytes);
+        if start > 0 {
+            // One byte early: a line break there means the tail starts with a whole line.
+            (follower.offset, follower.splitter) = (start - 1, LineSplitter::mid_line(MAX_LINE_BYTES));
+        }
+        follower.current = Some(newest);
+        Ok(follower)
+    }
+
+    /// Hands each record written since the last call to `visit`, oldest first,
+    /// until it says stop; lines that are not records are skipped.
+    pub fn read_new(&mut self, visit: &mut dyn FnMut(LogRecord) -> ControlFlow<()>) -> Result<(), LogReadError> {
+        let mut on_line = |line: &[u8]| match record_in_line(line).0 {
+            Some(record) => visit(record),
+            None => ControlFlow::Continue(()),
+        };
         loop {
             let files = log_files(&self.log_dir)?;
             let Some(current) = self.current.clone().or_else(|| files.first().cloned()) else {
-                return Ok(records);
+                return Ok(());
             };
             if self.current.as_ref() != Some(&current) {
                 self.switch_to(current.clone());
@@ -42,77 +72,72 @@ impl LogFollower {
             // Looked up before reading, so a line written just before the rotation
             // is still read from the current file.
             let newer = newer_file(&files, &current);
-            self.read_current(&mut records)?;
-            match newer {
-                Some(newer) => {
-                    self.take_partial(&mut records);
-                    self.switch_to(newer);
-                }
-                None => return Ok(records),
+            if self.read_current(&mut on_line)?.is_break() {
+                return Ok(());
             }
+            let Some(newer) = newer else {
+                return Ok(());
+            };
+            // A file's last line without its newline is complete once a newer file exists.
+            if self.splitter.finish(&mut on_line).is_break() {
+                return Ok(());
+            }
+            self.switch_to(newer);
         }
     }
 
     fn switch_to(&mut self, path: PathBuf) {
         self.current = Some(path);
         self.offset = 0;
-        self.partial.clear();
+        self.splitter = LineSplitter::new(MAX_LINE_BYTES);
     }
 
-    /// Reads the current file from the offset to its end.
-    fn read_current(&mut self, records: &mut Vec<LogRecord>) -> Result<(), LogReadError> {
+    /// Reads the current file from the offset to its end, a block at a time.
+    fn read_current(
+        &mut self,
+        on_line: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, LogReadError> {
         let Some(path) = self.current.clone() else {
-            return Ok(());
+            return Ok(ControlFlow::Continue(()));
         };
         let read_error = |source| LogReadError::ReadFile { path: path.clone(), source };
         // A link at a log file's name is never followed (see `open_log_file`).
         let mut file = match open_log_file(&path) {
             Ok(Some(file)) => file,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(ControlFlow::Continue(())),
             // Removed by the retention between the listing and now.
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(ControlFlow::Continue(())),
             Err(error) => return Err(read_error(error)),
         };
         let length = file.metadata().map_err(read_error)?.len();
         if length < self.offset {
             self.offset = 0;
-            self.partial.clear();
+            self.splitter = LineSplitter::new(MAX_LINE_BYTES);
         }
         file.seek(SeekFrom::Start(self.offset)).map_err(read_error)?;
-        let mut added = Vec::new();
-        file.read_to_end(&mut added).map_err(read_error)?;
-        self.offset += added.len() as u64;
-        self.partial.extend_from_slice(&added);
-        let Some(last_break) = self.partial.iter().rposition(|&byte| byte == b'\n') else {
-            return Ok(());
-        };
-        let rest = self.partial.split_off(last_break + 1);
-        let complete = std::mem::replace(&mut self.partial, rest);
-        records.extend(complete.split(|&byte| byte == b'\n').filter_map(record_in));
-        Ok(())
+        let mut block = vec![0; READ_BLOCK_BYTES];
+        loop {
+            let read = match file.read(&mut block) {
+                Ok(0) => return Ok(ControlFlow::Continue(())),
+                Ok(read) => read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(read_error(error)),
+            };
+            self.offset += read as u64;
+            if self.splitter.feed(&block[..read], on_line).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
     }
-
-    /// A file's last line without its newline is complete once a newer file exists.
-    fn take_partial(&mut self, records: &mut Vec<LogRecord>) {
-        let partial = std::mem::take(&mut self.partial);
-        records.extend(record_in(&partial));
-    }
-}
-
-/// The record on one line, if it holds one.
-fn record_in(line: &[u8]) -> Option<LogRecord> {
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return None;
-    }
-    parse_line(line).0
 }
 
 /// The file after `current` in log order; when `current` is gone, the oldest file
 /// that sorts after it.
 fn newer_file(files: &[PathBuf], current: &Path) -> Option<PathBuf> {
+    let order = |path: &Path| path.file_name().and_then(|name| name.to_str()).and_then(file_order);
     match files.iter().position(|file| file == current) {
         Some(index) => files.get(index + 1).cloned(),
-        None => files.iter().find(|file| file.file_name() > current.file_name()).cloned(),
+        None => files.iter().find(|file| order(file) > order(current)).cloned(),
     }
 }
 
@@ -132,7 +157,13 @@ mod tests {
     }
 
     fn messages(follower: &mut LogFollower) -> Vec<String> {
-        follower.read_new().unwrap().into_iter().map(|record| record.message).collect()
+        let mut messages = Vec::new();
+        let mut visit = |record: LogRecord| {
+            messages.push(record.message);
+            ControlFlow::Continue(())
+        };
+        follower.read_new(&mut visit).unwrap();
+        messages
     }
 
     #[test]
@@ -177,6 +208,37 @@ mod tests {
         let mut follower = LogFollower::from_start(folder.path());
         assert_eq!(messages(&mut follower).len(), 1);
         std::fs::write(&today, line("new")).unwrap();
+        assert_eq!(messages(&mut follower), ["new"]);
+    }
+
+    #[test]
+    fn the_days_next_part_is_followed_after_the_first() {
+        let folder = tempfile::tempdir().unwrap();
+        let first = folder.path().join("agent.2026-11-25.log");
+        append(&first, &line("one"));
+        let mut follower = LogFollower::from_start(folder.path());
+        assert_eq!(messages(&mut follower), ["one"]);
+        append(&first, &line("two"));
+        append(&folder.path().join("agent.2026-11-25.1.log"), &line("three"));
+        assert_eq!(messages(&mut follower), ["two", "three"]);
+        append(&folder.path().join("agent.2026-11-25.2.log"), &line("four"));
+        assert_eq!(messages(&mut follower), ["four"]);
+    }
+
+    #[test]
+    fn near_the_end_reads_only_the_newest_files_last_whole_lines() {
+        let folder = tempfile::tempdir().unwrap();
+        append(&folder.path().join("agent.2026-11-24.log"), &line("yesterday"));
+        let today = folder.path().join("agent.2026-11-25.log");
+        for number in 0..100 {
+            append(&today, &line(&format!("line {number:02}")));
+        }
+        let tail = (line("line 98").len() * 2) as u64;
+        let mut follower = LogFollower::near_end(folder.path(), tail).unwrap();
+        assert_eq!(messages(&mut follower), ["line 98", "line 99"]);
+        let mut follower = LogFollower::near_end(folder.path(), tail + 5).unwrap();
+        assert_eq!(messages(&mut follower), ["line 98", "line 99"], "a torn first line is dropped");
+        append(&today, &line("new"));
         assert_eq!(messages(&mut follower), ["new"]);
     }
 }

@@ -1,5 +1,8 @@
 //! Tests of reading log files back: real files in temporary folders.
 
+use std::ops::ControlFlow;
+use std::path::Path;
+
 use super::*;
 use serde_json::json;
 
@@ -55,9 +58,11 @@ fn level_names_parse_in_any_case_and_order_by_severity() {
 #[test]
 fn file_names_say_whether_and_where_a_file_sorts() {
     let cases = [
-        ("agent.2026-11-25.log", Some(Some("2026-11-25"))),
-        ("agent.2026-11-25-13.log", Some(Some("2026-11-25-13"))),
-        ("agent.log", Some(None)),
+        ("agent.2026-11-25.log", Some((Some("2026-11-25"), 0))),
+        ("agent.2026-11-25.3.log", Some((Some("2026-11-25"), 3))),
+        ("agent.2026-11-25.12.log", Some((Some("2026-11-25"), 12))),
+        ("agent.2026-11-25-13.log", Some((Some("2026-11-25-13"), 0))),
+        ("agent.log", Some((None, 0))),
         ("agent..log", None),
         ("agentlog", None),
         ("agent.2026-11-25.log.gz", None),
@@ -65,8 +70,8 @@ fn file_names_say_whether_and_where_a_file_sorts() {
         ("agent-2026-11-25.log", None),
     ];
     for (name, expected) in cases {
-        let expected = expected.map(|date| date.map(str::to_string));
-        assert_eq!(date_in_file_name(name), expected, "{name}");
+        let expected = expected.map(|(date, part)| (date.map(str::to_string), part));
+        assert_eq!(file_order(name), expected, "{name}");
     }
 }
 
@@ -125,17 +130,38 @@ fn files_are_read_oldest_first_and_torn_lines_counted() {
         ],
     );
     std::fs::create_dir(folder.path().join("agent.2026-11-26.log")).expect("a folder");
-    let read = read_records_counted(folder.path(), &LogFilter::default()).expect("readable");
-    let messages: Vec<&str> = read.records.iter().map(|record| record.message.as_str()).collect();
-    assert_eq!(messages, ["oldest, from before rotation", "first", "second", "third"]);
-    assert_eq!((read.skipped_lines, read.files_read), (1, 4));
+    write_files(folder.path(), &[("agent.2026-11-24.1.log", vec![line("2026-11-24T09:00:00Z", "second, part 1")])]);
+    let mut messages = Vec::new();
+    let read = for_each_record(folder.path(), &LogFilter::default(), |record| {
+        messages.push(record.message);
+        ControlFlow::Continue(())
+    })
+    .expect("readable");
+    assert_eq!(messages, ["oldest, from before rotation", "first", "second", "second, part 1", "third"]);
+    assert_eq!((read.skipped_lines, read.files_read), (1, 5));
+}
+
+#[test]
+fn a_line_past_the_limit_is_skipped_and_counted_and_the_rest_read() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let line = |message: &str| stored("2026-11-25T08:00:00Z", "INFO", message, json!({}));
+    let huge = line(&"x".repeat(MAX_LINE_BYTES));
+    write_files(folder.path(), &[("agent.2026-11-25.log", vec![line("before"), huge, line("after")])]);
+    let mut messages = Vec::new();
+    let read = for_each_record(folder.path(), &LogFilter::default(), |record| {
+        messages.push(record.message);
+        ControlFlow::Continue(())
+    })
+    .expect("readable");
+    assert_eq!(messages, ["before", "after"]);
+    assert_eq!((read.overlong_lines, read.skipped_lines), (1, 0));
 }
 
 #[test]
 fn a_missing_folder_holds_no_records() {
     let folder = tempfile::tempdir().expect("temporary folder");
-    let read = read_records_counted(&folder.path().join("never-made"), &LogFilter::default());
-    assert_eq!(read.expect("not an error"), RecordsRead::default());
+    let read = for_each_record(&folder.path().join("never-made"), &LogFilter::default(), |_| ControlFlow::Continue(()));
+    assert_eq!(read.expect("not an error"), ReadSummary::default());
 }
 
 #[test]
@@ -237,8 +263,12 @@ fn records_render_as_one_readable_line() {
 #[test]
 fn check_in_events_come_back_with_their_run_and_item() {
     let folder = tempfile::tempdir().expect("temporary folder");
-    let crate::logging::LogFiles { writer, guard, .. } =
-        crate::logging::open_log_files(folder.path(), folder.path(), 3).expect("log files");
+    let crate::logging::LogFiles { writer, guard, .. } = crate::logging::open_log_files(
+        folder.path(),
+        folder.path(),
+        crate::logging::budget::Limits { retention_days: 3, max_size: 1 << 20 },
+    )
+    .expect("log files");
     let layer = crate::logging::json_file_layer(writer, tracing::Level::DEBUG);
     let subscriber = tracing_subscriber::layer::SubscriberExt::with(tracing_subscriber::registry(), layer);
     let before_item = tracing::subscriber::with_default(subscriber, emit_a_check_in);
