@@ -12,7 +12,7 @@
 //!                   └──► report: each in the envelope (CommandUUID, Status, UDID, RequestType)
 //! ```
 //!
-//! Key names and types are Apple's (`../shared/spec/apple-mdm/`). An optional key
+//! Key names and types are Apple's (`tests/fixtures/apple-mdm/`). An optional key
 //! is sent only when its value is known; what a builder had to leave out is
 //! named in [`MdmReport::left_out`], never sent as a guess.
 

@@ -1,5 +1,5 @@
 //! Checks an MDM response against Apple's own schema of its command
-//! (`../shared/spec/apple-mdm/*.yaml`): every required key present, every value of
+//! (`tests/fixtures/apple-mdm/*.yaml`, copied from `../shared/spec/apple-mdm/`): every required key present, every value of
 //! the declared type, and no key the schema does not name.
 //!
 //! Responses are checked in the JSON form the agent prints and sends to the tenant,
@@ -50,15 +50,21 @@ struct KeySchema {
     subkeys: Vec<KeySchema>,
 }
 
-/// The folder of Apple's schema files, beside the project.
+/// The folder of Apple's schema files, kept in the project.
 pub fn spec_folder() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/apple-mdm")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apple-mdm")
+}
+
+/// The shared specification the project's copies come from, when it is beside the project.
+fn shared_spec_folder() -> Option<PathBuf> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/apple-mdm");
+    folder.is_dir().then_some(folder)
 }
 
 /// Reads every command schema in the spec folder.
 pub fn load_all() -> Vec<CommandSchema> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(spec_folder())
-        .expect("the spec folder ../shared/spec/apple-mdm")
+        .expect("the spec folder tests/fixtures/apple-mdm")
         .map(|entry| entry.expect("a spec entry").path())
         .filter(|path| path.extension().is_some_and(|extension| extension == "yaml"))
         .collect();
@@ -187,6 +193,23 @@ pub fn schema_for(request_type: &str) -> CommandSchema {
         .into_iter()
         .find(|schema| schema.request_type == request_type)
         .unwrap_or_else(|| panic!("no schema for {request_type} in {}", spec_folder().display()))
+}
+
+#[test]
+fn the_project_copies_equal_the_shared_specification() {
+    let Some(shared) = shared_spec_folder() else {
+        eprintln!("skipped: ../shared/spec/apple-mdm is not beside the project");
+        return;
+    };
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&shared).unwrap() {
+        let path = entry.unwrap().path();
+        let copy = spec_folder().join(path.file_name().unwrap());
+        let same = std::fs::read(&copy).ok() == Some(std::fs::read(&path).unwrap());
+        assert!(same, "{} differs from {}: copy it again", copy.display(), path.display());
+        compared += 1;
+    }
+    assert_eq!(compared, 7, "six command files and Apple's licence");
 }
 
 #[test]
