@@ -5,12 +5,14 @@
 //! check-in ends with a checkpoint that puts it on disk for good (a power cut
 //! can only undo commits since the last one). A run left without an end is
 //! marked `interrupted` by the next run, with every item of its plan ([`interrupted`]). How a check-in groups its item results
-//! into commits is [`crate::checkin`]'s journal.
+//! into commits is [`crate::checkin`]'s journal. What the store keeps, and how
+//! much (`state.max_size`), is [`retention`]'s.
 
 mod agent_updates;
 mod interrupted;
 mod process_groups;
 mod records;
+mod retention;
 mod runs;
 mod schedule_marks;
 mod spool;
@@ -24,6 +26,7 @@ pub(crate) use process_groups::RecordedGroup;
 pub use records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };
+pub use retention::{MAX_STORED_OUTPUT, PRUNED_OUTPUT, Pruning, StoreSize};
 pub(crate) use store::time_text;
 pub use store::{Store, StoreError, create_private_folder};
 pub(crate) use tenant_requests::{TenantCommand, TenantRequest};
