@@ -3,9 +3,10 @@
 //!
 //! After each run ([`Store::keep_within`]) the store measures the data it holds:
 //! its pages in use (`page_count − freelist_count` pages). When that, plus room
-//! for a next run as large as the one just ended (at least a tenth of the
-//! budget), passes 90 % of the budget, it prunes, oldest run first (in the order
-//! runs were recorded), until it fits:
+//! for a next run that adds as much as the last one did (what the data grew by
+//! since the last pruning; at least a tenth of the budget), passes 80 % of the
+//! budget, it prunes, oldest run first (in the order runs were recorded), until
+//! it fits:
 //!
 //! 1. the item output of the oldest runs is replaced by [`PRUNED_OUTPUT`]; their
 //!    rows (status, message, times) stay;
@@ -19,9 +20,12 @@
 //! interrupted from their rows), nor is the spool: a report waits there until the
 //! tenant has it, whatever its size.
 //!
-//! The other 10 % is for the write-ahead log, which SQLite copies into the file
-//! every 1,000 pages (4 MiB) and the agent deletes when it closes the store; one
-//! past a tenth of the budget after a run is emptied at once.
+//! The other 20 % is for what a run holds only while it runs: its saved plan
+//! (about 12 MiB for 100,000 items), and the write-ahead log, which SQLite copies
+//! into the file every 1,000 pages (4 MiB) and the agent deletes when it closes
+//! the store. Pruning commits every [`RESULTS_PER_COMMIT`] results, so it never
+//! grows the log past that; a log past a tenth of the budget after a run is
+//! emptied at once.
 //!
 //! Freed pages go to SQLite's free list and are reused by the next runs, so the
 //! file stops growing once pruning keeps pace; it only shrinks through a
@@ -47,15 +51,25 @@ pub const MAX_STORED_OUTPUT: usize = 512 * 1024;
 pub const PRUNED_OUTPUT: &str = "[output pruned to keep the store within state.max_size]";
 
 /// The store is brought under this many tenths of the budget, room for the next
-/// run included; the rest is for the write-ahead log between checkpoints.
-const GOAL_TENTHS: u64 = 9;
+/// run included; the rest is for the saved plan of the run in progress, the
+/// write-ahead log and its index.
+const GOAL_TENTHS: u64 = 8;
+
+/// Results pruned or deleted per commit, so the write-ahead log (where a commit's
+/// pages wait for the next checkpoint) stays a few MiB whatever a run's size.
+const RESULTS_PER_COMMIT: i64 = 10_000;
 
 /// The least room kept for the next run, in tenths of the budget.
 const LEAST_ROOM_TENTHS: u64 = 1;
 
 /// Bytes an item result takes besides its texts (run id, times, status, the
-/// record's header), to judge a run's size from its texts.
-const ROW_OVERHEAD: u64 = 128;
+/// record's header, its share of the page), to judge a run's size from its
+/// texts when the store's growth since the last pruning is not known.
+const ROW_OVERHEAD: u64 = 192;
+
+/// The `device` key holding the bytes of data the store held after the last
+/// pruning: what it holds now less that is what the last run added.
+const DATA_AFTER_PRUNING_KEY: &str = "store_data_after_pruning";
 
 /// The `device` key holding the newest run (by rowid) whose output was pruned:
 /// every older run's output is too, so the next pruning starts after it.
@@ -127,17 +141,15 @@ impl Store {
 
     /// Prunes the oldest runs' output, then the oldest runs, until the store fits
     /// in `max_size` with room for a run like `just_ended` (see the module's
-    /// doc); then gives free pages back when the files are still above it.
-    /// Cheap when there is room: three pragmas and a `stat`.
+    /// doc); then gives free pages back when the file is still above it.
+    /// Cheap when there is room: a few pragmas, a `stat` and one small write.
     pub fn keep_within(&self, max_size: u64, just_ended: &str) -> Result<Pruning, StoreError> {
         let start = self.size()?;
         let goal = max_size / 10 * GOAL_TENTHS;
-        let least_room = max_size / 10 * LEAST_ROOM_TENTHS;
+        let room = self.room_for_next_run(start.data, just_ended)?.max(max_size / 10 * LEAST_ROOM_TENTHS);
+        let fits = |size: StoreSize| size.data + room <= goal;
         let mut pruning = Pruning { used_before: start.used(), used_after: start.used(), ..Pruning::default() };
-        // No run is larger than all the data, so this one certainly fits.
-        if start.data + start.data.max(least_room) > goal {
-            let room = self.run_size(just_ended)?.min(start.data).max(least_room);
-            let fits = |size: StoreSize| size.data + room <= goal;
+        if !fits(start) {
             for run_id in self.runs_with_output(just_ended)? {
                 if fits(self.size()?) {
                     break;
@@ -158,8 +170,37 @@ impl Store {
             }
         }
         pruning.compacted = self.give_back_free_pages(max_size)?;
-        pruning.used_after = self.size()?.used();
+        let end = self.size()?;
+        self.remember_data_size(end.data)?;
+        pruning.used_after = end.used();
         Ok(pruning)
+    }
+
+    /// How much the next run may add: what the store grew by since the last
+    /// pruning (this run's results, and whatever else the check-in kept), or,
+    /// when that is not known, roughly what `just_ended`'s results take.
+    fn room_for_next_run(&self, data: u64, just_ended: &str) -> Result<u64, StoreError> {
+        let remembered: Option<String> = self
+            .connection
+            .query_row("SELECT value FROM device WHERE key = ?1", [DATA_AFTER_PRUNING_KEY], |row| row.get(0))
+            .optional()
+            .map_err(self.failed("cannot read the store's size after the last pruning"))?;
+        match remembered.and_then(|text| text.parse::<u64>().ok()) {
+            Some(before) => Ok(data.saturating_sub(before)),
+            None => Ok(self.run_size(just_ended)?.min(data)),
+        }
+    }
+
+    /// Remembers the bytes of data the store holds after a pruning, to see what
+    /// the next run adds.
+    fn remember_data_size(&self, data: u64) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO device (key, value) VALUES (?1, ?2)",
+                params![DATA_AFTER_PRUNING_KEY, data.to_string()],
+            )
+            .map(drop)
+            .map_err(self.failed("cannot remember the store's size"))
     }
 
     /// Roughly the bytes run `run_id`'s results take.
@@ -208,39 +249,50 @@ impl Store {
     }
 
     /// Replaces the output of run `run_id`'s items by [`PRUNED_OUTPUT`] (where
-    /// longer), and notes it as the newest run pruned so far.
+    /// longer), [`RESULTS_PER_COMMIT`] results a commit, and notes it as the newest
+    /// run pruned so far. Cut short, it is done again whole next time.
     fn prune_output(&self, run_id: &str) -> Result<(), StoreError> {
         let failed = self.failed("cannot prune a run's output");
-        self.in_transaction(|| {
+        for first in self.result_chunks(run_id)? {
             self.connection
                 .execute(
-                    "UPDATE item_results SET output = ?2 WHERE run_id = ?1 AND length(output) > length(?2)",
-                    params![run_id, PRUNED_OUTPUT],
+                    "UPDATE item_results SET output = ?2
+                     WHERE run_id = ?1 AND position >= ?3 AND position < ?3 + ?4 AND length(output) > length(?2)",
+                    params![run_id, PRUNED_OUTPUT, first, RESULTS_PER_COMMIT],
                 )
                 .map_err(&failed)?;
-            let rowid: Option<i64> = self
-                .connection
-                .query_row("SELECT rowid FROM runs WHERE id = ?1", [run_id], |row| row.get(0))
-                .optional()
-                .map_err(&failed)?;
-            self.connection
-                .execute(
-                    "INSERT INTO device (key, value) VALUES (?1, CAST(?2 AS TEXT))
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                     WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
-                    params![OUTPUT_PRUNED_THROUGH_KEY, rowid.unwrap_or(0)],
-                )
-                .map(drop)
-                .map_err(&failed)
-        })
+        }
+        self.connection
+            .execute(
+                "INSERT INTO device (key, value) SELECT ?1, CAST(rowid AS TEXT) FROM runs WHERE id = ?2
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                params![OUTPUT_PRUNED_THROUGH_KEY, run_id],
+            )
+            .map(drop)
+            .map_err(&failed)
     }
 
-    /// Deletes run `run_id` with its item results.
+    /// Deletes run `run_id` with its item results, [`RESULTS_PER_COMMIT`] results a
+    /// commit, the run's row last. Cut short, the run is left with fewer results
+    /// until the next pruning deletes it.
     fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
-        self.connection
-            .execute("DELETE FROM runs WHERE id = ?1", [run_id])
-            .map(drop)
-            .map_err(self.failed("cannot delete an old run"))
+        let failed = self.failed("cannot delete an old run");
+        for first in self.result_chunks(run_id)?.into_iter().rev() {
+            self.connection
+                .execute("DELETE FROM item_results WHERE run_id = ?1 AND position >= ?2", params![run_id, first])
+                .map_err(&failed)?;
+        }
+        self.connection.execute("DELETE FROM runs WHERE id = ?1", [run_id]).map(drop).map_err(&failed)
+    }
+
+    /// The first position of each [`RESULTS_PER_COMMIT`] of run `run_id`'s results.
+    fn result_chunks(&self, run_id: &str) -> Result<Vec<i64>, StoreError> {
+        let last: Option<i64> = self
+            .connection
+            .query_row("SELECT MAX(position) FROM item_results WHERE run_id = ?1", [run_id], |row| row.get(0))
+            .map_err(self.failed("cannot read a run's results"))?;
+        Ok((0..=last.unwrap_or(-1)).step_by(RESULTS_PER_COMMIT as usize).collect())
     }
 
     /// Rewrites the database file (`VACUUM`) when it is above `max_size` and a

@@ -10,9 +10,7 @@ use crate::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Trigger
 const ITEMS: usize = 20;
 const OUTPUT: usize = 4096;
 
-/// A store holding `count` runs (`r00`, `r01`, ...) of [`ITEMS`] items printing
-/// [`OUTPUT`] bytes each, recorded a minute apart; `kind_of` says each run's kind
-/// and `None` leaves a run without an end.
+/// A store holding `count` runs (`r00`, `r01`, ...) made by [`add_runs`].
 fn store_with_runs(
     count: usize,
     kind_of: impl Fn(usize) -> Option<CheckinKind>,
@@ -20,7 +18,20 @@ fn store_with_runs(
     let folder = tempfile::tempdir().unwrap();
     let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
     let start = Utc::now() - Duration::hours(1);
-    for number in 0..count {
+    add_runs(&store, 0..count, start, kind_of);
+    (folder, store, start)
+}
+
+/// Records runs `numbers` (`r00`, `r01`, ...) of [`ITEMS`] items printing
+/// [`OUTPUT`] bytes each, a minute apart from `start`; `kind_of` says each run's
+/// kind and `None` leaves a run without an end.
+fn add_runs(
+    store: &Store,
+    numbers: std::ops::Range<usize>,
+    start: DateTime<Utc>,
+    kind_of: impl Fn(usize) -> Option<CheckinKind>,
+) {
+    for number in numbers {
         let id = format!("r{number:02}");
         let at = start + Duration::minutes(number as i64);
         let kind = kind_of(number);
@@ -37,8 +48,7 @@ fn store_with_runs(
             store.finish_run(&id, at, RunOutcome::Succeeded, &Drift::default()).unwrap();
         }
     }
-    settle(&store);
-    (folder, store, start)
+    settle(store);
 }
 
 /// Empties the write-ahead log, so sizes depend on the data alone.
@@ -67,6 +77,16 @@ fn runs_left(store: &Store) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// What the data may reach after a pruning under `budget`, with `room` kept.
+fn goal(budget: u64) -> u64 {
+    budget / 10 * GOAL_TENTHS
+}
+
+/// The least room kept for the next run under `budget`.
+fn least_room(budget: u64) -> u64 {
+    budget / 10 * LEAST_ROOM_TENTHS
+}
+
 fn ids(runs: &[(String, bool)]) -> Vec<&str> {
     runs.iter().map(|(id, _)| id.as_str()).collect()
 }
@@ -85,9 +105,11 @@ fn a_store_within_its_budget_is_left_alone() {
 fn the_oldest_runs_lose_their_output_before_any_run_goes() {
     let (_folder, store, _) = store_with_runs(10, recurring);
     let data = store.size().unwrap().data;
-    // Room for the next run is a tenth of the budget (more than a run here), and
-    // the goal nine tenths: fitting needs about one and a half runs' output less.
-    let budget = (data - (ITEMS * OUTPUT) as u64 * 3 / 2) * 10 / 8;
+    // Room for the next run is a tenth of the budget (more than a run here):
+    // fitting needs about one and a half runs' output less.
+    let share = GOAL_TENTHS - LEAST_ROOM_TENTHS;
+    let budget = (data - (ITEMS * OUTPUT) as u64 * 3 / 2) * 10 / share;
+    assert!(least_room(budget) > (ITEMS * (OUTPUT + 256)) as u64, "a run is smaller than the least room");
     let pruning = store.keep_within(budget, "r09").unwrap();
     assert_eq!(pruning.runs_deleted, 0, "{pruning:?}");
     assert!((2..=3).contains(&pruning.outputs_pruned), "{pruning:?}");
@@ -98,10 +120,27 @@ fn the_oldest_runs_lose_their_output_before_any_run_goes() {
     assert!(runs[..pruned].iter().all(|(_, whole)| !whole), "the oldest first: {runs:?}");
     assert!(runs[pruned..].iter().all(|(_, whole)| *whole), "{runs:?}");
     let after = store.size().unwrap();
-    assert!(after.data + budget / 10 <= budget / 10 * 9, "{after:?} within {budget}");
+    assert!(after.data + least_room(budget) <= goal(budget), "{after:?} within {budget}");
 
     // The next pruning starts after the runs already pruned.
     assert_eq!(store.runs_with_output("r09").unwrap().len(), 9 - pruned);
+}
+
+#[test]
+fn the_room_kept_for_the_next_run_is_what_the_store_grew_by_since_the_last_pruning() {
+    let (_folder, store, start) = store_with_runs(4, recurring);
+    assert!(!store.keep_within(256 << 20, "r03").unwrap().changed_anything());
+    let before = store.size().unwrap().data;
+    add_runs(&store, 4..8, start, recurring);
+    let (data, grown) = (store.size().unwrap().data, store.size().unwrap().data - before);
+    // Room for one run (or a tenth of the budget) would fit; room for the four
+    // the store grew by does not.
+    let share = GOAL_TENTHS - LEAST_ROOM_TENTHS;
+    let budget = (data * 10 / share + (data + grown) * 10 / GOAL_TENTHS) / 2;
+    assert!(data + least_room(budget) <= goal(budget) && data + grown > goal(budget));
+    let pruning = store.keep_within(budget, "r07").unwrap();
+    assert!(pruning.outputs_pruned > 0, "{pruning:?}");
+    assert!(store.size().unwrap().data + grown <= goal(budget));
 }
 
 #[test]
@@ -178,4 +217,35 @@ fn an_item_output_is_bounded_when_stored() {
     let stored = &store.run("big").unwrap().unwrap().items[0].output;
     assert!(stored.len() <= MAX_STORED_OUTPUT + 64, "{}", stored.len());
     assert!(stored.contains(&format!("[… {} bytes omitted", MAX_STORED_OUTPUT * 2)), "{}", &stored[..100]);
+}
+
+#[test]
+fn a_run_of_many_results_is_pruned_and_deleted_whole_over_several_commits() {
+    let (_folder, store, start) = store_with_runs(0, recurring);
+    let count = RESULTS_PER_COMMIT as usize * 2 + 1;
+    for (id, minutes) in [("big", 0), ("next", 1), ("newest", 2)] {
+        let at = start + Duration::minutes(minutes);
+        store.begin_run(&RunRecord::begun(id, CheckinKind::Recurring, Trigger::Cli, at), 1).unwrap();
+        let item = ItemRecord { output: "z".repeat(200), ..ItemRecord::ended("i", ItemStatus::Succeeded, at) };
+        let items: Vec<(usize, &ItemRecord)> = (0..count).map(|position| (position, &item)).collect();
+        store.items_finished(id, &items).unwrap();
+        store.finish_run(id, at, RunOutcome::Succeeded, &Drift::default()).unwrap();
+    }
+    store.prune_output("big").unwrap();
+    let whole: i64 = store
+        .connection
+        .query_row("SELECT COUNT(*) FROM item_results WHERE run_id = 'big' AND output != ?1", [PRUNED_OUTPUT], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(whole, 0, "every result's output is pruned");
+    assert_eq!(store.runs_with_output("newest").unwrap(), ["next"]);
+    store.delete_run("big").unwrap();
+    assert!(store.run("big").unwrap().is_none());
+    let left: i64 = store
+        .connection
+        .query_row("SELECT COUNT(*) FROM item_results WHERE run_id = 'big'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(store.run("next").unwrap().unwrap().items.len(), count);
 }
