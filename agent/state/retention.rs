@@ -87,12 +87,13 @@ pub struct StoreSize {
 }
 
 impl StoreSize {
-    /// What counts against the budget: the pages in use and the write-ahead log.
+    /// What the store holds now: its pages in use and the write-ahead log.
     pub fn used(&self) -> u64 {
         self.data + self.journal
     }
 
-    /// The database file and the write-ahead log as they are on disk.
+    /// The database's pages, in use and free, and the write-ahead log: what the
+    /// files take once the log is copied into the database.
     pub fn on_disk(&self) -> u64 {
         self.data + self.free + self.journal
     }

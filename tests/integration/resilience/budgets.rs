@@ -84,21 +84,25 @@ fn the_store_stays_within_state_max_size_pruning_the_oldest_output_then_the_olde
 
     const CHECK_INS: usize = 20;
     let mut largest = 0;
+    let mut recorded = Vec::new();
     for _ in 0..CHECK_INS {
         check_in(&device, &blueprint, BUDGET);
         largest = largest.max(store_files(&device));
+        recorded.push(history(&device, &["--limit", "1"])[0]["id"].clone());
     }
     assert!(largest <= BUDGET + SLACK, "the store's files took {largest} bytes, over {BUDGET} + {SLACK}");
 
     // Newest first: the daily check-in (the first one) is kept for the schedule,
-    // and the runs kept after it are the newest ones, none missing between.
+    // and the recurring runs kept are the newest ones, none missing between.
     let runs = history(&device, &["--limit", "100"]);
     let runs: Vec<&Value> = runs.as_array().unwrap().iter().collect();
     assert!(runs.len() < CHECK_INS, "the oldest runs were deleted: {} kept", runs.len());
     assert_eq!(runs.last().unwrap()["kind"], "daily", "the newest completed daily check-in stays");
+    assert_eq!(runs.last().unwrap()["id"], recorded[0]);
     let recurring = &runs[..runs.len() - 1];
     assert!(recurring.len() >= 2, "more than the newest recurring run is kept: {}", recurring.len());
-    assert!(recurring.iter().all(|run| run["kind"] == "recurring"));
+    let newest: Vec<&Value> = recorded.iter().rev().take(recurring.len()).collect();
+    assert_eq!(recurring.iter().map(|run| &run["id"]).collect::<Vec<_>>(), newest, "the oldest went first");
 
     // The newest run keeps its output; older ones lose theirs, oldest first.
     let kept: Vec<bool> = recurring.iter().map(|run| output_kept(&device, run["id"].as_str().unwrap())).collect();
