@@ -379,9 +379,9 @@ fn keep_store_within(store: &Store, max_size: u64, run_id: &str) {
             "Pruned the oldest runs to keep the state store within state.max_size."
         );
     }
-    if pruning.used_after > max_size {
+    if pruning.data_after > max_size {
         tracing::warn!(
-            used = pruning.used_after,
+            used = pruning.data_after,
             max_size,
             "The state store is above state.max_size with nothing left to prune: it keeps the newest runs' rows and the reports waiting for the tenant."
         );

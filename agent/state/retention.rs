@@ -114,6 +114,9 @@ pub struct Pruning {
     pub used_before: u64,
     /// Bytes used after.
     pub used_after: u64,
+    /// Bytes of pages in use after: above the budget, what is never pruned
+    /// (see the module's doc) takes more than it.
+    pub data_after: u64,
 }
 
 impl Pruning {
@@ -173,7 +176,7 @@ impl Store {
         pruning.compacted = self.give_back_free_pages(max_size)?;
         let end = self.size()?;
         self.remember_data_size(end.data)?;
-        pruning.used_after = end.used();
+        (pruning.used_after, pruning.data_after) = (end.used(), end.data);
         Ok(pruning)
     }
 

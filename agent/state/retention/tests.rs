@@ -174,6 +174,11 @@ fn a_run_larger_than_the_budget_keeps_its_rows_not_its_output() {
     settle(&store);
     let file = std::fs::metadata(folder.path().join("agent.sqlite3")).unwrap().len();
     assert!(file <= 128 << 10, "the file was compacted: {file} bytes");
+    assert!(pruning.data_after <= 128 << 10, "{pruning:?}");
+    // Below what the schema and the run's rows take, the budget cannot be met.
+    let pruning = store.keep_within(32 << 10, "r00").unwrap();
+    assert!(pruning.data_after > 32 << 10, "{pruning:?}");
+    assert_eq!(runs_left(&store), [("r00".to_string(), false)]);
 }
 
 #[test]
