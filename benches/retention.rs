@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as TimeSpan, Utc};
 use endpoint_agent::blueprint::{Blueprint, CustomScript, Frequency, ItemDetails, ItemType, LibraryItem};
-use endpoint_agent::plan::{self, CheckinKind, Decision, ItemTimeouts};
+use endpoint_agent::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan};
 use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Store, Trigger};
 use serde_json::{Value, json};
 
@@ -42,41 +42,8 @@ fn main() -> ExitCode {
     println!("Endpoint Agent retention: {runs} check-ins of {items} items, state.max_size {} MiB\n", MAX_SIZE >> 20);
 
     let week = simulate_week(&scratch.path().join("week"), runs, items);
-    let figures = vec![
-        Figure {
-            name: "store folder after the week",
-            value: week.final_bytes as f64 / MIB,
-            unit: "MiB",
-            target: MAX_SIZE as f64 / MIB,
-            detail: format!(
-                "{} runs kept ({} daily), {} s for the week",
-                week.runs_kept,
-                week.dailies_kept,
-                week.elapsed.as_secs()
-            ),
-        },
-        Figure {
-            name: "store folder at its largest during the week",
-            value: week.peak_bytes as f64 / MIB,
-            unit: "MiB",
-            target: MAX_SIZE as f64 / MIB,
-            detail: format!("sampled after each of {} commits", week.samples),
-        },
-        Figure {
-            name: "pruning after a run, slowest",
-            value: millis(week.slowest_pruning),
-            unit: "ms",
-            target: 2000.0,
-            detail: format!(
-                "{} outputs pruned, {} runs deleted, {} compactions; {} s of pruning over the week",
-                week.outputs_pruned,
-                week.runs_deleted,
-                week.compactions,
-                week.pruning_time.as_secs()
-            ),
-        },
-        within_budget(&scratch.path().join("within")),
-    ];
+    let mut figures = week_figures(&week);
+    figures.push(within_budget(&scratch.path().join("within")));
     for figure in &figures {
         println!("{}", figure.line());
     }
@@ -102,7 +69,48 @@ fn main() -> ExitCode {
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
+/// The figures of a simulated week: the store's folder after it and at its
+/// largest, and the slowest pruning.
+fn week_figures(week: &Week) -> Vec<Figure> {
+    let budget = MAX_SIZE as f64 / MIB;
+    vec![
+        Figure {
+            name: "store folder after the week",
+            value: week.final_bytes as f64 / MIB,
+            unit: "MiB",
+            target: budget,
+            detail: format!(
+                "{} runs kept ({} daily), {} s for the week",
+                week.runs_kept,
+                week.dailies_kept,
+                week.elapsed.as_secs()
+            ),
+        },
+        Figure {
+            name: "store folder at its largest during the week",
+            value: week.peak_bytes as f64 / MIB,
+            unit: "MiB",
+            target: budget,
+            detail: format!("sampled after each of {} commits", week.samples),
+        },
+        Figure {
+            name: "pruning after a run, slowest",
+            value: millis(week.slowest_pruning),
+            unit: "ms",
+            target: 2000.0,
+            detail: format!(
+                "{} outputs pruned, {} runs deleted, {} compactions; {} s of pruning over the week",
+                week.outputs_pruned,
+                week.runs_deleted,
+                week.compactions,
+                week.pruning_time.as_secs()
+            ),
+        },
+    ]
+}
+
 /// What a simulated week left behind.
+#[derive(Default)]
 struct Week {
     final_bytes: u64,
     peak_bytes: u64,
@@ -117,11 +125,18 @@ struct Week {
     elapsed: Duration,
 }
 
+impl Week {
+    /// Notes the store folder's size now.
+    fn sample(&mut self, folder: &Path) {
+        self.peak_bytes = self.peak_bytes.max(folder_bytes(folder));
+        self.samples += 1;
+    }
+}
+
 /// `runs` check-ins of an `items`-item blueprint, a daily one then 96 recurring
 /// ones each day, written and pruned as a check-in does.
 fn simulate_week(folder: &Path, runs: usize, items: usize) -> Week {
     fs::create_dir_all(folder).expect("the state folder");
-    let store_file = folder.join("agent.sqlite3");
     let blueprint = blueprint(items);
     let timeouts = ItemTimeouts {
         custom_script: Duration::from_secs(3600),
@@ -132,75 +147,14 @@ fn simulate_week(folder: &Path, runs: usize, items: usize) -> Week {
         .map(|kind| plan::plan(&blueprint, kind, &Default::default(), &timeouts));
     let clock = Instant::now();
     let start = Utc::now() - TimeSpan::days(7);
-    let mut week = Week {
-        final_bytes: 0,
-        peak_bytes: 0,
-        samples: 0,
-        slowest_pruning: Duration::ZERO,
-        pruning_time: Duration::ZERO,
-        outputs_pruned: 0,
-        runs_deleted: 0,
-        compactions: 0,
-        runs_kept: 0,
-        dailies_kept: 0,
-        elapsed: Duration::ZERO,
-    };
-    let sample = |week: &mut Week| {
-        week.peak_bytes = week.peak_bytes.max(folder_bytes(folder));
-        week.samples += 1;
-    };
+    let mut week = Week::default();
     let mut newest = String::new();
     for number in 0..runs {
         let (day, slot) = (number / 97, number % 97);
         let started_at = start + TimeSpan::days(day as i64) + TimeSpan::minutes(15 * slot as i64);
-        let (kind, plan) =
-            if slot == 0 { (CheckinKind::Daily, &plans[0]) } else { (CheckinKind::Recurring, &plans[1]) };
-        // One check-in: its own connections, closed at its end as the agent's are.
-        let store = Store::open(&store_file).expect("the store");
-        let run = RunRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            kind,
-            trigger: Trigger::Schedule,
-            started_at,
-            finished_at: None,
-            outcome: None,
-            blueprint_id: Some(blueprint.id.clone()),
-            drift: Drift::default(),
-            parameters: Vec::new(),
-            items: Vec::new(),
-        };
-        store.begin_run(&run, std::process::id()).expect("the run's start");
-        store.save_run_plan(&run.id, plan, true).expect("the run's plan");
-        let writer = Store::open(&store_file).expect("the writer's connection");
-        for (batch, planned) in plan.items.chunks(RESULTS_PER_WRITE).enumerate() {
-            let records: Vec<ItemRecord> = planned
-                .iter()
-                .enumerate()
-                .map(|(offset, item)| result(item, batch * RESULTS_PER_WRITE + offset, number, started_at))
-                .collect();
-            let positioned: Vec<(usize, &ItemRecord)> = records
-                .iter()
-                .enumerate()
-                .map(|(offset, record)| (batch * RESULTS_PER_WRITE + offset, record))
-                .collect();
-            writer.items_finished(&run.id, &positioned).expect("the results");
-            sample(&mut week);
-        }
-        drop(writer);
-        let finished_at = started_at + TimeSpan::minutes(3);
-        store.finish_run(&run.id, finished_at, RunOutcome::Failed, &Drift::default()).expect("the run's end");
-        let pruning_clock = Instant::now();
-        let pruning = store.keep_within(MAX_SIZE, &run.id).expect("pruning");
-        week.slowest_pruning = week.slowest_pruning.max(pruning_clock.elapsed());
-        week.pruning_time += pruning_clock.elapsed();
-        week.outputs_pruned += u64::from(pruning.outputs_pruned);
-        week.runs_deleted += u64::from(pruning.runs_deleted);
-        week.compactions += u64::from(pruning.compacted);
-        store.make_durable().expect("the checkpoint");
-        sample(&mut week);
-        drop(store);
-        newest = run.id;
-        if number % 97 == 96 || number + 1 == runs {
+        let plan = if slot == 0 { &plans[0] } else { &plans[1] };
+        newest = check_in(folder, plan, number, started_at, &mut week);
+        if slot == 96 || number + 1 == runs {
             println!(
                 "  day {}: {} runs, store folder {:.1} MiB now, {:.1} MiB at most ({} s)",
                 day + 1,
@@ -213,13 +167,59 @@ fn simulate_week(folder: &Path, runs: usize, items: usize) -> Week {
     }
     week.elapsed = clock.elapsed();
     week.final_bytes = folder_bytes(folder);
-    let store = Store::open(&store_file).expect("the store");
+    let store = Store::open(&folder.join("agent.sqlite3")).expect("the store");
     let history = store.history(10_000).expect("the history reads");
     week.runs_kept = history.len();
     week.dailies_kept = history.iter().filter(|run| run.kind == CheckinKind::Daily).count();
     let last = store.run(&newest).expect("the newest run reads").expect("the newest run is kept");
     assert_eq!(last.items.len(), items, "the newest run keeps every result");
     week
+}
+
+/// Check-in `number` of the week, of `plan`, on its own connections (closed at
+/// its end, as the agent's are): begun with its plan saved, its results written
+/// a thousand a commit on a second connection, finished, the store kept within
+/// the budget and checkpointed. Returns the run's id.
+fn check_in(folder: &Path, plan: &Plan, number: usize, started_at: DateTime<Utc>, week: &mut Week) -> String {
+    let store_file = folder.join("agent.sqlite3");
+    let store = Store::open(&store_file).expect("the store");
+    let run = RunRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: plan.kind,
+        trigger: Trigger::Schedule,
+        started_at,
+        finished_at: None,
+        outcome: None,
+        blueprint_id: Some("bp-week".into()),
+        drift: Drift::default(),
+        parameters: Vec::new(),
+        items: Vec::new(),
+    };
+    store.begin_run(&run, std::process::id()).expect("the run's start");
+    store.save_run_plan(&run.id, plan, true).expect("the run's plan");
+    let writer = Store::open(&store_file).expect("the writer's connection");
+    for (batch, planned) in plan.items.chunks(RESULTS_PER_WRITE).enumerate() {
+        let first = batch * RESULTS_PER_WRITE;
+        let records: Vec<ItemRecord> =
+            planned.iter().enumerate().map(|(offset, item)| result(item, first + offset, number, started_at)).collect();
+        let positioned: Vec<(usize, &ItemRecord)> =
+            records.iter().enumerate().map(|(offset, record)| (first + offset, record)).collect();
+        writer.items_finished(&run.id, &positioned).expect("the results");
+        week.sample(folder);
+    }
+    drop(writer);
+    let finished_at = started_at + TimeSpan::minutes(3);
+    store.finish_run(&run.id, finished_at, RunOutcome::Failed, &Drift::default()).expect("the run's end");
+    let clock = Instant::now();
+    let pruning = store.keep_within(MAX_SIZE, &run.id).expect("pruning");
+    week.slowest_pruning = week.slowest_pruning.max(clock.elapsed());
+    week.pruning_time += clock.elapsed();
+    week.outputs_pruned += u64::from(pruning.outputs_pruned);
+    week.runs_deleted += u64::from(pruning.runs_deleted);
+    week.compactions += u64::from(pruning.compacted);
+    store.make_durable().expect("the checkpoint");
+    week.sample(folder);
+    run.id
 }
 
 /// Pruning with nothing to prune: a store of 1,000 runs of 10 items (as the
