@@ -229,6 +229,7 @@ async fn checkin(
     // The last try for what the store refused during the run (a full disk).
     let unwritten = executor.journal.borrow_mut().write(&run).err();
     finish(&store, &mut run, outcome, unwritten);
+    run_end::keep_store_within(&store, config.state.max_size, &run.id);
     // A daily check-in after the one that rebuilt the store ends its drift.
     let daily_ended = kind == CheckinKind::Daily && outcome != RunOutcome::Interrupted;
     if daily_ended && rebuilt_now.is_none() && run.drift.store_rebuilt {

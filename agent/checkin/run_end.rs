@@ -47,6 +47,37 @@ fn at_least_failed(outcome: RunOutcome) -> RunOutcome {
     }
 }
 
+/// Prunes the store to `state.max_size` after run `run_id` (see
+/// `state::retention`); a failure is logged, never the check-in's.
+pub(super) fn keep_store_within(store: &Store, max_size: u64, run_id: &str) {
+    let pruning = match store.keep_within(max_size, run_id) {
+        Ok(pruning) => pruning,
+        Err(error) => {
+            tracing::warn!(error = %error, "Cannot prune the state store to state.max_size.");
+            return;
+        }
+    };
+    if pruning.changed_anything() {
+        tracing::info!(
+            outputs_pruned = pruning.outputs_pruned,
+            runs_deleted = pruning.runs_deleted,
+            own_output_pruned = pruning.own_output_pruned,
+            compacted = pruning.compacted,
+            used_before = pruning.used_before,
+            used_after = pruning.used_after,
+            max_size,
+            "Pruned the oldest runs to keep the state store within state.max_size."
+        );
+    }
+    if pruning.data_after > max_size {
+        tracing::warn!(
+            used = pruning.data_after,
+            max_size,
+            "The state store is above state.max_size with nothing left to prune: it keeps the newest runs' rows and the reports waiting for the tenant."
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

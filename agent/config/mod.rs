@@ -30,6 +30,6 @@ pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
 pub use settings::{
     AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, LogLevel, Logs, Otel, REDACTED, Schedule, Secret,
-    Tenant, Timeouts,
+    State, Tenant, Timeouts,
 };
 pub(crate) use settings::{duration_text, long_duration_text};

@@ -48,6 +48,17 @@ pub struct AgentConfig {
     pub doctor: Doctor,
     /// How large a download may be, how much disk it must leave free, how slow it may be.
     pub downloads: Downloads,
+    /// How much the state store may hold.
+    pub state: State,
+}
+
+/// The state store's bounds (see `state::retention`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct State {
+    /// The most bytes the store's files may take; after each run the oldest runs'
+    /// output, then the oldest runs, are pruned to stay within it.
+    #[serde(serialize_with = "as_size_text")]
+    pub max_size: u64,
 }
 
 /// The bounds every download (installers, agent updates) is held to.
@@ -310,6 +321,7 @@ impl Default for AgentConfig {
                 min_rate: 1 << 10,
                 min_rate_window: Duration::from_secs(MINUTE),
             },
+            state: State { max_size: 256 << 20 },
         }
     }
 }
@@ -480,6 +492,7 @@ mod tests {
                 "downloads": {
                     "max_size": "20 GiB", "min_free_space": "5 GiB", "min_rate": "1 KiB", "min_rate_window": "1m"
                 },
+                "state": { "max_size": "256 MiB" },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",

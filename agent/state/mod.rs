@@ -8,7 +8,8 @@
 //! A damaged store is recognised ([`damage`]) and, under the check-in lock,
 //! moved aside for a fresh one ([`rebuild`]); the device id survives it
 //! ([`device_identity`]). How a check-in groups its item results
-//! into commits is [`crate::checkin`]'s journal.
+//! into commits is [`crate::checkin`]'s journal. What the store keeps, and how
+//! much (`state.max_size`), is [`retention`]'s.
 
 mod agent_updates;
 mod damage;
@@ -17,6 +18,7 @@ mod interrupted;
 mod process_groups;
 mod rebuild;
 mod records;
+mod retention;
 mod runs;
 mod schedule_marks;
 mod spool;
@@ -33,6 +35,7 @@ pub(crate) use process_groups::RecordedGroup;
 pub use records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };
+pub use retention::{MAX_STORED_OUTPUT, PRUNED_OUTPUT, Pruning, StoreSize};
 pub(crate) use store::time_text;
 pub use store::{Store, StoreError, create_private_folder};
 pub(crate) use tenant_requests::{TenantCommand, TenantRequest};

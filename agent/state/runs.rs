@@ -9,6 +9,7 @@ use super::interrupted::RUNNING;
 use super::records::{
     Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };
+use super::retention::stored_output;
 use super::store::{Store, StoreError, parse_time, time_text};
 use crate::plan::CheckinKind;
 
@@ -51,7 +52,8 @@ impl Store {
     }
 
     /// Records how each item ended, at its position, in one transaction (or in the
-    /// caller's, see [`Store::in_transaction`]): one commit for a whole batch.
+    /// caller's, see [`Store::in_transaction`]): one commit for a whole batch. An
+    /// output past [`super::MAX_STORED_OUTPUT`] keeps its head and tail.
     pub fn items_finished(&self, run_id: &str, items: &[(usize, &ItemRecord)]) -> Result<(), StoreError> {
         self.in_transaction(|| {
             for (position, item) in items {
@@ -69,7 +71,7 @@ impl Store {
                         item.duration_ms,
                         item.exit_code,
                         item.message,
-                        item.output
+                        stored_output(&item.output)
                     ],
                 )
                 .map_err(self.failed("cannot record item results"))?;

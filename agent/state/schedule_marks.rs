@@ -20,7 +20,7 @@ use super::store::{Store, StoreError, parse_time};
 const DAILY_REQUEST_KEY: &str = "daily_requested_after_run";
 
 /// The runs that count as a completed daily check-in.
-const COMPLETED_DAILY: &str = "kind = 'daily' AND outcome IS NOT NULL AND outcome != 'interrupted'";
+pub(super) const COMPLETED_DAILY: &str = "kind = 'daily' AND outcome IS NOT NULL AND outcome != 'interrupted'";
 
 impl Store {
     /// When the most recently recorded check-in of either kind started.
