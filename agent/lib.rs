@@ -51,6 +51,7 @@ pub mod config;
 pub mod daemon;
 pub mod doctor;
 pub mod downloads;
+mod error_text;
 pub mod exit_code;
 pub mod installers;
 pub mod inventory;

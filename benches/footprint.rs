@@ -18,6 +18,9 @@
 //! after `--` (`daemon`, `status`, `scripts`, `plan`, `inventory`, `size`) measure
 //! only those.
 
+#[path = "support/figures.rs"]
+mod figures;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -27,11 +30,11 @@ use chrono::{DateTime, Duration as TimeSpan, Utc};
 use endpoint_agent::paths::AgentPaths;
 use endpoint_agent::plan::CheckinKind;
 use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Store, Trigger};
+use figures::{Figure, MIB, cores, millis, setting};
 use serde_json::{Value, json};
 
 /// The agent the benchmarks measure: the release build `cargo bench` made.
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
-const MIB: f64 = 1024.0 * 1024.0;
 
 fn main() -> ExitCode {
     let scratch = tempfile::Builder::new().prefix("endpoint-agent-bench.").tempdir().expect("a scratch folder");
@@ -70,58 +73,7 @@ fn main() -> ExitCode {
         report(binary_size());
     }
 
-    let failed = figures.iter().filter(|figure| !figure.pass()).count();
-    let results = results_file();
-    let document = json!({
-        "measured_at": Utc::now().to_rfc3339(),
-        "agent": AGENT,
-        "machine": { "os": std::env::consts::OS, "arch": std::env::consts::ARCH, "cores": cores() },
-        "figures": figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
-    });
-    fs::create_dir_all(results.parent().expect("a folder")).expect("the results folder");
-    fs::write(&results, serde_json::to_string_pretty(&document).expect("json") + "\n").expect("the results file");
-    println!(
-        "\n{} of {} figures meet their targets; written to {}",
-        figures.len() - failed,
-        figures.len(),
-        results.display()
-    );
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-}
-
-/// One measured figure and its target (`value <= target` passes).
-struct Figure {
-    name: &'static str,
-    value: f64,
-    unit: &'static str,
-    target: f64,
-    detail: String,
-}
-
-impl Figure {
-    fn pass(&self) -> bool {
-        self.value <= self.target
-    }
-
-    fn line(&self) -> String {
-        let verdict = if self.pass() { "PASS" } else { "FAIL" };
-        format!(
-            "{verdict}  {:<46} {:>9.3} {:<8} (target <= {} {}){}",
-            self.name,
-            self.value,
-            self.unit,
-            self.target,
-            self.unit,
-            if self.detail.is_empty() { String::new() } else { format!("  {}", self.detail) }
-        )
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "name": self.name, "value": self.value, "unit": self.unit, "target": self.target,
-            "pass": self.pass(), "detail": self.detail,
-        })
-    }
+    figures::finish("results.json", &figures, json!({ "agent": AGENT }))
 }
 
 /// `agent daemon` after its first check-in: resident memory, then CPU and
@@ -459,27 +411,8 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
 /// The figure groups named on the command line (`daemon`, `status`, `scripts`,
 /// `plan`, `inventory`, `size`); none means all. Flags cargo adds are ignored.
 fn chosen_groups() -> Vec<String> {
     std::env::args().skip(1).filter(|argument| !argument.starts_with('-')).collect()
-}
-
-fn setting(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.parse().ok()
-}
-
-/// `target/bench/results.json` of the target folder the agent was built in.
-fn results_file() -> PathBuf {
-    let target =
-        Path::new(AGENT).parent().and_then(Path::parent).map_or_else(|| PathBuf::from("target"), Path::to_path_buf);
-    target.join("bench").join("results.json")
 }

@@ -18,9 +18,12 @@
 //! it writes goes in a scratch folder, removed at the end. Names after `--`
 //! (`week`, `read`) measure only those.
 
+#[path = "support/figures.rs"]
+mod figures;
+
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,11 +32,11 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use endpoint_agent::config::AgentConfig;
 use endpoint_agent::logging::{self, LogSettings};
-use serde_json::{Value, json};
+use figures::{Figure, MIB, cores, setting};
+use serde_json::json;
 
 /// The agent the benchmarks measure: the release build `cargo bench` made.
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
-const MIB: f64 = 1024.0 * 1024.0;
 
 /// A week of check-ins: every 15 minutes, and one daily.
 const WEEK_OF_CHECKINS: u64 = 7 * 24 * 4 + 7;
@@ -62,55 +65,9 @@ fn main() -> ExitCode {
             figures.push(figure);
         }
     }
-    let failed = figures.iter().filter(|figure| !figure.pass()).count();
-    let results = results_file();
-    let document = json!({
-        "measured_at": Utc::now().to_rfc3339(),
-        "agent": AGENT,
-        "machine": { "os": std::env::consts::OS, "arch": std::env::consts::ARCH, "cores": cores() },
-        "figures": figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
-    });
-    fs::create_dir_all(results.parent().expect("a folder")).expect("the results folder");
-    fs::write(&results, serde_json::to_string_pretty(&document).expect("json") + "\n").expect("the results file");
-    println!(
-        "\n{} of {} figures meet their targets; written to {}",
-        figures.len() - failed,
-        figures.len(),
-        results.display()
-    );
+    let status = figures::finish("logs.json", &figures, json!({ "agent": AGENT }));
     drop(scratch);
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-}
-
-/// One measured figure and its target (`value <= target` passes).
-struct Figure {
-    name: &'static str,
-    value: f64,
-    unit: &'static str,
-    target: f64,
-    detail: String,
-}
-
-impl Figure {
-    fn pass(&self) -> bool {
-        self.value <= self.target
-    }
-
-    fn line(&self) -> String {
-        let verdict = if self.pass() { "PASS" } else { "FAIL" };
-        let detail = if self.detail.is_empty() { String::new() } else { format!("  {}", self.detail) };
-        format!(
-            "{verdict}  {:<46} {:>9.3} {:<8} (target <= {} {}){detail}",
-            self.name, self.value, self.unit, self.target, self.unit
-        )
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "name": self.name, "value": self.value, "unit": self.unit, "target": self.target,
-            "pass": self.pass(), "detail": self.detail,
-        })
-    }
+    status
 }
 
 /// Writes `checkins` check-ins of `items` items through the agent's log writer
@@ -266,19 +223,4 @@ fn folder_bytes(folder: &Path) -> u64 {
         return 0;
     };
     entries.filter_map(Result::ok).filter_map(|entry| entry.metadata().ok()).map(|metadata| metadata.len()).sum()
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
-fn setting(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.parse().ok()
-}
-
-/// `target/bench/logs.json` of the target folder the agent was built in.
-fn results_file() -> PathBuf {
-    let target =
-        Path::new(AGENT).parent().and_then(Path::parent).map_or_else(|| PathBuf::from("target"), Path::to_path_buf);
-    target.join("bench").join("logs.json")
 }

@@ -18,8 +18,11 @@
 //! `RETENTION_RUNS`, `RETENTION_ITEMS`) shorten it. Exits 1 when a figure misses
 //! its target.
 
+#[path = "support/figures.rs"]
+mod figures;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -27,13 +30,13 @@ use chrono::{DateTime, Duration as TimeSpan, Utc};
 use endpoint_agent::blueprint::{Blueprint, CustomScript, Frequency, ItemDetails, ItemType, LibraryItem};
 use endpoint_agent::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan};
 use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Store, Trigger};
-use serde_json::{Value, json};
+use figures::{Figure, MIB, millis};
+use serde_json::json;
 
 /// `state.max_size`'s default.
 const MAX_SIZE: u64 = 256 << 20;
 /// Results per commit, as a check-in's journal writes them.
 const RESULTS_PER_WRITE: usize = 1000;
-const MIB: f64 = 1024.0 * 1024.0;
 
 fn main() -> ExitCode {
     let runs = option("--runs", "RETENTION_RUNS").unwrap_or(7 * 97);
@@ -48,25 +51,7 @@ fn main() -> ExitCode {
         println!("{}", figure.line());
     }
 
-    let failed = figures.iter().filter(|figure| !figure.pass()).count();
-    let results = results_file();
-    let document = json!({
-        "measured_at": Utc::now().to_rfc3339(),
-        "runs": runs,
-        "items": items,
-        "max_size": MAX_SIZE,
-        "machine": { "os": std::env::consts::OS, "arch": std::env::consts::ARCH },
-        "figures": figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
-    });
-    fs::create_dir_all(results.parent().expect("a folder")).expect("the results folder");
-    fs::write(&results, serde_json::to_string_pretty(&document).expect("json") + "\n").expect("the results file");
-    println!(
-        "\n{} of {} figures meet their targets; written to {}",
-        figures.len() - failed,
-        figures.len(),
-        results.display()
-    );
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    figures::finish("retention.json", &figures, json!({ "runs": runs, "items": items, "max_size": MAX_SIZE }))
 }
 
 /// The figures of a simulated week: the store's folder after it and at its
@@ -368,53 +353,9 @@ fn folder_bytes(folder: &Path) -> u64 {
         .sum()
 }
 
-/// One measured figure and its target (`value <= target` passes).
-struct Figure {
-    name: &'static str,
-    value: f64,
-    unit: &'static str,
-    target: f64,
-    detail: String,
-}
-
-impl Figure {
-    fn pass(&self) -> bool {
-        self.value <= self.target
-    }
-
-    fn line(&self) -> String {
-        let verdict = if self.pass() { "PASS" } else { "FAIL" };
-        format!(
-            "{verdict}  {:<46} {:>9.3} {:<8} (target <= {} {})  {}",
-            self.name, self.value, self.unit, self.target, self.unit, self.detail
-        )
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "name": self.name, "value": self.value, "unit": self.unit, "target": self.target,
-            "pass": self.pass(), "detail": self.detail,
-        })
-    }
-}
-
 /// `--name N` on the command line, else the variable `variable`.
 fn option(name: &str, variable: &str) -> Option<usize> {
     let arguments: Vec<String> = std::env::args().collect();
     let given = arguments.iter().position(|argument| argument == name).and_then(|at| arguments.get(at + 1));
     given.cloned().or_else(|| std::env::var(variable).ok())?.parse().ok()
-}
-
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// `target/bench/retention.json` of the target folder this bench was built in
-/// (it runs as `target/release/deps/retention-…`).
-fn results_file() -> PathBuf {
-    let target = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
-        .unwrap_or_else(|| PathBuf::from("target"));
-    target.join("bench").join("retention.json")
 }

@@ -14,6 +14,7 @@ use super::check::{Finding, Verdict};
 use super::tenant::DeviceIdentity;
 use super::thresholds::{age_text, age_verdict};
 use crate::config::{Doctor, long_duration_text};
+use crate::error_text::with_causes;
 use crate::paths::AgentPaths;
 use crate::render;
 use crate::state::Store;
@@ -61,13 +62,13 @@ pub(crate) fn read_store(
         Ok(store) => store,
         Err(error) if error.is_damage() => {
             // The tenant check still speaks as this device: its id is kept beside the store.
-            let message = format!("{DAMAGED_PREFIX}{}", chain(&error));
+            let message = format!("{DAMAGED_PREFIX}{}", with_causes(&error));
             let kept = crate::state::kept_device_id(&paths.store_file)
                 .map(|device_id| DeviceIdentity { device_id, blueprint_etag: None });
             return (Err(message.clone()), kept.ok_or(message));
         }
         Err(error) => {
-            let message = chain(&error);
+            let message = with_causes(&error);
             return (Err(message.clone()), Err(message));
         }
     };
@@ -78,7 +79,7 @@ pub(crate) fn read_store(
         let answered = crate::tenant::last_answered_checkin(&store)?;
         Ok(CheckinTimes { answered, started: store.newest_run_start()? })
     })()
-    .map_err(|error: crate::state::StoreError| chain(&error));
+    .map_err(|error: crate::state::StoreError| with_causes(&error));
     let identity = store
         .device_id()
         .map(|device_id| DeviceIdentity {
@@ -89,20 +90,8 @@ pub(crate) fn read_store(
                 .flatten()
                 .filter(|_| crate::tenant::saved_blueprint_usable(paths)),
         })
-        .map_err(|error| chain(&error));
+        .map_err(|error| with_causes(&error));
     (times, identity)
-}
-
-/// An error and its causes on one line.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The last check-in's age against `doctor`'s limits.

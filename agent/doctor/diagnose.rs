@@ -18,11 +18,12 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use super::check::{Check, CheckKind, Finding, Report};
-use super::checkin::{chain, last_checkin, read_store};
+use super::checkin::{last_checkin, read_store};
 use super::inventory_age::last_inventory;
 use super::mdm::{mdm_certificate, mdm_profile};
 use super::{filevault, installation, network, tenant};
 use crate::config::AgentConfig;
+use crate::error_text::with_causes;
 use crate::inventory::{self, Platform, ToolRunner};
 use crate::paths::AgentPaths;
 
@@ -52,7 +53,7 @@ pub async fn diagnose(
     let (times, identity) = read_store(paths, tenant_configured);
     let store_elapsed = started.elapsed();
     let started = Instant::now();
-    let saved = inventory::load(paths).map_err(|error| chain(&error));
+    let saved = inventory::load(paths).map_err(|error| with_causes(&error));
     let inventory_elapsed = started.elapsed();
 
     let (binary, loaded, connection, request, push, filevault) = tokio::join!(

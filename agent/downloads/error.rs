@@ -146,18 +146,3 @@ impl DownloadError {
         )
     }
 }
-
-/// An error with its causes, joined by `: `, the way `{:#}` prints an anyhow chain.
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let part = inner.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = inner.source();
-    }
-    text
-}
