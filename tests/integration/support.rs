@@ -69,6 +69,18 @@ impl Device {
         self.run(&arguments)
     }
 
+    /// [`Device::check_in`], asserting it exited 0 (its output shown when not).
+    pub fn check_in_ok(&self, blueprint: &Path, extra: &[&str]) -> Output {
+        let output = self.check_in(blueprint, extra);
+        assert_eq!(code(&output), 0, "stdout: {}\nstderr: {}", text(&output.stdout), text(&output.stderr));
+        output
+    }
+
+    /// The agent's log folder on this device.
+    pub fn log_dir(&self) -> PathBuf {
+        self.root().join("Library/Logs/EndpointAgent")
+    }
+
     /// `agent status --json`, parsed.
     pub fn status(&self) -> Value {
         let output = self.run(&["status", "--json"]);
@@ -216,4 +228,36 @@ impl Drop for Tmpfs {
             let _ = Command::new("umount").arg("-l").arg(&self.0).status();
         }
     }
+}
+
+/// `agent run --json` plus `extra` (the configured blueprint, from a tenant or a
+/// file), asserting it ran (exit 0 or 1); the run record.
+pub fn check_in(device: &Device, extra: &[&str]) -> Value {
+    let mut arguments = vec!["run", "--json"];
+    arguments.extend_from_slice(extra);
+    let output = device.run(&arguments);
+    assert!(code(&output) <= 1, "agent run failed: {}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("run JSON: {}", text(&output.stdout)))
+}
+
+/// Every line the agent logged on `device`, as text.
+pub fn logged(device: &Device) -> String {
+    let files = std::fs::read_dir(device.log_dir()).into_iter().flatten().flatten();
+    files.map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default()).collect()
+}
+
+/// The log records with this message, oldest file first, read straight from the
+/// log files (every verb, `agent logs` too, refuses to start on a broken
+/// configuration).
+pub fn logged_records(device: &Device, message: &str) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(device.log_dir())
+        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|file| std::fs::read_to_string(file).unwrap().lines().map(str::to_string).collect::<Vec<_>>())
+        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
+        .filter(|record| record["message"] == message)
+        .collect()
 }

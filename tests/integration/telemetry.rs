@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, log_records, metric, points, resource};
-use crate::support::{Device, code, script, text};
+use crate::support::{Device, code, logged, script, text};
 use crate::tenant::server::TestTenant;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -61,13 +61,6 @@ fn device_id(device: &Device) -> String {
 /// The host name as the kernel has it.
 fn host_name() -> String {
     nix::unistd::gethostname().unwrap().to_string_lossy().into_owned()
-}
-
-/// Every log line the agent wrote on this device.
-fn logged(device: &Device) -> String {
-    let folder = device.root().join("Library/Logs/EndpointAgent");
-    let files = std::fs::read_dir(folder).into_iter().flatten().flatten();
-    files.map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default()).collect()
 }
 
 /// The `agent.drift.changed` records, as (drift.kind, previous, value, run.id).

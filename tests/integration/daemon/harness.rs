@@ -13,7 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
-use crate::support::{Device, blueprint, code, script, text};
+use crate::support::{Device, blueprint, code, logged_records, script, text};
 
 /// How long a daemon may take to answer on its socket after being started.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -144,29 +144,13 @@ pub fn time(value: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(value.as_str().expect("a time")).unwrap().with_timezone(&Utc)
 }
 
-/// The log records with this message, read straight from the log files (every
-/// verb, `agent logs` too, refuses to start on a broken configuration).
-pub fn logged(device: &Device, message: &str) -> Vec<Value> {
-    let folder = device.root().join("Library/Logs/EndpointAgent");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|file| std::fs::read_to_string(file).unwrap().lines().map(str::to_string).collect::<Vec<_>>())
-        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
-        .filter(|record| record["message"] == message)
-        .collect()
-}
-
 /// The log records with this message once there are at least `count` of them: the
 /// daemon writes its log through a background writer, so a line may land a moment
 /// after the event it tells of (waits at most `limit`).
 pub fn wait_for_logged(device: &Device, message: &str, count: usize, limit: Duration) -> Vec<Value> {
     let start = Instant::now();
     loop {
-        let records = logged(device, message);
+        let records = logged_records(device, message);
         if records.len() >= count || start.elapsed() >= limit {
             return records;
         }

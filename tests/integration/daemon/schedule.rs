@@ -7,9 +7,9 @@ use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 use super::harness::{
-    Daemon, assert_no_overlap, finished, logged, runs, setting, time, timed_blueprint, wait_for_logged, wait_for_runs,
+    Daemon, assert_no_overlap, finished, runs, setting, time, timed_blueprint, wait_for_logged, wait_for_runs,
 };
-use crate::support::{Device, blueprint, script};
+use crate::support::{Device, blueprint, logged_records, script};
 
 #[test]
 fn scheduled_check_ins_recur_and_the_daily_one_comes_back_without_overlap() {
@@ -72,7 +72,7 @@ fn without_a_blueprint_the_daemon_warns_and_waits_for_the_next_slot() {
     std::thread::sleep(Duration::from_millis(2500));
     assert!(daemon.try_status().is_some(), "still serving");
     assert!(daemon.stop().success());
-    let warnings = logged(
+    let warnings = logged_records(
         &device,
         "No blueprint for the scheduled check-in (set blueprint_file or enroll with a tenant); waiting for the next slot.",
     );
@@ -89,11 +89,11 @@ fn sighup_reloads_the_configuration_and_keeps_it_when_the_new_one_is_broken() {
     daemon.signal(Signal::SIGHUP);
     let broken = "SIGHUP: the new configuration is broken; keeping the one in use.";
     let start = Instant::now();
-    while logged(&device, broken).is_empty() {
+    while logged_records(&device, broken).is_empty() {
         assert!(start.elapsed() < Duration::from_secs(5), "the broken configuration was not reported");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(logged(&device, broken)[0]["error"].as_str().unwrap().contains("schedule.recurring_interval"));
+    assert!(logged_records(&device, broken)[0]["error"].as_str().unwrap().contains("schedule.recurring_interval"));
 
     // A fixed configuration applies at once: the owed daily check-in now has a blueprint.
     let path = device.write_blueprint(&blueprint(vec![script("quick", "Quick", "#!/bin/sh\nexit 0\n")]));

@@ -10,10 +10,10 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::harness::{
-    Daemon, assert_interrupted, assert_no_overlap, finished, hanging_blueprint, logged, runs, setting, timed_blueprint,
+    Daemon, assert_interrupted, assert_no_overlap, finished, hanging_blueprint, runs, setting, timed_blueprint,
     wait_for_logged, wait_for_runs,
 };
-use crate::support::{Device, blueprint, code, is_alive, read_pid, running_as_root, script, text};
+use crate::support::{Device, blueprint, code, is_alive, logged_records, read_pid, running_as_root, script, text};
 
 #[test]
 fn agent_run_while_the_daemon_is_busy_waits_then_runs_in_the_daemon() {
@@ -128,7 +128,7 @@ fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
     let refusals = wait_for_logged(&device, refusal, 1, Duration::from_secs(10));
     assert_eq!(refusals.len(), 1, "{refusals:#?}");
     assert_eq!(refusals[0]["peer_uid"], 65534);
-    assert!(logged(&device, "Check-in requested over the control socket.").is_empty());
+    assert!(logged_records(&device, "Check-in requested over the control socket.").is_empty());
     assert!(daemon.try_status().is_some(), "the daemon still serves root");
 }
 

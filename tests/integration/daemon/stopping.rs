@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::harness::{Daemon, assert_interrupted, hanging_blueprint, logged, setting};
-use crate::support::{Device, is_alive, read_pid};
+use super::harness::{Daemon, assert_interrupted, hanging_blueprint, setting};
+use crate::support::{Device, is_alive, logged_records, read_pid};
 
 #[test]
 fn sigterm_during_a_long_item_stops_its_processes_and_records_an_interrupted_run() {
@@ -22,7 +22,7 @@ fn sigterm_during_a_long_item_stops_its_processes_and_records_an_interrupted_run
     assert!(!is_alive(child), "the item's background child is gone");
     assert!(!daemon.socket.exists(), "the socket is removed");
     assert_interrupted(&device, &["failed", "not_run"]);
-    assert_eq!(logged(&device, "Daemon stopped.").len(), 1);
+    assert_eq!(logged_records(&device, "Daemon stopped.").len(), 1);
 }
 
 #[test]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::harness::{Daemon, finished, logged, runs, time, wait_for_runs};
-use crate::support::Device;
+use super::harness::{Daemon, finished, runs, time, wait_for_runs};
+use crate::support::{Device, logged_records};
 use crate::tenant::server::TestTenant;
 use crate::tenant::{configure, counting_blueprint};
 
@@ -50,12 +50,12 @@ fn a_blankpush_on_every_check_in_gives_one_tenant_check_in_after_each_scheduled_
             >= chrono::Duration::milliseconds(1500),
         "the blankpush received during the tenant check-in waited for the schedule: {runs:#?}"
     );
-    let deferred = logged(
+    let deferred = logged_records(
         &device,
         "The tenant asked for a check-in during one it asked for; not starting another at once, the next scheduled check-in serves it.",
     );
     assert!(!deferred.is_empty());
-    assert!(!logged(&device, "This check-in is the one the tenant asked for.").is_empty());
+    assert!(!logged_records(&device, "This check-in is the one the tenant asked for.").is_empty());
     // One tenant check-in per run, plus perhaps one the stop called off before its run began.
     let checkins = tenant.seen_at("/api/v1/agent/checkin").len();
     assert!((runs.len()..=runs.len() + 1).contains(&checkins), "{checkins} tenant check-ins for {} runs", runs.len());

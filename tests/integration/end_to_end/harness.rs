@@ -181,13 +181,6 @@ pub fn enroll(device: &Device, url: &str, token: &str) {
     assert_eq!(code(&output), 0, "enroll failed: {}", text(&output.stderr));
 }
 
-/// `agent run --json`, asserting it ran (exit 0 or 1); the run record.
-pub fn check_in(device: &Device) -> Value {
-    let output = device.run(&["run", "--json"]);
-    assert!(code(&output) <= 1, "agent run failed: {}", text(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("run JSON: {}", text(&output.stdout)))
-}
-
 /// The run's id.
 pub fn run_id(run: &Value) -> String {
     run["id"].as_str().expect("a run id").to_string()

@@ -206,8 +206,7 @@ fn state_and_log_folders_another_user_made_first_become_the_agents_own() {
         nix::unistd::chown(folder, Some(nobody.uid), None).unwrap();
     }
     let blueprint_file = device.write_blueprint(&blueprint(vec![script("li-1", "Pass", "#!/bin/sh\nexit 0\n")]));
-    let output = device.check_in(&blueprint_file, &[]);
-    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    device.check_in_ok(&blueprint_file, &[]);
     for (folder, expected) in [(&state, 0o700), (&logs, 0o750)] {
         let metadata = std::fs::metadata(folder).unwrap();
         assert_eq!(metadata.uid(), 0, "{} belongs to the agent, not nobody", folder.display());

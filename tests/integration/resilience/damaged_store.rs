@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use crate::daemon::harness::{Daemon, setting};
 use crate::end_to_end::harness::{TOKEN, Tenant, enroll};
 use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, resource};
-use crate::support::{Device, blueprint, code, text};
-use crate::tenant::logged;
+use crate::support::{Device, blueprint, code, logged, text};
 
 /// An item run once per device, one run every check-in (each counting its runs
 /// in a file under the root), and one with enough output to fill several pages
