@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+/// How long a test waits for something that is bound to come (a file, a run, an
+/// exit, a log line): generous, so that a 2-core machine loaded by a parallel
+/// build meets it; a passing test never waits it out, so it only bounds failures.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
 /// A device with its own root folder.
 pub struct Device {
     root: tempfile::TempDir,
@@ -101,7 +106,7 @@ impl Device {
             if count == Some(1) {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "{what} was never recorded");
+            assert!(start.elapsed() < PATIENCE, "{what} was never recorded");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -169,7 +174,7 @@ pub fn read_pid(path: &Path) -> i32 {
         if let Ok(pid) = std::fs::read_to_string(path).unwrap_or_default().trim().parse() {
             return pid;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "no pid in {}", path.display());
+        assert!(start.elapsed() < PATIENCE, "no pid in {}", path.display());
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, log_records, metric, points, resource};
-use crate::support::{Device, code, logged, script, text};
+use crate::support::{Device, PATIENCE, code, logged, script, text};
 use crate::tenant::server::TestTenant;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -341,7 +341,7 @@ fn a_daemon_stopped_mid_check_in_exports_the_interrupted_run_before_it_exits() {
     }
     command.args(["--set", "timeouts.termination_grace=1s", "--set", "schedule.daily_interval=1h"]);
     let mut daemon = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    device.wait_for_file("child.pid", Duration::from_secs(10));
+    device.wait_for_file("child.pid", PATIENCE);
     let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let start = Instant::now();
@@ -349,7 +349,7 @@ fn a_daemon_stopped_mid_check_in_exports_the_interrupted_run_before_it_exits() {
         assert!(start.elapsed() < Duration::from_secs(10), "the daemon did not stop");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let metrics = receiver.wait_for_metrics(1, Duration::from_secs(1));
+    let metrics = receiver.wait_for_metrics(1, PATIENCE);
     let runs = points(&metrics[0], "agent.checkin.runs");
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!((runs[0].0["outcome"].as_str(), runs[0].1), ("interrupted", 1));

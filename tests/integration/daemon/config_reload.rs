@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::harness::{Daemon, finished, runs, setting, time, wait_for_runs};
-use crate::support::{Device, blueprint, code, logged_records, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, logged_records, script, text};
 use crate::tenant::counting_blueprint;
 use crate::tenant::server::TestTenant;
 
@@ -20,13 +20,13 @@ fn enrolling_while_the_daemon_runs_takes_effect_at_the_next_scheduled_check_in_w
     let no_blueprint = "No blueprint for the scheduled check-in (set blueprint_file or enroll with a tenant); waiting for the next slot.";
     let start = Instant::now();
     while logged_records(&device, no_blueprint).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(5), "the daemon never tried its first check-in");
+        assert!(start.elapsed() < PATIENCE, "the daemon never tried its first check-in");
         std::thread::sleep(Duration::from_millis(50));
     }
     let enroll = crate::support::enroll(&device, &tenant.url(), "tok-enrolled");
     assert_eq!(code(&enroll), 0, "{}", text(&enroll.stderr));
 
-    let runs = wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));
+    let runs = wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
     assert!(daemon.stop().success());
     assert_eq!((runs[0]["kind"].as_str(), runs[0]["trigger"].as_str()), (Some("daily"), Some("schedule")));
     assert_eq!(runs[0]["outcome"], "succeeded", "{runs:#?}");
@@ -49,7 +49,7 @@ fn a_longer_interval_written_while_the_daemon_runs_moves_the_schedule_before_the
         &json!({ "schedule": { "recurring_interval": "2s", "daily_interval": "1h" } }).to_string(),
     );
     let mut daemon = Daemon::start(&device, &[&setting("blueprint_file", &path)]);
-    wait_for_runs(&device, Duration::from_secs(10), |runs| runs.len() >= 2 && runs.iter().all(finished));
+    wait_for_runs(&device, PATIENCE, |runs| runs.len() >= 2 && runs.iter().all(finished));
     device.write_file(
         fragment,
         &json!({ "schedule": { "recurring_interval": "1h", "daily_interval": "1h" } }).to_string(),

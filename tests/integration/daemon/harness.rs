@@ -13,7 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
-use crate::support::{Device, blueprint, code, logged_records, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, logged_records, script, text};
 
 /// How long a daemon may take to answer on its socket after being started.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -93,7 +93,7 @@ impl Daemon {
     /// SIGTERM, and the exit that must follow within a few seconds.
     pub fn stop(&mut self) -> ExitStatus {
         self.signal(Signal::SIGTERM);
-        self.wait_exit(Duration::from_secs(5)).0
+        self.wait_exit(PATIENCE).0
     }
 }
 

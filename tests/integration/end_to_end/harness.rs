@@ -8,13 +8,10 @@ use std::time::{Duration, Instant};
 use endpoint_tenant::{RunningTenant, Seed, Settings};
 use serde_json::{Value, json};
 
-use crate::support::{Device, code, text};
+use crate::support::{Device, PATIENCE, code, text};
 
 /// The tenant-wide token the tenant starts with (and the devices API is read with).
 pub const TOKEN: &str = "e2e-tenant-token";
-
-/// How long a restart may wait for its old port to be free again.
-const REBIND_LIMIT: Duration = Duration::from_secs(5);
 
 /// A reference tenant running in this process, shut down when dropped.
 pub struct Tenant {
@@ -77,7 +74,7 @@ impl Tenant {
             match TcpListener::bind(self.address) {
                 Ok(listener) => break listener,
                 Err(error) => {
-                    assert!(start.elapsed() < REBIND_LIMIT, "cannot listen on {} again: {error}", self.address)
+                    assert!(start.elapsed() < PATIENCE, "cannot listen on {} again: {error}", self.address)
                 }
             }
             std::thread::sleep(Duration::from_millis(50));

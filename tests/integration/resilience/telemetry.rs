@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 
 use crate::daemon::harness::Daemon;
 use crate::otlp_receiver::{Behavior, OtlpReceiver, attributes, drift, log_records, points, resource};
-use crate::support::{Device, code, text};
+use crate::support::{Device, PATIENCE, code, text};
 
 /// `otel.endpoint=…` for `receiver`.
 fn endpoint(receiver: &OtlpReceiver) -> String {
@@ -114,12 +114,12 @@ fn the_daemon_s_scheduled_check_in_with_no_blueprint_exports_missing_policy() {
     let receiver = OtlpReceiver::start(Behavior::Answer);
     let mut daemon = Daemon::start(&device, &[&endpoint(&receiver), "schedule.daily_interval=1h"]);
     // Sent by the scheduled check-in itself, while the daemon runs on.
-    let metrics = receiver.wait_for_metrics(1, Duration::from_secs(10));
+    let metrics = receiver.wait_for_metrics(1, PATIENCE);
     assert!(daemon.try_status().is_some(), "the daemon is still running");
     assert_missing_policy(&device, &metrics[0]);
     // The logs go side by side with the metrics: give them the same moment to land.
     let start = Instant::now();
-    while receiver.logs().is_empty() && start.elapsed() < Duration::from_secs(5) {
+    while receiver.logs().is_empty() && start.elapsed() < PATIENCE {
         std::thread::sleep(Duration::from_millis(20));
     }
     let appeared = ("missing_policy".to_string(), "0".to_string(), "1".to_string(), None);

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::daemon::harness::Daemon;
 use crate::end_to_end::harness::{TOKEN, Tenant, enroll, run_id};
-use crate::support::{Device, blueprint, check_in, read_pid, script};
+use crate::support::{Device, PATIENCE, blueprint, check_in, read_pid, script};
 
 /// First an item that succeeds, then one that waits until `go` exists under the
 /// root (ignoring SIGTERM, so only a hard stop ends it), then one never reached.
@@ -49,7 +49,7 @@ fn a_run_killed_mid_item_reaches_the_tenant_once_as_interrupted_with_the_next_ru
     let tenant = Tenant::start(waiting_blueprint());
     enroll(&device, &tenant.url(), TOKEN);
     let mut agent = device.spawn(&["run"]);
-    device.wait_for_file("waiting.pid", Duration::from_secs(10));
+    device.wait_for_file("waiting.pid", PATIENCE);
     wait_until_item_running(&device);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), Signal::SIGKILL).unwrap();
     agent.wait().unwrap();
@@ -79,11 +79,11 @@ fn a_daemon_stopped_twice_mid_run_lists_every_item_with_true_times_and_the_next_
     enroll(&device, &tenant.url(), TOKEN);
     let settings = ["schedule.daily_interval=1h", "timeouts.termination_grace=30s"];
     let mut daemon = Daemon::start(&device, &settings);
-    let waiting = read_pid(&device.wait_for_file("waiting.pid", Duration::from_secs(10)));
+    let waiting = read_pid(&device.wait_for_file("waiting.pid", PATIENCE));
     daemon.signal(Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(500));
     daemon.signal(Signal::SIGTERM);
-    let (status, _) = daemon.wait_exit(Duration::from_secs(5));
+    let (status, _) = daemon.wait_exit(PATIENCE);
     assert!(status.success(), "{status:?}");
     assert!(!crate::support::is_alive(waiting));
 
