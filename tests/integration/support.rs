@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+use endpoint_agent::paths::AgentPaths;
+use endpoint_agent::plan::CheckinKind;
+use endpoint_agent::state::{Drift, RunRecord, Store, Trigger};
 use serde_json::{Value, json};
 
 /// How long a test waits for something that is bound to come (a file, a run, an
@@ -265,4 +269,27 @@ pub fn logged_records(device: &Device, message: &str) -> Vec<Value> {
         .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
         .filter(|record| record["message"] == message)
         .collect()
+}
+
+/// The device's state store, opened through the library as the agent opens it.
+pub fn store(device: &Device) -> Store {
+    Store::open(&AgentPaths::under(device.root()).store_file).expect("the device's store opens")
+}
+
+/// A run of blueprint `bp-test` as a check-in begins it, started at `started_at`:
+/// a fresh id, no end, no items yet (`..begun_run(...)` for anything else).
+pub fn begun_run(kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> RunRecord {
+    RunRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind,
+        trigger,
+        started_at,
+        finished_at: None,
+        outcome: None,
+        blueprint_id: Some("bp-test".to_string()),
+        drift: Drift::default(),
+        message: None,
+        parameters: Vec::new(),
+        items: Vec::new(),
+    }
 }
