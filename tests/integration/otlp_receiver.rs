@@ -175,3 +175,16 @@ pub fn log_records(exports: &[ExportLogsServiceRequest]) -> Vec<(BTreeMap<String
     }
     all
 }
+
+/// The `agent.drift.changed` records, as (drift.kind, previous, value, run.id).
+pub fn drift_changes(logs: &[ExportLogsServiceRequest]) -> Vec<(String, String, String, Option<String>)> {
+    let records = log_records(logs);
+    let changes = records.iter().filter(|(_, record)| record.event_name == "agent.drift.changed");
+    changes
+        .map(|(_, record)| {
+            let attributes = attributes(&record.attributes);
+            let field = |name: &str| attributes.get(name).cloned().unwrap_or_default();
+            (field("drift.kind"), field("drift.previous"), field("drift.value"), attributes.get("run.id").cloned())
+        })
+        .collect()
+}

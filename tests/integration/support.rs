@@ -293,3 +293,23 @@ pub fn begun_run(kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>)
         items: Vec::new(),
     }
 }
+
+/// Reads with `read` every `every` until `done` holds, and returns what it read
+/// last; fails naming `what` (and showing the last reading) after `limit`.
+pub fn poll<T: std::fmt::Debug>(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    mut read: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let start = Instant::now();
+    loop {
+        let value = read();
+        if done(&value) {
+            return value;
+        }
+        assert!(start.elapsed() < limit, "{what} never got there: {value:#?}");
+        std::thread::sleep(every);
+    }
+}

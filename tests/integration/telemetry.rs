@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, log_records, metric, points, resource};
+use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, drift_changes, log_records, metric, points, resource};
 use crate::support::{Device, PATIENCE, code, logged, script, text};
 use crate::tenant::server::TestTenant;
 
@@ -61,19 +61,6 @@ fn device_id(device: &Device) -> String {
 /// The host name as the kernel has it.
 fn host_name() -> String {
     nix::unistd::gethostname().unwrap().to_string_lossy().into_owned()
-}
-
-/// The `agent.drift.changed` records, as (drift.kind, previous, value, run.id).
-fn drift_changes(receiver: &OtlpReceiver) -> Vec<(String, String, String, Option<String>)> {
-    let records = log_records(&receiver.logs());
-    let changes = records.iter().filter(|(_, record)| record.event_name == "agent.drift.changed");
-    changes
-        .map(|(_, record)| {
-            let attributes = crate::otlp_receiver::attributes(&record.attributes);
-            let field = |name: &str| attributes.get(name).cloned().unwrap_or_default();
-            (field("drift.kind"), field("drift.previous"), field("drift.value"), attributes.get("run.id").cloned())
-        })
-        .collect()
 }
 
 #[test]
@@ -193,7 +180,7 @@ fn team_id_is_absent_until_a_blueprint_with_a_team_arrives() {
     assert_eq!(resource(after)["blueprint.id"], "bp-eng");
     assert_eq!(drift(after, "missing_policy"), Some(0));
     assert_eq!(device.status()["drift"]["missing_policy"], false);
-    let changes = drift_changes(&receiver);
+    let changes = drift_changes(&receiver.logs());
     let missing = |previous: &str, value: &str, run: Option<String>| {
         ("missing_policy".into(), previous.into(), value.into(), run)
     };
@@ -222,7 +209,7 @@ fn outdated_client_is_one_only_while_the_blueprint_requires_a_newer_agent() {
     let outdated = |previous: &str, value: &str, run: &str| {
         ("outdated_client".to_string(), previous.to_string(), value.to_string(), Some(run.to_string()))
     };
-    assert_eq!(drift_changes(&receiver), [outdated("0", "1", &run_ids[0]), outdated("1", "0", &run_ids[1])]);
+    assert_eq!(drift_changes(&receiver.logs()), [outdated("0", "1", &run_ids[0]), outdated("1", "0", &run_ids[1])]);
 }
 
 #[test]
@@ -257,7 +244,7 @@ fn stale_token_follows_the_tenant_s_401s() {
     let stale_token = |previous: &str, value: &str, run: &str| {
         ("stale_token".to_string(), previous.to_string(), value.to_string(), Some(run.to_string()))
     };
-    assert_eq!(drift_changes(&receiver), [stale_token("0", "1", &refused[2]), stale_token("1", "0", &accepted)]);
+    assert_eq!(drift_changes(&receiver.logs()), [stale_token("0", "1", &refused[2]), stale_token("1", "0", &accepted)]);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
-use crate::support::{Device, PATIENCE, blueprint, code, logged_records, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, logged_records, poll, script, text};
 
 /// How long a daemon may take to answer on its socket after being started.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -125,15 +125,7 @@ pub fn runs(device: &Device) -> Vec<Value> {
 
 /// Polls the history until `done` says so (at most `limit`).
 pub fn wait_for_runs(device: &Device, limit: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
-        let runs = runs(device);
-        if done(&runs) {
-            return runs;
-        }
-        assert!(start.elapsed() < limit, "the runs never got there: {runs:#?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll("the runs", limit, Duration::from_millis(100), || runs(device), |runs| done(runs))
 }
 
 pub fn finished(run: &Value) -> bool {

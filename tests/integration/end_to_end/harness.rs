@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use endpoint_tenant::{RunningTenant, Seed, Settings};
 use serde_json::{Value, json};
 
-use crate::support::{Device, PATIENCE, code, text};
+use crate::support::{Device, PATIENCE, code, poll, text};
 
 /// The tenant-wide token the tenant starts with (and the devices API is read with).
 pub const TOKEN: &str = "e2e-tenant-token";
@@ -152,15 +152,7 @@ impl Tenant {
         read: impl Fn(&Self) -> T,
         done: impl Fn(&T) -> bool,
     ) -> T {
-        let start = Instant::now();
-        loop {
-            let value = read(self);
-            if done(&value) {
-                return value;
-            }
-            assert!(start.elapsed() < limit, "the tenant never got there: {value:#?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll("the tenant", limit, Duration::from_millis(100), || read(self), done)
     }
 }
 

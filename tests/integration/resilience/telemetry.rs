@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
 use crate::daemon::harness::Daemon;
-use crate::otlp_receiver::{Behavior, OtlpReceiver, attributes, drift, log_records, points, resource};
+use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, drift_changes, log_records, points, resource};
 use crate::support::{Device, PATIENCE, code, text};
 
 /// `otel.endpoint=…` for `receiver`.
@@ -46,19 +45,6 @@ fn assert_missing_policy(device: &Device, metrics: &ExportMetricsServiceRequest)
     assert!(!attributes.contains_key("team.id") && !attributes.contains_key("blueprint.id"), "{attributes:#?}");
     assert_eq!(attributes["device.id"], device_id(device));
     assert_eq!(attributes["service.name"], "endpoint-agent");
-}
-
-/// The `agent.drift.changed` records, as (drift.kind, previous, value, run.id).
-fn drift_changes(logs: &[ExportLogsServiceRequest]) -> Vec<(String, String, String, Option<String>)> {
-    let records = log_records(logs);
-    let changes = records.iter().filter(|(_, record)| record.event_name == "agent.drift.changed");
-    changes
-        .map(|(_, record)| {
-            let attributes = attributes(&record.attributes);
-            let field = |name: &str| attributes.get(name).cloned().unwrap_or_default();
-            (field("drift.kind"), field("drift.previous"), field("drift.value"), attributes.get("run.id").cloned())
-        })
-        .collect()
 }
 
 #[test]

@@ -130,31 +130,26 @@ impl TestTenant {
         self.seen().into_iter().filter(|seen| seen.path == path).collect()
     }
 
+    /// The JSON bodies accepted (answered `200`) at `path`, in arrival order.
+    fn accepted(&self, path: &str) -> Vec<Value> {
+        let accepted = self.seen_at(path).into_iter().filter(|seen| seen.status == 200);
+        accepted.map(|seen| serde_json::from_str(&seen.body).unwrap()).collect()
+    }
+
     /// The bodies of the inventory reports accepted, in arrival order.
     pub fn accepted_inventories(&self) -> Vec<Value> {
-        self.seen_at("/api/v1/agent/inventory")
-            .iter()
-            .filter(|seen| seen.status == 200)
-            .map(|seen| serde_json::from_str(&seen.body).unwrap())
-            .collect()
+        self.accepted("/api/v1/agent/inventory")
     }
 
     /// The bodies of the MDM reports accepted, in arrival order.
     pub fn accepted_mdm_reports(&self) -> Vec<Value> {
-        self.seen_at("/api/v1/agent/mdm")
-            .iter()
-            .filter(|seen| seen.status == 200)
-            .map(|seen| serde_json::from_str(&seen.body).unwrap())
-            .collect()
+        self.accepted("/api/v1/agent/mdm")
     }
 
     /// The `run_id`s of the results accepted, in arrival order.
     pub fn accepted_run_ids(&self) -> Vec<String> {
-        self.seen_at("/api/v1/agent/results")
-            .iter()
-            .filter(|seen| seen.status == 200)
-            .map(|seen| serde_json::from_str::<Value>(&seen.body).unwrap()["run_id"].as_str().unwrap().to_string())
-            .collect()
+        let results = self.accepted("/api/v1/agent/results");
+        results.iter().map(|result| result["run_id"].as_str().unwrap().to_string()).collect()
     }
 }
 
