@@ -15,9 +15,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Device, PATIENCE, blueprint, code, logged_records, poll, script, text};
 
-/// How long a daemon may take to answer on its socket after being started.
-const START_LIMIT: Duration = Duration::from_secs(10);
-
 /// A running `agent daemon` on a scratch device; killed if a test fails midway.
 pub struct Daemon {
     /// The daemon process.
@@ -40,7 +37,7 @@ impl Daemon {
         let daemon = Self { child, socket };
         let start = Instant::now();
         while daemon.try_status().is_none() {
-            assert!(start.elapsed() < START_LIMIT, "the daemon never answered on {}", daemon.socket.display());
+            assert!(start.elapsed() < PATIENCE, "the daemon never answered on {}", daemon.socket.display());
             std::thread::sleep(Duration::from_millis(20));
         }
         daemon
