@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::User;
 use serde_json::Value;
 
-use crate::support::{Device, blueprint, code, running_as_root, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, running_as_root, script, text};
 
 const SUPPORT: &str = "Library/Application Support/EndpointAgent";
 const MANAGED_PREFERENCES: &str = "Library/Managed Preferences/io.endpointagent.agent.plist";
@@ -187,7 +187,7 @@ fn mode(path: &Path) -> u32 {
 fn wait_for(path: &Path) {
     let start = Instant::now();
     while !path.exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "{} never appeared", path.display());
+        assert!(start.elapsed() < PATIENCE, "{} never appeared", path.display());
         std::thread::sleep(Duration::from_millis(20));
     }
 }

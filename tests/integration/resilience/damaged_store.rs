@@ -233,7 +233,7 @@ fn the_daemon_checks_in_at_once_to_rebuild_a_damaged_store() {
     let mut daemon = Daemon::start(&device, &settings);
     let start = std::time::Instant::now();
     while device.status()["last_run"]["drift"]["store_rebuilt"] != true {
-        assert!(start.elapsed() < std::time::Duration::from_secs(20), "never rebuilt: {:#}", device.status());
+        assert!(start.elapsed() < PATIENCE, "never rebuilt: {:#}", device.status());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     daemon.stop();
