@@ -207,4 +207,37 @@ mod tests {
         assert_eq!(version(" 1.10.0 ").to_string(), "1.10.0");
         assert_eq!(version("2024.05").as_str(), "2024.05");
     }
+
+    /// Versions as apps write them: numbers with dots, pre-release words and builds.
+    const VERSION_TEXT: &str = "[0-9]{1,4}([. -]([0-9]{1,5}|a|b|beta|rc|dev|pre|build|\\([0-9]{1,4}\\))){0,5}";
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,40}") {
+            let _ = AppVersion::parse(&text);
+        }
+
+        #[test]
+        fn the_order_is_total(left in VERSION_TEXT, middle in VERSION_TEXT, right in VERSION_TEXT) {
+            let (left, middle, right) = (version(&left), version(&middle), version(&right));
+            proptest::prop_assert_eq!(left.cmp(&left), Ordering::Equal);
+            proptest::prop_assert_eq!(left.cmp(&right), right.cmp(&left).reverse(), "{} vs {}", left, right);
+            if left <= middle && middle <= right {
+                proptest::prop_assert!(left <= right, "{} <= {} <= {}", left, middle, right);
+            }
+        }
+
+        #[test]
+        fn trailing_zeros_change_nothing_and_a_larger_number_is_later(
+            text in VERSION_TEXT,
+            zeros in 1_usize..4,
+            smaller in 0_u64..100_000,
+            step in 1_u64..1_000,
+        ) {
+            let padded = format!("{text}{}", ".0".repeat(zeros));
+            proptest::prop_assert_eq!(version(&text).cmp(&version(&padded)), Ordering::Equal, "{} vs {}", text, padded);
+            let (before, after) = (version(&format!("{text}.{smaller}")), version(&format!("{text}.{}", smaller + step)));
+            proptest::prop_assert!(before < after, "{} < {}", before, after);
+        }
+    }
 }

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The last line, pass or fail: how long the whole suite took.
+started=$SECONDS
+trap 'echo "Suite finished in $(( (SECONDS - started) / 60 ))m $(( (SECONDS - started) % 60 ))s"' EXIT
+
 if ! command -v cargo >/dev/null; then
     echo "error: cargo not found; install Rust 1.85 or newer with rustup" >&2
     exit 1

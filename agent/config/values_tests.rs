@@ -227,3 +227,19 @@ fn containers_are_described_not_dumped() {
         assert_eq!(raw.to_string(), expected);
     }
 }
+
+proptest::proptest! {
+    /// Every duration the agent prints as text (`config --json`, messages) reads
+    /// back as the same duration.
+    #[test]
+    fn duration_text_reads_back_as_the_same_duration(
+        seconds in 0_u64..LONGEST_DURATION.as_secs(),
+        nanoseconds in proptest::prop_oneof![proptest::strategy::Just(0_u32), 0_u32..1_000_000_000],
+    ) {
+        let duration = Duration::new(seconds, nanoseconds);
+        proptest::prop_assume!(!duration.is_zero());
+        for written in [super::super::settings::duration_text(duration), super::super::settings::long_duration_text(duration)] {
+            proptest::prop_assert_eq!(parse_duration(&text(&written)), Ok(duration), "{}", written);
+        }
+    }
+}

@@ -281,4 +281,25 @@ mod tests {
         assert_eq!(validity.not_before, "2026-11-26T01:22:53Z".parse::<DateTime<Utc>>().unwrap());
         assert_eq!(validity.not_after, "2029-02-28T01:22:53Z".parse::<DateTime<Utc>>().unwrap());
     }
+
+    proptest::proptest! {
+        /// Whatever bytes the keychain hands over, reading them never panics.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = subject_common_name(&bytes);
+            let _ = certificate_validity(&bytes);
+        }
+
+        /// Nor does a real certificate cut short or with one byte changed.
+        #[test]
+        fn a_damaged_certificate_never_panics(cut in 0_usize..400, position in 0_usize..400, byte in proptest::num::u8::ANY) {
+            let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+            let mut der = test_certificate("Device Identity", start, start + chrono::TimeDelta::days(365));
+            let length = der.len();
+            der[position % length] = byte;
+            der.truncate(cut.min(length));
+            let _ = subject_common_name(&der);
+            let _ = certificate_validity(&der);
+        }
+    }
 }

@@ -7,7 +7,7 @@ use crate::app_fixtures::{
     installed_version, recorded, sha256, stand_in, tar_of, write_app,
 };
 use crate::http_server::FileServer;
-use crate::support::{Device, blueprint, code, item, text};
+use crate::support::{Device, blueprint, code, item};
 
 /// A tar holding `Applications/Foo.app` at `version`, as a package payload.
 fn payload(version: &str, with_applications_folder: bool) -> Vec<u8> {
@@ -31,8 +31,7 @@ fn a_pkg_runs_the_installer_on_the_verified_file() {
     let installer = stand_in(&device, "installer", INSTALLER);
     let foo_item = custom_app("pkg", &server.url("/Foo.pkg"), &sha256(&package), "audit_and_enforce", Some("3.0"));
     let path = device.write_blueprint(&blueprint(vec![foo_item]));
-    let output = device.check_in(&path, &["--set", &set("installer", &installer)]);
-    assert_eq!(code(&output), 0, "{}", text(&output.stdout));
+    device.check_in_ok(&path, &["--set", &set("installer", &installer)]);
     let cached = cache_dir(&device).join(format!("{}.pkg", sha256(&package)));
     let root = device.root().display().to_string();
     assert_eq!(recorded(&device, "installer"), [format!("-pkg {} -target {root}", cached.display())]);
@@ -77,8 +76,7 @@ fn a_dmg_is_attached_read_only_copied_with_ditto_and_detached() {
     let foo_item = custom_app("dmg", &server.url("/Foo.dmg"), &sha256(&image), "audit_and_enforce", None);
     let path = device.write_blueprint(&blueprint(vec![foo_item]));
     let flags = ["--set", &set("hdiutil", &hdiutil), "--set", &set("ditto", &ditto)];
-    let output = device.check_in(&path, &flags);
-    assert_eq!(code(&output), 0, "{}", text(&output.stdout));
+    device.check_in_ok(&path, &flags);
     assert_eq!(installed_version(&device).as_deref(), Some("5.0"));
     assert_eq!(applications_entries(&device), ["Foo.app"], "no staging folder is left");
 

@@ -26,8 +26,7 @@ fn a_zip_app_is_installed_then_left_alone_then_put_back_after_a_deletion() {
     let item = custom_app("zip", &server.url("/Foo.zip"), &sha256(&zip), "audit_and_enforce", Some("2.0"));
     let path = device.write_blueprint(&blueprint(vec![item]));
 
-    let output = device.check_in(&path, &[]);
-    assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
+    device.check_in_ok(&path, &[]);
     let installed = message(&device);
     assert!(installed.starts_with("installed: Foo.app 2.1 from the zip (downloaded"), "{installed}");
     assert!(installed.ends_with("sha256 verified)"), "{installed}");

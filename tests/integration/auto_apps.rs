@@ -3,7 +3,7 @@
 
 use crate::app_fixtures::{BUNDLE_ID, app_zip, auto_app, installed_app, installed_version, sha256, write_app};
 use crate::http_server::FileServer;
-use crate::support::{Device, blueprint, code, item, text};
+use crate::support::{Device, blueprint, code, item};
 
 fn message(device: &Device) -> String {
     item(&device.status(), "Foo (auto)")["message"].as_str().unwrap().to_string()
@@ -20,8 +20,7 @@ fn an_older_copy_is_updated_and_a_newer_one_is_never_downgraded() {
 
     let current =
         device.write_blueprint(&blueprint(vec![auto_app("1.10", &server.url("/Foo-1.10.zip"), &sha256(&release))]));
-    let output = device.check_in(&current, &[]);
-    assert_eq!(code(&output), 0, "{}", text(&output.stdout));
+    device.check_in_ok(&current, &[]);
     assert!(message(&device).starts_with("updated: Foo 1.9 to 1.10 (downloaded"), "{}", message(&device));
     assert_eq!(installed_version(&device).as_deref(), Some("1.10"));
     assert_eq!(device.status()["drift"]["reapplied"], 0, "a catalog update is not drift");

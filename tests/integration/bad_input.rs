@@ -92,8 +92,7 @@ touch "$AGENT_ROOT/from-plist"
   </dict></array>
 </dict></plist>"#;
     let path = device.write_file("blueprint.plist", plist);
-    let output = device.check_in(&path, &[]);
-    assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
+    device.check_in_ok(&path, &[]);
     assert!(device.root().join("from-plist").exists());
 }
 

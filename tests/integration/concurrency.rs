@@ -1,8 +1,6 @@
 //! One check-in at a time: a second `agent run` waits, or gives up with `--no-wait`.
 
-use std::time::Duration;
-
-use crate::support::{Device, blueprint, code, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, script, text};
 
 /// Each run appends `start end` (nanoseconds) of its only item.
 fn timed_blueprint(device: &Device) -> std::path::PathBuf {
@@ -17,7 +15,7 @@ fn two_concurrent_runs_never_overlap_and_the_second_says_whom_it_waits_for() {
     let path = path.to_str().unwrap();
     let first = device.spawn(&["run", "--blueprint", path]);
     let first_pid = first.id();
-    device.wait_for_file("started", Duration::from_secs(10));
+    device.wait_for_file("started", PATIENCE);
     let second = device.spawn(&["run", "--blueprint", path]);
     let first = first.wait_with_output().unwrap();
     let second = second.wait_with_output().unwrap();
@@ -47,7 +45,7 @@ fn no_wait_gives_up_with_exit_3_while_a_check_in_runs() {
     let path = timed_blueprint(&device);
     let path = path.to_str().unwrap();
     let first = device.spawn(&["run", "--blueprint", path]);
-    device.wait_for_file("started", Duration::from_secs(10));
+    device.wait_for_file("started", PATIENCE);
     let refused = device.run(&["run", "--no-wait", "--blueprint", path]);
     assert_eq!(code(&refused), 3, "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("another check-in is running"), "{}", text(&refused.stderr));

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Device, blueprint, code, item, read_pid, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, item, read_pid, script, text};
 
 /// Waits until the agent has recorded process group `group` in its store: the
 /// item's program may write its pid a moment before the agent records it.
@@ -28,7 +28,7 @@ fn kill_9_mid_run_keeps_finished_items_and_the_run_shows_interrupted() {
     ];
     let path = device.write_blueprint(&blueprint(items));
     let mut agent = device.spawn(&["run", "--blueprint", path.to_str().unwrap()]);
-    let hanging = read_pid(&device.wait_for_file("hanging.pid", Duration::from_secs(10)));
+    let hanging = read_pid(&device.wait_for_file("hanging.pid", PATIENCE));
     wait_until_recorded(&device, hanging);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), nix::sys::signal::SIGKILL).unwrap();
     agent.wait().unwrap();
@@ -73,7 +73,7 @@ exec sleep 1000
 ";
     let path = device.write_blueprint(&blueprint(vec![script("hang", "Hangs", hang)]));
     let mut agent = device.spawn(&["run", "--blueprint", path.to_str().unwrap()]);
-    let leader = read_pid(&device.wait_for_file("leader.pid", Duration::from_secs(10)));
+    let leader = read_pid(&device.wait_for_file("leader.pid", PATIENCE));
     let child = read_pid(&device.root().join("child.pid"));
     wait_until_recorded(&device, leader);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), nix::sys::signal::SIGKILL).unwrap();
@@ -109,7 +109,7 @@ fn sigterm_stops_the_running_item_and_records_an_interrupted_run() {
     let items = vec![script("hang", "1 hangs", hang), script("after", "2 after", "#!/bin/sh\nexit 0\n")];
     let path = device.write_blueprint(&blueprint(items));
     let agent = device.spawn(&["run", "--blueprint", path.to_str().unwrap(), "--set", "timeouts.termination_grace=1s"]);
-    let child = read_pid(&device.wait_for_file("child.pid", Duration::from_secs(10)));
+    let child = read_pid(&device.wait_for_file("child.pid", PATIENCE));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), nix::sys::signal::SIGTERM).unwrap();
     let output = agent.wait_with_output().unwrap();
     assert_eq!(code(&output), 1, "{}", text(&output.stderr));

@@ -14,7 +14,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 /// How long the scheduler gets to answer after it starts.
-const START_LIMIT: Duration = Duration::from_secs(15);
+const START_LIMIT: Duration = crate::support::PATIENCE;
 
 /// A running private `cupsd`.
 pub struct Cups {

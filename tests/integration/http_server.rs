@@ -3,17 +3,16 @@
 //! It serves bytes by path, answers `Range: bytes=N-` with `206` (or ignores it,
 //! when told to), can cut its first answer short to stand for a dropped
 //! connection, and records every request so a test can prove what the agent
-//! asked for (or that it asked for nothing). Written on `std::net` rather than a
-//! server crate because cutting a body part way through needs the raw socket.
-//! Each answer closes its connection; requests are served one at a time.
+//! asked for (or that it asked for nothing). On the tests' one accept loop
+//! ([`crate::test_server`]); requests are served one at a time.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::test_server::{Connection, Connections, Request, TestServer, write_answer};
 
 /// How a path is served.
 #[derive(Debug, Clone, Default)]
@@ -53,35 +52,24 @@ struct Shared {
 
 /// The running server; stopped when dropped.
 pub struct FileServer {
-    port: u16,
+    server: TestServer,
     shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl FileServer {
     /// Starts serving on a free port of 127.0.0.1.
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (thread_shared, thread_stop) = (shared.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !thread_stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => answer(stream, &thread_shared),
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+        let serving = shared.clone();
+        let server = TestServer::start(Connections::OneAtATime, move |request, connection| {
+            answer(&request, connection, &serving)
         });
-        Self { port, shared, stop, thread: Some(thread) }
+        Self { server, shared }
     }
 
     /// The URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}{path}", self.server.base_url())
     }
 
     /// Serves `bytes` at `path`, honouring ranges.
@@ -100,22 +88,10 @@ impl FileServer {
     }
 }
 
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Reads one request from `stream` and answers it.
-fn answer(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let Some(seen) = read_request(&stream) else {
-        return;
-    };
+/// Answers `request` with the file served at its path.
+fn answer(request: &Request, mut connection: Connection, shared: &Shared) {
+    let seen =
+        Seen { path: request.target.clone(), range: request.header("range"), user_agent: request.header("user-agent") };
     shared.seen.lock().unwrap().push(seen.clone());
     let served = {
         let mut files = shared.files.lock().unwrap();
@@ -125,13 +101,11 @@ fn answer(stream: TcpStream, shared: &Shared) {
             this_time
         })
     };
-    let mut stream = stream;
     let _ = match served {
-        None => write_answer(&mut stream, "404 Not Found", &[], b"not found", None),
-        Some(served) => answer_file(&mut stream, &served, seen.range.as_deref()),
+        None => write_answer(&mut connection.stream, "404 Not Found", &[], b"not found", None),
+        Some(served) => answer_file(&mut connection.stream, &served, seen.range.as_deref()),
     };
-    let _ = stream.flush();
-    let _ = stream.shutdown(Shutdown::Both);
+    connection.close();
 }
 
 fn answer_file(stream: &mut TcpStream, served: &Served, range: Option<&str>) -> std::io::Result<()> {
@@ -174,44 +148,4 @@ fn write_shaped(stream: &mut TcpStream, served: &Served) -> std::io::Result<()> 
         std::thread::sleep(pause);
     }
     Ok(())
-}
-
-/// Writes a whole answer, or only `cut_after` bytes of its body.
-fn write_answer(
-    stream: &mut TcpStream,
-    status: &str,
-    headers: &[String],
-    body: &[u8],
-    cut_after: Option<usize>,
-) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
-    for header in headers {
-        head.push_str(header);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&body[..cut_after.unwrap_or(body.len()).min(body.len())])
-}
-
-/// The request line and the headers the tests look at.
-fn read_request(stream: &TcpStream) -> Option<Seen> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let path = line.split_whitespace().nth(1)?.to_string();
-    let (mut range, mut user_agent) = (None, None);
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).ok()? == 0 || header.trim().is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        match name.trim().to_ascii_lowercase().as_str() {
-            "range" => range = Some(value.trim().to_string()),
-            "user-agent" => user_agent = Some(value.trim().to_string()),
-            _ => {}
-        }
-    }
-    Some(Seen { path, range, user_agent })
 }

@@ -6,6 +6,7 @@ mod cups;
 mod http_server;
 mod otlp_receiver;
 mod support;
+mod test_server;
 
 mod app_installers;
 mod apps;

@@ -3,15 +3,11 @@
 //! OpenTelemetry protocol's own messages (opentelemetry-proto), and keeps them with
 //! the request's headers, so a test asserts on what a collector would see.
 //!
-//! Written on `std::net` so it can also hang: accept, read the request, and never
-//! answer. One thread per connection; every answer closes its connection.
+//! On the tests' one accept loop ([`crate::test_server`]), so it can also hang:
+//! accept, read the request, and never answer. One thread per connection.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -20,6 +16,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{Metric, NumberDataPoint, metric, number_data_point};
 use prost::Message;
+
+use crate::test_server::{Connection, Connections, Request, TestServer};
 
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,41 +42,28 @@ pub struct Export {
 struct Shared {
     behavior: Behavior,
     exports: Mutex<Vec<Export>>,
-    stop: AtomicBool,
 }
 
 /// The running receiver; stopped when dropped.
 pub struct OtlpReceiver {
-    port: u16,
+    server: TestServer,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl OtlpReceiver {
     /// Starts on a free port of 127.0.0.1.
     pub fn start(behavior: Behavior) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let port = listener.local_addr().unwrap().port();
-        let shared = Arc::new(Shared { behavior, exports: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared { behavior, exports: Mutex::new(Vec::new()) });
         let serving = shared.clone();
-        let thread = std::thread::spawn(move || {
-            while !serving.stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let shared = serving.clone();
-                        std::thread::spawn(move || answer(stream, &shared));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let server = TestServer::start(Connections::Concurrent, move |request, connection| {
+            answer(request, connection, &serving)
         });
-        Self { port, shared, thread: Some(thread) }
+        Self { server, shared }
     }
 
     /// The base URL, to configure as `otel.endpoint`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.base_url()
     }
 
     /// Every export request so far, in arrival order.
@@ -114,52 +99,17 @@ impl OtlpReceiver {
     }
 }
 
-impl Drop for OtlpReceiver {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn answer(stream: TcpStream, shared: &Shared) {
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let Some(export) = read_request(&mut reader) else { return };
+/// Keeps the export, then answers it as a collector does, or hangs.
+fn answer(request: Request, connection: Connection, shared: &Shared) {
+    let export = Export { path: request.target, headers: request.headers, body: request.body };
     shared.exports.lock().unwrap().push(export);
-    if shared.behavior == Behavior::Hang {
-        while !shared.stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(20));
+    match shared.behavior {
+        Behavior::Hang => connection.hang(),
+        Behavior::Answer => {
+            let content_type = "Content-Type: application/x-protobuf".to_string();
+            connection.answer("200 OK", &[content_type], b"");
         }
-        return;
     }
-    let mut stream = stream;
-    let head =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    let _ = stream.write_all(head.as_bytes());
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Export> {
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let path = line.split_whitespace().nth(1)?.to_string();
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-    }
-    let length = headers.get("content-length").and_then(|length| length.parse().ok()).unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Export { path, headers, body })
 }
 
 /// An attribute value as text (strings as they are, numbers and booleans printed).
@@ -224,4 +174,17 @@ pub fn log_records(exports: &[ExportLogsServiceRequest]) -> Vec<(BTreeMap<String
         }
     }
     all
+}
+
+/// The `agent.drift.changed` records, as (drift.kind, previous, value, run.id).
+pub fn drift_changes(logs: &[ExportLogsServiceRequest]) -> Vec<(String, String, String, Option<String>)> {
+    let records = log_records(logs);
+    let changes = records.iter().filter(|(_, record)| record.event_name == "agent.drift.changed");
+    changes
+        .map(|(_, record)| {
+            let attributes = attributes(&record.attributes);
+            let field = |name: &str| attributes.get(name).cloned().unwrap_or_default();
+            (field("drift.kind"), field("drift.previous"), field("drift.value"), attributes.get("run.id").cloned())
+        })
+        .collect()
 }

@@ -53,11 +53,6 @@ fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
-fn check_in_ok(device: &Device, blueprint: &Path, extra: &[&str]) {
-    let output = device.check_in(blueprint, extra);
-    assert_eq!(code(&output), 0, "stdout: {}\nstderr: {}", text(&output.stdout), text(&output.stderr));
-}
-
 #[test]
 fn managed_plist_keys_changed_by_hand_are_restored_and_counted() {
     let device = Device::new();
@@ -70,7 +65,7 @@ fn managed_plist_keys_changed_by_hand_are_restored_and_counted() {
             { "path": BINARY_PLIST, "key": "Interval", "value": 15 }
         ]
     })));
-    check_in_ok(&device, &blueprint, &[]);
+    device.check_in_ok(&blueprint, &[]);
     let status = device.status();
     let plists = parameter(&status, "managed_plists");
     assert_eq!((plists["status"].as_str(), plists["type"].as_str()), (Some("succeeded"), Some("parameter")));
@@ -79,7 +74,7 @@ fn managed_plist_keys_changed_by_hand_are_restored_and_counted() {
     assert_eq!(read_plist(&binary).get("Keep"), Some(&plist::Value::from("me")));
 
     let before = (identity(&xml), identity(&binary));
-    check_in_ok(&device, &blueprint, &[]);
+    device.check_in_ok(&blueprint, &[]);
     let status = device.status();
     assert_eq!(message(&parameter(&status, "managed_plists")), "compliant: 3 keys as declared");
     assert_eq!(status["drift"]["reapplied"], 0);
@@ -90,7 +85,7 @@ fn managed_plist_keys_changed_by_hand_are_restored_and_counted() {
     edited.insert("AddedByHand".into(), "stays".into());
     plist::Value::Dictionary(edited).to_file_xml(&xml).unwrap();
     write_plist(&binary, &[("Keep", "me".into()), ("Interval", 60_i64.into())], true);
-    check_in_ok(&device, &blueprint, &[]);
+    device.check_in_ok(&blueprint, &[]);
     let status = device.status();
     let plists = parameter(&status, "managed_plists");
     assert_eq!(
@@ -137,7 +132,7 @@ fn a_deleted_managed_file_is_restored_with_its_mode_and_a_changed_mode_is_fixed(
             { "path": "/usr/local/bin/helper", "content_base64": "IyEvYmluL3NoCg==", "mode": "0755" }
         ]
     })));
-    check_in_ok(&device, &blueprint, &[]);
+    device.check_in_ok(&blueprint, &[]);
     let motd = under(&device, "/etc/motd");
     let helper = under(&device, "/usr/local/bin/helper");
     assert_eq!(std::fs::read_to_string(&motd).unwrap(), "Authorized use only.\n");
@@ -145,7 +140,7 @@ fn a_deleted_managed_file_is_restored_with_its_mode_and_a_changed_mode_is_fixed(
     assert_eq!(std::fs::read(&helper).unwrap(), b"#!/bin/sh\n");
 
     let before = identity(&motd);
-    check_in_ok(&device, &blueprint, &[]);
+    device.check_in_ok(&blueprint, &[]);
     let status = device.status();
     assert_eq!(message(&parameter(&status, "managed_files")), "compliant: 2 files as declared");
     assert_eq!(status["drift"]["reapplied"], 0);
@@ -153,7 +148,7 @@ fn a_deleted_managed_file_is_restored_with_its_mode_and_a_changed_mode_is_fixed(
 
     std::fs::remove_file(&motd).unwrap();
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o777)).unwrap();
-    check_in_ok(&device, &blueprint, &[]);
+    device.check_in_ok(&blueprint, &[]);
     let status = device.status();
     let files = parameter(&status, "managed_files");
     assert_eq!(
@@ -182,7 +177,7 @@ fn home_folders_and_world_writable_entries_are_fixed_in_the_daily_check_in_only(
         "folder_permissions": { "folders": ["/Applications"] }
     })));
 
-    check_in_ok(&device, &blueprint, &[]);
+    device.check_in_ok(&blueprint, &[]);
     let status = device.status();
     assert_eq!(status["last_run"]["kind"], "daily");
     assert_eq!(
@@ -195,7 +190,7 @@ fn home_folders_and_world_writable_entries_are_fixed_in_the_daily_check_in_only(
 
     std::fs::set_permissions(&alice, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o777)).unwrap();
-    check_in_ok(&device, &blueprint, &[]);
+    device.check_in_ok(&blueprint, &[]);
     let status = device.status();
     assert_eq!(status["last_run"]["kind"], "recurring");
     for id in ["secure_home_folders", "folder_permissions"] {
@@ -206,7 +201,7 @@ fn home_folders_and_world_writable_entries_are_fixed_in_the_daily_check_in_only(
     assert_eq!(status["drift"]["reapplied"], 0);
     assert_eq!((mode(&alice), mode(&app)), (0o755, 0o777), "a recurring check-in leaves them alone");
 
-    check_in_ok(&device, &blueprint, &["--reset-daily"]);
+    device.check_in_ok(&blueprint, &["--reset-daily"]);
     let status = device.status();
     assert_eq!(status["last_run"]["kind"], "daily");
     assert_eq!(status["drift"]["reapplied"], 2);

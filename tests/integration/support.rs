@@ -5,7 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+use endpoint_agent::paths::AgentPaths;
+use endpoint_agent::plan::CheckinKind;
+use endpoint_agent::state::{Drift, RunRecord, Store, Trigger};
 use serde_json::{Value, json};
+
+/// How long a test waits for something that is bound to come (a file, a run, an
+/// exit, a log line): generous, so that a 2-core machine loaded by a parallel
+/// build meets it; a passing test never waits it out, so it only bounds failures.
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A device with its own root folder.
 pub struct Device {
@@ -69,6 +78,18 @@ impl Device {
         self.run(&arguments)
     }
 
+    /// [`Device::check_in`], asserting it exited 0 (its output shown when not).
+    pub fn check_in_ok(&self, blueprint: &Path, extra: &[&str]) -> Output {
+        let output = self.check_in(blueprint, extra);
+        assert_eq!(code(&output), 0, "stdout: {}\nstderr: {}", text(&output.stdout), text(&output.stderr));
+        output
+    }
+
+    /// The agent's log folder on this device.
+    pub fn log_dir(&self) -> PathBuf {
+        self.root().join("Library/Logs/EndpointAgent")
+    }
+
     /// `agent status --json`, parsed.
     pub fn status(&self) -> Value {
         let output = self.run(&["status", "--json"]);
@@ -89,7 +110,7 @@ impl Device {
             if count == Some(1) {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "{what} was never recorded");
+            assert!(start.elapsed() < PATIENCE, "{what} was never recorded");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -157,7 +178,7 @@ pub fn read_pid(path: &Path) -> i32 {
         if let Ok(pid) = std::fs::read_to_string(path).unwrap_or_default().trim().parse() {
             return pid;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "no pid in {}", path.display());
+        assert!(start.elapsed() < PATIENCE, "no pid in {}", path.display());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -215,5 +236,80 @@ impl Drop for Tmpfs {
         if !unmounted {
             let _ = Command::new("umount").arg("-l").arg(&self.0).status();
         }
+    }
+}
+
+/// `agent run --json` plus `extra` (the configured blueprint, from a tenant or a
+/// file), asserting it ran (exit 0 or 1); the run record.
+pub fn check_in(device: &Device, extra: &[&str]) -> Value {
+    let mut arguments = vec!["run", "--json"];
+    arguments.extend_from_slice(extra);
+    let output = device.run(&arguments);
+    assert!(code(&output) <= 1, "agent run failed: {}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("run JSON: {}", text(&output.stdout)))
+}
+
+/// Every line the agent logged on `device`, as text.
+pub fn logged(device: &Device) -> String {
+    let files = std::fs::read_dir(device.log_dir()).into_iter().flatten().flatten();
+    files.map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default()).collect()
+}
+
+/// The log records with this message, oldest file first, read straight from the
+/// log files (every verb, `agent logs` too, refuses to start on a broken
+/// configuration).
+pub fn logged_records(device: &Device, message: &str) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(device.log_dir())
+        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|file| std::fs::read_to_string(file).unwrap().lines().map(str::to_string).collect::<Vec<_>>())
+        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
+        .filter(|record| record["message"] == message)
+        .collect()
+}
+
+/// The device's state store, opened through the library as the agent opens it.
+pub fn store(device: &Device) -> Store {
+    Store::open(&AgentPaths::under(device.root()).store_file).expect("the device's store opens")
+}
+
+/// A run of blueprint `bp-test` as a check-in begins it, started at `started_at`:
+/// a fresh id, no end, no items yet (`..begun_run(...)` for anything else).
+pub fn begun_run(kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> RunRecord {
+    RunRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind,
+        trigger,
+        started_at,
+        finished_at: None,
+        outcome: None,
+        blueprint_id: Some("bp-test".to_string()),
+        drift: Drift::default(),
+        message: None,
+        parameters: Vec::new(),
+        items: Vec::new(),
+    }
+}
+
+/// Reads with `read` every `every` until `done` holds, and returns what it read
+/// last; fails naming `what` (and showing the last reading) after `limit`.
+pub fn poll<T: std::fmt::Debug>(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    mut read: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let start = Instant::now();
+    loop {
+        let value = read();
+        if done(&value) {
+            return value;
+        }
+        assert!(start.elapsed() < limit, "{what} never got there: {value:#?}");
+        std::thread::sleep(every);
     }
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, log_records, metric, points, resource};
-use crate::support::{Device, code, script, text};
+use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, drift_changes, log_records, metric, points, resource};
+use crate::support::{Device, PATIENCE, code, logged, script, text};
 use crate::tenant::server::TestTenant;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -61,26 +61,6 @@ fn device_id(device: &Device) -> String {
 /// The host name as the kernel has it.
 fn host_name() -> String {
     nix::unistd::gethostname().unwrap().to_string_lossy().into_owned()
-}
-
-/// Every log line the agent wrote on this device.
-fn logged(device: &Device) -> String {
-    let folder = device.root().join("Library/Logs/EndpointAgent");
-    let files = std::fs::read_dir(folder).into_iter().flatten().flatten();
-    files.map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default()).collect()
-}
-
-/// The `agent.drift.changed` records, as (drift.kind, previous, value, run.id).
-fn drift_changes(receiver: &OtlpReceiver) -> Vec<(String, String, String, Option<String>)> {
-    let records = log_records(&receiver.logs());
-    let changes = records.iter().filter(|(_, record)| record.event_name == "agent.drift.changed");
-    changes
-        .map(|(_, record)| {
-            let attributes = crate::otlp_receiver::attributes(&record.attributes);
-            let field = |name: &str| attributes.get(name).cloned().unwrap_or_default();
-            (field("drift.kind"), field("drift.previous"), field("drift.value"), attributes.get("run.id").cloned())
-        })
-        .collect()
 }
 
 #[test]
@@ -200,7 +180,7 @@ fn team_id_is_absent_until_a_blueprint_with_a_team_arrives() {
     assert_eq!(resource(after)["blueprint.id"], "bp-eng");
     assert_eq!(drift(after, "missing_policy"), Some(0));
     assert_eq!(device.status()["drift"]["missing_policy"], false);
-    let changes = drift_changes(&receiver);
+    let changes = drift_changes(&receiver.logs());
     let missing = |previous: &str, value: &str, run: Option<String>| {
         ("missing_policy".into(), previous.into(), value.into(), run)
     };
@@ -229,7 +209,7 @@ fn outdated_client_is_one_only_while_the_blueprint_requires_a_newer_agent() {
     let outdated = |previous: &str, value: &str, run: &str| {
         ("outdated_client".to_string(), previous.to_string(), value.to_string(), Some(run.to_string()))
     };
-    assert_eq!(drift_changes(&receiver), [outdated("0", "1", &run_ids[0]), outdated("1", "0", &run_ids[1])]);
+    assert_eq!(drift_changes(&receiver.logs()), [outdated("0", "1", &run_ids[0]), outdated("1", "0", &run_ids[1])]);
 }
 
 #[test]
@@ -264,7 +244,7 @@ fn stale_token_follows_the_tenant_s_401s() {
     let stale_token = |previous: &str, value: &str, run: &str| {
         ("stale_token".to_string(), previous.to_string(), value.to_string(), Some(run.to_string()))
     };
-    assert_eq!(drift_changes(&receiver), [stale_token("0", "1", &refused[2]), stale_token("1", "0", &accepted)]);
+    assert_eq!(drift_changes(&receiver.logs()), [stale_token("0", "1", &refused[2]), stale_token("1", "0", &accepted)]);
 }
 
 #[test]
@@ -348,15 +328,15 @@ fn a_daemon_stopped_mid_check_in_exports_the_interrupted_run_before_it_exits() {
     }
     command.args(["--set", "timeouts.termination_grace=1s", "--set", "schedule.daily_interval=1h"]);
     let mut daemon = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    device.wait_for_file("child.pid", Duration::from_secs(10));
+    device.wait_for_file("child.pid", PATIENCE);
     let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let start = Instant::now();
     while daemon.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < Duration::from_secs(10), "the daemon did not stop");
+        assert!(start.elapsed() < PATIENCE, "the daemon did not stop");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let metrics = receiver.wait_for_metrics(1, Duration::from_secs(1));
+    let metrics = receiver.wait_for_metrics(1, PATIENCE);
     let runs = points(&metrics[0], "agent.checkin.runs");
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!((runs[0].0["outcome"].as_str(), runs[0].1), ("interrupted", 1));

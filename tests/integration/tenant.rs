@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use server::{Behavior, TestTenant};
 
-use crate::support::{Device, blueprint, code, script, text};
+use crate::support::{Device, blueprint, check_in, code, logged, script, text};
 
 const RESULTS: &str = "/api/v1/agent/results";
 
@@ -50,27 +50,8 @@ fn rotate_token(device: &Device, token: &str) {
     device.write_file(MANAGED_PREFERENCES, &managed_token_plist(token));
 }
 
-/// `agent run --json` (plus `extra`), asserting it ran; the run record.
-pub(crate) fn check_in(device: &Device, extra: &[&str]) -> Value {
-    let mut arguments = vec!["run", "--json"];
-    arguments.extend_from_slice(extra);
-    let output = device.run(&arguments);
-    assert!(code(&output) <= 1, "agent run failed: {}", text(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("run JSON: {}", text(&output.stdout)))
-}
-
 fn runs_recorded(device: &Device) -> usize {
     std::fs::read_to_string(device.root().join("ran.txt")).unwrap_or_default().lines().count()
-}
-
-/// Every line the agent logged, as text.
-pub(crate) fn logged(device: &Device) -> String {
-    let folder = device.root().join("Library/Logs/EndpointAgent");
-    let mut all = String::new();
-    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
-        all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-    }
-    all
 }
 
 /// A URL nothing listens on.

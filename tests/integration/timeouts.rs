@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Device, blueprint, code, is_alive, item, read_pid, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, is_alive, item, read_pid, script, text};
 
 const SCALED: [&str; 4] = ["--set", "timeouts.custom_script=1s", "--set", "timeouts.termination_grace=1s"];
 
@@ -25,7 +25,7 @@ fn run_past_timeout(device: &Device, audit: &str) -> (u64, Vec<i32>) {
 fn assert_all_gone(pids: &[i32]) {
     assert!(!pids.is_empty(), "the script recorded its processes");
     let start = Instant::now();
-    while pids.iter().any(|pid| is_alive(*pid)) && start.elapsed() < Duration::from_secs(2) {
+    while pids.iter().any(|pid| is_alive(*pid)) && start.elapsed() < PATIENCE {
         std::thread::sleep(Duration::from_millis(20));
     }
     for pid in pids {

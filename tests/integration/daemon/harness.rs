@@ -13,10 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
-use crate::support::{Device, blueprint, code, script, text};
-
-/// How long a daemon may take to answer on its socket after being started.
-const START_LIMIT: Duration = Duration::from_secs(10);
+use crate::support::{Device, PATIENCE, blueprint, code, logged_records, poll, script, text};
 
 /// A running `agent daemon` on a scratch device; killed if a test fails midway.
 pub struct Daemon {
@@ -40,7 +37,7 @@ impl Daemon {
         let daemon = Self { child, socket };
         let start = Instant::now();
         while daemon.try_status().is_none() {
-            assert!(start.elapsed() < START_LIMIT, "the daemon never answered on {}", daemon.socket.display());
+            assert!(start.elapsed() < PATIENCE, "the daemon never answered on {}", daemon.socket.display());
             std::thread::sleep(Duration::from_millis(20));
         }
         daemon
@@ -93,7 +90,7 @@ impl Daemon {
     /// SIGTERM, and the exit that must follow within a few seconds.
     pub fn stop(&mut self) -> ExitStatus {
         self.signal(Signal::SIGTERM);
-        self.wait_exit(Duration::from_secs(5)).0
+        self.wait_exit(PATIENCE).0
     }
 }
 
@@ -125,15 +122,7 @@ pub fn runs(device: &Device) -> Vec<Value> {
 
 /// Polls the history until `done` says so (at most `limit`).
 pub fn wait_for_runs(device: &Device, limit: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
-        let runs = runs(device);
-        if done(&runs) {
-            return runs;
-        }
-        assert!(start.elapsed() < limit, "the runs never got there: {runs:#?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll("the runs", limit, Duration::from_millis(100), || runs(device), |runs| done(runs))
 }
 
 pub fn finished(run: &Value) -> bool {
@@ -144,29 +133,13 @@ pub fn time(value: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(value.as_str().expect("a time")).unwrap().with_timezone(&Utc)
 }
 
-/// The log records with this message, read straight from the log files (every
-/// verb, `agent logs` too, refuses to start on a broken configuration).
-pub fn logged(device: &Device, message: &str) -> Vec<Value> {
-    let folder = device.root().join("Library/Logs/EndpointAgent");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|file| std::fs::read_to_string(file).unwrap().lines().map(str::to_string).collect::<Vec<_>>())
-        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
-        .filter(|record| record["message"] == message)
-        .collect()
-}
-
 /// The log records with this message once there are at least `count` of them: the
 /// daemon writes its log through a background writer, so a line may land a moment
 /// after the event it tells of (waits at most `limit`).
 pub fn wait_for_logged(device: &Device, message: &str, count: usize, limit: Duration) -> Vec<Value> {
     let start = Instant::now();
     loop {
-        let records = logged(device, message);
+        let records = logged_records(device, message);
         if records.len() >= count || start.elapsed() >= limit {
             return records;
         }

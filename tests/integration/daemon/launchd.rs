@@ -9,7 +9,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::harness::{Daemon, setting};
-use crate::support::{Device, blueprint, script};
+use crate::support::{Device, PATIENCE, blueprint, script};
 
 #[test]
 fn the_launchd_job_starts_the_daemon_and_waits_longer_than_its_shutdown_deadline() {
@@ -62,7 +62,7 @@ fn logs_follow_prints_the_daemons_lines_as_they_are_written() {
         if let Some(status) = follower.try_wait().unwrap() {
             break status;
         }
-        assert!(start.elapsed() < Duration::from_secs(3), "--follow did not stop on Ctrl-C");
+        assert!(start.elapsed() < PATIENCE, "--follow did not stop on Ctrl-C");
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");

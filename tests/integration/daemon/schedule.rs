@@ -7,9 +7,9 @@ use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 use super::harness::{
-    Daemon, assert_no_overlap, finished, logged, runs, setting, time, timed_blueprint, wait_for_logged, wait_for_runs,
+    Daemon, assert_no_overlap, finished, runs, setting, time, timed_blueprint, wait_for_logged, wait_for_runs,
 };
-use crate::support::{Device, blueprint, script};
+use crate::support::{Device, PATIENCE, blueprint, logged_records, script};
 
 #[test]
 fn scheduled_check_ins_recur_and_the_daily_one_comes_back_without_overlap() {
@@ -19,7 +19,7 @@ fn scheduled_check_ins_recur_and_the_daily_one_comes_back_without_overlap() {
     let settings = ["schedule.recurring_interval=1s", "schedule.daily_interval=3s", &blueprint_file];
     let mut daemon = Daemon::start(&device, &settings);
     let is_daily = |run: &Value| run["kind"] == "daily" && finished(run);
-    let runs = wait_for_runs(&device, Duration::from_secs(8), |runs| {
+    let runs = wait_for_runs(&device, PATIENCE, |runs| {
         runs.iter().filter(|run| is_daily(run)).count() >= 2 && runs.iter().filter(|run| finished(run)).count() >= 4
     });
     assert!(daemon.stop().success());
@@ -48,7 +48,7 @@ fn a_restarted_daemon_keeps_its_schedule() {
     let blueprint_file = setting("blueprint_file", &path);
     let settings = ["schedule.recurring_interval=2s", "schedule.daily_interval=1h", &blueprint_file];
     let mut daemon = Daemon::start(&device, &settings);
-    let first = wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));
+    let first = wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
     assert!(daemon.stop().success());
     let before = runs(&device);
     let last_start = time(&before.last().unwrap()["started_at"]);
@@ -58,7 +58,7 @@ fn a_restarted_daemon_keeps_its_schedule() {
     let next = daemon.status()["next_checkin"].clone();
     assert_eq!(next["kind"], "recurring", "no second daily after a restart: {next}");
     assert!(time(&next["at"]) >= last_start + chrono::Duration::seconds(1), "{next} after {last_start}");
-    let after = wait_for_runs(&device, Duration::from_secs(6), |runs| runs.len() > before.len());
+    let after = wait_for_runs(&device, PATIENCE, |runs| runs.len() > before.len());
     let resumed = &after[before.len()];
     assert_eq!((resumed["kind"].as_str(), resumed["trigger"].as_str()), (Some("recurring"), Some("schedule")));
     assert!(time(&resumed["started_at"]) >= time(&next["at"]), "{resumed} before {next}");
@@ -72,7 +72,7 @@ fn without_a_blueprint_the_daemon_warns_and_waits_for_the_next_slot() {
     std::thread::sleep(Duration::from_millis(2500));
     assert!(daemon.try_status().is_some(), "still serving");
     assert!(daemon.stop().success());
-    let warnings = logged(
+    let warnings = logged_records(
         &device,
         "No blueprint for the scheduled check-in (set blueprint_file or enroll with a tenant); waiting for the next slot.",
     );
@@ -89,17 +89,17 @@ fn sighup_reloads_the_configuration_and_keeps_it_when_the_new_one_is_broken() {
     daemon.signal(Signal::SIGHUP);
     let broken = "SIGHUP: the new configuration is broken; keeping the one in use.";
     let start = Instant::now();
-    while logged(&device, broken).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(5), "the broken configuration was not reported");
+    while logged_records(&device, broken).is_empty() {
+        assert!(start.elapsed() < PATIENCE, "the broken configuration was not reported");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(logged(&device, broken)[0]["error"].as_str().unwrap().contains("schedule.recurring_interval"));
+    assert!(logged_records(&device, broken)[0]["error"].as_str().unwrap().contains("schedule.recurring_interval"));
 
     // A fixed configuration applies at once: the owed daily check-in now has a blueprint.
     let path = device.write_blueprint(&blueprint(vec![script("quick", "Quick", "#!/bin/sh\nexit 0\n")]));
     device.write_file(dropin, &json!({ "blueprint_file": path }).to_string());
     daemon.signal(Signal::SIGHUP);
-    let runs = wait_for_runs(&device, Duration::from_secs(5), |runs| runs.first().is_some_and(finished));
+    let runs = wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
     assert_eq!((runs[0]["kind"].as_str(), runs[0]["outcome"].as_str()), (Some("daily"), Some("succeeded")));
     let reloaded = wait_for_logged(
         &device,

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::harness::{Daemon, logged};
-use crate::support::Device;
+use super::harness::Daemon;
+use crate::support::{Device, logged_records};
 use crate::tenant::self_update::{MARKER, installer, offering};
 
 #[test]
@@ -17,10 +17,10 @@ fn after_installing_a_newer_agent_the_daemon_exits_0_by_itself_to_restart_onto_i
     let (status, _) = daemon.wait_exit(Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
 
-    let exiting = logged(&device, "Agent updated to 99.0.0; exiting so launchd starts the new binary.");
+    let exiting = logged_records(&device, "Agent updated to 99.0.0; exiting so launchd starts the new binary.");
     assert_eq!(exiting.len(), 1, "one exit, logged once");
     assert_eq!(exiting[0]["agent_version"], "99.0.0", "{:#}", exiting[0]);
-    assert_eq!(logged(&device, "Daemon stopped.").len(), 1);
+    assert_eq!(logged_records(&device, "Daemon stopped.").len(), 1);
     assert!(!daemon.socket.exists(), "the socket is removed");
     assert!(!device.root().join(MARKER).exists());
     let status = device.status();

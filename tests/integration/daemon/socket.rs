@@ -10,10 +10,12 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::harness::{
-    Daemon, assert_interrupted, assert_no_overlap, finished, hanging_blueprint, logged, runs, setting, timed_blueprint,
+    Daemon, assert_interrupted, assert_no_overlap, finished, hanging_blueprint, runs, setting, timed_blueprint,
     wait_for_logged, wait_for_runs,
 };
-use crate::support::{Device, blueprint, code, is_alive, read_pid, running_as_root, script, text};
+use crate::support::{
+    Device, PATIENCE, blueprint, code, is_alive, logged_records, read_pid, running_as_root, script, text,
+};
 
 #[test]
 fn agent_run_while_the_daemon_is_busy_waits_then_runs_in_the_daemon() {
@@ -22,7 +24,7 @@ fn agent_run_while_the_daemon_is_busy_waits_then_runs_in_the_daemon() {
     let blueprint_file = setting("blueprint_file", &path);
     let daemon =
         Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
-    device.wait_for_file("started", Duration::from_secs(10));
+    device.wait_for_file("started", PATIENCE);
 
     let refused = device.run(&["run", "--no-wait"]);
     assert_eq!(code(&refused), 3, "{}", text(&refused.stderr));
@@ -45,7 +47,7 @@ fn agent_run_while_the_daemon_is_busy_waits_then_runs_in_the_daemon() {
         runs.iter().map(|run| (run["kind"].as_str().unwrap(), run["trigger"].as_str().unwrap())).collect();
     assert_eq!(kinds, [("daily", "schedule"), ("recurring", "cli")]);
     assert_eq!(assert_no_overlap(&device), 2);
-    let requests = wait_for_logged(&device, "Check-in requested over the control socket.", 2, Duration::from_secs(10));
+    let requests = wait_for_logged(&device, "Check-in requested over the control socket.", 2, PATIENCE);
     assert_eq!(requests.len(), 2, "{requests:#?}");
     assert!(requests.iter().all(|record| record["peer_uid"] == 0), "{requests:#?}");
 }
@@ -57,7 +59,7 @@ fn reset_daily_through_the_daemon_makes_the_run_daily() {
     let blueprint_file = setting("blueprint_file", &path);
     let _daemon =
         Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
-    wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));
+    wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
 
     assert_eq!(code(&device.run(&["run"])), 0);
     let output = device.run(&["run", "--reset-daily", "--json"]);
@@ -76,10 +78,10 @@ fn ctrl_c_on_agent_run_stops_its_check_in_in_the_daemon_which_carries_on() {
     let blueprint_file = setting("blueprint_file", &quick);
     let daemon =
         Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
-    wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));
+    wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
     let cli =
         device.spawn(&["run", "--blueprint", hanging.to_str().unwrap(), "--set", "timeouts.termination_grace=1s"]);
-    let child = read_pid(&device.wait_for_file("child.pid", Duration::from_secs(10)));
+    let child = read_pid(&device.wait_for_file("child.pid", PATIENCE));
     kill(Pid::from_raw(cli.id() as i32), Signal::SIGINT).unwrap();
     let output = cli.wait_with_output().unwrap();
     assert_eq!(code(&output), 1, "{}{}", text(&output.stdout), text(&output.stderr));
@@ -88,7 +90,7 @@ fn ctrl_c_on_agent_run_stops_its_check_in_in_the_daemon_which_carries_on() {
     assert!(text(&output.stdout).contains("Check-in interrupted"), "{}", text(&output.stdout));
     let start = Instant::now();
     while is_alive(child) {
-        assert!(start.elapsed() < Duration::from_secs(5), "the item's child outlived the interruption");
+        assert!(start.elapsed() < PATIENCE, "the item's child outlived the interruption");
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_interrupted(&device, &["failed", "not_run"]);
@@ -125,10 +127,10 @@ fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
     assert_eq!(code(&output), 1, "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("only takes requests from root"), "{}", text(&output.stderr));
     let refusal = "Refused a control connection: only root may use the control socket.";
-    let refusals = wait_for_logged(&device, refusal, 1, Duration::from_secs(10));
+    let refusals = wait_for_logged(&device, refusal, 1, PATIENCE);
     assert_eq!(refusals.len(), 1, "{refusals:#?}");
     assert_eq!(refusals[0]["peer_uid"], 65534);
-    assert!(logged(&device, "Check-in requested over the control socket.").is_empty());
+    assert!(logged_records(&device, "Check-in requested over the control socket.").is_empty());
     assert!(daemon.try_status().is_some(), "the daemon still serves root");
 }
 
@@ -148,7 +150,7 @@ fn a_bad_blueprint_sent_to_the_daemon_is_bad_input_named_by_file_and_key() {
         stderr.contains(&format!("{}: key \"library_items[0].type\"", device.root().join("bad.json").display())),
         "{stderr}"
     );
-    let requests = wait_for_logged(&device, "Check-in requested over the control socket.", 1, Duration::from_secs(10));
+    let requests = wait_for_logged(&device, "Check-in requested over the control socket.", 1, PATIENCE);
     assert_eq!(requests.len(), 1, "{requests:#?}");
     assert!(runs(&device).is_empty(), "nothing ran");
 }

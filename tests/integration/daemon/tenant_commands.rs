@@ -2,12 +2,10 @@
 //! trigger `tenant` right after the one that received it, `dailycheckin` runs the
 //! daily one, and a tenant that asks on every check-in gets no loop.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use super::harness::{Daemon, finished, logged, runs, time, wait_for_runs};
-use crate::support::Device;
+use super::harness::{Daemon, finished, runs, time, wait_for_runs};
+use crate::support::{Device, PATIENCE, logged_records};
 use crate::tenant::server::TestTenant;
 use crate::tenant::{configure, counting_blueprint};
 
@@ -27,7 +25,7 @@ fn a_blankpush_on_every_check_in_gives_one_tenant_check_in_after_each_scheduled_
     configure(&device, &tenant.url(), "tok-1");
     tenant.change(|state| state.every_checkin = vec!["blankpush".to_string()]);
     let mut daemon = Daemon::start(&device, &["schedule.recurring_interval=3s", "schedule.daily_interval=1h"]);
-    wait_for_runs(&device, Duration::from_secs(20), |runs| runs.iter().filter(|run| finished(run)).count() >= 5);
+    wait_for_runs(&device, PATIENCE, |runs| runs.iter().filter(|run| finished(run)).count() >= 5);
     assert!(daemon.stop().success());
     let runs = runs(&device);
 
@@ -50,12 +48,12 @@ fn a_blankpush_on_every_check_in_gives_one_tenant_check_in_after_each_scheduled_
             >= chrono::Duration::milliseconds(1500),
         "the blankpush received during the tenant check-in waited for the schedule: {runs:#?}"
     );
-    let deferred = logged(
+    let deferred = logged_records(
         &device,
         "The tenant asked for a check-in during one it asked for; not starting another at once, the next scheduled check-in serves it.",
     );
     assert!(!deferred.is_empty());
-    assert!(!logged(&device, "This check-in is the one the tenant asked for.").is_empty());
+    assert!(!logged_records(&device, "This check-in is the one the tenant asked for.").is_empty());
     // One tenant check-in per run, plus perhaps one the stop called off before its run began.
     let checkins = tenant.seen_at("/api/v1/agent/checkin").len();
     assert!((runs.len()..=runs.len() + 1).contains(&checkins), "{checkins} tenant check-ins for {} runs", runs.len());
@@ -67,9 +65,9 @@ fn a_dailycheckin_runs_the_daily_check_in_with_trigger_tenant_right_after() {
     let tenant = TestTenant::start("tok-1", counting_blueprint(&device));
     configure(&device, &tenant.url(), "tok-1");
     let mut daemon = Daemon::start(&device, &["schedule.recurring_interval=2s", "schedule.daily_interval=1h"]);
-    wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));
+    wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
     tenant.change(|state| state.commands = vec![json!({"id": "cmd-daily", "type": "dailycheckin"})]);
-    let runs = wait_for_runs(&device, Duration::from_secs(15), |runs| {
+    let runs = wait_for_runs(&device, PATIENCE, |runs| {
         let daily_by_tenant = runs.iter().position(|run| kind_and_trigger(run) == ("daily", "tenant"));
         daily_by_tenant.is_some_and(|at| runs.len() > at + 1 && finished(&runs[at + 1]))
     });
@@ -99,11 +97,11 @@ fn a_dailycheckin_received_during_a_tenant_check_in_makes_the_next_scheduled_one
     let tenant = TestTenant::start("tok-1", counting_blueprint(&device));
     configure(&device, &tenant.url(), "tok-1");
     let mut daemon = Daemon::start(&device, &["schedule.recurring_interval=3s", "schedule.daily_interval=1h"]);
-    wait_for_runs(&device, Duration::from_secs(10), |runs| runs.first().is_some_and(finished));
+    wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
     let push = json!({"id": "cmd-push", "type": "blankpush"});
     let daily = json!({"id": "cmd-daily", "type": "dailycheckin"});
     tenant.change(|state| state.next_checkins = [vec![push], vec![daily]].into());
-    wait_for_runs(&device, Duration::from_secs(20), |runs| runs.len() >= 4 && runs.iter().all(finished));
+    wait_for_runs(&device, PATIENCE, |runs| runs.len() >= 4 && runs.iter().all(finished));
     assert!(daemon.stop().success());
     let runs = runs(&device);
 

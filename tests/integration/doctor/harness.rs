@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use endpoint_agent::inventory::Inventory;
 use endpoint_agent::paths::AgentPaths;
 use endpoint_agent::plan::CheckinKind;
-use endpoint_agent::state::{Drift, RunOutcome, RunRecord, Store, Trigger};
+use endpoint_agent::state::{Drift, RunOutcome, Trigger};
 use serde_json::{Value, json};
 
-use crate::support::{Device, code, text};
+use crate::support::{Device, begun_run, code, store, text};
 
 /// A fixture of the repository, by its path under `tests/fixtures`.
 pub fn fixture(relative: &str) -> PathBuf {
@@ -104,20 +104,8 @@ pub fn assert_check(report: &Value, name: &str, verdict: &str, value: &str) {
 /// Records a finished recurring check-in that started at `started_at`, as the
 /// agent's store does.
 pub fn record_check_in(device: &Device, started_at: DateTime<Utc>) {
-    let store = Store::open(&AgentPaths::under(device.root()).store_file).unwrap();
-    let run = RunRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        kind: CheckinKind::Recurring,
-        trigger: Trigger::Schedule,
-        started_at,
-        finished_at: None,
-        outcome: None,
-        blueprint_id: Some("bp-test".to_string()),
-        drift: Drift::default(),
-        message: None,
-        parameters: Vec::new(),
-        items: Vec::new(),
-    };
+    let store = store(device);
+    let run = begun_run(CheckinKind::Recurring, Trigger::Schedule, started_at);
     store.begin_run(&run, std::process::id()).unwrap();
     let finished = started_at + chrono::TimeDelta::seconds(3);
     store.finish_run(&run.id, finished, RunOutcome::Succeeded, &Drift::default()).unwrap();

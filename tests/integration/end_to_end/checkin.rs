@@ -4,9 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::harness::{TOKEN, Tenant, check_in, enroll, run_id};
-use crate::daemon::harness::logged;
-use crate::support::{Device, blueprint, script};
+use super::harness::{TOKEN, Tenant, enroll, run_id};
+use crate::support::{Device, blueprint, check_in, logged_records, script};
 
 /// A blueprint whose one script appends a line to `ran.txt` under the root.
 fn counting_blueprint(id: &str) -> Value {
@@ -26,7 +25,7 @@ fn an_enrolled_agent_checks_in_and_its_results_and_device_record_arrive_then_an_
     let tenant = Tenant::start(counting_blueprint("bp-e2e"));
     enroll(&device, &tenant.url(), TOKEN);
 
-    let first = check_in(&device);
+    let first = check_in(&device, &[]);
     assert_eq!((&first["outcome"], &first["kind"]), (&json!("succeeded"), &json!("daily")), "{first:#}");
     assert_eq!(first["blueprint_id"], "bp-e2e", "the blueprint came from the tenant");
     assert_eq!(runs_recorded(&device), 1);
@@ -49,10 +48,10 @@ fn an_enrolled_agent_checks_in_and_its_results_and_device_record_arrive_then_an_
     assert_eq!(seen["verified"], false, "{seen:#}");
     assert_eq!(seen["not_verified_because"], json!(["no inventory has said the MDM profile is installed"]));
 
-    let second = check_in(&device);
+    let second = check_in(&device, &[]);
     assert_eq!((&second["outcome"], &second["kind"]), (&json!("succeeded"), &json!("recurring")));
     assert_eq!(runs_recorded(&device), 2, "the saved blueprint was enforced on the 304");
-    assert_eq!(logged(&device, "The blueprint is unchanged (304); using the saved one.").len(), 1);
+    assert_eq!(logged_records(&device, "The blueprint is unchanged (304); using the saved one.").len(), 1);
     let again = tenant.device();
     assert_eq!(again["blueprint_sent_at"], seen["blueprint_sent_at"], "a 304 sends nothing: {again:#}");
     assert_eq!(again["blueprint_etag"], seen["blueprint_etag"]);
@@ -67,7 +66,7 @@ fn a_changed_blueprint_is_sent_again_and_enforced() {
     let device = Device::new();
     let mut tenant = Tenant::start(counting_blueprint("bp-one"));
     enroll(&device, &tenant.url(), TOKEN);
-    assert_eq!(check_in(&device)["blueprint_id"], "bp-one");
+    assert_eq!(check_in(&device, &[])["blueprint_id"], "bp-one");
     let before = tenant.device();
 
     let marker = script("li-marker", "Leave a marker", "#!/bin/sh\ntouch \"$AGENT_ROOT/marker\"\n");
@@ -76,10 +75,10 @@ fn a_changed_blueprint_is_sent_again_and_enforced() {
         changed["library_items"].as_array_mut().unwrap().push(marker);
         seed.blueprint = Some(changed);
     });
-    let run = check_in(&device);
+    let run = check_in(&device, &[]);
     assert_eq!(run["blueprint_id"], "bp-two", "{run:#}");
     assert!(device.root().join("marker").exists(), "the new item ran");
-    assert_eq!(logged(&device, "Received a new blueprint.").len(), 2);
+    assert_eq!(logged_records(&device, "Received a new blueprint.").len(), 2);
     let after = tenant.device();
     assert_eq!(after["blueprint_id"], "bp-two");
     assert_ne!(after["blueprint_etag"], before["blueprint_etag"]);

@@ -8,13 +8,10 @@ use std::time::{Duration, Instant};
 use endpoint_tenant::{RunningTenant, Seed, Settings};
 use serde_json::{Value, json};
 
-use crate::support::{Device, code, text};
+use crate::support::{Device, PATIENCE, code, poll, text};
 
 /// The tenant-wide token the tenant starts with (and the devices API is read with).
 pub const TOKEN: &str = "e2e-tenant-token";
-
-/// How long a restart may wait for its old port to be free again.
-const REBIND_LIMIT: Duration = Duration::from_secs(5);
 
 /// A reference tenant running in this process, shut down when dropped.
 pub struct Tenant {
@@ -77,7 +74,7 @@ impl Tenant {
             match TcpListener::bind(self.address) {
                 Ok(listener) => break listener,
                 Err(error) => {
-                    assert!(start.elapsed() < REBIND_LIMIT, "cannot listen on {} again: {error}", self.address)
+                    assert!(start.elapsed() < PATIENCE, "cannot listen on {} again: {error}", self.address)
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -155,15 +152,7 @@ impl Tenant {
         read: impl Fn(&Self) -> T,
         done: impl Fn(&T) -> bool,
     ) -> T {
-        let start = Instant::now();
-        loop {
-            let value = read(self);
-            if done(&value) {
-                return value;
-            }
-            assert!(start.elapsed() < limit, "the tenant never got there: {value:#?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll("the tenant", limit, Duration::from_millis(100), || read(self), done)
     }
 }
 
@@ -179,13 +168,6 @@ impl Drop for Tenant {
 pub fn enroll(device: &Device, url: &str, token: &str) {
     let output = crate::support::enroll(device, url, token);
     assert_eq!(code(&output), 0, "enroll failed: {}", text(&output.stderr));
-}
-
-/// `agent run --json`, asserting it ran (exit 0 or 1); the run record.
-pub fn check_in(device: &Device) -> Value {
-    let output = device.run(&["run", "--json"]);
-    assert!(code(&output) <= 1, "agent run failed: {}", text(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("run JSON: {}", text(&output.stdout)))
 }
 
 /// The run's id.

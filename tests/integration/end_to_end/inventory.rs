@@ -7,8 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 
-use super::harness::{TOKEN, Tenant, check_in, enroll};
-use crate::support::{Device, blueprint, script};
+use super::harness::{TOKEN, Tenant, enroll};
+use crate::support::{Device, blueprint, check_in, script};
 
 /// Points the device's `profiles` at a stand-in printing an enrolled Mac's
 /// profile list (`profiles -C -o stdout-xml`) and enrollment status, through a
@@ -34,7 +34,7 @@ fn the_daily_inventory_reaches_the_tenant_and_the_device_turns_verified() {
     enroll(&device, &tenant.url(), TOKEN);
     enrolled_mac_profiles(&device);
 
-    let daily = check_in(&device);
+    let daily = check_in(&device, &[]);
     assert_eq!((&daily["kind"], &daily["outcome"]), (&json!("daily"), &json!("succeeded")), "{daily:#}");
     let inventories = tenant.reports("inventory");
     assert_eq!(inventories.len(), 1, "{inventories:#?}");
@@ -56,15 +56,15 @@ fn the_daily_inventory_reaches_the_tenant_and_the_device_turns_verified() {
     assert_eq!(seen["out_of_control"], true, "{seen:#}");
     assert_eq!(seen["out_of_control_because"], json!(["MDM profile expired (enrolled more than 2 years ago)"]));
 
-    assert_eq!(check_in(&device)["kind"], "recurring");
+    assert_eq!(check_in(&device, &[])["kind"], "recurring");
     assert_eq!(tenant.reports("inventory").len(), 1, "a recurring check-in sends no inventory");
 
     tenant.queue_action(&tenant.device_id(), "updateinventory");
-    assert_eq!(check_in(&device)["kind"], "recurring", "the command arrives in a recurring check-in");
+    assert_eq!(check_in(&device, &[])["kind"], "recurring", "the command arrives in a recurring check-in");
     let inventories = tenant.reports("inventory");
     assert_eq!(inventories.len(), 2, "updateinventory sends one at once: {inventories:#?}");
     assert_ne!(inventories[1]["report_id"], inventories[0]["report_id"]);
-    check_in(&device);
+    check_in(&device, &[]);
     assert_eq!(tenant.reports("inventory").len(), 2, "one inventory per command");
 }
 

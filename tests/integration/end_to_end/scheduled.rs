@@ -3,13 +3,11 @@
 //! every run's results arrive once and in order, and a queued `dailycheckin` makes
 //! the check-in after the one that took it daily.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use super::harness::{TOKEN, Tenant, enroll, run_id};
 use crate::daemon::harness::{Daemon, finished, runs};
-use crate::support::{Device, blueprint, script};
+use crate::support::{Device, PATIENCE, blueprint, script};
 
 #[test]
 fn a_daemon_checks_in_on_its_schedule_and_a_queued_daily_comes_right_after_the_check_in_that_took_it() {
@@ -18,12 +16,12 @@ fn a_daemon_checks_in_on_its_schedule_and_a_queued_daily_comes_right_after_the_c
     enroll(&device, &tenant.url(), TOKEN);
     let mut daemon = Daemon::start(&device, &["schedule.recurring_interval=1s", "schedule.daily_interval=1h"]);
     let known = |tenant: &Tenant| tenant.get("/api/v1/devices")["devices"].as_array().map_or(0, Vec::len);
-    tenant.wait_for(Duration::from_secs(10), known, |count| *count == 1);
-    tenant.wait_for(Duration::from_secs(10), Tenant::result_run_ids, |ids| ids.len() >= 2);
+    tenant.wait_for(PATIENCE, known, |count| *count == 1);
+    tenant.wait_for(PATIENCE, Tenant::result_run_ids, |ids| ids.len() >= 2);
 
     let queued = tenant.queue_action(&tenant.device_id(), "dailycheckin");
     let is_daily = |checkin: &Value| checkin["kind"] == "daily";
-    let checkins = tenant.wait_for(Duration::from_secs(10), Tenant::checkins, |checkins| {
+    let checkins = tenant.wait_for(PATIENCE, Tenant::checkins, |checkins| {
         checkins.iter().filter(|checkin| is_daily(checkin)).count() >= 2
     });
     assert!(daemon.stop().success());

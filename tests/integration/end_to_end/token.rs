@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use super::harness::{TOKEN, Tenant, check_in, enroll, run_id};
-use crate::support::{Device, blueprint, code, script, text};
+use super::harness::{TOKEN, Tenant, enroll, run_id};
+use crate::support::{Device, blueprint, check_in, code, script, text};
 
 const ROTATED: &str = "e2e-rotated-token";
 
@@ -14,11 +14,11 @@ fn three_refused_check_ins_show_stale_token_until_the_device_is_enrolled_with_th
     let device = Device::new();
     let mut tenant = Tenant::start(blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")]));
     enroll(&device, &tenant.url(), TOKEN);
-    let mut expected = vec![run_id(&check_in(&device))];
+    let mut expected = vec![run_id(&check_in(&device, &[]))];
 
     tenant.restart(|seed| seed.tokens = vec![ROTATED.to_string()]);
     for round in 1..=3 {
-        let run = check_in(&device);
+        let run = check_in(&device, &[]);
         assert_eq!(run["outcome"], "succeeded", "the saved blueprint still runs: {run:#}");
         assert_eq!(run["drift"]["stale_token"], round == 3, "after {round} refused check-ins: {run:#}");
         assert_eq!(device.status()["drift"]["stale_token"], round == 3);
@@ -28,7 +28,7 @@ fn three_refused_check_ins_show_stale_token_until_the_device_is_enrolled_with_th
     assert_eq!(tenant.result_run_ids(), expected[..1]);
 
     enroll(&device, &tenant.url(), ROTATED);
-    let run = check_in(&device);
+    let run = check_in(&device, &[]);
     assert_eq!(run["drift"]["stale_token"], false, "{run:#}");
     assert_eq!(device.status()["drift"]["stale_token"], false);
     expected.push(run_id(&run));
@@ -53,7 +53,7 @@ fn a_device_enrolled_with_a_wrong_token_says_why_it_has_no_blueprint_and_shows_s
     assert_eq!(tenant.get("/api/v1/devices")["devices"], json!([]), "the tenant recorded nothing");
 
     enroll(&device, &tenant.url(), TOKEN);
-    let run = check_in(&device);
+    let run = check_in(&device, &[]);
     assert_eq!((&run["outcome"], &run["drift"]["stale_token"]), (&json!("succeeded"), &json!(false)), "{run:#}");
     assert_eq!(device.status()["drift"]["stale_token"], false);
     assert_eq!(tenant.result_run_ids(), [run_id(&run)]);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::User;
 use serde_json::Value;
 
-use crate::support::{Device, blueprint, code, running_as_root, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, running_as_root, script, text};
 
 const SUPPORT: &str = "Library/Application Support/EndpointAgent";
 const MANAGED_PREFERENCES: &str = "Library/Managed Preferences/io.endpointagent.agent.plist";
@@ -187,7 +187,7 @@ fn mode(path: &Path) -> u32 {
 fn wait_for(path: &Path) {
     let start = Instant::now();
     while !path.exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "{} never appeared", path.display());
+        assert!(start.elapsed() < PATIENCE, "{} never appeared", path.display());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -206,8 +206,7 @@ fn state_and_log_folders_another_user_made_first_become_the_agents_own() {
         nix::unistd::chown(folder, Some(nobody.uid), None).unwrap();
     }
     let blueprint_file = device.write_blueprint(&blueprint(vec![script("li-1", "Pass", "#!/bin/sh\nexit 0\n")]));
-    let output = device.check_in(&blueprint_file, &[]);
-    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    device.check_in_ok(&blueprint_file, &[]);
     for (folder, expected) in [(&state, 0o700), (&logs, 0o750)] {
         let metadata = std::fs::metadata(folder).unwrap();
         assert_eq!(metadata.uid(), 0, "{} belongs to the agent, not nobody", folder.display());

@@ -123,8 +123,7 @@ fn a_symlink_at_a_managed_file_is_replaced_never_followed() {
     let path = device.write_blueprint(&with_parameters(json!({
         "managed_files": [{ "path": "/etc/motd", "content": "Authorized use only.\n", "mode": "0644" }]
     })));
-    let output = device.check_in(&path, &[]);
-    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    device.check_in_ok(&path, &[]);
     let metadata = std::fs::symlink_metadata(&file).unwrap();
     assert!(metadata.file_type().is_file(), "the link was replaced by a file");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "Authorized use only.\n");
@@ -180,8 +179,7 @@ fn a_zip_entry_loses_its_set_id_and_world_write_bits() {
         writer.write_all(b"#!/bin/sh\n").unwrap();
     });
     let path = zip_app_blueprint(&device, &server, zip);
-    let output = device.check_in(&path, &[]);
-    assert_eq!(code(&output), 0, "{}{}", text(&output.stdout), text(&output.stderr));
+    device.check_in_ok(&path, &[]);
     let helper = installed_app(&device).join("Contents/MacOS/helper");
     let mode = std::fs::metadata(helper).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o775, "set-user-id, set-group-id and world-write are cleared, got {mode:o}");
@@ -220,8 +218,7 @@ fn a_special_managed_file_mode_needs_allow_special_modes() {
     let mut allowed = entry;
     allowed["allow_special_modes"] = json!(true);
     let path = device.write_blueprint(&with_parameters(json!({ "managed_files": [allowed] })));
-    let output = device.check_in(&path, &[]);
-    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    device.check_in_ok(&path, &[]);
     let mode = std::fs::metadata(device.root().join("usr/local/bin/tool")).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o4755);
 }

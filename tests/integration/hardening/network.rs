@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use crate::app_fixtures::{app_zip, auto_app, custom_app, recorded, sha256, stand_in};
 use crate::http_server::{FileServer, Served};
-use crate::support::{Device, blueprint, code, enroll, script, text};
+use crate::support::{Device, blueprint, code, enroll, logged, script, text};
 use crate::tenant::self_update::{installer, offering};
 use crate::tenant::server::TestTenant;
-use crate::tenant::{configure, counting_blueprint, logged};
+use crate::tenant::{configure, counting_blueprint};
 
 /// The proxy variables reqwest (and curl) read.
 const PROXY_VARIABLES: [&str; 6] = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];
@@ -410,7 +410,7 @@ fn enroll_reads_the_token_from_a_file_or_standard_input_and_stores_it() {
         value.as_dictionary().unwrap().get("tenant.token").and_then(plist::Value::as_string).map(str::to_string)
     };
     assert_eq!(stored(&device).as_deref(), Some(TOKEN), "one trailing newline is dropped");
-    assert_eq!(crate::tenant::check_in(&device, &[])["outcome"], "succeeded");
+    assert_eq!(crate::support::check_in(&device, &[])["outcome"], "succeeded");
 
     let piped = Device::new();
     let mut child = piped

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::{Device, blueprint, code, script, text};
+use crate::support::{Device, blueprint, check_in, code, logged, script, text};
 use crate::tenant::server::TestTenant;
-use crate::tenant::{check_in, configure, counting_blueprint, dead_url};
+use crate::tenant::{configure, counting_blueprint, dead_url};
 
 const DEEP: usize = 100_000;
 const SUPPORT: &str = "Library/Application Support/EndpointAgent";
@@ -127,13 +127,6 @@ fn a_deep_saved_blueprint_is_refused_naming_it_while_the_tenant_is_down() {
     configure(&device, &dead_url(), "tok-1");
     let saved = device.write_file(&format!("{SUPPORT}/state/blueprint.json"), &deep_xml_plist());
     refused(&device, &["run"], &[saved.to_str().unwrap(), TOO_DEEP]);
-}
-
-/// Every line the agent logged, as text.
-fn logged(device: &Device) -> String {
-    let folder = device.root().join("Library/Logs/EndpointAgent");
-    let files = std::fs::read_dir(folder).into_iter().flatten().flatten();
-    files.map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default()).collect()
 }
 
 #[test]

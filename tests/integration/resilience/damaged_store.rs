@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use crate::daemon::harness::{Daemon, setting};
 use crate::end_to_end::harness::{TOKEN, Tenant, enroll};
 use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, resource};
-use crate::support::{Device, blueprint, code, text};
-use crate::tenant::logged;
+use crate::support::{Device, PATIENCE, blueprint, code, logged, text};
 
 /// An item run once per device, one run every check-in (each counting its runs
 /// in a file under the root), and one with enough output to fill several pages
@@ -234,7 +233,7 @@ fn the_daemon_checks_in_at_once_to_rebuild_a_damaged_store() {
     let mut daemon = Daemon::start(&device, &settings);
     let start = std::time::Instant::now();
     while device.status()["last_run"]["drift"]["store_rebuilt"] != true {
-        assert!(start.elapsed() < std::time::Duration::from_secs(20), "never rebuilt: {:#}", device.status());
+        assert!(start.elapsed() < PATIENCE, "never rebuilt: {:#}", device.status());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     daemon.stop();
@@ -250,7 +249,7 @@ fn the_rebuild_is_exported_as_drift_under_the_same_device_id() {
     let receiver = OtlpReceiver::start(Behavior::Answer);
     let endpoint = format!("otel.endpoint={}", receiver.endpoint());
     run(&device, &path, &["--set", &endpoint]);
-    let metrics = receiver.wait_for_metrics(1, std::time::Duration::from_secs(10));
+    let metrics = receiver.wait_for_metrics(1, PATIENCE);
     assert_eq!(drift(&metrics[0], "store_rebuilt"), Some(1));
     assert_eq!(resource(&metrics[0]).get("device.id"), Some(&device_id));
 }

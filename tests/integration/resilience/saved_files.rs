@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
-use crate::support::{Device, code, text};
+use crate::support::{Device, check_in, code, logged, text};
 use crate::tenant::self_update::{bare_installer, offering};
 use crate::tenant::server::TestTenant;
-use crate::tenant::{check_in, configure, counting_blueprint, dead_url, logged};
+use crate::tenant::{configure, counting_blueprint, dead_url};
 
 const BLUEPRINT: &str = "/api/v1/agent/blueprint";
 const DAMAGE_LOGGED: &str = "The saved blueprint is damaged";

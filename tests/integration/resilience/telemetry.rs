@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
 use crate::daemon::harness::Daemon;
-use crate::otlp_receiver::{Behavior, OtlpReceiver, attributes, drift, log_records, points, resource};
-use crate::support::{Device, code, text};
+use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, drift_changes, log_records, points, resource};
+use crate::support::{Device, PATIENCE, code, text};
 
 /// `otel.endpoint=…` for `receiver`.
 fn endpoint(receiver: &OtlpReceiver) -> String {
@@ -46,19 +45,6 @@ fn assert_missing_policy(device: &Device, metrics: &ExportMetricsServiceRequest)
     assert!(!attributes.contains_key("team.id") && !attributes.contains_key("blueprint.id"), "{attributes:#?}");
     assert_eq!(attributes["device.id"], device_id(device));
     assert_eq!(attributes["service.name"], "endpoint-agent");
-}
-
-/// The `agent.drift.changed` records, as (drift.kind, previous, value, run.id).
-fn drift_changes(logs: &[ExportLogsServiceRequest]) -> Vec<(String, String, String, Option<String>)> {
-    let records = log_records(logs);
-    let changes = records.iter().filter(|(_, record)| record.event_name == "agent.drift.changed");
-    changes
-        .map(|(_, record)| {
-            let attributes = attributes(&record.attributes);
-            let field = |name: &str| attributes.get(name).cloned().unwrap_or_default();
-            (field("drift.kind"), field("drift.previous"), field("drift.value"), attributes.get("run.id").cloned())
-        })
-        .collect()
 }
 
 #[test]
@@ -114,12 +100,12 @@ fn the_daemon_s_scheduled_check_in_with_no_blueprint_exports_missing_policy() {
     let receiver = OtlpReceiver::start(Behavior::Answer);
     let mut daemon = Daemon::start(&device, &[&endpoint(&receiver), "schedule.daily_interval=1h"]);
     // Sent by the scheduled check-in itself, while the daemon runs on.
-    let metrics = receiver.wait_for_metrics(1, Duration::from_secs(10));
+    let metrics = receiver.wait_for_metrics(1, PATIENCE);
     assert!(daemon.try_status().is_some(), "the daemon is still running");
     assert_missing_policy(&device, &metrics[0]);
     // The logs go side by side with the metrics: give them the same moment to land.
     let start = Instant::now();
-    while receiver.logs().is_empty() && start.elapsed() < Duration::from_secs(5) {
+    while receiver.logs().is_empty() && start.elapsed() < PATIENCE {
         std::thread::sleep(Duration::from_millis(20));
     }
     let appeared = ("missing_policy".to_string(), "0".to_string(), "1".to_string(), None);

@@ -7,8 +7,8 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::daemon::harness::Daemon;
-use crate::end_to_end::harness::{TOKEN, Tenant, check_in, enroll, run_id};
-use crate::support::{Device, blueprint, read_pid, script};
+use crate::end_to_end::harness::{TOKEN, Tenant, enroll, run_id};
+use crate::support::{Device, PATIENCE, blueprint, check_in, read_pid, script};
 
 /// First an item that succeeds, then one that waits until `go` exists under the
 /// root (ignoring SIGTERM, so only a hard stop ends it), then one never reached.
@@ -49,14 +49,14 @@ fn a_run_killed_mid_item_reaches_the_tenant_once_as_interrupted_with_the_next_ru
     let tenant = Tenant::start(waiting_blueprint());
     enroll(&device, &tenant.url(), TOKEN);
     let mut agent = device.spawn(&["run"]);
-    device.wait_for_file("waiting.pid", Duration::from_secs(10));
+    device.wait_for_file("waiting.pid", PATIENCE);
     wait_until_item_running(&device);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), Signal::SIGKILL).unwrap();
     agent.wait().unwrap();
     let interrupted_id = device.status()["last_run"]["id"].as_str().unwrap().to_string();
     device.write_file("go", "");
 
-    let next = check_in(&device);
+    let next = check_in(&device, &[]);
     assert_eq!(next["outcome"], "succeeded", "the next run goes on as usual: {next:#}");
     assert_eq!(tenant.result_run_ids(), [interrupted_id.clone(), run_id(&next)], "the interrupted run first, once");
     let reported = &tenant.reports("results")[0]["body"];
@@ -64,7 +64,7 @@ fn a_run_killed_mid_item_reaches_the_tenant_once_as_interrupted_with_the_next_ru
     assert_eq!(reported["run"]["outcome"], "interrupted", "{reported:#}");
     assert_eq!(statuses(&reported["run"]), ["succeeded", "failed", "not_run"], "{reported:#}");
 
-    let third = check_in(&device);
+    let third = check_in(&device, &[]);
     assert_eq!(
         tenant.result_run_ids(),
         [interrupted_id, run_id(&next), run_id(&third)],
@@ -79,11 +79,11 @@ fn a_daemon_stopped_twice_mid_run_lists_every_item_with_true_times_and_the_next_
     enroll(&device, &tenant.url(), TOKEN);
     let settings = ["schedule.daily_interval=1h", "timeouts.termination_grace=30s"];
     let mut daemon = Daemon::start(&device, &settings);
-    let waiting = read_pid(&device.wait_for_file("waiting.pid", Duration::from_secs(10)));
+    let waiting = read_pid(&device.wait_for_file("waiting.pid", PATIENCE));
     daemon.signal(Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(500));
     daemon.signal(Signal::SIGTERM);
-    let (status, _) = daemon.wait_exit(Duration::from_secs(5));
+    let (status, _) = daemon.wait_exit(PATIENCE);
     assert!(status.success(), "{status:?}");
     assert!(!crate::support::is_alive(waiting));
 
@@ -102,7 +102,7 @@ fn a_daemon_stopped_twice_mid_run_lists_every_item_with_true_times_and_the_next_
     assert!(tenant.result_run_ids().is_empty(), "a daemon stopping at once sends nothing");
 
     device.write_file("go", "");
-    let next = check_in(&device);
+    let next = check_in(&device, &[]);
     assert_eq!(tenant.result_run_ids(), [interrupted_id, run_id(&next)]);
     assert_eq!(statuses(&tenant.reports("results")[0]["body"]["run"]), ["succeeded", "failed", "not_run"]);
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::server::TestTenant;
-use super::{check_in, configure, counting_blueprint};
-use crate::support::{Device, code, is_alive, read_pid, text};
+use super::{configure, counting_blueprint};
+use crate::support::{Device, check_in, code, is_alive, read_pid, text};
 
 const INVENTORY: &str = "/api/v1/agent/inventory";
 

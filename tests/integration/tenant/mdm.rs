@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use super::server::TestTenant;
-use super::{check_in, configure, counting_blueprint, dead_url};
+use super::{configure, counting_blueprint, dead_url};
 use crate::mdm::{REQUEST_TYPES, mac_with_updates, update_mdm, update_mdm_json};
-use crate::support::{Device, code, text};
+use crate::support::{Device, check_in, code, text};
 
 const MDM: &str = "/api/v1/agent/mdm";
 

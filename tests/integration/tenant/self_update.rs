@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::server::TestTenant;
-use super::{check_in, configure, counting_blueprint, logged};
+use super::{configure, counting_blueprint};
 use crate::app_fixtures::{cache_files, recorded, sha256, stand_in};
-use crate::support::Device;
+use crate::support::{Device, check_in, logged};
 
 const OURS: &str = env!("CARGO_PKG_VERSION");
 const RESULTS: &str = "/api/v1/agent/results";

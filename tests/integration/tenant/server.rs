@@ -1,17 +1,14 @@
 //! A small test tenant on 127.0.0.1: speaks the agent side of the tenant protocol
 //! just enough to test the client, and records every request it sees.
 //!
-//! Written on `std::net` so a test can make it hang (accept and never answer) or
-//! talk garbage. One thread per connection; every answer closes its connection.
+//! On the tests' one accept loop ([`crate::test_server`]), so a test can make it
+//! hang (accept and never answer) or talk garbage. One thread per connection.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use crate::test_server::{Connection, Connections, Request, TestServer};
 
 /// How the tenant answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,22 +74,17 @@ pub struct Seen {
 struct Shared {
     state: Mutex<TenantState>,
     seen: Mutex<Vec<Seen>>,
-    stop: AtomicBool,
 }
 
 /// The running tenant; stopped when dropped.
 pub struct TestTenant {
-    port: u16,
+    server: TestServer,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl TestTenant {
     /// Starts on a free port of 127.0.0.1, serving `blueprint` to holders of `token`.
     pub fn start(token: &str, blueprint: Value) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let port = listener.local_addr().unwrap().port();
         let state = TenantState {
             token: token.to_string(),
             blueprint,
@@ -110,26 +102,17 @@ impl TestTenant {
             refusal_message: None,
             blueprint_body: None,
         };
-        let shared =
-            Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared { state: Mutex::new(state), seen: Mutex::new(Vec::new()) });
         let serving = shared.clone();
-        let thread = std::thread::spawn(move || {
-            while !serving.stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let shared = serving.clone();
-                        std::thread::spawn(move || answer(stream, &shared));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let server = TestServer::start(Connections::Concurrent, move |request, connection| {
+            answer(&request, connection, &serving)
         });
-        Self { port, shared, thread: Some(thread) }
+        Self { server, shared }
     }
 
     /// The base URL to configure as `tenant.url`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.base_url()
     }
 
     /// Changes what the tenant serves or how it behaves.
@@ -147,77 +130,64 @@ impl TestTenant {
         self.seen().into_iter().filter(|seen| seen.path == path).collect()
     }
 
+    /// The JSON bodies accepted (answered `200`) at `path`, in arrival order.
+    fn accepted(&self, path: &str) -> Vec<Value> {
+        let accepted = self.seen_at(path).into_iter().filter(|seen| seen.status == 200);
+        accepted.map(|seen| serde_json::from_str(&seen.body).unwrap()).collect()
+    }
+
     /// The bodies of the inventory reports accepted, in arrival order.
     pub fn accepted_inventories(&self) -> Vec<Value> {
-        self.seen_at("/api/v1/agent/inventory")
-            .iter()
-            .filter(|seen| seen.status == 200)
-            .map(|seen| serde_json::from_str(&seen.body).unwrap())
-            .collect()
+        self.accepted("/api/v1/agent/inventory")
     }
 
     /// The bodies of the MDM reports accepted, in arrival order.
     pub fn accepted_mdm_reports(&self) -> Vec<Value> {
-        self.seen_at("/api/v1/agent/mdm")
-            .iter()
-            .filter(|seen| seen.status == 200)
-            .map(|seen| serde_json::from_str(&seen.body).unwrap())
-            .collect()
+        self.accepted("/api/v1/agent/mdm")
     }
 
     /// The `run_id`s of the results accepted, in arrival order.
     pub fn accepted_run_ids(&self) -> Vec<String> {
-        self.seen_at("/api/v1/agent/results")
-            .iter()
-            .filter(|seen| seen.status == 200)
-            .map(|seen| serde_json::from_str::<Value>(&seen.body).unwrap()["run_id"].as_str().unwrap().to_string())
-            .collect()
+        let results = self.accepted("/api/v1/agent/results");
+        results.iter().map(|result| result["run_id"].as_str().unwrap().to_string()).collect()
     }
 }
 
-impl Drop for TestTenant {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn answer(stream: TcpStream, shared: &Shared) {
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let Some(mut seen) = read_request(&mut reader) else { return };
+fn answer(request: &Request, connection: Connection, shared: &Shared) {
+    let mut seen = Seen {
+        method: request.method.clone(),
+        path: request.path().to_string(),
+        query: request.query().to_string(),
+        authorization: request.header("authorization"),
+        user_agent: request.header("user-agent"),
+        if_none_match: request.header("if-none-match"),
+        body: String::from_utf8_lossy(&request.body).into_owned(),
+        status: 0,
+    };
     let behavior = shared.state.lock().unwrap().behavior;
     if behavior == Behavior::Hang {
         shared.seen.lock().unwrap().push(seen);
-        while !shared.stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        return;
+        return connection.hang();
     }
     let (status, headers, body) = respond(&seen, behavior, &mut shared.state.lock().unwrap());
     seen.status = status;
     shared.seen.lock().unwrap().push(seen);
-    let mut stream = stream;
-    let head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n", body.len());
-    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
+    connection.answer(&format!("{status} X"), &headers, body.as_bytes());
 }
 
-fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, String, String) {
+fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, Vec<String>, String) {
     if let Some((_, contents)) = state.files.iter().find(|(path, _)| seen.method == "GET" && *path == seen.path) {
-        return (200, String::new(), contents.clone());
+        return (200, Vec::new(), contents.clone());
     }
     if seen.authorization.as_deref() != Some(format!("Bearer {}", state.token).as_str()) {
         if let Some((path, contents)) = state.rotate_on_refusal.take() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, contents).unwrap();
         }
-        return (401, String::new(), json!({"error": "unknown token"}).to_string());
+        return (401, Vec::new(), json!({"error": "unknown token"}).to_string());
     }
     if behavior == Behavior::Garbage {
-        return (200, String::new(), "<html>not json at all".to_string());
+        return (200, Vec::new(), "<html>not json at all".to_string());
     }
     match (seen.method.as_str(), seen.path.as_str()) {
         ("POST", "/api/v1/agent/checkin") => {
@@ -233,66 +203,25 @@ fn respond(seen: &Seen, behavior: Behavior, state: &mut TenantState) -> (u16, St
             if let Some(latest) = &state.latest_agent {
                 reply["latest_agent"] = latest.clone();
             }
-            (200, String::new(), reply.to_string())
+            (200, Vec::new(), reply.to_string())
         }
         ("GET", "/api/v1/agent/blueprint") if seen.if_none_match.as_deref() == Some(state.etag.as_str()) => {
-            (304, format!("ETag: {}\r\n", state.etag), String::new())
+            (304, vec![format!("ETag: {}", state.etag)], String::new())
         }
         ("GET", "/api/v1/agent/blueprint") => {
             let body = state.blueprint_body.clone().unwrap_or_else(|| state.blueprint.to_string());
-            (200, format!("ETag: {}\r\n", state.etag), body)
+            (200, vec![format!("ETag: {}", state.etag)], body)
         }
         ("POST", "/api/v1/agent/results") if state.results_status != 200 => {
             let message = state.refusal_message.as_deref().unwrap_or("run record rejected");
-            (state.results_status, String::new(), json!({ "error": message }).to_string())
+            (state.results_status, Vec::new(), json!({ "error": message }).to_string())
         }
-        ("POST", "/api/v1/agent/results") => (200, String::new(), "{}".to_string()),
-        ("POST", "/api/v1/agent/inventory") => (200, String::new(), "{}".to_string()),
+        ("POST", "/api/v1/agent/results") => (200, Vec::new(), "{}".to_string()),
+        ("POST", "/api/v1/agent/inventory") => (200, Vec::new(), "{}".to_string()),
         ("POST", "/api/v1/agent/mdm") if state.mdm_status != 200 => {
-            (state.mdm_status, String::new(), json!({"error": "mdm report rejected"}).to_string())
+            (state.mdm_status, Vec::new(), json!({"error": "mdm report rejected"}).to_string())
         }
-        ("POST", "/api/v1/agent/mdm") => (200, String::new(), "{}".to_string()),
-        _ => (404, String::new(), json!({"error": "no such route"}).to_string()),
+        ("POST", "/api/v1/agent/mdm") => (200, Vec::new(), "{}".to_string()),
+        _ => (404, Vec::new(), json!({"error": "no such route"}).to_string()),
     }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let target = parts.next()?;
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut seen = Seen {
-        method,
-        path: path.to_string(),
-        query: query.to_string(),
-        authorization: None,
-        user_agent: None,
-        if_none_match: None,
-        body: String::new(),
-        status: 0,
-    };
-    let mut length = 0;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        let value = Some(value.trim().to_string());
-        match name.to_ascii_lowercase().as_str() {
-            "authorization" => seen.authorization = value,
-            "user-agent" => seen.user_agent = value,
-            "if-none-match" => seen.if_none_match = value,
-            "content-length" => length = value?.parse().ok()?,
-            _ => {}
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    seen.body = String::from_utf8_lossy(&body).into_owned();
-    Some(seen)
 }
