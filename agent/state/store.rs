@@ -250,9 +250,8 @@ impl Store {
         if version == 0 {
             return Ok(None);
         }
-        if version > SCHEMA_VERSION {
-            return Err(store.newer_schema(version));
-        }
+        // A store an older agent left is brought up to date, as a check-in would.
+        store.migrate()?;
         Ok(Some(store))
     }
 
@@ -288,23 +287,37 @@ impl Store {
         }
     }
 
+    /// Brings the schema to [`SCHEMA_VERSION`] in one transaction that holds the
+    /// write lock from its start, so another process sees the store either before
+    /// or after, never in between, and two processes never both migrate it.
     fn migrate(&self) -> Result<(), StoreError> {
         let version = self.schema_version()?;
         if version > SCHEMA_VERSION {
             return Err(self.newer_schema(version));
         }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let failed = self.failed("cannot update the schema");
+        self.connection.execute_batch("BEGIN IMMEDIATE").map_err(&failed)?;
+        let migrated = self.migrate_in_transaction();
+        let ended = if migrated.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self.connection.execute_batch(ended).map_err(&failed);
+        migrated.and(ended)
+    }
+
+    /// The steps from the version the store holds now (read again under the lock).
+    fn migrate_in_transaction(&self) -> Result<(), StoreError> {
+        let version = self.schema_version()?;
         if version < BASE_SCHEMA_VERSION {
-            let batch = format!("BEGIN; {SCHEMA} PRAGMA user_version = {BASE_SCHEMA_VERSION}; COMMIT;");
-            self.connection.execute_batch(&batch).map_err(self.failed("cannot create the schema"))?;
+            self.connection.execute_batch(SCHEMA).map_err(self.failed("cannot create the schema"))?;
         }
-        for (done, step) in
-            SCHEMA_STEPS.iter().enumerate().skip((version.max(BASE_SCHEMA_VERSION) - BASE_SCHEMA_VERSION) as usize)
-        {
-            let next = BASE_SCHEMA_VERSION + done as i64 + 1;
-            let batch = format!("BEGIN; {step} PRAGMA user_version = {next}; COMMIT;");
-            self.connection.execute_batch(&batch).map_err(self.failed("cannot update the schema"))?;
+        let done = (version.max(BASE_SCHEMA_VERSION) - BASE_SCHEMA_VERSION) as usize;
+        for step in SCHEMA_STEPS.iter().skip(done) {
+            self.connection.execute_batch(step).map_err(self.failed("cannot update the schema"))?;
         }
-        Ok(())
+        let version = format!("PRAGMA user_version = {SCHEMA_VERSION}");
+        self.connection.execute_batch(&version).map_err(self.failed("cannot update the schema"))
     }
 
     /// Maps a rusqlite error to a [`StoreError`] naming this store and the action.
