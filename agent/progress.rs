@@ -241,14 +241,6 @@ mod tests {
         }
     }
 
-    fn started(position: usize, item_type: &str, name: &str) -> ProgressEvent {
-        ProgressEvent::ItemStarted { position, total: 5, item_type: item_type.into(), name: name.into() }
-    }
-
-    fn finished(position: usize, record: ItemRecord) -> ProgressEvent {
-        ProgressEvent::ItemFinished { position, total: 5, record }
-    }
-
     /// What the plain view writes for `events`, as it reaches stdout (escaped by
     /// `terminal::print`); its buffering changes when bytes go out, not which.
     fn plain_text(events: &[ProgressEvent]) -> String {
@@ -259,63 +251,41 @@ mod tests {
     /// A check-in that waits for another, enforces a parameter, and whose items
     /// succeed, fail, are skipped, and run out of the run's time budget.
     fn a_whole_run() -> Vec<ProgressEvent> {
-        let script = "custom_script";
-        vec![
+        let hostile = "Disk\nspace \u{1b}[2J";
+        let remediated = "remediated: the audit passed after the remediation";
+        let failed = "not compliant: the audit exited 1 and there is no remediation";
+        let out_of_time = "the run's 10m budget ran out: timed out during the download";
+        // Type, name, the phases it went through (none: it never started), and its result.
+        let items: [(&str, &str, Option<&[&str]>, ItemStatus, u64, &str); 5] = [
+            ("custom_script", "Login banner", Some(&["audit", "remediation"]), ItemStatus::Succeeded, 130, remediated),
+            ("custom_script", hostile, Some(&["audit"]), ItemStatus::Failed, 2400, failed),
+            ("custom_script", "Diagnostics", None, ItemStatus::Skipped, 0, "no enforcement: never run by schedule"),
+            ("auto_app", "Firefox", Some(&["download"]), ItemStatus::TimedOut, 600_000, out_of_time),
+            ("custom_script", "Later", None, ItemStatus::NotRun, 0, "the run's 10m budget ran out before this item"),
+        ];
+        let parameter =
+            result(PARAMETER_TYPE, "Managed files", ItemStatus::Succeeded, 12, "re-applied 1 of 3: /etc/motd");
+        let mut events = vec![
             ProgressEvent::Waiting { holder: Some(Holder { pid: 4242, started_at: at(0) }) },
-            ProgressEvent::RunStarted { run: run(None, None), items: 5 },
-            ProgressEvent::ParameterFinished {
-                record: result(
-                    PARAMETER_TYPE,
-                    "Managed files",
-                    ItemStatus::Succeeded,
-                    12,
-                    "re-applied 1 of 3: /etc/motd",
-                ),
-            },
-            started(0, script, "Login banner"),
-            ProgressEvent::ItemPhase { phase: "audit".into() },
-            ProgressEvent::ItemPhase { phase: "remediation".into() },
-            finished(
-                0,
-                result(
-                    script,
-                    "Login banner",
-                    ItemStatus::Succeeded,
-                    130,
-                    "remediated: the audit passed after the remediation",
-                ),
-            ),
-            started(1, script, "Disk\nspace \u{1b}[2J"),
-            ProgressEvent::ItemPhase { phase: "audit".into() },
-            finished(
-                1,
-                result(
-                    script,
-                    "Disk\nspace \u{1b}[2J",
-                    ItemStatus::Failed,
-                    2400,
-                    "not compliant: the audit exited 1 and there is no remediation",
-                ),
-            ),
-            finished(2, result(script, "Diagnostics", ItemStatus::Skipped, 0, "no enforcement: never run by schedule")),
-            started(3, "auto_app", "Firefox"),
-            ProgressEvent::ItemPhase { phase: "download".into() },
-            finished(
-                3,
-                result(
-                    "auto_app",
-                    "Firefox",
-                    ItemStatus::TimedOut,
-                    600_000,
-                    "the run's 10m budget ran out: timed out during the download",
-                ),
-            ),
-            finished(
-                4,
-                result(script, "Later", ItemStatus::NotRun, 0, "the run's 10m budget ran out before this item"),
-            ),
-            ProgressEvent::RunFinished { run: run(Some((607, RunOutcome::TimedOut)), None) },
-        ]
+            ProgressEvent::RunStarted { run: run(None, None), items: items.len() },
+            ProgressEvent::ParameterFinished { record: parameter },
+        ];
+        let total = items.len();
+        for (position, (item_type, name, phases, status, duration_ms, message)) in items.into_iter().enumerate() {
+            if let Some(phases) = phases {
+                events.push(ProgressEvent::ItemStarted {
+                    position,
+                    total,
+                    item_type: item_type.into(),
+                    name: name.into(),
+                });
+                events.extend(phases.iter().map(|phase| ProgressEvent::ItemPhase { phase: phase.to_string() }));
+            }
+            let record = result(item_type, name, status, duration_ms, message);
+            events.push(ProgressEvent::ItemFinished { position, total, record });
+        }
+        events.push(ProgressEvent::RunFinished { run: run(Some((607, RunOutcome::TimedOut)), None) });
+        events
     }
 
     #[test]

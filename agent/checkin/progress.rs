@@ -1,7 +1,7 @@
 //! What a check-in tells as it goes: one [`ProgressEvent`] per step, handed to
 //! the function its caller gave. Every consumer takes the same events: `agent run`
 //! shows them (a live line on a terminal, plain lines otherwise, only the wait with
-//! `--json`; see [`crate::progress`]), the daemon streams them over its control
+//! `--json`; see `progress`), the daemon streams them over its control
 //! socket to the `agent run` that asked, and a scheduled check-in logs the wait.
 
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use crate::run_lock::Holder;
 use crate::state::{ItemRecord, RunRecord};
 
 /// One step of a check-in, as data (also the `progress` reply of the daemon's
-/// control socket, see [`crate::daemon::protocol`]).
+/// control socket).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ProgressEvent {
