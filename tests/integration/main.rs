@@ -26,6 +26,7 @@ mod mdm_schema;
 mod ordering;
 mod parameters;
 mod printers;
+mod progress;
 mod resilience;
 mod scripts;
 mod settings;
