@@ -248,6 +248,10 @@ mod tests {
         terminal::printable_lines(&lines)
     }
 
+    /// An item of the run: type, name, the phases it went through (`None`: it never
+    /// started), and its status, duration and message.
+    type Planned<'a> = (&'a str, &'a str, Option<&'a [&'a str]>, ItemStatus, u64, &'a str);
+
     /// A check-in that waits for another, enforces a parameter, and whose items
     /// succeed, fail, are skipped, and run out of the run's time budget.
     fn a_whole_run() -> Vec<ProgressEvent> {
@@ -255,8 +259,7 @@ mod tests {
         let remediated = "remediated: the audit passed after the remediation";
         let failed = "not compliant: the audit exited 1 and there is no remediation";
         let out_of_time = "the run's 10m budget ran out: timed out during the download";
-        // Type, name, the phases it went through (none: it never started), and its result.
-        let items: [(&str, &str, Option<&[&str]>, ItemStatus, u64, &str); 5] = [
+        let items: [Planned; 5] = [
             ("custom_script", "Login banner", Some(&["audit", "remediation"]), ItemStatus::Succeeded, 130, remediated),
             ("custom_script", hostile, Some(&["audit"]), ItemStatus::Failed, 2400, failed),
             ("custom_script", "Diagnostics", None, ItemStatus::Skipped, 0, "no enforcement: never run by schedule"),
