@@ -22,6 +22,7 @@
 mod drift;
 mod executor;
 mod journal;
+mod progress;
 mod run_end;
 
 use std::path::PathBuf;
@@ -30,15 +31,15 @@ use chrono::Utc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::blueprint::{self, BlueprintErrors, LibraryItem, LoadedBlueprint};
+use crate::blueprint::{self, BlueprintErrors, LoadedBlueprint};
 use crate::config::AgentConfig;
 use crate::inventory::{self, Platform};
 use crate::items::RunFolder;
 use crate::paths::AgentPaths;
 use crate::plan::{self, CheckinKind, ItemTimeouts, Plan};
-use crate::run_lock::{self, Holder, LockError};
+use crate::run_lock::{self, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{Drift, ItemRecord, RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::state::{Drift, RunOutcome, RunRecord, Store, StoreError, Trigger};
 use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
 use executor::Executor;
@@ -46,6 +47,7 @@ use journal::RunJournal;
 use run_end::finish;
 
 pub use drift::DriftKind;
+pub use progress::ProgressEvent;
 
 /// What was asked for.
 #[derive(Debug, Clone)]
@@ -58,24 +60,6 @@ pub struct CheckinRequest {
     pub trigger: Trigger,
     /// Wait for a running check-in instead of giving up.
     pub wait: bool,
-}
-
-/// Told what a check-in is doing, as it does it.
-pub trait Progress {
-    /// Another check-in holds the lock; this one waits for it.
-    fn waiting(&mut self, holder: Option<&Holder>);
-    /// The run started with this plan.
-    fn run_started(&mut self, run: &RunRecord, plan: &Plan);
-    /// Item `position` (0-based) of `total` started.
-    fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem);
-    /// A blueprint parameter was enforced (before any item).
-    fn parameter_finished(&mut self, record: &ItemRecord);
-    /// The running item entered a new phase (`audit`, `remediation`, ...).
-    fn item_phase(&mut self, phase: &str);
-    /// An item ended (or was skipped, or never reached).
-    fn item_finished(&mut self, position: usize, total: usize, record: &ItemRecord);
-    /// The run ended.
-    fn run_finished(&mut self, run: &RunRecord);
 }
 
 /// Why a check-in could not run.
@@ -125,7 +109,7 @@ pub async fn run_checkin(
     paths: &AgentPaths,
     config: &AgentConfig,
     request: &CheckinRequest,
-    progress: &mut dyn Progress,
+    progress: &mut dyn FnMut(ProgressEvent),
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
     let result = checkin(paths, config, request, progress, cancel).await;
@@ -143,7 +127,7 @@ async fn checkin(
     paths: &AgentPaths,
     config: &AgentConfig,
     request: &CheckinRequest,
-    progress: &mut dyn Progress,
+    progress: &mut dyn FnMut(ProgressEvent),
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
     // From a tenant, the blueprint arrives once the lock is held; a local one is
@@ -152,8 +136,10 @@ async fn checkin(
     let local = if from_tenant { None } else { Some(local_blueprint(paths, config, request).await?) };
     crate::state::create_private_folder(&paths.root, &paths.state_dir)?;
     let lock_started = Utc::now();
-    let _lock =
-        run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| progress.waiting(holder)).await?;
+    let _lock = run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| {
+        progress(ProgressEvent::Waiting { holder: holder.cloned() })
+    })
+    .await?;
     // Under the lock: a damaged store is moved aside here and a fresh one started.
     let (store, rebuilt_now) = Store::open_healing(&paths.store_file)?;
     crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
@@ -222,7 +208,7 @@ async fn checkin(
     let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
-    progress.run_started(&run, &plan);
+    progress(ProgressEvent::RunStarted { run: run.clone(), items: plan.items.len() });
     let budget_deadline = crate::process::deadline_after(Instant::now(), config.timeouts.run);
     executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await;
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await;
@@ -238,7 +224,7 @@ async fn checkin(
         }
     }
     report_drift(&store, Some(&run.id), &run.drift);
-    progress.run_finished(&run);
+    progress(ProgressEvent::RunFinished { run: run.clone() });
     let mut agent_updated_to = None;
     if let Some(mut contact) = contact {
         let advice = contact.take_agent_advice();

@@ -1,133 +1,64 @@
 //! Showing a check-in as it happens: a live line on a terminal, plain lines
-//! otherwise (launchd, pipes, CI logs).
+//! otherwise (launchd, pipes, CI logs), only the wait with `--json`.
 //!
-//! A check-in reports through [`Progress`]; [`EventProgress`] turns those calls into
-//! [`ProgressEvent`]s, plain data that a [`ProgressView`] shows. The split lets the
-//! daemon stream the same events over its control socket to `agent run`, which
-//! shows them exactly as an in-process check-in would.
+//! A check-in tells its steps as [`ProgressEvent`]s; a [`ProgressView`] shows
+//! them, whether the check-in runs in this process or in the daemon, which
+//! streams the same events over its control socket to `agent run`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
-use crate::blueprint::LibraryItem;
-use crate::checkin::Progress;
-use crate::plan::Plan;
+use crate::checkin::ProgressEvent;
 use crate::render;
 use crate::run_lock::Holder;
-use crate::state::{ItemRecord, RunRecord};
+use crate::state::RunRecord;
 use crate::terminal;
 
 /// How many bytes of finished items' lines wait before they are written anyway,
 /// as a `BufWriter`'s buffer would.
 const PENDING_BYTES: usize = 8 * 1024;
 
-/// One step of a check-in, as data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum ProgressEvent {
-    /// Another check-in runs; this one waits for it.
-    Waiting {
-        /// Who runs it, when known.
-        holder: Option<Holder>,
-    },
-    /// The run started.
-    RunStarted {
-        /// The run as recorded at its start.
-        run: RunRecord,
-        /// How many library items the plan holds.
-        items: usize,
-    },
-    /// A library item started.
-    ItemStarted {
-        /// Its place in the plan, from 0.
-        position: usize,
-        /// How many items the plan holds.
-        total: usize,
-        /// Its type, e.g. `custom_script`.
-        item_type: String,
-        /// Its name, as a label.
-        name: String,
-    },
-    /// A blueprint parameter was enforced.
-    ParameterFinished {
-        /// Its result.
-        record: ItemRecord,
-    },
-    /// The running item entered a phase (`audit`, `remediation`, ...).
-    ItemPhase {
-        /// The phase.
-        phase: String,
-    },
-    /// A library item ended (or was skipped, or never reached).
-    ItemFinished {
-        /// Its place in the plan, from 0.
-        position: usize,
-        /// How many items the plan holds.
-        total: usize,
-        /// Its result.
-        record: ItemRecord,
-    },
-    /// The run ended.
-    RunFinished {
-        /// The whole run record.
-        run: RunRecord,
-    },
+/// Shows a check-in's progress events to a person on stdout (stderr for the wait
+/// with `--json`).
+pub struct ProgressView(Shown);
+
+/// How a [`ProgressView`] shows events.
+enum Shown {
+    /// A spinner with the running item on a terminal; a line per result.
+    Live(LiveProgress),
+    /// One line per event.
+    Plain(PlainProgress),
+    /// Nothing as the run goes, but still the wait, on stderr.
+    Quiet,
 }
 
-/// Shows progress events to a person.
-pub trait ProgressView {
+impl ProgressView {
+    /// The live view on a terminal, plain lines elsewhere.
+    pub fn for_stdout() -> Self {
+        if std::io::stdout().is_terminal() {
+            ProgressView(Shown::Live(LiveProgress { bar: None, label: String::new(), lines: PlainProgress::new() }))
+        } else {
+            ProgressView(Shown::Plain(PlainProgress::new()))
+        }
+    }
+
+    /// Says nothing as the run goes (for `--json`), but still tells about waiting.
+    pub fn quiet() -> Self {
+        ProgressView(Shown::Quiet)
+    }
+
     /// Shows one event.
-    fn show(&mut self, event: &ProgressEvent);
-}
-
-/// A [`Progress`] that hands each step, as a [`ProgressEvent`], to its function:
-/// a view in this process, or the daemon's control socket.
-pub struct EventProgress<F>(pub F);
-
-impl<F: FnMut(ProgressEvent)> Progress for EventProgress<F> {
-    fn waiting(&mut self, holder: Option<&Holder>) {
-        (self.0)(ProgressEvent::Waiting { holder: holder.cloned() });
-    }
-    fn run_started(&mut self, run: &RunRecord, plan: &Plan) {
-        (self.0)(ProgressEvent::RunStarted { run: run.clone(), items: plan.items.len() });
-    }
-    fn item_started(&mut self, position: usize, total: usize, item: &LibraryItem) {
-        let (item_type, name) = (item.item_type.to_string(), item.name.clone());
-        (self.0)(ProgressEvent::ItemStarted { position, total, item_type, name });
-    }
-    fn parameter_finished(&mut self, record: &ItemRecord) {
-        (self.0)(ProgressEvent::ParameterFinished { record: record.clone() });
-    }
-    fn item_phase(&mut self, phase: &str) {
-        (self.0)(ProgressEvent::ItemPhase { phase: phase.to_string() });
-    }
-    fn item_finished(&mut self, position: usize, total: usize, record: &ItemRecord) {
-        (self.0)(ProgressEvent::ItemFinished { position, total, record: record.clone() });
-    }
-    fn run_finished(&mut self, run: &RunRecord) {
-        (self.0)(ProgressEvent::RunFinished { run: run.clone() });
-    }
-}
-
-/// Picks the live view on a terminal and plain lines elsewhere.
-pub fn for_stdout() -> Box<dyn ProgressView> {
-    if std::io::stdout().is_terminal() {
-        Box::new(LiveProgress { bar: None, label: String::new(), lines: PlainProgress::new() })
-    } else {
-        Box::new(PlainProgress::new())
-    }
-}
-
-/// Says nothing as the run goes (for `--json`), but still tells about waiting.
-pub struct QuietProgress;
-
-impl ProgressView for QuietProgress {
-    fn show(&mut self, event: &ProgressEvent) {
-        if let ProgressEvent::Waiting { holder } = event {
-            terminal::print_error(&waiting_line(holder.as_ref()));
+    pub fn show(&mut self, event: &ProgressEvent) {
+        match &mut self.0 {
+            Shown::Live(live) => live.show(event),
+            Shown::Plain(plain) => plain.show(event),
+            Shown::Quiet => {
+                if let ProgressEvent::Waiting { holder } = event {
+                    terminal::print_error(&waiting_line(holder.as_ref()));
+                }
+            }
         }
     }
 }
@@ -146,6 +77,12 @@ struct PlainProgress {
 impl PlainProgress {
     fn new() -> Self {
         PlainProgress { pending: String::new() }
+    }
+
+    /// Prints the event's line; a finished item's line waits for the next event.
+    fn show(&mut self, event: &ProgressEvent) {
+        let finished = matches!(event, ProgressEvent::ItemFinished { .. } | ProgressEvent::ParameterFinished { .. });
+        self.print(event, !finished);
     }
 
     /// Prints the event's line, if it has one; flushes when asked to.
@@ -174,13 +111,6 @@ impl Drop for PlainProgress {
     }
 }
 
-impl ProgressView for PlainProgress {
-    fn show(&mut self, event: &ProgressEvent) {
-        let finished = matches!(event, ProgressEvent::ItemFinished { .. } | ProgressEvent::ParameterFinished { .. });
-        self.print(event, !finished);
-    }
-}
-
 /// The line an event prints as, if it prints one.
 fn plain_line(event: &ProgressEvent) -> Option<String> {
     match event {
@@ -206,7 +136,8 @@ struct LiveProgress {
     lines: PlainProgress,
 }
 
-impl ProgressView for LiveProgress {
+impl LiveProgress {
+    /// Starts, names or clears the spinner, and prints the lines between.
     fn show(&mut self, event: &ProgressEvent) {
         match event {
             ProgressEvent::ItemStarted { position, total, item_type, name } => {
@@ -262,5 +193,131 @@ fn finished_line(run: &RunRecord) -> String {
     match &run.message {
         Some(message) => format!("Check-in {outcome} in {}: {message}", render::duration_ms(duration)),
         None => format!("Check-in {outcome} in {}", render::duration_ms(duration)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::*;
+    use crate::plan::CheckinKind;
+    use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, Trigger};
+
+    /// `seconds` after a fixed start.
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap() + chrono::Duration::seconds(seconds)
+    }
+
+    /// A result as the check-in records it; only what the line shows varies.
+    fn result(item_type: &str, name: &str, status: ItemStatus, duration_ms: u64, message: &str) -> ItemRecord {
+        ItemRecord {
+            id: format!("li-{name}"),
+            name: name.into(),
+            item_type: item_type.into(),
+            status,
+            started_at: at(10),
+            finished_at: at(10),
+            duration_ms,
+            exit_code: None,
+            message: message.into(),
+            output: String::new(),
+        }
+    }
+
+    fn run(finished: Option<(i64, RunOutcome)>, message: Option<&str>) -> RunRecord {
+        RunRecord {
+            id: "0193a4f2-run".into(),
+            kind: CheckinKind::Recurring,
+            trigger: Trigger::Cli,
+            started_at: at(5),
+            finished_at: finished.map(|(second, _)| at(second)),
+            outcome: finished.map(|(_, outcome)| outcome),
+            blueprint_id: Some("bp-eng".into()),
+            message: message.map(str::to_string),
+            drift: Drift::default(),
+            parameters: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+
+    /// What the plain view writes for `events`, as it reaches stdout (escaped by
+    /// `terminal::print`); its buffering changes when bytes go out, not which.
+    fn plain_text(events: &[ProgressEvent]) -> String {
+        let lines: String = events.iter().filter_map(plain_line).map(|line| line + "\n").collect();
+        terminal::printable_lines(&lines)
+    }
+
+    /// An item of the run: type, name, the phases it went through (`None`: it never
+    /// started), and its status, duration and message.
+    type Planned<'a> = (&'a str, &'a str, Option<&'a [&'a str]>, ItemStatus, u64, &'a str);
+
+    /// A check-in that waits for another, enforces a parameter, and whose items
+    /// succeed, fail, are skipped, and run out of the run's time budget.
+    fn a_whole_run() -> Vec<ProgressEvent> {
+        let hostile = "Disk\nspace \u{1b}[2J";
+        let remediated = "remediated: the audit passed after the remediation";
+        let failed = "not compliant: the audit exited 1 and there is no remediation";
+        let out_of_time = "the run's 10m budget ran out: timed out during the download";
+        let items: [Planned; 5] = [
+            ("custom_script", "Login banner", Some(&["audit", "remediation"]), ItemStatus::Succeeded, 130, remediated),
+            ("custom_script", hostile, Some(&["audit"]), ItemStatus::Failed, 2400, failed),
+            ("custom_script", "Diagnostics", None, ItemStatus::Skipped, 0, "no enforcement: never run by schedule"),
+            ("auto_app", "Firefox", Some(&["download"]), ItemStatus::TimedOut, 600_000, out_of_time),
+            ("custom_script", "Later", None, ItemStatus::NotRun, 0, "the run's 10m budget ran out before this item"),
+        ];
+        let parameter =
+            result(PARAMETER_TYPE, "Managed files", ItemStatus::Succeeded, 12, "re-applied 1 of 3: /etc/motd");
+        let mut events = vec![
+            ProgressEvent::Waiting { holder: Some(Holder { pid: 4242, started_at: at(0) }) },
+            ProgressEvent::RunStarted { run: run(None, None), items: items.len() },
+            ProgressEvent::ParameterFinished { record: parameter },
+        ];
+        let total = items.len();
+        for (position, (item_type, name, phases, status, duration_ms, message)) in items.into_iter().enumerate() {
+            if let Some(phases) = phases {
+                events.push(ProgressEvent::ItemStarted {
+                    position,
+                    total,
+                    item_type: item_type.into(),
+                    name: name.into(),
+                });
+                events.extend(phases.iter().map(|phase| ProgressEvent::ItemPhase { phase: phase.to_string() }));
+            }
+            let record = result(item_type, name, status, duration_ms, message);
+            events.push(ProgressEvent::ItemFinished { position, total, record });
+        }
+        events.push(ProgressEvent::RunFinished { run: run(Some((607, RunOutcome::TimedOut)), None) });
+        events
+    }
+
+    #[test]
+    fn a_whole_run_reads_well_in_plain_lines() {
+        insta::assert_snapshot!(plain_text(&a_whole_run()));
+    }
+
+    #[test]
+    fn a_wait_for_an_unknown_holder_and_a_run_with_a_message_read_well() {
+        let events = [
+            ProgressEvent::Waiting { holder: None },
+            ProgressEvent::RunStarted { run: RunRecord { blueprint_id: None, ..run(None, None) }, items: 0 },
+            ProgressEvent::RunFinished {
+                run: run(
+                    Some((6, RunOutcome::Failed)),
+                    Some(
+                        "the state store could not record 3 results: database or disk is full; the record of this run is incomplete",
+                    ),
+                ),
+            },
+        ];
+        insta::assert_snapshot!(plain_text(&events));
+    }
+
+    #[test]
+    fn progress_events_cross_the_control_socket_unchanged() {
+        for event in a_whole_run() {
+            let line = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<ProgressEvent>(&line).unwrap(), event, "{line}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::Progress;
+use super::ProgressEvent;
 use super::journal::RunJournal;
 use crate::blueprint::{LibraryItem, Parameters};
 use crate::config::AgentConfig;
@@ -42,7 +42,7 @@ impl Executor<'_> {
         kind: CheckinKind,
         budget_deadline: Instant,
         run: &mut RunRecord,
-        progress: &mut dyn Progress,
+        progress: &mut dyn FnMut(ProgressEvent),
     ) {
         let context = ParameterContext {
             paths: self.paths,
@@ -68,7 +68,7 @@ impl Executor<'_> {
                 output: parameter.report.output,
             };
             events::ItemFinished { run_id: &run.id, record: &record }.emit();
-            progress.parameter_finished(&record);
+            progress(ProgressEvent::ParameterFinished { record: record.clone() });
             run.drift.reapplied += parameter.reapplied;
             run.parameters.push(record);
         }
@@ -82,7 +82,7 @@ impl Executor<'_> {
         plan: &Plan,
         run: &mut RunRecord,
         budget_deadline: Instant,
-        progress: &mut dyn Progress,
+        progress: &mut dyn FnMut(ProgressEvent),
     ) -> RunOutcome {
         let budget = self.config.timeouts.run;
         let total = plan.items.len();
@@ -103,7 +103,8 @@ impl Executor<'_> {
                     not_running(planned, ItemStatus::NotRun, &reason)
                 }
                 Decision::Run { timeout } => {
-                    progress.item_started(position, total, &planned.item);
+                    let (item_type, name) = (planned.item.item_type.to_string(), planned.item.name.clone());
+                    progress(ProgressEvent::ItemStarted { position, total, item_type, name });
                     let next = plan.items.iter().enumerate().skip(position + 1).find_map(|(next, planned)| {
                         matches!(planned.decision, Decision::Run { .. })
                             .then_some((first_position + next, &planned.item))
@@ -121,7 +122,7 @@ impl Executor<'_> {
             self.journal.borrow_mut().result_added(run);
             let record = &run.items[run.items.len() - 1];
             events::ItemFinished { run_id: &run.id, record }.emit();
-            progress.item_finished(position, total, record);
+            progress(ProgressEvent::ItemFinished { position, total, record: record.clone() });
             if record.status == ItemStatus::Succeeded && planned.item.frequency == crate::blueprint::Frequency::Once {
                 self.journal.borrow().succeeded_once(&run.id, record);
             }
@@ -140,7 +141,7 @@ impl Executor<'_> {
         run: &RunRecord,
         turn: &Turn<'_>,
         budget_deadline: Instant,
-        progress: &mut dyn Progress,
+        progress: &mut dyn FnMut(ProgressEvent),
     ) -> RanItem {
         let item = &turn.planned.item;
         let timeout = turn.timeout;
@@ -157,7 +158,7 @@ impl Executor<'_> {
         let work_dir = self.run_folder.item_path(turn.position);
         let report = match self.run_folder.make() {
             Ok(()) => {
-                let mut on_phase = |phase: &str| progress.item_phase(phase);
+                let mut on_phase = |phase: &str| progress(ProgressEvent::ItemPhase { phase: phase.to_string() });
                 let mut context = ItemContext {
                     item_id: &item.id,
                     config: self.config,

@@ -13,20 +13,20 @@ use crate::config::Origin;
 use crate::daemon::client::{self, Answer};
 use crate::daemon::protocol::RunRequest;
 use crate::exit_code;
-use crate::progress::{self, EventProgress, ProgressView, QuietProgress};
+use crate::progress::ProgressView;
 use crate::run_lock::LockError;
 use crate::state::{RunOutcome, RunRecord, Trigger};
 use crate::terminal;
 
 /// Runs one check-in, through the daemon when one runs, else in this process.
 pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
-    let mut view = if arguments.json { Box::new(QuietProgress) } else { progress::for_stdout() };
+    let mut view = if arguments.json { ProgressView::quiet() } else { ProgressView::for_stdout() };
     crate::process::adopt_orphans();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let ended = runtime.block_on(async {
         match client::connect(&settings.paths.socket).await? {
-            Some(stream) => through_daemon(stream, settings, arguments, view.as_mut()).await,
-            None => in_process(settings, arguments, view.as_mut()).await.map(Ended::Ran),
+            Some(stream) => through_daemon(stream, settings, arguments, &mut view).await,
+            None => in_process(settings, arguments, &mut view).await.map(Ended::Ran),
         }
     })?;
     let record = match ended {
@@ -54,11 +54,7 @@ enum Ended {
 }
 
 /// Runs the check-in in this process under the check-in lock.
-async fn in_process(
-    settings: &Settings,
-    arguments: &RunArgs,
-    view: &mut dyn ProgressView,
-) -> anyhow::Result<RunRecord> {
+async fn in_process(settings: &Settings, arguments: &RunArgs, view: &mut ProgressView) -> anyhow::Result<RunRecord> {
     let request = CheckinRequest {
         reset_daily: arguments.reset_daily,
         blueprint: arguments.blueprint.clone(),
@@ -75,8 +71,8 @@ async fn in_process(
         tracing::warn!("Interrupted: stopping the running item.");
         stopper.cancel();
     });
-    let mut progress = EventProgress(|event| view.show(&event));
-    let checked_in = run_checkin(&settings.paths, &settings.loaded.config, &request, &mut progress, &cancel).await?;
+    let mut show = |event| view.show(&event);
+    let checked_in = run_checkin(&settings.paths, &settings.loaded.config, &request, &mut show, &cancel).await?;
     if let Some(version) = &checked_in.agent_updated_to {
         // No daemon ran this check-in, so none needs restarting: the next start runs the new binary.
         tracing::info!(agent_version = %version, "Agent updated; this command ran the old binary, the next one runs the new.");
@@ -90,7 +86,7 @@ async fn through_daemon(
     stream: tokio::net::UnixStream,
     settings: &Settings,
     arguments: &RunArgs,
-    view: &mut dyn ProgressView,
+    view: &mut ProgressView,
 ) -> anyhow::Result<Ended> {
     warn_about_ignored_overrides(settings);
     // The daemon resolves paths from its own folder, not ours.

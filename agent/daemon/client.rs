@@ -75,7 +75,7 @@ pub async fn connect(socket: &Path) -> Result<Option<UnixStream>, ClientError> {
 pub async fn run(
     stream: UnixStream,
     request: RunRequest,
-    view: &mut dyn ProgressView,
+    view: &mut ProgressView,
     interrupted: impl Future<Output = ()>,
 ) -> Result<Answer, ClientError> {
     let (reader, mut writer) = stream.into_split();

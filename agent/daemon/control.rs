@@ -16,8 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request, RunRequest};
 use super::queue::{Job, Queued, Rejection, WorkQueue};
-use crate::checkin::CheckinRequest;
-use crate::progress::ProgressEvent;
+use crate::checkin::{CheckinRequest, ProgressEvent};
 use crate::safe_path::{self, Folder, Missing, SafePathError, is_kind};
 use crate::state::Trigger;
 

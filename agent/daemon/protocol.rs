@@ -44,8 +44,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::checkin::ProgressEvent;
 use crate::plan::CheckinKind;
-use crate::progress::ProgressEvent;
 use crate::run_lock::Holder;
 use crate::state::RunRecord;
 

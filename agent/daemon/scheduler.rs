@@ -22,11 +22,10 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::{Reply, ScheduledCheckin};
 use super::queue::{Job, WorkQueue};
 use super::reload::ConfigSource;
-use crate::checkin::{CheckedIn, CheckinError, CheckinRequest, run_checkin};
+use crate::checkin::{CheckedIn, CheckinError, CheckinRequest, ProgressEvent, run_checkin};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
-use crate::progress::{EventProgress, ProgressEvent};
 use crate::run_lock::LockError;
 use crate::schedule::{self, Cadence, LONGEST_NAP, NextCheckin, ScheduleState, WallClock};
 use crate::state::{RunOutcome, RunRecord, Store, StoreError, TenantRequest, Trigger};
@@ -346,12 +345,12 @@ async fn run_cancellable(
 ) -> Option<Result<CheckedIn, CheckinError>> {
     let started = Rc::new(Cell::new(false));
     let seen = Rc::clone(&started);
-    let mut progress = EventProgress(move |event: ProgressEvent| {
+    let mut progress = move |event: ProgressEvent| {
         if matches!(event, ProgressEvent::RunStarted { .. }) {
             seen.set(true);
         }
         sink(event);
-    });
+    };
     let checkin = run_checkin(paths, config, request, &mut progress, cancel);
     tokio::pin!(checkin);
     let mut cancel_seen = false;

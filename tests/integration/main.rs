@@ -27,6 +27,7 @@ mod mdm_schema;
 mod ordering;
 mod parameters;
 mod printers;
+mod progress;
 mod resilience;
 mod scripts;
 mod settings;
