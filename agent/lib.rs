@@ -55,6 +55,7 @@ pub mod exit_code;
 pub mod installers;
 pub mod inventory;
 pub mod items;
+pub mod log_level;
 pub mod log_records;
 pub mod logging;
 pub mod mdm;

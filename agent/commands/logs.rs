@@ -26,8 +26,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::log_level::LogLevel;
 use crate::log_records::follow::LogFollower;
-use crate::log_records::{LogFilter, LogLevel, LogRecord, MAX_LINE_BYTES, for_each_record, render_line};
+use crate::log_records::{LogFilter, LogRecord, MAX_LINE_BYTES, for_each_record, render_line};
 use crate::terminal;
 
 /// How many matching lines `--follow` shows before the new ones, as `tail -f` does.

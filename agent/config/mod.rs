@@ -29,7 +29,7 @@ pub use origin::Origin;
 pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
 pub use settings::{
-    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, LogLevel, Logs, Otel, REDACTED, Schedule, Secret,
-    State, Tenant, Timeouts,
+    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, Logs, Otel, REDACTED, Schedule, Secret, State, Tenant,
+    Timeouts,
 };
 pub(crate) use settings::{duration_text, long_duration_text};

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::log_level::LogLevel;
+
 /// What a [`Secret`] shows instead of its value, everywhere but [`Secret::expose`].
 pub const REDACTED: &str = "********";
 
@@ -209,22 +211,6 @@ pub struct Logs {
     pub level: LogLevel,
 }
 
-/// How much the agent logs, from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Only failures.
-    Error,
-    /// Failures and things an admin should look at.
-    Warn,
-    /// What the agent did; the default.
-    Info,
-    /// Detail for diagnosing a device.
-    Debug,
-    /// Everything.
-    Trace,
-}
-
 /// A value that must never appear in logs, errors or output: the tenant token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -342,33 +328,6 @@ impl Default for Doctor {
             mdm_certificate_lifetime: Duration::from_secs(730 * DAY),
             mdm_certificate_warn_before: Duration::from_secs(30 * DAY),
         }
-    }
-}
-
-impl LogLevel {
-    /// Every level, least detailed first.
-    pub const ALL: [LogLevel; 5] = [LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug, LogLevel::Trace];
-
-    /// The name admins write and `tracing` filters understand.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-            LogLevel::Trace => "trace",
-        }
-    }
-
-    /// The level named `name`, in any letter case.
-    pub fn from_name(name: &str) -> Option<LogLevel> {
-        LogLevel::ALL.into_iter().find(|level| level.as_str().eq_ignore_ascii_case(name))
-    }
-}
-
-impl fmt::Display for LogLevel {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
     }
 }
 
@@ -543,22 +502,6 @@ mod tests {
         for (duration, expected) in cases {
             assert_eq!(long_duration_text(duration), expected);
             assert_eq!(humantime::parse_duration(expected).unwrap(), duration, "{expected}");
-        }
-    }
-
-    #[test]
-    fn log_levels_parse_in_any_case() {
-        let cases = [
-            ("error", Some(LogLevel::Error)),
-            ("WARN", Some(LogLevel::Warn)),
-            ("Info", Some(LogLevel::Info)),
-            ("debug", Some(LogLevel::Debug)),
-            ("trace", Some(LogLevel::Trace)),
-            ("warning", None),
-            ("", None),
-        ];
-        for (name, expected) in cases {
-            assert_eq!(LogLevel::from_name(name), expected, "{name}");
         }
     }
 }
