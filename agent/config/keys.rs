@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::settings::{AgentConfig, REDACTED, Secret, duration_text, long_duration_text};
+use super::durations::{duration_text, long_duration_text};
+use super::secret::{REDACTED, Secret};
+use super::settings::AgentConfig;
 use super::sizes;
 use super::values::{self, RawValue, ValueProblem};
 use crate::log_level::LogLevel;

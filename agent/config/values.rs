@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::settings::Secret;
+use super::secret::Secret;
 use crate::log_level::LogLevel;
 use crate::network_rules::{self, TenantUrlProblem};
 
