@@ -45,8 +45,6 @@ use executor::Executor;
 use journal::RunJournal;
 use run_end::finish;
 
-pub use drift::DriftKind;
-
 /// What was asked for.
 #[derive(Debug, Clone)]
 pub struct CheckinRequest {
