@@ -142,7 +142,7 @@ pub struct ConfigArgs {
 }
 
 /// A value given to a flag that the verb cannot use; nothing was done. It exits
-/// with the bad-input code ([`crate::exit_code::BAD_INPUT`]).
+/// with the bad-input code, 2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid value {value:?} for {flag}: {reason}")]
 pub struct BadArgument {
