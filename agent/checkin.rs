@@ -46,7 +46,6 @@ use executor::Executor;
 use journal::RunJournal;
 use run_end::finish;
 
-pub use drift::DriftKind;
 pub use progress::ProgressEvent;
 
 /// What was asked for.

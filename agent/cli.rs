@@ -1,4 +1,5 @@
-//! The command line, as clap types only: what an admin can type.
+//! The command line, as clap types: what an admin can type, and the error for a
+//! value typed there that a verb cannot use.
 
 use std::path::PathBuf;
 
@@ -138,4 +139,17 @@ pub struct ConfigArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A value given to a flag that the verb cannot use; nothing was done. It exits
+/// with the bad-input code, 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value {value:?} for {flag}: {reason}")]
+pub struct BadArgument {
+    /// The flag, as typed: `--level`, `--since`.
+    pub flag: &'static str,
+    /// The value as given.
+    pub value: String,
+    /// What was expected instead.
+    pub reason: String,
 }

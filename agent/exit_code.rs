@@ -9,7 +9,7 @@
 
 use crate::blueprint::BlueprintErrors;
 use crate::checkin::CheckinError;
-use crate::commands::logs::LogsError;
+use crate::cli::BadArgument;
 use crate::config::ConfigErrors;
 use crate::run_lock::LockError;
 
@@ -24,10 +24,10 @@ pub const BUSY: u8 = 3;
 
 /// The exit code for an error that ended a verb.
 pub fn for_error(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<ConfigErrors>().is_some() || error.downcast_ref::<BlueprintErrors>().is_some() {
-        return BAD_INPUT;
-    }
-    if let Some(LogsError::BadArgument { .. }) = error.downcast_ref::<LogsError>() {
+    if error.downcast_ref::<ConfigErrors>().is_some()
+        || error.downcast_ref::<BlueprintErrors>().is_some()
+        || error.downcast_ref::<BadArgument>().is_some()
+    {
         return BAD_INPUT;
     }
     match error.downcast_ref::<CheckinError>() {
@@ -39,5 +39,17 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
         ) => BAD_INPUT,
         Some(CheckinError::Lock(LockError::Busy { .. })) => BUSY,
         _ => FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_flag_value_is_bad_input_and_other_errors_are_failures() {
+        let bad_flag = BadArgument { flag: "--level", value: "loud".into(), reason: "not a level".into() };
+        assert_eq!(for_error(&anyhow::Error::from(bad_flag).context("agent logs")), BAD_INPUT);
+        assert_eq!(for_error(&anyhow::anyhow!("disk full")), FAILURE);
     }
 }

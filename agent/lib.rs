@@ -39,7 +39,8 @@
 //! time, never through a symlink), and `atomic_file` the one way a file is replaced;
 //! `structured_input` reads every JSON and plist within size and depth limits
 //! (blueprints, configuration, `Info.plist`s); `exit_code` says what each exit code
-//! means.
+//! means; `log_level` is the one level type that `logs.level`, the log files and
+//! `agent logs --level` share, ordered by severity.
 
 pub mod app_bundle;
 mod atomic_file;
@@ -56,6 +57,7 @@ pub mod exit_code;
 pub mod installers;
 pub mod inventory;
 pub mod items;
+pub mod log_level;
 pub mod log_records;
 pub mod logging;
 pub mod mdm;

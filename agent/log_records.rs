@@ -14,12 +14,10 @@
 //! last line, and the next process appends straight after it. Such lines are skipped
 //! and counted, and a whole record glued after a torn fragment is still recovered.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
+use crate::log_level::LogLevel;
 use crate::terminal;
 
 pub use files::{FileOrder, LogReadError, ReadSummary, file_order, for_each_record, log_files, read_records};
@@ -34,77 +32,6 @@ const INTERNAL_KEYS: &[&str] =
 /// How every record written by [`crate::logging`] starts; used to find a whole
 /// record glued after a torn one.
 const RECORD_START: &[u8] = b"{\"timestamp\":";
-
-/// How severe a record is, least severe first, so `>=` means "at least as severe".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    /// Step-by-step detail, only for chasing a bug.
-    Trace,
-    /// Detail an engineer wants when something looks wrong.
-    Debug,
-    /// What happened, in the admin's words: runs started, items finished.
-    Info,
-    /// Something went wrong but the agent carried on.
-    Warn,
-    /// Something failed.
-    Error,
-}
-
-impl LogLevel {
-    /// The name the JSON formatter writes, e.g. `INFO`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Trace => "TRACE",
-            LogLevel::Debug => "DEBUG",
-            LogLevel::Info => "INFO",
-            LogLevel::Warn => "WARN",
-            LogLevel::Error => "ERROR",
-        }
-    }
-}
-
-impl fmt::Display for LogLevel {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `pad` so that `{:>5}` lines the levels up.
-        formatter.pad(self.as_str())
-    }
-}
-
-/// A level name that is none of `error`, `warn`, `info`, `debug`, `trace`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown level {0:?}, expected one of error, warn, info, debug, trace")]
-pub struct UnknownLevel(
-    /// The name as given.
-    pub String,
-);
-
-impl FromStr for LogLevel {
-    type Err = UnknownLevel;
-
-    /// Accepts the five names in any case, as admins type them and as the files hold them.
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name.to_ascii_lowercase().as_str() {
-            "trace" => Ok(LogLevel::Trace),
-            "debug" => Ok(LogLevel::Debug),
-            "info" => Ok(LogLevel::Info),
-            "warn" => Ok(LogLevel::Warn),
-            "error" => Ok(LogLevel::Error),
-            _ => Err(UnknownLevel(name.to_string())),
-        }
-    }
-}
-
-impl From<LogLevel> for tracing::Level {
-    fn from(level: LogLevel) -> Self {
-        match level {
-            LogLevel::Trace => tracing::Level::TRACE,
-            LogLevel::Debug => tracing::Level::DEBUG,
-            LogLevel::Info => tracing::Level::INFO,
-            LogLevel::Warn => tracing::Level::WARN,
-            LogLevel::Error => tracing::Level::ERROR,
-        }
-    }
-}
 
 /// One log line, read back.
 #[derive(Debug, Clone, PartialEq)]

@@ -49,7 +49,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::log_records::{LogLevel, UnknownLevel};
+use crate::log_level::{LogLevel, UnknownLevel};
 use crate::safe_path::{Folder, Missing, SafePathError};
 
 pub(crate) mod budget;

@@ -13,69 +13,12 @@
 //! `agent.drift` gauge, so the console and the device never disagree. The drift
 //! last reported is kept in the store, so a change is told once, as it happens.
 
-use std::fmt;
-
 use crate::blueprint::Blueprint;
-use crate::state::{Drift, Store};
+use crate::state::{Drift, DriftKind, Store};
 
 /// Where the drift last reported is kept, in the store's `device` key-value table,
 /// so a change is told once even across check-ins that record no run.
 const REPORTED_DRIFT_KEY: &str = "reported_drift";
-
-/// One kind of drift, named as the `drift.kind` attribute and `agent status` name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DriftKind {
-    /// The agent is older than the blueprint accepts.
-    OutdatedClient,
-    /// No policy (or no team) has reached the device.
-    MissingPolicy,
-    /// The tenant keeps refusing the device's token.
-    StaleToken,
-    /// The state store was damaged and rebuilt since the last daily check-in.
-    StoreRebuilt,
-    /// Items were put back in this run.
-    Reapplied,
-}
-
-impl DriftKind {
-    /// Every kind, in the order they are reported.
-    pub const ALL: [DriftKind; 5] = [
-        DriftKind::OutdatedClient,
-        DriftKind::MissingPolicy,
-        DriftKind::StaleToken,
-        DriftKind::StoreRebuilt,
-        DriftKind::Reapplied,
-    ];
-
-    /// The name of the kind: `outdated_client`, `missing_policy`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DriftKind::OutdatedClient => "outdated_client",
-            DriftKind::MissingPolicy => "missing_policy",
-            DriftKind::StaleToken => "stale_token",
-            DriftKind::StoreRebuilt => "store_rebuilt",
-            DriftKind::Reapplied => "reapplied",
-        }
-    }
-
-    /// The value of this kind in `drift`: 1 or 0 while it holds or not, the count
-    /// for `reapplied`.
-    pub fn value(self, drift: &Drift) -> u64 {
-        match self {
-            DriftKind::OutdatedClient => u64::from(drift.outdated_client),
-            DriftKind::MissingPolicy => u64::from(drift.missing_policy),
-            DriftKind::StaleToken => u64::from(drift.stale_token),
-            DriftKind::StoreRebuilt => u64::from(drift.store_rebuilt),
-            DriftKind::Reapplied => u64::from(drift.reapplied),
-        }
-    }
-}
-
-impl fmt::Display for DriftKind {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
 
 /// The drift a blueprint (or its absence) shows before anything runs, for an agent
 /// of version `ours`, with the minimum the tenant's check-in reply named if any;

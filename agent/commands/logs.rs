@@ -5,7 +5,7 @@
 //! one line for a person (see [`crate::log_records::render_line`]), or with `--json`
 //! as the stored JSON object, one per line, for scripts and `jq`.
 //!
-//! Bad `--level` or `--since` values are a [`LogsError::BadArgument`], which the
+//! Bad `--level` or `--since` values are a [`BadArgument`], which the
 //! caller finds with `anyhow::Error::downcast_ref` to exit with the bad-input code.
 //! No log folder yet is not an error: there is simply nothing to show.
 //!
@@ -26,8 +26,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::cli::BadArgument;
+use crate::log_level::LogLevel;
 use crate::log_records::follow::LogFollower;
-use crate::log_records::{LogFilter, LogLevel, LogRecord, MAX_LINE_BYTES, for_each_record, render_line};
+use crate::log_records::{LogFilter, LogRecord, MAX_LINE_BYTES, for_each_record, render_line};
 use crate::terminal;
 
 /// How many matching lines `--follow` shows before the new ones, as `tail -f` does.
@@ -59,25 +61,10 @@ pub struct LogsRequest {
     pub json: bool,
 }
 
-/// A command-line value `agent logs` cannot use; nothing was read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LogsError {
-    /// The value given to `flag` is not valid for it.
-    #[error("invalid value {value:?} for {flag}: {reason}")]
-    BadArgument {
-        /// The flag, as typed: `--level` or `--since`.
-        flag: &'static str,
-        /// The value as given.
-        value: String,
-        /// What was expected instead.
-        reason: String,
-    },
-}
-
 /// Prints the matching records to `out`, oldest first, each as soon as it is read:
 /// memory does not grow with the log's size.
 ///
-/// Returns a [`LogsError`] inside the `anyhow::Error` for a bad flag value. A reader
+/// Returns a [`BadArgument`] inside the `anyhow::Error` for a bad flag value. A reader
 /// that goes away early (`agent logs | head`) is not an error.
 pub fn logs(request: &LogsRequest, out: &mut dyn Write) -> anyhow::Result<()> {
     logs_at(request, out, Utc::now())
@@ -201,15 +188,15 @@ impl Printer<'_> {
 }
 
 /// The filter the flags describe, or the first flag whose value is unusable.
-fn filter_from(request: &LogsRequest, now: DateTime<Utc>) -> Result<LogFilter, LogsError> {
+fn filter_from(request: &LogsRequest, now: DateTime<Utc>) -> Result<LogFilter, BadArgument> {
     let minimum_level = request.level.as_deref().map(parse_level).transpose()?;
     let since = request.since.as_deref().map(|value| parse_since(value, now)).transpose()?;
     Ok(LogFilter { run_id: request.run_id.clone(), item: request.item.clone(), minimum_level, since })
 }
 
 /// `--level`: one of the five level names, in any case.
-fn parse_level(value: &str) -> Result<LogLevel, LogsError> {
-    value.parse().map_err(|_| LogsError::BadArgument {
+fn parse_level(value: &str) -> Result<LogLevel, BadArgument> {
+    value.parse().map_err(|_| BadArgument {
         flag: "--level",
         value: value.to_string(),
         reason: "expected one of error, warn, info, debug, trace".to_string(),
@@ -217,9 +204,8 @@ fn parse_level(value: &str) -> Result<LogLevel, LogsError> {
 }
 
 /// `--since`: a duration back from `now` (`90m`, `2h`, `3days`) or an RFC 3339 time.
-fn parse_since(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, LogsError> {
-    let bad =
-        |reason: &str| LogsError::BadArgument { flag: "--since", value: value.to_string(), reason: reason.to_string() };
+fn parse_since(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, BadArgument> {
+    let bad = |reason: &str| BadArgument { flag: "--since", value: value.to_string(), reason: reason.to_string() };
     if let Ok(time) = DateTime::parse_from_rfc3339(value) {
         return Ok(time.with_timezone(&Utc));
     }
@@ -354,7 +340,7 @@ mod tests {
         ];
         for (request, expected_flag, expected_value) in cases {
             let error = logs(&request, &mut Vec::new()).expect_err("rejected");
-            let Some(LogsError::BadArgument { flag, value, .. }) = error.downcast_ref::<LogsError>() else {
+            let Some(BadArgument { flag, value, .. }) = error.downcast_ref::<BadArgument>() else {
                 panic!("not a bad argument: {error:#}");
             };
             assert_eq!((*flag, value.as_str()), (expected_flag, expected_value));

@@ -6,26 +6,16 @@
 //! the rest of loading sees one shape.
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
 
 use super::keys;
-use super::layers::{Layer, RawSetting};
+use super::layers::{FileFormat, Layer, RawSetting};
 use super::origin::Origin;
 use super::problems::Problems;
 use super::trust::{Opened, TrustedWriters};
 use super::values::RawValue;
 use crate::structured_input::{self, InputKind, InputProblem};
-
-/// The two formats a settings file can be in, told apart by the file's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FileFormat {
-    /// An XML, binary or ASCII property list (`.plist`).
-    PropertyList,
-    /// A JSON object (`.json`).
-    Json,
-}
 
 /// Why a settings file as a whole could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -52,20 +42,6 @@ pub(crate) enum FileProblem {
     /// guess.
     #[error("set more than once in this file (nested and dotted forms name the same key)")]
     SetTwice,
-}
-
-impl FileFormat {
-    /// The format a drop-in fragment's extension names, in any letter case.
-    pub(crate) fn from_extension(path: &Path) -> Option<FileFormat> {
-        let extension = path.extension().and_then(OsStr::to_str)?;
-        if extension.eq_ignore_ascii_case("plist") {
-            Some(FileFormat::PropertyList)
-        } else if extension.eq_ignore_ascii_case("json") {
-            Some(FileFormat::Json)
-        } else {
-            None
-        }
-    }
 }
 
 /// The settings in the file at `path`, or `None` when it does not exist or cannot

@@ -10,9 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::settings::{AgentConfig, LogLevel, REDACTED, Secret, duration_text, long_duration_text};
+use super::durations::{duration_text, long_duration_text};
+use super::secret::{REDACTED, Secret};
+use super::settings::AgentConfig;
 use super::sizes;
 use super::values::{self, RawValue, ValueProblem};
+use crate::log_level::LogLevel;
 use crate::network_rules;
 
 /// The prefix every configuration environment variable starts with.
@@ -189,7 +192,7 @@ impl KnownKey {
             Field::OptionalTenantUrl(place) => (place.read)(config).clone(),
             Field::OptionalSecret(place) => (place.read)(config).as_ref().map(|_| REDACTED.to_string()),
             Field::PositiveInteger(place) => Some((place.read)(config).to_string()),
-            Field::LogLevel(place) => Some((place.read)(config).to_string()),
+            Field::LogLevel(place) => Some((place.read)(config).name().to_string()),
             Field::LongDuration(place) => Some(long_duration_text(*(place.read)(config))),
             Field::Size(place) => Some(sizes::size_text(*(place.read)(config))),
             Field::Host(place) => Some((place.read)(config).clone()),

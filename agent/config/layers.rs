@@ -7,16 +7,38 @@
 //! environment variables, flags. A file or folder that does not exist is simply no
 //! layer.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::files::FileFormat;
 use super::keys::{self, ENVIRONMENT_PREFIX};
 use super::origin::Origin;
 use super::problems::Problems;
 use super::values::RawValue;
 use crate::paths::ROOT_VARIABLE;
+
+/// The two formats a settings file can be in, told apart by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileFormat {
+    /// An XML, binary or ASCII property list (`.plist`).
+    PropertyList,
+    /// A JSON object (`.json`).
+    Json,
+}
+
+impl FileFormat {
+    /// The format a drop-in fragment's extension names, in any letter case.
+    pub(crate) fn from_extension(path: &Path) -> Option<FileFormat> {
+        let extension = path.extension().and_then(OsStr::to_str)?;
+        if extension.eq_ignore_ascii_case("plist") {
+            Some(FileFormat::PropertyList)
+        } else if extension.eq_ignore_ascii_case("json") {
+            Some(FileFormat::Json)
+        } else {
+            None
+        }
+    }
+}
 
 /// One setting as a source wrote it: a dotted key (maybe unknown) and its value,
 /// not yet checked.

@@ -11,12 +11,14 @@
 //! A file or folder another user than root could have written is skipped with a
 //! warning before it is read (trust.rs).
 
+mod durations;
 mod files;
 mod keys;
 mod layers;
 mod origin;
 mod problems;
 mod resolve;
+mod secret;
 mod settings;
 mod sizes;
 mod trust;
@@ -25,11 +27,11 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use durations::{duration_text, long_duration_text};
 pub use origin::Origin;
 pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
+pub use secret::{REDACTED, Secret};
 pub use settings::{
-    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, LogLevel, Logs, Otel, REDACTED, Schedule, Secret,
-    State, Tenant, Timeouts,
+    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, Logs, Otel, Schedule, State, Tenant, Timeouts,
 };
-pub(crate) use settings::{duration_text, long_duration_text};

@@ -13,9 +13,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::files::{FileFormat, read_settings_file};
+use super::files::read_settings_file;
 use super::keys::{self, KNOWN_KEYS};
-use super::layers::{self, Layer};
+use super::layers::{self, FileFormat, Layer};
 use super::origin::Origin;
 use super::problems::{ConfigErrors, ConfigWarning, Problems};
 use super::settings::AgentConfig;

@@ -8,18 +8,15 @@
 //! `Serialize` gives `agent config --json`: the same nested shape an admin writes in
 //! a plist, durations as text (`"1h 30m"`), the tenant token redacted.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-/// What a [`Secret`] shows instead of its value, everywhere but [`Secret::expose`].
-pub const REDACTED: &str = "********";
-
-const MINUTE: u64 = 60;
-const HOUR: u64 = 60 * MINUTE;
-const DAY: u64 = 24 * HOUR;
+use super::durations::{DAY, HOUR, MINUTE, as_duration_text, as_long_duration_text};
+use super::secret::Secret;
+use super::sizes::as_size_text;
+use crate::log_level::LogLevel;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -209,26 +206,6 @@ pub struct Logs {
     pub level: LogLevel,
 }
 
-/// How much the agent logs, from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Only failures.
-    Error,
-    /// Failures and things an admin should look at.
-    Warn,
-    /// What the agent did; the default.
-    Info,
-    /// Detail for diagnosing a device.
-    Debug,
-    /// Everything.
-    Trace,
-}
-
-/// A value that must never appear in logs, errors or output: the tenant token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
 /// The system tools the item handlers run, by absolute path. Configurable so a
 /// test (or an unusual install) can point them elsewhere; the defaults are where
 /// macOS keeps them.
@@ -345,133 +322,9 @@ impl Default for Doctor {
     }
 }
 
-impl LogLevel {
-    /// Every level, least detailed first.
-    pub const ALL: [LogLevel; 5] = [LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug, LogLevel::Trace];
-
-    /// The name admins write and `tracing` filters understand.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-            LogLevel::Trace => "trace",
-        }
-    }
-
-    /// The level named `name`, in any letter case.
-    pub fn from_name(name: &str) -> Option<LogLevel> {
-        LogLevel::ALL.into_iter().find(|level| level.as_str().eq_ignore_ascii_case(name))
-    }
-}
-
-impl fmt::Display for LogLevel {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-impl Secret {
-    /// Wraps `value` so it cannot be printed by accident.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The real value, for the one place that needs it (the `Authorization` header).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(REDACTED)
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(REDACTED)
-    }
-}
-
-/// Serialized redacted, so `agent config --json` can be pasted into a ticket.
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(REDACTED)
-    }
-}
-
-/// A duration as admins write it (`"1h 30m"`), not as seconds and nanoseconds.
-fn as_duration_text<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&duration_text(*duration))
-}
-
-/// A size as admins write it: `"20 GiB"`.
-fn as_size_text<S: Serializer>(bytes: &u64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&super::sizes::size_text(*bytes))
-}
-
-/// A long duration as admins write it: whole days as `"21d"`, else as
-/// [`duration_text`] would.
-fn as_long_duration_text<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&long_duration_text(*duration))
-}
-
-/// `duration` in days when it is a whole number of them (`"7d"`, `"730d"`), else in
-/// hours, minutes and seconds. For thresholds counted in days and weeks, where
-/// `"504h"` would hide the three weeks an admin wrote. Parses back the same.
-pub(crate) fn long_duration_text(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    if seconds > 0 && seconds % DAY == 0 && duration.subsec_nanos() == 0 {
-        return format!("{}d", seconds / DAY);
-    }
-    duration_text(duration)
-}
-
-/// `duration` in hours, minutes and seconds (`"24h"`, `"1h 30m"`, `"1m 30s"`), the
-/// units admins write; `humantime` would say `"1day"`. The text parses back to the
-/// same duration.
-pub(crate) fn duration_text(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    let nanoseconds = duration.subsec_nanos();
-    let mut parts = Vec::new();
-    for (amount, unit) in [(seconds / HOUR, "h"), (seconds % HOUR / MINUTE, "m"), (seconds % MINUTE, "s")] {
-        if amount > 0 {
-            parts.push(format!("{amount}{unit}"));
-        }
-    }
-    if nanoseconds > 0 {
-        parts.push(match nanoseconds {
-            _ if nanoseconds % 1_000_000 == 0 => format!("{}ms", nanoseconds / 1_000_000),
-            _ if nanoseconds % 1_000 == 0 => format!("{}us", nanoseconds / 1_000),
-            _ => format!("{nanoseconds}ns"),
-        });
-    }
-    if parts.is_empty() {
-        return "0s".to_string();
-    }
-    parts.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_token_never_prints() {
-        let mut config = AgentConfig::default();
-        config.tenant.token = Some(Secret::new("tok-very-secret"));
-        let token = config.tenant.token.as_ref().unwrap();
-        assert_eq!(format!("{token}"), REDACTED);
-        assert_eq!(format!("{token:?}"), REDACTED);
-        assert_eq!(token.expose(), "tok-very-secret");
-        assert!(!format!("{config:?}").contains("tok-very-secret"));
-        assert!(!format!("{config:#?}").contains("tok-very-secret"));
-        let json = serde_json::to_string(&config).unwrap();
-        assert!(!json.contains("tok-very-secret"), "{json}");
-    }
 
     #[test]
     fn json_mirrors_the_keys_admins_write() {
@@ -510,55 +363,5 @@ mod tests {
                 }
             })
         );
-    }
-
-    #[test]
-    fn durations_print_in_hours_minutes_and_seconds_and_parse_back() {
-        let cases = [
-            (Duration::from_secs(24 * HOUR), "24h"),
-            (Duration::from_secs(90 * MINUTE), "1h 30m"),
-            (Duration::from_secs(90), "1m 30s"),
-            (Duration::from_secs(5), "5s"),
-            (Duration::from_millis(1_500), "1s 500ms"),
-            (Duration::from_micros(7), "7us"),
-            (Duration::from_nanos(3), "3ns"),
-            (Duration::ZERO, "0s"),
-        ];
-        for (duration, expected) in cases {
-            assert_eq!(duration_text(duration), expected);
-            assert_eq!(humantime::parse_duration(expected).unwrap(), duration, "{expected}");
-        }
-    }
-
-    #[test]
-    fn long_durations_print_in_days_when_whole_and_parse_back() {
-        let cases = [
-            (Duration::from_secs(21 * DAY), "21d"),
-            (Duration::from_secs(730 * DAY), "730d"),
-            (Duration::from_secs(DAY), "1d"),
-            (Duration::from_secs(36 * HOUR), "36h"),
-            (Duration::from_secs(90), "1m 30s"),
-            (Duration::from_millis(DAY * 1000 + 1), "24h 1ms"),
-        ];
-        for (duration, expected) in cases {
-            assert_eq!(long_duration_text(duration), expected);
-            assert_eq!(humantime::parse_duration(expected).unwrap(), duration, "{expected}");
-        }
-    }
-
-    #[test]
-    fn log_levels_parse_in_any_case() {
-        let cases = [
-            ("error", Some(LogLevel::Error)),
-            ("WARN", Some(LogLevel::Warn)),
-            ("Info", Some(LogLevel::Info)),
-            ("debug", Some(LogLevel::Debug)),
-            ("trace", Some(LogLevel::Trace)),
-            ("warning", None),
-            ("", None),
-        ];
-        for (name, expected) in cases {
-            assert_eq!(LogLevel::from_name(name), expected, "{name}");
-        }
     }
 }

@@ -1,6 +1,8 @@
 //! Sizes in bytes, as admins write them: a whole number of bytes, or text such as
 //! `"20 GiB"` or `"512KiB"` (units `B`, `KiB`, `MiB`, `GiB`, `TiB`, powers of 1024).
 
+use serde::Serializer;
+
 use super::values::{RawValue, ValueProblem};
 
 /// The units a size may be written in, largest first, with their byte counts.
@@ -40,6 +42,11 @@ fn size_from_text(text: &str) -> Option<u64> {
 pub(crate) fn size_text(bytes: u64) -> String {
     let (name, scale) = UNITS.iter().find(|(_, scale)| bytes % scale == 0 && bytes >= *scale).unwrap_or(&("B", 1));
     format!("{} {name}", bytes / scale)
+}
+
+/// A size as admins write it: `"20 GiB"`.
+pub(super) fn as_size_text<S: Serializer>(bytes: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&size_text(*bytes))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::*;
+use crate::log_level::LogLevel;
 use crate::paths::AgentPaths;
 
 /// A fresh root with the agent's layout under it.

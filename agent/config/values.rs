@@ -14,7 +14,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::settings::{LogLevel, Secret};
+use super::secret::Secret;
+use crate::log_level::LogLevel;
 use crate::network_rules::{self, TenantUrlProblem};
 
 /// The longest duration any key accepts: 3650 days, about ten years. No real
@@ -290,7 +291,7 @@ pub(crate) fn parse_positive_integer(raw: &RawValue) -> Result<u32, ValueProblem
 /// A log level name, in any letter case.
 pub(crate) fn parse_log_level(raw: &RawValue) -> Result<LogLevel, ValueProblem> {
     raw.trimmed_text()
-        .and_then(LogLevel::from_name)
+        .and_then(|name| name.parse::<LogLevel>().ok())
         .ok_or_else(|| ValueProblem::NotALogLevel { found: raw.to_string() })
 }
 

@@ -238,7 +238,7 @@ proptest::proptest! {
     ) {
         let duration = Duration::new(seconds, nanoseconds);
         proptest::prop_assume!(!duration.is_zero());
-        for written in [super::super::settings::duration_text(duration), super::super::settings::long_duration_text(duration)] {
+        for written in [super::super::durations::duration_text(duration), super::super::durations::long_duration_text(duration)] {
             proptest::prop_assert_eq!(parse_duration(&text(&written)), Ok(duration), "{}", written);
         }
     }

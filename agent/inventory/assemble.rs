@@ -15,7 +15,6 @@
 use chrono::{DateTime, Utc};
 
 use super::certificates::mark_identities;
-use super::collect::Outcome;
 use super::ioreg::IoregFacts;
 use super::linux::LinuxFacts;
 use super::model::{
@@ -26,6 +25,9 @@ use super::profiles::mdm_profile;
 use super::system::SystemFacts;
 use super::system_profiler::ProfilerFacts;
 use crate::operating_system::InstalledOs;
+
+/// What one collector gave: facts, nothing (it does not apply here), or why not.
+pub(crate) type Outcome<T> = Result<Option<T>, String>;
 
 /// What every collector gave (`None`: failed, or does not apply here).
 #[derive(Debug, Default)]

@@ -30,9 +30,10 @@ use chrono::Utc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::assemble::{Collected, assemble};
+use super::assemble::{Collected, Outcome, assemble};
 use super::model::{Inventory, SoftwareUpdate};
 use super::parse_error::ParseError;
+use super::platform::Platform;
 use super::tool::{ToolError, ToolRunner};
 use super::{applications, certificates, enrollment, fdesetup, ioreg, linux, profiles, system, system_profiler};
 use crate::config::AgentConfig;
@@ -41,25 +42,6 @@ use crate::operating_system::{parse_software_update_list, parse_sw_vers};
 /// How long a collector that overran its time is waited for while its
 /// processes are stopped, beyond `timeouts.termination_grace`.
 const STOP_MARGIN: Duration = Duration::from_secs(2);
-
-/// Where the agent runs, which decides the collectors that apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    /// macOS: every macOS tool must be there.
-    Mac,
-    /// Anything else (Linux): Linux facts, and macOS tools only where they exist.
-    Other,
-}
-
-impl Platform {
-    /// The platform this agent was built for.
-    pub fn current() -> Self {
-        if cfg!(target_os = "macos") { Self::Mac } else { Self::Other }
-    }
-}
-
-/// What one collector gave: facts, nothing (it does not apply here), or why not.
-pub(crate) type Outcome<T> = Result<Option<T>, String>;
 
 /// What a collection needs.
 struct Collector<'a> {

@@ -16,6 +16,7 @@ mod ioreg;
 mod linux;
 mod model;
 mod parse_error;
+mod platform;
 mod profiles;
 mod render;
 mod saved;
@@ -23,7 +24,7 @@ mod system;
 mod system_profiler;
 mod tool;
 
-pub use collect::{Platform, collect};
+pub use collect::collect;
 #[cfg(test)]
 pub(crate) use der::test_certificate;
 pub(crate) use der::{Validity, certificate_validity};
@@ -32,6 +33,7 @@ pub use model::{
     Application, AssignedUser, Certificate, CollectorError, Device, Disk, Enrollment, FileVault, FileVaultState,
     Hardware, Inventory, OperatingSystem, Payload, Profile, Security, SoftwareUpdate, User,
 };
+pub use platform::Platform;
 pub use render::render;
 pub(crate) use saved::{CheapFacts, cheap_facts};
 pub use saved::{SavedInventoryError, collect_and_save, load, save};

@@ -10,10 +10,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::collect::Platform;
 use super::ioreg::parse_ioreg;
 use super::linux::read_linux_facts;
 use super::model::Inventory;
+use super::platform::Platform;
 use super::tool::{ToolError, ToolRunner};
 use crate::config::AgentConfig;
 use crate::operating_system::{parse_os_release, parse_sw_vers};

@@ -12,7 +12,7 @@ use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, System, Users};
 
 use super::model::{Disk, User};
 
-use super::collect::Platform;
+use super::platform::Platform;
 
 /// The lowest user id of a person's account on a Mac.
 const FIRST_PERSON_UID_MAC: u32 = 501;

@@ -36,26 +36,6 @@ fn write_files(folder: &Path, files: &[(&str, Vec<String>)]) {
 }
 
 #[test]
-fn level_names_parse_in_any_case_and_order_by_severity() {
-    let cases = [
-        ("error", Ok(LogLevel::Error)),
-        ("WARN", Ok(LogLevel::Warn)),
-        ("Info", Ok(LogLevel::Info)),
-        ("debug", Ok(LogLevel::Debug)),
-        ("trace", Ok(LogLevel::Trace)),
-        ("warning", Err(UnknownLevel("warning".to_string()))),
-        ("3", Err(UnknownLevel("3".to_string()))),
-        ("", Err(UnknownLevel(String::new()))),
-    ];
-    for (name, expected) in cases {
-        assert_eq!(name.parse::<LogLevel>(), expected, "{name:?}");
-    }
-    assert!(LogLevel::Error > LogLevel::Warn && LogLevel::Warn > LogLevel::Info);
-    assert!(LogLevel::Info > LogLevel::Debug && LogLevel::Debug > LogLevel::Trace);
-    assert_eq!(format!("[{:>5}]", LogLevel::Warn), "[ WARN]");
-}
-
-#[test]
 fn file_names_say_whether_and_where_a_file_sorts() {
     let cases = [
         ("agent.2026-11-25.log", Some((Some("2026-11-25"), 0))),

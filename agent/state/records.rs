@@ -103,6 +103,61 @@ pub struct Drift {
     pub store_rebuilt: bool,
 }
 
+/// One kind of drift, named as the `drift.kind` attribute and `agent status` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftKind {
+    /// The agent is older than the blueprint accepts.
+    OutdatedClient,
+    /// No policy (or no team) has reached the device.
+    MissingPolicy,
+    /// The tenant keeps refusing the device's token.
+    StaleToken,
+    /// The state store was damaged and rebuilt since the last daily check-in.
+    StoreRebuilt,
+    /// Items were put back in this run.
+    Reapplied,
+}
+
+impl DriftKind {
+    /// Every kind, in the order they are reported.
+    pub const ALL: [DriftKind; 5] = [
+        DriftKind::OutdatedClient,
+        DriftKind::MissingPolicy,
+        DriftKind::StaleToken,
+        DriftKind::StoreRebuilt,
+        DriftKind::Reapplied,
+    ];
+
+    /// The name of the kind: `outdated_client`, `missing_policy`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::OutdatedClient => "outdated_client",
+            DriftKind::MissingPolicy => "missing_policy",
+            DriftKind::StaleToken => "stale_token",
+            DriftKind::StoreRebuilt => "store_rebuilt",
+            DriftKind::Reapplied => "reapplied",
+        }
+    }
+
+    /// The value of this kind in `drift`: 1 or 0 while it holds or not, the count
+    /// for `reapplied`.
+    pub fn value(self, drift: &Drift) -> u64 {
+        match self {
+            DriftKind::OutdatedClient => u64::from(drift.outdated_client),
+            DriftKind::MissingPolicy => u64::from(drift.missing_policy),
+            DriftKind::StaleToken => u64::from(drift.stale_token),
+            DriftKind::StoreRebuilt => u64::from(drift.store_rebuilt),
+            DriftKind::Reapplied => u64::from(drift.reapplied),
+        }
+    }
+}
+
+impl fmt::Display for DriftKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
 /// The `type` recorded for a blueprint parameter's result.
 pub const PARAMETER_TYPE: &str = "parameter";
 

@@ -3,7 +3,7 @@
 
 use opentelemetry::logs::{AnyValue, Severity};
 
-use crate::checkin::DriftKind;
+use crate::state::DriftKind;
 use crate::telemetry::pipeline::{self, LogEvent};
 
 /// The event name of the log record.

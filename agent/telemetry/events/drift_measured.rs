@@ -3,8 +3,7 @@
 
 use opentelemetry::KeyValue;
 
-use crate::checkin::DriftKind;
-use crate::state::Drift;
+use crate::state::{Drift, DriftKind};
 use crate::telemetry::pipeline;
 
 /// The drift gauge.
