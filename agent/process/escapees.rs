@@ -346,9 +346,17 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         let leader_pid = Pid::from_raw(i32::try_from(leader.id()).unwrap());
-        let mut sightings = Sightings::new(leader_pid);
-        sightings.look();
-        let found = escapees(&mut sightings);
+        // Until `setsid` has become `sleep` (it is in its session a moment before).
+        let mut found = Vec::new();
+        for _ in 0..3000 {
+            let mut sightings = Sightings::new(leader_pid);
+            sightings.look();
+            found = escapees(&mut sightings);
+            if found.iter().any(|escapee| escapee.name == "sleep") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].pid, escapee);
         assert_eq!(found[0].name, "sleep");
