@@ -1,6 +1,8 @@
 //! Tests of running children: real processes through /bin/sh.
 
 use super::*;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
