@@ -338,9 +338,12 @@ mod tests {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(leader.stdout.take().unwrap()), &mut line).unwrap();
         let escapee: i32 = line.trim().parse().unwrap();
-        // setsid runs in the background job; wait until it is in its own session.
+        // setsid runs in the background job; wait until it is in its own session
+        // and has become `sleep` (setsid makes the session before it starts it).
+        let name = format!("/proc/{escapee}/comm");
         for _ in 0..200 {
-            if nix::unistd::getsid(Some(Pid::from_raw(escapee))) == Ok(Pid::from_raw(escapee)) {
+            let own_session = nix::unistd::getsid(Some(Pid::from_raw(escapee))) == Ok(Pid::from_raw(escapee));
+            if own_session && std::fs::read_to_string(&name).is_ok_and(|comm| comm.trim() == "sleep") {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
