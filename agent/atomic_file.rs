@@ -90,7 +90,7 @@ fn write_temporary<E: From<SafePathError>>(
     bytes: &[u8],
     prepare: impl FnOnce(&File) -> Result<(), E>,
 ) -> Result<(), E> {
-    let failed = |source| SafePathError::Io { action: "write", path: folder.path().join(temporary), source };
+    let failed = |error| SafePathError::Io { action: "write", path: folder.path().join(temporary), error };
     let mut file = folder.create_file(temporary, 0o600)?;
     file.write_all(bytes).map_err(failed)?;
     prepare(&file)?;
@@ -109,7 +109,7 @@ fn temporary_name(name: &OsStr) -> OsString {
 impl From<SafePathError> for std::io::Error {
     fn from(error: SafePathError) -> Self {
         let kind = match &error {
-            SafePathError::Io { source, .. } => source.kind(),
+            SafePathError::Io { error, .. } => error.kind(),
             _ => std::io::ErrorKind::PermissionDenied,
         };
         std::io::Error::new(kind, error)

@@ -39,7 +39,7 @@
 //! time, never through a symlink), and `atomic_file` the one way a file is replaced;
 //! `structured_input` reads every JSON and plist within size and depth limits
 //! (blueprints, configuration, `Info.plist`s); `exit_code` says what each exit code
-//! means.
+//! means; `error_chain` prints an error with its causes on one line.
 
 pub mod app_bundle;
 mod atomic_file;
@@ -51,6 +51,7 @@ pub mod config;
 pub mod daemon;
 pub mod doctor;
 pub mod downloads;
+mod error_chain;
 pub mod exit_code;
 pub mod installers;
 pub mod inventory;

@@ -14,6 +14,7 @@ use super::check::{Finding, Verdict};
 use super::tenant::DeviceIdentity;
 use super::thresholds::{age_text, age_verdict};
 use crate::config::{Doctor, long_duration_text};
+use crate::error_chain::with_causes as chain;
 use crate::paths::AgentPaths;
 use crate::render;
 use crate::state::Store;
@@ -91,18 +92,6 @@ pub(crate) fn read_store(
         })
         .map_err(|error| chain(&error));
     (times, identity)
-}
-
-/// An error and its causes on one line.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The last check-in's age against `doctor`'s limits.

@@ -18,11 +18,12 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use super::check::{Check, CheckKind, Finding, Report};
-use super::checkin::{chain, last_checkin, read_store};
+use super::checkin::{last_checkin, read_store};
 use super::inventory_age::last_inventory;
 use super::mdm::{mdm_certificate, mdm_profile};
 use super::{filevault, installation, network, tenant};
 use crate::config::AgentConfig;
+use crate::error_chain::with_causes as chain;
 use crate::inventory::{self, Platform, ToolRunner};
 use crate::paths::AgentPaths;
 

@@ -16,10 +16,11 @@ use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
-use super::error::{DownloadError, with_causes};
+use super::error::DownloadError;
 use super::fetch::{Downloader, cache_error};
 use super::partial::PartialFile;
 use crate::blueprint::DownloadUrl;
+use crate::error_chain::with_causes;
 use crate::network_rules::{self, is_allowed_http};
 
 /// How long connecting (TCP and TLS) may take.

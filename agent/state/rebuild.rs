@@ -37,7 +37,7 @@ impl Store {
             Err(error) if error.is_damage() => error,
             Err(error) => return Err(error),
         };
-        let reason = error_chain(&damaged);
+        let reason = crate::error_chain::with_causes(&damaged);
         let at = Utc::now();
         let moved_to = damage::move_aside(path, at)
             .map_err(|error| StoreError::Folder { path: path.to_path_buf(), source: error.into() })?;
@@ -85,18 +85,6 @@ impl Store {
     pub fn settle_store_rebuilt_drift(&self) -> Result<(), StoreError> {
         self.set_tenant_value(REBUILT_DRIFT_KEY, None)
     }
-}
-
-/// `error` and its causes, as one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -178,14 +178,8 @@ pub(crate) fn tenant_message(bytes: &[u8]) -> String {
 /// An error and its causes on one line, without the URL's query (never a token there,
 /// but a tenant URL is not worth repeating in every line either).
 fn causes(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() { "timed out".to_string() } else { error.to_string() };
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    let first = if error.is_timeout() { "timed out".to_string() } else { error.to_string() };
+    crate::error_chain::causes_after(first, std::error::Error::source(error))
 }
 
 #[cfg(test)]

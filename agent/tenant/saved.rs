@@ -15,13 +15,13 @@ use crate::safe_path::{Folder, Missing, SafePathError};
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SaveError {
     /// Writing or renaming failed.
-    #[error("cannot save the blueprint at {path}: {source}")]
+    #[error("cannot save the blueprint at {path}: {error}")]
     Io {
         /// The file being written.
         path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why, as the system said it; part of the message, so not a source
+        /// (a chain printed with `{:#}` says it once).
+        error: std::io::Error,
     },
     /// The body is not a blueprint this agent can run.
     #[error(transparent)]
@@ -33,7 +33,7 @@ pub(crate) enum SaveError {
 /// blueprint is checked at its temporary name beside the saved one
 /// ([`crate::atomic_file::replace_checked`]).
 pub(crate) fn save(paths: &AgentPaths, body: &[u8]) -> Result<String, SaveError> {
-    let failed = |error: SafePathError| SaveError::Io { path: paths.saved_blueprint.clone(), source: error.into() };
+    let failed = |error: SafePathError| SaveError::Io { path: paths.saved_blueprint.clone(), error: error.into() };
     let folder = Folder::beneath(&paths.root, &paths.state_dir, Missing::Create(0o700)).map_err(failed)?;
     let saved_name = paths.saved_blueprint.file_name().unwrap_or_default();
     let loaded =
