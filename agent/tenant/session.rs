@@ -11,7 +11,7 @@
 use super::client::{BlueprintReply, TenantClient, TenantError};
 use super::inventory_report::request_inventory;
 use super::protocol::{CheckinBody, CheckinReply};
-use super::token::record_token_outcome;
+use super::token::{TokenOutcome, record_token_outcome};
 use crate::config::AgentConfig;
 use crate::inventory::{self, Platform};
 use crate::paths::AgentPaths;
@@ -81,7 +81,7 @@ pub(crate) async fn begin(
     if answered {
         session.fetch_blueprint(store, saved_usable).await;
     }
-    let stale_token = match record_token_outcome(store, &session, true) {
+    let stale_token = match record_token_outcome(store, session.outcome, true) {
         Ok(stale) => stale,
         Err(error) => {
             tracing::error!(error = %error, "Cannot record the token's outcome.");
@@ -115,16 +115,14 @@ pub(super) struct Session<'a> {
     pub(super) client: TenantClient,
     /// The configuration was read again after a `401` (once per stretch).
     reloaded: bool,
-    /// A request ended in `401` even after the reload.
-    pub(super) unauthorized: bool,
-    /// A request succeeded.
-    pub(super) succeeded: bool,
+    /// Whether a request succeeded, or ended in `401` even after the reload.
+    pub(super) outcome: TokenOutcome,
 }
 
 impl<'a> Session<'a> {
     /// A stretch that has sent nothing yet.
     pub(super) fn new(paths: &'a AgentPaths, client: TenantClient) -> Self {
-        Self { paths, client, reloaded: false, unauthorized: false, succeeded: false }
+        Self { paths, client, reloaded: false, outcome: TokenOutcome::default() }
     }
     /// Sends `checkin` and acts on its commands; says whether the tenant answered,
     /// and what it said about the agent's version.
@@ -229,8 +227,8 @@ impl<'a> Session<'a> {
     /// Notes how a request ended, for the stale-token count.
     pub(super) fn settle<T>(&mut self, result: Result<T, TenantError>) -> Result<T, TenantError> {
         match &result {
-            Ok(_) => self.succeeded = true,
-            Err(TenantError::Unauthorized) => self.unauthorized = true,
+            Ok(_) => self.outcome.succeeded = true,
+            Err(TenantError::Unauthorized) => self.outcome.unauthorized = true,
             Err(_) => {}
         }
         result

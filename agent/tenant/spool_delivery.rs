@@ -39,7 +39,7 @@ pub(super) async fn send_spool(paths: &AgentPaths, client: TenantClient, store: 
         tracing::error!(error = %error, "Cannot flush the spool.");
     }
     // A check-in was counted at its start; a success here still clears the count.
-    if let Err(error) = record_token_outcome(store, &session, false) {
+    if let Err(error) = record_token_outcome(store, session.outcome, false) {
         tracing::error!(error = %error, "Cannot record the token's outcome.");
     }
     log_spool(store);

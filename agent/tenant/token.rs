@@ -1,13 +1,21 @@
 //! Whether the tenant keeps refusing the token: three check-ins in a row that end
 //! in `401` show as drift `stale_token` until a request succeeds.
 
-use super::session::Session;
 use crate::state::{Store, StoreError};
 
 const UNAUTHORIZED_STREAK_KEY: &str = "tenant_unauthorized_streak";
 
 /// How many check-ins in a row must end in `401` before the token counts as stale.
 const STALE_TOKEN_STREAK: u32 = 3;
+
+/// How a stretch of requests went, for the count of refused tokens.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct TokenOutcome {
+    /// A request ended in `401` even after the configuration was read again.
+    pub(super) unauthorized: bool,
+    /// A request succeeded.
+    pub(super) succeeded: bool,
+}
 
 /// Whether the token counts as stale now (drift `stale_token`): enough check-ins in
 /// a row ended in `401` and no request has succeeded since. It holds even when no
@@ -26,13 +34,13 @@ fn refusal_streak(store: &Store) -> Result<u32, StoreError> {
 /// count. Says whether the token is stale now.
 pub(super) fn record_token_outcome(
     store: &Store,
-    session: &Session<'_>,
+    outcome: TokenOutcome,
     count_refusal: bool,
 ) -> Result<bool, StoreError> {
     let streak = refusal_streak(store)?;
-    let streak = if session.succeeded {
+    let streak = if outcome.succeeded {
         0
-    } else if session.unauthorized && count_refusal {
+    } else if outcome.unauthorized && count_refusal {
         streak + 1
     } else {
         streak
