@@ -154,4 +154,22 @@ mod tests {
         assert!(matches!(error, SafePathError::SymbolicLink { .. }), "{error}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept");
     }
+
+    #[test]
+    fn a_checked_file_takes_the_name_only_when_the_check_accepts_it() {
+        let root = tempfile::tempdir().unwrap();
+        let folder = Folder::beneath(root.path(), root.path(), Missing::Fail).unwrap();
+        std::fs::write(root.path().join("saved"), "old").unwrap();
+        let read = |path: &Path| std::fs::read_to_string(path).map_err(|error| error.to_string());
+        let refused = replace_checked(&folder, OsStr::new("saved"), b"bad", |path| match read(path)? {
+            text if text == "bad" => Err("refused".to_string()),
+            text => Ok(text),
+        });
+        assert_eq!(refused.unwrap(), Err("refused".to_string()));
+        assert_eq!(std::fs::read_to_string(root.path().join("saved")).unwrap(), "old");
+        let accepted = replace_checked(&folder, OsStr::new("saved"), b"new", read);
+        assert_eq!(accepted.unwrap(), Ok("new".to_string()));
+        assert_eq!(std::fs::read_to_string(root.path().join("saved")).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1, "no temporary file left");
+    }
 }
