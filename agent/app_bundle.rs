@@ -68,8 +68,8 @@ pub(crate) fn version_text(version: Option<&AppVersion>) -> String {
 pub(crate) enum BundleError {
     /// The file is missing, not a plist, or over the limits of `structured_input`
     /// (the error names the file).
-    #[error("{0}")]
-    Unreadable(#[source] crate::structured_input::StructuredInputError),
+    #[error(transparent)]
+    Unreadable(crate::structured_input::StructuredInputError),
     /// The plist is not a dictionary.
     #[error("{} is not a dictionary", path.display())]
     NotADictionary {

@@ -39,44 +39,45 @@
 //! time, never through a symlink), and `atomic_file` the one way a file is replaced;
 //! `structured_input` reads every JSON and plist within size and depth limits
 //! (blueprints, configuration, `Info.plist`s); `exit_code` says what each exit code
-//! means; `log_level` is the one level type that `logs.level`, the log files and
-//! `agent logs --level` share, ordered by severity.
+//! means; `error_chain` prints an error with its causes on one line; `log_level`
+//! is the one level type that `logs.level`, the log files and `agent logs --level`
+//! share, ordered by severity.
 
-pub mod app_bundle;
+pub(crate) mod app_bundle;
 mod atomic_file;
 pub mod blueprint;
 pub mod checkin;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod daemon;
-pub mod doctor;
-pub mod downloads;
-mod error_text;
+pub(crate) mod daemon;
+pub(crate) mod doctor;
+pub(crate) mod downloads;
+mod error_chain;
 pub mod exit_code;
-pub mod installers;
+pub(crate) mod installers;
 pub mod inventory;
-pub mod items;
-pub mod log_level;
-pub mod log_records;
+pub(crate) mod items;
+pub(crate) mod log_level;
+pub(crate) mod log_records;
 pub mod logging;
-pub mod mdm;
+pub(crate) mod mdm;
 pub(crate) mod network_rules;
-pub mod operating_system;
+pub(crate) mod operating_system;
 mod orphans;
 pub mod parameters;
 pub mod paths;
 pub mod plan;
-pub mod process;
-pub mod progress;
-pub mod render;
-pub mod run_lock;
-pub mod safe_path;
+pub(crate) mod process;
+pub(crate) mod progress;
+pub(crate) mod render;
+pub(crate) mod run_lock;
+pub(crate) mod safe_path;
 pub mod schedule;
 pub(crate) mod self_update;
 pub mod state;
-pub mod structured_input;
+pub(crate) mod structured_input;
 pub(crate) mod telemetry;
 pub(crate) mod tenant;
 pub mod terminal;
-pub mod version;
+pub(crate) mod version;

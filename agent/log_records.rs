@@ -20,7 +20,9 @@ use serde_json::{Map, Value};
 use crate::log_level::LogLevel;
 use crate::terminal;
 
-pub use files::{FileOrder, LogReadError, ReadSummary, file_order, for_each_record, log_files, read_records};
+pub use files::{LogReadError, file_order, for_each_record, log_files};
+#[cfg(test)]
+pub(crate) use files::{ReadSummary, read_records};
 pub(crate) use files::{open_log_file, record_in_line};
 pub use lines::MAX_LINE_BYTES;
 

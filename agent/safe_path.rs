@@ -54,21 +54,21 @@ pub enum SafePathError {
         path: PathBuf,
     },
     /// The system refused a step.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {error}", path.display())]
     Io {
         /// `open`, `create`, `write`, …
         action: &'static str,
         /// The path of the step.
         path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
+        /// Why, as the system said it; part of the message, so not a source
+        /// (a chain printed with `{:#}` says it once).
+        error: io::Error,
     },
 }
 
 impl SafePathError {
     fn io<'path>(action: &'static str, path: &'path Path) -> impl Fn(Errno) -> Self + 'path {
-        move |errno| Self::Io { action, path: path.to_path_buf(), source: io::Error::from(errno) }
+        move |errno| Self::Io { action, path: path.to_path_buf(), error: io::Error::from(errno) }
     }
 }
 
@@ -280,7 +280,7 @@ impl Folder {
 }
 
 fn io_error(action: &'static str, path: &Path, source: io::Error) -> SafePathError {
-    SafePathError::Io { action, path: path.to_path_buf(), source }
+    SafePathError::Io { action, path: path.to_path_buf(), error: source }
 }
 
 /// The bytes a process may still write on the volume holding the open `fd` (a

@@ -10,7 +10,7 @@ fn missing_folders_are_made_with_the_mode_asked_for() {
     let mode = std::fs::metadata(root.path().join("a/b")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & !0o700, 0, "at most 0700, got {mode:o}");
     let error = Folder::beneath(root.path(), &root.path().join("c"), Missing::Fail).unwrap_err();
-    assert!(matches!(&error, SafePathError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound), "{error}");
+    assert!(matches!(&error, SafePathError::Io { error, .. } if error.kind() == io::ErrorKind::NotFound), "{error}");
 }
 
 #[test]
@@ -74,4 +74,17 @@ fn files_are_made_exclusively_and_never_through_a_link() {
     let stat = folder.entry(OsStr::new("name")).unwrap().unwrap();
     assert!(is_kind(&stat, SFlag::S_IFLNK));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept");
+}
+
+#[test]
+fn a_refused_step_says_why_once_in_a_chain() {
+    let error = SafePathError::Io {
+        action: "write",
+        path: PathBuf::from("/state/file"),
+        error: io::Error::from_raw_os_error(nix::libc::EACCES),
+    };
+    let wrapped = anyhow::Error::from(std::io::Error::from(error)).context("cannot save the file");
+    let text = format!("{wrapped:#}");
+    assert_eq!(text.matches("os error").count(), 1, "{text}");
+    assert!(text.contains("cannot write /state/file"), "{text}");
 }

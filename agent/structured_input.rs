@@ -104,8 +104,8 @@ impl InputKind {
 pub struct StructuredInputError {
     /// The input: a file's path, or a phrase such as "the tenant's blueprint".
     pub input: String,
-    /// What is wrong with it.
-    #[source]
+    /// What is wrong with it; part of the message, so not a source (a chain
+    /// printed with `{:#}` says it once).
     pub problem: InputProblem,
 }
 
@@ -114,7 +114,7 @@ pub struct StructuredInputError {
 pub enum InputProblem {
     /// The file could not be opened or read.
     #[error("cannot read the file: {0}")]
-    Unreadable(#[source] io::Error),
+    Unreadable(io::Error),
     /// A folder, device or pipe where a file belongs.
     #[error("is not a regular file")]
     NotAFile,

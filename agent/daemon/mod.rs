@@ -22,6 +22,4 @@ mod reload;
 mod scheduler;
 mod signals;
 
-pub use control::ControlError;
 pub use lifecycle::{DaemonSetup, serve};
-pub use reload::Reload;

@@ -10,6 +10,9 @@
 //! that check-in, with trigger `tenant`, through the same queue. One received
 //! during such a check-in waits for the schedule ([`crate::tenant::requests`]
 //! says why).
+//!
+//! A scheduled check-in that cannot start waits for the next slot
+//! (`failed_start`).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -29,6 +32,9 @@ use crate::plan::CheckinKind;
 use crate::run_lock::LockError;
 use crate::schedule::{self, Cadence, LONGEST_NAP, NextCheckin, ScheduleState, WallClock};
 use crate::state::{RunOutcome, RunRecord, Store, StoreError, TenantRequest, Trigger};
+use failed_start::retry_at;
+
+mod failed_start;
 
 /// What the daemon needs to run check-ins on its own.
 pub(crate) struct Scheduler<'a> {
@@ -266,37 +272,6 @@ impl Scheduler<'_> {
             self.shutdown.cancel();
         }
     }
-
-    /// After a scheduled check-in that could not start: says why, and waits for
-    /// the next slot instead of trying again at once.
-    fn hold_until_next_slot(&mut self, config: &AgentConfig, error: CheckinError) {
-        let now = self.clock.now();
-        let splay = Store::open(&self.paths.store_file)
-            .and_then(|store| store.device_id())
-            .map(|device_id| schedule::splay(&device_id, config.schedule.recurring_interval))
-            .unwrap_or_default();
-        self.memory.failed_at = Some(now);
-        let retry_at = retry_at(now, &cadence(config), splay, now).to_rfc3339();
-        match error {
-            CheckinError::NoBlueprint => tracing::warn!(
-                retry_at = %retry_at,
-                "No blueprint for the scheduled check-in (set blueprint_file or enroll with a tenant); waiting for the next slot."
-            ),
-            CheckinError::SavedBlueprintDamaged { path } => tracing::warn!(
-                retry_at = %retry_at,
-                path = %path.display(),
-                "The saved blueprint is damaged and the tenant has not sent a new one (earlier log lines say why); waiting for the next slot."
-            ),
-            CheckinError::NoBlueprintYet => tracing::warn!(
-                retry_at = %retry_at,
-                "The tenant has not sent a blueprint yet (earlier log lines say why); waiting for the next slot."
-            ),
-            other => {
-                let error = format!("{:#}", anyhow::Error::from(other));
-                tracing::error!(error = %error, retry_at = %retry_at, "The scheduled check-in could not run; waiting for the next slot.");
-            }
-        }
-    }
 }
 
 /// A check-in the tenant asked for, due at once.
@@ -310,22 +285,6 @@ struct TenantAsked {
 /// The cadence the configuration asks for.
 fn cadence(config: &AgentConfig) -> Cadence {
     Cadence { recurring_interval: config.schedule.recurring_interval, daily_interval: config.schedule.daily_interval }
-}
-
-/// When a scheduled check-in that could not start at `failed_at` is tried again:
-/// the slot the schedule gives after a check-in started then, as seen at `now`.
-fn retry_at(
-    failed_at: DateTime<Utc>,
-    cadence: &Cadence,
-    splay: std::time::Duration,
-    now: DateTime<Utc>,
-) -> DateTime<Utc> {
-    let tried = ScheduleState {
-        last_started_at: Some(failed_at),
-        last_daily_completed_at: Some(failed_at),
-        daily_requested: false,
-    };
-    schedule::next_checkin(&tried, cadence, splay, now).at
 }
 
 /// Whether `run` is a daily check-in that reached its end.

@@ -14,7 +14,7 @@ use super::check::{Finding, Verdict};
 use super::tenant::DeviceIdentity;
 use super::thresholds::{age_text, age_verdict};
 use crate::config::{Doctor, long_duration_text};
-use crate::error_text::with_causes;
+use crate::error_chain::with_causes;
 use crate::paths::AgentPaths;
 use crate::render;
 use crate::state::Store;

@@ -23,7 +23,7 @@ use super::inventory_age::last_inventory;
 use super::mdm::{mdm_certificate, mdm_profile};
 use super::{filevault, installation, network, tenant};
 use crate::config::AgentConfig;
-use crate::error_text::with_causes;
+use crate::error_chain::with_causes;
 use crate::inventory::{self, Platform, ToolRunner};
 use crate::paths::AgentPaths;
 

@@ -27,6 +27,6 @@ mod render;
 mod tenant;
 mod thresholds;
 
-pub use check::{Check, Report, Verdict};
+pub use check::Verdict;
 pub use diagnose::diagnose;
 pub use render::render;

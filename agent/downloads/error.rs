@@ -6,22 +6,22 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     /// The cache folder or a file in it could not be used.
-    #[error("cannot use the download cache at {}: {source}", path.display())]
+    #[error("cannot use the download cache at {}: {error}", path.display())]
     Cache {
         /// The folder or file.
         path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why, as the system said it; part of the message, so not a source
+        /// (a chain printed with `{:#}` says it once).
+        error: std::io::Error,
     },
     /// A `file://` source could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Source {
         /// The file on the device.
         path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why, as the system said it; part of the message, so not a source
+        /// (a chain printed with `{:#}` says it once).
+        error: std::io::Error,
     },
     /// The request could not be made or answered.
     #[error("cannot download {url}: {reason}")]

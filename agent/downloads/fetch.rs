@@ -176,7 +176,7 @@ impl Downloader<'_> {
     async fn copy(&self, source: &Path, partial: &mut PartialFile, url: &DownloadUrl) -> Result<(), DownloadError> {
         let source_error = |source_path: &Path| {
             let path = source_path.to_path_buf();
-            move |source| DownloadError::Source { path, source }
+            move |error| DownloadError::Source { path, error }
         };
         let mut file = tokio::fs::File::open(source).await.map_err(source_error(source))?;
         partial.restart().await.map_err(cache_error(self.cache_dir))?;
@@ -253,7 +253,7 @@ impl Downloader<'_> {
 
 /// Maps an I/O error on `path` in the cache to a [`DownloadError`].
 pub(super) fn cache_error(path: &Path) -> impl Fn(std::io::Error) -> DownloadError + '_ {
-    move |source| DownloadError::Cache { path: path.to_path_buf(), source }
+    move |error| DownloadError::Cache { path: path.to_path_buf(), error }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use super::error::DownloadError;
 use super::fetch::{Downloader, cache_error};
 use super::partial::PartialFile;
 use crate::blueprint::DownloadUrl;
-use crate::error_text::with_causes;
+use crate::error_chain::with_causes;
 use crate::network_rules::{self, is_allowed_http};
 
 /// How long connecting (TCP and TLS) may take.

@@ -17,4 +17,4 @@ mod prune;
 
 pub use error::DownloadError;
 pub use fetch::{Downloaded, Downloader, Obtained};
-pub use prune::{PARTIAL_FILE_MAX_AGE, PruneReason, PrunedFile, prune_cache, prune_unneeded};
+pub use prune::prune_unneeded;

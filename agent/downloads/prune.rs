@@ -81,7 +81,7 @@ pub fn prune_cache(
 ) -> Result<Vec<PrunedFile>, SafePathError> {
     let cache = match Folder::beneath(root, cache_dir, Missing::Fail) {
         Ok(cache) => cache,
-        Err(SafePathError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(SafePathError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Vec::new());
         }
         Err(error) => return Err(error),

@@ -63,15 +63,15 @@ pub(crate) enum InstallError {
         found: String,
     },
     /// A file operation on the device failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {error}", path.display())]
     Files {
         /// What was being done, such as `move the new app into`.
         action: &'static str,
         /// The path.
         path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why, as the system said it; part of the message, so not a source
+        /// (a chain printed with `{:#}` says it once).
+        error: std::io::Error,
     },
     /// A folder on the way to the app's place is a symbolic link, or cannot be reached.
     #[error(transparent)]

@@ -125,7 +125,7 @@ pub(super) fn find_bundle(top: &Path, bundle: &str, container: &'static str) -> 
 
 /// Maps an I/O error while doing `action` on `path`.
 pub(super) fn files<'path>(action: &'static str, path: &'path Path) -> impl Fn(std::io::Error) -> InstallError + 'path {
-    move |source| InstallError::Files { action, path: path.to_path_buf(), source }
+    move |error| InstallError::Files { action, path: path.to_path_buf(), error }
 }
 
 #[cfg(test)]

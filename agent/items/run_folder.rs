@@ -146,8 +146,8 @@ impl RunFolder {
 }
 
 fn not_made(path: &Path) -> SafePathError {
-    let source = io::Error::new(io::ErrorKind::NotFound, "the run's folder is not made yet");
-    SafePathError::Io { action: "write in", path: path.to_path_buf(), source }
+    let error = io::Error::new(io::ErrorKind::NotFound, "the run's folder is not made yet");
+    SafePathError::Io { action: "write in", path: path.to_path_buf(), error }
 }
 
 #[cfg(test)]

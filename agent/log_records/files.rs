@@ -49,6 +49,7 @@ pub enum LogReadError {
     },
 }
 
+#[cfg(test)]
 /// The records in `log_dir` that pass `filter`, oldest first. A folder that does not
 /// exist holds no records yet. Holds them all: for a whole log, use [`for_each_record`].
 pub fn read_records(log_dir: &Path, filter: &LogFilter) -> Result<Vec<LogRecord>, LogReadError> {

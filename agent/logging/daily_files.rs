@@ -174,13 +174,13 @@ fn open_part(folder: &Folder, day: NaiveDate, part: u32) -> Result<(File, Option
     // Non-blocking, so a FIFO at the name cannot hold the writer; a regular file ignores it.
     let flags = OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_NONBLOCK;
     let path = folder.path().join(&name);
-    let examine = |error| SafePathError::Io { action: "examine", path: path.clone(), source: io::Error::from(error) };
+    let examine = |error| SafePathError::Io { action: "examine", path: path.clone(), error: io::Error::from(error) };
     let opened = match folder.open_file(&name, flags, FILE_MODE) {
         Err(SafePathError::SymbolicLink { .. }) => None,
         Ok(file) => {
             let stat = fstat(file.as_fd()).map_err(examine)?;
             if !is_kind(&stat, SFlag::S_IFREG) {
-                return Err(SafePathError::Io { action: "write", path, source: io::Error::other("not a plain file") });
+                return Err(SafePathError::Io { action: "write", path, error: io::Error::other("not a plain file") });
             }
             (stat.st_nlink <= 1).then_some((file, stat.st_mode))
         }
@@ -204,7 +204,7 @@ fn open_part(folder: &Folder, day: NaiveDate, part: u32) -> Result<(File, Option
         fchmod(file.as_fd(), Mode::from_bits_truncate(FILE_MODE as _)).map_err(|error| SafePathError::Io {
             action: "set the mode of",
             path,
-            source: io::Error::from(error),
+            error: io::Error::from(error),
         })?;
     }
     Ok((file, replaced))

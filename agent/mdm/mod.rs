@@ -27,6 +27,8 @@ mod report;
 mod security_info;
 mod summary;
 
-pub use envelope::{RequestType, Response, Status};
-pub use report::{LeftOut, MdmError, MdmReport, ResponseError, build_report};
+pub use envelope::Status;
+#[cfg(test)]
+pub(crate) use report::LeftOut;
+pub use report::{MdmReport, build_report};
 pub use summary::render;

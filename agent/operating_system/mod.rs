@@ -11,8 +11,8 @@ mod software_update;
 mod sw_vers;
 mod version;
 
-pub use installed::{DescriptionError, InstalledOs};
+pub use installed::InstalledOs;
 pub use os_release::{os_release_pretty_name, parse_os_release};
 pub use software_update::{AvailableUpdate, parse_software_update_list};
 pub use sw_vers::parse_sw_vers;
-pub use version::{OsVersion, VersionError};
+pub use version::OsVersion;

@@ -29,7 +29,7 @@ pub(crate) enum FileError {
     Path(#[from] SafePathError),
     /// The permission bits could not be set.
     #[error("cannot set its mode: {0}")]
-    Mode(#[source] io::Error),
+    Mode(io::Error),
     /// The owner or group could not be changed.
     #[error("cannot change its {what} to {target}: {reason}")]
     Owner {
@@ -125,7 +125,7 @@ pub(crate) fn ownership_failure(error: &io::Error, effective_uid: u32) -> String
 pub(crate) fn open_parent(root: &Path, target: &Path) -> Result<Option<(Folder, OsString)>, SafePathError> {
     match safe_path::parent_of(root, target, Missing::Fail) {
         Ok(found) => Ok(Some(found)),
-        Err(SafePathError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(SafePathError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(error),
     }
 }
@@ -134,11 +134,8 @@ pub(crate) fn open_parent(root: &Path, target: &Path) -> Result<Option<(Folder, 
 /// without blocking on a FIFO), with its metadata as it is now.
 pub(crate) fn open_in(folder: &Folder, name: &OsStr) -> Result<(File, Metadata), SafePathError> {
     let file = folder.open_file(name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, 0)?;
-    let metadata = file.metadata().map_err(|source| SafePathError::Io {
-        action: "read",
-        path: folder.path().join(name),
-        source,
-    })?;
+    let metadata =
+        file.metadata().map_err(|error| SafePathError::Io { action: "read", path: folder.path().join(name), error })?;
     Ok((file, metadata))
 }
 

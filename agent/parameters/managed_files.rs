@@ -126,10 +126,10 @@ fn examine(folder: &Folder, name: &OsStr, expected: &[u8]) -> Result<Found, Safe
         return Ok(Found::File { metadata, same_content: false });
     }
     let mut content = Vec::with_capacity(expected.len());
-    file.take(expected.len() as u64 + 1).read_to_end(&mut content).map_err(|source| SafePathError::Io {
+    file.take(expected.len() as u64 + 1).read_to_end(&mut content).map_err(|error| SafePathError::Io {
         action: "read",
         path: folder.path().join(name),
-        source,
+        error,
     })?;
     Ok(Found::File { metadata, same_content: content == expected })
 }

@@ -51,6 +51,7 @@ impl CapturedOutput {
     }
 
     /// Total number of bytes the program wrote, kept or not.
+    #[cfg(test)]
     pub fn total_bytes(&self) -> u64 {
         self.total_bytes
     }

@@ -338,25 +338,20 @@ mod tests {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(leader.stdout.take().unwrap()), &mut line).unwrap();
         let escapee: i32 = line.trim().parse().unwrap();
-        // setsid runs in the background job; wait until it is in its own session.
-        for _ in 0..200 {
-            if nix::unistd::getsid(Some(Pid::from_raw(escapee))) == Ok(Pid::from_raw(escapee)) {
+        // setsid runs in the background job; wait until it is in its own session
+        // and has become `sleep` (setsid makes the session before it starts it).
+        let name = format!("/proc/{escapee}/comm");
+        for _ in 0..3000 {
+            let own_session = nix::unistd::getsid(Some(Pid::from_raw(escapee))) == Ok(Pid::from_raw(escapee));
+            if own_session && std::fs::read_to_string(&name).is_ok_and(|comm| comm.trim() == "sleep") {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         let leader_pid = Pid::from_raw(i32::try_from(leader.id()).unwrap());
-        // Until `setsid` has become `sleep` (it is in its session a moment before).
-        let mut found = Vec::new();
-        for _ in 0..3000 {
-            let mut sightings = Sightings::new(leader_pid);
-            sightings.look();
-            found = escapees(&mut sightings);
-            if found.iter().any(|escapee| escapee.name == "sleep") {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut sightings = Sightings::new(leader_pid);
+        sightings.look();
+        let found = escapees(&mut sightings);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].pid, escapee);
         assert_eq!(found[0].name, "sleep");

@@ -21,6 +21,7 @@ mod records;
 mod retention;
 mod runs;
 mod schedule_marks;
+mod schema;
 mod spool;
 mod store;
 mod tenant_requests;

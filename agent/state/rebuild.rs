@@ -37,7 +37,7 @@ impl Store {
             Err(error) if error.is_damage() => error,
             Err(error) => return Err(error),
         };
-        let reason = crate::error_text::with_causes(&damaged);
+        let reason = crate::error_chain::with_causes(&damaged);
         let at = Utc::now();
         let moved_to = damage::move_aside(path, at)
             .map_err(|error| StoreError::Folder { path: path.to_path_buf(), source: error.into() })?;

@@ -130,3 +130,14 @@ fn ordinary_documents_parse_as_before() {
     let error = parse_json::<serde_json::Value>(b"{", "broken.json", InputKind::Blueprint).unwrap_err();
     assert!(error.to_string().starts_with("broken.json: is not valid JSON: EOF"), "{error}");
 }
+
+#[test]
+fn an_unreadable_input_says_why_once_in_a_chain() {
+    let error = StructuredInputError {
+        input: "/etc/agent.json".to_string(),
+        problem: InputProblem::Unreadable(io::Error::from_raw_os_error(nix::libc::EACCES)),
+    };
+    let text = format!("{:#}", anyhow::Error::from(error));
+    assert_eq!(text.matches("os error").count(), 1, "{text}");
+    assert!(text.starts_with("/etc/agent.json: cannot read the file: "), "{text}");
+}

@@ -179,7 +179,7 @@ pub(crate) fn tenant_message(bytes: &[u8]) -> String {
 /// but a tenant URL is not worth repeating in every line either).
 fn causes(error: &reqwest::Error) -> String {
     let first = if error.is_timeout() { "timed out".to_string() } else { error.to_string() };
-    crate::error_text::causes_after(first, error)
+    crate::error_chain::causes_after(first, std::error::Error::source(error))
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub(crate) async fn deliver_mdm(
     }
     store.spool_add(report_id, MDM_PATH, body, Utc::now())?;
     tracing::info!(report_id = %report_id, "MDM responses spooled for the tenant.");
-    super::session::flush_now(paths, config, store).await;
+    super::spool_delivery::flush_now(paths, config, store).await;
     Ok(match store.spool_entry(report_id)? {
         None => Delivery::Sent,
         Some(entry) if entry.parked => Delivery::Parked { reason: entry.last_error.unwrap_or_default() },

@@ -4,7 +4,7 @@
 //! check-in start ── session::begin ──> POST checkin, GET blueprint (If-None-Match)
 //!                                      └─ saved blueprint when the tenant is down
 //! next check-in ─── interrupted run ──> spool (when it closes a run a crash cut short)
-//! check-in end ──── session::report ─> spool (SQLite) ─> POST results, then inventory, oldest first
+//! check-in end ──── results_report ──> spool (SQLite) ─> POST results, then inventory, oldest first
 //! update-mdm ────── mdm_report ──────> spool ─> POST mdm (and whatever else waits), oldest first
 //! ```
 //!
@@ -21,12 +21,17 @@ mod inventory_report;
 mod mdm_report;
 mod protocol;
 pub(crate) mod requests;
+mod results_report;
 mod saved;
 mod session;
+mod spool_delivery;
+mod token;
 
 pub(crate) use answered::last_answered_checkin;
 pub(crate) use client::{BlueprintReply, TenantClient, TenantError};
 pub(crate) use inventory_report::inventory_due;
 pub(crate) use mdm_report::{Delivery, deliver_mdm};
+pub(crate) use results_report::{report, spool_interrupted_run};
 pub(crate) use saved::usable as saved_blueprint_usable;
-pub(crate) use session::{Contact, ETAG_KEY, begin, report, spool_interrupted_run, token_is_stale};
+pub(crate) use session::{Contact, ETAG_KEY, begin};
+pub(crate) use token::token_is_stale;

@@ -2,31 +2,26 @@
 //! reached.
 //!
 //! A new blueprint is written beside the saved one, checked exactly as a check-in
-//! will load it, and only then renamed over it, so the saved blueprint is always
+//! will load it, and only then renamed over it (by the one atomic writer,
+//! [`crate::atomic_file`]), so the saved blueprint is always
 //! one the agent can run, whole, even after a crash mid-write or a garbage reply.
 //! A saved blueprint damaged anyway (a disk fault, a hand edit) counts as absent:
 //! the tenant is asked for its full copy, which replaces it.
 
-use std::ffi::OsStr;
-use std::io::Write;
-
 use crate::paths::AgentPaths;
-use crate::safe_path::{Folder, Missing};
-
-/// The name a received blueprint has while it is checked, beside the saved one.
-const INCOMING: &str = "incoming-blueprint.json";
+use crate::safe_path::{Folder, Missing, SafePathError};
 
 /// Why a received blueprint was not saved.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SaveError {
     /// Writing or renaming failed.
-    #[error("cannot save the blueprint at {path}: {source}")]
+    #[error("cannot save the blueprint at {path}: {error}")]
     Io {
         /// The file being written.
         path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why, as the system said it; part of the message, so not a source
+        /// (a chain printed with `{:#}` says it once).
+        error: std::io::Error,
     },
     /// The body is not a blueprint this agent can run.
     #[error(transparent)]
@@ -34,29 +29,15 @@ pub(crate) enum SaveError {
 }
 
 /// Checks `body` as a blueprint and, when it is one, makes it the saved blueprint.
-/// Returns its id. The state folder is reached without following a link.
+/// Returns its id. The state folder is reached without following a link; the new
+/// blueprint is checked at its temporary name beside the saved one
+/// ([`crate::atomic_file::replace_checked`]).
 pub(crate) fn save(paths: &AgentPaths, body: &[u8]) -> Result<String, SaveError> {
-    let incoming = paths.saved_blueprint.with_file_name(INCOMING);
-    let failed = |source| SaveError::Io { path: incoming.clone(), source };
-    let folder =
-        Folder::beneath(&paths.root, &paths.state_dir, Missing::Create(0o700)).map_err(|error| failed(error.into()))?;
-    let incoming_name = OsStr::new(INCOMING);
-    folder.remove_file(incoming_name).map_err(|error| failed(error.into()))?;
-    let mut file = folder.create_file(incoming_name, 0o600).map_err(|error| failed(error.into()))?;
-    file.write_all(body).and_then(|()| file.sync_all()).map_err(failed)?;
-    drop(file);
-    let loaded = match crate::blueprint::load(&incoming) {
-        Ok(loaded) => loaded,
-        Err(errors) => {
-            let _ = folder.remove_file(incoming_name);
-            return Err(errors.into());
-        }
-    };
+    let failed = |error: SafePathError| SaveError::Io { path: paths.saved_blueprint.clone(), error: error.into() };
+    let folder = Folder::beneath(&paths.root, &paths.state_dir, Missing::Create(0o700)).map_err(failed)?;
     let saved_name = paths.saved_blueprint.file_name().unwrap_or_default();
-    folder
-        .rename(incoming_name, &folder, saved_name)
-        .and_then(|()| folder.sync())
-        .map_err(|error| SaveError::Io { path: paths.saved_blueprint.clone(), source: error.into() })?;
+    let loaded =
+        crate::atomic_file::replace_checked(&folder, saved_name, body, crate::blueprint::load).map_err(failed)??;
     Ok(loaded.blueprint.id)
 }
 
@@ -90,7 +71,9 @@ mod tests {
         assert!(matches!(save(&paths, b"<html>502 Bad Gateway</html>"), Err(SaveError::Invalid(_))));
         assert!(matches!(save(&paths, br#"{"id": 3}"#), Err(SaveError::Invalid(_))));
         assert_eq!(std::fs::read(&paths.saved_blueprint).unwrap(), first, "the saved blueprint is untouched");
-        assert!(!paths.saved_blueprint.with_file_name("incoming-blueprint.json").exists());
+        let names: Vec<_> =
+            std::fs::read_dir(&paths.state_dir).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+        assert_eq!(names, ["blueprint.json"], "no incoming blueprint is left beside the saved one");
     }
 
     #[test]
