@@ -14,7 +14,8 @@ use std::cmp::Ordering;
 use super::{ItemContext, ItemReport};
 use crate::app_bundle::{self, Fit, InstalledApp, version_text};
 use crate::blueprint::AutoApp;
-use crate::installers::{self, Delivered, Transcript, deliver};
+use crate::installers::{self, Delivered, deliver};
+use crate::process::Transcript;
 use crate::state::ItemStatus;
 
 /// What the audit decided.

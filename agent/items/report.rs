@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
+use crate::process::ToolRunner;
 use crate::state::{ItemStatus, Store};
 
 use super::RunFolder;
@@ -44,6 +45,20 @@ pub struct ItemContext<'a> {
     pub environment: Vec<(OsString, OsString)>,
     /// Told the name of each phase as it starts (`audit`, `remediation`, ...).
     pub on_phase: &'a mut dyn FnMut(&str),
+}
+
+impl ItemContext<'_> {
+    /// How this item runs its tools: from the root, with its environment, until
+    /// its deadline, stopped when the agent shuts down.
+    pub fn tools(&self) -> ToolRunner<'_> {
+        ToolRunner {
+            root: self.root,
+            environment: &self.environment,
+            deadline: self.deadline,
+            grace: self.termination_grace,
+            cancel: self.cancel,
+        }
+    }
 }
 
 /// How one item went, before the check-in adds times and names.

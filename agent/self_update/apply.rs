@@ -13,9 +13,10 @@ use super::marker::{self, PendingMarker};
 use super::verify;
 use crate::config::AgentConfig;
 use crate::downloads::{DownloadError, Downloaded, Downloader};
-use crate::installers::{Transcript, install_agent_package};
+use crate::installers::install_agent_package;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
+use crate::process::Transcript;
 use crate::state::{AgentUpdate, AgentUpdateOutcome, Store, StoreError};
 
 /// What the step needs from its check-in.
