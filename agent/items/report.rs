@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
-use crate::process::ToolRunner;
+use crate::process::{ChildEnd, ToolRunner};
 use crate::state::{ItemStatus, Store};
 
 use super::RunFolder;
@@ -86,5 +86,17 @@ impl ItemReport {
             output: String::new(),
             reapplied: false,
         }
+    }
+
+    /// The report for a tool that ended as `end` when the item needed it to exit
+    /// 0: timed out when it ran out of time, failed otherwise, with its exit code
+    /// when it exited; `message` says what happened.
+    pub(crate) fn tool_ended(end: ChildEnd, message: String) -> Self {
+        let status = if end == ChildEnd::TimedOut { ItemStatus::TimedOut } else { ItemStatus::Failed };
+        let exit_code = match end {
+            ChildEnd::Exited { code } => Some(code),
+            _ => None,
+        };
+        Self { status, exit_code, ..Self::failed(message) }
     }
 }
