@@ -21,8 +21,7 @@
 //! check in `group`; `escapees` finds and stops descendants that left the group;
 //! `watch` lets a check-in record each group while it runs, so the next agent can
 //! stop it after a `kill -9` ([`crate::orphans`]); `environment` keeps the agent's
-//! secrets out of every child's environment; `tool` is how an item (or the agent's
-//! own update) runs a tool and keeps a transcript of what it printed.
+//! secrets out of every child's environment.
 
 use std::ffi::OsString;
 use std::io;
@@ -45,7 +44,6 @@ mod escapees;
 mod group;
 #[cfg(target_os = "linux")]
 pub(crate) use group::proc_scan::start_ticks;
-mod tool;
 mod watch;
 
 pub use capture::CapturedOutput;
@@ -57,7 +55,6 @@ use group::ProcessGroup;
 #[cfg(test)]
 pub(crate) use group::group_is_alive;
 pub(crate) use group::{GroupStop, stop_group_left_behind};
-pub use tool::{ToolRun, ToolRunner, Transcript};
 pub(crate) use watch::{GroupWatcher, watching};
 
 /// Number of bytes kept from the start of the output unless configured otherwise.

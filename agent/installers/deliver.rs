@@ -12,7 +12,7 @@ use crate::app_bundle::{self, InstalledApp};
 use crate::blueprint::{AppPackage, InstallSource};
 use crate::downloads::{Downloaded, Downloader, Obtained};
 use crate::items::ItemContext;
-use crate::process::Transcript;
+use crate::tool_runner::Transcript;
 
 /// What an install did, for the item's message and its checks.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::InstallError;
 use super::tools::Tools;
-use crate::process::{ToolRunner, Transcript};
+use crate::tool_runner::{ToolRunner, Transcript};
 
 /// Runs the configured `installer` on `package` for the volume at `root`.
 pub(super) async fn install(

@@ -9,7 +9,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::error::InstallError;
-use crate::process::{ChildEnd, ToolRun, ToolRunner, Transcript};
+use crate::process::ChildEnd;
+use crate::tool_runner::{ToolRun, ToolRunner, Transcript};
 
 /// How long a clean-up step (detaching a disk image) may take, even after the
 /// item's deadline or during shutdown: a disk image left mounted is worse than

@@ -19,8 +19,8 @@ use self::memory::DriverRecord;
 use self::tools::{last_line, run_tool};
 use super::{ItemContext, ItemReport};
 use crate::blueprint::CustomPrinter;
-use crate::process::Transcript;
 use crate::state::ItemStatus;
+use crate::tool_runner::Transcript;
 
 /// Audits the printer, and adds or repairs it when needed.
 pub async fn run(settings: &CustomPrinter, context: &mut ItemContext<'_>) -> ItemReport {

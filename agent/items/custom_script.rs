@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::{ItemContext, ItemReport, RunFolder};
 use crate::blueprint::CustomScript;
-use crate::process::{ChildEnd, SpawnError, ToolRun, Transcript};
+use crate::process::{ChildEnd, SpawnError};
 use crate::state::ItemStatus;
+use crate::tool_runner::{ToolRun, Transcript};
 
 /// Runs the audit, and the remediation with a confirming audit when needed.
 pub async fn run(script: &CustomScript, context: &mut ItemContext<'_>) -> ItemReport {

@@ -17,7 +17,8 @@ use self::tools::{not_done, run_tool};
 use super::{ItemContext, ItemReport};
 use crate::blueprint::{InstallAction, ManagedOs};
 use crate::operating_system::{InstalledOs, parse_os_release, parse_software_update_list, parse_sw_vers};
-use crate::process::{ChildEnd, SpawnError, Transcript};
+use crate::process::{ChildEnd, SpawnError};
+use crate::tool_runner::Transcript;
 
 /// Audits the installed OS version and, past the deadline, installs the update.
 pub async fn run(settings: &ManagedOs, context: &mut ItemContext<'_>) -> ItemReport {

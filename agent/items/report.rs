@@ -9,8 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
-use crate::process::{ChildEnd, ToolRunner};
+use crate::process::ChildEnd;
 use crate::state::{ItemStatus, Store};
+use crate::tool_runner::ToolRunner;
 
 use super::RunFolder;
 
@@ -50,7 +51,7 @@ pub struct ItemContext<'a> {
 impl ItemContext<'_> {
     /// How this item runs its tools: from the root, with its environment, until
     /// its deadline, stopped when the agent shuts down.
-    pub fn tools(&self) -> ToolRunner<'_> {
+    pub(crate) fn tools(&self) -> ToolRunner<'_> {
         ToolRunner {
             root: self.root,
             environment: &self.environment,

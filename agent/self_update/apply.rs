@@ -16,8 +16,8 @@ use crate::downloads::{DownloadError, Downloaded, Downloader};
 use crate::installers::install_agent_package;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
-use crate::process::Transcript;
 use crate::state::{AgentUpdate, AgentUpdateOutcome, Store, StoreError};
+use crate::tool_runner::Transcript;
 
 /// What the step needs from its check-in.
 pub(crate) struct UpdateContext<'a> {

@@ -11,7 +11,7 @@ use super::cups_output::{
 use super::memory::DriverRecord;
 use super::tools::{last_line, run_tool};
 use crate::blueprint::CustomPrinter;
-use crate::process::Transcript;
+use crate::tool_runner::Transcript;
 
 /// What CUPS reported about an existing queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Running CUPS' tools under the item's deadline, and keeping what they said.
 //!
-//! Every tool goes through the item's [`ToolRunner`](crate::process::ToolRunner):
+//! Every tool goes through the item's [`ToolRunner`](crate::tool_runner::ToolRunner):
 //! its own process group, bounded output, the item's deadline, TERM then KILL.
 //! The tools find the CUPS server the way CUPS always does (`CUPS_SERVER`,
 //! `client.conf`, the local socket), from the environment the agent passes on.
@@ -10,7 +10,8 @@ use std::path::Path;
 
 use super::super::{ItemContext, ItemReport};
 use super::cups_output::complaints;
-use crate::process::{ChildEnd, ToolRun, Transcript};
+use crate::process::ChildEnd;
+use crate::tool_runner::{ToolRun, Transcript};
 
 /// The last line a tool printed, which is where CUPS' tools say what failed.
 pub(super) fn last_line(run: &ToolRun) -> &str {

@@ -1,7 +1,7 @@
 //! Running the system's tools for a managed OS item, and saying how one that
 //! was needed ended.
 //!
-//! Every tool runs through the item's [`ToolRunner`](crate::process::ToolRunner):
+//! Every tool runs through the item's [`ToolRunner`](crate::tool_runner::ToolRunner):
 //! in its own process group, under the item's deadline (the run's budget: OS
 //! updates have no timeout of their own) and the agent's cancellation, from the
 //! agent's root folder. Its output goes into the item's transcript, stdout and
@@ -11,7 +11,8 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use crate::items::{ItemContext, ItemReport};
-use crate::process::{ChildEnd, SpawnError, ToolRun, Transcript};
+use crate::process::{ChildEnd, SpawnError};
+use crate::tool_runner::{ToolRun, Transcript};
 
 /// Runs `program` with `args` until it ends, the item's deadline passes or the
 /// agent stops, and records its output under `heading`.

@@ -1,11 +1,13 @@
 //! Running a tool for an item (or for the agent's own update), and keeping what
 //! it printed: the one way every program an item starts is run and described.
+//! It stands just above `process` (which supervises one child) and below
+//! `installers`, `items` and `self_update`, which all run tools through it.
 //!
 //! A [`ToolRunner`] holds what each run needs: the agent's root (the folder it
 //! starts in), the variables added to its environment, the deadline, the grace
 //! between `TERM` and `KILL`, and the token that stops it. Each run goes through
 //! [`run_child`] with the default output bounds ([`Limits::new`]); its process
-//! group is recorded by whichever watcher the check-in set ([`super::watching`]),
+//! group is recorded by whichever watcher the check-in set (`process::watching`),
 //! not here. A [`Transcript`] keeps each run's output under a heading that says
 //! how it ended (`--- installer (exit 1) ---`): the item's `output` in
 //! `agent history --run`.
@@ -18,7 +20,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{ChildEnd, ChildSpec, Limits, SpawnError, run_child};
+use crate::process::{ChildEnd, ChildSpec, Limits, SpawnError, run_child};
 
 /// Where and how long tools run: from `root`, with `environment` added, until
 /// `deadline` or until `cancel` fires.
