@@ -101,3 +101,21 @@ impl ItemReport {
         Self { status, exit_code, ..Self::failed(message) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_that_ran_out_of_time_times_the_item_out_and_any_other_end_fails_it() {
+        let timed_out = ItemReport::tool_ended(ChildEnd::TimedOut, "timed out while running lpstat -e".into());
+        assert_eq!((timed_out.status, timed_out.exit_code), (ItemStatus::TimedOut, None));
+        assert_eq!(timed_out.message, "timed out while running lpstat -e");
+        let exited = ItemReport::tool_ended(ChildEnd::Exited { code: 3 }, "cannot list: it exited 3".into());
+        assert_eq!((exited.status, exited.exit_code), (ItemStatus::Failed, Some(3)));
+        for end in [ChildEnd::Cancelled, ChildEnd::Signalled { signal: 9 }] {
+            let report = ItemReport::tool_ended(end, String::new());
+            assert_eq!((report.status, report.exit_code, report.reapplied), (ItemStatus::Failed, None, false));
+        }
+    }
+}
