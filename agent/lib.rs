@@ -10,7 +10,7 @@
 //!                │  ├── run_lock (one check-in at a time)
 //!                │  ├── parameters (device-wide settings, before the items)
 //!                │  ├── plan (which items, what order, which timeout)
-//!                │  ├── items/<type> ── process (own group, bounded output, TERM → KILL)
+//!                │  ├── items/<type> ── tool_runner ── process (own group, bounded output, TERM → KILL)
 //!                │  │     └── apps: downloads (cache, resume, sha256) → installers (zip, pkg, dmg)
 //!                │  ├── state (SQLite: runs, item results, markers)
 //!                │  ├── self_update (after the results: the tenant's newer agent, installed)
@@ -30,6 +30,10 @@
 //!
 //! `network_rules` says which URLs every HTTP client may reach (plain http to
 //! loopback only) and through which proxy (https only).
+//!
+//! `tool_runner` is the one way an item (or the agent's own update) runs a tool:
+//! from the root, with the item's environment, under its deadline, each run's
+//! output kept in a transcript under a heading that says how it ended.
 //!
 //! `terminal` is how every verb prints: control characters escaped, a reader that
 //! goes away (`agent status | head -1`) never a panic.
@@ -80,4 +84,5 @@ pub(crate) mod structured_input;
 pub(crate) mod telemetry;
 pub(crate) mod tenant;
 pub mod terminal;
+pub(crate) mod tool_runner;
 pub(crate) mod version;

@@ -6,12 +6,13 @@ use tokio::time::Instant;
 
 use super::dmg::{self, DiskTools};
 use super::error::{AppError, InstallError};
-use super::tools::{Tools, Transcript};
+use super::tools::Tools;
 use super::{pkg, zip_archive};
 use crate::app_bundle::{self, InstalledApp};
 use crate::blueprint::{AppPackage, InstallSource};
 use crate::downloads::{Downloaded, Downloader, Obtained};
 use crate::items::ItemContext;
+use crate::tool_runner::Transcript;
 
 /// What an install did, for the item's message and its checks.
 #[derive(Debug)]
@@ -75,7 +76,7 @@ async fn install(
     let destination = package.app.resolve(context.paths);
     let bundle = package.app.bundle_name();
     let commands = &context.config.commands;
-    let mut tools = Tools::new(context, transcript);
+    let mut tools = Tools::new(context.tools(), transcript);
     match package.source {
         InstallSource::Zip => {
             let left_free = context.config.downloads.min_free_space;

@@ -19,4 +19,3 @@ mod zip_limits;
 pub(crate) use deliver::{Delivered, deliver};
 pub(crate) use memory::{installed_before, remember_install};
 pub(crate) use pkg::install_agent_package;
-pub(crate) use tools::Transcript;

@@ -10,7 +10,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::error::InstallError;
-use super::tools::{Tools, Transcript};
+use super::tools::Tools;
+use crate::tool_runner::{ToolRunner, Transcript};
 
 /// Runs the configured `installer` on `package` for the volume at `root`.
 pub(super) async fn install(
@@ -36,6 +37,7 @@ pub(crate) async fn install_agent_package(
     transcript: &mut Transcript,
 ) -> Result<(), InstallError> {
     let not_on_shutdown = CancellationToken::new();
-    let mut tools = Tools::detached(root, deadline, grace, &not_on_shutdown, transcript);
+    let runner = ToolRunner { root, environment: &[], deadline, grace, cancel: &not_on_shutdown };
+    let mut tools = Tools::new(runner, transcript);
     install(&mut tools, installer, package, root).await
 }

@@ -14,8 +14,9 @@ use std::cmp::Ordering;
 use super::{ItemContext, ItemReport};
 use crate::app_bundle::{self, Fit, InstalledApp, version_text};
 use crate::blueprint::AutoApp;
-use crate::installers::{self, Delivered, Transcript, deliver};
+use crate::installers::{self, Delivered, deliver};
 use crate::state::ItemStatus;
+use crate::tool_runner::Transcript;
 
 /// What the audit decided.
 #[derive(Debug, PartialEq)]

@@ -15,8 +15,9 @@
 use super::{ItemContext, ItemReport};
 use crate::app_bundle::{self, Fit, InstalledApp, version_text};
 use crate::blueprint::{CustomApp, Enforcement};
-use crate::installers::{self, Delivered, Transcript, deliver};
+use crate::installers::{self, Delivered, deliver};
 use crate::state::ItemStatus;
+use crate::tool_runner::Transcript;
 use crate::version::AppVersion;
 
 /// What the audit decided.

@@ -16,10 +16,11 @@ use std::ffi::OsString;
 
 use self::audit::{Difference, Observed};
 use self::memory::DriverRecord;
-use self::tools::{Transcript, run_tool};
+use self::tools::{last_line, run_tool};
 use super::{ItemContext, ItemReport};
 use crate::blueprint::CustomPrinter;
 use crate::state::ItemStatus;
+use crate::tool_runner::Transcript;
 
 /// Audits the printer, and adds or repairs it when needed.
 pub async fn run(settings: &CustomPrinter, context: &mut ItemContext<'_>) -> ItemReport {
@@ -107,11 +108,11 @@ async fn administer(
     transcript: &mut Transcript,
 ) -> Result<(), ItemReport> {
     let ran = run_tool("lpadmin", &context.config.commands.lpadmin, arguments, context, transcript).await?;
-    if ran.code == 0 {
+    if ran.succeeded() {
         return Ok(());
     }
-    let report = ItemReport::failed(format!("{failure}: lpadmin exited {}: {}", ran.code, ran.last_line()));
-    Err(ItemReport { exit_code: Some(ran.code), ..report })
+    let message = format!("{failure}: lpadmin exited {}: {}", ran.exit_code().unwrap_or(-1), last_line(&ran));
+    Err(ItemReport::tool_ended(ran.end, message))
 }
 
 /// The driver record after applying: a new one when the driver was just set,

@@ -7,14 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::{ItemContext, ItemReport, RunFolder};
 use crate::blueprint::CustomScript;
-use crate::process::{ChildEnd, ChildSpec, Limits, SpawnError, run_child};
+use crate::process::{ChildEnd, SpawnError};
 use crate::state::ItemStatus;
-
-/// One script run and how it ended.
-struct Step {
-    end: ChildEnd,
-    output: String,
-}
+use crate::tool_runner::{ToolRun, Transcript};
 
 /// Runs the audit, and the remediation with a confirming audit when needed.
 pub async fn run(script: &CustomScript, context: &mut ItemContext<'_>) -> ItemReport {
@@ -59,31 +54,9 @@ pub async fn run(script: &CustomScript, context: &mut ItemContext<'_>) -> ItemRe
     }
 }
 
-/// The outputs of every step, each under a heading, in order.
-#[derive(Default)]
-struct Transcript(String);
-
-impl Transcript {
-    fn add(&mut self, phase: &str, step: &Step) {
-        if step.output.is_empty() {
-            return;
-        }
-        let ending = match step.end {
-            ChildEnd::Exited { code } => format!("exit {code}"),
-            ChildEnd::Signalled { signal } => format!("signal {signal}"),
-            ChildEnd::TimedOut => "timed out".into(),
-            ChildEnd::Cancelled => "stopped".into(),
-        };
-        self.0.push_str(&format!("--- {phase} ({ending}) ---\n{}", step.output));
-        if !step.output.ends_with('\n') {
-            self.0.push('\n');
-        }
-    }
-}
-
 impl ItemReport {
     fn with_output(mut self, log: Transcript) -> Self {
-        self.output = log.0;
+        self.output = log.into_text();
         self
     }
 }
@@ -93,20 +66,18 @@ fn passed(message: &str, code: i32, log: Transcript, reapplied: bool) -> ItemRep
 }
 
 fn ended(status: ItemStatus, message: String, exit_code: Option<i32>, log: Transcript) -> ItemReport {
-    ItemReport { status, message, exit_code, output: log.0, reapplied: false }
+    ItemReport { status, message, exit_code, output: log.into_text(), reapplied: false }
 }
 
 /// The report for a step that did not exit by itself.
 fn stopped(phase: &str, end: &ChildEnd, log: Transcript) -> ItemReport {
-    let (status, message) = match end {
-        ChildEnd::TimedOut => {
-            (ItemStatus::TimedOut, format!("timed out during the {phase}; its processes were stopped"))
-        }
-        ChildEnd::Cancelled => (ItemStatus::Failed, format!("stopped during the {phase}: the agent is shutting down")),
-        ChildEnd::Signalled { signal } => (ItemStatus::Failed, format!("the {phase} was killed by signal {signal}")),
-        ChildEnd::Exited { code } => (ItemStatus::Failed, format!("the {phase} exited {code}")),
+    let message = match end {
+        ChildEnd::TimedOut => format!("timed out during the {phase}; its processes were stopped"),
+        ChildEnd::Cancelled => format!("stopped during the {phase}: the agent is shutting down"),
+        ChildEnd::Signalled { signal } => format!("the {phase} was killed by signal {signal}"),
+        ChildEnd::Exited { code } => format!("the {phase} exited {code}"),
     };
-    ended(status, message, None, log)
+    ItemReport::tool_ended(*end, message).with_output(log)
 }
 
 /// Writes the audit ahead of the item's turn.
@@ -127,7 +98,7 @@ async fn run_script(
     source: &str,
     context: &mut ItemContext<'_>,
     log: &mut Transcript,
-) -> Result<Step, ItemReport> {
+) -> Result<ToolRun, ItemReport> {
     if !source.starts_with("#!") {
         return Err(ItemReport::failed(format!(
             "the {phase} script has no shebang line; start it with one such as #!/bin/sh"
@@ -139,19 +110,13 @@ async fn run_script(
         .run_folder
         .script(&path, source)
         .map_err(|error| ItemReport::failed(format!("cannot write the {phase} script {}: {error}", path.display())))?;
-    let spec = ChildSpec {
-        program: path.clone(),
-        args: Vec::new(),
-        current_dir: Some(context.root.to_path_buf()),
-        env: context.environment.clone(),
-    };
-    let limits = Limits::new(context.deadline, context.termination_grace);
-    let outcome = run_child(&spec, &limits, context.cancel).await;
+    let run = context.tools().run(&path, Vec::new()).await;
     context.run_folder.ran(path);
-    let outcome = outcome.map_err(|error| ItemReport::failed(describe_spawn_error(phase, source, &error)))?;
-    let step = Step { end: outcome.end, output: outcome.output.to_text() };
-    log.add(phase, &step);
-    Ok(step)
+    let run = run.map_err(|error| ItemReport::failed(describe_spawn_error(phase, source, &error)))?;
+    if !run.output.is_empty() {
+        log.add(phase, &run);
+    }
+    Ok(run)
 }
 
 /// Says why a script could not start, naming a missing interpreter.

@@ -13,11 +13,12 @@ mod messages;
 mod tools;
 
 use self::decision::{Candidate, Decision};
-use self::tools::{Transcript, not_done, run_tool};
+use self::tools::{not_done, run_tool};
 use super::{ItemContext, ItemReport};
 use crate::blueprint::{InstallAction, ManagedOs};
 use crate::operating_system::{InstalledOs, parse_os_release, parse_software_update_list, parse_sw_vers};
 use crate::process::{ChildEnd, SpawnError};
+use crate::tool_runner::Transcript;
 
 /// Audits the installed OS version and, past the deadline, installs the update.
 pub async fn run(settings: &ManagedOs, context: &mut ItemContext<'_>) -> ItemReport {
@@ -41,7 +42,7 @@ async fn audit_and_enforce(
     let listed = run_tool(context, "softwareupdate --list", &program, &["--list"], transcript)
         .await
         .map_err(|error| ItemReport::failed(format!("cannot list the available updates: {error}")))?;
-    if listed.end != (ChildEnd::Exited { code: 0 }) {
+    if !listed.succeeded() {
         return Err(not_done("softwareupdate --list", "list the available updates", listed.end));
     }
     let updates = parse_software_update_list(&listed.output);
@@ -62,7 +63,7 @@ async fn read_installed(context: &mut ItemContext<'_>, transcript: &mut Transcri
         }
         Err(error) => return Err(ItemReport::failed(format!("cannot read the OS version: {error}"))),
     };
-    if step.end != (ChildEnd::Exited { code: 0 }) {
+    if !step.succeeded() {
         return Err(not_done("sw_vers", "read the OS version", step.end));
     }
     parse_sw_vers(&step.output)

@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
+use crate::process::ChildEnd;
 use crate::state::{ItemStatus, Store};
+use crate::tool_runner::ToolRunner;
 
 use super::RunFolder;
 
@@ -46,6 +48,20 @@ pub struct ItemContext<'a> {
     pub on_phase: &'a mut dyn FnMut(&str),
 }
 
+impl ItemContext<'_> {
+    /// How this item runs its tools: from the root, with its environment, until
+    /// its deadline, stopped when the agent shuts down.
+    pub(crate) fn tools(&self) -> ToolRunner<'_> {
+        ToolRunner {
+            root: self.root,
+            environment: &self.environment,
+            deadline: self.deadline,
+            grace: self.termination_grace,
+            cancel: self.cancel,
+        }
+    }
+}
+
 /// How one item went, before the check-in adds times and names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemReport {
@@ -70,6 +86,36 @@ impl ItemReport {
             exit_code: None,
             output: String::new(),
             reapplied: false,
+        }
+    }
+
+    /// The report for a tool that ended as `end` when the item needed it to exit
+    /// 0: timed out when it ran out of time, failed otherwise, with its exit code
+    /// when it exited; `message` says what happened.
+    pub(crate) fn tool_ended(end: ChildEnd, message: String) -> Self {
+        let status = if end == ChildEnd::TimedOut { ItemStatus::TimedOut } else { ItemStatus::Failed };
+        let exit_code = match end {
+            ChildEnd::Exited { code } => Some(code),
+            _ => None,
+        };
+        Self { status, exit_code, ..Self::failed(message) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_that_ran_out_of_time_times_the_item_out_and_any_other_end_fails_it() {
+        let timed_out = ItemReport::tool_ended(ChildEnd::TimedOut, "timed out while running lpstat -e".into());
+        assert_eq!((timed_out.status, timed_out.exit_code), (ItemStatus::TimedOut, None));
+        assert_eq!(timed_out.message, "timed out while running lpstat -e");
+        let exited = ItemReport::tool_ended(ChildEnd::Exited { code: 3 }, "cannot list: it exited 3".into());
+        assert_eq!((exited.status, exited.exit_code), (ItemStatus::Failed, Some(3)));
+        for end in [ChildEnd::Cancelled, ChildEnd::Signalled { signal: 9 }] {
+            let report = ItemReport::tool_ended(end, String::new());
+            assert_eq!((report.status, report.exit_code, report.reapplied), (ItemStatus::Failed, None, false));
         }
     }
 }

@@ -13,10 +13,11 @@ use super::marker::{self, PendingMarker};
 use super::verify;
 use crate::config::AgentConfig;
 use crate::downloads::{DownloadError, Downloaded, Downloader};
-use crate::installers::{Transcript, install_agent_package};
+use crate::installers::install_agent_package;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
 use crate::state::{AgentUpdate, AgentUpdateOutcome, Store, StoreError};
+use crate::tool_runner::Transcript;
 
 /// What the step needs from its check-in.
 pub(crate) struct UpdateContext<'a> {

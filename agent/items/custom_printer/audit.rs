@@ -9,8 +9,9 @@ use super::cups_output::{
     parse_printer_options,
 };
 use super::memory::DriverRecord;
-use super::tools::{Transcript, run_tool};
+use super::tools::{last_line, run_tool};
 use crate::blueprint::CustomPrinter;
+use crate::tool_runner::Transcript;
 
 /// What CUPS reported about an existing queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,7 +55,7 @@ pub(super) async fn read(
     let attributes = parse_printer_options(&printed.output);
     if !attributes.contains_key("device-uri") {
         let message =
-            format!("cannot read printer {name}'s settings: lpoptions -p {name} said: {}", printed.last_line());
+            format!("cannot read printer {name}'s settings: lpoptions -p {name} said: {}", last_line(&printed));
         return Err(ItemReport::failed(message));
     }
     // A queue CUPS made on its own for a printer it found on the network lasts
