@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use chrono::Utc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::blueprint::{self, BlueprintErrors, LoadedBlueprint};
 use crate::config::AgentConfig;
@@ -129,25 +130,47 @@ async fn checkin(
     progress: &mut dyn FnMut(ProgressEvent),
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
+    let open = open_run(paths, config, request, progress).await?;
+    let span = tracing::info_span!("checkin", run_id = %open.run.id, kind = %open.kind);
+    execute_and_report(paths, config, request, open, progress, cancel).instrument(span).await
+}
+
+/// A check-in whose run is open: the lock held, the store open (and rebuilt if it
+/// was damaged), the blueprint read and the plan made.
+struct OpenRun {
+    /// Held until the check-in ends.
+    _lock: run_lock::CheckinLock,
+    store: Store,
+    /// The damaged store this check-in moved aside, if it did.
+    rebuilt_now: Option<crate::state::StoreRebuilt>,
+    /// The tenant's requests this check-in serves.
+    served: Vec<crate::state::TenantRequest>,
+    kind: CheckinKind,
+    contact: Option<tenant::Contact>,
+    loaded: LoadedBlueprint,
+    plan: Plan,
+    run: RunRecord,
+}
+
+/// Opens the run: takes the lock, opens the store and stops what a crash left,
+/// decides the kind, talks to the tenant, reads the blueprint and plans.
+async fn open_run(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+    progress: &mut dyn FnMut(ProgressEvent),
+) -> Result<OpenRun, CheckinError> {
     // From a tenant, the blueprint arrives once the lock is held; a local one is
     // checked before anything is touched.
     let from_tenant = request.blueprint.is_none() && config.blueprint_file.is_none() && config.tenant.url.is_some();
     let local = if from_tenant { None } else { Some(local_blueprint(paths, config, request).await?) };
     crate::state::create_private_folder(&paths.root, &paths.state_dir)?;
     let lock_started = Utc::now();
-    let _lock = run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| {
+    let lock = run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| {
         progress(ProgressEvent::Waiting { holder: holder.cloned() })
     })
     .await?;
-    // Under the lock: a damaged store is moved aside here and a fresh one started.
-    let (store, rebuilt_now) = Store::open_healing(&paths.store_file)?;
-    crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
-    // On a full disk the runs left without an end stay so until there is room.
-    if let Err(error) = close_interrupted_runs(paths, &store, None) {
-        let error = anyhow::Error::from(error);
-        tracing::error!(error = %format!("{error:#}"), "Cannot close the runs the agent did not finish; the next check-in tries again.");
-    }
-    self_update::settle_unfinished(&store, paths);
+    let (store, rebuilt_now) = open_store(paths, config).await?;
     let started_at = Utc::now();
     // The tenant's requests saved so far are served by this check-in (the daily
     // one if `dailycheckin` is among them); those its own tenant contact brings
@@ -176,7 +199,16 @@ async fn checkin(
         auto_app: config.timeouts.auto_app,
     };
     let plan = plan::plan(&loaded.blueprint, kind, &store.succeeded_once()?, &timeouts);
-    let mut run = RunRecord {
+    let drift = Drift {
+        stale_token,
+        store_rebuilt: store.store_rebuilt_drift()?,
+        ..drift::policy_drift(
+            Some(&loaded.blueprint),
+            contact.as_ref().and_then(tenant::Contact::minimum_agent_version).as_ref(),
+            &drift::agent_version(),
+        )
+    };
+    let run = RunRecord {
         id: uuid::Uuid::now_v7().to_string(),
         kind,
         trigger: request.trigger,
@@ -185,26 +217,47 @@ async fn checkin(
         outcome: None,
         blueprint_id: Some(loaded.blueprint.id.clone()),
         message: None,
-        drift: Drift {
-            stale_token,
-            store_rebuilt: store.store_rebuilt_drift()?,
-            ..drift::policy_drift(
-                Some(&loaded.blueprint),
-                contact.as_ref().and_then(tenant::Contact::minimum_agent_version).as_ref(),
-                &drift::agent_version(),
-            )
-        },
+        drift,
         parameters: Vec::new(),
         items: Vec::new(),
     };
-    let span = tracing::info_span!("checkin", run_id = %run.id, kind = %kind);
+    Ok(OpenRun { _lock: lock, store, rebuilt_now, served, kind, contact, loaded, plan, run })
+}
+
+/// Opens the store under the lock (a damaged one is moved aside and a fresh one
+/// started), stops what a crashed agent left running and closes its runs.
+async fn open_store(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+) -> Result<(Store, Option<crate::state::StoreRebuilt>), CheckinError> {
+    let (store, rebuilt_now) = Store::open_healing(&paths.store_file)?;
+    crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
+    // On a full disk the runs left without an end stay so until there is room.
+    if let Err(error) = close_interrupted_runs(paths, &store, None) {
+        let error = anyhow::Error::from(error);
+        tracing::error!(error = %format!("{error:#}"), "Cannot close the runs the agent did not finish; the next check-in tries again.");
+    }
+    self_update::settle_unfinished(&store, paths);
+    Ok((store, rebuilt_now))
+}
+
+/// Runs the open run's parameters and items, ends it, then reports to the tenant
+/// and updates the agent (see [`report_and_update`]).
+async fn execute_and_report(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    request: &CheckinRequest,
+    open: OpenRun,
+    progress: &mut dyn FnMut(ProgressEvent),
+    cancel: &CancellationToken,
+) -> Result<CheckedIn, CheckinError> {
+    let OpenRun { _lock, store, rebuilt_now, served, kind, contact, loaded, plan, mut run } = open;
     // Its programs' process groups are recorded while they run (see `orphans`).
     let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
     begin_run(&store, &groups, &run, &plan, contact.is_some());
     let journal = std::cell::RefCell::new(RunJournal::new(&groups));
     let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(&run.id));
     let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder };
-    let _entered = span.enter();
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
     progress(ProgressEvent::RunStarted { run: run.clone(), items: plan.items.len() });
@@ -224,22 +277,7 @@ async fn checkin(
     }
     report_drift(&store, Some(&run.id), &run.drift);
     progress(ProgressEvent::RunFinished { run: run.clone() });
-    let mut agent_updated_to = None;
-    if let Some(mut contact) = contact {
-        let advice = contact.take_agent_advice();
-        // Inventory only goes to a tenant; a stopping agent sends its results only.
-        let inventory = if tenant::inventory_due(&store, kind) && !cancel.is_cancelled() {
-            Some(inventory::collect_and_save(paths, config, Platform::current(), cancel).await)
-        } else {
-            None
-        };
-        tenant::report(paths, &store, &run, inventory.as_ref(), contact).await;
-        // After the results: an installed update ends with the daemon restarting.
-        if let Some(advice) = advice {
-            let update = self_update::UpdateContext { paths, config, store: &store, kind, cancel };
-            agent_updated_to = self_update::update_agent(&update, &advice).await;
-        }
-    }
+    let agent_updated_to = report_and_update(paths, config, &store, &run, contact, cancel).await;
     if kind == CheckinKind::Daily && !cancel.is_cancelled() {
         crate::downloads::prune_unneeded(paths, &loaded.blueprint);
     }
@@ -247,6 +285,31 @@ async fn checkin(
         tracing::warn!(error = %error, "Cannot sync the check-in's records to disk; a power cut could lose the newest.");
     }
     Ok(CheckedIn { run, agent_updated_to })
+}
+
+/// With a tenant: the inventory when one is due, the results report, then the
+/// agent's own update when the tenant offers one; the version installed, if any.
+async fn report_and_update(
+    paths: &AgentPaths,
+    config: &AgentConfig,
+    store: &Store,
+    run: &RunRecord,
+    contact: Option<tenant::Contact>,
+    cancel: &CancellationToken,
+) -> Option<semver::Version> {
+    let mut contact = contact?;
+    let kind = run.kind;
+    let advice = contact.take_agent_advice();
+    // Inventory only goes to a tenant; a stopping agent sends its results only.
+    let inventory = if tenant::inventory_due(store, kind) && !cancel.is_cancelled() {
+        Some(inventory::collect_and_save(paths, config, Platform::current(), cancel).await)
+    } else {
+        None
+    };
+    tenant::report(paths, store, run, inventory.as_ref(), contact).await;
+    // After the results: an installed update ends with the daemon restarting.
+    let update = self_update::UpdateContext { paths, config, store, kind, cancel };
+    self_update::update_agent(&update, &advice?).await
 }
 
 /// Records the start of `run` with its plan, so a run cut short still lists every
