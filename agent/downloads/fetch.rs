@@ -15,6 +15,8 @@ use super::error::DownloadError;
 use super::http;
 use super::partial::{PartialFile, create_cache_folder, file_digest};
 use crate::blueprint::DownloadUrl;
+use crate::config::AgentConfig;
+use crate::paths::AgentPaths;
 use crate::safe_path::Folder;
 
 /// How much of a `file://` source is copied at a time.
@@ -38,6 +40,29 @@ pub struct Downloader<'a> {
     pub min_rate: u64,
     /// That window (`downloads.min_rate_window`).
     pub min_rate_window: std::time::Duration,
+}
+
+impl<'a> Downloader<'a> {
+    /// A downloader into the agent's cache, held to the `downloads.*` limits of
+    /// `config`, stopping at `deadline` or when `cancel` fires.
+    pub fn for_agent(
+        paths: &'a AgentPaths,
+        config: &AgentConfig,
+        deadline: Instant,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        let limits = &config.downloads;
+        Downloader {
+            cache_dir: &paths.download_cache,
+            root: &paths.root,
+            deadline,
+            cancel,
+            max_size: limits.max_size,
+            min_free_space: limits.min_free_space,
+            min_rate: limits.min_rate,
+            min_rate_window: limits.min_rate_window,
+        }
+    }
 }
 
 /// A verified file in the cache.

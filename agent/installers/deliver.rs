@@ -30,16 +30,7 @@ pub(crate) async fn deliver(
     transcript: &mut Transcript,
 ) -> Result<Delivered, AppError> {
     (context.on_phase)("download");
-    let downloader = Downloader {
-        cache_dir: &context.paths.download_cache,
-        root: &context.paths.root,
-        deadline: context.deadline,
-        cancel: context.cancel,
-        max_size: context.config.downloads.max_size,
-        min_free_space: context.config.downloads.min_free_space,
-        min_rate: context.config.downloads.min_rate,
-        min_rate_window: context.config.downloads.min_rate_window,
-    };
+    let downloader = Downloader::for_agent(context.paths, context.config, context.deadline, context.cancel);
     tracing::info!(item_id = %context.item_id, url = %package.url, "Download started.");
     let download = downloader.fetch(&package.url, &package.sha256, package.source.as_str()).await?;
     let resumed_from = match download.obtained {

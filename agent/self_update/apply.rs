@@ -189,16 +189,7 @@ async fn run_installer(
 async fn fetch(context: &UpdateContext<'_>, ours: &Version, offer: &Offer, deadline: Instant) -> Option<Downloaded> {
     let paths = context.paths;
     tracing::info!(from = %ours, to = %offer.version, url = %offer.url, "Agent update started: downloading the package.");
-    let downloader = Downloader {
-        cache_dir: &paths.download_cache,
-        root: &paths.root,
-        deadline,
-        cancel: context.cancel,
-        max_size: context.config.downloads.max_size,
-        min_free_space: context.config.downloads.min_free_space,
-        min_rate: context.config.downloads.min_rate,
-        min_rate_window: context.config.downloads.min_rate_window,
-    };
+    let downloader = Downloader::for_agent(paths, context.config, deadline, context.cancel);
     let error = match downloader.fetch(&offer.url, &offer.sha256, "pkg").await {
         Ok(download) => {
             tracing::info!(to = %offer.version, bytes = download.bytes, "Agent package verified against its sha256.");

@@ -57,14 +57,6 @@ pub enum StoreError {
         /// What is wrong, as SQLite or the header check said it.
         reason: String,
     },
-    /// A writer thread stopped at an earlier failure (see `state::writer`).
-    #[error("state store {path}: an earlier write failed: {reason}")]
-    Stopped {
-        /// The database file.
-        path: PathBuf,
-        /// What the earlier failure said.
-        reason: String,
-    },
 }
 
 impl StoreError {
