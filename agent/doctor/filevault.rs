@@ -55,22 +55,17 @@ fn judge(output: &str) -> Finding {
 mod tests {
     use super::*;
     use crate::doctor::check::Verdict;
-
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_str!(concat!("../../tests/fixtures/inventory/fdesetup/", $name))
-        };
-    }
+    use crate::inventory::fdesetup_fixtures::*;
 
     #[test]
     fn every_state_has_its_verdict() {
         let cases = [
-            (fixture!("on.txt"), Verdict::Pass, "On"),
-            (fixture!("off.txt"), Verdict::Fail, "Off"),
-            (fixture!("encrypting.txt"), Verdict::Warn, "encrypting, 37.41% done"),
-            (fixture!("decrypting.txt"), Verdict::Fail, "decrypting, 82% done: FileVault is being turned off"),
-            (fixture!("deferred.txt"), Verdict::Warn, "Off; turning on is deferred to jane's next login"),
-            (fixture!("german.txt"), Verdict::Warn, "unknown: fdesetup said \"FileVault ist aktiviert.\""),
+            (ON, Verdict::Pass, "On"),
+            (OFF, Verdict::Fail, "Off"),
+            (ENCRYPTING, Verdict::Warn, "encrypting, 37.41% done"),
+            (DECRYPTING, Verdict::Fail, "decrypting, 82% done: FileVault is being turned off"),
+            (DEFERRED, Verdict::Warn, "Off; turning on is deferred to jane's next login"),
+            (GERMAN, Verdict::Warn, "unknown: fdesetup said \"FileVault ist aktiviert.\""),
         ];
         for (output, verdict, value) in cases {
             let finding = judge(output);

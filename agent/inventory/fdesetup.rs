@@ -38,43 +38,55 @@ fn percent(rest: &str) -> Option<f64> {
     rest.rsplit_once('=')?.1.trim().parse().ok()
 }
 
+/// What `fdesetup status` prints in each state, in the exact wording of macOS.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
+pub(crate) mod fixtures {
     macro_rules! fixture {
         ($name:literal) => {
             include_str!(concat!("../../tests/fixtures/inventory/fdesetup/", $name))
         };
     }
 
+    pub(crate) const ON: &str = fixture!("on.txt");
+    pub(crate) const OFF: &str = fixture!("off.txt");
+    pub(crate) const ENCRYPTING: &str = fixture!("encrypting.txt");
+    pub(crate) const DECRYPTING: &str = fixture!("decrypting.txt");
+    pub(crate) const DEFERRED: &str = fixture!("deferred.txt");
+    pub(crate) const GERMAN: &str = fixture!("german.txt");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
     #[test]
     fn every_wording_reads_to_its_state() {
         let cases = [
-            (fixture!("on.txt"), FileVaultState::On, None, None, "FileVault is On."),
-            (fixture!("off.txt"), FileVaultState::Off, None, None, "FileVault is Off."),
+            (ON, FileVaultState::On, None, None, "FileVault is On."),
+            (OFF, FileVaultState::Off, None, None, "FileVault is Off."),
             (
-                fixture!("encrypting.txt"),
+                ENCRYPTING,
                 FileVaultState::Encrypting,
                 Some(37.41),
                 None,
                 "FileVault is On. Encryption in progress: Percent completed = 37.41",
             ),
             (
-                fixture!("decrypting.txt"),
+                DECRYPTING,
                 FileVaultState::Decrypting,
                 Some(82.0),
                 None,
                 "FileVault is Off. Decryption in progress: Percent completed = 82",
             ),
             (
-                fixture!("deferred.txt"),
+                DEFERRED,
                 FileVaultState::Off,
                 None,
                 Some("jane"),
                 "FileVault is Off. Deferred enablement appears to be active for user 'jane'.",
             ),
-            (fixture!("german.txt"), FileVaultState::Unknown, None, None, "FileVault ist aktiviert."),
+            (GERMAN, FileVaultState::Unknown, None, None, "FileVault ist aktiviert."),
             ("", FileVaultState::Unknown, None, None, ""),
         ];
         for (output, state, percent, user, detail) in cases {

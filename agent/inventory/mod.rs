@@ -28,6 +28,8 @@ pub use collect::collect;
 #[cfg(test)]
 pub(crate) use der::test_certificate;
 pub(crate) use der::{Validity, certificate_validity};
+#[cfg(test)]
+pub(crate) use fdesetup::fixtures as fdesetup_fixtures;
 pub(crate) use fdesetup::parse_fdesetup_status;
 pub use model::{
     Application, AssignedUser, Certificate, CollectorError, Device, Disk, Enrollment, FileVault, FileVaultState,
