@@ -17,9 +17,15 @@ fn dictionary(entries: &[(&str, plist::Value)]) -> plist::Dictionary {
     entries.iter().map(|(name, value)| (name.to_string(), value.clone())).collect()
 }
 
-fn write_plist(root: &Path, entries: &[(&str, plist::Value)], format: PlistFormat) {
+/// Where the managed plist lies under `root`, its folder made.
+fn plist_path(root: &Path) -> std::path::PathBuf {
     let path = root.join(PLIST.trim_start_matches('/'));
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    path
+}
+
+fn write_plist(root: &Path, entries: &[(&str, plist::Value)], format: PlistFormat) {
+    let path = plist_path(root);
     let value = plist::Value::Dictionary(dictionary(entries));
     match format {
         PlistFormat::Xml => value.to_file_xml(&path).unwrap(),
@@ -28,8 +34,7 @@ fn write_plist(root: &Path, entries: &[(&str, plist::Value)], format: PlistForma
 }
 
 fn write_raw(root: &Path, bytes: &[u8]) {
-    let path = root.join(PLIST.trim_start_matches('/'));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let path = plist_path(root);
     std::fs::write(path, bytes).unwrap();
 }
 
@@ -96,9 +101,7 @@ fn each_key_is_read_back_and_set_only_where_it_drifted() {
         },
         Case {
             prepare: |root| {
-                let path = root.join(PLIST.trim_start_matches('/'));
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                plist::Value::Array(vec![1_i64.into()]).to_file_xml(path).unwrap();
+                plist::Value::Array(vec![1_i64.into()]).to_file_xml(plist_path(root)).unwrap();
             },
             keys: vec![key("AutoUpdate", true)],
             message: "failed 1 of 1 key: /Library/Preferences/com.example.app.plist: holds an array of 1 at its top level, not a dictionary; left untouched",
@@ -107,9 +110,7 @@ fn each_key_is_read_back_and_set_only_where_it_drifted() {
         },
         Case {
             prepare: |root| {
-                let path = root.join(PLIST.trim_start_matches('/'));
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::os::unix::fs::symlink("/etc/hostname", path).unwrap();
+                std::os::unix::fs::symlink("/etc/hostname", plist_path(root)).unwrap();
             },
             keys: vec![key("AutoUpdate", true)],
             message: "failed 1 of 1 key: /Library/Preferences/com.example.app.plist: is a symbolic link; left untouched",
