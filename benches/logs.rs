@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use endpoint_agent::config::AgentConfig;
-use endpoint_agent::logging::{self, LogSettings};
+use endpoint_agent::logging::{self, LogLevel, LogSettings};
 use figures::{Figure, MIB, cores, setting};
 use serde_json::json;
 
@@ -81,7 +81,7 @@ fn week_of_checkins(root: &Path, checkins: u64, items: u64) -> [Figure; 2] {
         log_dir: Some(log_dir.clone()),
         retention_days: AgentConfig::default().logs.retention_days,
         max_size: budget,
-        level: "info".to_string(),
+        level: LogLevel::Info,
         console_level: tracing::Level::WARN,
     };
     fs::create_dir_all(root).expect("the bench's root");

@@ -41,7 +41,7 @@ impl Settings {
             log_dir: to_files.then(|| self.paths.log_dir.clone()),
             retention_days: config.logs.retention_days,
             max_size: config.logs.max_size,
-            level: config.logs.level.name().to_string(),
+            level: config.logs.level,
             console_level: tracing::Level::WARN,
         };
         let guard = match logging::init(&settings) {
