@@ -6,9 +6,13 @@
 
 mod report;
 mod run_folder;
+#[cfg(test)]
+mod scratch;
 
 pub use report::{ItemContext, ItemReport};
 pub use run_folder::RunFolder;
+#[cfg(test)]
+pub(crate) use scratch::ScratchItem;
 
 use std::path::Path;
 
