@@ -63,11 +63,10 @@ mod tests {
         let priorities: Vec<u8> = ItemType::ALL.iter().map(|item_type| item_type.priority()).collect();
         let expected: Vec<u8> = (1..=ItemType::ALL.len() as u8).collect();
         assert_eq!(priorities, expected);
+        // A new type may go anywhere in the table; the ones CONTRACT names keep their order.
+        let documented = ["custom_script", "custom_printer", "custom_app", "auto_app", "managed_os"];
         let names: Vec<&str> = ItemType::ALL.iter().map(|item_type| item_type.as_str()).collect();
-        assert_eq!(
-            names,
-            ["custom_script", "custom_printer", "custom_app", "auto_app", "managed_os"],
-            "CONTRACT order"
-        );
+        let kept: Vec<&str> = names.into_iter().filter(|name| documented.contains(name)).collect();
+        assert_eq!(kept, documented, "the run order CONTRACT documents");
     }
 }
