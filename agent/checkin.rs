@@ -37,7 +37,7 @@ use crate::config::AgentConfig;
 use crate::inventory::{self, Platform};
 use crate::items::RunFolder;
 use crate::paths::AgentPaths;
-use crate::plan::{self, CheckinKind, ItemTimeouts, Plan};
+use crate::plan::{self, CheckinKind, Plan};
 use crate::run_lock::{self, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{Drift, RunOutcome, RunRecord, Store, StoreError, Trigger};
@@ -193,12 +193,7 @@ async fn open_run(
         None => tenant_blueprint(paths, config, request, &store, stale_token).await?,
     };
     telemetry::prepare(paths, config, &store, Some(&loaded.blueprint)).await;
-    let timeouts = ItemTimeouts {
-        custom_script: config.timeouts.custom_script,
-        custom_printer: config.timeouts.custom_printer,
-        auto_app: config.timeouts.auto_app,
-    };
-    let plan = plan::plan(&loaded.blueprint, kind, &store.succeeded_once()?, &timeouts);
+    let plan = plan::plan(&loaded.blueprint, kind, &store.succeeded_once()?, &config.timeouts);
     let drift = Drift {
         stale_token,
         store_rebuilt: store.store_rebuilt_drift()?,

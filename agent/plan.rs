@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::blueprint::{Blueprint, Frequency, ItemType, LibraryItem};
+use crate::blueprint::{Blueprint, Frequency, LibraryItem};
+use crate::config::Timeouts;
 
 /// The two kinds of check-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,30 +46,6 @@ impl CheckinKind {
 impl fmt::Display for CheckinKind {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(self.as_str())
-    }
-}
-
-/// The per-item time limits, by type; `None` means bounded only by the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ItemTimeouts {
-    /// Each custom script item (audit, remediation and re-audit together).
-    pub custom_script: Duration,
-    /// Each custom printer item.
-    pub custom_printer: Duration,
-    /// Each auto app item.
-    pub auto_app: Duration,
-}
-
-impl ItemTimeouts {
-    /// The limit for one item of `item_type`; custom apps and managed OS have none
-    /// of their own.
-    pub fn for_type(&self, item_type: ItemType) -> Option<Duration> {
-        match item_type {
-            ItemType::CustomScript => Some(self.custom_script),
-            ItemType::CustomPrinter => Some(self.custom_printer),
-            ItemType::AutoApp => Some(self.auto_app),
-            ItemType::CustomApp | ItemType::ManagedOs => None,
-        }
     }
 }
 
@@ -109,13 +86,9 @@ pub struct Plan {
 ///
 /// `succeeded_once` holds the ids of `once` items that already succeeded on this
 /// device. Every item appears in the plan, skipped ones with their reason, so the
-/// run record shows the whole blueprint.
-pub fn plan(
-    blueprint: &Blueprint,
-    kind: CheckinKind,
-    succeeded_once: &HashSet<String>,
-    timeouts: &ItemTimeouts,
-) -> Plan {
+/// run record shows the whole blueprint. An item's own time limit is the one of
+/// `timeouts` its type names (see [`crate::blueprint::ItemType::timeout`]).
+pub fn plan(blueprint: &Blueprint, kind: CheckinKind, succeeded_once: &HashSet<String>, timeouts: &Timeouts) -> Plan {
     let mut ordered: Vec<&LibraryItem> = blueprint.library_items.iter().collect();
     ordered.sort_by(|left, right| run_order(left).cmp(&run_order(right)));
     let items = ordered
@@ -127,40 +100,62 @@ pub fn plan(
 
 /// The sort key: type priority, then name bytes, then id bytes.
 fn run_order(item: &LibraryItem) -> (u8, &[u8], &[u8]) {
-    (item.item_type.priority(), item.name.as_bytes(), item.id.as_bytes())
+    (item.item_type().priority(), item.name.as_bytes(), item.id.as_bytes())
 }
 
-fn decide(
-    item: &LibraryItem,
-    kind: CheckinKind,
-    succeeded_once: &HashSet<String>,
-    timeouts: &ItemTimeouts,
-) -> Decision {
+fn decide(item: &LibraryItem, kind: CheckinKind, succeeded_once: &HashSet<String>, timeouts: &Timeouts) -> Decision {
     let skip = |reason: &str| Decision::Skip { reason: reason.to_string() };
     match item.frequency {
         Frequency::Daily if kind == CheckinKind::Recurring => skip("daily item: runs in the daily check-in"),
         Frequency::Once if succeeded_once.contains(&item.id) => skip("once item: already succeeded on this device"),
         Frequency::NoEnforcement => skip("no enforcement: never run by schedule"),
-        _ => Decision::Run { timeout: timeouts.for_type(item.item_type) },
+        _ => Decision::Run { timeout: item.item_type().timeout(timeouts) },
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
     use super::*;
-    use crate::blueprint::{CustomScript, ItemDetails};
+    use crate::blueprint::ItemType;
+    use crate::config::AgentConfig;
 
     const HOUR: Duration = Duration::from_secs(3600);
-    const TIMEOUTS: ItemTimeouts = ItemTimeouts {
-        custom_script: HOUR,
-        custom_printer: Duration::from_secs(3 * 3600),
-        auto_app: Duration::from_secs(6 * 3600),
-    };
 
+    /// The configured limits: 1 h per custom script, 3 h per printer, 6 h per auto app.
+    fn timeouts() -> Timeouts {
+        let timeouts = AgentConfig::default().timeouts;
+        assert_eq!(
+            (timeouts.custom_script, timeouts.custom_printer, timeouts.auto_app),
+            (HOUR, 3 * HOUR, 6 * HOUR),
+            "the defaults these tests expect"
+        );
+        timeouts
+    }
+
+    /// One item of `item_type` with the fewest keys that type needs, read as a blueprint would be.
     fn item(id: &str, name: &str, item_type: ItemType, frequency: Frequency) -> LibraryItem {
-        // The planner never looks inside the details.
-        let details = ItemDetails::CustomScript(CustomScript { audit: "#!/bin/sh\n".into(), remediation: None });
-        LibraryItem { id: id.into(), name: name.into(), item_type, frequency, details }
+        let sha256 = "0".repeat(64);
+        let keys = match item_type.as_str() {
+            "custom_script" => json!({ "audit": "#!/bin/sh\n" }),
+            "custom_printer" => json!({ "printer_name": "office", "uri": "ipp://127.0.0.1/ipp/print" }),
+            "custom_app" => {
+                json!({ "source": "zip", "enforcement": "install_once", "url": "file:///Foo.zip", "sha256": sha256, "app_name": "Foo.app" })
+            }
+            "auto_app" => json!({ "catalog": { "name": "Foo", "bundle_id": "com.example.foo", "version": "1.0",
+                                               "install_type": "zip", "url": "file:///Foo.zip", "sha256": sha256,
+                                               "app_name": "Foo.app" } }),
+            "managed_os" => json!({ "minimum_version": "14" }),
+            other => panic!("no sample keys for {other}"),
+        };
+        let mut object = json!({ "id": id, "name": name, "type": item_type.as_str(), "frequency": frequency.as_str() });
+        object.as_object_mut().unwrap().extend(keys.as_object().unwrap().clone());
+        let document = json!({ "id": "bp", "library_items": [object] });
+        let mut blueprint = crate::blueprint::from_value(&document, Path::new("bp.json")).unwrap();
+        blueprint.library_items.remove(0)
     }
 
     fn blueprint(library_items: Vec<LibraryItem>) -> Blueprint {
@@ -191,7 +186,7 @@ mod tests {
             item("1b", "A", ItemType::CustomScript, every),
             item("1a", "A", ItemType::CustomScript, every),
         ];
-        let plan = plan(&blueprint(items), CheckinKind::Daily, &HashSet::new(), &TIMEOUTS);
+        let plan = plan(&blueprint(items), CheckinKind::Daily, &HashSet::new(), &timeouts());
         let order: Vec<&str> = plan.items.iter().map(|planned| planned.item.id.as_str()).collect();
         assert_eq!(order, ["1a", "1b", "2", "3", "4", "5", "7", "6", "printer", "app", "auto", "os"]);
     }
@@ -200,9 +195,9 @@ mod tests {
     fn each_type_gets_its_own_timeout_or_none() {
         let cases = [
             (ItemType::CustomScript, Some(HOUR)),
-            (ItemType::CustomPrinter, Some(Duration::from_secs(3 * 3600))),
+            (ItemType::CustomPrinter, Some(3 * HOUR)),
             (ItemType::CustomApp, None),
-            (ItemType::AutoApp, Some(Duration::from_secs(6 * 3600))),
+            (ItemType::AutoApp, Some(6 * HOUR)),
             (ItemType::ManagedOs, None),
         ];
         for (item_type, timeout) in cases {
@@ -210,7 +205,7 @@ mod tests {
                 &blueprint(vec![item("x", "x", item_type, Frequency::Every15Minutes)]),
                 CheckinKind::Recurring,
                 &HashSet::new(),
-                &TIMEOUTS,
+                &timeouts(),
             );
             assert_eq!(plan.items[0].decision, Decision::Run { timeout }, "{item_type}");
         }
@@ -230,7 +225,8 @@ mod tests {
             (Frequency::NoEnforcement, "x", CheckinKind::Recurring, false),
         ];
         for (frequency, id, kind, runs) in cases {
-            let plan = plan(&blueprint(vec![item(id, id, ItemType::CustomScript, frequency)]), kind, &done, &TIMEOUTS);
+            let plan =
+                plan(&blueprint(vec![item(id, id, ItemType::CustomScript, frequency)]), kind, &done, &timeouts());
             let ran = matches!(plan.items[0].decision, Decision::Run { .. });
             assert_eq!(ran, runs, "{frequency:?} {id} in a {kind} check-in");
         }

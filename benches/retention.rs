@@ -27,8 +27,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as TimeSpan, Utc};
-use endpoint_agent::blueprint::{Blueprint, CustomScript, Frequency, ItemDetails, ItemType, LibraryItem};
-use endpoint_agent::plan::{self, CheckinKind, Decision, ItemTimeouts, Plan};
+use endpoint_agent::blueprint::{Blueprint, CustomScript, Frequency, ItemDetails, LibraryItem};
+use endpoint_agent::plan::{self, CheckinKind, Decision, Plan};
 use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Store, Trigger};
 use figures::{Figure, MIB, millis};
 use serde_json::json;
@@ -123,11 +123,7 @@ impl Week {
 fn simulate_week(folder: &Path, runs: usize, items: usize) -> Week {
     fs::create_dir_all(folder).expect("the state folder");
     let blueprint = blueprint(items);
-    let timeouts = ItemTimeouts {
-        custom_script: Duration::from_secs(3600),
-        custom_printer: Duration::from_secs(3 * 3600),
-        auto_app: Duration::from_secs(6 * 3600),
-    };
+    let timeouts = endpoint_agent::config::AgentConfig::default().timeouts;
     let plans = [CheckinKind::Daily, CheckinKind::Recurring]
         .map(|kind| plan::plan(&blueprint, kind, &Default::default(), &timeouts));
     let clock = Instant::now();
@@ -274,7 +270,6 @@ fn blueprint(count: usize) -> Blueprint {
         .map(|number| LibraryItem {
             id: format!("{:08x}-7e57-4c1d-9a11-{:012x}", mix(number as u64) as u32, number),
             name: format!("Ensure setting {number:06} is configured"),
-            item_type: ItemType::CustomScript,
             frequency: match mix(number as u64 ^ 0x5eed) % 100 {
                 0..70 => Frequency::Every15Minutes,
                 70..95 => Frequency::Daily,
@@ -298,7 +293,7 @@ fn result(item: &plan::PlannedItem, position: usize, run_number: usize, at: Date
     let mut record = ItemRecord {
         id: item.item.id.clone(),
         name: item.item.name.clone(),
-        item_type: item.item.item_type.as_str().to_string(),
+        item_type: item.item.item_type().as_str().to_string(),
         status: ItemStatus::Succeeded,
         started_at: at,
         finished_at: at + TimeSpan::milliseconds(14),

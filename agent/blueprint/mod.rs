@@ -3,28 +3,35 @@
 //! Parse, then resolve: the document is read into a generic value tree (JSON or
 //! plist, same keys), then checked field by field so that every problem is
 //! reported at once with the file and the key path (`library_items[2].type`).
-//! Each item type's own keys are checked in that type's file. An item's `name` is
-//! a label for people only: it may hold `/` or any other character and never
-//! becomes part of a path.
+//! Each item type's own keys are checked in that type's file, one per line of the
+//! table in `item_types.rs`. An item's `name` is a label for people only: it may
+//! hold `/` or any other character and never becomes part of a path.
 
 mod app_package;
-mod auto_app;
-mod custom_app;
-mod custom_printer;
-mod custom_script;
 mod document;
-mod managed_os;
+mod item_types;
 mod model;
 mod parameters;
 mod resolve;
 
+/// Declares the settings module of every item type in the table and re-exports
+/// its settings struct: `mod custom_script; pub use custom_script::CustomScript;`.
+macro_rules! settings_modules {
+    ($($(#[$doc:meta])* $module:ident: $variant:ident, timeout: $timeout:ident;)*) => {
+        $(
+            mod $module;
+            pub use $module::$variant;
+        )*
+    };
+}
+item_types!(settings_modules);
+
 pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource};
-pub use auto_app::AutoApp;
-pub use custom_app::{CustomApp, Enforcement};
-pub use custom_printer::{CustomPrinter, PrinterDriver};
-pub use custom_script::CustomScript;
+pub use custom_app::Enforcement;
+pub use custom_printer::PrinterDriver;
 pub use document::{BlueprintError, BlueprintErrors};
-pub use managed_os::{InstallAction, ManagedOs};
+pub(crate) use item_types::item_types;
+pub use managed_os::InstallAction;
 pub use model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, LoadedBlueprint};
 pub use parameters::{Account, DevicePath, FolderPermissions, ManagedFile, ManagedPlistKey, Parameters, PlistFormat};
 pub use resolve::{from_value, load};

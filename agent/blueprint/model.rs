@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use super::auto_app::AutoApp;
-use super::custom_app::CustomApp;
-use super::custom_printer::CustomPrinter;
-use super::custom_script::CustomScript;
-use super::managed_os::ManagedOs;
+use serde_json::{Map, Value};
+
+use super::document::Problems;
 use super::parameters::Parameters;
+use crate::config::Timeouts;
 
 /// A blueprint: the policy a device enforces at every check-in.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,7 @@ impl Blueprint {
         let package = |item: &LibraryItem| match &item.details {
             ItemDetails::CustomApp(app) => Some(app.package.sha256.clone()),
             ItemDetails::AutoApp(app) => Some(app.package.sha256.clone()),
-            ItemDetails::CustomScript(_) | ItemDetails::CustomPrinter(_) | ItemDetails::ManagedOs(_) => None,
+            _ => None,
         };
         self.library_items.iter().filter_map(package).collect()
     }
@@ -47,59 +47,94 @@ pub struct LibraryItem {
     pub id: String,
     /// What admins call it; shown in status and logs, never used as a path.
     pub name: String,
-    /// Which kind of item, which sets its run priority and timeout.
-    pub item_type: ItemType,
     /// When the item runs.
     pub frequency: Frequency,
     /// The settings of the item's type.
     pub details: ItemDetails,
 }
 
-/// The five kinds of library item, in run priority order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ItemType {
-    /// A shell (or any shebang) script: audit, remediation, audit again.
-    CustomScript,
-    /// A printer added through CUPS.
-    CustomPrinter,
-    /// An app the admin uploaded (pkg, dmg or zip).
-    CustomApp,
-    /// An app from the tenant's catalog, kept up to date.
-    AutoApp,
-    /// The macOS version and its updates.
-    ManagedOs,
+impl LibraryItem {
+    /// Which kind of item, which sets its run priority and timeout: the type of its settings.
+    pub fn item_type(&self) -> ItemType {
+        self.details.item_type()
+    }
 }
 
+/// Generates [`ItemType`] and [`ItemDetails`] from the table of item types
+/// (`item_types.rs`), with everything derived from it.
+macro_rules! item_type_enums {
+    ($($(#[$doc:meta])* $module:ident: $variant:ident, timeout: $timeout:ident;)*) => {
+        /// The kinds of library item, in run priority order: the order of the table
+        /// in `item_types.rs`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum ItemType {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ItemType {
+            /// Every type, in run priority order.
+            pub const ALL: &'static [ItemType] = &[$(ItemType::$variant),*];
+
+            /// The name used in blueprints, status and logs: the type's module name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ItemType::$variant => stringify!($module),)*
+                }
+            }
+
+            /// How long one item of this type may take (the configuration's
+            /// `timeouts.<key>` its table line names), or `None` when only the run's
+            /// budget bounds it.
+            pub fn timeout(self, timeouts: &Timeouts) -> Option<Duration> {
+                match self {
+                    $(ItemType::$variant => item_type_enums!(@timeout timeouts, $timeout),)*
+                }
+            }
+        }
+
+        /// The type-specific settings of a library item: the struct of its type's
+        /// module (`blueprint/<module>.rs`).
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum ItemDetails {
+            $($(#[$doc])* $variant(super::$module::$variant),)*
+        }
+
+        impl ItemDetails {
+            /// The type these settings belong to.
+            pub fn item_type(&self) -> ItemType {
+                match self {
+                    $(ItemDetails::$variant(_) => ItemType::$variant,)*
+                }
+            }
+
+            /// Reads and checks the keys of an item of `item_type`: each type's
+            /// module checks (and warns about) what it knows.
+            pub(crate) fn resolve(
+                item_type: ItemType,
+                object: &Map<String, Value>,
+                key: &str,
+                problems: &mut Problems,
+            ) -> Option<ItemDetails> {
+                match item_type {
+                    $(ItemType::$variant => super::$module::resolve(object, key, problems).map(ItemDetails::$variant),)*
+                }
+            }
+        }
+    };
+    (@timeout $timeouts:ident, none) => { None };
+    (@timeout $timeouts:ident, $key:ident) => { Some($timeouts.$key) };
+}
+super::item_types!(item_type_enums);
+
 impl ItemType {
-    /// Every type, in run priority order.
-    pub const ALL: [ItemType; 5] =
-        [ItemType::CustomScript, ItemType::CustomPrinter, ItemType::CustomApp, ItemType::AutoApp, ItemType::ManagedOs];
-
-    /// The run priority: 1 runs first.
+    /// The run priority, 1 running first: the type's position in the table.
     pub fn priority(self) -> u8 {
-        match self {
-            ItemType::CustomScript => 1,
-            ItemType::CustomPrinter => 2,
-            ItemType::CustomApp => 3,
-            ItemType::AutoApp => 4,
-            ItemType::ManagedOs => 5,
-        }
-    }
-
-    /// The name used in blueprints, status and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ItemType::CustomScript => "custom_script",
-            ItemType::CustomPrinter => "custom_printer",
-            ItemType::CustomApp => "custom_app",
-            ItemType::AutoApp => "auto_app",
-            ItemType::ManagedOs => "managed_os",
-        }
+        self as u8 + 1
     }
 
     /// The type named `text`, if any.
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|item_type| item_type.as_str() == text)
+        Self::ALL.iter().copied().find(|item_type| item_type.as_str() == text)
     }
 }
 
@@ -139,21 +174,6 @@ impl Frequency {
     pub fn parse(text: &str) -> Option<Self> {
         Self::NAMES.iter().find(|(name, _)| *name == text).map(|(_, frequency)| *frequency)
     }
-}
-
-/// The type-specific settings of a library item.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ItemDetails {
-    /// A custom script's audit and remediation.
-    CustomScript(CustomScript),
-    /// A printer and its CUPS settings.
-    CustomPrinter(CustomPrinter),
-    /// An uploaded app and how it is enforced.
-    CustomApp(CustomApp),
-    /// A catalog app kept up to date.
-    AutoApp(AutoApp),
-    /// The macOS version the device must reach, and by when.
-    ManagedOs(ManagedOs),
 }
 
 /// A loaded blueprint with the warnings its document raised.

@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 use super::document::{BlueprintErrors, Problems, load_value};
 use super::model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, LoadedBlueprint};
+use super::parameters;
 use super::parameters::Parameters;
-use super::{auto_app, custom_app, custom_printer, custom_script, managed_os, parameters};
 
 const BLUEPRINT_KEYS: [&str; 6] = ["id", "name", "team_id", "minimum_agent_version", "parameters", "library_items"];
 /// The keys every library item may have, whatever its type.
@@ -135,9 +135,10 @@ fn resolve_item(value: &Value, key: &str, problems: &mut Problems) -> Option<Lib
         }
     });
     let frequency = resolve_frequency(object, key, problems);
-    let details = item_type.and_then(|item_type| resolve_details(item_type, object, key, problems));
-    let (id, name, item_type, frequency, details) = (id?, name?, item_type?, frequency?, details?);
-    Some(LibraryItem { id, name, item_type, frequency, details })
+    // The type's own keys, each type checking (and warning about) what it knows.
+    let details = item_type.and_then(|item_type| ItemDetails::resolve(item_type, object, key, problems));
+    let (id, name, frequency, details) = (id?, name?, frequency?, details?);
+    Some(LibraryItem { id, name, frequency, details })
 }
 
 /// An item's id may name a file or folder on disk (scripts, markers), so a path
@@ -168,22 +169,6 @@ fn resolve_frequency(object: &Map<String, Value>, key: &str, problems: &mut Prob
         problems.error(&format!("{key}.frequency"), &message);
     }
     frequency
-}
-
-/// The type's own keys, each type checking (and warning about) what it knows.
-fn resolve_details(
-    item_type: ItemType,
-    object: &Map<String, Value>,
-    key: &str,
-    problems: &mut Problems,
-) -> Option<ItemDetails> {
-    match item_type {
-        ItemType::CustomScript => custom_script::resolve(object, key, problems).map(ItemDetails::CustomScript),
-        ItemType::CustomPrinter => custom_printer::resolve(object, key, problems).map(ItemDetails::CustomPrinter),
-        ItemType::CustomApp => custom_app::resolve(object, key, problems).map(ItemDetails::CustomApp),
-        ItemType::AutoApp => auto_app::resolve(object, key, problems).map(ItemDetails::AutoApp),
-        ItemType::ManagedOs => managed_os::resolve(object, key, problems).map(ItemDetails::ManagedOs),
-    }
 }
 
 #[cfg(test)]

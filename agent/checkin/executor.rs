@@ -103,7 +103,7 @@ impl Executor<'_> {
                     not_running(planned, ItemStatus::NotRun, &reason)
                 }
                 Decision::Run { timeout } => {
-                    let (item_type, name) = (planned.item.item_type.to_string(), planned.item.name.clone());
+                    let (item_type, name) = (planned.item.item_type().to_string(), planned.item.name.clone());
                     progress(ProgressEvent::ItemStarted { position, total, item_type, name });
                     let next = plan.items.iter().enumerate().skip(position + 1).find_map(|(next, planned)| {
                         matches!(planned.decision, Decision::Run { .. })
@@ -152,7 +152,7 @@ impl Executor<'_> {
         let starting = item_record(item, ItemStatus::NotRun, started_at, String::new());
         // The item runs whether or not the store takes its start (see `journal`).
         self.journal.borrow_mut().item_started(run, &starting);
-        tracing::info!(item_id = %item.id, item_name = %item.name, item_type = %item.item_type, "Item started.");
+        tracing::info!(item_id = %item.id, item_name = %item.name, item_type = %item.item_type(), "Item started.");
         // The run's private folder holds what its items write (scripts, a disk
         // image's mount point); an item's own folder is made only if it needs one.
         let work_dir = self.run_folder.item_path(turn.position);
@@ -249,7 +249,7 @@ fn item_record(item: &LibraryItem, status: ItemStatus, at: DateTime<Utc>, messag
     ItemRecord {
         id: item.id.clone(),
         name: item.name.clone(),
-        item_type: item.item_type.as_str().to_string(),
+        item_type: item.item_type().as_str().to_string(),
         status,
         started_at: at,
         finished_at: at,

@@ -129,3 +129,79 @@ fn describe_spawn_error(phase: &str, source: &str, error: &SpawnError) -> String
         other => format!("cannot start the {phase} script: {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::items::ScratchItem;
+
+    #[tokio::test]
+    async fn a_failed_audit_is_remediated_then_confirmed_from_the_root() {
+        let mut scratch = ScratchItem::new();
+        let script = CustomScript {
+            audit: "#!/bin/sh\necho \"checking $AGENT_ITEM_ID\"\ntest -e fixed\n".into(),
+            remediation: Some("#!/bin/sh\ntouch fixed\n".into()),
+        };
+        let report = run(&script, &mut scratch.context()).await;
+        assert_eq!((report.status, report.exit_code, report.reapplied), (ItemStatus::Succeeded, Some(0), true));
+        assert_eq!(report.message, "remediated: the audit passed after the remediation");
+        assert_eq!(scratch.phases(), ["audit", "remediation", "audit after remediation"]);
+        assert!(report.output.contains("checking scratch-item"), "{}", report.output);
+        assert!(scratch.root().join("fixed").exists(), "the remediation ran in the root");
+    }
+
+    #[tokio::test]
+    async fn each_way_a_script_ends_has_its_report() {
+        let audit_phases = ["audit", "remediation", "audit after remediation"];
+        let cases = [
+            ("#!/bin/sh\nexit 0\n", None, ItemStatus::Succeeded, Some(0), "compliant: the audit passed", 1),
+            (
+                "#!/bin/sh\nexit 3\n",
+                None,
+                ItemStatus::Failed,
+                Some(3),
+                "not compliant: the audit exited 3 and there is no remediation",
+                1,
+            ),
+            (
+                "#!/bin/sh\nexit 1\n",
+                Some("#!/bin/sh\nexit 0\n"),
+                ItemStatus::Failed,
+                Some(1),
+                "still not compliant: the audit exited 1 after the remediation",
+                3,
+            ),
+            (
+                "#!/bin/sh\nexit 1\n",
+                Some("#!/bin/sh\nexit 4\n"),
+                ItemStatus::Failed,
+                Some(4),
+                "not compliant: the remediation exited 4",
+                2,
+            ),
+            (
+                "echo no shebang\n",
+                None,
+                ItemStatus::Failed,
+                None,
+                "the audit script has no shebang line; start it with one such as #!/bin/sh",
+                0,
+            ),
+            (
+                "#!/nonexistent/sh\n",
+                None,
+                ItemStatus::Failed,
+                None,
+                "the audit script's interpreter was not found (shebang: #!/nonexistent/sh)",
+                1,
+            ),
+        ];
+        for (audit, remediation, status, exit_code, message, phases) in cases {
+            let mut scratch = ScratchItem::new();
+            let script = CustomScript { audit: audit.into(), remediation: remediation.map(String::from) };
+            let report = run(&script, &mut scratch.context()).await;
+            assert_eq!((report.status, report.exit_code, report.message.as_str()), (status, exit_code, message));
+            assert_eq!(scratch.phases(), audit_phases[..phases], "{audit:?}");
+        }
+    }
+}

@@ -114,3 +114,35 @@ async fn install(
         end => Err(not_done("softwareupdate --install", &format!("install {}", candidate.update.title), end)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::items::ScratchItem;
+    use crate::operating_system::OsVersion;
+    use crate::state::ItemStatus;
+
+    /// Where `sw_vers` is not, the version comes from `etc/os-release` under the root.
+    #[tokio::test]
+    async fn without_sw_vers_the_version_is_read_from_os_release_under_the_root() {
+        let settings = |minimum: &str| ManagedOs {
+            minimum_version: OsVersion::parse(minimum).unwrap(),
+            deadline: None,
+            install_action: InstallAction::InstallAndRestart,
+        };
+        let mut scratch = ScratchItem::new();
+        scratch.config.commands.sw_vers = scratch.root().join("usr/bin/sw_vers");
+        let release = scratch.root().join("etc/os-release");
+        let report = run(&settings("14"), &mut scratch.context()).await;
+        assert_eq!(report.status, ItemStatus::Failed);
+        let expected = format!("{} cannot be read", release.display());
+        assert!(report.message.starts_with("cannot read the OS version: ") && report.message.contains(&expected));
+
+        std::fs::create_dir_all(release.parent().unwrap()).unwrap();
+        std::fs::write(&release, "NAME=\"Scratch OS\"\nVERSION_ID=\"14.6\"\n").unwrap();
+        let report = run(&settings("14"), &mut scratch.context()).await;
+        assert_eq!(report.status, ItemStatus::Succeeded, "{}", report.message);
+        assert_eq!(report.message, "compliant: Scratch OS 14.6 meets the minimum 14");
+        assert!(report.output.contains("VERSION_ID=\"14.6\""), "{}", report.output);
+    }
+}

@@ -56,7 +56,7 @@ impl Store {
             .map(|planned| PlannedEntry {
                 id: planned.item.id.clone(),
                 name: planned.item.name.clone(),
-                item_type: planned.item.item_type.as_str().to_string(),
+                item_type: planned.item.item_type().as_str().to_string(),
                 skipped: match &planned.decision {
                     Decision::Skip { reason } => Some(reason.clone()),
                     Decision::Run { .. } => None,
@@ -217,7 +217,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::blueprint::{CustomScript, Frequency, ItemDetails, ItemType, LibraryItem};
+    use crate::blueprint::{CustomScript, Frequency, ItemDetails, LibraryItem};
     use crate::plan::{CheckinKind, PlannedItem};
     use crate::state::{ItemRecord, ItemStatus, RunOutcome, RunRecord, Trigger};
 
@@ -226,7 +226,6 @@ mod tests {
             item: LibraryItem {
                 id: id.to_string(),
                 name: format!("{id} name"),
-                item_type: ItemType::CustomScript,
                 frequency: Frequency::Every15Minutes,
                 details: ItemDetails::CustomScript(CustomScript { audit: "#!/bin/sh\n".into(), remediation: None }),
             },
