@@ -1,5 +1,6 @@
 //! The library item handlers: one file per item type, each audits, then enforces.
 
+mod app_flow;
 mod auto_app;
 mod custom_app;
 mod custom_printer;
