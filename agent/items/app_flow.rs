@@ -13,64 +13,18 @@
 mod decision;
 mod memory;
 mod messages;
+mod rules;
 #[cfg(test)]
 pub(crate) mod test_items;
 
-pub(crate) use decision::{Decision, Reason, decide};
+pub(crate) use decision::{Decision, decide};
+pub(crate) use rules::{AppItem, Reason, Wanted};
 
 use super::{ItemContext, ItemReport};
 use crate::app_bundle;
-use crate::blueprint::{AppPackage, Enforcement};
 use crate::installers::{Delivery, deliver};
 use crate::state::ItemStatus;
 use crate::tool_runner::{ToolRunner, Transcript};
-use crate::version::AppVersion;
-
-/// An app item as the flow reads it.
-pub(crate) struct AppItem<'a> {
-    /// Where the installer comes from and which app it puts where.
-    pub package: &'a AppPackage,
-    /// What the agent does when the app is missing or old; an auto app always
-    /// audits and enforces.
-    pub enforcement: Enforcement,
-    /// The version the item wants.
-    pub wanted: Wanted<'a>,
-    /// What the device remembers once the agent installed the app: the
-    /// package's sha256 (custom app) or the catalog's version (auto app).
-    pub remembered: &'a str,
-}
-
-/// The version an app item wants. A newer app than that is never replaced.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Wanted<'a> {
-    /// A custom app: at least this version (any version, readable or not, when
-    /// none is given). Messages name the app by its bundle (`Foo.app`) and an
-    /// app below the minimum counts as drift.
-    Minimum(Option<&'a AppVersion>),
-    /// An auto app: the catalog's release of `title`. Messages name it by its
-    /// title (`Firefox 128.0`), and updating to a new release is not drift.
-    Catalog {
-        /// The app's name in the catalog.
-        title: &'a str,
-        /// The catalog's version.
-        version: &'a AppVersion,
-    },
-}
-
-impl Wanted<'_> {
-    /// The lowest version that satisfies the item, if any.
-    pub(crate) fn lowest(&self) -> Option<&AppVersion> {
-        match self {
-            Wanted::Minimum(minimum) => *minimum,
-            Wanted::Catalog { version, .. } => Some(version),
-        }
-    }
-
-    /// `version` (`None`: unreadable) is below what the item wants.
-    pub(crate) fn unmet_by(&self, version: Option<&AppVersion>) -> bool {
-        self.lowest().is_some_and(|lowest| version.is_none_or(|version| version < lowest))
-    }
-}
 
 /// Audits the app and installs it when the item's rules say so.
 pub(crate) async fn run(app: &AppItem<'_>, context: &mut ItemContext<'_>) -> ItemReport {

@@ -12,7 +12,8 @@
 //! An app with another bundle identifier than expected is never replaced: the
 //! item fails and says so.
 
-use super::{AppItem, Wanted, messages};
+use super::messages;
+use super::rules::{AppItem, Reason};
 use crate::app_bundle::{self, Fit, InstalledApp, version_text};
 use crate::blueprint::Enforcement;
 
@@ -27,32 +28,6 @@ pub(crate) enum Decision {
     Refuse(String),
     /// Install, for this reason.
     Install(Reason),
-}
-
-/// Why an install happens.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Reason {
-    /// The agent never installed the app here and it is not there.
-    FirstInstall,
-    /// The agent installed the app here before and it is gone.
-    Deleted,
-    /// A bundle is there but its `Info.plist` cannot be read.
-    Damaged(String),
-    /// The app is below the wanted version; its version, in words.
-    Outdated(String),
-}
-
-impl Reason {
-    /// The install puts back something that drifted (counted in `reapplied`):
-    /// a deleted or damaged app, or one below a custom app's minimum. A first
-    /// install is not, nor an update to a new catalog release.
-    pub(crate) fn is_drift(&self, wanted: &Wanted<'_>) -> bool {
-        match self {
-            Reason::FirstInstall => false,
-            Reason::Deleted | Reason::Damaged(_) => true,
-            Reason::Outdated(_) => matches!(wanted, Wanted::Minimum(_)),
-        }
-    }
 }
 
 /// What to do about `found`, given the item and whether the agent installed

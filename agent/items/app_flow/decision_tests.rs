@@ -1,5 +1,6 @@
 //! The shared audit: the rules both app types follow, and how their data changes them.
 
+use super::super::rules::Wanted;
 use super::super::test_items;
 use super::*;
 use crate::blueprint::{AppPackage, InstallSource};
@@ -51,23 +52,4 @@ fn install_once_is_the_only_rule_that_remembers_an_app_found_in_place_or_leaves_
     assert!(matches!(decide(&once, &InstalledApp::Missing, true), Decision::Done(_)));
     assert_eq!(decide(&enforce, &InstalledApp::Missing, true), Decision::Install(Reason::Deleted));
     assert!(matches!(decide(&report_only, &InstalledApp::Missing, false), Decision::Done(_)));
-}
-
-#[test]
-fn only_what_was_there_before_counts_as_drift_and_a_new_catalog_release_does_not() {
-    let two = version("2.0");
-    let (minimum, catalog) = (Wanted::Minimum(Some(&two)), Wanted::Catalog { title: "Foo", version: &two });
-    let cases = [
-        (Reason::FirstInstall, false, false),
-        (Reason::Deleted, true, true),
-        (Reason::Damaged("broken".into()), true, true),
-        (Reason::Outdated("1.0".into()), true, false),
-    ];
-    for (reason, under_minimum, under_catalog) in cases {
-        assert_eq!(
-            (reason.is_drift(&minimum), reason.is_drift(&catalog)),
-            (under_minimum, under_catalog),
-            "{reason:?}"
-        );
-    }
 }

@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use super::{AppItem, Reason, Wanted};
+use super::rules::{AppItem, Reason, Wanted};
 use crate::app_bundle::{self, Fit, version_text};
 use crate::installers::Delivered;
 use crate::version::AppVersion;
