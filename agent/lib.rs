@@ -11,7 +11,7 @@
 //!                │  ├── parameters (device-wide settings, before the items)
 //!                │  ├── plan (which items, what order, which timeout)
 //!                │  ├── items/<type> ── tool_runner ── process (own group, bounded output, TERM → KILL)
-//!                │  │     └── apps: downloads (cache, resume, sha256) → installers (zip, pkg, dmg)
+//!                │  │     └── apps: items/app_flow → downloads (cache, resume, sha256) → installers (zip, pkg, dmg)
 //!                │  ├── state (SQLite: runs, item results, markers)
 //!                │  ├── self_update (after the results: the tenant's newer agent, installed)
 //!                │  └── telemetry (named events → OTLP metrics and log records, flushed at the end)

@@ -1,18 +1,45 @@
-//! The path both app item types share once they decided to install: fetch the
+//! The path an app takes once its item decided to install it: fetch the
 //! installer into the cache, check its sha256, install it by its type, drop it
 //! from the cache, and look at what is now at the app's path.
+//!
+//! The item says what the install needs in a [`Delivery`]; nothing here knows
+//! what an item is.
+
+use std::path::PathBuf;
 
 use tokio::time::Instant;
 
-use super::dmg::{self, DiskTools};
+use super::dmg::{self, DiskImage};
 use super::error::{AppError, InstallError};
 use super::tools::Tools;
 use super::{pkg, zip_archive};
 use crate::app_bundle::{self, InstalledApp};
 use crate::blueprint::{AppPackage, InstallSource};
+use crate::config::AgentConfig;
 use crate::downloads::{Downloaded, Downloader, Obtained};
-use crate::items::ItemContext;
-use crate::tool_runner::Transcript;
+use crate::paths::AgentPaths;
+use crate::safe_path::SafePathError;
+use crate::tool_runner::{ToolRunner, Transcript};
+
+/// What an install needs from the item that asks for it.
+pub(crate) struct Delivery<'a> {
+    /// The item's id, for log lines.
+    pub item_id: &'a str,
+    /// Where the download cache and the Applications folder are.
+    pub paths: &'a AgentPaths,
+    /// The download bounds, the tools' paths (`installer`, `hdiutil`, `ditto`) and
+    /// the space an install leaves free (`downloads.min_free_space`).
+    pub config: &'a AgentConfig,
+    /// How the tools run: from the agent's root (which the app's place is
+    /// inside), until the item's deadline, stopped by the agent's shutdown; the
+    /// download keeps the same deadline and shutdown.
+    pub tools: ToolRunner<'a>,
+    /// Makes an empty folder to mount a disk image at and says where it is;
+    /// called for a dmg only.
+    pub mount_point: &'a dyn Fn() -> Result<PathBuf, SafePathError>,
+    /// Told the name of each phase as it starts: `download`, then `install`.
+    pub on_phase: &'a mut dyn FnMut(&str),
+}
 
 /// What an install did, for the item's message and its checks.
 #[derive(Debug)]
@@ -26,27 +53,28 @@ pub(crate) struct Delivered {
 /// Downloads, verifies and installs `package`; tool output goes to `transcript`.
 pub(crate) async fn deliver(
     package: &AppPackage,
-    context: &mut ItemContext<'_>,
+    delivery: Delivery<'_>,
     transcript: &mut Transcript,
 ) -> Result<Delivered, AppError> {
-    (context.on_phase)("download");
-    let downloader = Downloader::for_agent(context.paths, context.config, context.deadline, context.cancel);
-    tracing::info!(item_id = %context.item_id, url = %package.url, "Download started.");
+    (delivery.on_phase)("download");
+    let (item_id, tools) = (delivery.item_id, delivery.tools);
+    let downloader = Downloader::for_agent(delivery.paths, delivery.config, tools.deadline, tools.cancel);
+    tracing::info!(item_id = %item_id, url = %package.url, "Download started.");
     let download = downloader.fetch(&package.url, &package.sha256, package.source.as_str()).await?;
     let resumed_from = match download.obtained {
         Obtained::Downloaded { resumed_from } => resumed_from,
         _ => None,
     };
     tracing::info!(
-        item_id = %context.item_id, url = %package.url, bytes = download.bytes, resumed_from,
+        item_id = %item_id, url = %package.url, bytes = download.bytes, resumed_from,
         "Download verified against its sha256."
     );
-    (context.on_phase)("install");
-    install(package, &download, context, transcript).await?;
+    (delivery.on_phase)("install");
+    install(package, &download, &delivery, transcript).await?;
     if let Err(error) = std::fs::remove_file(&download.path) {
         tracing::warn!(path = %download.path.display(), error = %error, "Could not remove an installed download.");
     }
-    let found = app_bundle::inspect(&package.app.resolve(context.paths));
+    let found = app_bundle::inspect(&package.app.resolve(delivery.paths));
     Ok(Delivered { download, found })
 }
 
@@ -54,36 +82,37 @@ pub(crate) async fn deliver(
 async fn install(
     package: &AppPackage,
     download: &Downloaded,
-    context: &ItemContext<'_>,
+    delivery: &Delivery<'_>,
     transcript: &mut Transcript,
 ) -> Result<(), InstallError> {
     let step = format!("installing from the {}", package.source.as_str());
-    if context.cancel.is_cancelled() {
+    let tools = delivery.tools;
+    if tools.cancel.is_cancelled() {
         return Err(InstallError::Cancelled { step });
     }
-    if Instant::now() >= context.deadline {
+    if Instant::now() >= tools.deadline {
         return Err(InstallError::TimedOut { step });
     }
-    let destination = package.app.resolve(context.paths);
+    let destination = package.app.resolve(delivery.paths);
     let bundle = package.app.bundle_name();
-    let commands = &context.config.commands;
-    let mut tools = Tools::new(context.tools(), transcript);
+    let commands = &delivery.config.commands;
+    let left_free = delivery.config.downloads.min_free_space;
     match package.source {
-        InstallSource::Zip => {
-            let left_free = context.config.downloads.min_free_space;
-            zip_archive::install(&download.path, context.root, &destination, bundle, left_free).await
-        }
-        InstallSource::Pkg => pkg::install(&mut tools, &commands.installer, &download.path, context.root).await,
+        InstallSource::Zip => zip_archive::install(&download.path, tools.root, &destination, bundle, left_free).await,
+        InstallSource::Pkg => pkg::install(tools, &commands.installer, &download.path, transcript).await,
         InstallSource::Dmg => {
-            let disk_tools = DiskTools {
-                root: context.root,
+            let mount_point = (delivery.mount_point)()?;
+            let image = DiskImage {
+                image: &download.path,
+                mount_point: &mount_point,
+                destination: &destination,
+                bundle,
+                root: tools.root,
                 hdiutil: &commands.hdiutil,
                 ditto: &commands.ditto,
-                left_free: context.config.downloads.min_free_space,
+                left_free,
             };
-            let mount_point = context.work_dir.join("mount");
-            context.run_folder.make_folder(&mount_point)?;
-            dmg::install(&mut tools, &disk_tools, &download.path, &mount_point, &destination, bundle).await
+            dmg::install(&mut Tools::new(tools, transcript), &image).await
         }
     }
 }

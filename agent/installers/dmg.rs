@@ -14,8 +14,17 @@ use super::staged_bundle;
 use super::tools::Tools;
 use super::zip_limits;
 
-/// The paths of the two tools a disk image install runs.
-pub(super) struct DiskTools<'a> {
+/// One disk image install: the image, where it is mounted, the bundle it must
+/// put in place, and the two tools that do it.
+pub(super) struct DiskImage<'a> {
+    /// The verified disk image, in the download cache.
+    pub image: &'a Path,
+    /// Where it is mounted: an empty folder, already made.
+    pub mount_point: &'a Path,
+    /// Where the bundle goes.
+    pub destination: &'a Path,
+    /// The bundle's name in the image, such as `Foo.app`.
+    pub bundle: &'a str,
     /// The agent's root, which the app's place is inside.
     pub root: &'a Path,
     /// `hdiutil`.
@@ -26,55 +35,41 @@ pub(super) struct DiskTools<'a> {
     pub left_free: u64,
 }
 
-/// Mounts `image` at `mount_point` (a folder already made), puts its `bundle` at `destination`, and
-/// detaches it. The detach runs whenever the attach may have mounted something
-/// (it succeeded, or it was stopped part way), even when the copy failed.
-pub(super) async fn install(
-    tools: &mut Tools<'_>,
-    paths: &DiskTools<'_>,
-    image: &Path,
-    mount_point: &Path,
-    destination: &Path,
-    bundle: &str,
-) -> Result<(), InstallError> {
+/// Mounts the image, puts its bundle in place, and detaches it. The detach runs
+/// whenever the attach may have mounted something (it succeeded, or it was
+/// stopped part way), even when the copy failed.
+pub(super) async fn install(tools: &mut Tools<'_>, disk: &DiskImage<'_>) -> Result<(), InstallError> {
     let attach: Vec<OsString> = vec![
         "attach".into(),
         "-nobrowse".into(),
         "-readonly".into(),
         "-mountpoint".into(),
-        mount_point.into(),
-        image.into(),
+        disk.mount_point.into(),
+        disk.image.into(),
     ];
-    match tools.run("hdiutil attach", paths.hdiutil, attach).await {
+    match tools.run("hdiutil attach", disk.hdiutil, attach).await {
         Ok(()) => {}
         Err(error @ (InstallError::Failed { .. } | InstallError::Spawn { .. })) => return Err(error),
-        Err(stopped) => return detach(tools, paths.hdiutil, mount_point, Err(stopped)).await,
+        Err(stopped) => return detach(tools, disk, Err(stopped)).await,
     }
-    let copied = copy_out(tools, paths, image, mount_point, destination, bundle).await;
-    detach(tools, paths.hdiutil, mount_point, copied).await
+    let copied = copy_out(tools, disk).await;
+    detach(tools, disk, copied).await
 }
 
-/// Copies `bundle` from `image`, mounted at `mount_point`, next to `destination`,
-/// then swaps it in.
+/// Copies the bundle from the mounted image next to its destination, then
+/// swaps it in.
 ///
 /// The bundle is held to the zip limits first (a small image can hold a huge
 /// bundle). `ditto` is given a path inside the fresh root-only staging folder,
 /// which the agent reached without following a link; the copy is made safe
 /// before it is placed.
-async fn copy_out(
-    tools: &mut Tools<'_>,
-    paths: &DiskTools<'_>,
-    image: &Path,
-    mount_point: &Path,
-    destination: &Path,
-    bundle: &str,
-) -> Result<(), InstallError> {
-    let source = find_bundle(mount_point, bundle, "disk image")?;
-    let staging = Staging::beside(paths.root, destination)?;
-    zip_limits::check_image_bundle(&source, image, staging.folder(), paths.left_free)?;
-    let copy = staging.path().join(bundle);
-    tools.run("ditto", paths.ditto, vec![source.into(), copy.clone().into()]).await?;
-    staged_bundle::make_safe(&staging, &copy, &staged_bundle::placed_at(paths.root, destination))?;
+async fn copy_out(tools: &mut Tools<'_>, disk: &DiskImage<'_>) -> Result<(), InstallError> {
+    let source = find_bundle(disk.mount_point, disk.bundle, "disk image")?;
+    let staging = Staging::beside(disk.root, disk.destination)?;
+    zip_limits::check_image_bundle(&source, disk.image, staging.folder(), disk.left_free)?;
+    let copy = staging.path().join(disk.bundle);
+    tools.run("ditto", disk.ditto, vec![source.into(), copy.clone().into()]).await?;
+    staged_bundle::make_safe(&staging, &copy, &staged_bundle::placed_at(disk.root, disk.destination))?;
     staging.replace_bundle(&copy)
 }
 
@@ -82,10 +77,10 @@ async fn copy_out(
 /// whole install ended: `before`, unless the detach failed too.
 async fn detach(
     tools: &mut Tools<'_>,
-    hdiutil: &Path,
-    mount_point: &Path,
+    disk: &DiskImage<'_>,
     before: Result<(), InstallError>,
 ) -> Result<(), InstallError> {
+    let (hdiutil, mount_point) = (disk.hdiutil, disk.mount_point);
     let plain = vec!["detach".into(), mount_point.into()];
     let mut detached = tools.run_cleanup("hdiutil detach", hdiutil, plain).await;
     if detached.is_err() {

@@ -1,5 +1,7 @@
 //! Putting an app on the device from a verified download: a zip unpacked by the
 //! agent, a pkg through `installer`, or a dmg through `hdiutil` and `ditto`.
+//! It serves app items ([`deliver`]) and the agent's own update
+//! ([`install_package`]) and knows neither: each says what it needs.
 //!
 //! An app replaced by a zip or dmg install is swapped, not overwritten: the new
 //! bundle is prepared in a root-only staging folder beside its destination,
@@ -8,7 +10,6 @@
 mod deliver;
 mod dmg;
 mod error;
-mod memory;
 mod pkg;
 mod placement;
 mod staged_bundle;
@@ -16,6 +17,5 @@ mod tools;
 mod zip_archive;
 mod zip_limits;
 
-pub(crate) use deliver::{Delivered, deliver};
-pub(crate) use memory::{installed_before, remember_install};
-pub(crate) use pkg::install_agent_package;
+pub(crate) use deliver::{Delivered, Delivery, deliver};
+pub(crate) use pkg::install as install_package;

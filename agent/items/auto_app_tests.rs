@@ -1,32 +1,19 @@
 //! The auto app audit, case by case.
 
-use std::path::PathBuf;
-
 use super::*;
-use crate::app_bundle::BundleInfo;
-use crate::blueprint::{AppLocation, AppPackage, DownloadUrl, InstallSource};
+use crate::app_bundle::{BundleInfo, InstalledApp};
+use crate::blueprint::{AutoApp, InstallSource};
+use crate::items::app_flow::test_items::{package, present};
+use crate::items::app_flow::{Decision, Reason};
 use crate::version::AppVersion;
 
-fn catalog(version: &str) -> AutoApp {
-    AutoApp {
-        title: "Foo".into(),
-        version: AppVersion::parse(version).unwrap(),
-        package: AppPackage {
-            source: InstallSource::Dmg,
-            url: DownloadUrl::File(PathBuf::from("/Foo.dmg")),
-            sha256: "0".repeat(64),
-            app: AppLocation::InApplications(PathBuf::from("Foo.app")),
-            bundle_id: Some("com.example.foo".into()),
-        },
-    }
+/// The shared audit, under this type's rules.
+fn decide(settings: &AutoApp, found: &InstalledApp, installed_before: bool) -> Decision {
+    app_flow::decide(&app(settings), found, installed_before)
 }
 
-fn present(identifier: &str, version: Option<&str>) -> InstalledApp {
-    InstalledApp::Present(BundleInfo {
-        identifier: Some(identifier.to_string()),
-        version: version.map(|text| AppVersion::parse(text).unwrap()),
-        problem: None,
-    })
+fn catalog(version: &str) -> AutoApp {
+    AutoApp { title: "Foo".into(), version: AppVersion::parse(version).unwrap(), package: package(InstallSource::Dmg) }
 }
 
 #[test]
@@ -35,9 +22,9 @@ fn older_copies_are_updated_and_newer_ones_never_downgraded() {
     let cases = [
         ("1.10", InstalledApp::Missing, false, Decision::Install(Reason::FirstInstall)),
         ("1.10", InstalledApp::Missing, true, Decision::Install(Reason::Deleted)),
-        ("1.10", present(foo, Some("1.9")), true, Decision::Install(Reason::Update("1.9".into()))),
-        ("1.10", present(foo, None), false, Decision::Install(Reason::Update("of unknown version".into()))),
-        ("2024.05", present(foo, Some("2024.4")), false, Decision::Install(Reason::Update("2024.4".into()))),
+        ("1.10", present(foo, Some("1.9")), true, Decision::Install(Reason::Outdated("1.9".into()))),
+        ("1.10", present(foo, None), false, Decision::Install(Reason::Outdated("of unknown version".into()))),
+        ("2024.05", present(foo, Some("2024.4")), false, Decision::Install(Reason::Outdated("2024.4".into()))),
         (
             "1.10",
             present(foo, Some("1.10.0")),

@@ -1,32 +1,23 @@
 //! The custom app audit, case by case.
 
-use std::path::PathBuf;
-
 use super::*;
-use crate::app_bundle::BundleInfo;
-use crate::blueprint::{AppLocation, AppPackage, DownloadUrl, InstallSource};
+use crate::app_bundle::{BundleInfo, InstalledApp};
+use crate::blueprint::{CustomApp, Enforcement, InstallSource};
+use crate::items::app_flow::test_items::{package, present};
+use crate::items::app_flow::{Decision, Reason};
 use crate::version::AppVersion;
+
+/// The shared audit, under this type's rules.
+fn decide(settings: &CustomApp, found: &InstalledApp, installed_before: bool) -> Decision {
+    app_flow::decide(&app(settings), found, installed_before)
+}
 
 fn item(enforcement: Enforcement, minimum: Option<&str>) -> CustomApp {
     CustomApp {
-        package: AppPackage {
-            source: InstallSource::Zip,
-            url: DownloadUrl::File(PathBuf::from("/Foo.zip")),
-            sha256: "0".repeat(64),
-            app: AppLocation::InApplications(PathBuf::from("Foo.app")),
-            bundle_id: Some("com.example.foo".into()),
-        },
+        package: package(InstallSource::Zip),
         minimum_version: minimum.map(|text| AppVersion::parse(text).unwrap()),
         enforcement,
     }
-}
-
-fn present(identifier: &str, version: Option<&str>) -> InstalledApp {
-    InstalledApp::Present(BundleInfo {
-        identifier: Some(identifier.to_string()),
-        version: version.map(|text| AppVersion::parse(text).unwrap()),
-        problem: None,
-    })
 }
 
 fn damaged() -> InstalledApp {

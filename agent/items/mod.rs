@@ -4,6 +4,7 @@
 //! (`blueprint/item_types.rs`): each type's `items/<module>.rs` defines
 //! `pub async fn run(settings: &<Variant>, context: &mut ItemContext<'_>) -> ItemReport`.
 
+mod app_flow;
 mod report;
 mod run_folder;
 #[cfg(test)]

@@ -13,11 +13,11 @@ use super::marker::{self, PendingMarker};
 use super::verify;
 use crate::config::AgentConfig;
 use crate::downloads::{DownloadError, Downloaded, Downloader};
-use crate::installers::install_agent_package;
+use crate::installers::install_package;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
 use crate::state::{AgentUpdate, AgentUpdateOutcome, Store, StoreError};
-use crate::tool_runner::Transcript;
+use crate::tool_runner::{ToolRunner, Transcript};
 
 /// What the step needs from its check-in.
 pub(crate) struct UpdateContext<'a> {
@@ -178,8 +178,13 @@ async fn run_installer(
     };
     let installer = &config.commands.installer;
     tracing::info!(to = %offer.version, installer = %installer.display(), target = %paths.root.display(), "Running the installer on the agent package.");
+    // The agent's shutdown does not stop the installer (an install cut in half is
+    // worse than a late one, and the package's postinstall may itself be what
+    // stops the daemon); the deadline does.
+    let not_on_shutdown = CancellationToken::new();
+    let runner = ToolRunner { root: &paths.root, environment: &[], deadline, grace, cancel: &not_on_shutdown };
     let mut transcript = Transcript::default();
-    let result = install_agent_package(installer, package, &paths.root, deadline, grace, &mut transcript).await;
+    let result = install_package(runner, installer, package, &mut transcript).await;
     (result.map_err(|error| error.to_string()), transcript.into_text())
 }
 

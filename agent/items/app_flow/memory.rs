@@ -1,5 +1,5 @@
 //! What the device remembers about an app item: that the agent installed it,
-//! which tells a first install from a re-install (drift) and lets install-once
+//! which tells a first install from a re-install (drift) and lets install once
 //! leave a deleted app alone.
 
 use crate::items::{ItemContext, ItemReport};
@@ -10,7 +10,7 @@ const INSTALLED_MARKER: &str = "installed";
 
 /// Whether the agent installed this item's app on this device before; a report
 /// to return as is when the store cannot say.
-pub(crate) fn installed_before(context: &ItemContext<'_>) -> Result<bool, ItemReport> {
+pub(super) fn installed_before(context: &ItemContext<'_>) -> Result<bool, ItemReport> {
     context
         .store
         .item_marker(context.item_id, INSTALLED_MARKER)
@@ -19,6 +19,6 @@ pub(crate) fn installed_before(context: &ItemContext<'_>) -> Result<bool, ItemRe
 }
 
 /// Remembers that the item's app is installed, with `value` (what was installed).
-pub(crate) fn remember_install(context: &ItemContext<'_>, value: &str) -> Result<(), StoreError> {
+pub(super) fn remember_install(context: &ItemContext<'_>, value: &str) -> Result<(), StoreError> {
     context.store.set_item_marker(context.item_id, INSTALLED_MARKER, value)
 }

@@ -1,0 +1,96 @@
+//! The one way an app item runs, for custom apps and auto apps alike: read the
+//! app at its path (`Info.plist`: bundle identifier and
+//! `CFBundleShortVersionString`), decide ([`decide`]), and when it must be
+//! installed, deliver the package ([`crate::installers::deliver`]), read the
+//! app again, and remember the install.
+//!
+//! What differs between the types is data, an [`AppItem`]: its enforcement
+//! (install once and no enforcement are a custom app's), the version it wants
+//! ([`Wanted`]: at least a minimum, or the catalog's release, never downgraded),
+//! which also sets how its messages name the app ([`messages`]) and whether an
+//! update counts as re-applied, and what the device remembers of an install.
+
+mod decision;
+mod memory;
+mod messages;
+mod rules;
+#[cfg(test)]
+pub(crate) mod test_items;
+
+pub(crate) use decision::{Decision, decide};
+pub(crate) use rules::{AppItem, Reason, Wanted};
+
+use super::{ItemContext, ItemReport};
+use crate::app_bundle;
+use crate::installers::{Delivery, deliver};
+use crate::state::ItemStatus;
+use crate::tool_runner::{ToolRunner, Transcript};
+
+/// Audits the app and installs it when the item's rules say so.
+pub(crate) async fn run(app: &AppItem<'_>, context: &mut ItemContext<'_>) -> ItemReport {
+    (context.on_phase)("audit");
+    let found = app_bundle::inspect(&app.package.app.resolve(context.paths));
+    let installed_before = match memory::installed_before(context) {
+        Ok(installed_before) => installed_before,
+        Err(report) => return report,
+    };
+    match decide(app, &found, installed_before) {
+        Decision::Done(message) => report(ItemStatus::Succeeded, message, None, String::new(), false),
+        Decision::Refuse(message) => ItemReport::failed(message),
+        Decision::AlreadyThere(message) => remember(app, context, message),
+        Decision::Install(reason) => install(app, context, reason).await,
+    }
+}
+
+/// Remembers an app found already in place, for install once.
+fn remember(app: &AppItem<'_>, context: &ItemContext<'_>, message: String) -> ItemReport {
+    match memory::remember_install(context, app.remembered) {
+        Ok(()) => report(ItemStatus::Succeeded, message, None, String::new(), false),
+        Err(error) => ItemReport::failed(format!("{message}, but the device cannot remember it: {error}")),
+    }
+}
+
+/// Installs, checks the result, and remembers the install.
+async fn install(app: &AppItem<'_>, context: &mut ItemContext<'_>, reason: Reason) -> ItemReport {
+    let mut transcript = Transcript::default();
+    let (work_dir, run_folder) = (context.work_dir, context.run_folder);
+    let mount_point = || {
+        let path = work_dir.join("mount");
+        run_folder.make_folder(&path).map(|()| path)
+    };
+    // Field by field, not `context.tools()`, so the phase callback can be lent beside it.
+    let tools = ToolRunner {
+        root: context.root,
+        environment: &context.environment,
+        deadline: context.deadline,
+        grace: context.termination_grace,
+        cancel: context.cancel,
+    };
+    let (item_id, paths, config) = (context.item_id, context.paths, context.config);
+    let delivery =
+        Delivery { item_id, paths, config, tools, mount_point: &mount_point, on_phase: &mut *context.on_phase };
+    let delivered = deliver(app.package, delivery, &mut transcript).await;
+    (context.on_phase)("verify");
+    let exit_code = transcript.last_exit_code();
+    let output = transcript.into_text();
+    let delivered = match delivered {
+        Ok(delivered) => delivered,
+        Err(error) => {
+            let exit_code = error.exit_code().or(exit_code);
+            return report(error.status(), error.to_string(), exit_code, output, false);
+        }
+    };
+    let message = match messages::installed(app, &delivered, &reason) {
+        Ok(message) => message,
+        Err(problem) => return report(ItemStatus::Failed, problem, exit_code, output, false),
+    };
+    if let Err(error) = memory::remember_install(context, app.remembered) {
+        let message = format!("{message}, but the device cannot remember the install: {error}");
+        return report(ItemStatus::Failed, message, exit_code, output, false);
+    }
+    report(ItemStatus::Succeeded, message, exit_code, output, reason.is_drift(&app.wanted))
+}
+
+fn report(status: ItemStatus, message: String, exit_code: Option<i32>, output: String, reapplied: bool) -> ItemReport {
+    ItemReport { status, message, exit_code, output, reapplied }
+}

@@ -1,0 +1,55 @@
+//! The shared audit: the rules both app types follow, and how their data changes them.
+
+use super::super::rules::Wanted;
+use super::super::test_items;
+use super::*;
+use crate::blueprint::{AppPackage, InstallSource};
+use crate::version::AppVersion;
+
+fn package() -> AppPackage {
+    test_items::package(InstallSource::Zip)
+}
+
+fn version(text: &str) -> AppVersion {
+    AppVersion::parse(text).unwrap()
+}
+
+fn present(version: Option<&str>) -> InstalledApp {
+    test_items::present("com.example.foo", version)
+}
+
+fn app<'a>(package: &'a AppPackage, enforcement: Enforcement, wanted: Wanted<'a>) -> AppItem<'a> {
+    AppItem { package, enforcement, wanted, remembered: "remembered" }
+}
+
+#[test]
+fn a_newer_app_is_never_replaced_and_an_older_or_unreadable_one_always_is() {
+    let (package, two) = (package(), version("2.0"));
+    let wanted = [Wanted::Minimum(Some(&two)), Wanted::Catalog { title: "Foo", version: &two }];
+    for wanted in wanted {
+        let app = app(&package, Enforcement::AuditAndEnforce, wanted);
+        for installed in ["2.0", "2.0.0", "2.1", "10.0"] {
+            let decision = decide(&app, &present(Some(installed)), true);
+            assert!(matches!(decision, Decision::Done(_)), "{wanted:?}, {installed}: {decision:?}");
+        }
+        for (installed, words) in [(Some("1.9"), "1.9"), (None, "of unknown version")] {
+            let expected = Decision::Install(Reason::Outdated(words.into()));
+            assert_eq!(decide(&app, &present(installed), true), expected, "{wanted:?}");
+        }
+    }
+    let any = app(&package, Enforcement::AuditAndEnforce, Wanted::Minimum(None));
+    assert!(matches!(decide(&any, &present(None), true), Decision::Done(_)));
+}
+
+#[test]
+fn install_once_is_the_only_rule_that_remembers_an_app_found_in_place_or_leaves_a_deletion_alone() {
+    let (package, two) = (package(), version("2.0"));
+    let once = app(&package, Enforcement::InstallOnce, Wanted::Minimum(Some(&two)));
+    let enforce = app(&package, Enforcement::AuditAndEnforce, Wanted::Minimum(Some(&two)));
+    let report_only = app(&package, Enforcement::NoEnforcement, Wanted::Minimum(Some(&two)));
+    assert!(matches!(decide(&once, &present(Some("2.0")), false), Decision::AlreadyThere(_)));
+    assert!(matches!(decide(&enforce, &present(Some("2.0")), false), Decision::Done(_)));
+    assert!(matches!(decide(&once, &InstalledApp::Missing, true), Decision::Done(_)));
+    assert_eq!(decide(&enforce, &InstalledApp::Missing, true), Decision::Install(Reason::Deleted));
+    assert!(matches!(decide(&report_only, &InstalledApp::Missing, false), Decision::Done(_)));
+}
