@@ -40,7 +40,7 @@ use crate::paths::AgentPaths;
 use crate::plan::{self, CheckinKind, Plan};
 use crate::run_lock::{self, LockError};
 use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{Drift, RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::state::{Drift, RunHeader, RunOutcome, RunRecord, Store, StoreError, Trigger};
 use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
 use executor::Executor;
@@ -131,7 +131,7 @@ async fn checkin(
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
     let open = open_run(paths, config, request, progress).await?;
-    let span = tracing::info_span!("checkin", run_id = %open.run.id, kind = %open.kind);
+    let span = tracing::info_span!("checkin", run_id = %open.run.header.id, kind = %open.kind);
     execute_and_report(paths, config, request, open, progress, cancel).instrument(span).await
 }
 
@@ -204,12 +204,7 @@ async fn open_run(
         )
     };
     let run = RunRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        kind,
-        trigger: request.trigger,
-        started_at,
-        finished_at: None,
-        outcome: None,
+        header: RunHeader::begun(uuid::Uuid::now_v7().to_string(), kind, request.trigger, started_at),
         blueprint_id: Some(loaded.blueprint.id.clone()),
         message: None,
         drift,
@@ -248,10 +243,10 @@ async fn execute_and_report(
 ) -> Result<CheckedIn, CheckinError> {
     let OpenRun { _lock, store, rebuilt_now, served, kind, contact, loaded, plan, mut run } = open;
     // Its programs' process groups are recorded while they run (see `orphans`).
-    let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
+    let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.header.id));
     begin_run(&store, &groups, &run, &plan, contact.is_some());
     let journal = std::cell::RefCell::new(RunJournal::new(&groups));
-    let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(&run.id));
+    let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(&run.header.id));
     let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder };
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
@@ -262,7 +257,7 @@ async fn execute_and_report(
     // The last try for what the store refused during the run (a full disk).
     let unwritten = executor.journal.borrow_mut().write(&run).err();
     finish(&store, &mut run, outcome, unwritten);
-    run_end::keep_store_within(&store, config.state.max_size, &run.id);
+    run_end::keep_store_within(&store, config.state.max_size, &run.header.id);
     // A daily check-in after the one that rebuilt the store ends its drift.
     let daily_ended = kind == CheckinKind::Daily && outcome != RunOutcome::Interrupted;
     if daily_ended && rebuilt_now.is_none() && run.drift.store_rebuilt {
@@ -270,7 +265,7 @@ async fn execute_and_report(
             tracing::warn!(error = %error, "Cannot end the store_rebuilt drift; the next daily check-in tries again.");
         }
     }
-    report_drift(&store, Some(&run.id), &run.drift);
+    report_drift(&store, Some(&run.header.id), &run.drift);
     progress(ProgressEvent::RunFinished { run: run.clone() });
     let agent_updated_to = report_and_update(paths, config, &store, &run, contact, cancel).await;
     if kind == CheckinKind::Daily && !cancel.is_cancelled() {
@@ -293,7 +288,7 @@ async fn report_and_update(
     cancel: &CancellationToken,
 ) -> Option<semver::Version> {
     let mut contact = contact?;
-    let kind = run.kind;
+    let kind = run.header.kind;
     let advice = contact.take_agent_advice();
     // Inventory only goes to a tenant; a stopping agent sends its results only.
     let inventory = if tenant::inventory_due(store, kind) && !cancel.is_cancelled() {
@@ -316,7 +311,7 @@ fn begin_run(store: &Store, groups: &crate::orphans::ItemGroupRecorder, run: &Ru
     let record = move |store: &Store, run: &RunRecord, plan: &Plan| {
         store.in_transaction(|| {
             store.begin_run(run, pid)?;
-            store.save_run_plan(&run.id, plan, reports)
+            store.save_run_plan(&run.header.id, plan, reports)
         })
     };
     if let Err(error) = record(store, run, plan) {

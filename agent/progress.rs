@@ -180,16 +180,19 @@ fn waiting_line(holder: Option<&Holder>) -> String {
 fn started_line(run: &RunRecord, items: usize) -> String {
     format!(
         "Check-in {} ({}, blueprint {}): {items} library items",
-        run.id,
-        run.kind,
+        run.header.id,
+        run.header.kind,
         render::printable(run.blueprint_id.as_deref().unwrap_or("none")),
     )
 }
 
 fn finished_line(run: &RunRecord) -> String {
-    let duration =
-        run.finished_at.map(|end| (end - run.started_at).num_milliseconds().max(0) as u64).unwrap_or_default();
-    let outcome = run.outcome.map_or("running", |outcome| outcome.as_str());
+    let duration = run
+        .header
+        .finished_at
+        .map(|end| (end - run.header.started_at).num_milliseconds().max(0) as u64)
+        .unwrap_or_default();
+    let outcome = run.header.outcome.map_or("running", |outcome| outcome.as_str());
     match &run.message {
         Some(message) => format!("Check-in {outcome} in {}: {message}", render::duration_ms(duration)),
         None => format!("Check-in {outcome} in {}", render::duration_ms(duration)),
@@ -202,7 +205,7 @@ mod tests {
 
     use super::*;
     use crate::plan::CheckinKind;
-    use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, Trigger};
+    use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunHeader, RunOutcome, Trigger};
 
     /// `seconds` after a fixed start.
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -227,12 +230,14 @@ mod tests {
 
     fn run(finished: Option<(i64, RunOutcome)>, message: Option<&str>) -> RunRecord {
         RunRecord {
-            id: "0193a4f2-run".into(),
-            kind: CheckinKind::Recurring,
-            trigger: Trigger::Cli,
-            started_at: at(5),
-            finished_at: finished.map(|(second, _)| at(second)),
-            outcome: finished.map(|(_, outcome)| outcome),
+            header: RunHeader {
+                id: "0193a4f2-run".into(),
+                kind: CheckinKind::Recurring,
+                trigger: Trigger::Cli,
+                started_at: at(5),
+                finished_at: finished.map(|(second, _)| at(second)),
+                outcome: finished.map(|(_, outcome)| outcome),
+            },
             blueprint_id: Some("bp-eng".into()),
             message: message.map(str::to_string),
             drift: Drift::default(),

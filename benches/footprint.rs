@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Duration as TimeSpan, Utc};
 use endpoint_agent::paths::AgentPaths;
 use endpoint_agent::plan::CheckinKind;
-use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Store, Trigger};
+use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunHeader, RunOutcome, RunRecord, Store, Trigger};
 use figures::{Figure, MIB, cores, millis, setting};
 use serde_json::{Value, json};
 
@@ -140,9 +140,9 @@ fn status_time(root: &Path) -> Figure {
         let items: Vec<ItemRecord> =
             (0..10).map(|position| item_record(&format!("item-{position}"), started_at)).collect();
         let positioned: Vec<(usize, &ItemRecord)> = items.iter().enumerate().collect();
-        store.items_finished(&run.id, &positioned).expect("its items");
+        store.items_finished(&run.header.id, &positioned).expect("its items");
         store
-            .finish_run(&run.id, started_at + TimeSpan::seconds(3), RunOutcome::Succeeded, &Drift::default())
+            .finish_run(&run.header.id, started_at + TimeSpan::seconds(3), RunOutcome::Succeeded, &Drift::default())
             .expect("its end");
     }
     drop(store);
@@ -371,12 +371,7 @@ fn write_blueprint(folder: &Path, items: &[Value]) -> PathBuf {
 
 fn run_record(id: &str, kind: CheckinKind, started_at: DateTime<Utc>) -> RunRecord {
     RunRecord {
-        id: id.into(),
-        kind,
-        trigger: Trigger::Schedule,
-        started_at,
-        finished_at: None,
-        outcome: None,
+        header: RunHeader::begun(id.into(), kind, Trigger::Schedule, started_at),
         blueprint_id: Some("bp-bench".into()),
         drift: Drift::default(),
         message: None,

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Duration as TimeSpan, Utc};
 use endpoint_agent::blueprint::{Blueprint, CustomScript, Frequency, ItemDetails, LibraryItem};
 use endpoint_agent::plan::{self, CheckinKind, Decision, Plan};
-use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunOutcome, RunRecord, Store, Trigger};
+use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunHeader, RunOutcome, RunRecord, Store, Trigger};
 use figures::{Figure, MIB, millis};
 use serde_json::json;
 
@@ -151,7 +151,7 @@ fn simulate_week(folder: &Path, runs: usize, items: usize) -> Week {
     let store = Store::open(&folder.join("agent.sqlite3")).expect("the store");
     let history = store.history(10_000).expect("the history reads");
     week.runs_kept = history.len();
-    week.dailies_kept = history.iter().filter(|run| run.kind == CheckinKind::Daily).count();
+    week.dailies_kept = history.iter().filter(|run| run.header.kind == CheckinKind::Daily).count();
     let last = store.run(&newest).expect("the newest run reads").expect("the newest run is kept");
     assert_eq!(last.items.len(), items, "the newest run keeps every result");
     week
@@ -165,12 +165,7 @@ fn check_in(folder: &Path, plan: &Plan, number: usize, started_at: DateTime<Utc>
     let store_file = folder.join("agent.sqlite3");
     let store = Store::open(&store_file).expect("the store");
     let run = RunRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        kind: plan.kind,
-        trigger: Trigger::Schedule,
-        started_at,
-        finished_at: None,
-        outcome: None,
+        header: RunHeader::begun(uuid::Uuid::now_v7().to_string(), plan.kind, Trigger::Schedule, started_at),
         blueprint_id: Some("bp-week".into()),
         message: None,
         drift: Drift::default(),
@@ -178,7 +173,7 @@ fn check_in(folder: &Path, plan: &Plan, number: usize, started_at: DateTime<Utc>
         items: Vec::new(),
     };
     store.begin_run(&run, std::process::id()).expect("the run's start");
-    store.save_run_plan(&run.id, plan, true).expect("the run's plan");
+    store.save_run_plan(&run.header.id, plan, true).expect("the run's plan");
     let writer = Store::open(&store_file).expect("the writer's connection");
     for (batch, planned) in plan.items.chunks(RESULTS_PER_WRITE).enumerate() {
         let first = batch * RESULTS_PER_WRITE;
@@ -186,14 +181,14 @@ fn check_in(folder: &Path, plan: &Plan, number: usize, started_at: DateTime<Utc>
             planned.iter().enumerate().map(|(offset, item)| result(item, first + offset, number, started_at)).collect();
         let positioned: Vec<(usize, &ItemRecord)> =
             records.iter().enumerate().map(|(offset, record)| (first + offset, record)).collect();
-        writer.items_finished(&run.id, &positioned).expect("the results");
+        writer.items_finished(&run.header.id, &positioned).expect("the results");
         week.sample(folder);
     }
     drop(writer);
     let finished_at = started_at + TimeSpan::minutes(3);
-    store.finish_run(&run.id, finished_at, RunOutcome::Failed, &Drift::default()).expect("the run's end");
+    store.finish_run(&run.header.id, finished_at, RunOutcome::Failed, &Drift::default()).expect("the run's end");
     let clock = Instant::now();
-    let pruning = store.keep_within(MAX_SIZE, &run.id).expect("pruning");
+    let pruning = store.keep_within(MAX_SIZE, &run.header.id).expect("pruning");
     week.slowest_pruning = week.slowest_pruning.max(clock.elapsed());
     week.pruning_time += clock.elapsed();
     week.outputs_pruned += u64::from(pruning.outputs_pruned);
@@ -201,7 +196,7 @@ fn check_in(folder: &Path, plan: &Plan, number: usize, started_at: DateTime<Utc>
     week.compactions += u64::from(pruning.compacted);
     store.make_durable().expect("the checkpoint");
     week.sample(folder);
-    run.id
+    run.header.id
 }
 
 /// Pruning with nothing to prune: a store of 1,000 runs of 10 items (as the
@@ -214,12 +209,7 @@ fn within_budget(folder: &Path) -> Figure {
     for number in 0..1000 {
         let started_at = start + TimeSpan::minutes(15 * number);
         let run = RunRecord {
-            id: format!("run-{number:04}"),
-            kind: CheckinKind::Recurring,
-            trigger: Trigger::Schedule,
-            started_at,
-            finished_at: None,
-            outcome: None,
+            header: RunHeader::begun(format!("run-{number:04}"), CheckinKind::Recurring, Trigger::Schedule, started_at),
             blueprint_id: None,
             message: None,
             drift: Drift::default(),
@@ -242,9 +232,9 @@ fn within_budget(folder: &Path) -> Figure {
             })
             .collect();
         let positioned: Vec<(usize, &ItemRecord)> = records.iter().enumerate().collect();
-        store.items_finished(&run.id, &positioned).expect("its items");
-        store.finish_run(&run.id, started_at, RunOutcome::Succeeded, &Drift::default()).expect("its end");
-        newest = run.id;
+        store.items_finished(&run.header.id, &positioned).expect("its items");
+        store.finish_run(&run.header.id, started_at, RunOutcome::Succeeded, &Drift::default()).expect("its end");
+        newest = run.header.id;
     }
     let mut times: Vec<Duration> = (0..101)
         .map(|_| {

@@ -67,7 +67,7 @@ impl Executor<'_> {
                 message: parameter.report.message,
                 output: parameter.report.output,
             };
-            events::ItemFinished { run_id: &run.id, record: &record }.emit();
+            events::ItemFinished { run_id: &run.header.id, record: &record }.emit();
             progress(ProgressEvent::ParameterFinished { record: record.clone() });
             run.drift.reapplied += parameter.reapplied;
             run.parameters.push(record);
@@ -121,10 +121,10 @@ impl Executor<'_> {
             run.items.push(record);
             self.journal.borrow_mut().result_added(run);
             let record = &run.items[run.items.len() - 1];
-            events::ItemFinished { run_id: &run.id, record }.emit();
+            events::ItemFinished { run_id: &run.header.id, record }.emit();
             progress(ProgressEvent::ItemFinished { position, total, record: record.clone() });
             if record.status == ItemStatus::Succeeded && planned.item.frequency == crate::blueprint::Frequency::Once {
-                self.journal.borrow().succeeded_once(&run.id, record);
+                self.journal.borrow().succeeded_once(&run.header.id, record);
             }
         }
         run.drift.reapplied = reapplied;
@@ -164,7 +164,7 @@ impl Executor<'_> {
                     config: self.config,
                     paths: self.paths,
                     store: self.store,
-                    now: run.started_at,
+                    now: run.header.started_at,
                     work_dir: &work_dir,
                     run_folder: &self.run_folder,
                     root: &self.paths.root,
@@ -239,10 +239,14 @@ fn timeout_message(
 
 /// The variables every program of an item sees, besides the agent's own environment.
 fn item_environment(run: &RunRecord, item: &LibraryItem) -> Vec<(OsString, OsString)> {
-    [("AGENT_RUN_ID", run.id.as_str()), ("AGENT_CHECKIN_KIND", run.kind.as_str()), ("AGENT_ITEM_ID", item.id.as_str())]
-        .into_iter()
-        .map(|(name, value)| (name.into(), value.into()))
-        .collect()
+    [
+        ("AGENT_RUN_ID", run.header.id.as_str()),
+        ("AGENT_CHECKIN_KIND", run.header.kind.as_str()),
+        ("AGENT_ITEM_ID", item.id.as_str()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.into(), value.into()))
+    .collect()
 }
 
 fn item_record(item: &LibraryItem, status: ItemStatus, at: DateTime<Utc>, message: String) -> ItemRecord {

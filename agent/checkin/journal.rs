@@ -102,7 +102,7 @@ impl<'a> RunJournal<'a> {
         self.handed_over += waiting.len();
         let waiting_count = waiting.len();
         let start = starting.map(|starting| (run.parameters.len() + run.items.len(), starting.clone()));
-        let run_id = run.id.clone();
+        let run_id = run.header.id.clone();
         let write = move |store: &Store| {
             if !waiting.is_empty() {
                 let results: Vec<(usize, &ItemRecord)> =

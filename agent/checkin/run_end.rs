@@ -19,21 +19,21 @@ pub(super) fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome, un
     let mut missing: Vec<String> = unwritten.iter().map(ToString::to_string).collect();
     let incomplete = |missing: &[String]| format!("{}; the record of this run is incomplete", missing.join("; "));
     let outcome = if missing.is_empty() { outcome } else { at_least_failed(outcome) };
-    run.finished_at = Some(finished_at);
-    run.outcome = Some(outcome);
+    run.header.finished_at = Some(finished_at);
+    run.header.outcome = Some(outcome);
     run.message = (!missing.is_empty()).then(|| incomplete(&missing));
     let ended = store.in_transaction(|| {
-        store.finish_run(&run.id, finished_at, outcome, &run.drift)?;
-        run.message.as_ref().map_or(Ok(()), |message| store.set_run_message(&run.id, message))
+        store.finish_run(&run.header.id, finished_at, outcome, &run.drift)?;
+        run.message.as_ref().map_or(Ok(()), |message| store.set_run_message(&run.header.id, message))
     });
     if let Err(error) = ended {
         let error = anyhow::Error::from(error);
         missing.push(format!("the state store could not record the end of this run: {error:#}"));
-        run.outcome = Some(at_least_failed(outcome));
+        run.header.outcome = Some(at_least_failed(outcome));
         run.message = Some(incomplete(&missing));
     }
     if let Some(message) = &run.message {
-        tracing::error!(run_id = %run.id, message = %message, "The run's record is incomplete.");
+        tracing::error!(run_id = %run.header.id, message = %message, "The run's record is incomplete.");
     }
     events::CheckinFinished { run }.emit();
 }
@@ -100,19 +100,19 @@ mod tests {
         let (run, stored) = finished(RunOutcome::Succeeded, Some(unwritten));
         let message = "the state store could not record 3 results: database or disk is full; \
                        the record of this run is incomplete";
-        assert_eq!((run.outcome, run.message.as_deref()), (Some(RunOutcome::Failed), Some(message)));
+        assert_eq!((run.header.outcome, run.message.as_deref()), (Some(RunOutcome::Failed), Some(message)));
         let stored = stored.unwrap();
-        assert_eq!((stored.outcome, stored.message.as_deref()), (Some(RunOutcome::Failed), Some(message)));
+        assert_eq!((stored.header.outcome, stored.message.as_deref()), (Some(RunOutcome::Failed), Some(message)));
     }
 
     #[test]
     fn a_worse_outcome_stays_and_a_whole_record_has_no_message() {
         let unwritten = Unwritten { results: 1, error: "disk I/O error".into() };
         let (run, _) = finished(RunOutcome::TimedOut, Some(unwritten));
-        assert_eq!(run.outcome, Some(RunOutcome::TimedOut));
+        assert_eq!(run.header.outcome, Some(RunOutcome::TimedOut));
         assert!(run.message.unwrap().contains("could not record 1 result: disk I/O error"));
         let (run, stored) = finished(RunOutcome::Succeeded, None);
-        assert_eq!((run.outcome, run.message), (Some(RunOutcome::Succeeded), None));
+        assert_eq!((run.header.outcome, run.message), (Some(RunOutcome::Succeeded), None));
         assert_eq!(stored.unwrap().message, None);
     }
 }

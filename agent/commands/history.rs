@@ -54,11 +54,11 @@ pub fn history(settings: &Settings, arguments: &HistoryArgs) -> anyhow::Result<u
         let counts = &run.counts;
         terminal::print_line(&format!(
             "{}  {}  {:<9} {:<6} {:<11} {} succeeded, {} failed, {} timed out, {} skipped, {} not run",
-            run.id,
-            render::time(run.started_at),
-            run.kind.as_str(),
-            run.trigger.as_str(),
-            run.outcome.map_or("running", |outcome| outcome.as_str()),
+            run.header.id,
+            render::time(run.header.started_at),
+            run.header.kind.as_str(),
+            run.header.trigger.as_str(),
+            run.header.outcome.map_or("running", |outcome| outcome.as_str()),
             counts.succeeded,
             counts.failed,
             counts.timed_out,

@@ -39,7 +39,7 @@ pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
     if arguments.json {
         terminal::print_json(&record)?;
     }
-    Ok(match record.outcome {
+    Ok(match record.header.outcome {
         Some(RunOutcome::Succeeded) => exit_code::SUCCESS,
         _ => exit_code::FAILURE,
     })

@@ -169,9 +169,9 @@ fn last_run(store: &Store, check_in_running: bool) -> Result<Option<RunRecord>, 
     let Some(mut run) = store.latest_run()? else {
         return Ok(None);
     };
-    if run.outcome.is_none() {
-        run.outcome = Some(RunOutcome::Interrupted);
-        run.finished_at = run.items.iter().map(|item| item.finished_at).max().or(Some(run.started_at));
+    if run.header.outcome.is_none() {
+        run.header.outcome = Some(RunOutcome::Interrupted);
+        run.header.finished_at = run.items.iter().map(|item| item.finished_at).max().or(Some(run.header.started_at));
     }
     Ok(Some(run))
 }
@@ -211,18 +211,19 @@ pub fn render(report: &StatusReport) -> String {
 /// A run as text: a heading, then one line per item in execution order.
 pub fn render_run(run: &RunRecord) -> String {
     let mut text = String::new();
-    let outcome = run.outcome.map_or("running", |outcome| outcome.as_str());
+    let outcome = run.header.outcome.map_or("running", |outcome| outcome.as_str());
     let duration = run
+        .header
         .finished_at
-        .map(|end| render::duration_ms((end - run.started_at).num_milliseconds().max(0) as u64))
+        .map(|end| render::duration_ms((end - run.header.started_at).num_milliseconds().max(0) as u64))
         .unwrap_or_default();
     let _ = writeln!(
         text,
         "\nLast run {} ({}, {}): {outcome}, started {}, took {duration}",
-        run.id,
-        run.kind,
-        run.trigger,
-        render::time(run.started_at)
+        run.header.id,
+        run.header.kind,
+        run.header.trigger,
+        render::time(run.header.started_at)
     );
     if let Some(message) = &run.message {
         let _ = writeln!(text, "  {message}");
@@ -294,7 +295,7 @@ mod tests {
 
     use super::*;
     use crate::plan::CheckinKind;
-    use crate::state::{ItemRecord, ItemStatus, Trigger};
+    use crate::state::{ItemRecord, ItemStatus, RunHeader, Trigger};
 
     fn at(second: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, second).unwrap()
@@ -327,12 +328,14 @@ mod tests {
             spool: SpoolStatus { waiting: 2, parked: 1, next_attempt: Some(at(0) + chrono::Duration::minutes(4)) },
             store: StoreStatus::default(),
             last_run: Some(RunRecord {
-                id: "0193a4f2-run".into(),
-                kind: CheckinKind::Daily,
-                trigger: Trigger::Cli,
-                started_at: at(0),
-                finished_at: Some(at(5)),
-                outcome: Some(RunOutcome::Failed),
+                header: RunHeader {
+                    id: "0193a4f2-run".into(),
+                    kind: CheckinKind::Daily,
+                    trigger: Trigger::Cli,
+                    started_at: at(0),
+                    finished_at: Some(at(5)),
+                    outcome: Some(RunOutcome::Failed),
+                },
                 blueprint_id: Some("bp-eng".into()),
                 drift: Drift::default(),
                 message: None,
@@ -390,9 +393,10 @@ mod tests {
         let after_the_daily = recurring - now;
         assert!(after_the_daily >= chrono::Duration::seconds(450) && after_the_daily < chrono::Duration::seconds(1350));
 
-        let run = RunRecord { started_at: recurring, ..report().last_run.unwrap() };
+        let mut run = report().last_run.unwrap();
+        run.header.started_at = recurring;
         store.begin_run(&run, 1).unwrap();
-        store.finish_run(&run.id, recurring, RunOutcome::Succeeded, &Drift::default()).unwrap();
+        store.finish_run(&run.header.id, recurring, RunOutcome::Succeeded, &Drift::default()).unwrap();
         let soon = recurring + chrono::Duration::minutes(1);
         let (recurring_after, daily) = next_check_ins(&store, &cadence, soon).unwrap();
         assert_eq!(recurring_after, Some(recurring + chrono::Duration::minutes(15)));

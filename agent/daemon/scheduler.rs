@@ -289,7 +289,8 @@ fn cadence(config: &AgentConfig) -> Cadence {
 
 /// Whether `run` is a daily check-in that reached its end.
 fn completed_daily(run: &RunRecord) -> bool {
-    run.kind == CheckinKind::Daily && run.outcome.is_some_and(|outcome| outcome != RunOutcome::Interrupted)
+    run.header.kind == CheckinKind::Daily
+        && run.header.outcome.is_some_and(|outcome| outcome != RunOutcome::Interrupted)
 }
 
 /// Runs one check-in. A cancellation before the run started (while it waits for

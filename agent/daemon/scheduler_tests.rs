@@ -30,7 +30,7 @@ impl Device {
         let started_at = Utc::now() - chrono::Duration::minutes(1);
         let run = RunRecord::begun("daily-before", CheckinKind::Daily, Trigger::Schedule, started_at);
         store.begin_run(&run, 1).unwrap();
-        store.finish_run(&run.id, started_at, RunOutcome::Succeeded, &Drift::default()).unwrap();
+        store.finish_run(&run.header.id, started_at, RunOutcome::Succeeded, &Drift::default()).unwrap();
         Device { _folder: folder, paths, config }
     }
 
@@ -84,7 +84,7 @@ impl Device {
     /// The runs after the one recorded at the start: (kind, trigger).
     fn new_runs(&self) -> Vec<(CheckinKind, Trigger)> {
         let runs = self.store().history(100).unwrap();
-        runs.iter().rev().skip(1).map(|run| (run.kind, run.trigger)).collect()
+        runs.iter().rev().skip(1).map(|run| (run.header.kind, run.header.trigger)).collect()
     }
 }
 

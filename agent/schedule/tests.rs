@@ -23,7 +23,9 @@ fn record(store: &Store, kind: CheckinKind, started_at: DateTime<Utc>, outcome: 
     let run = RunRecord::begun(&uuid::Uuid::now_v7().to_string(), kind, Trigger::Schedule, started_at);
     store.begin_run(&run, 1).unwrap();
     if let Some(outcome) = outcome {
-        store.finish_run(&run.id, started_at + chrono::Duration::seconds(20), outcome, &Drift::default()).unwrap();
+        store
+            .finish_run(&run.header.id, started_at + chrono::Duration::seconds(20), outcome, &Drift::default())
+            .unwrap();
     }
 }
 

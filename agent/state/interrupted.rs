@@ -263,8 +263,8 @@ mod tests {
         let closed = store.mark_dangling_runs_interrupted(Some(stopped_at)).unwrap();
         assert_eq!(closed, [ClosedRun { run_id: "r1".into(), reports_to_tenant: true }]);
         let run = store.run("r1").unwrap().unwrap();
-        assert_eq!(run.outcome, Some(RunOutcome::Interrupted));
-        assert_eq!(run.finished_at.map(time_text), Some(time_text(stopped_at)));
+        assert_eq!(run.header.outcome, Some(RunOutcome::Interrupted));
+        assert_eq!(run.header.finished_at.map(time_text), Some(time_text(stopped_at)));
         let statuses: Vec<_> = run.items.iter().map(|item| (item.id.as_str(), item.status)).collect();
         assert_eq!(
             statuses,
@@ -294,7 +294,7 @@ mod tests {
             .unwrap();
         store.mark_dangling_runs_interrupted(None).unwrap();
         let run = store.run("r1").unwrap().unwrap();
-        assert_eq!(run.finished_at.map(time_text), Some(time_text(start + Duration::seconds(2))));
+        assert_eq!(run.header.finished_at.map(time_text), Some(time_text(start + Duration::seconds(2))));
         assert_eq!(run.items[1].status, ItemStatus::NotRun);
     }
 

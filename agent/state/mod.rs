@@ -34,7 +34,8 @@ pub(crate) use device_identity::read_kept as kept_device_id;
 pub use interrupted::ClosedRun;
 pub(crate) use process_groups::RecordedGroup;
 pub use records::{
-    Drift, DriftKind, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
+    Drift, DriftKind, ItemRecord, ItemStatus, PARAMETER_TYPE, RunHeader, RunOutcome, RunRecord, RunSummary,
+    StatusCounts, Trigger,
 };
 pub use retention::{MAX_STORED_OUTPUT, PRUNED_OUTPUT, Pruning, StoreSize};
 pub(crate) use store::time_text;

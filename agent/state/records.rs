@@ -188,9 +188,11 @@ pub struct ItemRecord {
     pub output: String,
 }
 
-/// One check-in as recorded.
+/// What every view of a check-in starts with: which run, what started it, when,
+/// and how it ended. Its fields appear at the top level of the JSON of a
+/// [`RunRecord`] and a [`RunSummary`] (`agent status --json`, `agent history --json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
+pub struct RunHeader {
     /// Unique, time-ordered run id.
     pub id: String,
     /// Recurring or daily.
@@ -203,6 +205,22 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// How it ended; `None` while it runs.
     pub outcome: Option<RunOutcome>,
+}
+
+impl RunHeader {
+    /// Run `id` of `kind`, started by `trigger` at `started_at`, as a check-in
+    /// begins it: not ended yet.
+    pub fn begun(id: String, kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> Self {
+        RunHeader { id, kind, trigger, started_at, finished_at: None, outcome: None }
+    }
+}
+
+/// One check-in as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Which run, what started it, when, and how it ended.
+    #[serde(flatten)]
+    pub header: RunHeader,
     /// The blueprint it enforced.
     pub blueprint_id: Option<String>,
     /// The drift found during the run.
@@ -243,12 +261,7 @@ impl RunRecord {
     /// A run of blueprint `bp` as a check-in begins it: no end, no results yet.
     pub(crate) fn begun(id: &str, kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> Self {
         RunRecord {
-            id: id.into(),
-            kind,
-            trigger,
-            started_at,
-            finished_at: None,
-            outcome: None,
+            header: RunHeader::begun(id.into(), kind, trigger, started_at),
             blueprint_id: Some("bp".into()),
             drift: Drift::default(),
             message: None,
@@ -261,18 +274,9 @@ impl RunRecord {
 /// One line of history: a run without its items.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
-    /// Unique, time-ordered run id.
-    pub id: String,
-    /// Recurring or daily.
-    pub kind: CheckinKind,
-    /// What started it.
-    pub trigger: Trigger,
-    /// When it started.
-    pub started_at: DateTime<Utc>,
-    /// When it ended; `None` while it runs.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// How it ended; `None` while it runs.
-    pub outcome: Option<RunOutcome>,
+    /// Which run, what started it, when, and how it ended.
+    #[serde(flatten)]
+    pub header: RunHeader,
     /// What is wrong with the run's record, when something is (see [`RunRecord`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -293,4 +297,85 @@ pub struct StatusCounts {
     pub skipped: u32,
     /// Items never reached.
     pub not_run: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, second).unwrap()
+    }
+
+    fn header(outcome: Option<RunOutcome>) -> RunHeader {
+        RunHeader {
+            finished_at: outcome.map(|_| at(9)),
+            outcome,
+            ..RunHeader::begun("run-1".into(), CheckinKind::Daily, Trigger::Cli, at(1))
+        }
+    }
+
+    /// The shape `agent status --json`, the daemon's socket and the results report
+    /// to the tenant show: the header's fields at the top level, in this order.
+    #[test]
+    fn a_run_record_keeps_its_json_shape() {
+        let item =
+            ItemRecord { message: "remediated".into(), ..ItemRecord::ended("li-1", ItemStatus::Succeeded, at(2)) };
+        let run = RunRecord {
+            header: header(Some(RunOutcome::Failed)),
+            blueprint_id: Some("bp".into()),
+            drift: Drift { reapplied: 1, ..Drift::default() },
+            message: Some("the record of this run is incomplete".into()),
+            parameters: Vec::new(),
+            items: vec![item],
+        };
+        let json = concat!(
+            r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
+            r#""finished_at":"2026-12-06T10:00:09Z","outcome":"failed","blueprint_id":"bp","#,
+            r#""drift":{"outdated_client":false,"missing_policy":false,"stale_token":false,"reapplied":1,"store_rebuilt":false},"#,
+            r#""message":"the record of this run is incomplete","parameters":[],"#,
+            r#""items":[{"id":"li-1","name":"li-1","type":"custom_script","status":"succeeded","#,
+            r#""started_at":"2026-12-06T10:00:02Z","finished_at":"2026-12-06T10:00:02Z","duration_ms":5,"#,
+            r#""exit_code":0,"message":"remediated","output":"out"}]}"#,
+        );
+        assert_eq!(serde_json::to_string(&run).unwrap(), json);
+        assert_eq!(serde_json::from_str::<RunRecord>(json).unwrap(), run);
+
+        let running = RunRecord { header: header(None), message: None, items: Vec::new(), ..run };
+        let json = concat!(
+            r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
+            r#""finished_at":null,"outcome":null,"blueprint_id":"bp","#,
+            r#""drift":{"outdated_client":false,"missing_policy":false,"stale_token":false,"reapplied":1,"store_rebuilt":false},"#,
+            r#""parameters":[],"items":[]}"#,
+        );
+        assert_eq!(serde_json::to_string(&running).unwrap(), json);
+        assert_eq!(serde_json::from_str::<RunRecord>(json).unwrap(), running);
+    }
+
+    /// The shape of one line of `agent history --json`.
+    #[test]
+    fn a_run_summary_keeps_its_json_shape() {
+        let counts = StatusCounts { succeeded: 3, failed: 1, ..StatusCounts::default() };
+        let summary =
+            RunSummary { header: header(Some(RunOutcome::Failed)), message: Some("incomplete".into()), counts };
+        assert_eq!(
+            serde_json::to_string(&summary).unwrap(),
+            concat!(
+                r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
+                r#""finished_at":"2026-12-06T10:00:09Z","outcome":"failed","message":"incomplete","#,
+                r#""counts":{"succeeded":3,"failed":1,"timed_out":0,"skipped":0,"not_run":0}}"#,
+            )
+        );
+        let running = RunSummary { header: header(None), message: None, ..summary };
+        assert_eq!(
+            serde_json::to_string(&running).unwrap(),
+            concat!(
+                r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
+                r#""finished_at":null,"outcome":null,"#,
+                r#""counts":{"succeeded":3,"failed":1,"timed_out":0,"skipped":0,"not_run":0}}"#,
+            )
+        );
+    }
 }

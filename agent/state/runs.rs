@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::interrupted::RUNNING;
 use super::records::{
-    Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
+    Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunHeader, RunOutcome, RunRecord, RunSummary, StatusCounts, Trigger,
 };
 use super::retention::stored_output;
 use super::store::{Store, StoreError, parse_time, time_text};
@@ -28,10 +28,10 @@ impl Store {
             .execute(
                 "INSERT INTO runs (id, kind, trigger, started_at, blueprint_id, pid) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
-                    run.id,
-                    run.kind.as_str(),
-                    run.trigger.as_str(),
-                    time_text(run.started_at),
+                    run.header.id,
+                    run.header.kind.as_str(),
+                    run.header.trigger.as_str(),
+                    time_text(run.header.started_at),
                     run.blueprint_id,
                     pid
                 ],
@@ -280,13 +280,16 @@ fn optional_time(text: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let drift: String = row.get(7)?;
     let outcome: Option<String> = row.get(5)?;
-    Ok(RunRecord {
+    let header = RunHeader {
         id: row.get(0)?,
         kind: text_value(1, &row.get::<_, String>(1)?, CheckinKind::parse)?,
         trigger: text_value(2, &row.get::<_, String>(2)?, Trigger::parse)?,
         started_at: parse_time(&row.get::<_, String>(3)?)?,
         finished_at: optional_time(row.get(4)?)?,
         outcome: outcome.map(|text| text_value(5, &text, RunOutcome::parse)).transpose()?,
+    };
+    Ok(RunRecord {
+        header,
         blueprint_id: row.get(6)?,
         drift: serde_json::from_str(&drift).unwrap_or_default(),
         message: row.get(8)?,
@@ -315,12 +318,7 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
     let run = run_from_row(row)?;
     let count = |column: usize| row.get::<_, Option<u32>>(column).map(Option::unwrap_or_default);
     Ok(RunSummary {
-        id: run.id,
-        kind: run.kind,
-        trigger: run.trigger,
-        started_at: run.started_at,
-        finished_at: run.finished_at,
-        outcome: run.outcome,
+        header: run.header,
         message: run.message,
         counts: StatusCounts {
             succeeded: count(9)?,

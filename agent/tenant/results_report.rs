@@ -50,10 +50,10 @@ pub(crate) async fn report(
 fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
     let device_id = store.device_id()?;
     let agent_update = store.unreported_agent_update()?;
-    let body = ResultsBody { device_id: &device_id, run_id: &run.id, run, agent_update: agent_update.as_ref() };
-    store.spool_add(&run.id, RESULTS_PATH, &serde_json::to_string(&body)?, Utc::now())?;
+    let body = ResultsBody { device_id: &device_id, run_id: &run.header.id, run, agent_update: agent_update.as_ref() };
+    store.spool_add(&run.header.id, RESULTS_PATH, &serde_json::to_string(&body)?, Utc::now())?;
     if let Some(update) = &agent_update {
-        store.mark_agent_updates_reported(update.id, &run.id)?;
+        store.mark_agent_updates_reported(update.id, &run.header.id)?;
     }
     Ok(())
 }
@@ -62,13 +62,13 @@ fn spool_results(store: &Store, run: &RunRecord) -> anyhow::Result<()> {
 /// spool (which the store could not take it into); logs what became of it.
 async fn send_directly(paths: &AgentPaths, client: TenantClient, store: &Store, run: &RunRecord) {
     let body = store.device_id().map_err(anyhow::Error::from).and_then(|device_id| {
-        let body = ResultsBody { device_id: &device_id, run_id: &run.id, run, agent_update: None };
+        let body = ResultsBody { device_id: &device_id, run_id: &run.header.id, run, agent_update: None };
         Ok(serde_json::to_string(&body)?)
     });
     let body = match body {
         Ok(body) => body,
         Err(error) => {
-            tracing::error!(run_id = %run.id, error = %error, "Cannot make the run's results report; the tenant will not receive it.");
+            tracing::error!(run_id = %run.header.id, error = %error, "Cannot make the run's results report; the tenant will not receive it.");
             return;
         }
     };
@@ -78,9 +78,11 @@ async fn send_directly(paths: &AgentPaths, client: TenantClient, store: &Store, 
         result = session.client.post_report(RESULTS_PATH, &body).await;
     }
     match session.settle(result) {
-        Ok(()) => tracing::warn!(run_id = %run.id, "The run's results were sent directly to the tenant, not spooled."),
+        Ok(()) => {
+            tracing::warn!(run_id = %run.header.id, "The run's results were sent directly to the tenant, not spooled.")
+        }
         Err(error) => {
-            tracing::error!(run_id = %run.id, error = %error, "Cannot send the run's results directly; the tenant will not receive them.")
+            tracing::error!(run_id = %run.header.id, error = %error, "Cannot send the run's results directly; the tenant will not receive them.")
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use endpoint_agent::paths::AgentPaths;
 use endpoint_agent::plan::CheckinKind;
-use endpoint_agent::state::{Drift, RunRecord, Store, Trigger};
+use endpoint_agent::state::{Drift, RunHeader, RunRecord, Store, Trigger};
 use serde_json::{Value, json};
 
 /// How long a test waits for something that is bound to come (a file, a run, an
@@ -280,12 +280,7 @@ pub fn store(device: &Device) -> Store {
 /// a fresh id, no end, no items yet (`..begun_run(...)` for anything else).
 pub fn begun_run(kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> RunRecord {
     RunRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        kind,
-        trigger,
-        started_at,
-        finished_at: None,
-        outcome: None,
+        header: RunHeader::begun(uuid::Uuid::now_v7().to_string(), kind, trigger, started_at),
         blueprint_id: Some("bp-test".to_string()),
         drift: Drift::default(),
         message: None,

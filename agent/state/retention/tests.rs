@@ -62,7 +62,7 @@ fn recurring(_: usize) -> Option<CheckinKind> {
 
 /// Each remaining run's id and whether its output is whole.
 fn runs_left(store: &Store) -> Vec<(String, bool)> {
-    let mut ids: Vec<String> = store.history(100).unwrap().into_iter().map(|run| run.id).collect();
+    let mut ids: Vec<String> = store.history(100).unwrap().into_iter().map(|run| run.header.id).collect();
     ids.sort();
     ids.into_iter()
         .map(|id| {
@@ -161,7 +161,10 @@ fn then_the_oldest_runs_go_but_never_those_the_schedule_or_a_restart_needs() {
     // r03 and r09 alone take more than the goal less the room: r09 loses its output.
     assert!(pruning.own_output_pruned);
     assert!(!runs[2].1);
-    assert_eq!(store.newest_completed_daily_start().unwrap(), Some(store.run("r00").unwrap().unwrap().started_at));
+    assert_eq!(
+        store.newest_completed_daily_start().unwrap(),
+        Some(store.run("r00").unwrap().unwrap().header.started_at)
+    );
 }
 
 #[test]

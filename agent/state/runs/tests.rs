@@ -66,7 +66,7 @@ fn what_is_wrong_with_a_run_s_record_is_read_back_and_pruned_with_it() {
     assert_eq!(store.run("r1").unwrap().unwrap().message.as_deref(), Some("the record of this run is incomplete"));
     assert_eq!(store.run("r2").unwrap().unwrap().message, None);
     let history = store.history(10).unwrap();
-    let messages: Vec<_> = history.iter().map(|run| (run.id.as_str(), run.message.as_deref())).collect();
+    let messages: Vec<_> = history.iter().map(|run| (run.header.id.as_str(), run.message.as_deref())).collect();
     assert_eq!(messages, [("r2", None), ("r1", Some("the record of this run is incomplete"))]);
     store.connection.execute("DELETE FROM runs WHERE id = 'r1'", []).unwrap();
     let left: u32 = store.connection.query_row("SELECT COUNT(*) FROM run_messages", [], |row| row.get(0)).unwrap();

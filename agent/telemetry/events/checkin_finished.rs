@@ -26,8 +26,8 @@ impl CheckinFinished<'_> {
     /// counts and times it.
     pub(crate) fn emit(self) {
         let run = self.run;
-        let outcome = run.outcome.map_or("unknown", |outcome| outcome.as_str());
-        let duration = run.finished_at.map(|finished| finished - run.started_at).unwrap_or_default();
+        let outcome = run.header.outcome.map_or("unknown", |outcome| outcome.as_str());
+        let duration = run.header.finished_at.map(|finished| finished - run.header.started_at).unwrap_or_default();
         let duration_ms = duration.num_milliseconds();
         let count = |status: ItemStatus| run.items.iter().filter(|item| item.status == status).count();
         tracing::info!(
@@ -41,7 +41,7 @@ impl CheckinFinished<'_> {
             not_run = count(ItemStatus::NotRun),
             "Check-in finished."
         );
-        let attributes = [KeyValue::new("kind", run.kind.as_str()), KeyValue::new("outcome", outcome)];
+        let attributes = [KeyValue::new("kind", run.header.kind.as_str()), KeyValue::new("outcome", outcome)];
         pipeline::record_metrics(|meter| {
             let runs =
                 meter.u64_counter(RUNS).with_unit("{run}").with_description("Check-ins run, by kind and outcome.");

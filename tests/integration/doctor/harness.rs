@@ -108,7 +108,7 @@ pub fn record_check_in(device: &Device, started_at: DateTime<Utc>) {
     let run = begun_run(CheckinKind::Recurring, Trigger::Schedule, started_at);
     store.begin_run(&run, std::process::id()).unwrap();
     let finished = started_at + chrono::TimeDelta::seconds(3);
-    store.finish_run(&run.id, finished, RunOutcome::Succeeded, &Drift::default()).unwrap();
+    store.finish_run(&run.header.id, finished, RunOutcome::Succeeded, &Drift::default()).unwrap();
 }
 
 /// Saves `inventory` as the device's last inventory, as the agent does.
