@@ -40,55 +40,16 @@ pub(super) async fn download(
     partial: &mut PartialFile,
 ) -> Result<Option<u64>, DownloadError> {
     let shown = DownloadUrl::Http(url.clone());
-    let request_error = |error: reqwest::Error| DownloadError::Request {
-        url: shown.redacted(),
-        reason: with_causes(&error.without_url()),
-    };
-    let client = client().map_err(request_error)?;
+    let client = client().map_err(request_error(&shown))?;
     // One try with the range, and one from the start if the server refuses it.
     for _ in 0..2 {
         let offset = partial.len();
-        let mut request = client.get(url.clone());
-        if offset > 0 {
-            request = request.header(RANGE, format!("bytes={offset}-"));
+        let response = send(downloader, &client, url, offset, &shown).await?;
+        let resumed = resumes_at(&response, offset);
+        if offset > 0 && !resumed && start_over(downloader, response.status(), partial).await? {
+            continue;
         }
-        // An answer that does not start within a window brought nothing in it.
-        let answer = RateWindow::start(downloader);
-        let Ok(sent) = tokio::time::timeout_at(answer.end, downloader.bounded(request.send())).await else {
-            return Err(answer.too_slow(downloader, &shown));
-        };
-        let response = match sent {
-            Ok(response) => response.map_err(request_error)?,
-            Err(stopped) => return Err(downloader.stopped(stopped, &shown, offset)),
-        };
-        let status = response.status();
-        let resumed = status == StatusCode::PARTIAL_CONTENT
-            && offset > 0
-            && response.headers().get(CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(range_start)
-                == Some(offset);
-        if offset > 0 && !resumed {
-            // The server sends the whole file (200), or cannot serve this range
-            // (416, or a 206 starting elsewhere): start over. Any other answer
-            // is an error below, and the partial file waits for a later try.
-            let range_refused = status == StatusCode::RANGE_NOT_SATISFIABLE || status == StatusCode::PARTIAL_CONTENT;
-            if range_refused || status.is_success() {
-                partial.restart().await.map_err(cache_error(downloader.cache_dir))?;
-            }
-            if range_refused {
-                continue;
-            }
-        }
-        if !status.is_success() {
-            return Err(DownloadError::Status { url: shown.redacted(), status: status.as_u16() });
-        }
-        if let Some(announced) = response.content_length()
-            && partial.len().saturating_add(announced) > downloader.max_size
-        {
-            let limit = downloader.max_size;
-            let announced = format!(" (the server announced {} bytes)", partial.len().saturating_add(announced));
-            return Err(DownloadError::TooLarge { url: shown.redacted(), limit, announced });
-        }
-        downloader.check_room(partial, response.content_length().unwrap_or(0), &shown)?;
+        check_answer(downloader, &response, partial, &shown)?;
         stream_body(downloader, response, partial, &shown).await?;
         return Ok(resumed.then_some(offset));
     }
@@ -96,6 +57,83 @@ pub(super) async fn download(
         url: shown.redacted(),
         reason: "the server refused the range request and the full file".to_string(),
     })
+}
+
+/// Asks for `url` from byte `offset` on (a `Range` request when `offset` is not
+/// 0); the answer must start within one window of `downloads.min_rate_window`.
+async fn send(
+    downloader: &Downloader<'_>,
+    client: &reqwest::Client,
+    url: &Url,
+    offset: u64,
+    shown: &DownloadUrl,
+) -> Result<reqwest::Response, DownloadError> {
+    let mut request = client.get(url.clone());
+    if offset > 0 {
+        request = request.header(RANGE, format!("bytes={offset}-"));
+    }
+    // An answer that does not start within a window brought nothing in it.
+    let answer = RateWindow::start(downloader);
+    let Ok(sent) = tokio::time::timeout_at(answer.end, downloader.bounded(request.send())).await else {
+        return Err(answer.too_slow(downloader, shown));
+    };
+    match sent {
+        Ok(response) => response.map_err(request_error(shown)),
+        Err(stopped) => Err(downloader.stopped(stopped, shown, offset)),
+    }
+}
+
+/// Whether `response` continues the partial file at `offset`: a 206 whose
+/// `Content-Range` starts there.
+fn resumes_at(response: &reqwest::Response, offset: u64) -> bool {
+    offset > 0
+        && response.status() == StatusCode::PARTIAL_CONTENT
+        && response.headers().get(CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(range_start)
+            == Some(offset)
+}
+
+/// For an answer with `status` that does not continue the partial file: when the
+/// server sends the whole file (200) or cannot serve this range (416, or a 206
+/// starting elsewhere), the partial file starts over. Returns whether to ask again
+/// from the start (the range was refused). Any other answer is an error for
+/// [`check_answer`], and the partial file waits for a later try.
+async fn start_over(
+    downloader: &Downloader<'_>,
+    status: StatusCode,
+    partial: &mut PartialFile,
+) -> Result<bool, DownloadError> {
+    let range_refused = status == StatusCode::RANGE_NOT_SATISFIABLE || status == StatusCode::PARTIAL_CONTENT;
+    if range_refused || status.is_success() {
+        partial.restart().await.map_err(cache_error(downloader.cache_dir))?;
+    }
+    Ok(range_refused)
+}
+
+/// Fails on an answer that is not a success, or whose announced length would take
+/// the file over `downloads.max_size` or the disk below `downloads.min_free_space`.
+fn check_answer(
+    downloader: &Downloader<'_>,
+    response: &reqwest::Response,
+    partial: &PartialFile,
+    shown: &DownloadUrl,
+) -> Result<(), DownloadError> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(DownloadError::Status { url: shown.redacted(), status: status.as_u16() });
+    }
+    if let Some(announced) = response.content_length()
+        && partial.len().saturating_add(announced) > downloader.max_size
+    {
+        let limit = downloader.max_size;
+        let announced = format!(" (the server announced {} bytes)", partial.len().saturating_add(announced));
+        return Err(DownloadError::TooLarge { url: shown.redacted(), limit, announced });
+    }
+    downloader.check_room(partial, response.content_length().unwrap_or(0), shown)
+}
+
+/// The error for a request that failed, naming `shown` (its secrets hidden).
+fn request_error(shown: &DownloadUrl) -> impl Fn(reqwest::Error) -> DownloadError + '_ {
+    |error| DownloadError::Request { url: shown.redacted(), reason: with_causes(&error.without_url()) }
 }
 
 /// Writes the body into `partial` chunk by chunk; on a stop (deadline, shutdown,
