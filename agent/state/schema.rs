@@ -9,21 +9,12 @@ const BASE_SCHEMA_VERSION: i64 = 3;
 /// The newest schema this version writes: the base, then every step in [`SCHEMA_STEPS`].
 pub(super) const SCHEMA_VERSION: i64 = BASE_SCHEMA_VERSION + SCHEMA_STEPS.len() as i64;
 
-/// The tables of a new store, at [`BASE_SCHEMA_VERSION`].
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    trigger TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    outcome TEXT,
-    blueprint_id TEXT,
-    pid INTEGER NOT NULL,
-    drift TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
-CREATE TABLE IF NOT EXISTS item_results (
+/// The columns of `item_results` (one row per item of a run): the base schema
+/// creates the table with them, and step 6 rebuilt it with the same columns and
+/// no rowid. They never change here: a new column is a new step.
+macro_rules! item_results_columns {
+    () => {
+        "
     run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
     item_id TEXT NOT NULL,
@@ -37,7 +28,28 @@ CREATE TABLE IF NOT EXISTS item_results (
     message TEXT NOT NULL DEFAULT '',
     output TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, position)
+"
+    };
+}
+
+/// The tables of a new store, at [`BASE_SCHEMA_VERSION`].
+const SCHEMA: &str = concat!(
+    "
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT,
+    blueprint_id TEXT,
+    pid INTEGER NOT NULL,
+    drift TEXT NOT NULL DEFAULT '{}'
 );
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+CREATE TABLE IF NOT EXISTS item_results (",
+    item_results_columns!(),
+    ");
 CREATE TABLE IF NOT EXISTS once_items (
     item_id TEXT PRIMARY KEY,
     succeeded_at TEXT NOT NULL,
@@ -65,7 +77,8 @@ CREATE TABLE IF NOT EXISTS spool (
     last_error TEXT,
     parked INTEGER NOT NULL DEFAULT 0
 );
-";
+"
+);
 
 /// The changes after the base schema, oldest first; step `n` (from 0) takes a store
 /// to version `BASE_SCHEMA_VERSION + n + 1`, in one transaction. A step that adds
@@ -102,27 +115,17 @@ const SCHEMA_STEPS: &[&str] = &[
     );",
     // 6: item results stored in their key's order, (run, position), without a
     // separate rowid table: one B-tree written per result instead of two.
-    "CREATE TABLE item_results_by_run (
-        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        item_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        type TEXT NOT NULL,
-        status TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        finished_at TEXT,
-        duration_ms INTEGER NOT NULL DEFAULT 0,
-        exit_code INTEGER,
-        message TEXT NOT NULL DEFAULT '',
-        output TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (run_id, position)
-    ) WITHOUT ROWID;
+    concat!(
+        "CREATE TABLE item_results_by_run (",
+        item_results_columns!(),
+        ") WITHOUT ROWID;
     INSERT INTO item_results_by_run
         SELECT run_id, position, item_id, name, type, status, started_at, finished_at, duration_ms,
                exit_code, message, output
         FROM item_results;
     DROP TABLE item_results;
-    ALTER TABLE item_results_by_run RENAME TO item_results;",
+    ALTER TABLE item_results_by_run RENAME TO item_results;"
+    ),
     // 7: the plan of each run not yet ended, so one cut short still lists every
     // item; and whether its report goes to the tenant (see `interrupted`).
     "CREATE TABLE IF NOT EXISTS run_plans (
