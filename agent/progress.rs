@@ -187,11 +187,7 @@ fn started_line(run: &RunRecord, items: usize) -> String {
 }
 
 fn finished_line(run: &RunRecord) -> String {
-    let duration = run
-        .header
-        .finished_at
-        .map(|end| (end - run.header.started_at).num_milliseconds().max(0) as u64)
-        .unwrap_or_default();
+    let duration = run.header.duration_ms().unwrap_or_default();
     let outcome = run.header.outcome.map_or("running", |outcome| outcome.as_str());
     match &run.message {
         Some(message) => format!("Check-in {outcome} in {}: {message}", render::duration_ms(duration)),

@@ -212,11 +212,7 @@ pub fn render(report: &StatusReport) -> String {
 pub fn render_run(run: &RunRecord) -> String {
     let mut text = String::new();
     let outcome = run.header.outcome.map_or("running", |outcome| outcome.as_str());
-    let duration = run
-        .header
-        .finished_at
-        .map(|end| render::duration_ms((end - run.header.started_at).num_milliseconds().max(0) as u64))
-        .unwrap_or_default();
+    let duration = run.header.duration_ms().map(render::duration_ms).unwrap_or_default();
     let _ = writeln!(
         text,
         "\nLast run {} ({}, {}): {outcome}, started {}, took {duration}",

@@ -213,6 +213,13 @@ impl RunHeader {
     pub fn begun(id: String, kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> Self {
         RunHeader { id, kind, trigger, started_at, finished_at: None, outcome: None }
     }
+
+    /// How long the run took, in milliseconds; `None` while it runs. Never
+    /// negative: a clock stepped back during the run reads as 0.
+    pub fn duration_ms(&self) -> Option<u64> {
+        let finished_at = self.finished_at?;
+        Some((finished_at - self.started_at).num_milliseconds().max(0) as u64)
+    }
 }
 
 /// One check-in as recorded.

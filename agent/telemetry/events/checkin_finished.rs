@@ -27,8 +27,7 @@ impl CheckinFinished<'_> {
     pub(crate) fn emit(self) {
         let run = self.run;
         let outcome = run.header.outcome.map_or("unknown", |outcome| outcome.as_str());
-        let duration = run.header.finished_at.map(|finished| finished - run.header.started_at).unwrap_or_default();
-        let duration_ms = duration.num_milliseconds();
+        let duration_ms = run.header.duration_ms().unwrap_or_default();
         let count = |status: ItemStatus| run.items.iter().filter(|item| item.status == status).count();
         tracing::info!(
             outcome,
@@ -51,7 +50,7 @@ impl CheckinFinished<'_> {
                 .with_unit("s")
                 .with_description("How long check-ins took, from the lock taken to the last item.")
                 .with_boundaries(DURATION_BOUNDS.to_vec());
-            seconds.build().record(duration_ms.max(0) as f64 / 1000.0, &attributes);
+            seconds.build().record(duration_ms as f64 / 1000.0, &attributes);
         });
     }
 }
