@@ -6,8 +6,8 @@
 use nix::sys::signal::Signal;
 use serde_json::json;
 
-use super::harness::{Daemon, finished, wait_for_runs};
-use crate::support::{Device, PATIENCE, blueprint, code, logged_records, poll, script, text};
+use super::harness::{Daemon, finished, wait_for_logged, wait_for_runs};
+use crate::support::{Device, PATIENCE, blueprint, code, logged_records, script, text};
 use crate::tenant::counting_blueprint;
 use crate::tenant::server::TestTenant;
 
@@ -16,11 +16,9 @@ const SIGHUP_RELOADED: &str = "SIGHUP: configuration reloaded; it applies from t
 const NO_BLUEPRINT: &str =
     "No blueprint for the scheduled check-in (set blueprint_file or enroll with a tenant); waiting for the next slot.";
 
-/// The log records with `message` once there is at least one (the daemon's log
-/// writer may land a line a moment after the event).
+/// The log records with `message` once there is one.
 fn logged_once(device: &Device, message: &str) -> Vec<serde_json::Value> {
-    let every = std::time::Duration::from_millis(50);
-    poll(message, PATIENCE, every, || logged_records(device, message), |records| !records.is_empty())
+    wait_for_logged(device, message, 1, PATIENCE)
 }
 
 #[test]
