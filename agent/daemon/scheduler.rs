@@ -33,7 +33,7 @@ use crate::run_lock::LockError;
 use crate::schedule::{self, Cadence, LONGEST_NAP, NextCheckin, ScheduleState, WallClock};
 use crate::state::{RunOutcome, RunRecord, Store, StoreError, TenantRequest, Trigger};
 use failed_start::retry_at;
-pub(crate) use runner::{CheckinRunner, SystemCheckins};
+pub(crate) use runner::{CheckinCall, CheckinRunner, SystemCheckins};
 
 mod failed_start;
 mod runner;
@@ -315,7 +315,7 @@ async fn run_cancellable(
         }
         sink(event);
     };
-    let mut checkin = checkins.run(paths, config, request, &mut progress, cancel);
+    let mut checkin = checkins.run(CheckinCall { paths, config, request, cancel }, &mut progress);
     let mut cancel_seen = false;
     loop {
         tokio::select! {

@@ -18,18 +18,23 @@ use crate::paths::AgentPaths;
 /// One check-in under way, borrowing what it was started with.
 pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Result<CheckedIn, CheckinError>> + 'a>>;
 
+/// What one check-in is started with.
+#[derive(Clone, Copy)]
+pub(crate) struct CheckinCall<'a> {
+    /// Where everything lives.
+    pub(crate) paths: &'a AgentPaths,
+    /// The configuration it runs with.
+    pub(crate) config: &'a AgentConfig,
+    /// What was asked for, and by whom.
+    pub(crate) request: &'a CheckinRequest,
+    /// Stops it.
+    pub(crate) cancel: &'a CancellationToken,
+}
+
 /// Runs one check-in, as [`run_checkin`] does.
 pub(crate) trait CheckinRunner {
-    /// Starts the check-in `request` asks for with `config`; `progress` hears of
-    /// it, `cancel` stops it.
-    fn run<'a>(
-        &'a self,
-        paths: &'a AgentPaths,
-        config: &'a AgentConfig,
-        request: &'a CheckinRequest,
-        progress: &'a mut dyn FnMut(ProgressEvent),
-        cancel: &'a CancellationToken,
-    ) -> Running<'a>;
+    /// Starts the check-in `call` asks for; `progress` hears of it.
+    fn run<'a>(&'a self, call: CheckinCall<'a>, progress: &'a mut dyn FnMut(ProgressEvent)) -> Running<'a>;
 }
 
 /// The real check-in, by the system clock.
@@ -37,14 +42,7 @@ pub(crate) trait CheckinRunner {
 pub(crate) struct SystemCheckins;
 
 impl CheckinRunner for SystemCheckins {
-    fn run<'a>(
-        &'a self,
-        paths: &'a AgentPaths,
-        config: &'a AgentConfig,
-        request: &'a CheckinRequest,
-        progress: &'a mut dyn FnMut(ProgressEvent),
-        cancel: &'a CancellationToken,
-    ) -> Running<'a> {
-        Box::pin(run_checkin(paths, config, request, progress, cancel))
+    fn run<'a>(&'a self, call: CheckinCall<'a>, progress: &'a mut dyn FnMut(ProgressEvent)) -> Running<'a> {
+        Box::pin(run_checkin(call.paths, call.config, call.request, progress, call.cancel))
     }
 }

@@ -37,14 +37,8 @@ struct StandIn {
 }
 
 impl CheckinRunner for StandIn {
-    fn run<'a>(
-        &'a self,
-        paths: &'a AgentPaths,
-        config: &'a AgentConfig,
-        request: &'a CheckinRequest,
-        progress: &'a mut dyn FnMut(ProgressEvent),
-        _cancel: &'a CancellationToken,
-    ) -> Running<'a> {
+    fn run<'a>(&'a self, call: CheckinCall<'a>, progress: &'a mut dyn FnMut(ProgressEvent)) -> Running<'a> {
+        let CheckinCall { paths, config, request, .. } = call;
         Box::pin(async move {
             let now = self.clock.now();
             self.attempts.borrow_mut().push(now);
