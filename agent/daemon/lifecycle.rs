@@ -27,7 +27,7 @@ use super::control::{self, Control};
 use super::protocol::Reply;
 use super::queue::WorkQueue;
 use super::reload::{ConfigSource, Reload};
-use super::scheduler::{ScheduleMemory, Scheduler};
+use super::scheduler::{ScheduleMemory, Scheduler, SystemCheckins};
 use super::signals::{self, Reactions, Signals};
 use crate::config::{AgentConfig, LoadedConfig};
 use crate::paths::AgentPaths;
@@ -80,6 +80,7 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
         source: &source,
         queue: &queue,
         clock: &SystemClock,
+        checkins: &SystemCheckins,
         shutdown: &shutdown,
         memory: ScheduleMemory::default(),
     };

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::{Reply, ScheduledCheckin};
 use super::queue::{Job, WorkQueue};
 use super::reload::ConfigSource;
-use crate::checkin::{CheckedIn, CheckinError, CheckinRequest, ProgressEvent, run_checkin};
+use crate::checkin::{CheckedIn, CheckinError, CheckinRequest, ProgressEvent};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
@@ -33,8 +33,10 @@ use crate::run_lock::LockError;
 use crate::schedule::{self, Cadence, LONGEST_NAP, NextCheckin, ScheduleState, WallClock};
 use crate::state::{RunOutcome, RunRecord, Store, StoreError, TenantRequest, Trigger};
 use failed_start::retry_at;
+pub(crate) use runner::{CheckinCall, CheckinRunner, SystemCheckins};
 
 mod failed_start;
+mod runner;
 
 /// What the daemon needs to run check-ins on its own.
 pub(crate) struct Scheduler<'a> {
@@ -49,6 +51,8 @@ pub(crate) struct Scheduler<'a> {
     pub(crate) queue: &'a WorkQueue,
     /// The wall clock the schedule is reckoned by.
     pub(crate) clock: &'a dyn WallClock,
+    /// What runs a check-in once it is due: [`SystemCheckins`] in the daemon.
+    pub(crate) checkins: &'a dyn CheckinRunner,
     /// Fires when the daemon is asked to stop.
     pub(crate) shutdown: &'a CancellationToken,
     /// What the schedule keeps in memory.
@@ -218,7 +222,7 @@ impl Scheduler<'_> {
     /// Runs the check-in the schedule (or a saved tenant request) says is due.
     async fn run_scheduled(&mut self, kind: CheckinKind, trigger: Trigger, config: &AgentConfig) {
         let request = CheckinRequest { reset_daily: kind == CheckinKind::Daily, blueprint: None, trigger, wait: true };
-        let result = run_cancellable(self.paths, config, &request, log_waiting, self.shutdown).await;
+        let result = run_cancellable(self.checkins, self.paths, config, &request, log_waiting, self.shutdown).await;
         self.queue.finished();
         match result {
             Some(Ok(checked_in)) => {
@@ -249,7 +253,7 @@ impl Scheduler<'_> {
         let forward = move |event| {
             let _ = replies.send(Reply::Progress(event));
         };
-        let result = run_cancellable(self.paths, &config, &job.request, forward, &job.cancel).await;
+        let result = run_cancellable(self.checkins, self.paths, &config, &job.request, forward, &job.cancel).await;
         self.queue.finished();
         let (result, updated_to) = split_update(result);
         // Answering the requester settles the daily check-in it asked for, unless
@@ -297,6 +301,7 @@ fn completed_daily(run: &RunRecord) -> bool {
 /// the check-in lock) calls it off at once: `None`. One after the start lets the
 /// check-in stop its item and record itself interrupted.
 async fn run_cancellable(
+    checkins: &dyn CheckinRunner,
     paths: &AgentPaths,
     config: &AgentConfig,
     request: &CheckinRequest,
@@ -311,8 +316,7 @@ async fn run_cancellable(
         }
         sink(event);
     };
-    let checkin = run_checkin(paths, config, request, &mut progress, cancel);
-    tokio::pin!(checkin);
+    let mut checkin = checkins.run(CheckinCall { paths, config, request, cancel }, &mut progress);
     let mut cancel_seen = false;
     loop {
         tokio::select! {

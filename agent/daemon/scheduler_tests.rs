@@ -5,12 +5,16 @@
 //! A check-in records its start by the real clock, so the fake clock starts at
 //! the real now and the tests look at one minute only: enough for "at once" and
 //! "not at once", with the next scheduled slot at least half an interval away.
+//! `paused_schedule` runs hours of schedule with a stand-in check-in instead.
 
 use std::time::Duration;
 
 use super::*;
 use crate::schedule::fake_clock::FakeClock;
 use crate::state::{Drift, TenantCommand};
+
+#[path = "scheduler_tests/paused_schedule.rs"]
+mod paused_schedule;
 
 /// A device with an empty blueprint whose daily check-in completed a minute ago.
 struct Device {
@@ -67,6 +71,7 @@ impl Device {
             source: &source,
             queue: &queue,
             clock: &clock,
+            checkins: &SystemCheckins,
             shutdown: &shutdown,
             memory: ScheduleMemory::default(),
         };

@@ -135,16 +135,10 @@ pub fn time(value: &Value) -> DateTime<Utc> {
 
 /// The log records with this message once there are at least `count` of them: the
 /// daemon writes its log through a background writer, so a line may land a moment
-/// after the event it tells of (waits at most `limit`).
+/// after the event it tells of (fails after `limit`).
 pub fn wait_for_logged(device: &Device, message: &str, count: usize, limit: Duration) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
-        let records = logged_records(device, message);
-        if records.len() >= count || start.elapsed() >= limit {
-            return records;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let every = Duration::from_millis(50);
+    poll(message, limit, every, || logged_records(device, message), |records| records.len() >= count)
 }
 
 /// A blueprint whose one item appends `start end` (ns) and its parent's pid, and

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::daemon::harness::{Daemon, finished, runs, setting, time, wait_for_runs};
-use crate::support::{Device, PATIENCE, blueprint, script};
+use crate::support::{Device, PATIENCE, blueprint, poll, script};
 
 /// How far the clock went back.
 const STEP_BACK: chrono::Duration = chrono::Duration::hours(27);
@@ -49,8 +49,10 @@ fn a_27_hour_step_back_runs_one_check_in_at_once_then_waits_for_the_grid() {
     // The history lists runs by start time: the one run after the step comes first.
     let by_schedule = |run: &&Value| run["trigger"] == "schedule";
     let ran = wait_for_runs(&device, PATIENCE, |runs| runs.iter().filter(by_schedule).any(finished));
-    std::thread::sleep(Duration::from_secs(1));
-    let next = daemon.status()["next_checkin"].clone();
+    // Once the daemon plans a check-in for later, a storm would already show.
+    let planned = |next: &Value| next["at"].is_string() && time(&next["at"]) > chrono::Utc::now();
+    let every = Duration::from_millis(50);
+    let next = poll("the next check-in planned", PATIENCE, every, || daemon.status()["next_checkin"].clone(), planned);
     assert!(daemon.stop().success());
 
     let stepped = ran.iter().find(by_schedule).unwrap();
