@@ -56,9 +56,9 @@ impl CheckinRunner for StandIn {
             store.begin_run(&run, std::process::id())?;
             progress(ProgressEvent::RunStarted { run: run.clone(), items: 0 });
             tokio::time::sleep(CHECK_IN_TAKES).await;
-            store.finish_run(&run.id, self.clock.now(), RunOutcome::Succeeded, &Drift::default())?;
+            store.finish_run(&run.header.id, self.clock.now(), RunOutcome::Succeeded, &Drift::default())?;
             self.running.set(false);
-            Ok(CheckedIn { run: store.run(&run.id)?.expect("the run was recorded"), agent_updated_to: None })
+            Ok(CheckedIn { run: store.run(&run.header.id)?.expect("the run was recorded"), agent_updated_to: None })
         })
     }
 }
@@ -135,7 +135,7 @@ impl PausedDaemon {
 
     /// Waits (in paused time) until `count` check-ins have ended.
     async fn until_finished(&self, count: usize) {
-        while self.runs().iter().filter(|run| run.outcome.is_some()).count() < count {
+        while self.runs().iter().filter(|run| run.header.outcome.is_some()).count() < count {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
@@ -153,7 +153,7 @@ impl PausedDaemon {
 }
 
 fn starts(runs: &[RunSummary]) -> Vec<DateTime<Utc>> {
-    runs.iter().map(|run| run.started_at).collect()
+    runs.iter().map(|run| run.header.started_at).collect()
 }
 
 fn gaps(times: &[DateTime<Utc>]) -> Vec<chrono::Duration> {
@@ -166,22 +166,26 @@ async fn scheduled_check_ins_recur_and_the_daily_one_comes_back_without_overlap(
     let start = daemon.now();
     daemon.run_for(minutes(3 * 60)).await;
     let runs = daemon.runs();
-    assert!(runs.iter().all(|run| run.trigger == Trigger::Schedule), "{runs:#?}");
-    assert_eq!((runs[0].kind, runs[0].started_at), (CheckinKind::Daily, start), "a new device starts with a daily");
+    assert!(runs.iter().all(|run| run.header.trigger == Trigger::Schedule), "{runs:#?}");
+    assert_eq!(
+        (runs[0].header.kind, runs[0].header.started_at),
+        (CheckinKind::Daily, start),
+        "a new device starts with a daily"
+    );
     assert!((12..=13).contains(&runs.len()), "one check-in a slot: {:?}", starts(&runs));
     assert!(gaps(&starts(&runs)).iter().all(|gap| *gap >= QUARTER / 2), "{:?}", starts(&runs));
     let on_grid = gaps(&starts(&runs[1..]));
     assert!(on_grid.iter().all(|gap| (*gap - QUARTER).abs() < chrono::Duration::seconds(1)), "{on_grid:?}");
-    let dailies: Vec<usize> = (0..runs.len()).filter(|&index| runs[index].kind == CheckinKind::Daily).collect();
+    let dailies: Vec<usize> = (0..runs.len()).filter(|&index| runs[index].header.kind == CheckinKind::Daily).collect();
     assert!(dailies.len() >= 3, "the daily check-in comes back every hour: {runs:#?}");
     for pair in dailies.windows(2) {
         // It takes the recurring slot nearest to an interval after the last one.
-        let between = runs[pair[1]].started_at - runs[pair[0]].started_at;
+        let between = runs[pair[1]].header.started_at - runs[pair[0]].header.started_at;
         assert!((between - chrono::Duration::hours(1)).abs() <= QUARTER / 2, "dailies {between} apart");
         assert!(pair[1] - pair[0] >= 2, "recurring check-ins run between the daily ones: {runs:#?}");
     }
     for pair in runs.windows(2) {
-        assert!(pair[0].finished_at.is_some_and(|end| end <= pair[1].started_at), "overlap: {pair:#?}");
+        assert!(pair[0].header.finished_at.is_some_and(|end| end <= pair[1].header.started_at), "overlap: {pair:#?}");
     }
 }
 
@@ -190,8 +194,8 @@ async fn a_restarted_daemon_keeps_its_schedule() {
     let daemon = PausedDaemon::new(true, &EVERY_QUARTER);
     daemon.run_for(minutes(40)).await;
     let before = daemon.runs();
-    assert_eq!(before[0].kind, CheckinKind::Daily);
-    let last_start = before.last().unwrap().started_at;
+    assert_eq!(before[0].header.kind, CheckinKind::Daily);
+    let last_start = before.last().unwrap().header.started_at;
 
     let next = daemon.run_for(Duration::from_secs(1)).await;
     assert_eq!(next.kind, CheckinKind::Recurring, "no second daily after a restart: {next:?}");
@@ -201,10 +205,10 @@ async fn a_restarted_daemon_keeps_its_schedule() {
     daemon.run_for(minutes(60)).await;
     let after = daemon.runs();
     let resumed = &after[before.len()];
-    assert_eq!((resumed.kind, resumed.trigger), (CheckinKind::Recurring, Trigger::Schedule));
-    let late = resumed.started_at - next.at;
+    assert_eq!((resumed.header.kind, resumed.header.trigger), (CheckinKind::Recurring, Trigger::Schedule));
+    let late = resumed.header.started_at - next.at;
     assert!(late >= chrono::Duration::zero() && late < chrono::Duration::seconds(1), "{resumed:?} for {next:?}");
-    assert_eq!(after.iter().filter(|run| run.kind == CheckinKind::Daily).count(), 1, "{after:#?}");
+    assert_eq!(after.iter().filter(|run| run.header.kind == CheckinKind::Daily).count(), 1, "{after:#?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -234,9 +238,9 @@ async fn an_enrolment_written_while_the_daemon_waits_applies_at_the_next_slot_wi
     let runs = daemon.runs();
     let attempts = daemon.attempts();
     assert_eq!(attempts[0], start, "{attempts:?}");
-    assert_eq!(runs[0].started_at, attempts[1], "the first attempt after the enrolment ran: {attempts:?}");
-    assert!(runs[0].started_at - start >= QUARTER / 2, "at the next slot, not when written: {runs:#?}");
-    assert_eq!((runs[0].kind, runs[0].trigger), (CheckinKind::Daily, Trigger::Schedule));
+    assert_eq!(runs[0].header.started_at, attempts[1], "the first attempt after the enrolment ran: {attempts:?}");
+    assert!(runs[0].header.started_at - start >= QUARTER / 2, "at the next slot, not when written: {runs:#?}");
+    assert_eq!((runs[0].header.kind, runs[0].header.trigger), (CheckinKind::Daily, Trigger::Schedule));
 }
 
 /// Runs a daemon checking in every quarter until two check-ins ended, then writes
@@ -261,7 +265,7 @@ async fn lengthen_the_interval(
         .await;
     let runs = daemon.runs();
     assert_eq!(runs.len(), 2, "no check-in at the old slots: {runs:#?}");
-    (next, runs[1].started_at)
+    (next, runs[1].header.started_at)
 }
 
 #[tokio::test(start_paused = true)]
