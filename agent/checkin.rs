@@ -11,7 +11,7 @@
 //! its programs' process groups recorded while they run. An item that runs programs is committed when
 //! it starts; every result is committed with the next such start, with the
 //! run's end, or with a thousand others, by a writer thread of the run's own
-//! ([`journal`]); a full disk stops none of it: what the store refuses is kept and
+//! ([`run_writer`]); a full disk stops none of it: what the store refuses is kept and
 //! tried again, and a run whose record stays incomplete ends `failed` and says so
 //! (`run_end`). The tenant's
 //! saved requests for a check-in are served (removed) when the run starts. With a
@@ -21,9 +21,9 @@
 
 mod drift;
 mod executor;
-mod journal;
 mod progress;
 mod run_end;
+mod run_writer;
 
 use std::path::PathBuf;
 
@@ -44,8 +44,8 @@ use crate::state::{Drift, RunOutcome, RunRecord, Store, StoreError, Trigger};
 use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
 use executor::Executor;
-use journal::RunJournal;
 use run_end::finish;
+use run_writer::RunWriter;
 
 pub use progress::ProgressEvent;
 
@@ -112,7 +112,13 @@ pub async fn run_checkin(
     progress: &mut dyn FnMut(ProgressEvent),
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
-    let result = checkin(paths, config, request, progress, cancel).await;
+    let result = match open_run(paths, config, request, progress).await {
+        Ok(open) => {
+            let span = tracing::info_span!("checkin", run_id = %open.run.id, kind = %open.kind);
+            execute_and_report(paths, config, request, open, progress, cancel).instrument(span).await
+        }
+        Err(error) => Err(error),
+    };
     if let Err(CheckinError::Store(error)) = &result {
         if error.is_damage() {
             // The error left its mark (see `state::damage`): the next check-in heals.
@@ -121,18 +127,6 @@ pub async fn run_checkin(
     }
     telemetry::flush().await;
     result
-}
-
-async fn checkin(
-    paths: &AgentPaths,
-    config: &AgentConfig,
-    request: &CheckinRequest,
-    progress: &mut dyn FnMut(ProgressEvent),
-    cancel: &CancellationToken,
-) -> Result<CheckedIn, CheckinError> {
-    let open = open_run(paths, config, request, progress).await?;
-    let span = tracing::info_span!("checkin", run_id = %open.run.id, kind = %open.kind);
-    execute_and_report(paths, config, request, open, progress, cancel).instrument(span).await
 }
 
 /// A check-in whose run is open: the lock held, the store open (and rebuilt if it
@@ -165,49 +159,23 @@ async fn open_run(
     let from_tenant = request.blueprint.is_none() && config.blueprint_file.is_none() && config.tenant.url.is_some();
     let local = if from_tenant { None } else { Some(local_blueprint(paths, config, request).await?) };
     crate::state::create_private_folder(&paths.root, &paths.state_dir)?;
-    let lock_started = Utc::now();
-    let lock = run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| {
+    let lock = run_lock::acquire(&paths.checkin_lock, Utc::now(), request.wait, |holder| {
         progress(ProgressEvent::Waiting { holder: holder.cloned() })
     })
     .await?;
     let (store, rebuilt_now) = open_store(paths, config).await?;
     let started_at = Utc::now();
-    // The tenant's requests saved so far are served by this check-in (the daily
-    // one if `dailycheckin` is among them); those its own tenant contact brings
-    // wait for the next one.
-    let served = store.pending_tenant_requests()?;
-    let mut schedule_state = ScheduleState::load(&store)?;
-    schedule_state.daily_requested |= request.reset_daily || tenant::requests::asks_for_daily(&served);
-    let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
+    let (served, kind) = checkin_kind(config, request, &store, started_at)?;
     let contact =
         if from_tenant { Some(tenant::begin(paths, config, &store, kind, request.trigger).await) } else { None };
-    let stale_token = match &contact {
-        Some(contact) => contact.stale_token(),
-        None => tenant::token_is_stale(&store).unwrap_or_else(|error| {
-            tracing::error!(error = %error, "Cannot read the token's outcome.");
-            false
-        }),
-    };
+    let stale_token = stale_token(&store, contact.as_ref());
     let loaded = match local {
         Some(loaded) => loaded,
         None => tenant_blueprint(paths, config, request, &store, stale_token).await?,
     };
     telemetry::prepare(paths, config, &store, Some(&loaded.blueprint)).await;
-    let timeouts = ItemTimeouts {
-        custom_script: config.timeouts.custom_script,
-        custom_printer: config.timeouts.custom_printer,
-        auto_app: config.timeouts.auto_app,
-    };
-    let plan = plan::plan(&loaded.blueprint, kind, &store.succeeded_once()?, &timeouts);
-    let drift = Drift {
-        stale_token,
-        store_rebuilt: store.store_rebuilt_drift()?,
-        ..drift::policy_drift(
-            Some(&loaded.blueprint),
-            contact.as_ref().and_then(tenant::Contact::minimum_agent_version).as_ref(),
-            &drift::agent_version(),
-        )
-    };
+    let plan = make_plan(config, &store, &loaded, kind)?;
+    let drift = run_drift(&store, &loaded, contact.as_ref(), stale_token)?;
     let run = RunRecord {
         id: uuid::Uuid::now_v7().to_string(),
         kind,
@@ -222,6 +190,70 @@ async fn open_run(
         items: Vec::new(),
     };
     Ok(OpenRun { _lock: lock, store, rebuilt_now, served, kind, contact, loaded, plan, run })
+}
+
+/// The tenant's requests this check-in serves, and the kind of check-in it is.
+///
+/// The tenant's requests saved so far are served by this check-in (the daily one
+/// if `dailycheckin` is among them); those its own tenant contact brings wait for
+/// the next one.
+fn checkin_kind(
+    config: &AgentConfig,
+    request: &CheckinRequest,
+    store: &Store,
+    now: chrono::DateTime<Utc>,
+) -> Result<(Vec<crate::state::TenantRequest>, CheckinKind), CheckinError> {
+    let served = store.pending_tenant_requests()?;
+    let mut schedule_state = ScheduleState::load(store)?;
+    schedule_state.daily_requested |= request.reset_daily || tenant::requests::asks_for_daily(&served);
+    let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), now);
+    Ok((served, kind))
+}
+
+/// Whether the tenant refused the token: as this contact found, or as the last
+/// one did when there is no contact.
+fn stale_token(store: &Store, contact: Option<&tenant::Contact>) -> bool {
+    match contact {
+        Some(contact) => contact.stale_token(),
+        None => tenant::token_is_stale(store).unwrap_or_else(|error| {
+            tracing::error!(error = %error, "Cannot read the token's outcome.");
+            false
+        }),
+    }
+}
+
+/// The plan for `loaded`: which items run, in which order, under which timeout.
+fn make_plan(
+    config: &AgentConfig,
+    store: &Store,
+    loaded: &LoadedBlueprint,
+    kind: CheckinKind,
+) -> Result<Plan, CheckinError> {
+    let timeouts = ItemTimeouts {
+        custom_script: config.timeouts.custom_script,
+        custom_printer: config.timeouts.custom_printer,
+        auto_app: config.timeouts.auto_app,
+    };
+    Ok(plan::plan(&loaded.blueprint, kind, &store.succeeded_once()?, &timeouts))
+}
+
+/// The drift a run starts with: the blueprint's and the tenant's, the token's and
+/// the store's.
+fn run_drift(
+    store: &Store,
+    loaded: &LoadedBlueprint,
+    contact: Option<&tenant::Contact>,
+    stale_token: bool,
+) -> Result<Drift, CheckinError> {
+    Ok(Drift {
+        stale_token,
+        store_rebuilt: store.store_rebuilt_drift()?,
+        ..drift::policy_drift(
+            Some(&loaded.blueprint),
+            contact.and_then(tenant::Contact::minimum_agent_version).as_ref(),
+            &drift::agent_version(),
+        )
+    })
 }
 
 /// Opens the store under the lock (a damaged one is moved aside and a fresh one
@@ -252,12 +284,11 @@ async fn execute_and_report(
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
     let OpenRun { _lock, store, rebuilt_now, served, kind, contact, loaded, plan, mut run } = open;
-    // Its programs' process groups are recorded while they run (see `orphans`).
-    let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.id));
-    begin_run(&store, &groups, &run, &plan, contact.is_some());
-    let journal = std::cell::RefCell::new(RunJournal::new(&groups));
+    // Its results, item starts and programs' process groups (see `run_writer`).
+    let writer = std::sync::Arc::new(RunWriter::start(&paths.store_file, &run.id));
+    writer.begin(&store, &run, &plan, contact.is_some());
     let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(&run.id));
-    let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder };
+    let executor = Executor { paths, config, store: &store, writer, cancel, run_folder };
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
     progress(ProgressEvent::RunStarted { run: run.clone(), items: plan.items.len() });
@@ -265,7 +296,7 @@ async fn execute_and_report(
     executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await;
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await;
     // The last try for what the store refused during the run (a full disk).
-    let unwritten = executor.journal.borrow_mut().write(&run).err();
+    let unwritten = executor.writer.write(&run).await.err();
     finish(&store, &mut run, outcome, unwritten);
     run_end::keep_store_within(&store, config.state.max_size, &run.id);
     // A daily check-in after the one that rebuilt the store ends its drift.
@@ -310,26 +341,6 @@ async fn report_and_update(
     // After the results: an installed update ends with the daemon restarting.
     let update = self_update::UpdateContext { paths, config, store, kind, cancel };
     self_update::update_agent(&update, &advice?).await
-}
-
-/// Records the start of `run` with its plan, so a run cut short still lists every
-/// item and is reported (`reports`: to the tenant). Should the store refuse it (a
-/// full disk), the run goes on: its start is handed to the run's writer, ahead of
-/// every result, and written with them once there is room (see `state::writer`).
-fn begin_run(store: &Store, groups: &crate::orphans::ItemGroupRecorder, run: &RunRecord, plan: &Plan, reports: bool) {
-    let pid = std::process::id();
-    let record = move |store: &Store, run: &RunRecord, plan: &Plan| {
-        store.in_transaction(|| {
-            store.begin_run(run, pid)?;
-            store.save_run_plan(&run.id, plan, reports)
-        })
-    };
-    if let Err(error) = record(store, run, plan) {
-        let error = anyhow::Error::from(error);
-        tracing::error!(error = %format!("{error:#}"), "Cannot record the start of the run; enforcing all the same, the start is written with its results once there is room.");
-        let (run, plan) = (run.clone(), plan.clone());
-        groups.write_later(0, move |store| record(store, &run, &plan));
-    }
 }
 
 /// Closes the runs the agent did not finish as `interrupted`, each with every
