@@ -359,4 +359,22 @@ mod tests {
         writer.written().await.unwrap();
         assert!(blocker.join("agent.sqlite3").exists());
     }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_wait_leaves_the_runtime_thread_to_other_tasks() {
+        let folder = tempfile::tempdir().unwrap();
+        let writer = WriterThread::start(&folder.path().join("agent.sqlite3"));
+        // The write ends only once another task on this runtime's one thread has
+        // run: a wait that blocked the thread would keep it from running.
+        let (ran, heard) = std::sync::mpsc::channel::<()>();
+        writer.write_later(1, move |_: &Store| {
+            heard.recv_timeout(std::time::Duration::from_secs(10)).map_err(|_| StoreError::Corrupt {
+                path: PathBuf::from("agent.sqlite3"),
+                message: "the other task never ran".into(),
+            })
+        });
+        let other_task = async { ran.send(()).unwrap() };
+        let (written, ()) = tokio::join!(writer.written(), other_task);
+        written.unwrap();
+    }
 }
