@@ -4,12 +4,13 @@
 //! when the item ends, times out or is cancelled. A `kill -9` of the agent (or a
 //! crash) skips all of that: the group keeps running, adopted by launchd. So while
 //! an item's program runs, the check-in keeps its group in the state store (the
-//! leader's pid and start time; `checkin`'s run writer records it) from its first
+//! leader's pid and start time, recorded by `checkin`'s run writer) from its first
 //! 20 ms on, or from when it is to be stopped (a program over sooner is not worth
-//! a commit), and the next agent, when it closes the run left without an end, stops that
-//! group: SIGTERM, the grace, SIGKILL ([`stop_left_behind`]). It does so only when
-//! the leader still exists with the recorded start time: a pid the system has
-//! since given to another process is never signalled.
+//! a commit), and the next agent, when it closes the run left without an end,
+//! stops that group: SIGTERM, the grace, SIGKILL ([`stop_left_behind`]). It does
+//! so only when the leader still exists with the recorded start time
+//! ([`process_start_time`]): a pid the system has since given to another process
+//! is never signalled.
 
 use std::time::Duration;
 

@@ -7,8 +7,10 @@
 //! held back reaches the store as soon as there is room, and nothing is written
 //! out of order. A wait ([`WriterThread::written`]) is a message like the writes:
 //! once the thread reaches it, everything handed over before it is in the store
-//! or kept, and the thread answers on a oneshot channel, so an async caller
-//! awaits the answer and never blocks a runtime thread.
+//! or kept, and the thread answers on a oneshot channel. The caller awaits the
+//! answer, received on tokio's blocking pool: no runtime thread is blocked, and
+//! to a paused clock (`tokio::time::pause`, in tests) the wait is work, not idle
+//! time it may skip ahead over.
 //!
 //! The groups whose end the process module reported are forgotten in the
 //! transaction of the next write handed over after it (taken once: should that
@@ -115,7 +117,10 @@ impl WriterThread {
     pub(super) async fn written(&self) -> Result<(), Unwritten> {
         let (reply, replied) = oneshot::channel();
         let answer = match self.send(Message::Written(reply)) {
-            Ok(()) => replied.await.ok(),
+            // Awaited from the blocking pool: the caller's task yields, no runtime
+            // thread is blocked, and a paused clock (tests) does not jump ahead
+            // while the store writes, as it would if the runtime looked idle.
+            Ok(()) => tokio::task::spawn_blocking(move || replied.blocking_recv().ok()).await.ok().flatten(),
             Err(_) => None,
         };
         let unsent = self.unsent_results.load(Ordering::Relaxed);
