@@ -2,28 +2,29 @@
 //!
 //! The blueprint is loaded and checked before anything is touched, so bad input
 //! leaves no trace (a missing one is still reported as `missing_policy` drift when
-//! telemetry is on). Then the check-in lock is taken (one check-in at a time), the
-//! processes a crashed agent's item left running are stopped ([`crate::orphans`])
-//! and its run closed as interrupted with every item of its plan, its results
-//! report spooled for the tenant ([`close_interrupted_runs`]), the plan is made
-//! (and saved beside the run, for the same end should this one be cut short),
-//! and each item runs under the earlier of its own timeout and the run's budget,
-//! its programs' process groups recorded while they run. An item that runs programs is committed when
-//! it starts; every result is committed with the next such start, with the
-//! run's end, or with a thousand others, by a writer thread of the run's own
-//! ([`journal`]); a full disk stops none of it: what the store refuses is kept and
-//! tried again, and a run whose record stays incomplete ends `failed` and says so
-//! (`run_end`). The tenant's
-//! saved requests for a check-in are served (removed) when the run starts. With a
-//! tenant, the results are reported at the end, after the inventory is collected
-//! when one is due. What happened goes out as telemetry
-//! (`telemetry::events`), flushed once the check-in is over.
+//! telemetry is on). Then the run is opened ([`open`]): the check-in lock is taken
+//! (one check-in at a time), the processes a crashed agent's item left running are
+//! stopped ([`crate::orphans`]) and its run closed as interrupted with every item
+//! of its plan, its results report spooled for the tenant
+//! ([`close_interrupted_runs`]), and the plan is made (and saved beside the run,
+//! for the same end should this one be cut short). Each item runs under the
+//! earlier of its own timeout and the run's budget ([`executor`]), its programs'
+//! process groups recorded while they run. An item that runs programs is
+//! committed when it starts; every result is committed with the next such start,
+//! with the run's end, or with a thousand others, by a writer thread of the run's
+//! own ([`run_writer`]); a full disk stops none of it: what the store refuses is
+//! kept and tried again, and a run whose record stays incomplete ends `failed`
+//! and says so (`run_end`). The tenant's saved requests for a check-in are served
+//! (removed) when the run starts. With a tenant, the results are reported at the
+//! end, after the inventory is collected when one is due. What happened goes out
+//! as telemetry (`telemetry::events`), flushed once the check-in is over.
 
 mod drift;
 mod executor;
-mod journal;
+mod open;
 mod progress;
 mod run_end;
+mod run_writer;
 
 use std::path::PathBuf;
 
@@ -32,20 +33,20 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::blueprint::{self, BlueprintErrors, LoadedBlueprint};
+use crate::blueprint::BlueprintErrors;
 use crate::config::AgentConfig;
 use crate::inventory::{self, Platform};
 use crate::items::RunFolder;
 use crate::paths::AgentPaths;
-use crate::plan::{self, CheckinKind, Plan};
-use crate::run_lock::{self, LockError};
-use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{Drift, RunHeader, RunOutcome, RunRecord, Store, StoreError, Trigger};
+use crate::plan::CheckinKind;
+use crate::run_lock::LockError;
+use crate::state::{Drift, RunOutcome, RunRecord, Store, StoreError, Trigger};
 use crate::telemetry::{self, events};
 use crate::{self_update, tenant};
 use executor::Executor;
-use journal::RunJournal;
+use open::{OpenRun, open_run};
 use run_end::finish;
+use run_writer::RunWriter;
 
 pub use progress::ProgressEvent;
 
@@ -112,7 +113,13 @@ pub async fn run_checkin(
     progress: &mut dyn FnMut(ProgressEvent),
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
-    let result = checkin(paths, config, request, progress, cancel).await;
+    let result = match open_run(paths, config, request, progress).await {
+        Ok(open) => {
+            let span = tracing::info_span!("checkin", run_id = %open.run.header.id, kind = %open.kind);
+            execute_and_report(paths, config, request, open, progress, cancel).instrument(span).await
+        }
+        Err(error) => Err(error),
+    };
     if let Err(CheckinError::Store(error)) = &result {
         if error.is_damage() {
             // The error left its mark (see `state::damage`): the next check-in heals.
@@ -121,114 +128,6 @@ pub async fn run_checkin(
     }
     telemetry::flush().await;
     result
-}
-
-async fn checkin(
-    paths: &AgentPaths,
-    config: &AgentConfig,
-    request: &CheckinRequest,
-    progress: &mut dyn FnMut(ProgressEvent),
-    cancel: &CancellationToken,
-) -> Result<CheckedIn, CheckinError> {
-    let open = open_run(paths, config, request, progress).await?;
-    let span = tracing::info_span!("checkin", run_id = %open.run.header.id, kind = %open.kind);
-    execute_and_report(paths, config, request, open, progress, cancel).instrument(span).await
-}
-
-/// A check-in whose run is open: the lock held, the store open (and rebuilt if it
-/// was damaged), the blueprint read and the plan made.
-struct OpenRun {
-    /// Held until the check-in ends.
-    _lock: run_lock::CheckinLock,
-    store: Store,
-    /// The damaged store this check-in moved aside, if it did.
-    rebuilt_now: Option<crate::state::StoreRebuilt>,
-    /// The tenant's requests this check-in serves.
-    served: Vec<crate::state::TenantRequest>,
-    kind: CheckinKind,
-    contact: Option<tenant::Contact>,
-    loaded: LoadedBlueprint,
-    plan: Plan,
-    run: RunRecord,
-}
-
-/// Opens the run: takes the lock, opens the store and stops what a crash left,
-/// decides the kind, talks to the tenant, reads the blueprint and plans.
-async fn open_run(
-    paths: &AgentPaths,
-    config: &AgentConfig,
-    request: &CheckinRequest,
-    progress: &mut dyn FnMut(ProgressEvent),
-) -> Result<OpenRun, CheckinError> {
-    // From a tenant, the blueprint arrives once the lock is held; a local one is
-    // checked before anything is touched.
-    let from_tenant = request.blueprint.is_none() && config.blueprint_file.is_none() && config.tenant.url.is_some();
-    let local = if from_tenant { None } else { Some(local_blueprint(paths, config, request).await?) };
-    crate::state::create_private_folder(&paths.root, &paths.state_dir)?;
-    let lock_started = Utc::now();
-    let lock = run_lock::acquire(&paths.checkin_lock, lock_started, request.wait, |holder| {
-        progress(ProgressEvent::Waiting { holder: holder.cloned() })
-    })
-    .await?;
-    let (store, rebuilt_now) = open_store(paths, config).await?;
-    let started_at = Utc::now();
-    // The tenant's requests saved so far are served by this check-in (the daily
-    // one if `dailycheckin` is among them); those its own tenant contact brings
-    // wait for the next one.
-    let served = store.pending_tenant_requests()?;
-    let mut schedule_state = ScheduleState::load(&store)?;
-    schedule_state.daily_requested |= request.reset_daily || tenant::requests::asks_for_daily(&served);
-    let kind = schedule::checkin_kind(&schedule_state, &Cadence::from(&config.schedule), started_at);
-    let contact =
-        if from_tenant { Some(tenant::begin(paths, config, &store, kind, request.trigger).await) } else { None };
-    let stale_token = match &contact {
-        Some(contact) => contact.stale_token(),
-        None => tenant::token_is_stale(&store).unwrap_or_else(|error| {
-            tracing::error!(error = %error, "Cannot read the token's outcome.");
-            false
-        }),
-    };
-    let loaded = match local {
-        Some(loaded) => loaded,
-        None => tenant_blueprint(paths, config, request, &store, stale_token).await?,
-    };
-    telemetry::prepare(paths, config, &store, Some(&loaded.blueprint)).await;
-    let plan = plan::plan(&loaded.blueprint, kind, &store.succeeded_once()?, &config.timeouts);
-    let drift = Drift {
-        stale_token,
-        store_rebuilt: store.store_rebuilt_drift()?,
-        ..drift::policy_drift(
-            Some(&loaded.blueprint),
-            contact.as_ref().and_then(tenant::Contact::minimum_agent_version).as_ref(),
-            &drift::agent_version(),
-        )
-    };
-    let run = RunRecord {
-        header: RunHeader::begun(uuid::Uuid::now_v7().to_string(), kind, request.trigger, started_at),
-        blueprint_id: Some(loaded.blueprint.id.clone()),
-        message: None,
-        drift,
-        parameters: Vec::new(),
-        items: Vec::new(),
-    };
-    Ok(OpenRun { _lock: lock, store, rebuilt_now, served, kind, contact, loaded, plan, run })
-}
-
-/// Opens the store under the lock (a damaged one is moved aside and a fresh one
-/// started), stops what a crashed agent left running and closes its runs.
-async fn open_store(
-    paths: &AgentPaths,
-    config: &AgentConfig,
-) -> Result<(Store, Option<crate::state::StoreRebuilt>), CheckinError> {
-    let (store, rebuilt_now) = Store::open_healing(&paths.store_file)?;
-    crate::orphans::stop_left_behind(&store, config.timeouts.termination_grace).await;
-    // On a full disk the runs left without an end stay so until there is room.
-    if let Err(error) = close_interrupted_runs(paths, &store, None) {
-        let error = anyhow::Error::from(error);
-        tracing::error!(error = %format!("{error:#}"), "Cannot close the runs the agent did not finish; the next check-in tries again.");
-    }
-    self_update::settle_unfinished(&store, paths);
-    Ok((store, rebuilt_now))
 }
 
 /// Runs the open run's parameters and items, ends it, then reports to the tenant
@@ -242,12 +141,11 @@ async fn execute_and_report(
     cancel: &CancellationToken,
 ) -> Result<CheckedIn, CheckinError> {
     let OpenRun { _lock, store, rebuilt_now, served, kind, contact, loaded, plan, mut run } = open;
-    // Its programs' process groups are recorded while they run (see `orphans`).
-    let groups = std::sync::Arc::new(crate::orphans::ItemGroupRecorder::new(&paths.store_file, &run.header.id));
-    begin_run(&store, &groups, &run, &plan, contact.is_some());
-    let journal = std::cell::RefCell::new(RunJournal::new(&groups));
+    // Its results, item starts and programs' process groups (see `run_writer`).
+    let writer = std::sync::Arc::new(RunWriter::start(&paths.store_file, &run.header.id));
+    writer.begin(&store, &run, &plan, contact.is_some());
     let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(&run.header.id));
-    let executor = Executor { paths, config, store: &store, groups: groups.clone(), journal, cancel, run_folder };
+    let executor = Executor { paths, config, store: &store, writer, cancel, run_folder };
     tracing::info!(blueprint_id = %loaded.blueprint.id, items = plan.items.len(), trigger = %request.trigger, "Check-in started.");
     tenant::requests::serve(&store, &served, request.trigger);
     progress(ProgressEvent::RunStarted { run: run.clone(), items: plan.items.len() });
@@ -255,7 +153,7 @@ async fn execute_and_report(
     executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await;
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await;
     // The last try for what the store refused during the run (a full disk).
-    let unwritten = executor.journal.borrow_mut().write(&run).err();
+    let unwritten = executor.writer.write(&run).await.err();
     finish(&store, &mut run, outcome, unwritten);
     run_end::keep_store_within(&store, config.state.max_size, &run.header.id);
     // A daily check-in after the one that rebuilt the store ends its drift.
@@ -302,26 +200,6 @@ async fn report_and_update(
     self_update::update_agent(&update, &advice?).await
 }
 
-/// Records the start of `run` with its plan, so a run cut short still lists every
-/// item and is reported (`reports`: to the tenant). Should the store refuse it (a
-/// full disk), the run goes on: its start is handed to the run's writer, ahead of
-/// every result, and written with them once there is room (see `state::writer`).
-fn begin_run(store: &Store, groups: &crate::orphans::ItemGroupRecorder, run: &RunRecord, plan: &Plan, reports: bool) {
-    let pid = std::process::id();
-    let record = move |store: &Store, run: &RunRecord, plan: &Plan| {
-        store.in_transaction(|| {
-            store.begin_run(run, pid)?;
-            store.save_run_plan(&run.header.id, plan, reports)
-        })
-    };
-    if let Err(error) = record(store, run, plan) {
-        let error = anyhow::Error::from(error);
-        tracing::error!(error = %format!("{error:#}"), "Cannot record the start of the run; enforcing all the same, the start is written with its results once there is room.");
-        let (run, plan) = (run.clone(), plan.clone());
-        groups.write_later(0, move |store| record(store, &run, &plan));
-    }
-}
-
 /// Closes the runs the agent did not finish as `interrupted`, each with every
 /// item of its plan, and spools the results report of each that goes to the
 /// tenant, in one transaction: a run is closed and spooled once, and its report
@@ -349,85 +227,6 @@ pub fn close_interrupted_runs(
             run.run_id
         })
         .collect())
-}
-
-fn load_blueprint(
-    paths: &AgentPaths,
-    config: &AgentConfig,
-    request: &CheckinRequest,
-) -> Result<LoadedBlueprint, CheckinError> {
-    let path = request
-        .blueprint
-        .clone()
-        .or_else(|| config.blueprint_file.clone())
-        .or_else(|| paths.saved_blueprint.exists().then(|| paths.saved_blueprint.clone()))
-        .ok_or(if config.tenant.url.is_some() { CheckinError::NoBlueprintYet } else { CheckinError::NoBlueprint })?;
-    let loaded = blueprint::load(&path)?;
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
-    Ok(loaded)
-}
-
-/// The blueprint given (`--blueprint`), configured (`blueprint_file`) or saved,
-/// checked before anything is touched. When there is none, nothing runs, but "no
-/// policy" is what a fleet console must see: with telemetry on, the store is
-/// opened (for the device id and the drift last reported) and the drift reported
-/// before the error; with it off, nothing is touched.
-async fn local_blueprint(
-    paths: &AgentPaths,
-    config: &AgentConfig,
-    request: &CheckinRequest,
-) -> Result<LoadedBlueprint, CheckinError> {
-    let error = match load_blueprint(paths, config, request) {
-        Err(error @ (CheckinError::NoBlueprint | CheckinError::NoBlueprintYet)) => error,
-        loaded => return loaded,
-    };
-    if telemetry::is_on(config) {
-        let opened = crate::state::create_private_folder(&paths.root, &paths.state_dir)
-            .and_then(|_| Store::open(&paths.store_file));
-        match opened {
-            Ok(store) => {
-                let stale_token = tenant::token_is_stale(&store).unwrap_or(false);
-                report_missing_policy(paths, config, &store, stale_token).await;
-            }
-            Err(error) => {
-                let error = format!("{:#}", anyhow::Error::from(error));
-                tracing::warn!(error = %error, "Cannot open the state store; the missing policy is not exported.");
-            }
-        }
-    }
-    Err(error)
-}
-
-/// The blueprint the tenant sent (or the one saved from it). When none has
-/// arrived (or the saved one is damaged and no new one came), nothing runs, but "no policy yet" is exactly what a fleet console must
-/// see: the drift is reported (and exported) before the error.
-async fn tenant_blueprint(
-    paths: &AgentPaths,
-    config: &AgentConfig,
-    request: &CheckinRequest,
-    store: &Store,
-    stale_token: bool,
-) -> Result<LoadedBlueprint, CheckinError> {
-    // Here the blueprint can only come from the saved one: damaged, it is as good
-    // as none (the session already logged why and asked for the full copy).
-    let error = match load_blueprint(paths, config, request) {
-        Err(error @ (CheckinError::NoBlueprint | CheckinError::NoBlueprintYet)) => error,
-        Err(CheckinError::Blueprint(_)) => CheckinError::SavedBlueprintDamaged { path: paths.saved_blueprint.clone() },
-        loaded => return loaded,
-    };
-    report_missing_policy(paths, config, store, stale_token).await;
-    Err(error)
-}
-
-/// A check-in that found no blueprint: the drift (`missing_policy`) is reported
-/// under a resource with no blueprint and no team; [`run_checkin`] exports it.
-async fn report_missing_policy(paths: &AgentPaths, config: &AgentConfig, store: &Store, stale_token: bool) {
-    telemetry::prepare(paths, config, store, None).await;
-    let store_rebuilt = store.store_rebuilt_drift().unwrap_or(false);
-    let drift = Drift { stale_token, store_rebuilt, ..drift::policy_drift(None, None, &drift::agent_version()) };
-    report_drift(store, None, &drift);
 }
 
 /// Emits the drift gauge, and a change event for each kind that moved since the

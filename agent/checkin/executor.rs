@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::ProgressEvent;
-use super::journal::RunJournal;
+use super::run_writer::RunWriter;
 use crate::blueprint::{LibraryItem, Parameters};
 use crate::config::AgentConfig;
 use crate::items::{self, ItemContext, ItemReport, RunFolder};
@@ -25,9 +25,8 @@ pub(super) struct Executor<'a> {
     pub(super) paths: &'a AgentPaths,
     pub(super) config: &'a AgentConfig,
     pub(super) store: &'a Store,
-    pub(super) groups: std::sync::Arc<crate::orphans::ItemGroupRecorder>,
-    /// The run's results on their way to the store (never borrowed across an await).
-    pub(super) journal: std::cell::RefCell<RunJournal<'a>>,
+    /// Records the run's results, item starts and process groups.
+    pub(super) writer: std::sync::Arc<RunWriter>,
     pub(super) cancel: &'a CancellationToken,
     /// The run's private folder: made at its first item that runs.
     pub(super) run_folder: RunFolder,
@@ -73,7 +72,7 @@ impl Executor<'_> {
             run.parameters.push(record);
         }
         // Their results arrived together, so they are written together.
-        self.journal.borrow_mut().hand_over(run);
+        self.writer.hand_over(run);
     }
 
     /// Runs every planned item in order and says how the run ended.
@@ -117,14 +116,14 @@ impl Executor<'_> {
                     ran.record
                 }
             };
-            // Written with the next item's start, the run's end, or a batch (see `journal`).
+            // Written with the next item's start, the run's end, or a batch (see `run_writer`).
             run.items.push(record);
-            self.journal.borrow_mut().result_added(run);
+            self.writer.result_added(run);
             let record = &run.items[run.items.len() - 1];
             events::ItemFinished { run_id: &run.header.id, record }.emit();
             progress(ProgressEvent::ItemFinished { position, total, record: record.clone() });
             if record.status == ItemStatus::Succeeded && planned.item.frequency == crate::blueprint::Frequency::Once {
-                self.journal.borrow().succeeded_once(&run.header.id, record);
+                self.writer.succeeded_once(record);
             }
         }
         run.drift.reapplied = reapplied;
@@ -134,8 +133,7 @@ impl Executor<'_> {
     }
 
     /// Runs one item under the earlier of its timeout and the budget; says whether
-    /// the budget is what stopped it. While its program runs, the scripts that ran
-    /// before are deleted and the next item to run is prepared.
+    /// the budget is what stopped it.
     async fn run_item(
         &self,
         run: &RunRecord,
@@ -144,60 +142,70 @@ impl Executor<'_> {
         progress: &mut dyn FnMut(ProgressEvent),
     ) -> RanItem {
         let item = &turn.planned.item;
-        let timeout = turn.timeout;
         let started_at = Utc::now();
         let clock = Instant::now();
-        let own_deadline = timeout.map(|timeout| crate::process::deadline_after(clock, timeout));
+        let own_deadline = turn.timeout.map(|timeout| crate::process::deadline_after(clock, timeout));
         let deadline = own_deadline.map_or(budget_deadline, |own| own.min(budget_deadline));
         let starting = item_record(item, ItemStatus::NotRun, started_at, String::new());
-        // The item runs whether or not the store takes its start (see `journal`).
-        self.journal.borrow_mut().item_started(run, &starting);
+        // The item runs whether or not the store takes its start (see `run_writer`).
+        self.writer.item_started(run, &starting);
         tracing::info!(item_id = %item.id, item_name = %item.name, item_type = %item.item_type(), "Item started.");
         // The run's private folder holds what its items write (scripts, a disk
         // image's mount point); an item's own folder is made only if it needs one.
-        let work_dir = self.run_folder.item_path(turn.position);
         let report = match self.run_folder.make() {
-            Ok(()) => {
-                let mut on_phase = |phase: &str| progress(ProgressEvent::ItemPhase { phase: phase.to_string() });
-                let mut context = ItemContext {
-                    item_id: &item.id,
-                    config: self.config,
-                    paths: self.paths,
-                    store: self.store,
-                    now: run.header.started_at,
-                    work_dir: &work_dir,
-                    run_folder: &self.run_folder,
-                    root: &self.paths.root,
-                    deadline,
-                    termination_grace: self.config.timeouts.termination_grace,
-                    cancel: self.cancel,
-                    environment: item_environment(run, item),
-                    on_phase: &mut on_phase,
-                };
-                // Every line a handler logs carries the item, so `agent logs --item NAME` finds it.
-                let span = tracing::info_span!("item", item_id = %item.id, item_name = %item.name);
-                let item_run =
-                    crate::process::watching(self.groups.clone(), items::run(item, &mut context).instrument(span));
-                // Polled once the item waits, which for most is once its program has
-                // started: the file work then runs beside the program, not between two.
-                let meanwhile = async {
-                    self.run_folder.tidy();
-                    if let Some((position, next)) = turn.next {
-                        items::prepare(next, &self.run_folder.item_path(position), &self.run_folder);
-                    }
-                };
-                tokio::join!(biased; item_run, meanwhile).0
-            }
+            Ok(()) => self.run_in_folder(run, turn, deadline, progress).await,
             Err(error) => ItemReport::failed(format!("cannot prepare the item's folder: {error}")),
         };
         let by_budget = report.status == ItemStatus::TimedOut && own_deadline.is_none_or(|own| budget_deadline <= own);
-        let message = timeout_message(&report, by_budget, timeout, self.config.timeouts.run);
+        let message = timeout_message(&report, by_budget, turn.timeout, self.config.timeouts.run);
         let mut record = item_record(item, report.status, started_at, message);
         record.finished_at = Utc::now();
         record.duration_ms = clock.elapsed().as_millis() as u64;
         record.exit_code = report.exit_code;
         record.output = report.output;
         RanItem { record, stopped_by_budget: by_budget, reapplied: report.reapplied }
+    }
+
+    /// Runs the item of `turn` until `deadline`, in the run's folder, with its
+    /// process groups recorded. While its program runs, the scripts that ran
+    /// before are deleted and the next item to run is prepared.
+    async fn run_in_folder(
+        &self,
+        run: &RunRecord,
+        turn: &Turn<'_>,
+        deadline: Instant,
+        progress: &mut dyn FnMut(ProgressEvent),
+    ) -> ItemReport {
+        let item = &turn.planned.item;
+        let work_dir = self.run_folder.item_path(turn.position);
+        let mut on_phase = |phase: &str| progress(ProgressEvent::ItemPhase { phase: phase.to_string() });
+        let mut context = ItemContext {
+            item_id: &item.id,
+            config: self.config,
+            paths: self.paths,
+            store: self.store,
+            now: run.header.started_at,
+            work_dir: &work_dir,
+            run_folder: &self.run_folder,
+            root: &self.paths.root,
+            deadline,
+            termination_grace: self.config.timeouts.termination_grace,
+            cancel: self.cancel,
+            environment: item_environment(run, item),
+            on_phase: &mut on_phase,
+        };
+        // Every line a handler logs carries the item, so `agent logs --item NAME` finds it.
+        let span = tracing::info_span!("item", item_id = %item.id, item_name = %item.name);
+        let item_run = crate::process::watching(self.writer.clone(), items::run(item, &mut context).instrument(span));
+        // Polled once the item waits, which for most is once its program has
+        // started: the file work then runs beside the program, not between two.
+        let meanwhile = async {
+            self.run_folder.tidy();
+            if let Some((position, next)) = turn.next {
+                items::prepare(next, &self.run_folder.item_path(position), &self.run_folder);
+            }
+        };
+        tokio::join!(biased; item_run, meanwhile).0
     }
 }
 

@@ -1,11 +1,12 @@
 //! A run's end, in the store and in memory. When the store did not take all of
-//! the run's results (a full disk, an I/O error: see `state::writer`) or does not
+//! the run's results (a full disk, an I/O error: see `run_writer`) or does not
 //! take its end, the record is incomplete, and the run says so: it cannot have
 //! succeeded, and its message names what the store could not record.
 
 use chrono::Utc;
 
-use crate::state::{RunOutcome, RunRecord, Store, Unwritten};
+use super::run_writer::Unwritten;
+use crate::state::{RunOutcome, RunRecord, Store};
 use crate::telemetry::events;
 
 /// Ends `run` with `outcome`, in the store and in memory. When the store did not

@@ -8,7 +8,7 @@
 //! A damaged store is recognised ([`damage`]) and, under the check-in lock,
 //! moved aside for a fresh one ([`rebuild`]); the device id survives it
 //! ([`device_identity`]). How a check-in groups its item results
-//! into commits is [`crate::checkin`]'s journal. What the store keeps, and how
+//! into commits is [`crate::checkin`]'s run writer. What the store keeps, and how
 //! much (`state.max_size`), is [`retention`]'s.
 
 mod agent_updates;
@@ -25,7 +25,6 @@ mod schema;
 mod spool;
 mod store;
 mod tenant_requests;
-mod writer;
 
 pub use agent_updates::{AgentUpdate, AgentUpdateOutcome};
 pub use damage::{KEPT_DAMAGED_SETS, StoreRebuilt};
@@ -41,4 +40,3 @@ pub use retention::{MAX_STORED_OUTPUT, PRUNED_OUTPUT, Pruning, StoreSize};
 pub(crate) use store::time_text;
 pub use store::{Store, StoreError, create_private_folder};
 pub(crate) use tenant_requests::{TenantCommand, TenantRequest};
-pub(crate) use writer::{StoreWriter, Unwritten};

@@ -134,7 +134,7 @@ const SCHEMA_STEPS: &[&str] = &[
         reports_to_tenant INTEGER NOT NULL
     );",
     // 8: what is wrong with a run's record, when something is (results or its end
-    // the store could not take, e.g. on a full disk; see `state::writer`).
+    // the store could not take, e.g. on a full disk; see `checkin`'s run writer).
     "CREATE TABLE IF NOT EXISTS run_messages (
         run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
         message TEXT NOT NULL
