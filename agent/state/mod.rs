@@ -7,8 +7,8 @@
 //! marked `interrupted` by the next run, with every item of its plan ([`interrupted`]).
 //! A damaged store is recognised ([`damage`]) and, under the check-in lock,
 //! moved aside for a fresh one ([`rebuild`]); the device id survives it
-//! ([`device_identity`]). How a check-in groups its item results
-//! into commits is [`crate::checkin`]'s run writer. What the store keeps, and how
+//! ([`device_identity`]). How a check-in groups its item results into commits
+//! is decided above the store, by the check-in's run writer. What the store keeps, and how
 //! much (`state.max_size`), is [`retention`]'s.
 
 mod agent_updates;
