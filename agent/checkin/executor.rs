@@ -45,10 +45,8 @@ impl Executor<'_> {
     ) {
         let context = ParameterContext {
             paths: self.paths,
-            config: self.config,
             kind,
             deadline: budget_deadline,
-            termination_grace: self.config.timeouts.termination_grace,
             cancel: self.cancel,
         };
         for enforced in parameters::enforce(parameters, &context).await {

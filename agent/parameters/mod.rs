@@ -20,7 +20,6 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::blueprint::Parameters;
-use crate::config::AgentConfig;
 use crate::items::ItemReport;
 use crate::paths::AgentPaths;
 use crate::plan::CheckinKind;
@@ -29,14 +28,10 @@ use crate::plan::CheckinKind;
 pub struct ParameterContext<'a> {
     /// Where everything lives; every managed path is placed under `paths.root`.
     pub paths: &'a AgentPaths,
-    /// The agent's configuration.
-    pub config: &'a AgentConfig,
     /// Daily parameters run only in the daily check-in.
     pub kind: CheckinKind,
     /// When the run's budget ends.
     pub deadline: tokio::time::Instant,
-    /// How long processes get between TERM and KILL.
-    pub termination_grace: Duration,
     /// Fires when the agent is shutting down.
     pub cancel: &'a CancellationToken,
 }
