@@ -123,15 +123,9 @@ mod tests {
         crate::process::group_is_alive(pid)
     }
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
-        (folder, store)
-    }
-
     #[tokio::test]
     async fn a_recorded_group_is_stopped_and_forgotten_but_a_reused_pid_is_left_alone() {
-        let (_folder, store) = store();
+        let (_folder, store) = Store::scratch();
         let (mut reused, reused_pid) = group_leader();
         let (mut orphan, orphan_pid) = group_leader();
         let record = |pid: Pid, leader_started_at: u64| RecordedGroup {

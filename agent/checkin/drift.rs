@@ -154,8 +154,7 @@ mod tests {
 
     #[test]
     fn the_drift_last_reported_survives_in_the_store() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         assert_eq!(last_reported(&store), None);
         let drift =
             Drift { outdated_client: true, stale_token: true, reapplied: 4, store_rebuilt: true, ..Drift::default() };

@@ -86,8 +86,7 @@ mod tests {
     use crate::state::{Store, Trigger};
 
     fn finished(outcome: RunOutcome, unwritten: Option<Unwritten>) -> (RunRecord, Option<RunRecord>) {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         let mut run = RunRecord::begun("run-1", CheckinKind::Recurring, Trigger::Cli, Utc::now());
         store.begin_run(&run, 1).unwrap();
         finish(&store, &mut run, outcome, unwritten);

@@ -375,8 +375,7 @@ mod tests {
 
     #[test]
     fn the_next_check_ins_follow_the_device_schedule() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         let quarter = std::time::Duration::from_secs(15 * 60);
         let cadence =
             Cadence { recurring_interval: quarter, daily_interval: std::time::Duration::from_secs(24 * 3600) };
@@ -440,8 +439,7 @@ mod tests {
 
     #[test]
     fn an_install_cut_short_shows_as_the_next_check_in_will_settle_it() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         let installing = AgentUpdate {
             id: 0,
             at: at(9),
@@ -459,8 +457,7 @@ mod tests {
 
     #[test]
     fn the_spool_shows_what_waits_until_when_and_what_is_parked() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         assert_eq!(spool_status(&store).unwrap(), SpoolStatus::default());
         assert_eq!(spool_text(&SpoolStatus::default()), "empty");
         for id in ["r1", "r2", "r3"] {

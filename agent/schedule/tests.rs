@@ -197,8 +197,7 @@ fn status_times_follow_the_next_check_in() {
 
 #[test]
 fn the_store_gives_the_newest_runs_in_recorded_order_not_by_timestamp() {
-    let folder = tempfile::tempdir().unwrap();
-    let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+    let (_folder, store) = Store::scratch();
     assert_eq!(ScheduleState::load(&store).unwrap(), ScheduleState::default());
     let before_the_jump = at("2026-11-25T10:00:00Z");
     record(&store, CheckinKind::Daily, before_the_jump, Some(RunOutcome::Succeeded));
@@ -215,8 +214,7 @@ fn the_store_gives_the_newest_runs_in_recorded_order_not_by_timestamp() {
 
 #[test]
 fn a_daily_request_holds_until_a_daily_check_in_recorded_after_it_completes() {
-    let folder = tempfile::tempdir().unwrap();
-    let path = folder.path().join("state/agent.sqlite3");
+    let (_folder, path) = Store::scratch_file();
     let store = Store::open(&path).unwrap();
     let now = at("2026-11-25T10:00:00Z");
     assert!(!store.daily_requested().unwrap(), "nothing asked for yet");
@@ -240,8 +238,7 @@ fn a_daily_request_holds_until_a_daily_check_in_recorded_after_it_completes() {
 
 #[test]
 fn a_daily_request_made_while_a_daily_check_in_runs_is_served_by_the_next_one() {
-    let folder = tempfile::tempdir().unwrap();
-    let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+    let (_folder, store) = Store::scratch();
     let now = at("2026-11-25T10:00:00Z");
     let running = RunRecord::begun("running", CheckinKind::Daily, Trigger::Schedule, now);
     store.begin_run(&running, 1).unwrap();

@@ -225,8 +225,7 @@ mod tests {
 
     #[test]
     fn an_attempt_is_recorded_installing_then_finished_and_reported_once() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         assert_eq!(store.latest_agent_update().unwrap(), None);
         let first = store.add_agent_update(&attempt("2.0.0", AgentUpdateOutcome::ChecksumMismatch)).unwrap();
         let second = store.add_agent_update(&attempt("2.0.1", AgentUpdateOutcome::Installing)).unwrap();
@@ -245,8 +244,7 @@ mod tests {
 
     #[test]
     fn a_store_of_the_base_schema_gains_the_table_and_keeps_its_rows() {
-        let folder = tempfile::tempdir().unwrap();
-        let path = folder.path().join("agent.sqlite3");
+        let (_folder, path) = Store::scratch_file();
         let device_id = Store::open(&path).unwrap().device_id().unwrap();
         let connection = rusqlite::Connection::open(&path).unwrap();
         connection.execute_batch("DROP TABLE agent_updates; PRAGMA user_version = 3;").unwrap();

@@ -242,15 +242,9 @@ mod tests {
         store.save_run_plan(id, &plan(items), true).unwrap();
     }
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
-        (folder, store)
-    }
-
     #[test]
     fn a_dangling_run_is_closed_once_with_every_item_of_its_plan() {
-        let (_folder, store) = store();
+        let (_folder, store) = Store::scratch();
         let start = Utc::now() - Duration::seconds(60);
         begun(&store, "r1", start, &[("done", None), ("cut", None), ("later", None), ("off", Some("not today"))]);
         store.items_finished("r1", &[(0, &ItemRecord::ended("done", ItemStatus::Succeeded, start))]).unwrap();
@@ -286,7 +280,7 @@ mod tests {
 
     #[test]
     fn without_a_known_stop_a_run_ends_at_its_last_activity() {
-        let (_folder, store) = store();
+        let (_folder, store) = Store::scratch();
         let start = Utc::now() - Duration::seconds(60);
         begun(&store, "r1", start, &[("a", None), ("b", None)]);
         store
@@ -300,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_finished_run_forgets_its_plan_and_a_run_without_one_is_not_reported() {
-        let (_folder, store) = store();
+        let (_folder, store) = Store::scratch();
         let now = Utc::now();
         begun(&store, "r1", now, &[("a", None)]);
         store.finish_run("r1", now, RunOutcome::Succeeded, &Default::default()).unwrap();

@@ -178,19 +178,13 @@ mod tests {
 
     use super::*;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
-        (folder, store)
-    }
-
     fn ids(reports: &[SpooledReport]) -> Vec<&str> {
         reports.iter().map(|report| report.report_id.as_str()).collect()
     }
 
     #[test]
     fn reports_come_back_oldest_first_and_once_per_id() {
-        let (_folder, store) = store();
+        let (_folder, store) = Store::scratch();
         let now = Utc::now();
         for id in ["b", "a", "c", "a"] {
             store.spool_add(id, "/api/v1/agent/results", &format!("{{\"id\":\"{id}\"}}"), now).unwrap();
@@ -204,7 +198,7 @@ mod tests {
 
     #[test]
     fn backoff_holds_a_report_until_it_is_due_or_the_tenant_answered() {
-        let (_folder, store) = store();
+        let (_folder, store) = Store::scratch();
         let now = Utc::now();
         store.spool_add("r1", "/p", "{}", now).unwrap();
         store.spool_retry_later("r1", now + Duration::minutes(5), "timed out").unwrap();
@@ -220,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_parked_report_is_kept_but_never_due() {
-        let (_folder, store) = store();
+        let (_folder, store) = Store::scratch();
         let now = Utc::now();
         store.spool_add("r1", "/p", "{}", now).unwrap();
         store.spool_add("r2", "/p", "{}", now).unwrap();
@@ -238,7 +232,7 @@ mod tests {
 
     #[test]
     fn tenant_values_are_set_replaced_and_forgotten() {
-        let (_folder, store) = store();
+        let (_folder, store) = Store::scratch();
         assert_eq!(store.tenant_value("etag").unwrap(), None);
         store.set_tenant_value("etag", Some("\"v1\"")).unwrap();
         store.set_tenant_value("etag", Some("\"v2\"")).unwrap();

@@ -159,6 +159,35 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+impl Store {
+    /// Where a unit test keeps a store of its own: `state/agent.sqlite3` (as below
+    /// the agent's root) in a new temporary folder, nothing created in it yet. For
+    /// tests that need the file's path (to reopen, damage or watch it); the others
+    /// take [`Store::scratch`]. The folder and all in it are deleted when the
+    /// returned `TempDir` is dropped: bind it (`let (_folder, path)`, never
+    /// `let (_, path)`) for as long as the file is used.
+    pub(crate) fn scratch_file() -> (tempfile::TempDir, PathBuf) {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let path = folder.path().join("state/agent.sqlite3");
+        (folder, path)
+    }
+
+    /// A fresh, empty store for a unit test, opened at [`Store::scratch_file`]. It
+    /// lives as long as the returned `TempDir`: bind it (`let (_folder, store)`).
+    pub(crate) fn scratch() -> (tempfile::TempDir, Store) {
+        let (folder, path) = Store::scratch_file();
+        let store = Store::open(&path).expect("a scratch store opens");
+        (folder, store)
+    }
+
+    /// The file this store was opened from: for a test that opens a second
+    /// connection to it, or reopens it.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// Maps a rusqlite error to a [`StoreError`] naming the store at `path` and the
 /// action; one saying the file is damaged leaves the mark that has the next open
 /// under the check-in lock check it (see [`damage`]).

@@ -115,8 +115,7 @@ mod tests {
 
     #[test]
     fn requests_are_kept_once_per_command_id_in_order_until_removed() {
-        let folder = tempfile::tempdir().unwrap();
-        let path = folder.path().join("state/agent.sqlite3");
+        let (_folder, path) = Store::scratch_file();
         let store = Store::open(&path).unwrap();
         let now = Utc::now();
         assert!(store.save_tenant_request("cmd-1", TenantCommand::CheckInNow, now, true).unwrap());

@@ -32,8 +32,7 @@ mod tests {
 
     #[test]
     fn the_answer_time_is_kept_and_read_back() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         assert_eq!(last_answered_checkin(&store).unwrap(), None);
         let before = Utc::now();
         remember(&store);

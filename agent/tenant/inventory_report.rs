@@ -45,8 +45,7 @@ mod tests {
 
     #[test]
     fn a_request_holds_until_an_inventory_is_spooled() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         assert!(inventory_due(&store, CheckinKind::Daily));
         assert!(!inventory_due(&store, CheckinKind::Recurring));
         request_inventory(&store).unwrap();

@@ -81,8 +81,7 @@ mod tests {
 
     #[test]
     fn a_request_received_during_a_tenant_check_in_waits_for_the_schedule() {
-        let folder = tempfile::tempdir().unwrap();
-        let store = Store::open(&folder.path().join("state/agent.sqlite3")).unwrap();
+        let (_folder, store) = Store::scratch();
         save(&store, "cmd-1", TenantCommand::CheckInNow, Trigger::Schedule);
         save(&store, "cmd-2", TenantCommand::CheckInNow, Trigger::Cli);
         save(&store, "cmd-3", TenantCommand::DailyCheckIn, Trigger::Tenant);

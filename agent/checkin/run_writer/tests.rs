@@ -27,11 +27,10 @@ fn record(id: &str, status: ItemStatus) -> ItemRecord {
 
 /// A fresh store with run `run-1` begun, and a writer of it.
 fn begun() -> (tempfile::TempDir, Store, RunRecord, RunWriter) {
-    let folder = tempfile::tempdir().unwrap();
-    let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+    let (folder, store) = Store::scratch();
     let run = RunRecord::begun("run-1", CheckinKind::Recurring, Trigger::Cli, Utc::now());
     store.begin_run(&run, 1).unwrap();
-    let writer = RunWriter::start(&folder.path().join("agent.sqlite3"), "run-1");
+    let writer = RunWriter::start(store.path(), "run-1");
     (folder, store, run, writer)
 }
 
@@ -42,7 +41,7 @@ fn recorded(store: &Store) -> Vec<(String, ItemStatus)> {
 
 #[tokio::test]
 async fn decided_results_wait_for_the_next_write_that_cannot() {
-    let (folder, store, mut run, writer) = begun();
+    let (_folder, store, mut run, writer) = begun();
     run.items.push(record("a", ItemStatus::Skipped));
     run.items.push(record("b", ItemStatus::Skipped));
     assert_eq!(recorded(&store), [], "nothing written yet");
@@ -51,7 +50,7 @@ async fn decided_results_wait_for_the_next_write_that_cannot() {
     // items as soon as the next item starts its programs.
     writer.item_started(&run, &record("c", ItemStatus::NotRun));
     writer.written().await.unwrap();
-    let reader = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+    let reader = Store::open(store.path()).unwrap();
     let written: Vec<_> = reader.run("run-1").unwrap().unwrap().items.into_iter().map(|item| item.id).collect();
     assert_eq!(written, ["a", "b"], "the running item is not a result yet");
 
@@ -123,14 +122,15 @@ async fn parameters_come_first_in_the_store() {
 
 #[tokio::test]
 async fn a_hard_stop_keeps_every_result_written_before_a_program_started() {
-    let (folder, store, mut run, writer) = begun();
+    let (_folder, store, mut run, writer) = begun();
     run.items.push(record("a", ItemStatus::Skipped));
     writer.item_started(&run, &record("b", ItemStatus::NotRun));
     writer.written().await.unwrap();
     // The agent dies here: nothing more is written.
+    let path = store.path().to_path_buf();
     drop(writer);
     drop(store);
-    let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+    let store = Store::open(&path).unwrap();
     assert_eq!(store.mark_dangling_runs_interrupted(None).unwrap()[0].run_id, "run-1");
     assert_eq!(recorded(&store), [("a".into(), ItemStatus::Skipped), ("b".into(), ItemStatus::Failed)]);
 }
@@ -145,8 +145,7 @@ fn group_leader() -> (std::process::Child, Pid) {
 
 #[tokio::test]
 async fn the_writer_keeps_a_group_while_it_runs() {
-    let folder = tempfile::tempdir().unwrap();
-    let store_file = folder.path().join("state/agent.sqlite3");
+    let (_folder, store_file) = Store::scratch_file();
     let writer = RunWriter::start(&store_file, "run-2");
     let (mut child, pid) = group_leader();
     writer.started(pid, Path::new("/bin/sleep"));
@@ -176,8 +175,7 @@ async fn the_writer_keeps_a_group_while_it_runs() {
 
 #[tokio::test]
 async fn a_refused_write_is_kept_and_the_groups_that_ended_are_forgotten_with_it() {
-    let folder = tempfile::tempdir().unwrap();
-    let store_file = folder.path().join("state/agent.sqlite3");
+    let (_folder, store_file) = Store::scratch_file();
     let writer = RunWriter::start(&store_file, "run-3");
     let (mut child, pid) = group_leader();
     writer.started(pid, Path::new("/bin/sleep"));

@@ -303,8 +303,8 @@ mod tests {
 
     #[tokio::test]
     async fn writes_run_in_order_and_a_wait_sees_them_all() {
-        let folder = tempfile::tempdir().unwrap();
-        let writer = WriterThread::start(&folder.path().join("agent.sqlite3"));
+        let (_folder, path) = Store::scratch_file();
+        let writer = WriterThread::start(&path);
         let (order, refusing) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)));
         for index in 0..50 {
             writer.write_later(1, step(&order, &refusing, index));
@@ -317,8 +317,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_write_is_kept_with_those_after_it_and_written_once_the_store_takes_it() {
-        let folder = tempfile::tempdir().unwrap();
-        let writer = WriterThread::start(&folder.path().join("agent.sqlite3"));
+        let (_folder, path) = Store::scratch_file();
+        let writer = WriterThread::start(&path);
         let (order, refusing) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)));
         writer.write_later(1, step(&order, &refusing, 1));
         writer.written().await.unwrap();
@@ -342,8 +342,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_wait_alone_tries_the_kept_writes_again() {
-        let folder = tempfile::tempdir().unwrap();
-        let writer = WriterThread::start(&folder.path().join("agent.sqlite3"));
+        let (_folder, path) = Store::scratch_file();
+        let writer = WriterThread::start(&path);
         let (order, refusing) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(true)));
         writer.write_later(1, step(&order, &refusing, 1));
         assert_eq!(writer.written().await.unwrap_err().results, 1);
@@ -367,8 +367,8 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_wait_leaves_the_runtime_thread_to_other_tasks() {
-        let folder = tempfile::tempdir().unwrap();
-        let writer = WriterThread::start(&folder.path().join("agent.sqlite3"));
+        let (_folder, path) = Store::scratch_file();
+        let writer = WriterThread::start(&path);
         // The write ends only once another task on this runtime's one thread has
         // run: a wait that blocked the thread would keep it from running.
         let (ran, heard) = std::sync::mpsc::channel::<()>();

@@ -43,8 +43,7 @@ struct Device {
 
 impl Device {
     fn new() -> Self {
-        let folder = tempfile::tempdir().unwrap();
-        let path = folder.path().join("state/agent.sqlite3");
+        let (folder, path) = Store::scratch_file();
         let store = Store::open(&path).unwrap();
         let splay = splay(&store.device_id().unwrap(), QUARTER);
         let clock = FakeClock::starting_at(at("2026-11-25T10:00:00Z"));

@@ -15,8 +15,7 @@ fn store_with_runs(
     count: usize,
     kind_of: impl Fn(usize) -> Option<CheckinKind>,
 ) -> (tempfile::TempDir, Store, DateTime<Utc>) {
-    let folder = tempfile::tempdir().unwrap();
-    let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+    let (folder, store) = Store::scratch();
     let start = Utc::now() - Duration::hours(1);
     add_runs(&store, 0..count, start, kind_of);
     (folder, store, start)
@@ -169,13 +168,13 @@ fn then_the_oldest_runs_go_but_never_those_the_schedule_or_a_restart_needs() {
 
 #[test]
 fn a_run_larger_than_the_budget_keeps_its_rows_not_its_output() {
-    let (folder, store, _) = store_with_runs(1, recurring);
+    let (_folder, store, _) = store_with_runs(1, recurring);
     // An empty store is some 20 pages of schema (80 KiB); one run prints 80 KiB.
     let pruning = store.keep_within(128 << 10, "r00").unwrap();
     assert!(pruning.own_output_pruned, "{pruning:?}");
     assert_eq!(runs_left(&store), [("r00".to_string(), false)]);
     settle(&store);
-    let file = std::fs::metadata(folder.path().join("agent.sqlite3")).unwrap().len();
+    let file = std::fs::metadata(store.path()).unwrap().len();
     assert!(file <= 128 << 10, "the file was compacted: {file} bytes");
     assert!(pruning.data_after <= 128 << 10, "{pruning:?}");
     // Below what the schema and the run's rows take, the budget cannot be met.
@@ -186,8 +185,8 @@ fn a_run_larger_than_the_budget_keeps_its_rows_not_its_output() {
 
 #[test]
 fn a_file_left_above_the_budget_gives_its_free_pages_back() {
-    let (folder, store, _) = store_with_runs(12, recurring);
-    let file = || std::fs::metadata(folder.path().join("agent.sqlite3")).unwrap().len();
+    let (_folder, store, _) = store_with_runs(12, recurring);
+    let file = || std::fs::metadata(store.path()).unwrap().len();
     let budget = file() / 2;
     let pruning = store.keep_within(budget, "r11").unwrap();
     assert!(pruning.compacted, "{pruning:?}");

@@ -8,8 +8,7 @@ fn run(id: &str, kind: CheckinKind, started_at: DateTime<Utc>) -> RunRecord {
 
 #[test]
 fn history_counts_statuses_and_finished_dailies_count() {
-    let folder = tempfile::tempdir().unwrap();
-    let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+    let (_folder, store) = Store::scratch();
     let now = Utc::now();
     store.begin_run(&run("r1", CheckinKind::Daily, now), 1).unwrap();
     for (position, status) in
@@ -28,8 +27,7 @@ fn history_counts_statuses_and_finished_dailies_count() {
 
 #[test]
 fn once_marks_and_the_device_id_persist_across_openings() {
-    let folder = tempfile::tempdir().unwrap();
-    let path = folder.path().join("agent.sqlite3");
+    let (_folder, path) = Store::scratch_file();
     let device_id = {
         let store = Store::open(&path).unwrap();
         store.mark_succeeded_once("li-once", Utc::now(), "r1").unwrap();
@@ -46,8 +44,7 @@ fn once_marks_and_the_device_id_persist_across_openings() {
 
 #[test]
 fn a_store_from_a_newer_agent_is_refused_not_damaged() {
-    let folder = tempfile::tempdir().unwrap();
-    let path = folder.path().join("agent.sqlite3");
+    let (_folder, path) = Store::scratch_file();
     drop(Store::open(&path).unwrap());
     rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 99").unwrap();
     let message = Store::open(&path).err().expect("refused").to_string();
@@ -56,8 +53,7 @@ fn a_store_from_a_newer_agent_is_refused_not_damaged() {
 
 #[test]
 fn what_is_wrong_with_a_run_s_record_is_read_back_and_pruned_with_it() {
-    let folder = tempfile::tempdir().unwrap();
-    let store = Store::open(&folder.path().join("agent.sqlite3")).unwrap();
+    let (_folder, store) = Store::scratch();
     let now = Utc::now();
     store.begin_run(&run("r1", CheckinKind::Recurring, now), 1).unwrap();
     store.begin_run(&run("r2", CheckinKind::Recurring, now + chrono::Duration::seconds(1)), 1).unwrap();
