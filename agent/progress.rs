@@ -201,7 +201,7 @@ mod tests {
 
     use super::*;
     use crate::plan::CheckinKind;
-    use crate::state::{Drift, ItemRecord, ItemStatus, PARAMETER_TYPE, RunHeader, RunOutcome, Trigger};
+    use crate::state::{ItemRecord, ItemStatus, PARAMETER_TYPE, RunOutcome, Trigger};
 
     /// `seconds` after a fixed start.
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -212,34 +212,21 @@ mod tests {
     fn result(item_type: &str, name: &str, status: ItemStatus, duration_ms: u64, message: &str) -> ItemRecord {
         ItemRecord {
             id: format!("li-{name}"),
-            name: name.into(),
             item_type: item_type.into(),
-            status,
-            started_at: at(10),
-            finished_at: at(10),
             duration_ms,
-            exit_code: None,
             message: message.into(),
-            output: String::new(),
+            ..ItemRecord::ended(name, status, at(10))
         }
     }
 
+    /// The run of blueprint `bp-eng`, ended `finished` (seconds, outcome) or not yet.
     fn run(finished: Option<(i64, RunOutcome)>, message: Option<&str>) -> RunRecord {
-        RunRecord {
-            header: RunHeader {
-                id: "0193a4f2-run".into(),
-                kind: CheckinKind::Recurring,
-                trigger: Trigger::Cli,
-                started_at: at(5),
-                finished_at: finished.map(|(second, _)| at(second)),
-                outcome: finished.map(|(_, outcome)| outcome),
-            },
-            blueprint_id: Some("bp-eng".into()),
-            message: message.map(str::to_string),
-            drift: Drift::default(),
-            parameters: Vec::new(),
-            items: Vec::new(),
-        }
+        let begun = RunRecord::begun("0193a4f2-run", CheckinKind::Recurring, Trigger::Cli, at(5));
+        let run = match finished {
+            Some((second, outcome)) => begun.finished(at(second), outcome),
+            None => begun,
+        };
+        RunRecord { blueprint_id: Some("bp-eng".into()), message: message.map(str::to_string), ..run }
     }
 
     /// What the plain view writes for `events`, as it reaches stdout (escaped by

@@ -291,7 +291,7 @@ mod tests {
 
     use super::*;
     use crate::plan::CheckinKind;
-    use crate::state::{ItemRecord, ItemStatus, RunHeader, Trigger};
+    use crate::state::{ItemRecord, ItemStatus, Trigger};
 
     fn at(second: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, second).unwrap()
@@ -324,18 +324,7 @@ mod tests {
             spool: SpoolStatus { waiting: 2, parked: 1, next_attempt: Some(at(0) + chrono::Duration::minutes(4)) },
             store: StoreStatus::default(),
             last_run: Some(RunRecord {
-                header: RunHeader {
-                    id: "0193a4f2-run".into(),
-                    kind: CheckinKind::Daily,
-                    trigger: Trigger::Cli,
-                    started_at: at(0),
-                    finished_at: Some(at(5)),
-                    outcome: Some(RunOutcome::Failed),
-                },
                 blueprint_id: Some("bp-eng".into()),
-                drift: Drift::default(),
-                message: None,
-                parameters: Vec::new(),
                 items: vec![
                     item(
                         "Login banner",
@@ -358,6 +347,8 @@ mod tests {
                     item("Diagnostics", ItemStatus::Skipped, 0, "no enforcement: never run by schedule"),
                     item("Later", ItemStatus::NotRun, 0, "the run's 12h budget ran out before this item"),
                 ],
+                ..RunRecord::begun("0193a4f2-run", CheckinKind::Daily, Trigger::Cli, at(0))
+                    .finished(at(5), RunOutcome::Failed)
             }),
             agent_update: None,
         }

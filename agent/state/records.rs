@@ -276,6 +276,12 @@ impl RunRecord {
             items: Vec::new(),
         }
     }
+
+    /// This run as it ended at `at` with `outcome`.
+    pub(crate) fn finished(self, at: DateTime<Utc>, outcome: RunOutcome) -> Self {
+        let header = RunHeader { finished_at: Some(at), outcome: Some(outcome), ..self.header };
+        RunRecord { header, ..self }
+    }
 }
 
 /// One line of history: a run without its items.

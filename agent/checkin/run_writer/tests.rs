@@ -9,20 +9,9 @@ use super::*;
 use crate::plan::CheckinKind;
 use crate::state::{Drift, ItemStatus, RunOutcome, RunRecord, Store, Trigger};
 
+/// Item `id`'s result, ended now with `status`.
 fn record(id: &str, status: ItemStatus) -> ItemRecord {
-    let now = Utc::now();
-    ItemRecord {
-        id: id.into(),
-        name: id.into(),
-        item_type: "custom_script".into(),
-        status,
-        started_at: now,
-        finished_at: now,
-        duration_ms: 0,
-        exit_code: None,
-        message: String::new(),
-        output: String::new(),
-    }
+    ItemRecord::ended(id, status, Utc::now())
 }
 
 /// A fresh store with run `run-1` begun, and a writer of it.
