@@ -43,12 +43,7 @@ impl Executor<'_> {
         run: &mut RunRecord,
         progress: &mut dyn FnMut(ProgressEvent),
     ) {
-        let context = ParameterContext {
-            paths: self.paths,
-            kind,
-            deadline: budget_deadline,
-            cancel: self.cancel,
-        };
+        let context = ParameterContext { paths: self.paths, kind, deadline: budget_deadline, cancel: self.cancel };
         for enforced in parameters::enforce(parameters, &context).await {
             let parameter = enforced.report;
             let elapsed = chrono::Duration::from_std(enforced.duration).unwrap_or_default();
