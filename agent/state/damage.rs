@@ -2,10 +2,11 @@
 //! moved aside so a fresh store can take their place.
 //!
 //! Three tests, from cheap to thorough:
-//! - every open reads the file's first 100 bytes ([`check_header`]): a SQLite
+//! - opening the store reads the file's first 100 bytes ([`check_header`]): a SQLite
 //!   header, a sane page size, and (with no write-ahead log waiting) a file as long
 //!   as the header says and made of whole pages: a garbage or cut-short file fails
-//!   here in microseconds;
+//!   here in microseconds (only the process's first connection reads it, see
+//!   `store`'s `OPEN_CONNECTIONS`: a descriptor of its own would drop SQLite's locks);
 //! - the first open under the check-in lock in each process, and any open after an
 //!   error said "malformed" (a `.suspect` marker beside the store), runs
 //!   `PRAGMA quick_check` ([`quick_check_due`]), which reads every page once;

@@ -5,6 +5,7 @@ use super::damage::{self, COMPANION_SUFFIXES, companion};
 use crate::safe_path::{Folder, Missing, SafePathError};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
@@ -75,6 +76,53 @@ impl StoreError {
 pub struct Store {
     pub(super) connection: Connection,
     pub(super) path: PathBuf,
+    /// Counts this connection among the process's open ones until it is closed
+    /// (declared after `connection`, so dropped after it).
+    _open: OpenConnection,
+}
+
+/// The stores this process has connections to, by path, with how many each.
+///
+/// SQLite's locks on a database file belong to the process, and closing any
+/// descriptor of that file in the process drops all of them (POSIX advisory
+/// locks; SQLite's "How To Corrupt" page, 2.2). Another process closing its last
+/// connection then believes itself the last user: it copies the write-ahead log
+/// into the file and deletes it under this process's connections, whose next
+/// commits are lost. So the file is read outside SQLite (the header check) only
+/// when this process has no connection to it.
+static OPEN_CONNECTIONS: Mutex<Vec<(PathBuf, usize)>> = Mutex::new(Vec::new());
+
+/// One connection counted in [`OPEN_CONNECTIONS`]; uncounted when dropped.
+struct OpenConnection {
+    path: PathBuf,
+}
+
+impl OpenConnection {
+    /// Counts a connection about to be opened to `path`; the first of this
+    /// process checks the file's header first (see [`damage`]).
+    fn count(path: &Path) -> Result<Self, StoreError> {
+        let mut open = OPEN_CONNECTIONS.lock().unwrap_or_else(PoisonError::into_inner);
+        match open.iter_mut().find(|(open_path, _)| open_path == path) {
+            Some((_, connections)) => *connections += 1,
+            None => {
+                check_header(path)?;
+                open.push((path.to_path_buf(), 1));
+            }
+        }
+        Ok(OpenConnection { path: path.to_path_buf() })
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let mut open = OPEN_CONNECTIONS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = open.iter().position(|(path, _)| *path == self.path) {
+            open[index].1 -= 1;
+            if open[index].1 == 0 {
+                open.swap_remove(index);
+            }
+        }
+    }
 }
 
 impl Store {
@@ -86,9 +134,9 @@ impl Store {
             create_store_folder(folder)?;
         }
         make_store_files_private(path)?;
-        check_header(path)?;
+        let open = OpenConnection::count(path)?;
         let connection = Connection::open(path).map_err(database(path, "cannot open"))?;
-        let store = Self { connection, path: path.to_path_buf() };
+        let store = Self { connection, path: path.to_path_buf(), _open: open };
         store.configure()?;
         store.migrate()?;
         Ok(store)
@@ -100,10 +148,10 @@ impl Store {
             return Ok(None);
         }
         make_store_files_private(path)?;
-        check_header(path)?;
+        let open = OpenConnection::count(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags).map_err(database(path, "cannot open"))?;
-        let store = Self { connection, path: path.to_path_buf() };
+        let store = Self { connection, path: path.to_path_buf(), _open: open };
         store.configure()?;
         let version = store.schema_version()?;
         if version == 0 {
@@ -299,5 +347,49 @@ mod tests {
         }
         let _store = Store::open_existing(&path).unwrap();
         assert_eq!((mode(&path), mode(&wal)), (0o600, 0o600));
+    }
+
+    /// Set in the environment of the child process that opens and closes the store.
+    const CHILD_STORE: &str = "ENDPOINT_AGENT_STORE_TEST_FILE";
+
+    /// In the child: opens the store at the path it was given, reads, and closes it.
+    #[test]
+    fn open_and_close_in_this_process() {
+        let Some(path) = std::env::var_os(CHILD_STORE) else {
+            return;
+        };
+        let store = Store::open(Path::new(&path)).expect("the child opens the store");
+        store.device_id().expect("the child reads it");
+    }
+
+    /// SQLite's locks on the database file are the process's: closing any other
+    /// descriptor of that file in the process drops them all, and another process
+    /// closing its last connection then believes itself the store's last user: it
+    /// copies the write-ahead log into the file and deletes it under the agent's
+    /// open connections, whose next commits are lost. Opening a second
+    /// connection while one is open (the run writer's, the control socket's) must
+    /// therefore not read the file through a descriptor of its own.
+    #[test]
+    fn a_second_connection_keeps_the_first_ones_locks() {
+        let (_folder, path) = Store::scratch_file();
+        let first = Store::open(&path).unwrap();
+        first.device_id().unwrap();
+        first.connection.execute_batch("CREATE TABLE kept (value INTEGER); INSERT INTO kept VALUES (1);").unwrap();
+        let second = Store::open(&path).unwrap();
+        second.device_id().unwrap();
+        let module = module_path!().split_once("::").map_or(module_path!(), |(_, rest)| rest);
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", &format!("{module}::open_and_close_in_this_process"), "--test-threads=1"])
+            .env(CHILD_STORE, &path)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"), "{output:?}");
+        let wal = companion(&path, COMPANION_SUFFIXES[0]);
+        assert!(wal.exists(), "the other process took the store for its own and removed {}", wal.display());
+        first.connection.execute_batch("INSERT INTO kept VALUES (2);").unwrap();
+        drop((first, second));
+        let reopened = Store::open(&path).unwrap();
+        let kept: i64 = reopened.connection.query_row("SELECT count(*) FROM kept", [], |row| row.get(0)).unwrap();
+        assert_eq!(kept, 2, "a commit made after the other process closed was lost");
     }
 }
