@@ -16,8 +16,8 @@ use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
+use super::bounds::{Downloader, cache_error};
 use super::error::DownloadError;
-use super::fetch::{Downloader, cache_error};
 use super::partial::PartialFile;
 use crate::blueprint::DownloadUrl;
 use crate::error_chain::with_causes;

@@ -9,12 +9,14 @@
 //! over. A digest mismatch deletes the file: nothing unverified stays behind.
 //! The daily check-in prunes the cache ([`prune_cache`]).
 
+mod bounds;
 mod error;
 mod fetch;
 mod http;
 mod partial;
 mod prune;
 
+pub use bounds::Downloader;
 pub use error::DownloadError;
-pub use fetch::{Downloaded, Downloader, Obtained};
+pub use fetch::{Downloaded, Obtained};
 pub use prune::prune_unneeded;
