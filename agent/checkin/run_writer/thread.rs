@@ -7,10 +7,10 @@
 //! held back reaches the store as soon as there is room, and nothing is written
 //! out of order. A wait ([`WriterThread::written`]) is a message like the writes:
 //! once the thread reaches it, everything handed over before it is in the store
-//! or kept, and the thread answers on a oneshot channel. The caller awaits the
-//! answer, received on tokio's blocking pool: no runtime thread is blocked, and
-//! to a paused clock (`tokio::time::pause`, in tests) the wait is work, not idle
-//! time it may skip ahead over.
+//! or kept, and the thread answers on a oneshot channel, which the caller awaits:
+//! no runtime thread is blocked. The writer runs on tokio's blocking pool (see
+//! [`WriterThread::start`]), so to a paused clock (`tokio::time::pause`, in tests)
+//! a run's writes are work, not idle time it may skip ahead over.
 //!
 //! The groups whose end the process module reported are forgotten in the
 //! transaction of the next write handed over after it (taken once: should that
@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, PoisonError};
 
 use chrono::Utc;
 use tokio::sync::oneshot;
@@ -61,7 +61,9 @@ pub(crate) struct Unwritten {
 /// A writer thread with its own connection to the store at one path.
 pub(super) struct WriterThread {
     messages: Option<Sender<Message>>,
-    thread: Option<JoinHandle<()>>,
+    /// Hangs up when the writer has finished what was handed over (in a mutex
+    /// only so the writer may be shared; just its drop reads it).
+    finished: Mutex<Option<Receiver<()>>>,
     /// Why the thread could not start, if it could not.
     not_started: Option<String>,
     /// The results of writes no thread took (it could not start, or is gone):
@@ -71,17 +73,32 @@ pub(super) struct WriterThread {
 
 impl WriterThread {
     /// Starts a writer for the store at `path`, opened on the writer's thread.
+    ///
+    /// Inside a tokio runtime the writer runs on its blocking pool: the run adds
+    /// no thread beside the pool's (nor, with glibc, a memory arena that would
+    /// outlive it), and while it runs a paused clock (`tokio::time::pause`, in
+    /// tests) does not skip ahead over the store's work as if the runtime were
+    /// idle. Elsewhere (unit tests without a runtime) it gets a thread of its own.
     pub(super) fn start(path: &Path) -> Self {
         let (messages, received) = channel::<Message>();
+        let (finishing, finished) = channel::<()>();
         let opened_path = path.to_path_buf();
-        let spawned = std::thread::Builder::new()
-            .name("agent-store-writer".into())
-            .spawn(move || write_as_handed_over(opened_path, &received));
-        let (messages, thread, not_started) = match spawned {
-            Ok(thread) => (Some(messages), Some(thread), None),
-            Err(error) => (None, None, Some(format!("cannot start the writer thread: {error}"))),
+        let write = move || {
+            write_as_handed_over(opened_path, &received);
+            drop(finishing);
         };
-        WriterThread { messages, thread, not_started, unsent_results: AtomicUsize::new(0) }
+        let spawned = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                drop(runtime.spawn_blocking(write));
+                Ok(())
+            }
+            Err(_) => std::thread::Builder::new().name("agent-store-writer".into()).spawn(write).map(drop),
+        };
+        let (messages, finished, not_started) = match spawned {
+            Ok(()) => (Some(messages), Mutex::new(Some(finished)), None),
+            Err(error) => (None, Mutex::new(None), Some(format!("cannot start the writer thread: {error}"))),
+        };
+        WriterThread { messages, finished, not_started, unsent_results: AtomicUsize::new(0) }
     }
 
     /// Hands `write`, which carries `results` results, over and returns at once.
@@ -117,10 +134,8 @@ impl WriterThread {
     pub(super) async fn written(&self) -> Result<(), Unwritten> {
         let (reply, replied) = oneshot::channel();
         let answer = match self.send(Message::Written(reply)) {
-            // Awaited from the blocking pool: the caller's task yields, no runtime
-            // thread is blocked, and a paused clock (tests) does not jump ahead
-            // while the store writes, as it would if the runtime looked idle.
-            Ok(()) => tokio::task::spawn_blocking(move || replied.blocking_recv().ok()).await.ok().flatten(),
+            // Awaited: the caller's task yields and no runtime thread is blocked.
+            Ok(()) => replied.await.ok(),
             Err(_) => None,
         };
         let unsent = self.unsent_results.load(Ordering::Relaxed);
@@ -150,11 +165,12 @@ impl WriterThread {
 }
 
 impl Drop for WriterThread {
-    /// Lets the thread finish what was handed over, then joins it.
+    /// Lets the writer finish what was handed over, and waits until it has.
     fn drop(&mut self) {
         drop(self.messages.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(finished) = self.finished.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+            // Hangs up (an error) once the writer is done; nothing is ever sent.
+            let _ = finished.recv();
         }
     }
 }
