@@ -10,6 +10,8 @@
 use std::time::Duration;
 
 use super::*;
+use crate::config::LoadedConfig;
+use crate::daemon::reload::Reload;
 use crate::schedule::fake_clock::FakeClock;
 use crate::state::{Drift, TenantCommand};
 
@@ -58,32 +60,19 @@ impl Device {
         length: Duration,
         step: Option<(Duration, chrono::Duration)>,
     ) -> (ScheduledCheckin, DateTime<Utc>) {
-        let (sender, config) = watch::channel(Arc::new(self.config.clone()));
-        let loaded = crate::config::load(&self.paths, [], &[]).unwrap();
+        let mut loaded = crate::config::load(&self.paths, [], &[]).unwrap();
+        loaded.config = self.config.clone();
         let fixed = loaded.clone();
-        let source = ConfigSource::new(self.paths.clone(), loaded, Box::new(move || Ok(fixed.clone())), sender);
-        let queue = WorkQueue::default();
         let clock = FakeClock::starting_at(Utc::now());
-        let shutdown = CancellationToken::new();
-        let scheduler = Scheduler {
-            paths: &self.paths,
-            config,
-            source: &source,
-            queue: &queue,
-            clock: &clock,
-            checkins: &SystemCheckins,
-            shutdown: &shutdown,
-            memory: ScheduleMemory::default(),
-        };
-        let stop = async {
+        let script = async |_: &ConfigSource| {
             let (after, by) = step.unwrap_or((length, chrono::Duration::zero()));
             tokio::time::sleep(after).await;
             clock.jump(by);
             tokio::time::sleep(length - after).await;
-            shutdown.cancel();
         };
-        tokio::join!(scheduler.run(), stop);
-        (queue.snapshot().2.expect("a next check-in was planned"), clock.now())
+        let reload: Reload = Box::new(move || Ok(fixed.clone()));
+        let next = run_daemon(&self.paths, loaded, reload, &clock, &SystemCheckins, script).await;
+        (next, clock.now())
     }
 
     /// The runs after the one recorded at the start: (kind, trigger).
@@ -91,6 +80,31 @@ impl Device {
         let runs = self.store().history(100).unwrap();
         runs.iter().rev().skip(1).map(|run| (run.header.kind, run.header.trigger)).collect()
     }
+}
+
+/// Runs the real scheduler as one daemon process would (configuration `loaded`,
+/// read again through `reload`), reckoning by `clock` and checking in through
+/// `checkins`, while `script` plays; then stops it. What it announced next.
+async fn run_daemon(
+    paths: &AgentPaths,
+    loaded: LoadedConfig,
+    reload: Reload,
+    clock: &dyn WallClock,
+    checkins: &dyn CheckinRunner,
+    script: impl AsyncFnOnce(&ConfigSource),
+) -> ScheduledCheckin {
+    let (sender, config) = watch::channel(Arc::new(loaded.config.clone()));
+    let source = ConfigSource::new(paths.clone(), loaded, reload, sender);
+    let (queue, shutdown) = (WorkQueue::default(), CancellationToken::new());
+    let memory = ScheduleMemory::default();
+    let scheduler =
+        Scheduler { paths, config, source: &source, queue: &queue, clock, checkins, shutdown: &shutdown, memory };
+    let stop = async {
+        script(&source).await;
+        shutdown.cancel();
+    };
+    tokio::join!(scheduler.run(), stop);
+    queue.snapshot().2.expect("a next check-in was planned")
 }
 
 #[tokio::test(start_paused = true)]

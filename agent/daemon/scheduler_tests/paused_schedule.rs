@@ -104,28 +104,9 @@ impl PausedDaemon {
     /// configuration as SIGHUP does), then stops it; what it announced next.
     async fn run_while(&self, script: impl AsyncFnOnce(&ConfigSource)) -> ScheduledCheckin {
         let loaded = crate::config::load(&self.paths, [], &self.flags).unwrap();
-        let (sender, config) = watch::channel(Arc::new(loaded.config.clone()));
         let (paths, flags) = (self.paths.clone(), self.flags.clone());
         let reload: Reload = Box::new(move || Ok(crate::config::load(&paths, [], &flags)?));
-        let source = ConfigSource::new(self.paths.clone(), loaded, reload, sender);
-        let queue = WorkQueue::default();
-        let shutdown = CancellationToken::new();
-        let scheduler = Scheduler {
-            paths: &self.paths,
-            config,
-            source: &source,
-            queue: &queue,
-            clock: &self.checkins.clock,
-            checkins: &self.checkins,
-            shutdown: &shutdown,
-            memory: ScheduleMemory::default(),
-        };
-        let stop = async {
-            script(&source).await;
-            shutdown.cancel();
-        };
-        tokio::join!(scheduler.run(), stop);
-        queue.snapshot().2.expect("a next check-in was planned")
+        run_daemon(&self.paths, loaded, reload, &self.checkins.clock, &self.checkins, script).await
     }
 
     /// Starts a daemon and runs it for `length` of paused time.
