@@ -266,6 +266,7 @@ fn blueprint(count: usize) -> Blueprint {
                 _ => Frequency::NoEnforcement,
             },
             details: ItemDetails::CustomScript(CustomScript { audit: "#!/bin/sh\nexit 0\n".into(), remediation: None }),
+            self_service: None,
         })
         .collect();
     Blueprint {

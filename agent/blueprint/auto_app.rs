@@ -13,6 +13,7 @@
 use serde_json::{Map, Value};
 
 use super::app_package::{self, AppPackage, PackageKeys};
+use super::custom_app::Enforcement;
 use super::document::{Problems, join_key};
 use super::resolve::COMMON_ITEM_KEYS;
 use crate::version::AppVersion;
@@ -26,14 +27,23 @@ pub struct AutoApp {
     pub version: AppVersion,
     /// The installer of that version; its `bundle_id` is always set.
     pub package: AppPackage,
+    /// `audit_and_enforce` (the default: installed and updated at every
+    /// check-in) or `self_service` (only when someone asks).
+    pub enforcement: Enforcement,
 }
 
-const KEYS: [&str; 1] = ["catalog"];
+const KEYS: [&str; 2] = ["catalog", "enforcement"];
+/// The enforcements an auto app may have: it is always kept up to date when it runs.
+const ENFORCEMENTS: [Enforcement; 2] = [Enforcement::AuditAndEnforce, Enforcement::SelfService];
 const CATALOG_KEYS: [&str; 7] = ["name", "bundle_id", "version", "url", "sha256", "install_type", "app_name"];
 
 /// Checks an auto app item's own keys.
 pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<AutoApp> {
     problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS]);
+    let enforcement = match object.get("enforcement") {
+        None | Some(Value::Null) => Some(Enforcement::AuditAndEnforce),
+        Some(_) => Enforcement::resolve(object, key, &ENFORCEMENTS, problems),
+    };
     let catalog_key = join_key(key, "catalog");
     let catalog = match object.get("catalog") {
         Some(Value::Object(catalog)) => catalog,
@@ -55,7 +65,7 @@ pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Pro
     });
     let keys = PackageKeys { source: "install_type", bundle_id_required: true };
     let package = app_package::resolve(catalog, &catalog_key, &keys, problems);
-    Some(AutoApp { title: title?, version: version?, package: package? })
+    Some(AutoApp { title: title?, version: version?, package: package?, enforcement: enforcement? })
 }
 
 #[cfg(test)]

@@ -37,21 +37,46 @@ pub enum Enforcement {
     AuditAndEnforce,
     /// Only report whether the app is there, and its version.
     NoEnforcement,
+    /// Only when someone asks for it in Self Service; it then installs as
+    /// `AuditAndEnforce` does. A custom app or an auto app may have it.
+    SelfService,
 }
 
 impl Enforcement {
-    const NAMES: [(&'static str, Enforcement); 3] = [
+    const NAMES: [(&'static str, Enforcement); 4] = [
         ("install_once", Enforcement::InstallOnce),
         ("audit_and_enforce", Enforcement::AuditAndEnforce),
         ("no_enforcement", Enforcement::NoEnforcement),
+        ("self_service", Enforcement::SelfService),
     ];
 
     /// The name used in blueprints.
     pub fn as_str(self) -> &'static str {
         Self::NAMES.iter().find(|(_, enforcement)| *enforcement == self).map_or("install_once", |(name, _)| name)
     }
+
+    /// Reads the `enforcement` key of the item at `key` when its value is one of
+    /// `allowed`; an error naming the key (and the allowed values) otherwise.
+    pub(crate) fn resolve(
+        object: &Map<String, Value>,
+        key: &str,
+        allowed: &[Enforcement],
+        problems: &mut Problems,
+    ) -> Option<Enforcement> {
+        let text = problems.required_text(object, key, "enforcement")?;
+        let found = allowed.iter().copied().find(|enforcement| enforcement.as_str() == text);
+        if found.is_none() {
+            let names: Vec<&str> = allowed.iter().map(|enforcement| enforcement.as_str()).collect();
+            let message = format!("unknown enforcement {text:?} (expected one of {})", names.join(", "));
+            problems.error(&join_key(key, "enforcement"), &message);
+        }
+        found
+    }
 }
 
+/// Every enforcement a custom app may have.
+const ENFORCEMENTS: [Enforcement; 4] =
+    [Enforcement::InstallOnce, Enforcement::AuditAndEnforce, Enforcement::NoEnforcement, Enforcement::SelfService];
 const KEYS: [&str; 7] = ["source", "url", "sha256", "app_name", "bundle_id", "version", "enforcement"];
 
 /// Checks a custom app item's own keys.
@@ -65,15 +90,7 @@ pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Pro
             problems.error(&join_key(key, "version"), &error.to_string());
         }),
     };
-    let enforcement = problems.required_text(object, key, "enforcement").and_then(|text| {
-        let found = Enforcement::NAMES.iter().find(|(name, _)| *name == text).map(|(_, enforcement)| *enforcement);
-        if found.is_none() {
-            let message =
-                format!("unknown enforcement {text:?} (expected install_once, audit_and_enforce or no_enforcement)");
-            problems.error(&join_key(key, "enforcement"), &message);
-        }
-        found
-    });
+    let enforcement = Enforcement::resolve(object, key, &ENFORCEMENTS, problems);
     Some(CustomApp { package: package?, minimum_version: minimum_version.ok()?, enforcement: enforcement? })
 }
 

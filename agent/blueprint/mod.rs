@@ -13,6 +13,7 @@ mod item_types;
 mod model;
 mod parameters;
 mod resolve;
+mod self_service;
 
 /// Declares the settings module of every item type in the table and re-exports
 /// its settings struct: `mod custom_script; pub use custom_script::CustomScript;`.
@@ -35,3 +36,4 @@ pub use managed_os::InstallAction;
 pub use model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, LoadedBlueprint};
 pub use parameters::{Account, DevicePath, FolderPermissions, ManagedFile, ManagedPlistKey, Parameters, PlistFormat};
 pub use resolve::{from_value, load};
+pub use self_service::SelfServiceOffer;

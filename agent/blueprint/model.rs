@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::document::Problems;
 use super::parameters::Parameters;
+use super::self_service::SelfServiceOffer;
 use crate::config::Timeouts;
 
 /// A blueprint: the policy a device enforces at every check-in.
@@ -51,12 +52,25 @@ pub struct LibraryItem {
     pub frequency: Frequency,
     /// The settings of the item's type.
     pub details: ItemDetails,
+    /// How the item is offered in Self Service, if it is.
+    pub self_service: Option<SelfServiceOffer>,
 }
 
 impl LibraryItem {
     /// Which kind of item, which sets its run priority and timeout: the type of its settings.
     pub fn item_type(&self) -> ItemType {
         self.details.item_type()
+    }
+
+    /// The item runs only when someone asks for it in Self Service: a
+    /// `self_service` frequency, or an app's `self_service` enforcement.
+    pub fn on_request_only(&self) -> bool {
+        let enforcement = match &self.details {
+            ItemDetails::CustomApp(app) => Some(app.enforcement),
+            ItemDetails::AutoApp(app) => Some(app.enforcement),
+            _ => None,
+        };
+        self.frequency == Frequency::SelfService || enforcement == Some(super::Enforcement::SelfService)
     }
 }
 
@@ -155,14 +169,18 @@ pub enum Frequency {
     Once,
     /// Never by schedule.
     NoEnforcement,
+    /// Only when someone asks for it in Self Service (the item must carry a
+    /// `self_service` offer).
+    SelfService,
 }
 
 impl Frequency {
-    pub(crate) const NAMES: [(&'static str, Frequency); 4] = [
+    pub(crate) const NAMES: [(&'static str, Frequency); 5] = [
         ("every_15_min", Frequency::Every15Minutes),
         ("daily", Frequency::Daily),
         ("once", Frequency::Once),
         ("no_enforcement", Frequency::NoEnforcement),
+        ("self_service", Frequency::SelfService),
     ];
 
     /// The name used in blueprints.

@@ -11,14 +11,15 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::document::{BlueprintErrors, Problems, load_value};
+use super::document::{BlueprintErrors, Problems, join_key, load_value};
 use super::model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, LoadedBlueprint};
 use super::parameters;
 use super::parameters::Parameters;
+use super::self_service;
 
 const BLUEPRINT_KEYS: [&str; 6] = ["id", "name", "team_id", "minimum_agent_version", "parameters", "library_items"];
 /// The keys every library item may have, whatever its type.
-pub(crate) const COMMON_ITEM_KEYS: [&str; 5] = ["id", "name", "type", "frequency", "description"];
+pub(crate) const COMMON_ITEM_KEYS: [&str; 6] = ["id", "name", "type", "frequency", "description", "self_service"];
 
 /// Reads and validates the blueprint at `path` (JSON, or a plist with the same keys).
 pub fn load(path: &Path) -> Result<LoadedBlueprint, BlueprintErrors> {
@@ -137,8 +138,22 @@ fn resolve_item(value: &Value, key: &str, problems: &mut Problems) -> Option<Lib
     let frequency = resolve_frequency(object, key, problems);
     // The type's own keys, each type checking (and warning about) what it knows.
     let details = item_type.and_then(|item_type| ItemDetails::resolve(item_type, object, key, problems));
-    let (id, name, frequency, details) = (id?, name?, frequency?, details?);
-    Some(LibraryItem { id, name, frequency, details })
+    let self_service = self_service::resolve(object, key, problems);
+    let (id, name, frequency, details, self_service) = (id?, name?, frequency?, details?, self_service.ok()?);
+    let item = LibraryItem { id, name, frequency, details, self_service };
+    offered_if_on_request(&item, key, problems).then_some(item)
+}
+
+/// An item that runs only on request must say how it is offered: without a
+/// `self_service` object nobody could find it. An error naming the key otherwise.
+fn offered_if_on_request(item: &LibraryItem, key: &str, problems: &mut Problems) -> bool {
+    if item.self_service.is_some() || !item.on_request_only() {
+        return true;
+    }
+    let why = if item.frequency == Frequency::SelfService { "frequency" } else { "enforcement" };
+    let message = format!("is required when {why} is \"self_service\" (the item runs only when someone asks for it)");
+    problems.error(&join_key(key, "self_service"), &message);
+    false
 }
 
 /// An item's id may name a file or folder on disk (scripts, markers), so a path
@@ -246,6 +261,64 @@ mod tests {
             }
             assert_eq!(errors.len(), expected.len(), "{errors:#?} for {value}");
         }
+    }
+
+    #[test]
+    fn an_item_run_only_on_request_must_carry_its_offer() {
+        let offer = json!({ "category": "Tools" });
+        let zip = json!({ "source": "zip", "url": "file:///Foo.zip", "sha256": "0".repeat(64), "app_name": "Foo.app" });
+        let catalog = json!({ "name": "Foo", "bundle_id": "com.example.foo", "version": "1.0", "install_type": "zip",
+                              "url": "file:///Foo.zip", "sha256": "0".repeat(64), "app_name": "Foo.app" });
+        let script = |id: &str, frequency: &str, offer: Option<&Value>| {
+            let mut item =
+                json!({ "id": id, "name": id, "type": "custom_script", "frequency": frequency, "audit": "true" });
+            if let Some(offer) = offer {
+                item["self_service"] = offer.clone();
+            }
+            item
+        };
+        let mut custom_app = json!({ "id": "app", "name": "App", "type": "custom_app", "enforcement": "self_service" });
+        custom_app.as_object_mut().unwrap().extend(zip.as_object().unwrap().clone());
+        let auto_app = json!({ "id": "auto", "name": "Auto", "type": "auto_app", "enforcement": "self_service",
+                               "catalog": catalog });
+        let errors = check(with_items(json!([script("asked", "self_service", None), custom_app, auto_app])))
+            .expect_err("no offer");
+        assert_eq!(
+            errors,
+            [
+                "library_items[0].self_service: is required when frequency is \"self_service\" (the item runs only when someone asks for it)",
+                "library_items[1].self_service: is required when enforcement is \"self_service\" (the item runs only when someone asks for it)",
+                "library_items[2].self_service: is required when enforcement is \"self_service\" (the item runs only when someone asks for it)",
+            ]
+        );
+        let blueprint = check(with_items(json!([
+            script("asked", "self_service", Some(&offer)),
+            script("offered", "every_15_min", Some(&offer)),
+            script("plain", "daily", None),
+        ])))
+        .unwrap();
+        let on_request: Vec<bool> = blueprint.library_items.iter().map(LibraryItem::on_request_only).collect();
+        assert_eq!(on_request, [true, false, false]);
+        assert_eq!(
+            blueprint.library_items[1].self_service.as_ref().map(|offer| offer.category.as_str()),
+            Some("Tools")
+        );
+        assert_eq!(blueprint.library_items[2].self_service, None);
+    }
+
+    #[test]
+    fn an_auto_app_may_only_be_enforced_or_offered() {
+        let catalog = json!({ "name": "Foo", "bundle_id": "com.example.foo", "version": "1.0", "install_type": "zip",
+                              "url": "file:///Foo.zip", "sha256": "0".repeat(64), "app_name": "Foo.app" });
+        let errors = check(with_items(json!([{ "id": "auto", "name": "Auto", "type": "auto_app",
+                                               "enforcement": "install_once", "catalog": catalog }])))
+        .expect_err("install once is a custom app's");
+        assert_eq!(
+            errors,
+            [
+                "library_items[0].enforcement: unknown enforcement \"install_once\" (expected one of audit_and_enforce, self_service)"
+            ]
+        );
     }
 
     #[test]

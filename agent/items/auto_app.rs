@@ -12,19 +12,19 @@
 
 use super::app_flow::{self, AppItem, Wanted};
 use super::{ItemContext, ItemReport};
-use crate::blueprint::{AutoApp, Enforcement};
+use crate::blueprint::AutoApp;
 
 /// Audits the app and installs or updates it when needed.
 pub async fn run(settings: &AutoApp, context: &mut ItemContext<'_>) -> ItemReport {
     app_flow::run(&app(settings), context).await
 }
 
-/// The item's rules: always enforced, the catalog's version, and that version
+/// The item's rules: enforced (when it runs), the catalog's version, and that version
 /// remembered once installed.
 fn app(settings: &AutoApp) -> AppItem<'_> {
     AppItem {
         package: &settings.package,
-        enforcement: Enforcement::AuditAndEnforce,
+        enforcement: settings.enforcement,
         wanted: Wanted::Catalog { title: &settings.title, version: &settings.version },
         remembered: settings.version.as_str(),
     }

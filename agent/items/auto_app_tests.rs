@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::app_bundle::{BundleInfo, InstalledApp};
-use crate::blueprint::{AutoApp, InstallSource};
+use crate::blueprint::{AutoApp, Enforcement, InstallSource};
 use crate::items::app_flow::test_items::{package, present};
 use crate::items::app_flow::{Decision, Reason};
 use crate::version::AppVersion;
@@ -13,7 +13,12 @@ fn decide(settings: &AutoApp, found: &InstalledApp, installed_before: bool) -> D
 }
 
 fn catalog(version: &str) -> AutoApp {
-    AutoApp { title: "Foo".into(), version: AppVersion::parse(version).unwrap(), package: package(InstallSource::Dmg) }
+    AutoApp {
+        title: "Foo".into(),
+        version: AppVersion::parse(version).unwrap(),
+        package: package(InstallSource::Dmg),
+        enforcement: Enforcement::AuditAndEnforce,
+    }
 }
 
 #[test]

@@ -228,6 +228,7 @@ mod tests {
                 name: format!("{id} name"),
                 frequency: Frequency::Every15Minutes,
                 details: ItemDetails::CustomScript(CustomScript { audit: "#!/bin/sh\n".into(), remediation: None }),
+                self_service: None,
             },
             decision: match skipped {
                 Some(reason) => Decision::Skip { reason: reason.to_string() },

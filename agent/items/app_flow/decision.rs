@@ -5,7 +5,8 @@
 //! - `install_once` installs when the agent never installed the app on this
 //!   device; afterwards a deletion is left alone, and an app found already in
 //!   place is remembered as installed;
-//! - otherwise (`audit_and_enforce`, every auto app) the app is installed
+//! - otherwise (`audit_and_enforce`, every auto app, and `self_service` once
+//!   someone asks: see [`AppItem::rule`]) the app is installed
 //!   whenever it is missing, damaged or below the wanted version; a newer one is
 //!   never replaced.
 //!
@@ -34,7 +35,7 @@ pub(crate) enum Decision {
 /// the app on this device before.
 pub(crate) fn decide(app: &AppItem<'_>, found: &InstalledApp, installed_before: bool) -> Decision {
     let fit = app_bundle::fit(found, app.package.bundle_id.as_deref());
-    match (app.enforcement, fit) {
+    match (app.rule(), fit) {
         (Enforcement::NoEnforcement, fit) => Decision::Done(messages::not_enforced(app, &fit)),
         (Enforcement::InstallOnce, fit) if installed_before => Decision::Done(messages::installed_once(app, &fit)),
         (_, Fit::Foreign(identifier)) => Decision::Refuse(messages::foreign(app, identifier)),
@@ -47,7 +48,9 @@ pub(crate) fn decide(app: &AppItem<'_>, found: &InstalledApp, installed_before: 
         (Enforcement::InstallOnce, Fit::Expected(version)) => {
             Decision::AlreadyThere(messages::already_there(app, version))
         }
-        (Enforcement::AuditAndEnforce, Fit::Expected(version)) => Decision::Done(messages::compliant(app, version)),
+        (Enforcement::AuditAndEnforce | Enforcement::SelfService, Fit::Expected(version)) => {
+            Decision::Done(messages::compliant(app, version))
+        }
     }
 }
 

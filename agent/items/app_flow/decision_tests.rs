@@ -53,3 +53,13 @@ fn install_once_is_the_only_rule_that_remembers_an_app_found_in_place_or_leaves_
     assert_eq!(decide(&enforce, &InstalledApp::Missing, true), Decision::Install(Reason::Deleted));
     assert!(matches!(decide(&report_only, &InstalledApp::Missing, false), Decision::Done(_)));
 }
+
+#[test]
+fn an_app_offered_in_self_service_installs_as_audit_and_enforce_when_asked_for() {
+    let (package, two) = (package(), version("2.0"));
+    let offered = app(&package, Enforcement::SelfService, Wanted::Minimum(Some(&two)));
+    assert_eq!(decide(&offered, &InstalledApp::Missing, false), Decision::Install(Reason::FirstInstall));
+    assert_eq!(decide(&offered, &InstalledApp::Missing, true), Decision::Install(Reason::Deleted));
+    assert_eq!(decide(&offered, &present(Some("1.0")), true), Decision::Install(Reason::Outdated("1.0".into())));
+    assert!(matches!(decide(&offered, &present(Some("2.0")), true), Decision::Done(_)));
+}

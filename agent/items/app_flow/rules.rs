@@ -22,6 +22,18 @@ pub(crate) struct AppItem<'a> {
     pub remembered: &'a str,
 }
 
+impl AppItem<'_> {
+    /// The rule the item is audited and installed by when it runs: its
+    /// enforcement, except that an app offered in Self Service alone installs as
+    /// `audit_and_enforce` does once someone asks for it.
+    pub(crate) fn rule(&self) -> Enforcement {
+        match self.enforcement {
+            Enforcement::SelfService => Enforcement::AuditAndEnforce,
+            other => other,
+        }
+    }
+}
+
 /// The version an app item wants. A newer app than that is never replaced.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Wanted<'a> {
@@ -83,6 +95,21 @@ impl Reason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_app_offered_in_self_service_installs_as_audit_and_enforce_and_the_others_keep_their_rule() {
+        let package = crate::items::app_flow::test_items::package(crate::blueprint::InstallSource::Zip);
+        let cases = [
+            (Enforcement::SelfService, Enforcement::AuditAndEnforce),
+            (Enforcement::AuditAndEnforce, Enforcement::AuditAndEnforce),
+            (Enforcement::InstallOnce, Enforcement::InstallOnce),
+            (Enforcement::NoEnforcement, Enforcement::NoEnforcement),
+        ];
+        for (enforcement, rule) in cases {
+            let app = AppItem { package: &package, enforcement, wanted: Wanted::Minimum(None), remembered: "x" };
+            assert_eq!(app.rule(), rule, "{enforcement:?}");
+        }
+    }
 
     #[test]
     fn only_what_was_there_before_counts_as_drift_and_a_new_catalog_release_does_not() {
