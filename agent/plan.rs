@@ -103,8 +103,14 @@ fn run_order(item: &LibraryItem) -> (u8, &[u8], &[u8]) {
     (item.item_type().priority(), item.name.as_bytes(), item.id.as_bytes())
 }
 
+/// Why an item offered in Self Service alone is skipped by every scheduled check-in.
+pub const ON_REQUEST_ONLY: &str = "offered in Self Service: runs only when someone asks for it";
+
 fn decide(item: &LibraryItem, kind: CheckinKind, succeeded_once: &HashSet<String>, timeouts: &Timeouts) -> Decision {
     let skip = |reason: &str| Decision::Skip { reason: reason.to_string() };
+    if item.on_request_only() {
+        return skip(ON_REQUEST_ONLY);
+    }
     match item.frequency {
         Frequency::Daily if kind == CheckinKind::Recurring => skip("daily item: runs in the daily check-in"),
         Frequency::Once if succeeded_once.contains(&item.id) => skip("once item: already succeeded on this device"),
@@ -117,7 +123,7 @@ fn decide(item: &LibraryItem, kind: CheckinKind, succeeded_once: &HashSet<String
 mod tests {
     use std::path::Path;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::blueprint::ItemType;
@@ -138,6 +144,11 @@ mod tests {
 
     /// One item of `item_type` with the fewest keys that type needs, read as a blueprint would be.
     fn item(id: &str, name: &str, item_type: ItemType, frequency: Frequency) -> LibraryItem {
+        item_with(id, name, item_type, json!({ "frequency": frequency.as_str() }))
+    }
+
+    /// One item of `item_type` with the fewest keys that type needs and `extra` keys.
+    fn item_with(id: &str, name: &str, item_type: ItemType, extra: Value) -> LibraryItem {
         let sha256 = "0".repeat(64);
         let keys = match item_type.as_str() {
             "custom_script" => json!({ "audit": "#!/bin/sh\n" }),
@@ -151,8 +162,9 @@ mod tests {
             "managed_os" => json!({ "minimum_version": "14" }),
             other => panic!("no sample keys for {other}"),
         };
-        let mut object = json!({ "id": id, "name": name, "type": item_type.as_str(), "frequency": frequency.as_str() });
+        let mut object = json!({ "id": id, "name": name, "type": item_type.as_str() });
         object.as_object_mut().unwrap().extend(keys.as_object().unwrap().clone());
+        object.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let document = json!({ "id": "bp", "library_items": [object] });
         let mut blueprint = crate::blueprint::from_value(&document, Path::new("bp.json")).unwrap();
         blueprint.library_items.remove(0)
@@ -229,6 +241,51 @@ mod tests {
                 plan(&blueprint(vec![item(id, id, ItemType::CustomScript, frequency)]), kind, &done, &timeouts());
             let ran = matches!(plan.items[0].decision, Decision::Run { .. });
             assert_eq!(ran, runs, "{frequency:?} {id} in a {kind} check-in");
+        }
+    }
+
+    #[test]
+    fn an_item_offered_alone_is_skipped_by_every_check_in_and_an_offered_ordinary_item_runs() {
+        let offer = json!({ "category": "Tools" });
+        let items = vec![
+            item_with(
+                "asked",
+                "asked",
+                ItemType::CustomScript,
+                json!({ "frequency": "self_service", "self_service": offer }),
+            ),
+            item_with("offered", "offered", ItemType::CustomScript, json!({ "self_service": offer })),
+            item_with(
+                "app",
+                "app",
+                ItemType::CustomApp,
+                json!({ "enforcement": "self_service", "self_service": offer }),
+            ),
+            item_with(
+                "auto",
+                "auto",
+                ItemType::AutoApp,
+                json!({ "enforcement": "self_service", "self_service": offer }),
+            ),
+            item_with("enforced", "enforced", ItemType::AutoApp, json!({ "self_service": offer })),
+        ];
+        let skipped = Decision::Skip { reason: ON_REQUEST_ONLY.to_string() };
+        for kind in [CheckinKind::Recurring, CheckinKind::Daily] {
+            let plan = plan(&blueprint(items.clone()), kind, &HashSet::new(), &timeouts());
+            let decisions: Vec<(&str, &Decision)> =
+                plan.items.iter().map(|planned| (planned.item.id.as_str(), &planned.decision)).collect();
+            let (script_timeout, auto_timeout) = (Some(HOUR), Some(6 * HOUR));
+            assert_eq!(
+                decisions,
+                [
+                    ("asked", &skipped),
+                    ("offered", &Decision::Run { timeout: script_timeout }),
+                    ("app", &skipped),
+                    ("auto", &skipped),
+                    ("enforced", &Decision::Run { timeout: auto_timeout }),
+                ],
+                "in a {kind} check-in"
+            );
         }
     }
 }

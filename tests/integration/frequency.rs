@@ -77,3 +77,34 @@ fn a_once_item_that_fails_runs_again_until_it_succeeds() {
     let tries = std::fs::read_to_string(device.root().join("tries")).unwrap();
     assert_eq!(tries.lines().count(), 2);
 }
+
+#[test]
+fn items_offered_in_self_service_alone_are_skipped_by_schedule_and_an_offered_ordinary_item_runs() {
+    use crate::app_fixtures::{app_zip, custom_app, installed_app, sha256};
+    let device = Device::new();
+    let zip = app_zip("2.1", 0);
+    std::fs::create_dir_all(device.root().join("Users/Shared")).unwrap();
+    std::fs::write(device.root().join("Users/Shared/Foo.zip"), &zip).unwrap();
+    let offer = json!({ "category": "Tools", "description": "Asked for by people.", "recommended": true });
+    let mut asked = counting("asked", "self_service");
+    asked["self_service"] = offer.clone();
+    let mut app = custom_app("zip", "file:///Users/Shared/Foo.zip", &sha256(&zip), "self_service", None);
+    app["self_service"] = offer.clone();
+    let mut offered = counting("offered", "every_15_min");
+    offered["self_service"] = offer;
+    let path = device.write_blueprint(&blueprint(vec![asked, app, offered]));
+
+    for flags in [&[][..], &[][..], &["--reset-daily"][..]] {
+        let output = device.check_in(&path, flags);
+        assert_eq!(code(&output), 0, "{}", text(&output.stdout));
+        let status = device.status();
+        for name in ["asked", "Foo"] {
+            let skipped = item(&status, name);
+            assert_eq!(skipped["status"], "skipped", "{skipped}");
+            assert!(skipped["message"].as_str().unwrap().contains("offered in Self Service"), "{skipped}");
+        }
+        assert_eq!(item(&status, "offered")["status"], "succeeded");
+    }
+    assert_eq!((times_ran(&device, "asked"), times_ran(&device, "offered")), (0, 3));
+    assert!(!installed_app(&device).exists(), "an app offered alone is never installed by schedule");
+}
