@@ -37,6 +37,32 @@ fn a_malformed_blueprint_names_every_bad_key_and_touches_nothing() {
 }
 
 #[test]
+fn a_self_service_item_without_its_offer_or_with_a_bad_one_is_refused_naming_the_key() {
+    let device = Device::new();
+    let bad = json!({
+        "id": "bp", "name": "Broken",
+        "library_items": [
+            { "id": "a", "name": "Asked", "type": "custom_script", "frequency": "self_service", "audit": "true" },
+            { "id": "b", "name": "Offered", "type": "custom_script", "audit": "true",
+              "self_service": { "category": "", "recommended": "yes" } }
+        ]
+    });
+    let path = device.write_blueprint(&bad);
+    let output = device.check_in(&path, &[]);
+    assert_eq!(code(&output), 2);
+    let message = text(&output.stderr);
+    for expected in [
+        "library_items[0].self_service",
+        "is required when frequency is \"self_service\"",
+        "library_items[1].self_service.category",
+        "library_items[1].self_service.recommended",
+    ] {
+        assert!(message.contains(expected), "{expected:?} missing from: {message}");
+    }
+    assert!(!device.state_dir().exists(), "no state may be created for bad input");
+}
+
+#[test]
 fn bad_input_after_good_runs_leaves_the_recorded_state_alone() {
     let device = Device::new();
     let good = device.write_blueprint(&blueprint(vec![script("ok", "Ok", "#!/bin/sh\nexit 0\n")]));
