@@ -263,12 +263,17 @@ mod tests {
         }
     }
 
+    /// An auto app's catalog entry with every required key.
+    fn catalog() -> Value {
+        json!({ "name": "Foo", "bundle_id": "com.example.foo", "version": "1.0", "install_type": "zip",
+                "url": "file:///Foo.zip", "sha256": "0".repeat(64), "app_name": "Foo.app" })
+    }
+
     #[test]
     fn an_item_run_only_on_request_must_carry_its_offer() {
         let offer = json!({ "category": "Tools" });
         let zip = json!({ "source": "zip", "url": "file:///Foo.zip", "sha256": "0".repeat(64), "app_name": "Foo.app" });
-        let catalog = json!({ "name": "Foo", "bundle_id": "com.example.foo", "version": "1.0", "install_type": "zip",
-                              "url": "file:///Foo.zip", "sha256": "0".repeat(64), "app_name": "Foo.app" });
+        let catalog = catalog();
         let script = |id: &str, frequency: &str, offer: Option<&Value>| {
             let mut item =
                 json!({ "id": id, "name": id, "type": "custom_script", "frequency": frequency, "audit": "true" });
@@ -308,8 +313,7 @@ mod tests {
 
     #[test]
     fn an_auto_app_may_only_be_enforced_or_offered() {
-        let catalog = json!({ "name": "Foo", "bundle_id": "com.example.foo", "version": "1.0", "install_type": "zip",
-                              "url": "file:///Foo.zip", "sha256": "0".repeat(64), "app_name": "Foo.app" });
+        let catalog = catalog();
         let errors = check(with_items(json!([{ "id": "auto", "name": "Auto", "type": "auto_app",
                                                "enforcement": "install_once", "catalog": catalog }])))
         .expect_err("install once is a custom app's");
