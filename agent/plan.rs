@@ -14,14 +14,18 @@ use serde::{Deserialize, Serialize};
 use crate::blueprint::{Blueprint, Frequency, LibraryItem};
 use crate::config::Timeouts;
 
-/// The two kinds of check-in.
+/// The kinds of check-in: the two the schedule runs, and one item asked for in
+/// Self Service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum CheckinKind {
     /// Every 15 minutes: every item but the daily ones.
     Recurring,
     /// Every 24 hours: every item that is due, daily ones included.
     Daily,
+    /// The one offered item someone asked for (see [`self_service_plan`]); the
+    /// schedule never runs it and it moves none of the schedule's markers.
+    SelfService,
 }
 
 impl CheckinKind {
@@ -30,6 +34,7 @@ impl CheckinKind {
         match self {
             CheckinKind::Recurring => "recurring",
             CheckinKind::Daily => "daily",
+            CheckinKind::SelfService => "self_service",
         }
     }
 
@@ -38,6 +43,7 @@ impl CheckinKind {
         match text {
             "recurring" => Some(CheckinKind::Recurring),
             "daily" => Some(CheckinKind::Daily),
+            "self_service" => Some(CheckinKind::SelfService),
             _ => None,
         }
     }
@@ -101,6 +107,45 @@ pub fn plan(blueprint: &Blueprint, kind: CheckinKind, succeeded_once: &HashSet<S
 /// The sort key: type priority, then name bytes, then id bytes.
 fn run_order(item: &LibraryItem) -> (u8, &[u8], &[u8]) {
     (item.item_type().priority(), item.name.as_bytes(), item.id.as_bytes())
+}
+
+/// Why an item cannot be asked for in Self Service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelfServiceError {
+    /// No item of the blueprint has this id or name.
+    #[error("no library item {asked:?} in blueprint {blueprint:?}")]
+    NoSuchItem {
+        /// The id or name asked for.
+        asked: String,
+        /// The blueprint searched.
+        blueprint: String,
+    },
+    /// The item exists but its admin did not offer it in Self Service.
+    #[error("library item {name:?} ({id}) is not offered in Self Service (it has no self_service key)")]
+    NotOffered {
+        /// The item's id.
+        id: String,
+        /// The item's name.
+        name: String,
+    },
+}
+
+/// Plans a Self Service run: the one item of `blueprint` whose id (or else name)
+/// is `asked`, run under its type's own timeout whatever its frequency or
+/// enforcement says, since someone asked for it. Only an item with a
+/// `self_service` offer may be asked for.
+pub fn self_service_plan(blueprint: &Blueprint, asked: &str, timeouts: &Timeouts) -> Result<Plan, SelfServiceError> {
+    let item = blueprint
+        .library_items
+        .iter()
+        .find(|item| item.id == asked)
+        .or_else(|| blueprint.library_items.iter().find(|item| item.name == asked))
+        .ok_or_else(|| SelfServiceError::NoSuchItem { asked: asked.to_string(), blueprint: blueprint.id.clone() })?;
+    if item.self_service.is_none() {
+        return Err(SelfServiceError::NotOffered { id: item.id.clone(), name: item.name.clone() });
+    }
+    let decision = Decision::Run { timeout: item.item_type().timeout(timeouts) };
+    Ok(Plan { kind: CheckinKind::SelfService, items: vec![PlannedItem { item: item.clone(), decision }] })
 }
 
 /// Why an item offered in Self Service alone is skipped by every scheduled check-in.
@@ -286,6 +331,41 @@ mod tests {
                 ],
                 "in a {kind} check-in"
             );
+        }
+    }
+
+    #[test]
+    fn a_self_service_plan_holds_the_one_offered_item_asked_for_by_id_or_name() {
+        let offer = json!({ "category": "Tools" });
+        let on_request = json!({ "frequency": "self_service", "self_service": offer });
+        let items = vec![
+            item_with("asked", "Tool", ItemType::CustomScript, on_request),
+            item_with("auto", "Browser", ItemType::AutoApp, json!({ "self_service": offer })),
+            item_with("os", "Ventura", ItemType::ManagedOs, json!({ "self_service": offer })),
+            item("plain", "Plain", ItemType::CustomScript, Frequency::Every15Minutes),
+            item("Tool2", "asked", ItemType::CustomScript, Frequency::NoEnforcement),
+        ];
+        let blueprint = blueprint(items);
+        let cases = [
+            ("asked", "asked", Some(HOUR)),
+            ("Tool", "asked", Some(HOUR)),
+            ("Browser", "auto", Some(6 * HOUR)),
+            ("os", "os", None),
+        ];
+        for (asked, id, timeout) in cases {
+            let plan = self_service_plan(&blueprint, asked, &timeouts()).unwrap();
+            assert_eq!(plan.kind, CheckinKind::SelfService);
+            let decisions: Vec<(&str, &Decision)> =
+                plan.items.iter().map(|planned| (planned.item.id.as_str(), &planned.decision)).collect();
+            assert_eq!(decisions, [(id, &Decision::Run { timeout })], "asked for {asked:?}");
+        }
+        let refused = [
+            ("plain", SelfServiceError::NotOffered { id: "plain".into(), name: "Plain".into() }),
+            ("Plain", SelfServiceError::NotOffered { id: "plain".into(), name: "Plain".into() }),
+            ("missing", SelfServiceError::NoSuchItem { asked: "missing".into(), blueprint: "bp".into() }),
+        ];
+        for (asked, error) in refused {
+            assert_eq!(self_service_plan(&blueprint, asked, &timeouts()), Err(error), "asked for {asked:?}");
         }
     }
 }

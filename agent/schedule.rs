@@ -157,7 +157,8 @@ pub fn next_recurring_at(
 ) -> DateTime<Utc> {
     let next = next_checkin(state, cadence, splay, now);
     match next.kind {
-        CheckinKind::Recurring => next.at,
+        // The schedule plans no Self Service run; the arm keeps the match whole.
+        CheckinKind::Recurring | CheckinKind::SelfService => next.at,
         CheckinKind::Daily => next_recurring(Some(next.at), cadence, splay, next.at),
     }
 }

@@ -9,7 +9,7 @@ use crate::plan::CheckinKind;
 
 /// What started a check-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// The daemon's own schedule.
     Schedule,
@@ -17,6 +17,8 @@ pub enum Trigger {
     Cli,
     /// A command from the tenant.
     Tenant,
+    /// A person at the Mac, through Self Service (an install or a sync).
+    SelfService,
 }
 
 /// How a whole run ended.
@@ -71,7 +73,7 @@ macro_rules! text_names {
     };
 }
 
-text_names!(Trigger { Schedule => "schedule", Cli => "cli", Tenant => "tenant" });
+text_names!(Trigger { Schedule => "schedule", Cli => "cli", Tenant => "tenant", SelfService => "self_service" });
 text_names!(RunOutcome {
     Succeeded => "succeeded",
     Failed => "failed",
@@ -205,13 +207,17 @@ pub struct RunHeader {
     pub finished_at: Option<DateTime<Utc>>,
     /// How it ended; `None` while it runs.
     pub outcome: Option<RunOutcome>,
+    /// The user who asked for it through Self Service (`self_service` runs);
+    /// absent for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 impl RunHeader {
     /// Run `id` of `kind`, started by `trigger` at `started_at`, as a check-in
     /// begins it: not ended yet.
     pub fn begun(id: String, kind: CheckinKind, trigger: Trigger, started_at: DateTime<Utc>) -> Self {
-        RunHeader { id, kind, trigger, started_at, finished_at: None, outcome: None }
+        RunHeader { id, kind, trigger, started_at, finished_at: None, outcome: None, requested_by: None }
     }
 
     /// How long the run took, in milliseconds; `None` while it runs. Never

@@ -22,7 +22,8 @@ const INSERT_RESULT: &str = "INSERT OR REPLACE INTO item_results
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 impl Store {
-    /// Records the start of a run.
+    /// Records the start of a run, and who asked for it when someone did (call
+    /// in a transaction: the two rows go together).
     pub fn begin_run(&self, run: &RunRecord, pid: u32) -> Result<(), StoreError> {
         self.connection
             .execute(
@@ -36,8 +37,15 @@ impl Store {
                     pid
                 ],
             )
+            .map_err(self.failed("cannot record the start of a run"))?;
+        let Some(requested_by) = &run.header.requested_by else { return Ok(()) };
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO run_requesters (run_id, requested_by) VALUES (?1, ?2)",
+                params![run.header.id, requested_by],
+            )
             .map(drop)
-            .map_err(self.failed("cannot record the start of a run"))
+            .map_err(self.failed("cannot record who asked for a run"))
     }
 
     /// Records that the item at `position` started (so a crash shows it).
@@ -217,8 +225,9 @@ impl Store {
             .connection
             .query_row(
                 "SELECT r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome, r.blueprint_id, r.drift,
-                        m.message
-                 FROM runs r LEFT JOIN run_messages m ON m.run_id = r.id WHERE r.id = ?1",
+                        m.message, q.requested_by
+                 FROM runs r LEFT JOIN run_messages m ON m.run_id = r.id
+                      LEFT JOIN run_requesters q ON q.run_id = r.id WHERE r.id = ?1",
                 [run_id],
                 run_from_row,
             )
@@ -246,15 +255,31 @@ impl Store {
         Ok(items)
     }
 
+    /// The newest result of library item `item_id` that ran (not skipped, not
+    /// reached or still running), for Self Service's list.
+    pub fn last_ran_result(&self, item_id: &str) -> Result<Option<ItemRecord>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT item_id, name, type, status, started_at, finished_at, duration_ms, exit_code, message, output
+                 FROM item_results WHERE item_id = ?1 AND status IN ('succeeded', 'failed', 'timed_out')
+                 ORDER BY finished_at DESC LIMIT 1",
+                [item_id],
+                item_from_row,
+            )
+            .optional()
+            .map_err(self.failed("cannot read an item's last result"))
+    }
+
     /// The newest `limit` runs, newest first, with their item counts.
     pub fn history(&self, limit: u32) -> Result<Vec<RunSummary>, StoreError> {
         let mut statement = self
             .connection
             .prepare(
                 "SELECT r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome, r.blueprint_id, r.drift, m.message,
-                        SUM(i.status = 'succeeded'), SUM(i.status = 'failed'), SUM(i.status = 'timed_out'),
+                        q.requested_by, SUM(i.status = 'succeeded'), SUM(i.status = 'failed'), SUM(i.status = 'timed_out'),
                         SUM(i.status = 'skipped'), SUM(i.status = 'not_run')
                  FROM runs r LEFT JOIN item_results i ON i.run_id = r.id LEFT JOIN run_messages m ON m.run_id = r.id
+                      LEFT JOIN run_requesters q ON q.run_id = r.id
                  GROUP BY r.id ORDER BY r.started_at DESC, r.id DESC LIMIT ?1",
             )
             .map_err(self.failed("cannot read the history"))?;
@@ -287,6 +312,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         started_at: parse_time(&row.get::<_, String>(3)?)?,
         finished_at: optional_time(row.get(4)?)?,
         outcome: outcome.map(|text| text_value(5, &text, RunOutcome::parse)).transpose()?,
+        requested_by: row.get(9)?,
     };
     Ok(RunRecord {
         header,
@@ -321,11 +347,11 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
         header: run.header,
         message: run.message,
         counts: StatusCounts {
-            succeeded: count(9)?,
-            failed: count(10)?,
-            timed_out: count(11)?,
-            skipped: count(12)?,
-            not_run: count(13)?,
+            succeeded: count(10)?,
+            failed: count(11)?,
+            timed_out: count(12)?,
+            skipped: count(13)?,
+            not_run: count(14)?,
         },
     })
 }

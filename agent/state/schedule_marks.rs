@@ -23,9 +23,10 @@ const DAILY_REQUEST_KEY: &str = "daily_requested_after_run";
 pub(super) const COMPLETED_DAILY: &str = "kind = 'daily' AND outcome IS NOT NULL AND outcome != 'interrupted'";
 
 impl Store {
-    /// When the most recently recorded check-in of either kind started.
+    /// When the most recently recorded scheduled kind of check-in (recurring or daily) started.
     pub fn newest_run_start(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.newest_start("1 = 1")
+        // A Self Service run holds one item asked for: it moves no slot.
+        self.newest_start("kind != 'self_service'")
     }
 
     /// When the most recently recorded daily check-in that reached its end started.

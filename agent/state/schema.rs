@@ -139,6 +139,12 @@ const SCHEMA_STEPS: &[&str] = &[
         run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
         message TEXT NOT NULL
     );",
+    // 9: the user who asked for a Self Service run (an install or a sync); other
+    // runs have no row.
+    "CREATE TABLE IF NOT EXISTS run_requesters (
+        run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        requested_by TEXT NOT NULL
+    );",
 ];
 
 impl Store {

@@ -68,3 +68,28 @@ fn what_is_wrong_with_a_run_s_record_is_read_back_and_pruned_with_it() {
     let left: u32 = store.connection.query_row("SELECT COUNT(*) FROM run_messages", [], |row| row.get(0)).unwrap();
     assert_eq!(left, 0, "a pruned run's message goes with it");
 }
+
+#[test]
+fn a_self_service_run_keeps_who_asked_and_moves_no_schedule_mark() {
+    let (_folder, store) = Store::scratch();
+    let daily_at = Utc::now() - chrono::Duration::minutes(5);
+    store.begin_run(&run("r1", CheckinKind::Daily, daily_at), 1).unwrap();
+    store.finish_run("r1", daily_at, RunOutcome::Succeeded, &Drift::default()).unwrap();
+    let mut asked = RunRecord::begun("r2", CheckinKind::SelfService, Trigger::SelfService, Utc::now());
+    asked.header.requested_by = Some("ada".into());
+    store.begin_run(&asked, 1).unwrap();
+    store.items_finished("r2", &[(0, &ItemRecord::ended("tool", ItemStatus::Succeeded, Utc::now()))]).unwrap();
+    store.finish_run("r2", Utc::now(), RunOutcome::Succeeded, &Drift::default()).unwrap();
+
+    let read = store.run("r2").unwrap().unwrap();
+    assert_eq!((read.header.kind, read.header.trigger), (CheckinKind::SelfService, Trigger::SelfService));
+    assert_eq!(read.header.requested_by.as_deref(), Some("ada"));
+    let history = store.history(10).unwrap();
+    let asked_by: Vec<Option<&str>> = history.iter().map(|run| run.header.requested_by.as_deref()).collect();
+    assert_eq!(asked_by, [Some("ada"), None]);
+    assert_eq!(history[0].counts.succeeded, 1);
+    let millis = |time: Option<DateTime<Utc>>| time.map(|time| time.timestamp_millis());
+    assert_eq!(millis(store.newest_run_start().unwrap()), Some(daily_at.timestamp_millis()), "a schedule mark");
+    assert_eq!(store.last_ran_result("tool").unwrap().map(|item| item.status), Some(ItemStatus::Succeeded));
+    assert_eq!(store.last_ran_result("other").unwrap(), None);
+}
