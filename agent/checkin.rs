@@ -61,6 +61,12 @@ pub struct CheckinRequest {
     pub trigger: Trigger,
     /// Wait for a running check-in instead of giving up.
     pub wait: bool,
+    /// The one offered item (id or name) asked for in Self Service: the run is
+    /// then of kind `self_service` and holds that item alone.
+    pub item: Option<String>,
+    /// The user who asked through Self Service (an install or a sync), recorded
+    /// with the run.
+    pub requested_by: Option<String>,
 }
 
 /// Why a check-in could not run.
@@ -92,6 +98,9 @@ pub enum CheckinError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The item asked for in Self Service is not in the blueprint or not offered.
+    #[error(transparent)]
+    SelfService(#[from] crate::plan::SelfServiceError),
 }
 
 /// A check-in that ran to its end.
@@ -150,7 +159,10 @@ async fn execute_and_report(
     tenant::requests::serve(&store, &served, request.trigger);
     progress(ProgressEvent::RunStarted { run: run.clone(), items: plan.items.len() });
     let budget_deadline = crate::process::deadline_after(Instant::now(), config.timeouts.run);
-    executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await;
+    // A Self Service run holds the one item asked for, nothing else.
+    if kind != CheckinKind::SelfService {
+        executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await;
+    }
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await;
     // The last try for what the store refused during the run (a full disk).
     let unwritten = executor.writer.write(&run).await.err();
@@ -188,13 +200,18 @@ async fn report_and_update(
     let mut contact = contact?;
     let kind = run.header.kind;
     let advice = contact.take_agent_advice();
-    // Inventory only goes to a tenant; a stopping agent sends its results only.
-    let inventory = if tenant::inventory_due(store, kind) && !cancel.is_cancelled() {
+    // Inventory only goes to a tenant; a stopping agent sends its results only;
+    // a Self Service run leaves the inventory and the agent's update to the schedule.
+    let on_request = kind == CheckinKind::SelfService;
+    let inventory = if !on_request && tenant::inventory_due(store, kind) && !cancel.is_cancelled() {
         Some(inventory::collect_and_save(paths, config, Platform::current(), cancel).await)
     } else {
         None
     };
     tenant::report(paths, store, run, inventory.as_ref(), contact).await;
+    if on_request {
+        return None;
+    }
     // After the results: an installed update ends with the daemon restarting.
     let update = self_update::UpdateContext { paths, config, store, kind, cancel };
     self_update::update_agent(&update, &advice?).await

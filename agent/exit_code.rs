@@ -35,7 +35,8 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
             CheckinError::NoBlueprint
             | CheckinError::NoBlueprintYet
             | CheckinError::SavedBlueprintDamaged { .. }
-            | CheckinError::Blueprint(_),
+            | CheckinError::Blueprint(_)
+            | CheckinError::SelfService(_),
         ) => BAD_INPUT,
         Some(CheckinError::Lock(LockError::Busy { .. })) => BUSY,
         _ => FAILURE,

@@ -51,7 +51,12 @@ pub(super) async fn open_run(
     .await?;
     let (store, rebuilt_now) = open_store(paths, config).await?;
     let started_at = Utc::now();
-    let (served, kind) = checkin_kind(config, request, &store, started_at)?;
+    // A Self Service install serves none of the tenant's requests: they wait for
+    // the next scheduled check-in.
+    let (served, kind) = match request.item {
+        Some(_) => (Vec::new(), CheckinKind::SelfService),
+        None => checkin_kind(config, request, &store, started_at)?,
+    };
     let contact =
         if from_tenant { Some(tenant::begin(paths, config, &store, kind, request.trigger).await) } else { None };
     let stale_token = stale_token(&store, contact.as_ref());
@@ -60,10 +65,15 @@ pub(super) async fn open_run(
         None => tenant_blueprint(paths, config, request, &store, stale_token).await?,
     };
     telemetry::prepare(paths, config, &store, Some(&loaded.blueprint)).await;
-    let plan = make_plan(config, &store, &loaded, kind)?;
+    let plan = match &request.item {
+        Some(asked) => plan::self_service_plan(&loaded.blueprint, asked, &config.timeouts)?,
+        None => make_plan(config, &store, &loaded, kind)?,
+    };
     let drift = run_drift(&store, &loaded, contact.as_ref(), stale_token)?;
+    let mut header = RunHeader::begun(uuid::Uuid::now_v7().to_string(), kind, request.trigger, started_at);
+    header.requested_by = request.requested_by.clone();
     let run = RunRecord {
-        header: RunHeader::begun(uuid::Uuid::now_v7().to_string(), kind, request.trigger, started_at),
+        header,
         blueprint_id: Some(loaded.blueprint.id.clone()),
         message: None,
         drift,

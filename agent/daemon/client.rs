@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use super::protocol::{Reply, Request, RunRequest};
+use super::protocol::{Reply, Request};
 use crate::progress::ProgressView;
 use crate::run_lock::Holder;
 use crate::state::RunRecord;
@@ -69,17 +69,17 @@ pub async fn connect(socket: &Path) -> Result<Option<UnixStream>, ClientError> {
     }
 }
 
-/// Sends `request` and shows the progress the daemon streams back until its last
+/// Sends `request` (a run, a Self Service install or a sync) and shows the progress the daemon streams back until its last
 /// reply. When `interrupted` resolves (Ctrl-C), the daemon is told to stop the
 /// check-in, which still ends with its record.
 pub async fn run(
     stream: UnixStream,
-    request: RunRequest,
+    request: Request,
     view: &mut ProgressView,
     interrupted: impl Future<Output = ()>,
 ) -> Result<Answer, ClientError> {
     let (reader, mut writer) = stream.into_split();
-    let mut line = serde_json::to_string(&Request::Run(request)).map_err(ClientError::Unreadable)?;
+    let mut line = serde_json::to_string(&request).map_err(ClientError::Unreadable)?;
     line.push('\n');
     // A daemon that refuses this peer answers and closes without reading, so a
     // failed write still leaves its reply to read.

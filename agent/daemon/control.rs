@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request, RunRequest};
+use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request};
 use super::queue::{Job, Queued, Rejection, WorkQueue};
 use crate::checkin::{CheckinRequest, ProgressEvent};
 use crate::safe_path::{self, Folder, Missing, SafePathError, is_kind};
@@ -190,8 +190,47 @@ async fn handle(stream: UnixStream, control: Arc<Control>) {
                 blueprint = run.blueprint.as_ref().map(|path| path.display().to_string()),
                 "Check-in requested over the control socket."
             );
-            serve_run(run, reader, writer, &control).await;
+            let request = CheckinRequest {
+                reset_daily: run.reset_daily,
+                blueprint: run.blueprint,
+                trigger: Trigger::Cli,
+                wait: run.wait,
+                item: None,
+                requested_by: None,
+            };
+            serve_checkin(request, reader, writer, &control).await;
         }
+        Request::SelfServiceInstall { item } => {
+            let user = user_name(peer_uid);
+            tracing::info!(peer_uid, peer_pid, user = %user, item = %item, "Self Service install requested over the control socket.");
+            serve_checkin(self_service_request(Some(item), user), reader, writer, &control).await;
+        }
+        Request::Sync => {
+            let user = user_name(peer_uid);
+            tracing::info!(peer_uid, peer_pid, user = %user, "Self Service sync requested over the control socket.");
+            serve_checkin(self_service_request(None, user), reader, writer, &control).await;
+        }
+    }
+}
+
+/// A request made through Self Service by `user`: the one offered `item`, or
+/// (without one) a sync, the daily check-in; it waits behind a running check-in.
+fn self_service_request(item: Option<String>, user: String) -> CheckinRequest {
+    CheckinRequest {
+        reset_daily: item.is_none(),
+        blueprint: None,
+        trigger: Trigger::SelfService,
+        wait: true,
+        item,
+        requested_by: Some(user),
+    }
+}
+
+/// The name of the user `uid`, or the number when it has none.
+pub(crate) fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(user)) => user.name,
+        _ => uid.to_string(),
     }
 }
 
@@ -215,15 +254,14 @@ fn status(control: &Control) -> DaemonStatus {
 }
 
 /// Queues the check-in and streams its replies until the last one.
-async fn serve_run(run: RunRequest, reader: BufReader<OwnedReadHalf>, mut writer: OwnedWriteHalf, control: &Control) {
+async fn serve_checkin(
+    request: CheckinRequest,
+    reader: BufReader<OwnedReadHalf>,
+    mut writer: OwnedWriteHalf,
+    control: &Control,
+) {
     let (replies, receiver) = mpsc::unbounded_channel();
     let cancel = control.shutdown.child_token();
-    let request = CheckinRequest {
-        reset_daily: run.reset_daily,
-        blueprint: run.blueprint,
-        trigger: Trigger::Cli,
-        wait: run.wait,
-    };
     let first = match control.queue.submit(Job { request, replies, cancel: cancel.clone() }) {
         Ok(Queued::Next) => None,
         Ok(Queued::Behind(holder)) => Some(Reply::Progress(ProgressEvent::Waiting { holder: Some(holder) })),

@@ -60,6 +60,14 @@ pub enum Request {
     Run(RunRequest),
     /// Say what the daemon is doing.
     Status,
+    /// Self Service: run the one offered item `item` (its id or name) and stream
+    /// its progress; a run of kind `self_service`.
+    SelfServiceInstall {
+        /// The item's id, or else its name.
+        item: String,
+    },
+    /// Self Service's Sync: the daily check-in now, with trigger `self_service`.
+    Sync,
 }
 
 /// One check-in, as `agent run` asks for it.
@@ -173,6 +181,12 @@ mod tests {
         for (line, expected) in cases {
             assert_eq!(serde_json::from_str::<Request>(line).unwrap(), expected, "{line}");
         }
+        let install = r#"{"request":"self_service_install","item":"li-1"}"#;
+        assert_eq!(
+            serde_json::from_str::<Request>(install).unwrap(),
+            Request::SelfServiceInstall { item: "li-1".into() }
+        );
+        assert_eq!(serde_json::from_str::<Request>(r#"{"request":"sync"}"#).unwrap(), Request::Sync);
         assert!(serde_json::from_str::<Request>(r#"{"request":"reboot"}"#).is_err());
     }
 

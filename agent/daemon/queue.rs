@@ -147,7 +147,14 @@ mod tests {
 
     fn job(wait: bool) -> (Job, mpsc::UnboundedReceiver<Reply>) {
         let (replies, receiver) = mpsc::unbounded_channel();
-        let request = CheckinRequest { reset_daily: false, blueprint: None, trigger: Trigger::Cli, wait };
+        let request = CheckinRequest {
+            reset_daily: false,
+            blueprint: None,
+            trigger: Trigger::Cli,
+            wait,
+            item: None,
+            requested_by: None,
+        };
         (Job { request, replies, cancel: CancellationToken::new() }, receiver)
     }
 

@@ -221,7 +221,14 @@ impl Scheduler<'_> {
 
     /// Runs the check-in the schedule (or a saved tenant request) says is due.
     async fn run_scheduled(&mut self, kind: CheckinKind, trigger: Trigger, config: &AgentConfig) {
-        let request = CheckinRequest { reset_daily: kind == CheckinKind::Daily, blueprint: None, trigger, wait: true };
+        let request = CheckinRequest {
+            reset_daily: kind == CheckinKind::Daily,
+            blueprint: None,
+            trigger,
+            wait: true,
+            item: None,
+            requested_by: None,
+        };
         let result = run_cancellable(self.checkins, self.paths, config, &request, log_waiting, self.shutdown).await;
         self.queue.finished();
         match result {
