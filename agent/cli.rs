@@ -47,6 +47,38 @@ pub enum Command {
     Daemon,
     /// Store the tenant's URL and token (a root-only configuration fragment).
     Enroll(EnrollArgs),
+    /// Run the daily check-in now, as Self Service's Sync does.
+    Sync(JsonArgs),
+    /// What the admin offers in Self Service: list it, or install one item.
+    SelfService(SelfServiceArgs),
+}
+
+/// `agent self-service`.
+#[derive(Debug, Args)]
+pub struct SelfServiceArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SelfServiceAction,
+}
+
+/// The Self Service verbs.
+#[derive(Debug, Subcommand)]
+pub enum SelfServiceAction {
+    /// List the offered items with their state (installed, not installed, failed).
+    List(JsonArgs),
+    /// Run one offered item now and wait for it, printing progress.
+    Install(InstallArgs),
+}
+
+/// `agent self-service install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The offered item's id, or its name.
+    #[arg(value_name = "ID|NAME")]
+    pub item: String,
+    /// Print the run record as JSON when done, instead of progress.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `agent enroll`.

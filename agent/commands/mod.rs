@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod logs;
 pub mod paths;
 pub mod run;
+pub mod self_service;
 pub mod status;
 pub mod update_mdm;
 
@@ -31,7 +32,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(enroll::enroll(&Settings::paths()?, arguments)?));
     }
     let settings = Settings::load(&cli.set)?;
-    let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon | Command::UpdateMdm(_));
+    // A person's Self Service verbs log through the daemon; root's may run here.
+    let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon | Command::UpdateMdm(_))
+        || (matches!(cli.command, Command::Sync(_) | Command::SelfService(_)) && nix::unistd::geteuid().is_root());
     let _log_guard = settings.start_logging(writes_logs);
     let code = match cli.command {
         Command::Run(arguments) => run::run(&settings, &arguments)?,
@@ -43,6 +46,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(arguments) => config::config(&settings, &arguments)?,
         Command::Doctor(arguments) => doctor::doctor(&settings, arguments.json)?,
         Command::Daemon => daemon::daemon(&settings, &cli.set)?,
+        Command::Sync(arguments) => self_service::sync(&settings, arguments.json)?,
+        Command::SelfService(arguments) => self_service::self_service(&settings, &arguments)?,
         Command::Paths(_) | Command::Enroll(_) => unreachable!("handled before the configuration is read"),
     };
     Ok(ExitCode::from(code))

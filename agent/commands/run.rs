@@ -11,7 +11,7 @@ use crate::checkin::{CheckinError, CheckinRequest, run_checkin};
 use crate::cli::RunArgs;
 use crate::config::Origin;
 use crate::daemon::client::{self, Answer};
-use crate::daemon::protocol::RunRequest;
+use crate::daemon::protocol::{Request, RunRequest};
 use crate::exit_code;
 use crate::progress::ProgressView;
 use crate::run_lock::LockError;
@@ -20,13 +20,42 @@ use crate::terminal;
 
 /// Runs one check-in, through the daemon when one runs, else in this process.
 pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
-    let mut view = if arguments.json { ProgressView::quiet() } else { ProgressView::for_stdout() };
+    let request = CheckinRequest {
+        reset_daily: arguments.reset_daily,
+        blueprint: arguments.blueprint.clone(),
+        trigger: Trigger::Cli,
+        wait: !arguments.no_wait,
+        item: None,
+        requested_by: None,
+    };
+    // The daemon resolves paths from its own folder, not ours.
+    let blueprint = arguments.blueprint.as_deref().map(std::path::absolute).transpose()?;
+    let ask = Request::Run(RunRequest { reset_daily: arguments.reset_daily, blueprint, wait: !arguments.no_wait });
+    checkin_now(settings, &request, ask, arguments.json)
+}
+
+/// Runs `request` now and waits for it, printing progress (or, with `json`, the
+/// run record at the end): through the daemon as `ask` when one runs, else in
+/// this process. The exit code follows the run's outcome.
+///
+/// A Self Service request is not run in this process for a user who is not
+/// root: without the daemon it says the agent's service is not running.
+pub(crate) fn checkin_now(
+    settings: &Settings,
+    request: &CheckinRequest,
+    ask: Request,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let mut view = if json { ProgressView::quiet() } else { ProgressView::for_stdout() };
     crate::process::adopt_orphans();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let ended = runtime.block_on(async {
         match client::connect(&settings.paths.socket).await? {
-            Some(stream) => through_daemon(stream, settings, arguments, &mut view).await,
-            None => in_process(settings, arguments, &mut view).await.map(Ended::Ran),
+            Some(stream) => through_daemon(stream, settings, ask, &mut view).await,
+            None if request.trigger == Trigger::SelfService && !nix::unistd::geteuid().is_root() => {
+                Ok(Ended::Failed { message: SERVICE_NOT_RUNNING.to_string(), exit_code: exit_code::FAILURE })
+            }
+            None => in_process(settings, request, &mut view).await.map(Ended::Ran),
         }
     })?;
     let record = match ended {
@@ -36,7 +65,7 @@ pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
             return Ok(exit_code);
         }
     };
-    if arguments.json {
+    if json {
         terminal::print_json(&record)?;
     }
     Ok(match record.header.outcome {
@@ -44,6 +73,9 @@ pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
         _ => exit_code::FAILURE,
     })
 }
+
+/// What a person without admin rights is told when no daemon answers.
+const SERVICE_NOT_RUNNING: &str = "the agent's service is not running on this Mac, so Self Service cannot run anything; ask your IT admin to start it";
 
 /// How a check-in ended for this command.
 enum Ended {
@@ -54,13 +86,11 @@ enum Ended {
 }
 
 /// Runs the check-in in this process under the check-in lock.
-async fn in_process(settings: &Settings, arguments: &RunArgs, view: &mut ProgressView) -> anyhow::Result<RunRecord> {
-    let request = CheckinRequest {
-        reset_daily: arguments.reset_daily,
-        blueprint: arguments.blueprint.clone(),
-        trigger: Trigger::Cli,
-        wait: !arguments.no_wait,
-    };
+async fn in_process(
+    settings: &Settings,
+    request: &CheckinRequest,
+    view: &mut ProgressView,
+) -> anyhow::Result<RunRecord> {
     // Ctrl-C or SIGTERM stops the running item's processes; the rest are not run
     // and the run is recorded as interrupted.
     let cancel = CancellationToken::new();
@@ -72,7 +102,7 @@ async fn in_process(settings: &Settings, arguments: &RunArgs, view: &mut Progres
         stopper.cancel();
     });
     let mut show = |event| view.show(&event);
-    let checked_in = run_checkin(&settings.paths, &settings.loaded.config, &request, &mut show, &cancel).await?;
+    let checked_in = run_checkin(&settings.paths, &settings.loaded.config, request, &mut show, &cancel).await?;
     if let Some(version) = &checked_in.agent_updated_to {
         // No daemon ran this check-in, so none needs restarting: the next start runs the new binary.
         tracing::info!(agent_version = %version, "Agent updated; this command ran the old binary, the next one runs the new.");
@@ -85,13 +115,10 @@ async fn in_process(settings: &Settings, arguments: &RunArgs, view: &mut Progres
 async fn through_daemon(
     stream: tokio::net::UnixStream,
     settings: &Settings,
-    arguments: &RunArgs,
+    request: Request,
     view: &mut ProgressView,
 ) -> anyhow::Result<Ended> {
     warn_about_ignored_overrides(settings);
-    // The daemon resolves paths from its own folder, not ours.
-    let blueprint = arguments.blueprint.as_deref().map(std::path::absolute).transpose()?;
-    let request = RunRequest { reset_daily: arguments.reset_daily, blueprint, wait: !arguments.no_wait };
     let stop = super::interrupt::stop_requested();
     let interrupted = async {
         stop.await;
