@@ -2,7 +2,9 @@
 //!
 //! When the daemon answers on its control socket the check-in runs there, queued
 //! behind any check-in it is running, and its progress is streamed back here;
-//! otherwise it runs in this process under the same check-in lock.
+//! otherwise it runs in this process under the same check-in lock. The Self
+//! Service verbs (`commands::self_service`) run their requests the same way
+//! ([`checkin_now`]).
 
 use tokio_util::sync::CancellationToken;
 
