@@ -213,9 +213,13 @@ pub fn render_run(run: &RunRecord) -> String {
     let mut text = String::new();
     let outcome = run.header.outcome.map_or("running", |outcome| outcome.as_str());
     let duration = run.header.duration_ms().map(render::duration_ms).unwrap_or_default();
+    let asked_by = match &run.header.requested_by {
+        Some(user) => format!(", asked by {}", render::printable(user)),
+        None => String::new(),
+    };
     let _ = writeln!(
         text,
-        "\nLast run {} ({}, {}): {outcome}, started {}, took {duration}",
+        "\nLast run {} ({}, {}{asked_by}): {outcome}, started {}, took {duration}",
         run.header.id,
         run.header.kind,
         run.header.trigger,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::harness::{Daemon, finished, runs, setting, wait_for_logged, wait_for_runs};
-use crate::support::{Device, PATIENCE, blueprint, code, script, text};
+use crate::support::{Device, PATIENCE, blueprint, code, running_as_root, script, text};
 
 /// A blueprint with an ordinary script (`quick`), an on-request one that creates
 /// `$AGENT_ROOT/installed` (`tool`), and an ordinary one also offered (`offered`).
@@ -70,6 +70,8 @@ fn an_offered_item_installs_through_the_daemon_as_a_self_service_run() {
 
     let status = device.status();
     assert_eq!(header(&status["last_run"]), ("self_service", "self_service", user.as_str()), "{status:#}");
+    let shown = text(&device.run(&["status"]).stdout);
+    assert!(shown.contains(&format!("(self_service, self_service, asked by {user})")), "{shown}");
 }
 
 #[test]
@@ -129,4 +131,25 @@ fn sync_runs_the_daily_check_in_with_trigger_self_service() {
     let skipped = record["items"].as_array().unwrap().iter().find(|item| item["id"] == "tool").unwrap();
     assert_eq!(skipped["status"], "skipped", "a sync is a scheduled kind of check-in: {skipped}");
     assert!(!device.root().join("installed").exists());
+}
+
+#[test]
+fn without_a_daemon_root_runs_the_request_itself() {
+    if !running_as_root("running a Self Service request without the daemon") {
+        return;
+    }
+    let device = Device::new();
+    let path = offering_blueprint(&device);
+    let blueprint_file = setting("blueprint_file", &path);
+
+    let output = device.run(&["--set", &blueprint_file, "self-service", "install", "tool", "--json"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let record: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let user = own_user();
+    assert_eq!(header(&record), ("self_service", "self_service", user.as_str()));
+    assert!(device.root().join("installed").exists());
+    let output = device.run(&["--set", &blueprint_file, "sync", "--json"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let record: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(header(&record), ("daily", "self_service", user.as_str()));
 }
