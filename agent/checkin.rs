@@ -69,6 +69,22 @@ pub struct CheckinRequest {
     pub requested_by: Option<String>,
 }
 
+impl CheckinRequest {
+    /// A request made through Self Service by `requested_by`: the one offered
+    /// `item` (its id or name), or without one a sync, the daily check-in. It
+    /// waits behind a running check-in.
+    pub fn self_service(item: Option<String>, requested_by: String) -> Self {
+        CheckinRequest {
+            reset_daily: item.is_none(),
+            blueprint: None,
+            trigger: Trigger::SelfService,
+            wait: true,
+            item,
+            requested_by: Some(requested_by),
+        }
+    }
+}
+
 /// Why a check-in could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckinError {

@@ -17,7 +17,7 @@ use crate::cli::{SelfServiceAction, SelfServiceArgs};
 use crate::daemon::protocol::Request;
 use crate::daemon::user_name;
 use crate::exit_code;
-use crate::state::{ItemRecord, ItemStatus, Store, Trigger};
+use crate::state::{ItemRecord, ItemStatus, Store};
 use crate::terminal;
 
 /// Runs the `agent self-service` verb asked for.
@@ -36,17 +36,10 @@ pub fn sync(settings: &Settings, json: bool) -> anyhow::Result<u8> {
     checkin_now(settings, &request(None), Request::Sync, json)
 }
 
-/// The request as this process runs it when no daemon answers (root only): the
-/// offered `item`, or without one the daily check-in, asked for by this user.
+/// The request as this process runs it when no daemon answers (root only),
+/// asked for by this user.
 fn request(item: Option<String>) -> CheckinRequest {
-    CheckinRequest {
-        reset_daily: item.is_none(),
-        blueprint: None,
-        trigger: Trigger::SelfService,
-        wait: true,
-        item,
-        requested_by: Some(user_name(nix::unistd::geteuid().as_raw())),
-    }
+    CheckinRequest::self_service(item, user_name(nix::unistd::geteuid().as_raw()))
 }
 
 /// One offered item as `agent self-service list` shows it.

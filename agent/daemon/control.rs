@@ -203,26 +203,13 @@ async fn handle(stream: UnixStream, control: Arc<Control>) {
         Request::SelfServiceInstall { item } => {
             let user = user_name(peer_uid);
             tracing::info!(peer_uid, peer_pid, user = %user, item = %item, "Self Service install requested over the control socket.");
-            serve_checkin(self_service_request(Some(item), user), reader, writer, &control).await;
+            serve_checkin(CheckinRequest::self_service(Some(item), user), reader, writer, &control).await;
         }
         Request::Sync => {
             let user = user_name(peer_uid);
             tracing::info!(peer_uid, peer_pid, user = %user, "Self Service sync requested over the control socket.");
-            serve_checkin(self_service_request(None, user), reader, writer, &control).await;
+            serve_checkin(CheckinRequest::self_service(None, user), reader, writer, &control).await;
         }
-    }
-}
-
-/// A request made through Self Service by `user`: the one offered `item`, or
-/// (without one) a sync, the daily check-in; it waits behind a running check-in.
-fn self_service_request(item: Option<String>, user: String) -> CheckinRequest {
-    CheckinRequest {
-        reset_daily: item.is_none(),
-        blueprint: None,
-        trigger: Trigger::SelfService,
-        wait: true,
-        item,
-        requested_by: Some(user),
     }
 }
 
