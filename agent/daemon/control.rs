@@ -177,14 +177,32 @@ async fn handle(stream: UnixStream, control: Arc<Control>) {
         }
         Err(_) => return,
     };
+    answer(request, Peer { uid: peer_uid, pid: peer_pid }, reader, writer, &control).await;
+}
+
+/// The process at the other end of a control connection, as the kernel says.
+#[derive(Clone, Copy)]
+struct Peer {
+    uid: u32,
+    pid: Option<i32>,
+}
+
+/// Answers one request read from a peer allowed to make it.
+async fn answer(
+    request: Request,
+    peer: Peer,
+    reader: BufReader<OwnedReadHalf>,
+    mut writer: OwnedWriteHalf,
+    control: &Control,
+) {
     match request {
         Request::Status => {
-            let _ = send(&mut writer, &Reply::Status(status(&control))).await;
+            let _ = send(&mut writer, &Reply::Status(status(control))).await;
         }
         Request::Run(run) => {
             tracing::info!(
-                peer_uid,
-                peer_pid,
+                peer_uid = peer.uid,
+                peer_pid = peer.pid,
                 reset_daily = run.reset_daily,
                 wait = run.wait,
                 blueprint = run.blueprint.as_ref().map(|path| path.display().to_string()),
@@ -198,17 +216,23 @@ async fn handle(stream: UnixStream, control: Arc<Control>) {
                 item: None,
                 requested_by: None,
             };
-            serve_checkin(request, reader, writer, &control).await;
+            serve_checkin(request, reader, writer, control).await;
         }
         Request::SelfServiceInstall { item } => {
-            let user = user_name(peer_uid);
-            tracing::info!(peer_uid, peer_pid, user = %user, item = %item, "Self Service install requested over the control socket.");
-            serve_checkin(CheckinRequest::self_service(Some(item), user), reader, writer, &control).await;
+            let user = user_name(peer.uid);
+            tracing::info!(
+                peer_uid = peer.uid, peer_pid = peer.pid, user = %user, item = %item,
+                "Self Service install requested over the control socket."
+            );
+            serve_checkin(CheckinRequest::self_service(Some(item), user), reader, writer, control).await;
         }
         Request::Sync => {
-            let user = user_name(peer_uid);
-            tracing::info!(peer_uid, peer_pid, user = %user, "Self Service sync requested over the control socket.");
-            serve_checkin(CheckinRequest::self_service(None, user), reader, writer, &control).await;
+            let user = user_name(peer.uid);
+            tracing::info!(
+                peer_uid = peer.uid, peer_pid = peer.pid, user = %user,
+                "Self Service sync requested over the control socket."
+            );
+            serve_checkin(CheckinRequest::self_service(None, user), reader, writer, control).await;
         }
     }
 }
