@@ -47,6 +47,7 @@
 //! is the one level type that `logs.level`, the log files and `agent logs --level`
 //! share, ordered by severity.
 
+pub(crate) mod accounts;
 pub(crate) mod app_bundle;
 mod atomic_file;
 pub mod blueprint;

@@ -11,11 +11,11 @@ use serde::Serialize;
 
 use super::Settings;
 use super::run::checkin_now;
+use crate::accounts::user_name;
 use crate::blueprint::{self, LibraryItem};
 use crate::checkin::CheckinRequest;
 use crate::cli::{SelfServiceAction, SelfServiceArgs};
 use crate::daemon::protocol::Request;
-use crate::daemon::user_name;
 use crate::exit_code;
 use crate::state::{ItemRecord, ItemStatus, Store};
 use crate::terminal;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request};
 use super::queue::{Job, Queued, Rejection, WorkQueue};
+use crate::accounts::user_name;
 use crate::checkin::{CheckinRequest, ProgressEvent};
 use crate::safe_path::{self, Folder, Missing, SafePathError, is_kind};
 use crate::state::Trigger;
@@ -234,14 +235,6 @@ async fn answer(
             );
             serve_checkin(CheckinRequest::self_service(None, user), reader, writer, control).await;
         }
-    }
-}
-
-/// The name of the user `uid`, or the number when it has none.
-pub(crate) fn user_name(uid: u32) -> String {
-    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-        Ok(Some(user)) => user.name,
-        _ => uid.to_string(),
     }
 }
 

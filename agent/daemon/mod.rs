@@ -22,5 +22,4 @@ mod reload;
 mod scheduler;
 mod signals;
 
-pub(crate) use control::user_name;
 pub use lifecycle::{DaemonSetup, serve};

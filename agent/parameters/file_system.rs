@@ -156,22 +156,6 @@ pub(crate) fn write_atomically(
     crate::atomic_file::replace_in(&folder, &name, bytes, |file| apply_ownership_and_mode(file, ownership, names, mode))
 }
 
-/// A user's name for messages, or its id when it has none.
-pub(crate) fn user_name(uid: u32) -> String {
-    match nix::unistd::User::from_uid(uid.into()) {
-        Ok(Some(user)) => user.name,
-        _ => uid.to_string(),
-    }
-}
-
-/// A group's name for messages, or its id when it has none.
-pub(crate) fn group_name(gid: u32) -> String {
-    match nix::unistd::Group::from_gid(gid.into()) {
-        Ok(Some(group)) => group.name,
-        _ => gid.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

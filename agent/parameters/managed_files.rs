@@ -14,8 +14,9 @@ use std::path::Path;
 use nix::sys::stat::SFlag;
 
 use super::ParameterReport;
-use super::file_system::{self, FileError, Ownership, group_name, mode_text, permission_bits, user_name};
+use super::file_system::{self, FileError, Ownership, mode_text, permission_bits};
 use super::summary::Findings;
+use crate::accounts::{group_name, user_name};
 use crate::blueprint::{Account, ManagedFile};
 use crate::safe_path::{Folder, SafePathError, is_kind};
 

@@ -14,8 +14,9 @@ use std::path::Path;
 use nix::sys::stat::SFlag;
 
 use super::ParameterReport;
-use super::file_system::{self, Ownership, group_name, permission_bits, user_name};
+use super::file_system::{self, Ownership, permission_bits};
 use super::summary::Findings;
+use crate::accounts::{group_name, user_name};
 use crate::blueprint::{DevicePath, ManagedPlistKey, PlistFormat};
 use crate::safe_path::is_kind;
 use crate::structured_input::{self, InputKind};
