@@ -68,6 +68,9 @@ pub enum SelfServiceAction {
     List(JsonArgs),
     /// Run one offered item now and wait for it, printing progress.
     Install(InstallArgs),
+    /// Show Device Info: computer name, serial number, model, OS version, the last
+    /// check-in and the blueprint.
+    Device(JsonArgs),
 }
 
 /// `agent self-service install`.

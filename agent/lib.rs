@@ -79,6 +79,7 @@ pub(crate) mod render;
 pub(crate) mod run_lock;
 pub(crate) mod safe_path;
 pub mod schedule;
+pub mod self_service;
 pub(crate) mod self_update;
 pub mod state;
 pub(crate) mod structured_input;

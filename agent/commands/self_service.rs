@@ -1,23 +1,22 @@
-//! `agent self-service list|install` and `agent sync`: what a person at the Mac
-//! may do without admin rights (see README "Self Service").
+//! `agent self-service list|install|device` and `agent sync`: what a person at
+//! the Mac may do without admin rights (see README "Self Service").
 //!
 //! An install is a run of kind `self_service` holding the one offered item; a
 //! sync is the daily check-in. Both have trigger `self_service`, record the user
 //! who asked, and go through the daemon's queue as `agent run` does (root without
-//! a daemon runs them here). The list reads the blueprint a check-in would use
-//! and each offered item's last result.
-
-use serde::Serialize;
+//! a daemon runs them here). The catalog and Device Info are asked of the daemon
+//! too (the store and the blueprint are root's); root without a daemon reads them
+//! here.
 
 use super::Settings;
-use super::run::checkin_now;
+use super::run::{SERVICE_NOT_RUNNING, checkin_now};
 use crate::accounts::user_name;
-use crate::blueprint::{self, LibraryItem};
 use crate::checkin::CheckinRequest;
 use crate::cli::{SelfServiceAction, SelfServiceArgs};
-use crate::daemon::protocol::Request;
+use crate::daemon::client;
+use crate::daemon::protocol::{Reply, Request};
 use crate::exit_code;
-use crate::state::{ItemRecord, ItemStatus, Store};
+use crate::self_service::{DeviceSummary, OfferedItem, device_summary, offered_items};
 use crate::terminal;
 
 /// Runs the `agent self-service` verb asked for.
@@ -28,6 +27,7 @@ pub fn self_service(settings: &Settings, arguments: &SelfServiceArgs) -> anyhow:
             let request = request(Some(install.item.clone()));
             checkin_now(settings, &request, Request::SelfServiceInstall { item: install.item.clone() }, install.json)
         }
+        SelfServiceAction::Device(device) => self::device(settings, device.json),
     }
 }
 
@@ -42,46 +42,41 @@ fn request(item: Option<String>) -> CheckinRequest {
     CheckinRequest::self_service(item, user_name(nix::unistd::geteuid().as_raw()))
 }
 
-/// One offered item as `agent self-service list` shows it.
-#[derive(Debug, Serialize)]
-struct OfferedItem {
-    id: String,
-    name: String,
-    #[serde(rename = "type")]
-    item_type: &'static str,
-    category: String,
-    description: String,
-    recommended: bool,
-    /// `installed` (its last run succeeded), `failed` (failed or timed out) or
-    /// `not_installed` (never ran on this device).
-    state: &'static str,
-    /// When its last run ended, if it ran.
-    last_run: Option<chrono::DateTime<chrono::Utc>>,
+/// How a one-line question to the daemon ended.
+enum Asked {
+    /// The daemon answered.
+    Answered(Reply),
+    /// No daemon runs.
+    NoDaemon,
 }
 
-/// Lists the offered items of the blueprint a check-in would use, Recommended
-/// first, then by category and name.
-fn list(settings: &Settings, json: bool) -> anyhow::Result<u8> {
-    let config = &settings.loaded.config;
-    let path = config.blueprint_file.clone().unwrap_or_else(|| settings.paths.saved_blueprint.clone());
-    if !path.exists() {
-        anyhow::bail!("no blueprint at {}: nothing is offered on this Mac yet", path.display());
-    }
-    let loaded = blueprint::load(&path)?;
-    let store = Store::open_existing(&settings.paths.store_file)?;
-    let mut offered = Vec::new();
-    for item in &loaded.blueprint.library_items {
-        let last = match &store {
-            Some(store) => store.last_ran_result(&item.id)?,
-            None => None,
-        };
-        if let Some(entry) = offered_item(item, last.as_ref()) {
-            offered.push(entry);
+/// Asks the daemon `request` when one runs.
+fn ask_daemon(settings: &Settings, request: &Request) -> anyhow::Result<Asked> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match client::connect(&settings.paths.socket).await? {
+            Some(stream) => Ok(Asked::Answered(client::ask(stream, request).await?)),
+            None => Ok(Asked::NoDaemon),
         }
+    })
+}
+
+/// Fails with what the daemon said, or with an unexpected reply's kind.
+fn unexpected(reply: Reply) -> anyhow::Error {
+    match reply {
+        Reply::Failed { message, .. } => anyhow::anyhow!(message),
+        other => anyhow::anyhow!("the agent daemon sent an unexpected reply: {}", other.to_line().trim_end()),
     }
-    offered.sort_by(|left, right| {
-        (!left.recommended, &left.category, &left.name).cmp(&(!right.recommended, &right.category, &right.name))
-    });
+}
+
+/// Lists the offered items, Recommended first, then by category and name.
+fn list(settings: &Settings, json: bool) -> anyhow::Result<u8> {
+    let offered = match ask_daemon(settings, &Request::SelfServiceList)? {
+        Asked::Answered(Reply::Offered { items }) => items,
+        Asked::Answered(other) => return Err(unexpected(other)),
+        Asked::NoDaemon if !nix::unistd::geteuid().is_root() => anyhow::bail!(SERVICE_NOT_RUNNING),
+        Asked::NoDaemon => offered_items(&settings.paths, &settings.loaded.config)?,
+    };
     if json {
         terminal::print_json(&offered)?;
         return Ok(exit_code::SUCCESS);
@@ -90,32 +85,54 @@ fn list(settings: &Settings, json: bool) -> anyhow::Result<u8> {
         terminal::print_line("Nothing is offered in Self Service on this Mac.")?;
     }
     for item in &offered {
-        let recommended = if item.recommended { "  (recommended)" } else { "" };
-        terminal::print_line(&terminal::printable(&format!(
-            "{}  {}  [{}]  {}{}",
-            item.id, item.name, item.category, item.state, recommended
-        )))?;
+        terminal::print_line(&terminal::printable(&listed(item)))?;
     }
     Ok(exit_code::SUCCESS)
 }
 
-/// `item` as listed, with the state its last run `last` left; `None` when it is
-/// not offered.
-fn offered_item(item: &LibraryItem, last: Option<&ItemRecord>) -> Option<OfferedItem> {
-    let offer = item.self_service.as_ref()?;
-    let state = match last.map(|record| record.status) {
-        Some(ItemStatus::Succeeded) => "installed",
-        Some(_) => "failed",
-        None => "not_installed",
+/// One line of `agent self-service list`.
+fn listed(item: &OfferedItem) -> String {
+    let recommended = if item.recommended { "  (recommended)" } else { "" };
+    format!("{}  {}  [{}]  {}{}", item.id, item.name, item.category, item.state.as_str(), recommended)
+}
+
+/// Shows Device Info.
+fn device(settings: &Settings, json: bool) -> anyhow::Result<u8> {
+    let summary = match ask_daemon(settings, &Request::DeviceSummary)? {
+        Asked::Answered(Reply::Device(summary)) => summary,
+        Asked::Answered(other) => return Err(unexpected(other)),
+        Asked::NoDaemon if !nix::unistd::geteuid().is_root() => anyhow::bail!(SERVICE_NOT_RUNNING),
+        Asked::NoDaemon => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(device_summary(&settings.paths, &settings.loaded.config))
+        }
     };
-    Some(OfferedItem {
-        id: item.id.clone(),
-        name: item.name.clone(),
-        item_type: item.item_type().as_str(),
-        category: offer.category.clone(),
-        description: offer.description.clone(),
-        recommended: offer.recommended,
-        state,
-        last_run: last.map(|record| record.finished_at),
-    })
+    if json {
+        terminal::print_json(&summary)?;
+        return Ok(exit_code::SUCCESS);
+    }
+    for line in shown(&summary) {
+        terminal::print_line(&terminal::printable(&line))?;
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+/// Device Info as lines of `label: value`; unknown facts say so.
+fn shown(summary: &DeviceSummary) -> Vec<String> {
+    let unknown = |value: &Option<String>| value.clone().unwrap_or_else(|| "unknown".to_string());
+    let last = match (summary.last_checkin, summary.last_outcome) {
+        (Some(at), Some(outcome)) => {
+            format!("{} ({})", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), outcome.as_str())
+        }
+        (Some(at), None) => at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        _ => "never".to_string(),
+    };
+    vec![
+        format!("Computer name:  {}", unknown(&summary.computer_name)),
+        format!("Serial number:  {}", unknown(&summary.serial_number)),
+        format!("Model:          {}", unknown(&summary.model)),
+        format!("macOS version:  {}", unknown(&summary.os_version)),
+        format!("Last check-in:  {last}"),
+        format!("Blueprint:      {}", unknown(&summary.blueprint_name)),
+    ]
 }

@@ -110,7 +110,29 @@ pub async fn run(
             Reply::Busy { holder } => return Ok(Answer::Busy(holder)),
             Reply::Failed { message, exit_code } => return Ok(Answer::Failed { message, exit_code }),
             Reply::Refused { reason } => return Err(ClientError::NotAllowed { reason }),
-            Reply::Status(_) => return Err(ClientError::Lost(std::io::ErrorKind::InvalidData.into())),
+            Reply::Status(_) | Reply::Offered { .. } | Reply::Device(_) => {
+                return Err(ClientError::Lost(std::io::ErrorKind::InvalidData.into()));
+            }
         }
+    }
+}
+
+/// Sends `request`, one asked and answered in one line (`status`,
+/// `self_service_list`, `device_summary`), and returns the daemon's reply; a
+/// refusal is [`ClientError::NotAllowed`].
+pub async fn ask(stream: UnixStream, request: &Request) -> Result<Reply, ClientError> {
+    let (reader, mut writer) = stream.into_split();
+    let mut line = serde_json::to_string(request).map_err(ClientError::Unreadable)?;
+    line.push('\n');
+    let written = writer.write_all(line.as_bytes()).await;
+    let mut lines = BufReader::new(reader).lines();
+    let line = match lines.next_line().await {
+        Ok(Some(line)) => line,
+        Ok(None) => return Err(ClientError::Lost(written.err().unwrap_or(std::io::ErrorKind::UnexpectedEof.into()))),
+        Err(error) => return Err(ClientError::Lost(written.err().unwrap_or(error))),
+    };
+    match serde_json::from_str(&line).map_err(ClientError::Unreadable)? {
+        Reply::Refused { reason } => Err(ClientError::NotAllowed { reason }),
+        reply => Ok(reply),
     }
 }

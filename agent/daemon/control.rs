@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +18,11 @@ use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request};
 use super::queue::{Job, Queued, Rejection, WorkQueue};
 use crate::accounts::user_name;
 use crate::checkin::{CheckinRequest, ProgressEvent};
+use crate::config::AgentConfig;
+use crate::error_chain::with_causes;
+use crate::paths::AgentPaths;
 use crate::safe_path::{self, Folder, Missing, SafePathError, is_kind};
+use crate::self_service::{device_summary, offered_items};
 use crate::state::Trigger;
 
 /// How long a connected client has to send its request.
@@ -123,6 +127,17 @@ pub(crate) struct Control {
     pub(crate) started_at: DateTime<Utc>,
     /// The daemon's own uid.
     pub(crate) own_uid: u32,
+    /// Where everything lives, for the Self Service answers.
+    pub(crate) paths: AgentPaths,
+    /// The configuration in force (replaced on reload).
+    pub(crate) config: watch::Receiver<Arc<AgentConfig>>,
+}
+
+impl Control {
+    /// The configuration in force now.
+    fn config(&self) -> Arc<AgentConfig> {
+        Arc::clone(&self.config.borrow())
+    }
 }
 
 /// Accepts connections until the daemon stops, then waits for the open ones to
@@ -226,6 +241,19 @@ async fn answer(
                 "Self Service install requested over the control socket."
             );
             serve_checkin(CheckinRequest::self_service(Some(item), user), reader, writer, control).await;
+        }
+        Request::SelfServiceList => {
+            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), "Self Service catalog requested over the control socket.");
+            let reply = match offered_items(&control.paths, &control.config()) {
+                Ok(items) => Reply::Offered { items },
+                Err(error) => Reply::Failed { message: with_causes(&error), exit_code: crate::exit_code::FAILURE },
+            };
+            let _ = send(&mut writer, &reply).await;
+        }
+        Request::DeviceSummary => {
+            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), "Device Info requested over the control socket.");
+            let summary = device_summary(&control.paths, &control.config()).await;
+            let _ = send(&mut writer, &Reply::Device(summary)).await;
         }
         Request::Sync => {
             let user = user_name(peer.uid);

@@ -68,8 +68,14 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let stop_now = CancellationToken::new();
     let own_uid = nix::unistd::geteuid().as_raw();
-    let control =
-        Arc::new(Control { queue: Arc::clone(&queue), shutdown: shutdown.clone(), started_at: Utc::now(), own_uid });
+    let control = Arc::new(Control {
+        queue: Arc::clone(&queue),
+        shutdown: shutdown.clone(),
+        started_at: Utc::now(),
+        own_uid,
+        paths: paths.clone(),
+        config: config_receiver.clone(),
+    });
     let server = tokio::spawn(control::serve(listener, control));
     let source = Arc::new(ConfigSource::new(paths.clone(), loaded.clone(), reload, config_sender));
     let reactions = Reactions { shutdown: shutdown.clone(), stop_now: stop_now.clone(), config: Arc::clone(&source) };

@@ -47,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkin::ProgressEvent;
 use crate::plan::CheckinKind;
 use crate::run_lock::Holder;
+use crate::self_service::{DeviceSummary, OfferedItem};
 use crate::state::RunRecord;
 
 /// The longest request line the daemon reads; a request is a few hundred bytes.
@@ -68,6 +69,22 @@ pub enum Request {
     },
     /// Self Service's Sync: the daily check-in now, with trigger `self_service`.
     Sync,
+    /// Self Service: the offered items and how each stands on this Mac.
+    SelfServiceList,
+    /// Self Service: the Device Info summary.
+    DeviceSummary,
+}
+
+impl Request {
+    /// Whether a local user who is not root may make this request: the Self
+    /// Service ones (list, install an offered item, sync, Device Info). Every
+    /// other request is root's.
+    pub fn is_self_service(&self) -> bool {
+        matches!(
+            self,
+            Request::SelfServiceInstall { .. } | Request::Sync | Request::SelfServiceList | Request::DeviceSummary
+        )
+    }
 }
 
 /// One check-in, as `agent run` asks for it.
@@ -118,6 +135,13 @@ pub enum Reply {
     },
     /// The answer to a `status` request.
     Status(DaemonStatus),
+    /// The answer to a `self_service_list` request.
+    Offered {
+        /// The offered items, Recommended first.
+        items: Vec<OfferedItem>,
+    },
+    /// The answer to a `device_summary` request.
+    Device(DeviceSummary),
 }
 
 impl Reply {
@@ -188,6 +212,23 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Request>(r#"{"request":"sync"}"#).unwrap(), Request::Sync);
         assert!(serde_json::from_str::<Request>(r#"{"request":"reboot"}"#).is_err());
+        let list = serde_json::from_str::<Request>(r#"{"request":"self_service_list"}"#).unwrap();
+        let device = serde_json::from_str::<Request>(r#"{"request":"device_summary"}"#).unwrap();
+        assert_eq!((&list, &device), (&Request::SelfServiceList, &Request::DeviceSummary));
+    }
+
+    #[test]
+    fn only_the_self_service_requests_are_open_to_people_without_admin_rights() {
+        let open = [
+            Request::SelfServiceList,
+            Request::DeviceSummary,
+            Request::Sync,
+            Request::SelfServiceInstall { item: "li-1".into() },
+        ];
+        assert!(open.iter().all(Request::is_self_service));
+        let run = Request::Run(RunRequest { reset_daily: false, blueprint: None, wait: true });
+        assert!(!run.is_self_service());
+        assert!(!Request::Status.is_self_service());
     }
 
     #[test]

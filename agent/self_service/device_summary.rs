@@ -1,0 +1,81 @@
+//! Device Info: the few facts a person at the Mac is asked for when they call
+//! the help desk, and how the last check-in went.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::AgentConfig;
+use crate::inventory::{self, Platform};
+use crate::paths::AgentPaths;
+use crate::state::{RunOutcome, Store};
+
+/// What the Device Info panel shows; a fact nobody could read is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceSummary {
+    /// The computer's name (the last inventory's, else the host name).
+    pub computer_name: Option<String>,
+    /// The serial number.
+    pub serial_number: Option<String>,
+    /// The model (`MacBook Pro`), with its identifier when known.
+    pub model: Option<String>,
+    /// The OS version (`14.6.1`).
+    pub os_version: Option<String>,
+    /// When the last check-in ended.
+    pub last_checkin: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub last_outcome: Option<RunOutcome>,
+    /// The name of the blueprint this Mac follows.
+    pub blueprint_name: Option<String>,
+}
+
+/// Reads the summary from the last inventory, the store and the blueprint, with
+/// the cheap facts (`sw_vers`, `ioreg`) where no inventory was saved yet. Never
+/// fails: what cannot be read is logged and left out.
+pub async fn device_summary(paths: &AgentPaths, config: &AgentConfig) -> DeviceSummary {
+    let saved = inventory::load(paths).unwrap_or_else(|error| {
+        tracing::warn!(error = %error, "Cannot read the saved inventory for Device Info.");
+        None
+    });
+    let mut summary = DeviceSummary::default();
+    if let Some(saved) = &saved {
+        let device = &saved.device;
+        summary.computer_name = device.device_name.clone().or_else(|| device.hostname.clone());
+        summary.serial_number = device.serial_number.clone();
+        summary.model = match (&device.model, &device.model_identifier) {
+            (Some(model), Some(identifier)) => Some(format!("{model} ({identifier})")),
+            (model, identifier) => model.clone().or_else(|| identifier.clone()),
+        };
+        summary.os_version = saved.operating_system.version.clone();
+    }
+    if summary.serial_number.is_none() || summary.os_version.is_none() {
+        let facts = inventory::cheap_facts(paths, config, Platform::current()).await;
+        summary.serial_number = summary.serial_number.or_else(|| non_empty(facts.serial_number));
+        summary.os_version = summary.os_version.or_else(|| non_empty(facts.os_version));
+    }
+    if summary.computer_name.is_none() {
+        summary.computer_name = nix::unistd::gethostname().ok().and_then(|name| name.into_string().ok());
+    }
+    match Store::open_existing(&paths.store_file)
+        .and_then(|store| store.map(|store| store.latest_finished_run()).transpose())
+    {
+        Ok(run) => {
+            let run = run.flatten();
+            summary.last_checkin = run.as_ref().and_then(|run| run.header.finished_at);
+            summary.last_outcome = run.and_then(|run| run.header.outcome);
+        }
+        Err(error) => tracing::warn!(error = %error, "Cannot read the last check-in for Device Info."),
+    }
+    let blueprint = config.blueprint_file.clone().unwrap_or_else(|| paths.saved_blueprint.clone());
+    if blueprint.exists() {
+        match crate::blueprint::load(&blueprint) {
+            Ok(loaded) => summary.blueprint_name = Some(loaded.blueprint.name),
+            Err(error) => tracing::warn!(error = %error, "Cannot read the blueprint's name for Device Info."),
+        }
+    }
+    summary
+}
+
+/// `text`, unless it is empty.
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
