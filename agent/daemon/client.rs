@@ -32,7 +32,7 @@ pub enum Answer {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The socket exists but this user may not use it.
-    #[error("the agent daemon only takes requests from root (try sudo): {reason}")]
+    #[error("the agent daemon refused the request: {reason}")]
     NotAllowed {
         /// What the socket or the daemon said.
         reason: String,

@@ -62,8 +62,9 @@ pub enum ControlError {
 /// system's; under `AGENT_ROOT` people who may connect must be able to look in).
 const FOLDER_MODE: u32 = 0o755;
 
-/// The socket file's mode: its owner (root) alone connects through the file.
-const SOCKET_MODE: u32 = 0o600;
+/// The socket file's mode: every local user may connect; what each may ask is
+/// decided per request from the peer's credentials ([`Request::is_self_service`]).
+const SOCKET_MODE: u32 = 0o666;
 
 /// The socket file in its folder, reached without following a link; removed with
 /// [`SocketFile::remove`] when the daemon stops.
@@ -80,8 +81,8 @@ impl SocketFile {
     }
 }
 
-/// Binds the socket at `path` (under `root`), readable and writable by its owner
-/// (root) only. Its folder is reached from `root` without following a link (a link
+/// Binds the socket at `path` (under `root`), open to every local user (the
+/// daemon checks each request against the peer's credentials). Its folder is reached from `root` without following a link (a link
 /// on the way is refused). A socket file left by a daemon that died is removed
 /// relative to the folder; a live daemon's is kept; anything else is refused.
 pub(crate) fn bind(root: &Path, path: &Path) -> Result<(UnixListener, SocketFile), ControlError> {
@@ -111,8 +112,9 @@ pub(crate) fn bind(root: &Path, path: &Path) -> Result<(UnixListener, SocketFile
     Ok((listener, SocketFile { folder, name }))
 }
 
-/// Whether a peer running as `peer_uid` may use the socket: root, or the user the
-/// daemon itself runs as (a daemon started by hand, or by tests).
+/// Whether a peer running as `peer_uid` may make every request: root, or the user
+/// the daemon itself runs as (a daemon started by hand, or by tests). Others may
+/// make the Self Service requests only.
 pub(crate) fn is_allowed(peer_uid: u32, own_uid: u32) -> bool {
     peer_uid == 0 || peer_uid == own_uid
 }
@@ -172,20 +174,13 @@ async fn handle(stream: UnixStream, control: Arc<Control>) {
             return;
         }
     };
-    let (peer_uid, peer_pid) = (credentials.uid(), credentials.pid());
+    let peer = Peer { uid: credentials.uid(), pid: credentials.pid() };
     let (reader, mut writer) = stream.into_split();
-    if !is_allowed(peer_uid, control.own_uid) {
-        tracing::warn!(peer_uid, peer_pid, "Refused a control connection: only root may use the control socket.");
-        let reason = "only root may use the agent's control socket (try sudo)".to_string();
-        let _ = send(&mut writer, &Reply::Refused { reason }).await;
-        let _ = writer.shutdown().await;
-        return;
-    }
     let mut reader = BufReader::new(reader);
     let request = match tokio::time::timeout(REQUEST_WAIT, read_request(&mut reader)).await {
         Ok(Ok(request)) => request,
         Ok(Err(problem)) => {
-            tracing::warn!(peer_uid, peer_pid, problem = %problem, "Ignored a bad control request.");
+            tracing::warn!(peer_uid = peer.uid, peer_pid = peer.pid, problem = %problem, "Ignored a bad control request.");
             let reply =
                 Reply::Failed { message: format!("bad request: {problem}"), exit_code: crate::exit_code::BAD_INPUT };
             let _ = send(&mut writer, &reply).await;
@@ -193,7 +188,18 @@ async fn handle(stream: UnixStream, control: Arc<Control>) {
         }
         Err(_) => return,
     };
-    answer(request, Peer { uid: peer_uid, pid: peer_pid }, reader, writer, &control).await;
+    if !is_allowed(peer.uid, control.own_uid) && !request.is_self_service() {
+        let user = user_name(peer.uid);
+        tracing::warn!(
+            peer_uid = peer.uid, peer_pid = peer.pid, user = %user, request = request.name(),
+            "Refused a control request: only root may make it."
+        );
+        let reason = format!("only an administrator may ask the agent to {} (sudo agent …)", request.what_it_asks());
+        let _ = send(&mut writer, &Reply::Refused { reason }).await;
+        let _ = writer.shutdown().await;
+        return;
+    }
+    answer(request, peer, reader, writer, &control).await;
 }
 
 /// The process at the other end of a control connection, as the kernel says.
@@ -387,7 +393,7 @@ mod tests {
         let path = root.join("var/run/agent.sock");
         let live = bind(root, &path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        assert_eq!(mode, 0o666);
         assert!(matches!(bind(root, &path), Err(ControlError::InUse { .. })));
         drop(live);
         bind(root, &path).expect("a socket nobody serves is replaced");

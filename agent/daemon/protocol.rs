@@ -1,9 +1,11 @@
 //! The control socket's protocol: line-delimited JSON over a Unix domain socket.
 //!
 //! The socket lives at `paths.socket` (`/var/run/io.endpointagent.agent.sock`),
-//! is created mode 0600 by root, and serves only peers whose credentials (checked
-//! by the kernel, `SO_PEERCRED` / `getpeereid`) say uid 0 or the daemon's own uid.
-//! Anyone else gets one `refused` reply and the connection is closed.
+//! is created by root with mode 0666: every local user may connect. Each request is
+//! checked against the peer's credentials (read from the kernel, `SO_PEERCRED` /
+//! `getpeereid`): uid 0 (or the daemon's own uid) may make every request; anyone
+//! else only the Self Service ones (`self_service_list`, `self_service_install`,
+//! `sync`, `device_summary`), and gets one `refused` reply for the others.
 //!
 //! A client sends exactly one request, one JSON object on one line:
 //!
@@ -84,6 +86,30 @@ impl Request {
             self,
             Request::SelfServiceInstall { .. } | Request::Sync | Request::SelfServiceList | Request::DeviceSummary
         )
+    }
+
+    /// The request's name on the wire (`run`, `status`, …), for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Run(_) => "run",
+            Request::Status => "status",
+            Request::SelfServiceInstall { .. } => "self_service_install",
+            Request::Sync => "sync",
+            Request::SelfServiceList => "self_service_list",
+            Request::DeviceSummary => "device_summary",
+        }
+    }
+
+    /// What the request asks, for a refusal (`run a check-in`).
+    pub fn what_it_asks(&self) -> &'static str {
+        match self {
+            Request::Run(_) => "run a check-in",
+            Request::Status => "show its status",
+            Request::SelfServiceInstall { .. } => "install an offered item",
+            Request::Sync => "sync",
+            Request::SelfServiceList => "list the offered items",
+            Request::DeviceSummary => "show Device Info",
+        }
     }
 }
 

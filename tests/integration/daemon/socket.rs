@@ -104,12 +104,10 @@ fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
     }
     let device = Device::new();
     let daemon = Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h"]);
-    // For this test only: let `nobody` reach the socket, so the daemon's own
-    // credential check is what turns it away.
+    // For this test only: let `nobody` reach the socket through its folders.
     for folder in ["", "Library", "Library/Application Support", "Library/Application Support/EndpointAgent"] {
         std::fs::set_permissions(device.root().join(folder), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    std::fs::set_permissions(&daemon.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
     let mut command = device.agent();
     command.arg("run").current_dir("/");
     // SAFETY: only async-signal-safe system calls run between fork and exec.
@@ -125,11 +123,13 @@ fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
     }
     let output = command.output().unwrap();
     assert_eq!(code(&output), 1, "{}", text(&output.stderr));
-    assert!(text(&output.stderr).contains("only takes requests from root"), "{}", text(&output.stderr));
-    let refusal = "Refused a control connection: only root may use the control socket.";
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("only an administrator may ask the agent to run a check-in"), "{stderr}");
+    let refusal = "Refused a control request: only root may make it.";
     let refusals = wait_for_logged(&device, refusal, 1, PATIENCE);
     assert_eq!(refusals.len(), 1, "{refusals:#?}");
     assert_eq!(refusals[0]["peer_uid"], 65534);
+    assert_eq!((refusals[0]["user"].as_str(), refusals[0]["request"].as_str()), (Some("nobody"), Some("run")));
     assert!(logged_records(&device, "Check-in requested over the control socket.").is_empty());
     assert!(daemon.try_status().is_some(), "the daemon still serves root");
 }
