@@ -83,6 +83,11 @@ impl CheckinRequest {
             requested_by: Some(requested_by),
         }
     }
+
+    /// Whether this is a Self Service sync (the daily check-in, no one item).
+    pub fn is_sync(&self) -> bool {
+        self.trigger == Trigger::SelfService && self.item.is_none()
+    }
 }
 
 /// Why a check-in could not run.

@@ -54,11 +54,13 @@ impl ProgressView {
         match &mut self.0 {
             Shown::Live(live) => live.show(event),
             Shown::Plain(plain) => plain.show(event),
-            Shown::Quiet => {
-                if let ProgressEvent::Waiting { holder } = event {
-                    terminal::print_error(&waiting_line(holder.as_ref()));
+            Shown::Quiet => match event {
+                ProgressEvent::Waiting { holder } => terminal::print_error(&waiting_line(holder.as_ref())),
+                ProgressEvent::Joined { requested_by, asked_at } => {
+                    terminal::print_error(&joined_line(requested_by.as_deref(), *asked_at));
                 }
-            }
+                _ => {}
+            },
         }
     }
 }
@@ -115,6 +117,7 @@ impl Drop for PlainProgress {
 fn plain_line(event: &ProgressEvent) -> Option<String> {
     match event {
         ProgressEvent::Waiting { holder } => Some(waiting_line(holder.as_ref())),
+        ProgressEvent::Joined { requested_by, asked_at } => Some(joined_line(requested_by.as_deref(), *asked_at)),
         ProgressEvent::RunStarted { run, items } => Some(started_line(run, *items)),
         ProgressEvent::ItemStarted { position, total, item_type, name } => {
             Some(format!("[{}/{total}] {item_type} {}: started", position + 1, render::printable(name)))
@@ -175,6 +178,12 @@ fn waiting_line(holder: Option<&Holder>) -> String {
         ),
         None => "Waiting for the running check-in to finish…".into(),
     }
+}
+
+/// What a sync that joined the one under way says first.
+fn joined_line(requested_by: Option<&str>, asked_at: chrono::DateTime<chrono::Utc>) -> String {
+    let by = requested_by.map(|user| format!("by {} ", render::printable(user))).unwrap_or_default();
+    format!("A sync is already under way (asked for {by}at {}); following it.", render::time(asked_at))
 }
 
 fn started_line(run: &RunRecord, items: usize) -> String {
@@ -299,6 +308,22 @@ mod tests {
             },
         ];
         insta::assert_snapshot!(plain_text(&events));
+    }
+
+    #[test]
+    fn a_joined_sync_says_whose_it_follows() {
+        let events = [
+            ProgressEvent::Joined { requested_by: Some("alice".into()), asked_at: at(0) },
+            ProgressEvent::Joined { requested_by: None, asked_at: at(0) },
+        ];
+        let time = render::time(at(0));
+        assert_eq!(
+            plain_text(&events),
+            format!(
+                "A sync is already under way (asked for by alice at {time}); following it.\n\
+                 A sync is already under way (asked for at {time}); following it.\n"
+            )
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `--json`; see `progress`), the daemon streams them over its control
 //! socket to the `agent run` that asked, and a scheduled check-in logs the wait.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::run_lock::Holder;
@@ -18,6 +19,14 @@ pub enum ProgressEvent {
     Waiting {
         /// Who runs it, when known.
         holder: Option<Holder>,
+    },
+    /// A Self Service sync was already under way (waiting or running): this
+    /// request follows that one instead of running a second (told by the daemon).
+    Joined {
+        /// Who asked for the sync under way.
+        requested_by: Option<String>,
+        /// When.
+        asked_at: DateTime<Utc>,
     },
     /// The run started.
     RunStarted {

@@ -47,6 +47,18 @@ pub struct AgentConfig {
     pub downloads: Downloads,
     /// How much the state store may hold.
     pub state: State,
+    /// What people without admin rights may ask through Self Service.
+    pub self_service: SelfService,
+}
+
+/// Self Service's limits on people without admin rights (see `daemon::queue`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelfService {
+    /// The least time between the end of one sync and the next one a person
+    /// without admin rights may ask for; a sync asked while one is under way
+    /// follows that one instead. Root is never held to it.
+    #[serde(serialize_with = "as_duration_text")]
+    pub sync_interval: Duration,
 }
 
 /// The state store's bounds (see `state::retention`).
@@ -299,6 +311,7 @@ impl Default for AgentConfig {
                 min_rate_window: Duration::from_secs(MINUTE),
             },
             state: State { max_size: 256 << 20 },
+            self_service: SelfService { sync_interval: Duration::from_secs(5 * MINUTE) },
         }
     }
 }
@@ -346,6 +359,7 @@ mod tests {
                     "max_size": "20 GiB", "min_free_space": "5 GiB", "min_rate": "1 KiB", "min_rate_window": "1m"
                 },
                 "state": { "max_size": "256 MiB" },
+                "self_service": { "sync_interval": "5m" },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",

@@ -156,7 +156,7 @@ async fn close_abandoned_run(paths: &AgentPaths, stopped_at: chrono::DateTime<Ut
 fn answer_the_queue(queue: &WorkQueue) {
     for job in queue.close() {
         let message = "the agent daemon stopped before running this check-in".to_string();
-        let _ = job.replies.send(Reply::Failed { message, exit_code: crate::exit_code::FAILURE });
+        job.audience.send(&Reply::Failed { message, exit_code: crate::exit_code::FAILURE });
     }
 }
 

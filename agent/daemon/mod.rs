@@ -5,14 +5,16 @@
 //!  signals ──► lifecycle ──► scheduler ──► checkin::run_checkin (under the lock)
 //!   (TERM, INT, HUP)  │          ▲   next check-in from schedule + the store
 //!        │            ▼          │   (+ tenant requests, due at once)
-//!        │         control ──► queue (requests wait behind the running check-in)
-//!        │         (socket, peer check, protocol)
+//!        │         control ──► queue (requests wait behind the running check-in;
+//!        │         (socket, peer check,  a sync joins the one under way: audience)
+//!        │          protocol)
 //!        └──► reload ◄── scheduler, before each check-in: a source changed?
 //! ```
 //!
 //! `protocol` documents what travels over the socket; `client` is `agent run`'s
 //! side of it.
 
+mod audience;
 pub mod client;
 mod control;
 mod lifecycle;

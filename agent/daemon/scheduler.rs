@@ -230,7 +230,7 @@ impl Scheduler<'_> {
             requested_by: None,
         };
         let result = run_cancellable(self.checkins, self.paths, config, &request, log_waiting, self.shutdown).await;
-        self.queue.finished();
+        self.queue.finished(self.clock.now());
         match result {
             Some(Ok(checked_in)) => {
                 self.memory.failed_at = None;
@@ -245,7 +245,7 @@ impl Scheduler<'_> {
     }
 
     /// Runs a check-in requested over the control socket, streaming its progress
-    /// to the requester, and answers with its record or why it could not run.
+    /// to everyone following it, and answers with its record or why it could not run.
     async fn run_job(&mut self, job: Job) {
         self.reload_if_changed();
         let config = self.config.borrow().clone();
@@ -256,12 +256,11 @@ impl Scheduler<'_> {
                 tracing::warn!(error = %error, "Cannot save the request for a daily check-in.");
             }
         }
-        let replies = job.replies.clone();
-        let forward = move |event| {
-            let _ = replies.send(Reply::Progress(event));
-        };
-        let result = run_cancellable(self.checkins, self.paths, &config, &job.request, forward, &job.cancel).await;
-        self.queue.finished();
+        let audience = Arc::clone(&job.audience);
+        let forward = move |event| audience.send(&Reply::Progress(event));
+        let cancel = job.audience.cancel();
+        let result = run_cancellable(self.checkins, self.paths, &config, &job.request, forward, cancel).await;
+        self.queue.finished(self.clock.now());
         let (result, updated_to) = split_update(result);
         // Answering the requester settles the daily check-in it asked for, unless
         // the daemon is stopping before one completed: then it stays owed.
@@ -269,7 +268,7 @@ impl Scheduler<'_> {
         if completed || !self.shutdown.is_cancelled() {
             self.memory.daily_settled();
         }
-        let _ = job.replies.send(reply_for(result));
+        job.audience.send(&reply_for(result));
         self.exit_if_updated(updated_to.as_ref());
     }
 
