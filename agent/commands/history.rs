@@ -5,7 +5,7 @@ use super::status::render_run;
 use crate::cli::HistoryArgs;
 use crate::exit_code;
 use crate::render;
-use crate::state::{Store, StoreError};
+use crate::state::{RunSummary, Store, StoreError};
 use crate::terminal;
 
 /// A damaged store holds no history this agent can read: said on stderr, with no
@@ -50,10 +50,22 @@ pub fn history(settings: &Settings, arguments: &HistoryArgs) -> anyhow::Result<u
         terminal::print_json(&runs)?;
         return Ok(exit_code::SUCCESS);
     }
+    for line in listed(&runs) {
+        terminal::print_line(&line)?;
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+/// One line per run (and one more for a run's message), the kind and trigger
+/// columns as wide as the longest shown.
+fn listed(runs: &[RunSummary]) -> Vec<String> {
+    let kind_width = runs.iter().map(|run| run.header.kind.as_str().len()).max().unwrap_or_default();
+    let trigger_width = runs.iter().map(|run| run.header.trigger.as_str().len()).max().unwrap_or_default();
+    let mut lines = Vec::with_capacity(runs.len());
     for run in runs {
         let counts = &run.counts;
-        terminal::print_line(&format!(
-            "{}  {}  {:<9} {:<6} {:<11} {} succeeded, {} failed, {} timed out, {} skipped, {} not run",
+        lines.push(format!(
+            "{}  {}  {:<kind_width$}  {:<trigger_width$}  {:<11} {} succeeded, {} failed, {} timed out, {} skipped, {} not run",
             run.header.id,
             render::time(run.header.started_at),
             run.header.kind.as_str(),
@@ -64,10 +76,44 @@ pub fn history(settings: &Settings, arguments: &HistoryArgs) -> anyhow::Result<u
             counts.timed_out,
             counts.skipped,
             counts.not_run
-        ))?;
+        ));
         if let Some(message) = &run.message {
-            terminal::print_line(&format!("  {message}"))?;
+            lines.push(format!("  {message}"));
         }
     }
-    Ok(exit_code::SUCCESS)
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::plan::CheckinKind;
+    use crate::state::{RunHeader, RunOutcome, StatusCounts, Trigger};
+
+    fn summary(id: &str, kind: CheckinKind, trigger: Trigger) -> RunSummary {
+        let mut header = RunHeader::begun(id.to_string(), kind, trigger, DateTime::UNIX_EPOCH);
+        header.outcome = Some(RunOutcome::Succeeded);
+        RunSummary { header, message: None, counts: StatusCounts { succeeded: 1, ..StatusCounts::default() } }
+    }
+
+    #[test]
+    fn the_kind_and_trigger_columns_fit_the_longest_shown() {
+        let runs = [
+            summary("r3", CheckinKind::SelfService, Trigger::SelfService),
+            summary("r2", CheckinKind::Daily, Trigger::Schedule),
+            summary("r1", CheckinKind::Recurring, Trigger::Cli),
+        ];
+        let counts = "1 succeeded, 0 failed, 0 timed out, 0 skipped, 0 not run";
+        let at = "1970-01-01T00:00:00Z";
+        assert_eq!(
+            listed(&runs),
+            [
+                format!("r3  {at}  self_service  self_service  succeeded   {counts}"),
+                format!("r2  {at}  daily         schedule      succeeded   {counts}"),
+                format!("r1  {at}  recurring     cli           succeeded   {counts}"),
+            ]
+        );
+    }
 }
