@@ -31,10 +31,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Enroll(arguments) = &cli.command {
         return Ok(ExitCode::from(enroll::enroll(&Settings::paths()?, arguments)?));
     }
-    let settings = Settings::load(&cli.set)?;
+    let for_a_person = is_a_persons_request(&cli.command);
+    let settings = if for_a_person { Settings::for_a_person()? } else { Settings::load(&cli.set)? };
     // A person's Self Service verbs log through the daemon; root's may run here.
     let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon | Command::UpdateMdm(_))
-        || (matches!(cli.command, Command::Sync(_) | Command::SelfService(_)) && nix::unistd::geteuid().is_root());
+        || (matches!(cli.command, Command::Sync(_) | Command::SelfService(_)) && !for_a_person);
     let _log_guard = settings.start_logging(writes_logs);
     let code = match cli.command {
         Command::Run(arguments) => run::run(&settings, &arguments)?,
@@ -51,4 +52,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Paths(_) | Command::Enroll(_) => unreachable!("handled before the configuration is read"),
     };
     Ok(ExitCode::from(code))
+}
+
+/// Whether `command` is a Self Service verb run by someone who is not root: it
+/// only asks the daemon, which answers with its own configuration and logs.
+fn is_a_persons_request(command: &Command) -> bool {
+    matches!(command, Command::Sync(_) | Command::SelfService(_)) && !nix::unistd::geteuid().is_root()
 }

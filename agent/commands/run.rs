@@ -77,7 +77,8 @@ pub(crate) fn checkin_now(
 }
 
 /// What a person without admin rights is told when no daemon answers.
-pub(crate) const SERVICE_NOT_RUNNING: &str = "the agent's service is not running on this Mac, so Self Service cannot run anything; ask your IT admin to start it";
+pub(crate) const SERVICE_NOT_RUNNING: &str =
+    "the agent's service is not running on this Mac, so Self Service is unavailable; ask your IT admin to start it";
 
 /// How a check-in ended for this command.
 enum Ended {

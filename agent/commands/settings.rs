@@ -27,6 +27,14 @@ impl Settings {
         Ok(Self { paths, loaded })
     }
 
+    /// The paths and the built-in defaults, for a person without admin rights
+    /// asking the daemon through Self Service: the daemon uses its own
+    /// configuration, and the files of this one may be root's alone to read, so
+    /// they are not read (a permission error must not hide the daemon's answer).
+    pub fn for_a_person() -> anyhow::Result<Self> {
+        Ok(Self { paths: Self::paths()?, loaded: LoadedConfig::defaults() })
+    }
+
     /// The paths alone, for verbs that need no configuration.
     pub fn paths() -> anyhow::Result<AgentPaths> {
         AgentPaths::from_environment().context("cannot resolve AGENT_ROOT")

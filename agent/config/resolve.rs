@@ -85,6 +85,14 @@ pub fn load(
 }
 
 impl LoadedConfig {
+    /// The built-in defaults alone, as if no layer set a key: for a person's Self
+    /// Service verbs, which the daemon answers with its own configuration (the
+    /// configuration's files may be root's alone to read).
+    pub fn defaults() -> Self {
+        let Merged { config, origins } = Merged::defaults();
+        Self { config, origins, warnings: Vec::new() }
+    }
+
     /// Every known key in key order with its effective value and origin, for
     /// `agent config --show-origin`. Safe to print: the token is redacted.
     pub fn effective_values(&self) -> Vec<EffectiveValue> {
