@@ -13,7 +13,7 @@ use super::keys;
 use super::layers::{FileFormat, Layer, RawSetting};
 use super::origin::Origin;
 use super::problems::Problems;
-use super::trust::{Opened, TrustedWriters};
+use super::trust::{ClosedToThisUser, Opened, TrustedWriters};
 use super::values::RawValue;
 use crate::structured_input::{self, InputKind, InputProblem};
 
@@ -65,7 +65,10 @@ pub(crate) fn read_settings_file(
             return None;
         }
         Opened::Unreadable(error) => {
-            problems.error(&origin, None, FileProblem::Unreadable { error });
+            match ClosedToThisUser::from_error(error) {
+                Ok(closed) => problems.warning(&origin, None, closed),
+                Err(error) => problems.error(&origin, None, FileProblem::Unreadable { error }),
+            }
             return None;
         }
     };

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use super::keys::{self, ENVIRONMENT_PREFIX};
 use super::origin::Origin;
 use super::problems::Problems;
+use super::trust::ClosedToThisUser;
 use super::values::RawValue;
 use crate::paths::ROOT_VARIABLE;
 
@@ -101,7 +102,10 @@ pub(crate) fn dropin_fragments(folder: &Path, problems: &mut Problems) -> Vec<Se
         Ok(entries) => entries,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Vec::new(),
         Err(error) => {
-            problems.error(&origin, None, SourceProblem::UnlistableFolder { error });
+            match ClosedToThisUser::from_error(error) {
+                Ok(closed) => problems.warning(&origin, None, closed),
+                Err(error) => problems.error(&origin, None, SourceProblem::UnlistableFolder { error }),
+            }
             return Vec::new();
         }
     };

@@ -28,6 +28,29 @@ const WRITABLE_BY_OTHERS: u32 = 0o022;
 /// Root's user id.
 const ROOT: u32 = 0;
 
+/// A settings file or folder a user who is not root may not read. The agent's
+/// configuration is root's (the tenant's token lives there), so such a user's
+/// agent skips it with a warning and goes on (a person's `agent run` still reaches
+/// the daemon, which answers with its own configuration); for root it stays an error.
+#[derive(Debug, thiserror::Error)]
+#[error("skipped: only root may read it ({error})")]
+pub(crate) struct ClosedToThisUser {
+    error: io::Error,
+}
+
+impl ClosedToThisUser {
+    /// `error` as closed to this user when it is a refused permission and this
+    /// process is not root's; otherwise `error` back.
+    pub(crate) fn from_error(error: io::Error) -> Result<Self, io::Error> {
+        if closed_to(&error, nix::unistd::geteuid().as_raw()) { Ok(Self { error }) } else { Err(error) }
+    }
+}
+
+/// Whether `error` is a permission refused to a process of user `uid` who is not root.
+fn closed_to(error: &io::Error, uid: u32) -> bool {
+    error.kind() == io::ErrorKind::PermissionDenied && uid != ROOT
+}
+
 /// Who may have written the configuration, and from which folder down folders are
 /// checked.
 #[derive(Debug, Clone)]
@@ -297,5 +320,13 @@ mod tests {
         let fifo = root.path().join("config.d/30-fifo.json");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         assert!(matches!(writers.open(&fifo), Opened::Unreadable(_)));
+    }
+
+    #[test]
+    fn only_a_refused_permission_seen_by_someone_not_root_is_closed_to_that_user() {
+        let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(closed_to(&denied(), 501));
+        assert!(!closed_to(&denied(), ROOT), "root is refused nothing it should read: an error");
+        assert!(!closed_to(&io::Error::from(io::ErrorKind::InvalidData), 501));
     }
 }

@@ -308,3 +308,57 @@ pub fn poll<T: std::fmt::Debug>(
         std::thread::sleep(every);
     }
 }
+
+/// The uid and gid of `nobody`: a person without admin rights.
+pub const NOBODY: u32 = 65534;
+
+impl Device {
+    /// A command for the real binary on this device run as `nobody` (the tests
+    /// that use it run as root; see [`as_nobody`]).
+    pub fn agent_as_nobody(&self) -> Command {
+        let mut command = self.agent();
+        as_nobody(self, &mut command);
+        command
+    }
+
+    /// Runs the agent with `arguments` as `nobody` and waits for it.
+    pub fn run_as_nobody(&self, arguments: &[&str]) -> Output {
+        self.agent_as_nobody().args(arguments).output().expect("agent runs")
+    }
+
+    /// Sends one raw `request` line to the daemon's control socket from a process
+    /// running as `nobody` (the kernel names the peer at connect time) and returns
+    /// the reply lines. The client is core Perl's `IO::Socket::UNIX` (in Debian's
+    /// essential `perl-base`, and on every Mac).
+    pub fn request_as_nobody(&self, request: &Value) -> Vec<Value> {
+        let socket = AgentPaths::under(self.root()).socket;
+        let client = r#"$s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!"; print $s "$ARGV[1]\n"; print while <$s>"#;
+        let mut command = Command::new("perl");
+        command.args(["-MIO::Socket::UNIX", "-e", client]).arg(&socket).arg(request.to_string());
+        as_nobody(self, &mut command);
+        let output = command.output().expect("perl runs");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout).lines().map(|line| serde_json::from_str(line).expect("a reply line")).collect()
+    }
+}
+
+/// Makes `command` run as `nobody` (uid and gid 65534, no supplementary groups)
+/// from `/`, and lets others into the scratch root, as everyone may look into the
+/// Mac's `/`; the agent's own folders keep the modes it gives them.
+pub fn as_nobody<'a>(device: &Device, command: &'a mut Command) -> &'a mut Command {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    std::fs::set_permissions(device.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    command.current_dir("/");
+    // SAFETY: only async-signal-safe system calls run between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // nix offers setgroups on Linux only; elsewhere the test keeps root's groups.
+            #[cfg(target_os = "linux")]
+            nix::unistd::setgroups(&[]).map_err(std::io::Error::from)?;
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(NOBODY)).map_err(std::io::Error::from)?;
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(NOBODY)).map_err(std::io::Error::from)
+        })
+    }
+}
