@@ -170,14 +170,21 @@ fn without_a_daemon_root_runs_the_request_itself() {
 const HOLD: &str = "#!/bin/sh\nif [ -f \"$AGENT_ROOT/hold\" ]; then\n  touch \"$AGENT_ROOT/held\"\n  \
                     while [ ! -f \"$AGENT_ROOT/go\" ]; do sleep 0.05; done\nfi\n";
 
-#[test]
-fn nobody_lists_installs_and_reads_device_info_recorded_as_asked_by_nobody() {
+/// A device whose daemon enforces `items`, after its first check-in, for a test
+/// that drops to `nobody`; `None` (the test skipped) when the tests do not run as root.
+fn daemon_for_nobody(items: Vec<Value>) -> Option<(Device, Daemon)> {
     if !running_as_root("dropping to nobody") {
-        return;
+        return None;
     }
     let device = Device::new();
-    let path = offering_blueprint(&device);
-    let _daemon = daemon_after_first_run(&device, &path);
+    let path = device.write_blueprint(&blueprint(items));
+    let daemon = daemon_after_first_run(&device, &path);
+    Some((device, daemon))
+}
+
+#[test]
+fn nobody_lists_installs_and_reads_device_info_recorded_as_asked_by_nobody() {
+    let Some((device, _daemon)) = daemon_for_nobody(offering_items()) else { return };
 
     let output = device.run_as_nobody(&["self-service", "list", "--json"]);
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
@@ -206,14 +213,9 @@ fn nobody_lists_installs_and_reads_device_info_recorded_as_asked_by_nobody() {
 
 #[test]
 fn a_sync_by_nobody_is_joined_while_under_way_and_refused_within_the_interval() {
-    if !running_as_root("dropping to nobody") {
-        return;
-    }
-    let device = Device::new();
     let mut items = offering_items();
     items.push(script("hold", "Hold", HOLD));
-    let path = device.write_blueprint(&blueprint(items));
-    let _daemon = daemon_after_first_run(&device, &path);
+    let Some((device, _daemon)) = daemon_for_nobody(items) else { return };
     device.write_file("hold", "");
 
     let piped = std::process::Stdio::piped;
@@ -251,11 +253,7 @@ fn a_sync_by_nobody_is_joined_while_under_way_and_refused_within_the_interval() 
 
 #[test]
 fn nobody_is_refused_every_request_but_self_service_and_each_refusal_is_logged() {
-    if !running_as_root("dropping to nobody") {
-        return;
-    }
-    let device = Device::new();
-    let _daemon = Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h"]);
+    let Some((device, _daemon)) = daemon_for_nobody(Vec::new()) else { return };
     for arguments in [&["run"][..], &["run", "--reset-daily"]] {
         let output = device.run_as_nobody(arguments);
         assert_eq!(code(&output), 1, "{arguments:?}: {}", text(&output.stderr));
@@ -281,9 +279,9 @@ fn without_a_daemon_nobody_is_told_the_service_is_not_running_and_whom_to_ask() 
         return;
     }
     let device = Device::new();
-    let path = offering_blueprint(&device);
-    device.check_in_ok(&path, &[]);
-    // The configuration as root keeps it: readable by root alone.
+    // The agent's folders as a check-in by root leaves them, and the configuration
+    // readable by root alone.
+    device.check_in_ok(&offering_blueprint(&device), &[]);
     let config = AgentPaths::under(device.root()).config_file;
     std::fs::write(&config, PLIST).unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
