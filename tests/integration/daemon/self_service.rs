@@ -9,9 +9,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 
 use endpoint_agent::paths::AgentPaths;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::{Value, json};
 
 use super::harness::{Daemon, finished, runs, setting, wait_for_logged, wait_for_runs};
@@ -211,18 +214,29 @@ fn nobody_lists_installs_and_reads_device_info_recorded_as_asked_by_nobody() {
     assert_eq!(summary["last_checkin"], history[1]["finished_at"], "{summary:#}");
 }
 
-#[test]
-fn a_sync_by_nobody_is_joined_while_under_way_and_refused_within_the_interval() {
+/// The offered items and a script that holds the daily check-in (see [`HOLD`]).
+fn holding_items() -> Vec<Value> {
     let mut items = offering_items();
     items.push(script("hold", "Hold", HOLD));
-    let Some((device, _daemon)) = daemon_for_nobody(items) else { return };
-    device.write_file("hold", "");
+    items
+}
 
-    let piped = std::process::Stdio::piped;
-    let first = device.agent_as_nobody().args(["sync", "--json"]).stdout(piped()).stderr(piped()).spawn().unwrap();
+/// A sync by nobody (`first`, its arguments) held while it runs, and a second one
+/// (`agent sync`) that joined it; the test writes `go` to let them end.
+fn two_syncs_by_nobody(device: &Device, first: &[&str]) -> (Child, Child) {
+    device.write_file("hold", "");
+    let first = device.agent_as_nobody().args(first).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     device.wait_for_file("held", PATIENCE);
-    let second = device.agent_as_nobody().arg("sync").stdout(piped()).stderr(piped()).spawn().unwrap();
-    let joined = wait_for_logged(&device, "Joined the Self Service sync already under way.", 1, PATIENCE);
+    let second = device.agent_as_nobody().arg("sync").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_logged(device, "Joined the Self Service sync already under way.", 1, PATIENCE);
+    (first, second)
+}
+
+#[test]
+fn a_sync_by_nobody_is_joined_while_under_way_and_refused_within_the_interval() {
+    let Some((device, _daemon)) = daemon_for_nobody(holding_items()) else { return };
+    let (first, second) = two_syncs_by_nobody(&device, &["sync", "--json"]);
+    let joined = logged_records(&device, "Joined the Self Service sync already under way.");
     assert_eq!((joined[0]["user"].as_str(), joined[0]["first_asked_by"].as_str()), (Some("nobody"), Some("nobody")));
     device.write_file("go", "");
     let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
@@ -249,6 +263,25 @@ fn a_sync_by_nobody_is_joined_while_under_way_and_refused_within_the_interval() 
     assert_eq!(logged[0]["user"], "nobody");
     assert_eq!(runs(&device).len(), 2, "nothing ran");
     assert_eq!(code(&device.run(&["sync"])), 0, "root is never held to the interval");
+}
+
+#[test]
+fn a_sync_whose_first_requester_leaves_carries_on_for_the_one_who_joined() {
+    let Some((device, _daemon)) = daemon_for_nobody(holding_items()) else { return };
+    let (first, second) = two_syncs_by_nobody(&device, &["sync"]);
+    kill(Pid::from_raw(first.id() as i32), Signal::SIGINT).unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(code(&first), 1, "{}", text(&first.stderr));
+    assert!(text(&first.stderr).contains("stopped following the sync; it carries on"), "{}", text(&first.stderr));
+    device.write_file("go", "");
+    let second = second.wait_with_output().unwrap();
+    assert_eq!(code(&second), 0, "{}{}", text(&second.stdout), text(&second.stderr));
+    let history = runs(&device);
+    assert_eq!(history.len(), 2, "{history:#?}");
+    assert_eq!(
+        (header(&history[1]), history[1]["outcome"].as_str()),
+        (("daily", "self_service", "nobody"), Some("succeeded"))
+    );
 }
 
 #[test]
