@@ -199,6 +199,18 @@ fn unknown_keys_and_variables_are_warnings_not_errors() {
 }
 
 #[test]
+fn the_sync_interval_is_a_duration_above_zero_named_by_its_key() {
+    let (_folder, paths) = fresh_root();
+    let loaded = load(&paths, environment(&[]), &flags(&["self_service.sync_interval=90s"])).unwrap();
+    assert_eq!(loaded.config.self_service.sync_interval, Duration::from_secs(90));
+    for refused in ["0s", "-1s", "soon"] {
+        let flag = format!("self_service.sync_interval={refused}");
+        let errors = load(&paths, environment(&[]), &flags(&[flag.as_str()])).unwrap_err().to_string();
+        assert!(errors.starts_with("flag --set: key \"self_service.sync_interval\": expected a duration"), "{errors}");
+    }
+}
+
+#[test]
 fn every_problem_in_every_layer_is_reported_at_once() {
     let (_folder, paths) = fresh_root();
     let tenant_fragment = paths.config_dropin_dir.join("20-tenant.json");

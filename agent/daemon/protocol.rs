@@ -35,7 +35,11 @@
 //!
 //! `progress` events are [`ProgressEvent`]s, the ones an in-process `agent run`
 //! shows; `waiting` comes first when the request is queued behind a running
-//! check-in. `status` is answered with one `{"reply":"status",…}` line
+//! check-in. A `sync` asked while another sync waits or runs follows that one:
+//! `joined` comes first (`{"reply":"progress","event":"joined","requested_by":"ada",
+//! "asked_at":"…"}`), then the same replies as its first requester gets. A `sync`
+//! by someone who is not root within `self_service.sync_interval` of the end of the
+//! last one is answered with one `failed` line, `exit_code` 3. `status` is answered with one `{"reply":"status",…}` line
 //! ([`DaemonStatus`]). A client that closes its side (or shuts down its writing
 //! half, as `agent run` does on Ctrl-C) cancels its check-in: the running item's
 //! processes are stopped and the run is recorded `interrupted`, and the replies
