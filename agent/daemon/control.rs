@@ -10,19 +10,18 @@ use chrono::{DateTime, Utc};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::audience::Seat;
 use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request};
-use super::queue::{Asked, Queued, Rejection, Submitted, WorkQueue};
+use super::queue::WorkQueue;
+use super::requested::{Connection, serve_checkin};
 use crate::accounts::user_name;
-use crate::checkin::{CheckinRequest, ProgressEvent};
+use crate::checkin::CheckinRequest;
 use crate::config::AgentConfig;
 use crate::error_chain::with_causes;
 use crate::paths::AgentPaths;
-use crate::render;
 use crate::safe_path::{self, Folder, Missing, SafePathError, is_kind};
 use crate::self_service::{device_summary, offered_items};
 use crate::state::Trigger;
@@ -139,7 +138,7 @@ pub(crate) struct Control {
 
 impl Control {
     /// The configuration in force now.
-    fn config(&self) -> Arc<AgentConfig> {
+    pub(super) fn config(&self) -> Arc<AgentConfig> {
         Arc::clone(&self.config.borrow())
     }
 }
@@ -201,27 +200,23 @@ async fn handle(stream: UnixStream, control: Arc<Control>) {
         let _ = writer.shutdown().await;
         return;
     }
-    answer(request, peer, reader, writer, &control).await;
+    answer(request, peer, Connection { reader, writer }, &control).await;
 }
 
 /// The process at the other end of a control connection, as the kernel says.
 #[derive(Clone, Copy)]
-struct Peer {
-    uid: u32,
-    pid: Option<i32>,
+pub(super) struct Peer {
+    /// Its user id.
+    pub(super) uid: u32,
+    /// Its process id, when the kernel gives it.
+    pub(super) pid: Option<i32>,
 }
 
 /// Answers one request read from a peer allowed to make it.
-async fn answer(
-    request: Request,
-    peer: Peer,
-    reader: BufReader<OwnedReadHalf>,
-    mut writer: OwnedWriteHalf,
-    control: &Control,
-) {
+async fn answer(request: Request, peer: Peer, mut connection: Connection, control: &Control) {
     match request {
         Request::Status => {
-            let _ = send(&mut writer, &Reply::Status(status(control))).await;
+            let _ = send(&mut connection.writer, &Reply::Status(status(control))).await;
         }
         Request::Run(run) => {
             tracing::info!(
@@ -240,7 +235,7 @@ async fn answer(
                 item: None,
                 requested_by: None,
             };
-            serve_checkin(request, peer, None, Connection { reader, writer }, control).await;
+            serve_checkin(request, peer, connection, control).await;
         }
         Request::SelfServiceInstall { item } => {
             let user = user_name(peer.uid);
@@ -249,7 +244,7 @@ async fn answer(
                 "Self Service install requested over the control socket."
             );
             let request = CheckinRequest::self_service(Some(item), user);
-            serve_checkin(request, peer, None, Connection { reader, writer }, control).await;
+            serve_checkin(request, peer, connection, control).await;
         }
         Request::SelfServiceList => {
             tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), "Self Service catalog requested over the control socket.");
@@ -257,12 +252,12 @@ async fn answer(
                 Ok(items) => Reply::Offered { items },
                 Err(error) => Reply::Failed { message: with_causes(&error), exit_code: crate::exit_code::FAILURE },
             };
-            let _ = send(&mut writer, &reply).await;
+            let _ = send(&mut connection.writer, &reply).await;
         }
         Request::DeviceSummary => {
             tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), "Device Info requested over the control socket.");
             let summary = device_summary(&control.paths, &control.config()).await;
-            let _ = send(&mut writer, &Reply::Device(summary)).await;
+            let _ = send(&mut connection.writer, &Reply::Device(summary)).await;
         }
         Request::Sync => {
             let user = user_name(peer.uid);
@@ -270,16 +265,8 @@ async fn answer(
                 peer_uid = peer.uid, peer_pid = peer.pid, user = %user,
                 "Self Service sync requested over the control socket."
             );
-            // People without admin rights sync at most once per interval; root always may.
-            let limit = (!is_allowed(peer.uid, control.own_uid)).then(|| control.config().self_service.sync_interval);
-            serve_checkin(
-                CheckinRequest::self_service(None, user),
-                peer,
-                limit,
-                Connection { reader, writer },
-                control,
-            )
-            .await;
+            let request = CheckinRequest::self_service(None, user);
+            serve_checkin(request, peer, connection, control).await;
         }
     }
 }
@@ -303,135 +290,8 @@ fn status(control: &Control) -> DaemonStatus {
     DaemonStatus { pid: std::process::id(), started_at: control.started_at, running, queued, next_checkin }
 }
 
-/// Both halves of a control connection.
-struct Connection {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
-}
-
-/// Queues the check-in (or joins the sync under way) and streams its replies
-/// until the last one. `sync_interval` limits a sync by someone without admin
-/// rights.
-async fn serve_checkin(
-    request: CheckinRequest,
-    peer: Peer,
-    sync_interval: Option<Duration>,
-    connection: Connection,
-    control: &Control,
-) {
-    let Connection { reader, mut writer } = connection;
-    let (replies, receiver) = mpsc::unbounded_channel();
-    let requested_by = request.requested_by.clone();
-    let asked = Asked { request, replies, cancel: control.shutdown.child_token(), at: Utc::now(), sync_interval };
-    let (first, seat) = match control.queue.submit(asked) {
-        Ok(Submitted { queued: Queued::Next, seat }) => (None, seat),
-        Ok(Submitted { queued: Queued::Behind(holder), seat }) => {
-            (Some(ProgressEvent::Waiting { holder: Some(holder) }), seat)
-        }
-        Ok(Submitted { queued: Queued::Joined { requested_by: first_by, asked_at }, seat }) => {
-            tracing::info!(
-                peer_uid = peer.uid, peer_pid = peer.pid, user = requested_by, first_asked_by = first_by, first_asked_at = %asked_at.to_rfc3339(),
-                "Joined the Self Service sync already under way."
-            );
-            (Some(ProgressEvent::Joined { requested_by: first_by, asked_at }), seat)
-        }
-        Err(rejection) => {
-            let _ = send(&mut writer, &refusal(rejection, peer, requested_by.as_deref())).await;
-            return;
-        }
-    };
-    if let Some(first) = first {
-        let _ = send(&mut writer, &Reply::Progress(first)).await;
-    }
-    stream_replies(receiver, reader, writer, seat).await;
-}
-
-/// The one reply to a request the queue would not take; a sync asked too soon is logged.
-fn refusal(rejection: Rejection, peer: Peer, user: Option<&str>) -> Reply {
-    match rejection {
-        Rejection::Busy(holder) => Reply::Busy { holder },
-        Rejection::TooSoon { last_ended, next_from } => {
-            tracing::warn!(
-                peer_uid = peer.uid, peer_pid = peer.pid, user = user, last_sync_ended = %last_ended.to_rfc3339(),
-                next_sync_from = %next_from.to_rfc3339(),
-                "Refused a Self Service sync: the last one ended less than self_service.sync_interval ago."
-            );
-            let message = format!(
-                "this Mac last synced at {}; the next sync may be asked for from {} (ask your IT admin if it cannot wait)",
-                render::time(last_ended),
-                render::time(next_from)
-            );
-            Reply::Failed { message, exit_code: crate::exit_code::BUSY }
-        }
-        Rejection::Stopping => {
-            let message = "the agent daemon is stopping; try again once it is back".to_string();
-            Reply::Failed { message, exit_code: crate::exit_code::FAILURE }
-        }
-    }
-}
-
-/// Passes each reply on until the last one. The requester closing its side (or
-/// going away) leaves its check-in, which is called off once nobody else follows
-/// it: the run then ends properly and its replies still go to the requester as
-/// long as it listens. One who leaves a sync others still follow is told so and
-/// let go at once.
-async fn stream_replies(
-    mut receiver: mpsc::UnboundedReceiver<Reply>,
-    mut reader: BufReader<OwnedReadHalf>,
-    mut writer: OwnedWriteHalf,
-    seat: Seat,
-) {
-    let mut requester_sending = true;
-    let mut requester_listening = true;
-    let mut left = false;
-    let mut scratch = [0u8; 512];
-    loop {
-        tokio::select! {
-            reply = receiver.recv() => {
-                let reply = reply.unwrap_or_else(|| Reply::Failed {
-                    message: "the agent daemon stopped before the check-in ended; see agent status".to_string(),
-                    exit_code: crate::exit_code::FAILURE,
-                });
-                if requester_listening && send(&mut writer, &reply).await.is_err() {
-                    requester_listening = false;
-                    leave(&seat, &mut left);
-                }
-                if reply.is_last() {
-                    let _ = writer.shutdown().await;
-                    return;
-                }
-            }
-            read = reader.read(&mut scratch), if requester_sending => {
-                if matches!(read, Ok(0) | Err(_)) {
-                    requester_sending = false;
-                    if leave(&seat, &mut left) {
-                        let message = "stopped following the sync; it carries on for the others who asked for it".to_string();
-                        let _ = send(&mut writer, &Reply::Failed { message, exit_code: crate::exit_code::FAILURE }).await;
-                        let _ = writer.shutdown().await;
-                        return;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The requester stopped wanting its check-in (Ctrl-C, or it went away): leaves
-/// it, logging that once; says whether others still follow it.
-fn leave(seat: &Seat, left: &mut bool) -> bool {
-    let others = seat.leave();
-    if !std::mem::replace(left, true) {
-        if others {
-            tracing::info!("A requester stopped following the sync; it carries on for the others who asked for it.");
-        } else {
-            tracing::warn!("The requester of a check-in stopped it (Ctrl-C) or went away; stopping its check-in.");
-        }
-    }
-    others
-}
-
 /// Writes one reply line.
-async fn send(writer: &mut OwnedWriteHalf, reply: &Reply) -> std::io::Result<()> {
+pub(super) async fn send(writer: &mut OwnedWriteHalf, reply: &Reply) -> std::io::Result<()> {
     writer.write_all(reply.to_line().as_bytes()).await?;
     writer.flush().await
 }
@@ -449,20 +309,6 @@ mod tests {
         for (peer, own, expected) in cases {
             assert_eq!(is_allowed(peer, own), expected, "peer {peer}, daemon {own}");
         }
-    }
-
-    #[test]
-    fn a_sync_asked_too_soon_says_when_the_last_ran_and_when_the_next_may_be_asked() {
-        let last_ended = DateTime::UNIX_EPOCH;
-        let next_from = last_ended + chrono::TimeDelta::minutes(5);
-        let peer = Peer { uid: 65534, pid: Some(4242) };
-        let reply = refusal(Rejection::TooSoon { last_ended, next_from }, peer, Some("nobody"));
-        let Reply::Failed { message, exit_code } = reply else { panic!("{reply:?}") };
-        assert_eq!(exit_code, crate::exit_code::BUSY);
-        assert_eq!(
-            message,
-            "this Mac last synced at 1970-01-01T00:00:00Z; the next sync may be asked for from 1970-01-01T00:05:00Z (ask your IT admin if it cannot wait)"
-        );
     }
 
     #[tokio::test]

@@ -5,9 +5,10 @@
 //!  signals ──► lifecycle ──► scheduler ──► checkin::run_checkin (under the lock)
 //!   (TERM, INT, HUP)  │          ▲   next check-in from schedule + the store
 //!        │            ▼          │   (+ tenant requests, due at once)
-//!        │         control ──► queue (requests wait behind the running check-in;
-//!        │         (socket, peer check,  a sync joins the one under way: audience)
-//!        │          protocol)
+//!        │         control ──► requested ──► queue (requests wait behind the
+//!        │         (socket,    (queued,      running check-in; a sync joins the
+//!        │          peer check) joined,      one under way: audience)
+//!        │                      followed)
 //!        └──► reload ◄── scheduler, before each check-in: a source changed?
 //! ```
 //!
@@ -21,6 +22,7 @@ mod lifecycle;
 pub mod protocol;
 mod queue;
 mod reload;
+mod requested;
 mod scheduler;
 mod signals;
 
