@@ -196,6 +196,12 @@ fn nobody_lists_installs_and_reads_device_info_recorded_as_asked_by_nobody() {
         listed.iter().map(|item| (item["id"].as_str().unwrap(), item["state"].as_str().unwrap())).collect();
     assert_eq!(states, [("tool", "not_installed"), ("offered", "installed")]);
 
+    let output = device.run_as_nobody(&["self-service", "device", "--json"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["blueprint_name"], "Test", "{summary:#}");
+    assert_eq!(summary["last_checkin"], runs(&device)[0]["finished_at"], "the daemon's first check-in: {summary:#}");
+
     let output = device.run_as_nobody(&["self-service", "install", "tool", "--json"]);
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     assert!(device.root().join("installed").exists(), "the item ran");
@@ -206,12 +212,6 @@ fn nobody_lists_installs_and_reads_device_info_recorded_as_asked_by_nobody() {
     assert_eq!(headers, [("daily", "schedule", "-"), ("self_service", "self_service", "nobody")]);
     let logged = wait_for_logged(&device, "Self Service install requested over the control socket.", 1, PATIENCE);
     assert_eq!((logged[0]["user"].as_str(), logged[0]["peer_uid"].as_u64()), (Some("nobody"), Some(NOBODY.into())));
-
-    let output = device.run_as_nobody(&["self-service", "device", "--json"]);
-    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(summary["blueprint_name"], "Test", "{summary:#}");
-    assert_eq!(summary["last_checkin"], history[1]["finished_at"], "{summary:#}");
 }
 
 /// The offered items and a script that holds the daily check-in (see [`HOLD`]).
