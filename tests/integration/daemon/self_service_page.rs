@@ -4,6 +4,8 @@
 //! real daemon, and the server stopping once the page is closed or idle.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -50,10 +52,18 @@ impl Page {
     fn open(device: &Device, extra: &[&str]) -> Self {
         let mut arguments = vec!["self-service", "open", "--no-browser"];
         arguments.extend_from_slice(extra);
-        let mut child = device.spawn(&arguments);
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim_end().to_string();
+        Self::start(device, &arguments, |child| {
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            line
+        })
+    }
+
+    /// Starts the agent with `arguments`; `printed` finds the page's URL.
+    fn start(device: &Device, arguments: &[&str], printed: impl FnOnce(&mut Child) -> String) -> Self {
+        let mut child = device.spawn(arguments);
+        let line = printed(&mut child);
+        let url = line.trim_end().rsplit(' ').next().unwrap().to_string();
         let origin = url.split("/open?").next().unwrap().to_string();
         assert!(origin.starts_with("http://127.0.0.1:") && url.contains("/open?secret="), "{line:?}");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -288,4 +298,38 @@ fn an_install_goes_on_when_the_page_goes_away_and_the_server_waits_for_it() {
         (Some("self_service"), Some("succeeded")),
         "{last:#}"
     );
+}
+
+#[test]
+fn the_browser_is_given_a_private_file_never_the_secret() {
+    let device = Device::new();
+    let opener = device.write_file(
+        "bin/open",
+        "#!/bin/sh\necho \"$@\" > \"$AGENT_ROOT/opener-arguments\"\ncat \"$1\" > \"$AGENT_ROOT/opening\"\n\
+         mv \"$AGENT_ROOT/opening\" \"$AGENT_ROOT/opened.html\"\n",
+    );
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open_url = setting("commands.open_url", &opener);
+    let mut page = Page::start(&device, &["--set", &open_url, "self-service", "open", "--closed-grace", "1ms"], |_| {
+        let opened = device.wait_for_file("opened.html", PATIENCE);
+        let forwarding = std::fs::read_to_string(opened).unwrap();
+        forwarding.split("url=").nth(1).unwrap().split('"').next().unwrap().to_string()
+    });
+    let arguments = std::fs::read_to_string(device.root().join("opener-arguments")).unwrap();
+    let secret = page.url.split("secret=").nth(1).unwrap().to_string();
+    assert!(!arguments.contains(&secret) && arguments.trim_end().ends_with("/open.html"), "{arguments}");
+    let cookie = page.sign_in();
+    assert_eq!(page.post(&cookie, "/api/closed", "").status, StatusCode::NO_CONTENT);
+    let (status, _, logged) = page.wait_exit();
+    assert!(status.success(), "{status:?}: {logged}");
+    assert!(!Path::new(arguments.trim_end()).exists(), "the forwarding file goes with the server");
+
+    std::fs::write(&opener, "#!/bin/sh\nexit 3\n").unwrap();
+    let page = Page::start(&device, &["--set", &open_url, "self-service", "open"], |child| {
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("Open this address in your browser: http://127.0.0.1:"), "{line}");
+        line
+    });
+    page.sign_in();
 }
