@@ -343,8 +343,7 @@ fn a_person_without_admin_rights_installs_through_their_own_page() {
         return;
     }
     let device = Device::new();
-    let path = offering_blueprint(&device);
-    let _daemon = daemon_after_first_run(&device, &path);
+    let _daemon = daemon_after_first_run(&device, &offering_blueprint(&device));
     open_to_nobody(&device);
     let mut command = device.agent();
     as_nobody(command.args(["self-service", "open", "--no-browser"]).current_dir("/"));
