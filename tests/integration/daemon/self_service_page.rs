@@ -246,7 +246,7 @@ fn the_page_lists_the_catalog_and_device_info_installs_and_syncs_through_the_dae
 }
 
 #[test]
-fn the_server_stops_when_the_page_is_closed_or_left_idle() {
+fn the_server_stops_when_the_page_is_closed_or_left_idle_or_on_sigterm() {
     let device = Device::new();
     let mut page = Page::open(&device, &["--closed-grace", "200ms"]);
     let cookie = page.sign_in();
@@ -259,6 +259,13 @@ fn the_server_stops_when_the_page_is_closed_or_left_idle() {
     let (status, waited, logged) = page.wait_exit();
     assert!(status.success(), "{status:?}: {logged}");
     assert!(waited >= Duration::from_millis(200), "not before the idle limit: {waited:?}");
+
+    let mut page = Page::open(&device, &[]);
+    page.sign_in();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(page.child.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
+    let (status, _, logged) = page.wait_exit();
+    assert!(status.success(), "SIGTERM stops it cleanly: {status:?}: {logged}");
 }
 
 #[test]
