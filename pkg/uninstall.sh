@@ -4,10 +4,10 @@
 #   sudo "/Library/Application Support/EndpointAgent/uninstall.sh" [--purge]
 #
 # Stops the daemon (launchctl bootout), then removes the binary, the launchd job,
-# the control socket, this script and the package receipt. The configuration, the
-# enrollment token, the state store and the logs are kept, so a later install picks
-# up where this one stopped; --purge removes them too. Managed preferences belong to
-# the MDM profile that wrote them and go when the profile is removed.
+# the control socket, the Self Service app, this script and the package receipt.
+# The configuration, the enrollment token, the state store and the logs are kept, so
+# a later install picks up where this one stopped; --purge removes them too. Managed
+# preferences go with the MDM profile that wrote them.
 #
 # AGENT_ROOT=DIR works on a scratch device under DIR instead of / (as the agent
 # itself does); launchctl and pkgutil are whatever PATH finds.
@@ -61,6 +61,7 @@ fi
 remove "$root/Library/LaunchDaemons/$label.plist"
 remove "$root/usr/local/bin/agent"
 remove "$root/var/run/$label.sock"
+remove "$root/Applications/Endpoint Self Service.app"
 remove "$support/uninstall.sh"
 
 if command -v pkgutil >/dev/null 2>&1; then

@@ -57,8 +57,16 @@ if [ "$use_apple_tools" = true ]; then
     tar -xf "$package" -C "$stage" Distribution endpoint-agent.pkg/Payload
     tar -xf "$stage/endpoint-agent.pkg/Payload" -C "$stage/root"
     version="$(sed -n 's/.*<pkg-ref id="io.endpointagent.agent" version="\([^"]*\)".*/\1/p' "$stage/Distribution")"
+    # pkgbuild makes the Self Service app relocatable and version-checked by default:
+    # Installer would then update a copy found elsewhere, or keep a newer one, instead
+    # of writing /Applications/Endpoint Self Service.app. tools/package declares no
+    # bundle, so the app always lands there and matches the agent; so does this.
+    pkgbuild --analyze --root "$stage/root" "$stage/components.plist"
+    plutil -replace 0.BundleIsRelocatable -bool NO "$stage/components.plist"
+    plutil -replace 0.BundleIsVersionChecked -bool NO "$stage/components.plist"
     pkgbuild --root "$stage/root" --scripts pkg/scripts --identifier io.endpointagent.agent \
-        --version "$version" --install-location / --ownership recommended "$stage/components/endpoint-agent.pkg"
+        --version "$version" --install-location / --ownership recommended \
+        --component-plist "$stage/components.plist" "$stage/components/endpoint-agent.pkg"
     productbuild --distribution "$stage/Distribution" --package-path "$stage/components" "$package"
     pkgutil --payload-files "$package" >/dev/null
 fi

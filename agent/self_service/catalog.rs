@@ -120,3 +120,50 @@ fn offered_item(item: &LibraryItem, last: Option<&ItemRecord>) -> Option<Offered
         last_run: last.map(|record| record.finished_at),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::CheckinKind;
+    use crate::state::{Drift, RunOutcome, RunRecord, Trigger};
+
+    #[test]
+    fn offered_items_come_recommended_first_with_the_state_their_last_run_left() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = AgentPaths::under(root.path());
+        std::fs::create_dir_all(paths.saved_blueprint.parent().unwrap()).unwrap();
+        let offer = |category: &str, recommended: bool| serde_json::json!({"category": category, "description": "d", "recommended": recommended});
+        let blueprint = serde_json::json!({"id": "bp", "name": "B", "library_items": [
+            {"id": "zoom", "name": "Zoom", "type": "custom_script", "frequency": "self_service",
+             "audit": "#!/bin/sh\n", "self_service": offer("Meetings", false)},
+            {"id": "vpn", "name": "VPN", "type": "custom_script", "frequency": "self_service",
+             "audit": "#!/bin/sh\n", "self_service": offer("Security", true)},
+            {"id": "fonts", "name": "Fonts", "type": "custom_script", "frequency": "self_service",
+             "audit": "#!/bin/sh\n", "self_service": offer("Design", false)},
+            {"id": "hidden", "name": "Hidden", "type": "custom_script", "audit": "#!/bin/sh\n"},
+        ]});
+        std::fs::write(&paths.saved_blueprint, blueprint.to_string()).unwrap();
+        let store = Store::open(&paths.store_file).unwrap();
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        store.begin_run(&RunRecord::begun("r1", CheckinKind::SelfService, Trigger::SelfService, at), 2).unwrap();
+        let results =
+            [ItemRecord::ended("vpn", ItemStatus::Succeeded, at), ItemRecord::ended("zoom", ItemStatus::Failed, at)];
+        store.items_finished("r1", &[(0, &results[0]), (1, &results[1])]).unwrap();
+        store.finish_run("r1", at, RunOutcome::Failed, &Drift::default()).unwrap();
+
+        let offered = offered_items(&paths, &AgentConfig::default()).unwrap();
+        let listed: Vec<_> = offered.iter().map(|item| (item.id.as_str(), item.state)).collect();
+        assert_eq!(
+            listed,
+            [("vpn", OfferedState::Installed), ("fonts", OfferedState::NotInstalled), ("zoom", OfferedState::Failed)]
+        );
+        assert_eq!(offered[0].last_run, Some(at));
+    }
+
+    #[test]
+    fn without_a_blueprint_nothing_is_offered_yet() {
+        let root = tempfile::tempdir().unwrap();
+        let error = offered_items(&AgentPaths::under(root.path()), &AgentConfig::default()).unwrap_err();
+        assert!(error.to_string().contains("nothing is offered on this Mac yet"), "{error}");
+    }
+}

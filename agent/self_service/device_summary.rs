@@ -20,7 +20,7 @@ pub struct DeviceSummary {
     pub model: Option<String>,
     /// The OS version (`14.6.1`).
     pub os_version: Option<String>,
-    /// When the last check-in ended.
+    /// When the last check-in (recurring or daily) ended.
     pub last_checkin: Option<DateTime<Utc>>,
     /// How it ended.
     pub last_outcome: Option<RunOutcome>,
@@ -56,7 +56,7 @@ pub async fn device_summary(paths: &AgentPaths, config: &AgentConfig) -> DeviceS
         summary.computer_name = nix::unistd::gethostname().ok().and_then(|name| name.into_string().ok());
     }
     match Store::open_existing(&paths.store_file)
-        .and_then(|store| store.map(|store| store.latest_finished_run()).transpose())
+        .and_then(|store| store.map(|store| store.latest_finished_checkin()).transpose())
     {
         Ok(run) => {
             let run = run.flatten();
@@ -78,4 +78,65 @@ pub async fn device_summary(paths: &AgentPaths, config: &AgentConfig) -> DeviceS
 /// `text`, unless it is empty.
 fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Device, Inventory, OperatingSystem};
+    use crate::plan::CheckinKind;
+    use crate::state::{Drift, RunRecord, Trigger};
+
+    #[tokio::test]
+    async fn device_info_comes_from_the_inventory_the_last_checkin_and_the_blueprint() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = AgentPaths::under(root.path());
+        let inventory = Inventory {
+            device: Device {
+                device_name: Some("Ada's MacBook".into()),
+                serial_number: Some("C02FK3ZXQ6L4".into()),
+                model: Some("MacBook Pro".into()),
+                model_identifier: Some("Mac15,3".into()),
+                ..Device::default()
+            },
+            operating_system: OperatingSystem { version: Some("14.6.1".into()), ..OperatingSystem::default() },
+            ..Inventory::default()
+        };
+        inventory::save(&paths, &inventory).unwrap();
+        let store = Store::open(&paths.store_file).unwrap();
+        let daily = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let install = daily + chrono::Duration::minutes(5);
+        for (id, kind, at, outcome) in [
+            ("daily", CheckinKind::Daily, daily, RunOutcome::Succeeded),
+            ("install", CheckinKind::SelfService, install, RunOutcome::Failed),
+        ] {
+            store.begin_run(&RunRecord::begun(id, kind, Trigger::SelfService, at), 0).unwrap();
+            store.finish_run(id, at, outcome, &Drift::default()).unwrap();
+        }
+        std::fs::write(&paths.saved_blueprint, r#"{"id": "bp-1", "name": "Engineering", "library_items": []}"#)
+            .unwrap();
+
+        let summary = device_summary(&paths, &AgentConfig::default()).await;
+        assert_eq!(
+            summary,
+            DeviceSummary {
+                computer_name: Some("Ada's MacBook".into()),
+                serial_number: Some("C02FK3ZXQ6L4".into()),
+                model: Some("MacBook Pro (Mac15,3)".into()),
+                os_version: Some("14.6.1".into()),
+                last_checkin: Some(daily),
+                last_outcome: Some(RunOutcome::Succeeded),
+                blueprint_name: Some("Engineering".into()),
+            },
+            "a Self Service install is not the last check-in"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_device_that_never_checked_in_still_has_a_name() {
+        let root = tempfile::tempdir().unwrap();
+        let summary = device_summary(&AgentPaths::under(root.path()), &AgentConfig::default()).await;
+        assert!(summary.computer_name.is_some());
+        assert_eq!((summary.last_checkin, summary.blueprint_name), (None, None));
+    }
 }

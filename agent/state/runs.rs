@@ -204,13 +204,22 @@ impl Store {
 
     /// The newest run that has ended.
     pub fn latest_finished_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.latest_finished("1 = 1")
+    }
+
+    /// The newest check-in (recurring or daily, not a Self Service install) that
+    /// has ended.
+    pub fn latest_finished_checkin(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.latest_finished("kind IN ('recurring', 'daily')")
+    }
+
+    fn latest_finished(&self, condition: &str) -> Result<Option<RunRecord>, StoreError> {
+        let query = format!(
+            "SELECT id FROM runs WHERE outcome IS NOT NULL AND {condition} ORDER BY started_at DESC, id DESC LIMIT 1"
+        );
         let id: Option<String> = self
             .connection
-            .query_row(
-                "SELECT id FROM runs WHERE outcome IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1",
-                [],
-                |row| row.get(0),
-            )
+            .query_row(&query, [], |row| row.get(0))
             .optional()
             .map_err(self.failed("cannot find the latest run"))?;
         match id {

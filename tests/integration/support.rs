@@ -313,11 +313,12 @@ pub fn poll<T: std::fmt::Debug>(
 pub const NOBODY: u32 = 65534;
 
 impl Device {
-    /// A command for the real binary on this device run as `nobody` (the tests
-    /// that use it run as root; see [`as_nobody`]).
+    /// A command for the real binary on this device run as `nobody` from `/`,
+    /// the scratch root opened to it (the tests that use it run as root).
     pub fn agent_as_nobody(&self) -> Command {
+        open_to_nobody(self);
         let mut command = self.agent();
-        as_nobody(self, &mut command);
+        as_nobody(command.current_dir("/"));
         command
     }
 
@@ -331,26 +332,29 @@ impl Device {
     /// the reply lines. The client is core Perl's `IO::Socket::UNIX` (in Debian's
     /// essential `perl-base`, and on every Mac).
     pub fn request_as_nobody(&self, request: &Value) -> Vec<Value> {
+        open_to_nobody(self);
         let socket = AgentPaths::under(self.root()).socket;
         let client = r#"$s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!"; print $s "$ARGV[1]\n"; print while <$s>"#;
         let mut command = Command::new("perl");
-        command.args(["-MIO::Socket::UNIX", "-e", client]).arg(&socket).arg(request.to_string());
-        as_nobody(self, &mut command);
-        let output = command.output().expect("perl runs");
+        command.args(["-MIO::Socket::UNIX", "-e", client]).arg(&socket).arg(request.to_string()).current_dir("/");
+        let output = as_nobody(&mut command).output().expect("perl runs");
         assert!(output.status.success(), "{}", text(&output.stderr));
         text(&output.stdout).lines().map(|line| serde_json::from_str(line).expect("a reply line")).collect()
     }
 }
 
-/// Makes `command` run as `nobody` (uid and gid 65534, no supplementary groups)
-/// from `/`, and lets others into the scratch root, as everyone may look into the
-/// Mac's `/`; the agent's own folders keep the modes it gives them.
-pub fn as_nobody<'a>(device: &Device, command: &'a mut Command) -> &'a mut Command {
+/// Lets `nobody` into the scratch root, as everyone may look into the Mac's `/`;
+/// the agent's own folders keep the modes it gives them (a person's verbs need
+/// nothing in them but the control socket's folder).
+pub fn open_to_nobody(device: &Device) {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
-
     std::fs::set_permissions(device.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    command.current_dir("/");
+}
+
+/// Makes `command` run as `nobody` (uid and gid 65534, no supplementary groups
+/// on Linux); the caller must be root.
+pub fn as_nobody(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
     // SAFETY: only async-signal-safe system calls run between fork and exec.
     unsafe {
         command.pre_exec(|| {

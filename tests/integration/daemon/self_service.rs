@@ -22,7 +22,7 @@ use crate::support::{Device, NOBODY, PATIENCE, blueprint, code, logged_records, 
 
 /// A blueprint with an ordinary script (`quick`), an on-request one that creates
 /// `$AGENT_ROOT/installed` (`tool`), and an ordinary one also offered (`offered`).
-fn offering_blueprint(device: &Device) -> PathBuf {
+pub(super) fn offering_blueprint(device: &Device) -> PathBuf {
     device.write_blueprint(&blueprint(offering_items()))
 }
 
@@ -38,7 +38,7 @@ fn offering_items() -> Vec<Value> {
 }
 
 /// The daemon on `device` enforcing `path`, after its first (daily) check-in.
-fn daemon_after_first_run(device: &Device, path: &Path) -> Daemon {
+pub(super) fn daemon_after_first_run(device: &Device, path: &Path) -> Daemon {
     let blueprint_file = setting("blueprint_file", path);
     let daemon =
         Daemon::start(device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
@@ -47,7 +47,7 @@ fn daemon_after_first_run(device: &Device, path: &Path) -> Daemon {
 }
 
 /// The name of the user these tests run as (the daemon records it as who asked).
-fn own_user() -> String {
+pub(super) fn own_user() -> String {
     nix::unistd::User::from_uid(nix::unistd::geteuid()).unwrap().unwrap().name
 }
 

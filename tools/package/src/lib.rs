@@ -2,10 +2,11 @@
 //! Apple's tools, and reads it back to prove it well formed.
 //!
 //! ```text
-//! agent binary ─┐
-//! launchd/*.plist ─┼─> tree.rs (paths, modes, owners) ─┬─> cpio.rs  Payload (gzipped odc)
-//! pkg/uninstall.sh ┘                                  └─> bom.rs   Bom (cksum.rs CRCs)
-//! pkg/scripts/* ─────> tree.rs ──────────────────────────> cpio.rs  Scripts
+//! agent binary ──────────┐
+//! launchd/*.plist ───────┤
+//! pkg/uninstall.sh ──────┼─> tree.rs (paths, modes, owners) ─┬─> cpio.rs  Payload (gzipped odc)
+//! pkg/self-service-app/* ┘   app.rs: the Self Service app    └─> bom.rs   Bom (cksum.rs CRCs)
+//! pkg/scripts/* ─────> tree.rs ────────────────────────────────> cpio.rs  Scripts
 //! pkg/Distribution, pkg/PackageInfo ─> templates.rs (version, sizes, counts)
 //!                      product.rs puts the parts together ─> xar.rs  endpoint-agent-X.Y.Z.pkg
 //! verify.rs: bsdtar (XAR checksums, cpio listing) + apple-bom + XML and plist parsers
@@ -14,6 +15,7 @@
 //! `scripts/package.sh` is the entry point; on a Mac with `pkgbuild` and
 //! `productbuild` it can use those instead.
 
+pub mod app;
 pub mod bom;
 mod cksum;
 pub mod cpio;

@@ -13,12 +13,15 @@
 //! Payload: /usr/local/bin/agent                                  0755 root:wheel
 //!          /Library/LaunchDaemons/io.endpointagent.agent.plist   0644 root:wheel
 //!          /Library/Application Support/EndpointAgent/uninstall.sh 0755 root:wheel
-//!          and the folders above them (/Library/Application Support is root:admin)
+//!          /Applications/Endpoint Self Service.app (app.rs)       root:wheel
+//!          and the folders above them (/Library/Application Support and
+//!          /Applications are root:admin)
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::app::{self, AppError, AppFiles};
 use crate::bom::{BomError, bom};
 use crate::cpio::{CpioError, gzip, odc_archive};
 use crate::templates::{TemplateError, fill};
@@ -57,6 +60,9 @@ pub enum BuildError {
     /// A template and the tool disagree.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// The Self Service app's Info.plist is not right.
+    #[error(transparent)]
+    App(#[from] AppError),
     /// A path could not be placed.
     #[error(transparent)]
     Tree(#[from] TreeError),
@@ -131,7 +137,12 @@ pub fn manifest_version(path: &Path) -> Result<String, BuildError> {
 }
 
 /// What the package lays down on the Mac, rooted at `/`.
-pub fn payload_tree(binary: Vec<u8>, launchd_job: Vec<u8>, uninstall: Vec<u8>) -> Result<FileTree, TreeError> {
+pub fn payload_tree(
+    binary: Vec<u8>,
+    launchd_job: Vec<u8>,
+    uninstall: Vec<u8>,
+    app: AppFiles,
+) -> Result<FileTree, TreeError> {
     let mut tree = FileTree::new(0o755, 0, 0);
     for (folder, gid) in [
         ("./Library", 0),
@@ -147,6 +158,7 @@ pub fn payload_tree(binary: Vec<u8>, launchd_job: Vec<u8>, uninstall: Vec<u8>) -
     tree.add_file(BINARY_PATH, binary, 0o755)?;
     tree.add_file(LAUNCHD_PATH, launchd_job, 0o644)?;
     tree.add_file(UNINSTALL_PATH, uninstall, 0o755)?;
+    app::add_to(&mut tree, app)?;
     Ok(tree)
 }
 
@@ -169,18 +181,23 @@ pub fn build_parts(inputs: &BuildInputs) -> Result<Parts, BuildError> {
         return Err(BuildError::Version { version: inputs.version.clone() });
     }
     let source = |relative: &str| read(&inputs.source_dir.join(relative));
+    let template = |name: &str| -> Result<String, BuildError> {
+        Ok(String::from_utf8_lossy(&source(&format!("pkg/{name}"))?).into_owned())
+    };
+    let app = AppFiles {
+        info_plist: app::info_plist(&template("self-service-app/Info.plist")?, &inputs.version)?,
+        executable: source("pkg/self-service-app/launcher")?,
+    };
     let payload = payload_tree(
         read(&inputs.binary)?,
         source("launchd/io.endpointagent.agent.plist")?,
         source("pkg/uninstall.sh")?,
+        app,
     )?;
     let scripts = scripts_tree(source("pkg/scripts/preinstall")?, source("pkg/scripts/postinstall")?)?;
     let seconds = epoch_seconds(inputs.timestamp);
     let install_kilobytes = payload.data_size().div_ceil(1024).to_string();
     let number_of_files = payload.len().to_string();
-    let template = |name: &str| -> Result<String, BuildError> {
-        Ok(String::from_utf8_lossy(&source(&format!("pkg/{name}"))?).into_owned())
-    };
     let distribution = fill(
         "pkg/Distribution",
         &template("Distribution")?,
@@ -272,11 +289,13 @@ mod tests {
 
     #[test]
     fn the_payload_puts_each_file_where_launchd_and_admins_expect_it() {
-        let tree = payload_tree(b"bin".to_vec(), b"job".to_vec(), b"un".to_vec()).unwrap();
+        let app = AppFiles { info_plist: b"plist".to_vec(), executable: b"#!/bin/sh".to_vec() };
+        let tree = payload_tree(b"bin".to_vec(), b"job".to_vec(), b"un".to_vec(), app).unwrap();
         let agent = tree.get(BINARY_PATH).unwrap();
         assert_eq!((agent.mode(), agent.uid, agent.gid), (0o100755, 0, 0));
         assert_eq!(tree.get(LAUNCHD_PATH).unwrap().mode(), 0o100644);
         assert_eq!(tree.get("./Library/Application Support").unwrap().gid, ADMIN_GROUP);
+        assert_eq!(tree.get(app::EXECUTABLE_PATH).unwrap().mode(), 0o100755);
         assert!(tree.entries().all(|entry| entry.uid == 0 && (entry.gid == 0 || entry.gid == ADMIN_GROUP)));
     }
 }

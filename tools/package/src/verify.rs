@@ -10,10 +10,12 @@
 //!                     Scripts ───┘   owner, size and CRC
 //!                                  preinstall/postinstall: present, executable, #!
 //!                                  the launchd job in the Payload: keys (launchd.rs)
+//!                                  the Self Service app: files, modes, Info.plist (app.rs)
 //! ```
 //!
 //! Every problem is collected and reported at once.
 
+mod app;
 mod archive;
 mod contents;
 mod documents;
@@ -146,7 +148,7 @@ pub fn verify(package: &Path, expected_version: Option<&str>) -> Result<Report, 
             .map(|elements| documents::check_package_info(&elements, &mut problems))
             .unwrap_or_default();
         version = check_version([distribution.version, package_info.version.clone()], expected_version, &mut problems);
-        let checked = contents::check(&component, work.path(), &package_info, &mut problems);
+        let checked = contents::check(&component, work.path(), &package_info, &version, &mut problems);
         payload_paths = checked.map_err(VerifyError::Reader)?;
     }
     if !problems.is_empty() {

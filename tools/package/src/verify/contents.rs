@@ -1,5 +1,5 @@
-//! The component package's contents: Payload, Bom, Scripts and the launchd job,
-//! each read by a reader of its own and held against the others.
+//! The component package's contents: Payload, Bom, Scripts, the launchd job and
+//! the Self Service app, each read by a reader of its own and held against the others.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,21 +9,23 @@ use apple_bom::ParsedBom;
 
 use super::archive::{self, ArchiveError, Listed};
 use super::documents::PackageInfoFacts;
-use super::{Problems, launchd};
+use super::{Problems, app, launchd};
 use crate::cksum::posix_cksum;
 use crate::cpio::ODC_MAGIC;
 use crate::product::LAUNCHD_PATH;
 use crate::tree::ADMIN_GROUP;
 
 /// The listing of an archive, by path.
-type Listing = BTreeMap<String, Listed>;
+pub(super) type Listing = BTreeMap<String, Listed>;
 
-/// Checks everything under the unpacked `component` folder, using `work` for
-/// scratch space. Returns the Payload's paths; fails only when `bsdtar` is missing.
+/// Checks everything under the unpacked `component` folder of a package of
+/// `version`, using `work` for scratch space. Returns the Payload's paths; fails
+/// only when `bsdtar` is missing.
 pub(super) fn check(
     component: &Path,
     work: &Path,
     package_info: &PackageInfoFacts,
+    version: &str,
     problems: &mut Problems,
 ) -> Result<Vec<String>, ArchiveError> {
     let payload_dir = work.join("payload");
@@ -38,6 +40,7 @@ pub(super) fn check(
         check_scripts(&scripts, &work.join("scripts"), &package_info.scripts, problems);
     }
     check_launchd_job(&payload, &payload_dir, problems);
+    app::check(&payload, &payload_dir, version, problems);
     Ok(payload.keys().cloned().collect())
 }
 

@@ -167,8 +167,9 @@ pub(crate) struct PackageInfoFacts {
     pub(crate) version: Option<String>,
 }
 
-/// Checks PackageInfo's identity and install location and collects what it says
-/// about the payload and scripts.
+/// Checks PackageInfo's identity and install location, that it lets Installer move
+/// no bundle (the Self Service app stays in /Applications), and collects what it
+/// says about the payload and scripts.
 pub(crate) fn check_package_info(elements: &[Element], problems: &mut Problems) -> PackageInfoFacts {
     let mut facts = PackageInfoFacts::default();
     let root = &elements[0];
@@ -190,6 +191,12 @@ pub(crate) fn check_package_info(elements: &[Element], problems: &mut Problems) 
     }
     if facts.number_of_files.is_none() || facts.install_kilobytes.is_none() {
         problems.add("PackageInfo: <payload> lacks numberOfFiles or installKBytes".to_string());
+    }
+    if let Some(bundle) = elements.iter().find(|element| element.path.starts_with("pkg-info/relocate/")) {
+        problems.add(format!(
+            "PackageInfo: <relocate> names {:?}; Installer would update a copy found elsewhere, not /Applications",
+            bundle.attribute("id").unwrap_or_default()
+        ));
     }
     for script in ["preinstall", "postinstall"] {
         match find(elements, &format!("pkg-info/scripts/{script}")).and_then(|element| element.attribute("file")) {

@@ -2,6 +2,7 @@
 //! read back by independent readers, and installed, upgraded and removed on a
 //! scratch root with a recording `launchctl`.
 
+mod app;
 mod read_back;
 mod scripts;
 mod support;

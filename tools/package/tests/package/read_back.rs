@@ -1,25 +1,13 @@
 //! `verify` passes what `build` writes and catches what a broken package gets wrong.
 
+use endpoint_package::app::AppFiles;
 use endpoint_package::bom::bom;
 use endpoint_package::cpio::{gzip, odc_archive};
 use endpoint_package::product::{self, BINARY_PATH};
 use endpoint_package::tree::FileTree;
 use endpoint_package::verify::{VerifyError, verify};
 
-use crate::support::Workspace;
-
-/// The problems `verify` reports for `package`; panics if it passes.
-fn problems(package: &std::path::Path) -> Vec<String> {
-    match verify(package, None) {
-        Err(VerifyError::Problems { problems, .. }) => problems,
-        other => panic!("expected problems, got {other:?}"),
-    }
-}
-
-/// Whether any problem contains every one of `words`.
-fn reported(problems: &[String], words: &[&str]) -> bool {
-    problems.iter().any(|problem| words.iter().all(|word| problem.contains(word)))
-}
+use crate::support::{Workspace, problems, rebuilt_without, reported};
 
 #[test]
 fn a_built_package_reads_back_whole() {
@@ -32,6 +20,13 @@ fn a_built_package_reads_back_whole() {
         report.payload_paths,
         [
             ".",
+            "./Applications",
+            "./Applications/Endpoint Self Service.app",
+            "./Applications/Endpoint Self Service.app/Contents",
+            "./Applications/Endpoint Self Service.app/Contents/Info.plist",
+            "./Applications/Endpoint Self Service.app/Contents/MacOS",
+            "./Applications/Endpoint Self Service.app/Contents/MacOS/Endpoint Self Service",
+            "./Applications/Endpoint Self Service.app/Contents/PkgInfo",
             "./Library",
             "./Library/Application Support",
             "./Library/Application Support/EndpointAgent",
@@ -82,7 +77,8 @@ fn a_damaged_file_in_the_heap_is_caught() {
 fn a_bom_that_disagrees_with_the_payload_is_reported() {
     let workspace = Workspace::new();
     let mut parts = product::build_parts(&workspace.inputs()).unwrap();
-    let mut tree = product::payload_tree(b"other".to_vec(), b"job".to_vec(), b"un".to_vec()).unwrap();
+    let app = AppFiles { info_plist: b"plist".to_vec(), executable: b"#!/bin/sh\n".to_vec() };
+    let mut tree = product::payload_tree(b"other".to_vec(), b"job".to_vec(), b"un".to_vec(), app).unwrap();
     let mut binary = tree.get(BINARY_PATH).unwrap().clone();
     binary.permissions = 0o644;
     tree = rebuilt_without(&tree, BINARY_PATH);
@@ -93,16 +89,6 @@ fn a_bom_that_disagrees_with_the_payload_is_reported() {
     assert!(reported(&problems, &["./usr/local/bin/agent", "mode 100644", "100755"]), "{problems:#?}");
     assert!(reported(&problems, &["./usr/local/bin/agent", "CRC"]), "{problems:#?}");
     assert!(reported(&problems, &["Bom lists ./usr/local/bin/extra"]), "{problems:#?}");
-}
-
-/// `tree` without the entry at `path`.
-fn rebuilt_without(tree: &FileTree, path: &str) -> FileTree {
-    let root = tree.get(".").unwrap();
-    let mut copy = FileTree::new(root.permissions, root.uid, root.gid);
-    for entry in tree.entries().filter(|entry| entry.path != "." && entry.path != path) {
-        copy.add(entry.clone()).unwrap();
-    }
-    copy
 }
 
 #[test]
@@ -122,12 +108,15 @@ fn scripts_that_cannot_run_are_reported() {
 fn documents_that_name_the_wrong_package_are_reported() {
     let workspace = Workspace::new();
     let mut parts = product::build_parts(&workspace.inputs()).unwrap();
-    parts.package_info =
-        parts.package_info.replace("identifier=\"io.endpointagent.agent\"", "identifier=\"com.other\"");
+    parts.package_info = parts
+        .package_info
+        .replace("identifier=\"io.endpointagent.agent\"", "identifier=\"com.other\"")
+        .replace("<relocate/>", "<relocate><bundle id=\"io.endpointagent.selfservice\"/></relocate>");
     parts.distribution = parts.distribution.replace("enable_localSystem=\"true\"", "enable_localSystem=\"false\"");
     let package = workspace.write_parts("wrong-documents.pkg", parts);
     let problems = problems(&package);
     assert!(reported(&problems, &["PackageInfo: identifier", "com.other"]), "{problems:#?}");
+    assert!(reported(&problems, &["<relocate> names \"io.endpointagent.selfservice\""]), "{problems:#?}");
     assert!(reported(&problems, &["enable_localSystem"]), "{problems:#?}");
     let Err(VerifyError::Problems { problems, .. }) = verify(&workspace.build(), Some("9.9.9")) else {
         panic!("a version other than the expected one passed");

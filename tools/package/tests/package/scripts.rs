@@ -154,7 +154,9 @@ fn bootstrap() -> String {
 #[test]
 fn install_upgrade_and_uninstall_drive_launchd_in_order() {
     let mac = ScratchMac::new();
+    let app = "Applications/Endpoint Self Service.app";
     assert!(mac.has("usr/local/bin/agent") && mac.has("Library/LaunchDaemons/io.endpointagent.agent.plist"));
+    assert!(mac.has(&format!("{app}/Contents/MacOS/Endpoint Self Service")));
     let (bootout, kickstart) = (format!("launchctl bootout {SERVICE}"), format!("launchctl kickstart {SERVICE}"));
 
     mac.install_script("preinstall");
@@ -176,9 +178,10 @@ fn install_upgrade_and_uninstall_drive_launchd_in_order() {
     let output = mac.uninstall(&[]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(mac.calls(), [print(), bootout, "pkgutil --volume ROOT --forget io.endpointagent.agent".to_string()]);
-    for removed in ["usr/local/bin/agent", "Library/LaunchDaemons/io.endpointagent.agent.plist"] {
+    for removed in ["usr/local/bin/agent", "Library/LaunchDaemons/io.endpointagent.agent.plist", app] {
         assert!(!mac.has(removed), "{removed} is still there");
     }
+    assert!(mac.has("Applications"), "the system's folder stays");
     assert!(!mac.has(&format!("{support}/uninstall.sh")));
     assert!(
         mac.has(&format!("{support}/config.plist")) && mac.has(&format!("{support}/state")),

@@ -6,6 +6,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use endpoint_package::product::{self, BuildInputs};
+use endpoint_package::tree::FileTree;
+use endpoint_package::verify::{VerifyError, verify};
 
 /// The repository this test is part of.
 pub fn repository() -> PathBuf {
@@ -65,4 +67,27 @@ pub fn unpack(archive: &Path, destination: &Path) {
     std::fs::create_dir_all(destination).unwrap();
     let status = Command::new("bsdtar").arg("-xf").arg(archive).arg("-C").arg(destination).status().unwrap();
     assert!(status.success(), "bsdtar could not extract {}", archive.display());
+}
+
+/// The problems `verify` reports for `package`; panics if it passes.
+pub fn problems(package: &Path) -> Vec<String> {
+    match verify(package, None) {
+        Err(VerifyError::Problems { problems, .. }) => problems,
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+/// Whether any problem contains every one of `words`.
+pub fn reported(problems: &[String], words: &[&str]) -> bool {
+    problems.iter().any(|problem| words.iter().all(|word| problem.contains(word)))
+}
+
+/// `tree` without the entry at `path`.
+pub fn rebuilt_without(tree: &FileTree, path: &str) -> FileTree {
+    let root = tree.get(".").unwrap();
+    let mut copy = FileTree::new(root.permissions, root.uid, root.gid);
+    for entry in tree.entries().filter(|entry| entry.path != "." && entry.path != path) {
+        copy.add(entry.clone()).unwrap();
+    }
+    copy
 }
