@@ -71,6 +71,24 @@ pub enum SelfServiceAction {
     /// Show Device Info: computer name, serial number, model, OS version, the last
     /// check-in and the blueprint.
     Device(JsonArgs),
+    /// Open the Self Service page in the browser: a web server on 127.0.0.1 for
+    /// this user only, which stops once the page is closed or left idle.
+    Open(OpenArgs),
+}
+
+/// `agent self-service open`.
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// Print the page's one-time URL instead of opening the browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// How long the page may go without a request before the server stops
+    /// (tests only).
+    #[arg(long, value_name = "DURATION", hide = true, value_parser = humantime::parse_duration)]
+    pub idle_limit: Option<std::time::Duration>,
+    /// How long after the page says it was closed the server stops (tests only).
+    #[arg(long, value_name = "DURATION", hide = true, value_parser = humantime::parse_duration)]
+    pub closed_grace: Option<std::time::Duration>,
 }
 
 /// `agent self-service install`.

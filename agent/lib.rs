@@ -25,6 +25,9 @@
 //! `daemon` is what launchd starts: it runs check-ins by `schedule` and serves
 //! `agent run` over a control socket, one check-in at a time.
 //!
+//! `self_service_page` is `agent self-service open`: a web server on 127.0.0.1
+//! for the person at the Mac, asking the daemon over that socket as them.
+//!
 //! `doctor` is the admin's checklist when a device seems out of control: the
 //! install, launchd, the tenant, Apple push, check-in and inventory age, MDM, FileVault.
 //!
@@ -80,6 +83,7 @@ pub(crate) mod run_lock;
 pub(crate) mod safe_path;
 pub mod schedule;
 pub mod self_service;
+pub(crate) mod self_service_page;
 pub(crate) mod self_update;
 pub mod state;
 pub(crate) mod structured_input;

@@ -12,7 +12,7 @@ use super::Settings;
 use crate::checkin::{CheckinError, CheckinRequest, run_checkin};
 use crate::cli::RunArgs;
 use crate::config::Origin;
-use crate::daemon::client::{self, Answer};
+use crate::daemon::client::{self, Answer, SERVICE_NOT_RUNNING};
 use crate::daemon::protocol::{Request, RunRequest};
 use crate::exit_code;
 use crate::progress::ProgressView;
@@ -75,9 +75,6 @@ pub(crate) fn checkin_now(
         _ => exit_code::FAILURE,
     })
 }
-
-/// What a person without admin rights is told when no daemon answers.
-pub(crate) const SERVICE_NOT_RUNNING: &str = "the agent's service is not running on this Mac, so Self Service cannot run anything; ask your IT admin to start it";
 
 /// How a check-in ended for this command.
 enum Ended {

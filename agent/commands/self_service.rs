@@ -1,4 +1,4 @@
-//! `agent self-service list|install|device` and `agent sync`: what a person at
+//! `agent self-service list|install|device|open` and `agent sync`: what a person at
 //! the Mac may do without admin rights (see README "Self Service").
 //!
 //! An install is a run of kind `self_service` holding the one offered item; a
@@ -9,14 +9,15 @@
 //! here.
 
 use super::Settings;
-use super::run::{SERVICE_NOT_RUNNING, checkin_now};
+use super::run::checkin_now;
 use crate::accounts::user_name;
 use crate::checkin::CheckinRequest;
-use crate::cli::{SelfServiceAction, SelfServiceArgs};
-use crate::daemon::client;
+use crate::cli::{OpenArgs, SelfServiceAction, SelfServiceArgs};
+use crate::daemon::client::{self, SERVICE_NOT_RUNNING};
 use crate::daemon::protocol::{Reply, Request};
 use crate::exit_code;
 use crate::self_service::{DeviceSummary, OfferedItem, device_summary, offered_items};
+use crate::self_service_page::{self, Limits, PageSettings};
 use crate::terminal;
 
 /// Runs the `agent self-service` verb asked for.
@@ -28,7 +29,24 @@ pub fn self_service(settings: &Settings, arguments: &SelfServiceArgs) -> anyhow:
             checkin_now(settings, &request, Request::SelfServiceInstall { item: install.item.clone() }, install.json)
         }
         SelfServiceAction::Device(device) => self::device(settings, device.json),
+        SelfServiceAction::Open(open) => self::open(settings, open),
     }
+}
+
+/// Serves the Self Service page until it is closed or idle, or Ctrl-C.
+fn open(settings: &Settings, arguments: &OpenArgs) -> anyhow::Result<u8> {
+    let defaults = Limits::default();
+    let page = PageSettings {
+        socket: settings.paths.socket.clone(),
+        opener: (!arguments.no_browser).then(|| settings.loaded.config.commands.open_url.clone()),
+        limits: Limits {
+            idle: arguments.idle_limit.unwrap_or(defaults.idle),
+            closed: arguments.closed_grace.unwrap_or(defaults.closed),
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async { self_service_page::serve(page, super::interrupt::stop_requested()).await })?;
+    Ok(exit_code::SUCCESS)
 }
 
 /// `agent sync`: the daily check-in now, with trigger `self_service`.

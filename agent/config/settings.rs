@@ -240,7 +240,17 @@ pub struct Commands {
     /// launchd's tool (`launchctl print system/io.endpointagent.agent`), for
     /// `agent doctor`'s "is the daemon loaded" check.
     pub launchctl: PathBuf,
+    /// The program that opens a URL in the person's default browser, for
+    /// `agent self-service open`: `open` on macOS, `xdg-open` elsewhere.
+    pub open_url: PathBuf,
 }
+
+/// Where the program that opens a URL in the default browser lives.
+#[cfg(target_os = "macos")]
+pub(crate) const OPEN_URL_DEFAULT: &str = "/usr/bin/open";
+/// Where the program that opens a URL in the default browser lives.
+#[cfg(not(target_os = "macos"))]
+pub(crate) const OPEN_URL_DEFAULT: &str = "/usr/bin/xdg-open";
 
 impl Default for Commands {
     fn default() -> Self {
@@ -259,6 +269,7 @@ impl Default for Commands {
             profiles: PathBuf::from("/usr/bin/profiles"),
             security: PathBuf::from("/usr/bin/security"),
             launchctl: PathBuf::from("/bin/launchctl"),
+            open_url: PathBuf::from(OPEN_URL_DEFAULT),
         }
     }
 }
@@ -352,7 +363,7 @@ mod tests {
                     "softwareupdate": "/usr/sbin/softwareupdate", "sw_vers": "/usr/bin/sw_vers",
                     "system_profiler": "/usr/sbin/system_profiler", "ioreg": "/usr/sbin/ioreg",
                     "fdesetup": "/usr/bin/fdesetup", "profiles": "/usr/bin/profiles", "security": "/usr/bin/security",
-                    "launchctl": "/bin/launchctl"
+                    "launchctl": "/bin/launchctl", "open_url": OPEN_URL_DEFAULT
                 },
                 "inventory": { "collector_timeout": "1m" },
                 "doctor": {

@@ -69,6 +69,9 @@ pub async fn connect(socket: &Path) -> Result<Option<UnixStream>, ClientError> {
     }
 }
 
+/// What a person without admin rights is told when no daemon answers.
+pub(crate) const SERVICE_NOT_RUNNING: &str = "the agent's service is not running on this Mac, so Self Service cannot run anything; ask your IT admin to start it";
+
 /// Sends `request` (a run, a Self Service install or a sync) and shows the progress the daemon streams back until its last
 /// reply. When `interrupted` resolves (Ctrl-C), the daemon is told to stop the
 /// check-in, which still ends with its record.
@@ -78,8 +81,47 @@ pub async fn run(
     view: &mut ProgressView,
     interrupted: impl Future<Output = ()>,
 ) -> Result<Answer, ClientError> {
+    let shown = |_: &str, reply: &Reply| {
+        if let Reply::Progress(event) = reply {
+            view.show(event);
+        }
+    };
+    match replies(stream, &request, interrupted, shown).await? {
+        Reply::Finished { run } => Ok(Answer::Finished(run)),
+        Reply::Busy { holder } => Ok(Answer::Busy(holder)),
+        Reply::Failed { message, exit_code } => Ok(Answer::Failed { message, exit_code }),
+        Reply::Refused { reason } => Err(ClientError::NotAllowed { reason }),
+        Reply::Progress(_) | Reply::Status(_) | Reply::Offered { .. } | Reply::Device(_) => {
+            Err(ClientError::Lost(std::io::ErrorKind::InvalidData.into()))
+        }
+    }
+}
+
+/// Sends `request`, one asked and answered in one line (`status`,
+/// `self_service_list`, `device_summary`), and returns the daemon's reply; a
+/// refusal is [`ClientError::NotAllowed`].
+pub async fn ask(stream: UnixStream, request: &Request) -> Result<Reply, ClientError> {
+    match replies(stream, request, std::future::pending(), |_, _| {}).await? {
+        Reply::Refused { reason } => Err(ClientError::NotAllowed { reason }),
+        reply => Ok(reply),
+    }
+}
+
+/// Sends `request` and hands every reply line to `each` as it arrives (the line
+/// as the daemon wrote it, without its newline, and read), up to and including
+/// the last one, which is returned. When `interrupted` resolves, our writing half
+/// is shut down: the daemon cancels the check-in and still sends its record.
+///
+/// The one reading loop of the socket's replies: `agent run`, the Self Service
+/// verbs and the Self Service page all read through it.
+pub async fn replies(
+    stream: UnixStream,
+    request: &Request,
+    interrupted: impl Future<Output = ()>,
+    mut each: impl FnMut(&str, &Reply),
+) -> Result<Reply, ClientError> {
     let (reader, mut writer) = stream.into_split();
-    let mut line = serde_json::to_string(&request).map_err(ClientError::Unreadable)?;
+    let mut line = serde_json::to_string(request).map_err(ClientError::Unreadable)?;
     line.push('\n');
     // A daemon that refuses this peer answers and closes without reading, so a
     // failed write still leaves its reply to read.
@@ -104,35 +146,10 @@ pub async fn run(
             }
             Err(error) => return Err(ClientError::Lost(written.err().unwrap_or(error))),
         };
-        match serde_json::from_str(&line).map_err(ClientError::Unreadable)? {
-            Reply::Progress(event) => view.show(&event),
-            Reply::Finished { run } => return Ok(Answer::Finished(run)),
-            Reply::Busy { holder } => return Ok(Answer::Busy(holder)),
-            Reply::Failed { message, exit_code } => return Ok(Answer::Failed { message, exit_code }),
-            Reply::Refused { reason } => return Err(ClientError::NotAllowed { reason }),
-            Reply::Status(_) | Reply::Offered { .. } | Reply::Device(_) => {
-                return Err(ClientError::Lost(std::io::ErrorKind::InvalidData.into()));
-            }
+        let reply: Reply = serde_json::from_str(&line).map_err(ClientError::Unreadable)?;
+        each(&line, &reply);
+        if reply.is_last() {
+            return Ok(reply);
         }
-    }
-}
-
-/// Sends `request`, one asked and answered in one line (`status`,
-/// `self_service_list`, `device_summary`), and returns the daemon's reply; a
-/// refusal is [`ClientError::NotAllowed`].
-pub async fn ask(stream: UnixStream, request: &Request) -> Result<Reply, ClientError> {
-    let (reader, mut writer) = stream.into_split();
-    let mut line = serde_json::to_string(request).map_err(ClientError::Unreadable)?;
-    line.push('\n');
-    let written = writer.write_all(line.as_bytes()).await;
-    let mut lines = BufReader::new(reader).lines();
-    let line = match lines.next_line().await {
-        Ok(Some(line)) => line,
-        Ok(None) => return Err(ClientError::Lost(written.err().unwrap_or(std::io::ErrorKind::UnexpectedEof.into()))),
-        Err(error) => return Err(ClientError::Lost(written.err().unwrap_or(error))),
-    };
-    match serde_json::from_str(&line).map_err(ClientError::Unreadable)? {
-        Reply::Refused { reason } => Err(ClientError::NotAllowed { reason }),
-        reply => Ok(reply),
     }
 }
