@@ -31,6 +31,18 @@ if ! command -v cupsd >/dev/null && [ ! -x /usr/sbin/cupsd ]; then
     fi
 fi
 
+# The Self Service page's tests drive a real headless Chromium (Debian's
+# `chromium`); they fail saying so without it.
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing Chromium for the Self Service page tests"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    else
+        echo "warning: chromium not found; install it (apt-get install chromium) or the page tests fail" >&2
+    fi
+fi
+
 # The installer package is read back with bsdtar (libarchive): tools/package's
 # tests and the packaging step below need it.
 if ! command -v bsdtar >/dev/null; then

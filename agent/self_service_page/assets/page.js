@@ -111,6 +111,14 @@ function alertBanner(message) {
   document.getElementById("alert").textContent = message || "";
 }
 
+/** `text` with a capital first letter and a full stop: the server's messages are clauses. */
+function sentence(text) {
+  const trimmed = String(text).trim();
+  if (!trimmed) return trimmed;
+  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
 /** The message for a refused request: fixed ones for 401 and 503, else the server's. */
 async function refusal(response) {
   if (response.status === 401) return EXPIRED;
@@ -121,8 +129,8 @@ async function refusal(response) {
   } catch (_) {
     // Not JSON: the status line says enough.
   }
-  if (response.status === 503) return message || NOT_RUNNING;
-  return message || `The request failed (HTTP ${response.status}).`;
+  if (response.status === 503) return message ? sentence(message) : NOT_RUNNING;
+  return message ? sentence(message) : `The request failed (HTTP ${response.status}).`;
 }
 
 /** An error that has already been shown in the banner. */

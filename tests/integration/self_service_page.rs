@@ -1,0 +1,156 @@
+//! The Self Service page in a real headless Chromium: a daemon run as root on a
+//! scratch device, `agent self-service open --no-browser` started beside it, and
+//! the page opened from the URL it prints (the one-time secret exchanged for the
+//! page's cookie). What a person sees and does (`catalog`), the runs the page
+//! starts (`runs`) and what the page's server refuses (`refusals`).
+
+mod catalog;
+mod refusals;
+mod runs;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use crate::browser::Browser;
+use crate::daemon::harness::{Daemon, finished, setting, wait_for_runs};
+use crate::support::{Device, PATIENCE, blueprint, script};
+
+/// The offer: a recommended item that writes `$AGENT_ROOT/handbook` (Utilities),
+/// one that always fails after a second (Utilities), and an item every check-in
+/// enforces that is also offered (Design). Recommended first puts Utilities
+/// before Design.
+fn offering_blueprint(device: &Device) -> PathBuf {
+    let mut handbook = script("handbook", "Company handbook", "#!/bin/sh\ntest -f \"$AGENT_ROOT/handbook\"\n");
+    handbook["remediation"] = json!("#!/bin/sh\ntouch \"$AGENT_ROOT/handbook\"\n");
+    handbook["frequency"] = json!("self_service");
+    handbook["self_service"] =
+        json!({ "category": "Utilities", "description": "The staff handbook, on the Desktop.", "recommended": true });
+    let mut helper =
+        script("helper", "Broken helper", "#!/bin/sh\nsleep 1\necho \"the helper's server is unreachable\"\nexit 1\n");
+    helper["frequency"] = json!("self_service");
+    helper["self_service"] = json!({ "category": "Utilities", "description": "A helper that cannot be installed." });
+    let mut fonts = script("fonts", "Brand fonts", "#!/bin/sh\nexit 0\n");
+    fonts["self_service"] = json!({ "category": "Design", "description": "The typefaces of the brand." });
+    device.write_blueprint(&blueprint(vec![handbook, helper, fonts]))
+}
+
+/// A page open in Chromium, with everything behind it. Dropped in this order:
+/// the browser, the page's server, the daemon, the device.
+struct Page {
+    browser: Browser,
+    server: PageServer,
+    daemon: Daemon,
+    device: Device,
+}
+
+/// The daemon after its first (daily) check-in, the page's server, and the page
+/// loaded from the printed URL with its catalog shown.
+fn open_page() -> Page {
+    let device = Device::new();
+    let path = offering_blueprint(&device);
+    let blueprint_file = setting("blueprint_file", &path);
+    let daemon =
+        Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
+    wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
+    let server = PageServer::start(&device);
+    let browser = Browser::start();
+    browser.open(&server.url);
+    browser.wait_for("#catalog .card");
+    Page { browser, server, daemon, device }
+}
+
+/// `agent self-service open --no-browser`, in its own process group, killed when dropped.
+struct PageServer {
+    child: Child,
+    /// The URL it printed: `http://127.0.0.1:PORT/open?secret=…`.
+    url: String,
+}
+
+impl PageServer {
+    fn start(device: &Device) -> Self {
+        let stderr = std::fs::File::create(device.root().join("page.stderr")).unwrap();
+        let mut child = device
+            .agent()
+            .args(["self-service", "open", "--no-browser"])
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .process_group(0)
+            .spawn()
+            .expect("agent self-service open starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        // The first line is the URL; the rest is read (and dropped) so the server
+        // never writes to a closed pipe.
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = sender.send(line);
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let line = receiver.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+            let log = std::fs::read_to_string(device.root().join("page.stderr")).unwrap_or_default();
+            panic!("agent self-service open printed no URL within {PATIENCE:?}:\n{log}")
+        });
+        let url = line.split_whitespace().find(|word| word.starts_with("http://")).map(str::to_string);
+        let url = url.unwrap_or_else(|| panic!("no URL on the first line: {line:?}"));
+        PageServer { child, url }
+    }
+
+    /// `127.0.0.1:PORT`.
+    fn address(&self) -> &str {
+        let rest = self.url.trim_start_matches("http://");
+        rest.split('/').next().unwrap()
+    }
+
+    /// The page's own origin, `http://127.0.0.1:PORT`.
+    fn origin(&self) -> String {
+        format!("http://{}", self.address())
+    }
+
+    /// Sends one HTTP/1.1 request (`GET /api/catalog`) with `headers`, outside the
+    /// browser, and returns the answer's status and whole text.
+    fn request(&self, line: &str, headers: &[String]) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.address()).expect("the page's server answers");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut request =
+            format!("{line} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n", self.address());
+        for header in headers {
+            request.push_str(header);
+            request.push_str("\r\n");
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.split_whitespace().nth(1).and_then(|code| code.parse().ok());
+        (status.unwrap_or_else(|| panic!("{line}: no HTTP status in {answer:?}")), answer)
+    }
+}
+
+impl Drop for PageServer {
+    fn drop(&mut self) {
+        let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// The `.card` of item `id`, for a selector.
+fn card(id: &str) -> String {
+    format!(".card[data-item-id=\"{id}\"]")
+}
+
+/// The `datetime` of the `<time>` inside `selector`, or null.
+fn time_of(browser: &Browser, selector: &str) -> Value {
+    let quoted = serde_json::to_string(&format!("{selector} time")).unwrap();
+    browser.evaluate(&format!("document.querySelector({quoted})?.dateTime ?? null"))
+}
