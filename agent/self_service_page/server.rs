@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use super::access::Access;
-use super::browser;
+use super::browser::{self, ForwardingFile};
 use super::lifetime::{Activity, Limits};
 use super::routes::{Page, answer};
 use crate::terminal;
@@ -56,15 +56,13 @@ pub(crate) async fn serve(settings: PageSettings, stop: impl Future<Output = ()>
     let activity = Activity::new(settings.limits);
     let page = Arc::new(Page { access, activity: Arc::clone(&activity), socket: settings.socket });
     tracing::info!(port, "Self Service page serving on 127.0.0.1.");
-    match &settings.opener {
-        None => terminal::print_line(&url).map_err(PageError::Print)?,
-        Some(opener) => {
-            if let Err(error) = browser::open(opener, &url).await {
-                tracing::warn!(error = %crate::error_chain::with_causes(&error), "Cannot open the browser.");
-                terminal::print_line(&format!("Open this address in your browser: {url}")).map_err(PageError::Print)?;
-            }
+    let _forwarding = match &settings.opener {
+        None => {
+            terminal::print_line(&url).map_err(PageError::Print)?;
+            None
         }
-    }
+        Some(opener) => open_browser(opener, &url, port).await?,
+    };
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
@@ -79,6 +77,24 @@ pub(crate) async fn serve(settings: PageSettings, stop: impl Future<Output = ()>
     }
     tracing::info!("Self Service page closed.");
     Ok(())
+}
+
+/// Opens the page in the browser; when that fails, prints the URL to open. The
+/// forwarding file is kept until the server stops.
+async fn open_browser(opener: &Path, url: &str, port: u16) -> Result<Option<ForwardingFile>, PageError> {
+    let unique = format!("{}-{port}", std::process::id());
+    let opened = match ForwardingFile::write(&std::env::temp_dir(), &unique, url) {
+        Ok(forwarding) => browser::open(opener, &forwarding).await.map(|()| forwarding),
+        Err(error) => Err(error),
+    };
+    match opened {
+        Ok(forwarding) => Ok(Some(forwarding)),
+        Err(error) => {
+            tracing::warn!(error = %crate::error_chain::with_causes(&error), "Cannot open the browser.");
+            terminal::print_line(&format!("Open this address in your browser: {url}")).map_err(PageError::Print)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Serves one connection in its own task.

@@ -10,6 +10,7 @@ pub(crate) mod harness;
 mod config_reload;
 mod launchd;
 mod self_service;
+mod self_service_page;
 mod self_update;
 mod socket;
 mod stopping;

@@ -13,7 +13,7 @@ use crate::support::{Device, PATIENCE, blueprint, code, running_as_root, script,
 
 /// A blueprint with an ordinary script (`quick`), an on-request one that creates
 /// `$AGENT_ROOT/installed` (`tool`), and an ordinary one also offered (`offered`).
-fn offering_blueprint(device: &Device) -> PathBuf {
+pub(super) fn offering_blueprint(device: &Device) -> PathBuf {
     let mut tool = script("tool", "Install tool", "#!/bin/sh\ntest -f \"$AGENT_ROOT/installed\"\n");
     tool["remediation"] = json!("#!/bin/sh\ntouch \"$AGENT_ROOT/installed\"\n");
     tool["frequency"] = json!("self_service");
@@ -24,7 +24,7 @@ fn offering_blueprint(device: &Device) -> PathBuf {
 }
 
 /// The daemon on `device` enforcing `path`, after its first (daily) check-in.
-fn daemon_after_first_run(device: &Device, path: &Path) -> Daemon {
+pub(super) fn daemon_after_first_run(device: &Device, path: &Path) -> Daemon {
     let blueprint_file = setting("blueprint_file", path);
     let daemon =
         Daemon::start(device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
@@ -33,7 +33,7 @@ fn daemon_after_first_run(device: &Device, path: &Path) -> Daemon {
 }
 
 /// The name of the user these tests run as (the daemon records it as who asked).
-fn own_user() -> String {
+pub(super) fn own_user() -> String {
     nix::unistd::User::from_uid(nix::unistd::geteuid()).unwrap().unwrap().name
 }
 
