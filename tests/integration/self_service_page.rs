@@ -2,14 +2,14 @@
 //! scratch device, `agent self-service open --no-browser` started beside it, and
 //! the page opened from the URL it prints (the one-time secret exchanged for the
 //! page's cookie). What a person sees and does (`catalog`), the runs the page
-//! starts (`runs`) and what the page's server refuses (`refusals`).
+//! starts (`runs`), and what another web page cannot do with it and what the page
+//! says when it cannot work (`refusals`).
 
 mod catalog;
 mod refusals;
 mod runs;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -70,13 +70,16 @@ fn open_page() -> Page {
 /// `agent self-service open --no-browser`, in its own process group, killed when dropped.
 struct PageServer {
     child: Child,
+    /// Where its standard error (its log) goes.
+    stderr: PathBuf,
     /// The URL it printed: `http://127.0.0.1:PORT/open?secret=…`.
     url: String,
 }
 
 impl PageServer {
     fn start(device: &Device) -> Self {
-        let stderr = std::fs::File::create(device.root().join("page.stderr")).unwrap();
+        let stderr_path = device.root().join("page.stderr");
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = device
             .agent()
             .args(["self-service", "open", "--no-browser"])
@@ -97,43 +100,22 @@ impl PageServer {
             let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
         let line = receiver.recv_timeout(PATIENCE).unwrap_or_else(|_| {
-            let log = std::fs::read_to_string(device.root().join("page.stderr")).unwrap_or_default();
+            let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
             panic!("agent self-service open printed no URL within {PATIENCE:?}:\n{log}")
         });
         let url = line.split_whitespace().find(|word| word.starts_with("http://")).map(str::to_string);
         let url = url.unwrap_or_else(|| panic!("no URL on the first line: {line:?}"));
-        PageServer { child, url }
+        PageServer { child, stderr: stderr_path, url }
     }
 
-    /// `127.0.0.1:PORT`.
-    fn address(&self) -> &str {
-        let rest = self.url.trim_start_matches("http://");
-        rest.split('/').next().unwrap()
+    /// What it has logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// The page's own origin, `http://127.0.0.1:PORT`.
     fn origin(&self) -> String {
-        format!("http://{}", self.address())
-    }
-
-    /// Sends one HTTP/1.1 request (`GET /api/catalog`) with `headers`, outside the
-    /// browser, and returns the answer's status and whole text.
-    fn request(&self, line: &str, headers: &[String]) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.address()).expect("the page's server answers");
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut request =
-            format!("{line} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n", self.address());
-        for header in headers {
-            request.push_str(header);
-            request.push_str("\r\n");
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let status = answer.split_whitespace().nth(1).and_then(|code| code.parse().ok());
-        (status.unwrap_or_else(|| panic!("{line}: no HTTP status in {answer:?}")), answer)
+        self.url.split("/open?").next().unwrap().to_string()
     }
 }
 

@@ -13,7 +13,8 @@
 //   types, and says how many match in a polite live region.
 // - POST /api/install {"item": ID} and POST /api/sync answer with a stream of JSON
 //   lines (application/x-ndjson), the daemon's replies: `progress` events
-//   (waiting, run_started, item_started, item_phase, item_finished, run_finished),
+//   (waiting, joined, run_started, item_started, item_phase, item_finished,
+//   run_finished),
 //   then one last `finished` (the run record), `failed`, `busy` or `refused`.
 //   Each step is written into the card's (or Device Info's) status line, a live
 //   region; the button stays disabled until the stream ends.
@@ -218,6 +219,10 @@ function progressWords(line) {
   switch (line.event) {
     case "waiting":
       return "Waiting for the check-in in progress to finish…";
+    case "joined":
+      return line.requested_by
+        ? `A sync asked for by ${line.requested_by} is already under way; following it…`
+        : "A sync is already under way; following it…";
     case "run_started":
       return "Starting…";
     case "item_started":
@@ -479,7 +484,10 @@ async function sync() {
   });
   const end = endWords(last, "Sync finished: everything is in order.");
   if (last.reply === "finished" && !end.ok) {
-    end.text = `Sync finished: ${words(OUTCOME_WORDS, last.run && last.run.outcome).toLowerCase()}. ${failureOf(last.run)}`;
+    end.text = `Sync finished: ${words(OUTCOME_WORDS, last.run && last.run.outcome).toLowerCase()}. ${sentence(failureOf(last.run))}`;
+  } else if (last.reply === "failed") {
+    // Not run at all, e.g. asked again within the sync interval: the daemon says when.
+    end.text = `Not synced: ${last.message || "the agent could not sync"}`;
   }
   say(status, end.text, end.ok);
   button.disabled = false;

@@ -1,44 +1,57 @@
-//! What the page's server refuses: a request without the page's cookie, a
-//! state-changing request from another origin, the one-time secret used twice;
-//! and what the page says when its cookie is gone or the daemon is not running.
+//! What a browser cannot do with the page: another web page cannot make it run
+//! anything; and what the page says when its cookie is gone or the daemon is not
+//! running. (The server's own refusals, request by request, are tested over
+//! plain HTTP in `daemon::self_service_page`.)
+
+use std::time::Duration;
+
+use serde_json::json;
 
 use super::open_page;
 use crate::daemon::harness::runs;
+use crate::http_server::FileServer;
+use crate::support::{PATIENCE, poll};
 
 #[test]
-fn requests_without_the_cookie_or_from_another_origin_are_refused() {
+fn a_page_on_another_origin_cannot_make_the_agent_run_anything() {
     let page = open_page();
-    let server = &page.server;
-    let cookie = format!("Cookie: {}", page.browser.cookies().join("; "));
-    let own_origin = format!("Origin: {}", server.origin());
-    let foreign = "Origin: http://evil.example".to_string();
+    let browser = &page.browser;
+    assert!(!browser.cookies().is_empty(), "signed in to the Self Service page");
     let ran_before = runs(&page.device).len();
-
-    let (status, answer) = server.request("GET /api/catalog", std::slice::from_ref(&cookie));
-    assert_eq!(status, 200, "with the page's cookie: {answer}");
-    for (line, headers) in [
-        ("GET /", vec![]),
-        ("GET /api/catalog", vec![]),
-        ("GET /api/device", vec![]),
-        ("POST /api/sync", vec![own_origin.clone()]),
-        ("POST /api/install", vec![own_origin.clone()]),
-        ("GET /api/catalog", vec!["Cookie: self_service=forged".to_string()]),
-    ] {
-        let (status, answer) = server.request(line, &headers);
-        assert_eq!(status, 401, "{line} {headers:?}: {answer}");
+    // Another local web page (another port of 127.0.0.1: the same site, so the
+    // browser sends the page's cookie along) posting to the page's server.
+    let elsewhere = FileServer::start();
+    elsewhere.serve("/lure.html", b"<!doctype html><title>Lure</title><p>Nothing to see.</p>".to_vec());
+    browser.open(&elsewhere.url("/lure.html"));
+    let server = page.server.origin();
+    let attempts = browser.evaluate(&format!(
+        r#"Promise.all([
+            fetch("{server}/api/sync", {{ method: "POST", mode: "no-cors", credentials: "include" }})
+                .then(() => "sent", () => "not sent"),
+            fetch("{server}/api/install", {{ method: "POST", mode: "no-cors", credentials: "include",
+                                             body: JSON.stringify({{ item: "handbook" }}) }})
+                .then(() => "sent", () => "not sent"),
+            fetch("{server}/api/catalog", {{ credentials: "include" }}).then(r => r.text(), () => "unreadable"),
+        ])"#
+    ));
+    assert_eq!(
+        attempts,
+        json!(["sent", "sent", "unreadable"]),
+        "the posts reached the server, the catalog stayed private"
+    );
+    let refused = poll(
+        "the page server's refusals",
+        PATIENCE,
+        Duration::from_millis(50),
+        || page.server.log(),
+        |log| log.matches("request refused").count() >= 2,
+    );
+    for path in ["/api/sync", "/api/install"] {
+        let line = refused.lines().find(|line| line.contains(&format!("path=\"{path}\""))).unwrap_or_default();
+        assert!(line.contains("Origin"), "{path} refused for its Origin: {refused}");
     }
-    for (line, headers) in [
-        ("POST /api/sync", vec![cookie.clone(), foreign.clone()]),
-        ("POST /api/install", vec![cookie.clone(), foreign.clone()]),
-        ("POST /api/sync", vec![cookie.clone(), "Origin: null".to_string()]),
-    ] {
-        let (status, answer) = server.request(line, &headers);
-        assert_eq!(status, 403, "{line} {headers:?}: {answer}");
-    }
-    let secret_url = server.url.trim_start_matches(&server.origin()).to_string();
-    let (status, answer) = server.request(&format!("GET {secret_url}"), &[]);
-    assert!((400..500).contains(&status), "the secret opens the page once: {answer}");
     assert_eq!(runs(&page.device).len(), ran_before, "nothing ran");
+    assert!(!page.device.root().join("handbook").exists());
 }
 
 #[test]
