@@ -84,6 +84,7 @@ impl Browser {
         tab.set_default_timeout(PATIENCE);
         let requests = Arc::new(Mutex::new(Vec::new()));
         record_requests(&tab, Arc::clone(&requests));
+        record_policy_violations(&tab);
         Browser { child, tab, requests, _connection: connection, _profile: profile }
     }
 
@@ -157,6 +158,12 @@ impl Browser {
     /// Every URL the tab has requested since it opened.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// What the page's Content-Security-Policy blocked since it loaded
+    /// (`directive blocked-uri` each).
+    pub fn policy_violations(&self) -> Vec<String> {
+        serde_json::from_value(self.evaluate("window.policyViolations ?? []")).unwrap()
     }
 
     /// Shows the page as the person's Mac would in dark mode (or back in light).
@@ -273,6 +280,21 @@ fn record_requests(tab: &Arc<Tab>, requests: Arc<Mutex<Vec<String>>>) {
         }
     };
     tab.add_event_listener(Arc::new(listener)).expect("a network listener");
+}
+
+/// Has every page the tab loads note what its Content-Security-Policy blocks in
+/// `window.policyViolations` (the listener comes from DevTools, before the page's
+/// own script, and is not subject to the policy).
+fn record_policy_violations(tab: &Arc<Tab>) {
+    let source = "document.addEventListener('securitypolicyviolation', event => \
+                  (window.policyViolations ??= []).push(`${event.violatedDirective} ${event.blockedURI}`));";
+    tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
+        source: source.to_string(),
+        world_name: None,
+        include_command_line_api: None,
+        run_immediately: None,
+    })
+    .expect("a policy violation listener");
 }
 
 /// `target/browser-screenshots`, beside the build's other outputs.

@@ -121,9 +121,15 @@ fn light_and_dark_screenshots_of_the_catalog_and_device_info_are_kept() {
 
 #[test]
 fn the_page_loads_nothing_from_anywhere_but_its_own_server_on_127_0_0_1() {
+    // Loaded, searched and used to install: every request went to the page's own
+    // server, and its Content-Security-Policy blocked nothing.
     let page = open_page();
     let browser = &page.browser;
     browser.wait_for_text("#device-facts dd[data-fact=blueprint_name]", |name| name == "Test");
+    browser.type_into("#search", "hand");
+    browser.click(&format!("{} .install", card("handbook")));
+    browser.wait_for_text(&format!("{} .progress", card("handbook")), |text| text == "Installed");
+
     let own = format!("{}/", page.server.origin());
     let requests = browser.requests();
     assert!(requests.iter().any(|url| url.ends_with("/assets/page.js")), "{requests:?}");
@@ -132,6 +138,7 @@ fn the_page_loads_nothing_from_anywhere_but_its_own_server_on_127_0_0_1() {
         requests.iter().filter(|url| !url.starts_with(&own) && !url.starts_with("data:")).collect();
     assert!(elsewhere.is_empty(), "requests beyond the page's server: {elsewhere:?}");
 
+    assert_eq!(browser.policy_violations(), Vec::<String>::new(), "the page keeps to its own policy");
     let fonts = browser.evaluate("[...document.fonts].length");
     assert_eq!(fonts, Value::from(0), "no web fonts: the system font stack");
 }
