@@ -1,5 +1,6 @@
-//! `agent run`'s end of the control socket: find a running daemon, send it the
-//! request, and show its progress as an in-process check-in would.
+//! The clients' end of the control socket (`agent run`, the Self Service verbs
+//! and page): find a running daemon, send it the request, and read its replies,
+//! showing a check-in's progress as an in-process one would.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -10,8 +10,8 @@
 //!        └──► reload ◄── scheduler, before each check-in: a source changed?
 //! ```
 //!
-//! `protocol` documents what travels over the socket; `client` is `agent run`'s
-//! side of it.
+//! `protocol` documents what travels over the socket; `client` is the other side
+//! of it, for `agent run`, the Self Service verbs and the Self Service page.
 
 pub mod client;
 mod control;

@@ -15,7 +15,7 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{COOKIE, HOST, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
@@ -139,10 +139,11 @@ struct InstallBody {
 async fn install_request(request: Request<Incoming>) -> Result<protocol::Request, Response<Body>> {
     let body = match Limited::new(request.into_body(), LONGEST_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => {
+        Err(error) if error.is::<LengthLimitError>() => {
             let message = format!("the request body is larger than {LONGEST_BODY} bytes");
             return Err(json_error(StatusCode::PAYLOAD_TOO_LARGE, &message));
         }
+        Err(error) => return Err(json_error(StatusCode::BAD_REQUEST, &format!("cannot read the request: {error}"))),
     };
     // A flat object of one string, so serde_json's own nesting limit is plenty.
     match serde_json::from_slice::<InstallBody>(&body) {

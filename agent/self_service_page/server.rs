@@ -22,6 +22,9 @@ use crate::terminal;
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the server pauses after failing to accept a connection.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
 /// What the page's server needs.
 #[derive(Debug, Clone)]
 pub(crate) struct PageSettings {
@@ -72,7 +75,11 @@ pub(crate) async fn serve(settings: PageSettings, stop: impl Future<Output = ()>
         };
         match accepted {
             Ok((connection, _)) => serve_connection(connection, Arc::clone(&page)),
-            Err(error) => tracing::warn!(%error, "Cannot accept a connection to the Self Service page."),
+            Err(error) => {
+                tracing::warn!(%error, "Cannot accept a connection to the Self Service page.");
+                // Out of descriptors, say: let connections end rather than spin.
+                tokio::time::sleep(ACCEPT_PAUSE).await;
+            }
         }
     }
     tracing::info!("Self Service page closed.");

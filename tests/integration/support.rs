@@ -320,3 +320,28 @@ pub fn installed_program(name: &str, needed: &str) -> PathBuf {
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| panic!("{name} not found: {needed}"))
 }
+
+/// Lets `nobody` reach the device's control socket through its folders (for a
+/// test that runs the agent as a person without admin rights).
+pub fn open_to_nobody(device: &Device) {
+    use std::os::unix::fs::PermissionsExt;
+    for folder in ["", "Library", "Library/Application Support", "Library/Application Support/EndpointAgent"] {
+        std::fs::set_permissions(device.root().join(folder), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Makes `command` run as `nobody` (uid and gid 65534, no supplementary groups
+/// on Linux); the caller must be root.
+pub fn as_nobody(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe system calls run between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // nix offers setgroups on Linux only; elsewhere the test keeps root's groups.
+            #[cfg(target_os = "linux")]
+            nix::unistd::setgroups(&[]).map_err(std::io::Error::from)?;
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).map_err(std::io::Error::from)?;
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).map_err(std::io::Error::from)
+        })
+    }
+}

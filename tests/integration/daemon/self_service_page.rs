@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::harness::{Daemon, finished, runs, setting, wait_for_runs};
 use super::self_service::{daemon_after_first_run, offering_blueprint, own_user};
-use crate::support::{Device, PATIENCE, blueprint, poll, script};
+use crate::support::{Device, PATIENCE, as_nobody, blueprint, open_to_nobody, poll, running_as_root, script};
 
 /// A running page server and a client for it (no cookie jar: each test says
 /// which cookie it sends).
@@ -52,16 +52,12 @@ impl Page {
     fn open(device: &Device, extra: &[&str]) -> Self {
         let mut arguments = vec!["self-service", "open", "--no-browser"];
         arguments.extend_from_slice(extra);
-        Self::start(device, &arguments, |child| {
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-            line
-        })
+        Self::start(device.agent().args(arguments), first_line)
     }
 
-    /// Starts the agent with `arguments`; `printed` finds the page's URL.
-    fn start(device: &Device, arguments: &[&str], printed: impl FnOnce(&mut Child) -> String) -> Self {
-        let mut child = device.spawn(arguments);
+    /// Starts `command`; `printed` finds the page's URL.
+    fn start(command: &mut Command, printed: impl FnOnce(&mut Child) -> String) -> Self {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("agent starts");
         let line = printed(&mut child);
         let url = line.trim_end().rsplit(' ').next().unwrap().to_string();
         let origin = url.split("/open?").next().unwrap().to_string();
@@ -125,6 +121,13 @@ impl Drop for Page {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The first line the page server printed.
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    line
 }
 
 /// Each reply line of a streamed answer.
@@ -243,7 +246,7 @@ fn the_page_lists_the_catalog_and_device_info_installs_and_syncs_through_the_dae
 }
 
 #[test]
-fn the_server_stops_when_the_page_is_closed_or_left_idle() {
+fn the_server_stops_when_the_page_is_closed_or_left_idle_or_on_sigterm() {
     let device = Device::new();
     let mut page = Page::open(&device, &["--closed-grace", "200ms"]);
     let cookie = page.sign_in();
@@ -256,6 +259,13 @@ fn the_server_stops_when_the_page_is_closed_or_left_idle() {
     let (status, waited, logged) = page.wait_exit();
     assert!(status.success(), "{status:?}: {logged}");
     assert!(waited >= Duration::from_millis(200), "not before the idle limit: {waited:?}");
+
+    let mut page = Page::open(&device, &[]);
+    page.sign_in();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(page.child.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
+    let (status, _, logged) = page.wait_exit();
+    assert!(status.success(), "SIGTERM stops it cleanly: {status:?}: {logged}");
 }
 
 #[test]
@@ -310,7 +320,8 @@ fn the_browser_is_given_a_private_file_never_the_secret() {
     );
     std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
     let open_url = setting("commands.open_url", &opener);
-    let mut page = Page::start(&device, &["--set", &open_url, "self-service", "open", "--closed-grace", "1ms"], |_| {
+    let arguments = ["--set", &open_url, "self-service", "open", "--closed-grace", "1ms"];
+    let mut page = Page::start(device.agent().args(arguments), |_| {
         let opened = device.wait_for_file("opened.html", PATIENCE);
         let forwarding = std::fs::read_to_string(opened).unwrap();
         forwarding.split("url=").nth(1).unwrap().split('"').next().unwrap().to_string()
@@ -325,11 +336,31 @@ fn the_browser_is_given_a_private_file_never_the_secret() {
     assert!(!Path::new(arguments.trim_end()).exists(), "the forwarding file goes with the server");
 
     std::fs::write(&opener, "#!/bin/sh\nexit 3\n").unwrap();
-    let page = Page::start(&device, &["--set", &open_url, "self-service", "open"], |child| {
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let page = Page::start(device.agent().args(["--set", &open_url, "self-service", "open"]), |child| {
+        let line = first_line(child);
         assert!(line.starts_with("Open this address in your browser: http://127.0.0.1:"), "{line}");
         line
     });
     page.sign_in();
+}
+
+#[test]
+fn a_person_without_admin_rights_installs_through_their_own_page() {
+    if !running_as_root("dropping to nobody") {
+        return;
+    }
+    let device = Device::new();
+    let _daemon = daemon_after_first_run(&device, &offering_blueprint(&device));
+    open_to_nobody(&device);
+    let mut command = device.agent();
+    as_nobody(command.args(["self-service", "open", "--no-browser"]).current_dir("/"));
+    let page = Page::start(&mut command, first_line);
+    let cookie = page.sign_in();
+
+    let catalog = page.get(&cookie, "/api/catalog");
+    assert_eq!(catalog.status, StatusCode::OK, "{}", catalog.body);
+    let installed = page.post(&cookie, "/api/install", &json!({ "item": "tool" }).to_string());
+    let last = lines(&installed).pop().unwrap();
+    assert_eq!((last["reply"].as_str(), last["run"]["requested_by"].as_str()), (Some("finished"), Some("nobody")));
+    assert!(device.root().join("installed").exists(), "the item ran");
 }

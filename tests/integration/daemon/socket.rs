@@ -1,8 +1,6 @@
 //! `agent run` through the daemon's control socket: queued behind a running
 //! check-in, `--no-wait`, `--reset-daily`, Ctrl-C, and peers that are not root.
 
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -14,7 +12,8 @@ use super::harness::{
     wait_for_logged, wait_for_runs,
 };
 use crate::support::{
-    Device, PATIENCE, blueprint, code, is_alive, logged_records, read_pid, running_as_root, script, text,
+    Device, PATIENCE, as_nobody, blueprint, code, is_alive, logged_records, open_to_nobody, read_pid, running_as_root,
+    script, text,
 };
 
 #[test]
@@ -104,23 +103,9 @@ fn a_peer_that_is_not_root_is_refused_and_the_refusal_is_logged() {
     }
     let device = Device::new();
     let daemon = Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h"]);
-    // For this test only: let `nobody` reach the socket through its folders.
-    for folder in ["", "Library", "Library/Application Support", "Library/Application Support/EndpointAgent"] {
-        std::fs::set_permissions(device.root().join(folder), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    open_to_nobody(&device);
     let mut command = device.agent();
-    command.arg("run").current_dir("/");
-    // SAFETY: only async-signal-safe system calls run between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            let nobody = nix::unistd::Uid::from_raw(65534);
-            // nix offers setgroups on Linux only; elsewhere the test keeps root's groups.
-            #[cfg(target_os = "linux")]
-            nix::unistd::setgroups(&[]).map_err(std::io::Error::from)?;
-            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).map_err(std::io::Error::from)?;
-            nix::unistd::setuid(nobody).map_err(std::io::Error::from)
-        });
-    }
+    as_nobody(command.arg("run").current_dir("/"));
     let output = command.output().unwrap();
     assert_eq!(code(&output), 1, "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
