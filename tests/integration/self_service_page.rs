@@ -1,9 +1,10 @@
 //! The Self Service page in a real headless Chromium: a daemon run as root on a
-//! scratch device, `agent self-service open --no-browser` started beside it, and
-//! the page opened from the URL it prints (the one-time secret exchanged for the
-//! page's cookie). What a person sees and does (`catalog`), the runs the page
-//! starts (`runs`), and what another web page cannot do with it and what the page
-//! says when it cannot work (`refusals`).
+//! scratch device, `agent self-service open --no-browser` started beside it by a
+//! person without admin rights (`nobody`), and the page opened from the URL it
+//! prints (the one-time secret exchanged for the page's cookie). What a person
+//! sees and does (`catalog`), the runs the page starts (`runs`), and what another
+//! web page cannot do with it and what the page says when it cannot work
+//! (`refusals`).
 
 mod catalog;
 mod refusals;
@@ -21,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::browser::Browser;
 use crate::daemon::harness::{Daemon, finished, setting, wait_for_runs};
-use crate::support::{Device, PATIENCE, blueprint, script};
+use crate::support::{Device, PATIENCE, as_nobody, blueprint, open_to_nobody, script};
 
 /// The offer: a recommended item that writes `$AGENT_ROOT/handbook` (Utilities),
 /// one that always fails after a second (Utilities), and an item every check-in
@@ -67,7 +68,8 @@ fn open_page() -> Page {
     Page { browser, server, daemon, device }
 }
 
-/// `agent self-service open --no-browser`, in its own process group, killed when dropped.
+/// `agent self-service open --no-browser`, run as `nobody` (a person without admin
+/// rights) when the tests run as root, in its own process group, killed when dropped.
 struct PageServer {
     child: Child,
     /// Where its standard error (its log) goes.
@@ -80,8 +82,12 @@ impl PageServer {
     fn start(device: &Device) -> Self {
         let stderr_path = device.root().join("page.stderr");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = device
-            .agent()
+        let mut command = device.agent();
+        if nix::unistd::geteuid().is_root() {
+            open_to_nobody(device);
+            as_nobody(command.current_dir("/"));
+        }
+        let mut child = command
             .args(["self-service", "open", "--no-browser"])
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -124,6 +130,15 @@ impl Drop for PageServer {
         let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
         let _ = self.child.wait();
     }
+}
+
+/// Who the daemon records as having asked through the page: `nobody` when the
+/// tests run as root, else the user they run as.
+fn person() -> String {
+    if nix::unistd::geteuid().is_root() {
+        return "nobody".to_string();
+    }
+    nix::unistd::User::from_uid(nix::unistd::geteuid()).unwrap().unwrap().name
 }
 
 /// The `.card` of item `id`, for a selector.

@@ -4,13 +4,8 @@
 
 use serde_json::Value;
 
-use super::{card, open_page, time_of};
+use super::{card, open_page, person, time_of};
 use crate::daemon::harness::{runs, time};
-
-/// The name of the user these tests run as (the daemon records it as who asked).
-fn own_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::geteuid()).unwrap().unwrap().name
-}
 
 fn header(run: &Value) -> (&str, &str, &str) {
     (run["kind"].as_str().unwrap(), run["trigger"].as_str().unwrap(), run["requested_by"].as_str().unwrap_or("-"))
@@ -28,7 +23,7 @@ fn install_runs_the_item_and_shows_that_it_is_installed() {
     assert_eq!(outcome, "Installed");
     assert!(page.device.root().join("handbook").exists(), "the item ran");
     let history = runs(&page.device);
-    let user = own_user();
+    let user = person();
     assert_eq!(header(history.last().unwrap()), ("self_service", "self_service", user.as_str()));
 
     browser.wait_for_text(&format!("{handbook} .install"), |label| label == "Reinstall");
@@ -76,7 +71,7 @@ fn sync_runs_the_daily_check_in_and_shows_its_outcome() {
         browser.wait_for_text("#sync-status", |text| text.starts_with("Sync finished") || text.starts_with("Failed"));
     assert_eq!(outcome, "Sync finished: everything is in order.");
     let history = runs(&page.device);
-    let user = own_user();
+    let user = person();
     let headers: Vec<_> = history.iter().map(header).collect();
     assert_eq!(headers, [("daily", "schedule", "-"), ("daily", "self_service", user.as_str())]);
 
