@@ -166,6 +166,14 @@ impl Browser {
         serde_json::from_value(self.evaluate("window.policyViolations ?? []")).unwrap()
     }
 
+    /// What a screen reader is given for the elements `selector` matches: each
+    /// one's `(role, accessible name)` as Chromium computes them, in document order.
+    pub fn accessible(&self, selector: &str) -> Vec<(String, String)> {
+        let quoted = serde_json::to_string(selector).unwrap();
+        let expression = format!("[...document.querySelectorAll({quoted})].map(e => [e.computedRole, e.computedName])");
+        serde_json::from_value(self.evaluate(&expression)).unwrap()
+    }
+
     /// Shows the page as the person's Mac would in dark mode (or back in light).
     pub fn prefer_dark(&self, dark: bool) {
         let scheme = if dark { "dark" } else { "light" };
@@ -241,6 +249,8 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--metrics-recording-only",
     "--password-store=basic",
     "--use-mock-keychain",
+    // `Element.computedRole` and `computedName`: what a screen reader is given.
+    "--enable-blink-features=ComputedAccessibilityInfo",
 ];
 
 /// The DevTools WebSocket address Chromium writes to its profile's

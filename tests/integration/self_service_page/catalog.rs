@@ -142,3 +142,43 @@ fn the_page_loads_nothing_from_anywhere_but_its_own_server_on_127_0_0_1() {
     let fonts = browser.evaluate("[...document.fonts].length");
     assert_eq!(fonts, Value::from(0), "no web fonts: the system font stack");
 }
+
+#[test]
+fn a_screen_reader_finds_landmarks_headings_and_a_name_for_every_control() {
+    let page = open_page();
+    let browser = &page.browser;
+    browser.wait_for_text("#device-facts dd[data-fact=blueprint_name]", |name| name == "Test");
+    let tree = browser.accessible("header, main, aside, section, h1, h2, h3, h4, button, input, [role]");
+    let named = |roles: &[&str]| -> Vec<(String, String)> {
+        tree.iter().filter(|(role, _)| roles.contains(&role.as_str())).cloned().collect()
+    };
+    let pairs = |expected: &[(&str, &str)]| -> Vec<(String, String)> {
+        expected.iter().map(|(role, name)| (role.to_string(), name.to_string())).collect()
+    };
+
+    let landmarks = [
+        ("banner", ""),
+        ("main", "Catalog"),
+        ("region", "Utilities"),
+        ("region", "Design"),
+        ("complementary", "Device Info"),
+    ];
+    assert_eq!(named(&["banner", "main", "region", "complementary"]), pairs(&landmarks));
+    let headings: Vec<String> = named(&["heading"]).into_iter().map(|(_, name)| name).collect();
+    let outline = ["Self Service", "Catalog", "Utilities", "Company handbook", "Broken helper", "Design"];
+    assert_eq!(headings, [&outline[..], &["Brand fonts", "Device Info"]].concat());
+    let controls = [
+        ("searchbox", "Search the catalog"),
+        ("button", "Install Company handbook"),
+        ("button", "Install Broken helper"),
+        ("button", "Reinstall Brand fonts"),
+        ("button", "Sync"),
+    ];
+    assert_eq!(named(&["searchbox", "button"]), pairs(&controls), "every control named, in focus order");
+    let live = named(&["status", "alert"]).into_iter().map(|(role, _)| role).collect::<Vec<_>>();
+    assert_eq!(
+        live,
+        ["alert", "status", "status", "status", "status", "status"],
+        "the banner, the count, 3 cards, Sync"
+    );
+}
