@@ -28,7 +28,7 @@ use crate::support::{Device, PATIENCE, as_nobody, blueprint, open_to_nobody, scr
 /// one that always fails after a second (Utilities), and an item every check-in
 /// enforces that is also offered (Design). Recommended first puts Utilities
 /// before Design.
-fn offering_blueprint(device: &Device) -> PathBuf {
+fn offering_blueprint(device: &Device) {
     let mut handbook = script("handbook", "Company handbook", "#!/bin/sh\ntest -f \"$AGENT_ROOT/handbook\"\n");
     handbook["remediation"] = json!("#!/bin/sh\ntouch \"$AGENT_ROOT/handbook\"\n");
     handbook["frequency"] = json!("self_service");
@@ -40,7 +40,14 @@ fn offering_blueprint(device: &Device) -> PathBuf {
     helper["self_service"] = json!({ "category": "Utilities", "description": "A helper that cannot be installed." });
     let mut fonts = script("fonts", "Brand fonts", "#!/bin/sh\nexit 0\n");
     fonts["self_service"] = json!({ "category": "Design", "description": "The typefaces of the brand." });
-    device.write_blueprint(&blueprint(vec![handbook, helper, fonts]))
+    let path = device.write_blueprint(&blueprint(vec![handbook, helper, fonts]));
+    assert_eq!(path, device.root().join("blueprint.json"));
+}
+
+/// The daemon enforcing the offering blueprint, its check-ins an hour apart.
+fn start_daemon(device: &Device) -> Daemon {
+    let blueprint_file = setting("blueprint_file", &device.root().join("blueprint.json"));
+    Daemon::start(device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file])
 }
 
 /// A page open in Chromium, with everything behind it. Dropped in this order:
@@ -56,10 +63,8 @@ struct Page {
 /// loaded from the printed URL with its catalog shown.
 fn open_page() -> Page {
     let device = Device::new();
-    let path = offering_blueprint(&device);
-    let blueprint_file = setting("blueprint_file", &path);
-    let daemon =
-        Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h", &blueprint_file]);
+    offering_blueprint(&device);
+    let daemon = start_daemon(&device);
     wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
     let server = PageServer::start(&device);
     let browser = Browser::start();

@@ -107,7 +107,7 @@ function words(table, value) {
   return table[value] || String(value).replace(/_/g, " ");
 }
 
-/** Shows `message` in the alert banner; an empty message hides it. */
+/** Shows `message` in the alert banner; an empty message hides it (once a request succeeds again). */
 function alertBanner(message) {
   document.getElementById("alert").textContent = message || "";
 }
@@ -151,6 +151,7 @@ async function getJson(path) {
     alertBanner(message);
     throw new Shown(message);
   }
+  alertBanner("");
   return response.json();
 }
 
@@ -179,6 +180,7 @@ async function stream(path, body, onLine) {
     alertBanner(message);
     return { reply: "failed", message };
   }
+  alertBanner("");
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let pending = "";

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::open_page;
+use super::{card, open_page, start_daemon};
 use crate::daemon::harness::runs;
 use crate::http_server::FileServer;
 use crate::support::{PATIENCE, poll};
@@ -61,11 +61,17 @@ fn the_page_says_when_it_has_expired_or_the_daemon_is_not_running() {
     browser.wait_for_text("#device-facts dd[data-fact=blueprint_name]", |name| name == "Test");
 
     page.daemon.stop();
-    browser.click(&format!("{} .install", super::card("handbook")));
+    browser.click(&format!("{} .install", card("handbook")));
     let shown = browser.wait_for_text("#alert", |text| !text.is_empty());
     assert!(shown.contains("not running"), "{shown}");
     let role = browser.evaluate("document.getElementById('alert').getAttribute('role')");
     assert_eq!(role, "alert");
+
+    // The service back: the same page works again, and the banner goes.
+    page.daemon = start_daemon(&page.device);
+    browser.click(&format!("{} .install", card("handbook")));
+    browser.wait_for_text(&format!("{} .progress", card("handbook")), |text| text == "Installed");
+    assert_eq!(browser.text("#alert"), "", "the banner is gone once a request succeeds");
 
     browser.clear_cookies();
     browser.click("#sync");
