@@ -102,6 +102,7 @@ function timeNode(value, missing) {
   return node;
 }
 
+/** `value` in words from `table`, else as it came with spaces for underscores. */
 function words(table, value) {
   if (value === null || value === undefined) return "Unknown";
   return table[value] || String(value).replace(/_/g, " ");
@@ -137,11 +138,14 @@ async function refusal(response) {
 /** An error that has already been shown in the banner. */
 class Shown extends Error {}
 
-/** GET `path` as JSON; a refusal is shown in the banner and thrown. */
-async function getJson(path) {
+/**
+ * Fetches `path` from the page's server. A failure (the server gone, or a
+ * refusal) is shown in the banner and thrown as `Shown`; an answer clears it.
+ */
+async function send(path, options) {
   let response;
   try {
-    response = await fetch(path, { cache: "no-store", credentials: "same-origin" });
+    response = await fetch(path, { cache: "no-store", credentials: "same-origin", ...options });
   } catch (_) {
     alertBanner(STOPPED);
     throw new Shown(STOPPED);
@@ -152,7 +156,12 @@ async function getJson(path) {
     throw new Shown(message);
   }
   alertBanner("");
-  return response.json();
+  return response;
+}
+
+/** GET `path` as JSON; see `send` for failures. */
+async function getJson(path) {
+  return (await send(path)).json();
 }
 
 // ------------------------------------------------------------------ the stream
@@ -165,22 +174,11 @@ async function getJson(path) {
 async function stream(path, body, onLine) {
   let response;
   try {
-    response = await fetch(path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body || {}),
-    });
-  } catch (_) {
-    alertBanner(STOPPED);
-    return { reply: "failed", message: STOPPED };
+    const headers = { "Content-Type": "application/json" };
+    response = await send(path, { method: "POST", headers, body: JSON.stringify(body || {}) });
+  } catch (error) {
+    return { reply: "failed", message: error.message };
   }
-  if (!response.ok) {
-    const message = await refusal(response);
-    alertBanner(message);
-    return { reply: "failed", message };
-  }
-  alertBanner("");
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let pending = "";

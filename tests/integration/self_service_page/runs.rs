@@ -32,6 +32,7 @@ fn install_runs_the_item_and_shows_that_it_is_installed() {
     let disabled = browser.evaluate(&format!("document.querySelector('{handbook} .install').disabled"));
     assert_eq!(disabled, Value::Bool(false), "the button is back once the run ended");
     assert_eq!(browser.text("#alert"), "");
+    browser.screenshot(&handbook, "install-succeeded");
 }
 
 #[test]
@@ -55,6 +56,7 @@ fn a_failing_install_streams_its_phase_disables_its_button_and_says_why() {
     assert_eq!(browser.text(&format!("{helper} .state")), "Failed");
     let status = browser.evaluate(&format!("document.querySelector('{progress}').getAttribute('role')"));
     assert_eq!(status, "status", "the outcome is announced");
+    browser.screenshot(&helper, "install-failed");
 }
 
 #[test]
@@ -84,4 +86,5 @@ fn sync_runs_the_daily_check_in_and_shows_its_outcome() {
     );
     assert_eq!(time(&refreshed), time(&history[1]["finished_at"]), "Device Info shows the sync's check-in");
     assert_eq!(browser.text("#device-facts dd[data-fact=last_outcome]"), "Succeeded");
+    browser.screenshot("#device-panel", "device-info-after-sync");
 }
