@@ -19,29 +19,29 @@ if command -v rustup >/dev/null; then
     rustup target add "${macos_targets[@]}" >/dev/null 2>&1 || echo "warning: could not add the macOS targets" >&2
 fi
 
-# The printer tests start a private CUPS scheduler of their own (never the
-# machine's); they need CUPS installed, and fail saying so without it.
-if ! command -v cupsd >/dev/null && [ ! -x /usr/sbin/cupsd ]; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "Installing CUPS for the printer tests"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cups >/dev/null
-    else
-        echo "warning: cupsd not found; install CUPS (apt-get install cups) or the printer tests fail" >&2
+# Installs the Debian package $2 when the program $1 is missing (as root, with
+# apt-get; otherwise a warning): tests that need it ($3) fail saying so without it.
+install_if_missing() {
+    local program=$1 package=$2 needed_by=$3
+    if command -v "$program" >/dev/null || [ -x "/usr/sbin/$program" ]; then
+        return
     fi
-fi
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing $package for $needed_by"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+    else
+        echo "warning: $program not found; install $package (apt-get install $package) or $needed_by fail" >&2
+    fi
+}
 
+# The printer tests start a private CUPS scheduler of their own (never the machine's).
+install_if_missing cupsd cups "the printer tests"
 # The installer package is read back with bsdtar (libarchive): tools/package's
 # tests and the packaging step below need it.
-if ! command -v bsdtar >/dev/null; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "Installing bsdtar (libarchive-tools) for the package checks"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libarchive-tools >/dev/null
-    else
-        echo "warning: bsdtar not found; install libarchive-tools or the package tests fail" >&2
-    fi
-fi
+install_if_missing bsdtar libarchive-tools "the package checks"
+# The Self Service page's tests drive a real headless Chromium (Debian's build).
+install_if_missing chromium chromium "the Self Service page tests"
 
 cargo clippy --locked --workspace --all-targets -- -D warnings
 

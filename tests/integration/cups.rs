@@ -117,13 +117,7 @@ impl Drop for Cups {
 
 /// The path of a CUPS program, from the usual folders or `PATH`.
 pub fn program(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let folders = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].into_iter().map(PathBuf::from);
-    folders
-        .chain(std::env::split_paths(&path))
-        .map(|folder| folder.join(name))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("{name} not found: the printer tests need CUPS (apt-get install cups)"))
+    crate::support::installed_program(name, "the printer tests need CUPS (apt-get install cups)")
 }
 
 /// A port on 127.0.0.1 nothing listens on right now.

@@ -2,6 +2,7 @@
 //! SQLite file, each test on a scratch device under its own `AGENT_ROOT`.
 
 mod app_fixtures;
+mod browser;
 mod cups;
 mod http_server;
 mod otlp_receiver;
@@ -30,6 +31,7 @@ mod printers;
 mod progress;
 mod resilience;
 mod scripts;
+mod self_service_page;
 mod settings;
 mod telemetry;
 mod tenant;

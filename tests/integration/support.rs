@@ -309,6 +309,18 @@ pub fn poll<T: std::fmt::Debug>(
     }
 }
 
+/// The path of an installed program, from the usual folders or `PATH`; fails with
+/// `needed` (which tests need it and how to install it) when there is none.
+pub fn installed_program(name: &str, needed: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let folders = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].into_iter().map(PathBuf::from);
+    folders
+        .chain(std::env::split_paths(&path))
+        .map(|folder| folder.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{name} not found: {needed}"))
+}
+
 /// The uid and gid of `nobody`: a person without admin rights.
 pub const NOBODY: u32 = 65534;
 
