@@ -13,6 +13,7 @@
 use serde_json::{Map, Value};
 
 use super::app_package::{self, AppPackage, PackageKeys};
+use super::blocking::Blocking;
 use super::custom_app::Enforcement;
 use super::document::{Problems, join_key};
 use super::resolve::COMMON_ITEM_KEYS;
@@ -30,6 +31,8 @@ pub struct AutoApp {
     /// `audit_and_enforce` (the default: installed and updated at every
     /// check-in) or `self_service` (only when someone asks).
     pub enforcement: Enforcement,
+    /// What must not be running while the app is replaced.
+    pub blocking: Blocking,
 }
 
 const KEYS: [&str; 2] = ["catalog", "enforcement"];
@@ -65,7 +68,8 @@ pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Pro
     });
     let keys = PackageKeys { source: "install_type", bundle_id_required: true };
     let package = app_package::resolve(catalog, &catalog_key, &keys, problems);
-    Some(AutoApp { title: title?, version: version?, package: package?, enforcement: enforcement? })
+    let blocking = Blocking::default();
+    Some(AutoApp { title: title?, version: version?, package: package?, enforcement: enforcement?, blocking })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 use serde_json::{Map, Value};
 
 use super::app_package::{self, AppPackage, PackageKeys};
+use super::blocking::Blocking;
 use super::document::{Problems, join_key};
 use super::resolve::COMMON_ITEM_KEYS;
 use crate::version::AppVersion;
@@ -26,6 +27,8 @@ pub struct CustomApp {
     pub minimum_version: Option<AppVersion>,
     /// What the agent does when the app is missing or old.
     pub enforcement: Enforcement,
+    /// What must not be running while the app is replaced.
+    pub blocking: Blocking,
 }
 
 /// What the agent does about a custom app, as Kandji names it.
@@ -91,7 +94,12 @@ pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Pro
         }),
     };
     let enforcement = Enforcement::resolve(object, key, &ENFORCEMENTS, problems);
-    Some(CustomApp { package: package?, minimum_version: minimum_version.ok()?, enforcement: enforcement? })
+    Some(CustomApp {
+        package: package?,
+        minimum_version: minimum_version.ok()?,
+        enforcement: enforcement?,
+        blocking: Blocking::default(),
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! hold `/` or any other character and never becomes part of a path.
 
 mod app_package;
+mod blocking;
 mod document;
 mod item_types;
 mod model;
@@ -28,6 +29,7 @@ macro_rules! settings_modules {
 item_types!(settings_modules);
 
 pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource};
+pub use blocking::{Blocking, BlockingApplication};
 pub use custom_app::Enforcement;
 pub use custom_printer::PrinterDriver;
 pub use document::{BlueprintError, BlueprintErrors};

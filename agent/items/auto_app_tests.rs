@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::app_bundle::{BundleInfo, InstalledApp};
-use crate::blueprint::{AutoApp, Enforcement, InstallSource};
+use crate::blueprint::{AutoApp, Blocking, Enforcement, InstallSource};
 use crate::items::app_flow::test_items::{package, present};
 use crate::items::app_flow::{Decision, Reason};
 use crate::version::AppVersion;
@@ -18,6 +18,7 @@ fn catalog(version: &str) -> AutoApp {
         version: AppVersion::parse(version).unwrap(),
         package: package(InstallSource::Dmg),
         enforcement: Enforcement::AuditAndEnforce,
+        blocking: Blocking::default(),
     }
 }
 

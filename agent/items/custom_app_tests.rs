@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::app_bundle::{BundleInfo, InstalledApp};
-use crate::blueprint::{CustomApp, Enforcement, InstallSource};
+use crate::blueprint::{Blocking, CustomApp, Enforcement, InstallSource};
 use crate::items::app_flow::test_items::{package, present};
 use crate::items::app_flow::{Decision, Reason};
 use crate::version::AppVersion;
@@ -17,6 +17,7 @@ fn item(enforcement: Enforcement, minimum: Option<&str>) -> CustomApp {
         package: package(InstallSource::Zip),
         minimum_version: minimum.map(|text| AppVersion::parse(text).unwrap()),
         enforcement,
+        blocking: Blocking::default(),
     }
 }
 
