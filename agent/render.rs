@@ -37,6 +37,8 @@ pub fn status_mark(status: ItemStatus) -> &'static str {
         ItemStatus::TimedOut => "⏱",
         ItemStatus::Skipped => "–",
         ItemStatus::NotRun => "·",
+        ItemStatus::Deferred => "⏸",
+        ItemStatus::WaitingForUser => "⌛",
     }
 }
 
@@ -49,7 +51,7 @@ pub fn item_line(record: &ItemRecord) -> String {
         record.item_type,
         printable(&record.name)
     );
-    if matches!(record.status, ItemStatus::Succeeded | ItemStatus::Failed | ItemStatus::TimedOut) {
+    if !matches!(record.status, ItemStatus::Skipped | ItemStatus::NotRun) {
         line.push_str(&format!(" ({})", duration_ms(record.duration_ms)));
     }
     if !record.message.is_empty() {

@@ -49,6 +49,12 @@ pub enum ItemStatus {
     Skipped,
     /// Never reached because the run's budget ran out.
     NotRun,
+    /// Its disruptive work waits: a blocking application runs, or the person
+    /// at the Mac chose "Later"; the next check-in tries again.
+    Deferred,
+    /// Only the person at the Mac can do what is left (an OS update on Apple
+    /// silicon); they have been told, and the item says how.
+    WaitingForUser,
 }
 
 macro_rules! text_names {
@@ -86,6 +92,8 @@ text_names!(ItemStatus {
     TimedOut => "timed_out",
     Skipped => "skipped",
     NotRun => "not_run",
+    Deferred => "deferred",
+    WaitingForUser => "waiting_for_user",
 });
 
 /// What differs from what the tenant expects of this device.
