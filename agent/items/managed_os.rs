@@ -129,6 +129,9 @@ mod tests {
             minimum_version: OsVersion::parse(minimum).unwrap(),
             deadline: None,
             install_action: InstallAction::InstallAndRestart,
+            notify_before: std::time::Duration::ZERO,
+            restart_countdown: std::time::Duration::from_secs(3600),
+            max_deferrals: 3,
         };
         let mut scratch = ScratchItem::new();
         scratch.config.commands.sw_vers = scratch.root().join("usr/bin/sw_vers");

@@ -71,6 +71,9 @@ fn each_device_gets_the_expected_decision() {
             minimum_version: version(minimum),
             deadline: deadline.map(time),
             install_action: InstallAction::InstallAndRestart,
+            notify_before: std::time::Duration::ZERO,
+            restart_countdown: std::time::Duration::from_secs(3600),
+            max_deferrals: 3,
         };
         let decision = decide(&settings, &version(installed), &parse_software_update_list(offered), time(now));
         assert_eq!(
@@ -88,6 +91,9 @@ fn safari_and_tools_are_never_chosen_whatever_their_version() {
         minimum_version: version("15"),
         deadline: Some(time(DEADLINE)),
         install_action: InstallAction::Install,
+        notify_before: std::time::Duration::ZERO,
+        restart_countdown: std::time::Duration::from_secs(3600),
+        max_deferrals: 3,
     };
     let decision = decide(&settings, &version("14.6"), &parse_software_update_list(offered), time(AFTER));
     assert_eq!(summary(&decision), "no update (newest none), deadline passed");

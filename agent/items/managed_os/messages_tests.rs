@@ -19,6 +19,9 @@ fn settings(minimum: &str, deadline: Option<&str>, install_action: InstallAction
         minimum_version: OsVersion::parse(minimum).unwrap(),
         deadline: deadline.map(|text| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)),
         install_action,
+        notify_before: std::time::Duration::from_secs(5 * 24 * 3600),
+        restart_countdown: std::time::Duration::from_secs(3600),
+        max_deferrals: 3,
     }
 }
 
