@@ -10,6 +10,7 @@
 
 mod decision;
 mod messages;
+mod notices;
 mod tools;
 
 use self::decision::{Candidate, Decision};
@@ -46,9 +47,24 @@ async fn audit_and_enforce(
         return Err(not_done("softwareupdate --list", "list the available updates", listed.end));
     }
     let updates = parse_software_update_list(&listed.output);
-    match decision::decide(settings, &installed.version, &updates, context.now) {
+    let facts = decision::Facts {
+        installed: &installed.version,
+        updates: &updates,
+        now: context.now,
+        progress: None,
+        notice_interval: std::time::Duration::from_secs(24 * 60 * 60),
+        someone_logged_in: false,
+        apple_silicon: false,
+    };
+    match decision::decide(settings, &facts) {
         Decision::Report(finding) => Ok(messages::found(&finding, &installed, settings)),
-        Decision::Enforce(candidate) => install(&candidate, &installed, settings, context, transcript).await,
+        Decision::Install { candidate, .. } => install(&candidate, &installed, settings, context, transcript).await,
+        Decision::Remind(candidate)
+        | Decision::Wait { candidate, .. }
+        | Decision::Countdown { candidate, .. }
+        | Decision::AskThePerson { candidate, .. } => {
+            Ok(messages::found(&decision::Finding::Pending(candidate), &installed, settings))
+        }
     }
 }
 
