@@ -47,36 +47,35 @@ use crate::operating_system::{AvailableUpdate, OsVersion};
 pub(crate) enum Decision {
     /// Nothing to install or show now: report what was found.
     Report(Finding),
+    /// Do `Action` about the update `Candidate`.
+    Act(Candidate, Action),
+}
+
+/// What is done about an update that reaches the minimum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
     /// Remind the person (Intel, before the deadline, deferrals left).
-    Remind(Candidate),
+    Remind,
     /// The person was told less than `notices.interval` ago: show nothing, the
     /// item is deferred until `until`.
     Wait {
-        /// The update waiting.
-        candidate: Candidate,
         /// When the next notice may be shown.
         until: DateTime<Utc>,
     },
     /// Show the final notice, counting down to `ends_at`, then install.
     Countdown {
-        /// The update to install.
-        candidate: Candidate,
         /// When the countdown ends, and the install starts whatever the person does.
         ends_at: DateTime<Utc>,
         /// True when an earlier check-in started it: it goes on, not over.
         resumed: bool,
     },
-    /// Install now, for `reason`.
+    /// Install now, for `reason`, with no notice.
     Install {
-        /// The update to install.
-        candidate: Candidate,
         /// Why it is installed now, without a notice.
         reason: InstallReason,
     },
     /// Apple silicon: only the person can install it; the item waits for them.
     AskThePerson {
-        /// The update they should install.
-        candidate: Candidate,
         /// Show the notice now: someone is logged in and was not told within the interval.
         notify: bool,
     },
@@ -178,16 +177,17 @@ pub(crate) fn decide(settings: &ManagedOs, facts: &Facts<'_>) -> Decision {
         .filter(|until| facts.now < *until);
     if facts.apple_silicon {
         let notify = facts.someone_logged_in && quiet_until.is_none();
-        return Decision::AskThePerson { candidate, notify };
+        return Decision::Act(candidate, Action::AskThePerson { notify });
     }
     let deferrals_used = progress.map_or(0, |progress| progress.deferrals_used);
     if deadline_passed || deferrals_used >= settings.max_deferrals {
-        return enforce(settings, facts, candidate, progress, quiet_until.filter(|_| !deadline_passed));
+        let action = enforce(settings, facts, progress, quiet_until.filter(|_| !deadline_passed));
+        return Decision::Act(candidate, action);
     }
     match quiet_until {
         _ if !facts.someone_logged_in => Decision::Report(Finding::Pending(candidate)),
-        Some(until) => Decision::Wait { candidate, until },
-        None => Decision::Remind(candidate),
+        Some(until) => Decision::Act(candidate, Action::Wait { until }),
+        None => Decision::Act(candidate, Action::Remind),
     }
 }
 
@@ -204,11 +204,10 @@ fn reminders_start(deadline: DateTime<Utc>, settings: &ManagedOs) -> DateTime<Ut
 fn enforce(
     settings: &ManagedOs,
     facts: &Facts<'_>,
-    candidate: Candidate,
     progress: Option<&Progress>,
     quiet_until: Option<DateTime<Utc>>,
-) -> Decision {
-    let install = |reason| Decision::Install { candidate: candidate.clone(), reason };
+) -> Action {
+    let install = |reason| Action::Install { reason };
     if settings.install_action == InstallAction::Install {
         return install(InstallReason::NoRestart);
     }
@@ -217,12 +216,12 @@ fn enforce(
     }
     match progress.and_then(|progress| progress.countdown_ends_at) {
         Some(ends_at) if ends_at <= facts.now => install(InstallReason::CountdownOver),
-        Some(ends_at) => Decision::Countdown { candidate, ends_at, resumed: true },
+        Some(ends_at) => Action::Countdown { ends_at, resumed: true },
         None => match quiet_until {
-            Some(until) => Decision::Wait { candidate, until },
+            Some(until) => Action::Wait { until },
             None => {
                 let countdown = chrono::Duration::from_std(settings.restart_countdown).unwrap_or_default();
-                Decision::Countdown { candidate, ends_at: facts.now + countdown, resumed: false }
+                Action::Countdown { ends_at: facts.now + countdown, resumed: false }
             }
         },
     }

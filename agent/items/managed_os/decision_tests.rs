@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{Decision, Facts, Finding, InstallReason, Progress, decide};
+use super::{Action, Decision, Facts, Finding, InstallReason, Progress, decide};
 use crate::blueprint::{InstallAction, ManagedOs};
 use crate::operating_system::{AvailableUpdate, OsVersion, parse_software_update_list};
 
@@ -52,11 +52,13 @@ fn summary(decision: &Decision) -> String {
     match decision {
         Decision::Report(Finding::Compliant) => "compliant".into(),
         Decision::Report(Finding::Pending(candidate)) => format!("pending {}", candidate.update.label),
-        Decision::Remind(candidate) => format!("remind {}", candidate.update.label),
-        Decision::Wait { until, .. } => format!("wait until {}", short_time(until)),
-        Decision::Countdown { ends_at, resumed: false, .. } => format!("countdown to {}", short_time(ends_at)),
-        Decision::Countdown { ends_at, resumed: true, .. } => format!("countdown resumed to {}", short_time(ends_at)),
-        Decision::Install { candidate, reason } => {
+        Decision::Act(candidate, Action::Remind) => format!("remind {}", candidate.update.label),
+        Decision::Act(_, Action::Wait { until }) => format!("wait until {}", short_time(until)),
+        Decision::Act(_, Action::Countdown { ends_at, resumed: false }) => format!("countdown to {}", short_time(ends_at)),
+        Decision::Act(_, Action::Countdown { ends_at, resumed: true }) => {
+            format!("countdown resumed to {}", short_time(ends_at))
+        }
+        Decision::Act(candidate, Action::Install { reason }) => {
             let reason = match reason {
                 InstallReason::NobodyLoggedIn => "nobody logged in",
                 InstallReason::CountdownOver => "countdown over",
@@ -64,8 +66,8 @@ fn summary(decision: &Decision) -> String {
             };
             format!("install {} ({reason})", candidate.update.label)
         }
-        Decision::AskThePerson { notify: true, .. } => "ask the person with a notice".into(),
-        Decision::AskThePerson { notify: false, .. } => "ask the person without a notice".into(),
+        Decision::Act(_, Action::AskThePerson { notify: true }) => "ask the person with a notice".into(),
+        Decision::Act(_, Action::AskThePerson { notify: false }) => "ask the person without a notice".into(),
         Decision::Report(Finding::NoUpdate { newest_offered, deadline_passed }) => format!(
             "no update (newest {}){}",
             newest_offered.as_ref().map_or("none", |candidate| candidate.version.as_str()),

@@ -1,0 +1,122 @@
+//! A managed OS item's pending work in the store: what `agent status` lists
+//! (what will happen, by when, where it stands), and what the next check-in
+//! resumes from (the last notice, the deferrals used, a countdown's end).
+//!
+//! The store is the agent's own: failing to write it does not fail the item (the
+//! update still matters more), it is logged, and at worst a notice comes back
+//! sooner or a countdown starts over.
+
+use chrono::{DateTime, Utc};
+
+use super::decision::{Candidate, Progress};
+use crate::blueprint::{InstallAction, ManagedOs};
+use crate::items::ItemContext;
+use crate::state::{Deferral, PendingWork};
+
+/// What a person's answer to a notice is recorded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Recorded {
+    /// "Later": counted against `max_deferrals`.
+    Later,
+    /// The notice gave up: recorded, not counted.
+    NoAnswer,
+}
+
+impl Recorded {
+    /// The choice's word in the store and the results report.
+    fn as_str(self) -> &'static str {
+        match self {
+            Recorded::Later => "later",
+            Recorded::NoAnswer => "no_answer",
+        }
+    }
+}
+
+/// The item's saved pending work, if any.
+pub(super) fn saved(context: &ItemContext<'_>) -> Option<PendingWork> {
+    context.store.pending_work(context.item_id).unwrap_or_else(|error| {
+        tracing::warn!(item_id = %context.item_id, error = %error, "Could not read the item's pending work; starting afresh.");
+        None
+    })
+}
+
+/// What the decision needs of the saved work.
+pub(super) fn progress(work: &PendingWork) -> Progress {
+    Progress {
+        subject: work.subject.clone(),
+        notice_shown_at: work.notice_shown_at,
+        deferrals_used: work.deferrals_used,
+        countdown_ends_at: work.countdown_ends_at,
+    }
+}
+
+/// The pending work about `candidate`: the saved one when it is about the same
+/// update, else a fresh one (a new update starts the counting over).
+pub(super) fn about(
+    candidate: &Candidate,
+    settings: &ManagedOs,
+    apple_silicon: bool,
+    saved: Option<&PendingWork>,
+    context: &ItemContext<'_>,
+) -> PendingWork {
+    let label = &candidate.update.label;
+    let fresh = || PendingWork {
+        item_id: context.item_id.to_string(),
+        item_name: context.item_name.to_string(),
+        action: String::new(),
+        subject: label.clone(),
+        deadline: settings.deadline,
+        state: String::new(),
+        notice_shown_at: None,
+        deferrals_used: 0,
+        countdown_ends_at: None,
+        updated_at: Utc::now(),
+    };
+    let mut work = saved.filter(|work| work.subject == *label).cloned().unwrap_or_else(fresh);
+    work.item_name = context.item_name.to_string();
+    work.deadline = settings.deadline;
+    work.action = action(candidate, settings, apple_silicon);
+    work
+}
+
+/// What will happen, in words: `install macOS Sonoma 14.7.1 and restart`.
+fn action(candidate: &Candidate, settings: &ManagedOs, apple_silicon: bool) -> String {
+    let title = &candidate.update.title;
+    match settings.install_action {
+        _ if apple_silicon => format!("install {title} (by the person at the Mac, in Software Update)"),
+        InstallAction::InstallAndRestart => format!("install {title} and restart"),
+        InstallAction::Install => format!("install {title}"),
+    }
+}
+
+/// Saves `work` with its `state` words.
+pub(super) fn save(context: &ItemContext<'_>, mut work: PendingWork, state: String) {
+    work.state = state;
+    work.updated_at = Utc::now();
+    if let Err(error) = context.store.save_pending_work(&work) {
+        tracing::warn!(item_id = %context.item_id, error = %error, "Could not save the item's pending work.");
+    }
+}
+
+/// Forgets the item's pending work: the device is compliant, or the update installed.
+pub(super) fn clear(context: &ItemContext<'_>) {
+    if let Err(error) = context.store.clear_pending_work(context.item_id) {
+        tracing::warn!(item_id = %context.item_id, error = %error, "Could not clear the item's pending work.");
+    }
+}
+
+/// Records `user`'s answer against the run, with `reason` in words.
+pub(super) fn record(context: &ItemContext<'_>, at: DateTime<Utc>, user: &str, choice: Recorded, reason: String) {
+    let deferral = Deferral {
+        run_id: context.run_id.to_string(),
+        item_id: context.item_id.to_string(),
+        at,
+        user: user.to_string(),
+        choice: choice.as_str().to_string(),
+        reason,
+    };
+    if let Err(error) = context.store.record_deferral(&deferral) {
+        tracing::warn!(item_id = %context.item_id, error = %error, "Could not record the person's answer.");
+    }
+    tracing::info!(item_id = %context.item_id, user = %user, choice = %choice.as_str(), "Recorded the person's answer to a notice.");
+}
