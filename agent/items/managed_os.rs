@@ -247,10 +247,21 @@ async fn install(
     if settings.install_action == InstallAction::InstallAndRestart {
         args.push("--restart");
     }
-    tracing::info!(
-        item_id = %context.item_id, label = %label, install_action = %settings.install_action.as_str(), why = ?why,
-        "Installing an OS update."
-    );
+    let (item_id, install_action) = (context.item_id, settings.install_action.as_str());
+    match why {
+        Why::DeadlinePassed => tracing::info!(
+            item_id = %item_id, label = %label, install_action = %install_action,
+            "Installing an OS update: the deadline has passed."
+        ),
+        Why::DeferralsUsed => tracing::info!(
+            item_id = %item_id, label = %label, install_action = %install_action,
+            "Installing an OS update: every deferral is used."
+        ),
+        Why::PersonChose { user } => tracing::info!(
+            item_id = %item_id, label = %label, install_action = %install_action, user = %user,
+            "Installing an OS update: the person chose Update Now."
+        ),
+    }
     let program = context.config.commands.softwareupdate.clone();
     let step = run_tool(context, "softwareupdate --install", &program, &args, transcript)
         .await
