@@ -247,9 +247,11 @@ fn a_countdown_an_earlier_agent_started_resumes_or_installs_once_over() {
     };
     let keys = json!({ "deadline": "2000-01-01", "restart_countdown": "24h" });
     mac.check_in(json!({ "deadline": "2999-01-01" }), "1d");
+    let started = Instant::now();
     store(&mac.device).save_pending_work(&saved(Utc::now() + chrono::Duration::seconds(3))).unwrap();
     mac.person.answer(&[""]);
     let status = mac.check_in(keys.clone(), "1d");
+    assert!(started.elapsed() >= Duration::from_millis(2500), "the install waited for the saved end");
     let dialogs = mac.person.dialogs();
     let timeout: u64 = dialogs[0][0].parse().unwrap();
     assert!(timeout <= 3, "the countdown goes on with the time left, not 24h over: {dialogs:?}");
