@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::document::{Problems, join_key};
 use super::resolve::COMMON_ITEM_KEYS;
-use crate::config::{RawValue, ValueProblem, long_duration_text, parse_duration};
+use crate::config::{RawValue, ValueProblem, duration_text, long_duration_text, parse_duration};
 use crate::operating_system::OsVersion;
 
 /// Seconds in a day.
@@ -160,13 +160,18 @@ fn resolve_duration(
         _ => {
             let message = format!(
                 "expected a duration from {} to {}, found {raw}",
-                long_duration_text(bounds.shortest),
-                long_duration_text(bounds.longest)
+                bound_text(bounds.shortest),
+                bound_text(bounds.longest)
             );
             problems.error(&join_key(key, field), &message);
             None
         }
     }
+}
+
+/// A bound as admins write it: `24h` up to a day, `365d` beyond.
+fn bound_text(bound: Duration) -> String {
+    if bound.as_secs() <= DAY { duration_text(bound) } else { long_duration_text(bound) }
 }
 
 fn resolve_max_deferrals(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<u32> {
