@@ -120,3 +120,57 @@ pub(super) fn record(context: &ItemContext<'_>, at: DateTime<Utc>, user: &str, c
     }
     tracing::info!(item_id = %context.item_id, user = %user, choice = %choice.as_str(), "Recorded the person's answer to a notice.");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::items::ScratchItem;
+    use crate::operating_system::{OsVersion, parse_software_update_list};
+
+    const SONOMA_UPDATE: &str = include_str!("../../../tests/fixtures/softwareupdate/sonoma-update.txt");
+
+    fn settings(install_action: InstallAction) -> ManagedOs {
+        ManagedOs {
+            minimum_version: OsVersion::parse("14.7").unwrap(),
+            deadline: Some(Utc::now()),
+            install_action,
+            notify_before: Duration::from_secs(3600),
+            restart_countdown: Duration::from_secs(60),
+            max_deferrals: 3,
+        }
+    }
+
+    #[test]
+    fn work_about_the_same_update_goes_on_and_a_new_update_starts_over() {
+        let update = parse_software_update_list(SONOMA_UPDATE).remove(0);
+        let candidate = Candidate { version: update.os_version().unwrap(), update };
+        let mut scratch = ScratchItem::new();
+        let context = scratch.context();
+        let restart = settings(InstallAction::InstallAndRestart);
+        let fresh = about(&candidate, &restart, false, None, &context);
+        assert_eq!((fresh.deferrals_used, fresh.subject.as_str()), (0, "macOS Sonoma 14.7.1-23H222"));
+        assert_eq!(fresh.action, "install macOS Sonoma 14.7.1 and restart");
+        assert_eq!((fresh.item_id.as_str(), fresh.item_name.as_str()), ("scratch-item", "Scratch item"));
+
+        let used = PendingWork { deferrals_used: 2, notice_shown_at: Some(Utc::now()), ..fresh.clone() };
+        save(&context, used.clone(), "deferred by ada (2 of 3)".into());
+        let saved = saved(&context).expect("saved");
+        assert_eq!((saved.deferrals_used, saved.state.as_str()), (2, "deferred by ada (2 of 3)"));
+        let same = about(&candidate, &settings(InstallAction::Install), false, Some(&saved), &context);
+        assert_eq!((same.deferrals_used, same.action.as_str()), (2, "install macOS Sonoma 14.7.1"));
+        let apple = about(&candidate, &restart, true, Some(&saved), &context);
+        assert_eq!(apple.action, "install macOS Sonoma 14.7.1 (by the person at the Mac, in Software Update)");
+
+        let older = PendingWork { subject: "macOS Sonoma 14.7-23H124".into(), ..saved };
+        let over = about(&candidate, &restart, false, Some(&older), &context);
+        assert_eq!((over.deferrals_used, over.notice_shown_at), (0, None), "a new update starts the counting over");
+
+        record(&context, Utc::now(), "ada", Recorded::NoAnswer, "did not answer".into());
+        let recorded = context.store.deferrals_of_run(context.run_id).unwrap();
+        assert_eq!((recorded[0].choice.as_str(), recorded[0].user.as_str()), ("no_answer", "ada"));
+        clear(&context);
+        assert_eq!(super::saved(&context), None);
+    }
+}
