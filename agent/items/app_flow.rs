@@ -14,6 +14,7 @@ mod decision;
 mod memory;
 mod messages;
 mod rules;
+mod running;
 #[cfg(test)]
 pub(crate) mod test_items;
 
