@@ -17,6 +17,7 @@ mod rules;
 mod running;
 #[cfg(test)]
 pub(crate) mod test_items;
+mod waiting;
 
 pub(crate) use decision::{Decision, decide};
 pub(crate) use rules::{AppItem, Reason, Wanted};
