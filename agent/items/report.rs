@@ -23,6 +23,9 @@ pub struct ItemContext<'a> {
     pub item_name: &'a str,
     /// The run's id, for what the item records against its run (deferrals).
     pub run_id: &'a str,
+    /// The person who asked for this run in Self Service (an install, or Update
+    /// Now on pending work), if one did: for a managed OS item their "Update Now".
+    pub requested_by: Option<&'a str>,
     /// The agent's configuration (command paths, timeouts).
     pub config: &'a AgentConfig,
     /// Where everything lives (download cache, Applications folder, root).
