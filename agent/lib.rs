@@ -75,6 +75,7 @@ pub(crate) mod operating_system;
 mod orphans;
 pub mod parameters;
 pub mod paths;
+pub(crate) mod person;
 pub mod plan;
 pub(crate) mod process;
 pub(crate) mod progress;

@@ -174,6 +174,9 @@ impl Executor<'_> {
         let mut on_phase = |phase: &str| progress(ProgressEvent::ItemPhase { phase: phase.to_string() });
         let mut context = ItemContext {
             item_id: &item.id,
+            item_name: &item.name,
+            run_id: &run.header.id,
+            requested_by: run.header.requested_by.as_deref().filter(|_| run.header.kind == CheckinKind::SelfService),
             config: self.config,
             paths: self.paths,
             store: self.store,

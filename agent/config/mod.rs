@@ -33,6 +33,6 @@ pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
 pub use secret::{REDACTED, Secret};
 pub use settings::{
-    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, Logs, Otel, Schedule, SelfService, State, Tenant,
-    Timeouts,
+    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, Logs, Notices, Otel, Schedule, SelfService, State,
+    Tenant, Timeouts,
 };

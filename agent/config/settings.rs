@@ -49,6 +49,21 @@ pub struct AgentConfig {
     pub state: State,
     /// What people without admin rights may ask through Self Service.
     pub self_service: SelfService,
+    /// How often, and how long, the person at the Mac is asked before disruptive work.
+    pub notices: Notices,
+}
+
+/// The notices shown to the person at the Mac before disruptive work (an OS
+/// update's restart, quitting an app): see `person`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notices {
+    /// The least time between two showings of the same item's notice: a notice
+    /// is not repeated at every check-in.
+    #[serde(serialize_with = "as_duration_text")]
+    pub interval: Duration,
+    /// How long a notice waits for an answer before its default answer applies.
+    #[serde(serialize_with = "as_duration_text")]
+    pub answer_timeout: Duration,
 }
 
 /// Self Service's limits on people without admin rights (see `daemon::queue`).
@@ -255,6 +270,14 @@ pub struct Commands {
     /// The program that opens a URL in the person's default browser, for
     /// `agent self-service open`: `open` on macOS, `xdg-open` elsewhere.
     pub open_url: PathBuf,
+    /// AppleScript's runner, for the notices shown to the person at the Mac and
+    /// for asking an app to quit.
+    pub osascript: PathBuf,
+    /// The program that runs a notice as the person at the Mac rather than as
+    /// root (`sudo -u NAME`), inside `launchctl asuser UID`.
+    pub sudo: PathBuf,
+    /// The kernel's settings tool (`sysctl -n hw.optional.arm64`: Apple silicon or Intel).
+    pub sysctl: PathBuf,
 }
 
 /// Where the program that opens a URL in the default browser lives.
@@ -282,6 +305,9 @@ impl Default for Commands {
             security: PathBuf::from("/usr/bin/security"),
             launchctl: PathBuf::from("/bin/launchctl"),
             open_url: PathBuf::from(OPEN_URL_DEFAULT),
+            osascript: PathBuf::from("/usr/bin/osascript"),
+            sudo: PathBuf::from("/usr/bin/sudo"),
+            sysctl: PathBuf::from("/usr/sbin/sysctl"),
         }
     }
 }
@@ -323,6 +349,10 @@ impl Default for AgentConfig {
             },
             state: State { max_size: 256 << 20 },
             self_service: SelfService { sync_interval: Duration::from_secs(5 * MINUTE) },
+            notices: Notices {
+                interval: Duration::from_secs(24 * HOUR),
+                answer_timeout: Duration::from_secs(5 * MINUTE),
+            },
         }
     }
 }
@@ -371,13 +401,15 @@ mod tests {
                 },
                 "state": { "max_size": "256 MiB" },
                 "self_service": { "sync_interval": "5m" },
+                "notices": { "interval": "24h", "answer_timeout": "5m" },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",
                     "softwareupdate": "/usr/sbin/softwareupdate", "sw_vers": "/usr/bin/sw_vers",
                     "system_profiler": "/usr/sbin/system_profiler", "ioreg": "/usr/sbin/ioreg",
                     "fdesetup": "/usr/bin/fdesetup", "profiles": "/usr/bin/profiles", "security": "/usr/bin/security",
-                    "launchctl": "/bin/launchctl", "open_url": OPEN_URL_DEFAULT
+                    "launchctl": "/bin/launchctl", "open_url": OPEN_URL_DEFAULT,
+                    "osascript": "/usr/bin/osascript", "sudo": "/usr/bin/sudo", "sysctl": "/usr/sbin/sysctl"
                 },
                 "inventory": { "collector_timeout": "1m" },
                 "doctor": {

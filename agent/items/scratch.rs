@@ -16,10 +16,13 @@ use tokio_util::sync::CancellationToken;
 use super::{ItemContext, RunFolder};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
-use crate::state::Store;
+use crate::plan::CheckinKind;
+use crate::state::{RunRecord, Store, Trigger};
 
 /// How long a handler under test may take before its programs are stopped.
 const TIME_LIMIT: Duration = Duration::from_secs(60);
+/// The id of the run the scratch item belongs to, begun in the store.
+pub(crate) const SCRATCH_RUN: &str = "scratch-run";
 
 /// One item's run on a scratch device: the default configuration, the layout
 /// under a temporary root, a fresh store and the run's private folder, made.
@@ -42,7 +45,9 @@ impl ScratchItem {
         let root = tempfile::tempdir().expect("a scratch root");
         let paths = AgentPaths::under(root.path());
         let store = Store::open(&paths.store_file).expect("a scratch store");
-        let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join("scratch-run"));
+        let run = RunRecord::begun(SCRATCH_RUN, CheckinKind::Recurring, Trigger::Schedule, chrono::Utc::now());
+        store.begin_run(&run, std::process::id()).expect("the scratch run begins");
+        let run_folder = RunFolder::new(paths.root.clone(), paths.scripts_dir.join(SCRATCH_RUN));
         run_folder.make().expect("the run's folder");
         let work_dir = run_folder.item_path(0);
         let phases = Arc::new(Mutex::new(Vec::new()));
@@ -63,6 +68,9 @@ impl ScratchItem {
     pub(crate) fn context(&mut self) -> ItemContext<'_> {
         ItemContext {
             item_id: "scratch-item",
+            item_name: "Scratch item",
+            run_id: SCRATCH_RUN,
+            requested_by: None,
             config: &self.config,
             paths: &self.paths,
             store: &self.store,

@@ -15,6 +15,7 @@ mod agent_updates;
 mod damage;
 mod device_identity;
 mod interrupted;
+mod pending_work;
 mod process_groups;
 mod rebuild;
 mod records;
@@ -31,6 +32,7 @@ pub use damage::{KEPT_DAMAGED_SETS, StoreRebuilt};
 pub use device_identity::DEVICE_ID_FILE_NAME;
 pub(crate) use device_identity::read_kept as kept_device_id;
 pub use interrupted::ClosedRun;
+pub use pending_work::{Deferral, PendingWork};
 pub(crate) use process_groups::RecordedGroup;
 pub use records::{
     Drift, DriftKind, ItemRecord, ItemStatus, PARAMETER_TYPE, RunHeader, RunOutcome, RunRecord, RunSummary,

@@ -145,6 +145,30 @@ const SCHEMA_STEPS: &[&str] = &[
         run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
         requested_by TEXT NOT NULL
     );",
+    // 10: disruptive work waiting on the person at the Mac or a deadline, one row
+    // per item (see `pending_work`); the person's deferrals, with their run.
+    "CREATE TABLE IF NOT EXISTS pending_work (
+        item_id TEXT PRIMARY KEY,
+        item_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        deadline TEXT,
+        state TEXT NOT NULL,
+        notice_shown_at TEXT,
+        deferrals_used INTEGER NOT NULL DEFAULT 0,
+        countdown_ends_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS deferrals (
+        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        item_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        choice TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS deferrals_by_run ON deferrals (run_id);",
 ];
 
 impl Store {

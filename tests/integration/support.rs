@@ -11,6 +11,8 @@ use endpoint_agent::plan::CheckinKind;
 use endpoint_agent::state::{Drift, RunHeader, RunRecord, Store, Trigger};
 use serde_json::{Value, json};
 
+pub mod person;
+
 /// How long a test waits for something that is bound to come (a file, a run, an
 /// exit, a log line): generous, so that a 2-core machine loaded by a parallel
 /// build meets it; a passing test never waits it out, so it only bounds failures.
