@@ -53,17 +53,19 @@ pub(crate) fn step(
     Step::Wait { notice_due }
 }
 
-/// How a running application is named to people: the outermost `.app` bundle
-/// its executable lies in (`Foo` for `…/Foo.app/Contents/MacOS/Foo`), else its
-/// process name.
+/// The outermost `.app` bundle a running application's executable lies in,
+/// without `.app`: `Foo` for `…/Foo.app/Contents/MacOS/Foo`.
+pub(crate) fn bundle_of(application: &RunningApplication) -> Option<String> {
+    application.executable.as_deref()?.parent()?.components().find_map(|component| {
+        let name = component.as_os_str().to_str()?;
+        name.strip_suffix(".app").filter(|stem| !stem.is_empty()).map(str::to_string)
+    })
+}
+
+/// How a running application is named to people: its bundle ([`bundle_of`]),
+/// else its process name.
 pub(crate) fn display_name(application: &RunningApplication) -> String {
-    let bundle = application.executable.as_deref().and_then(|executable| {
-        executable.parent()?.components().find_map(|component| {
-            let name = component.as_os_str().to_str()?;
-            name.strip_suffix(".app").filter(|stem| !stem.is_empty())
-        })
-    });
-    bundle.map_or_else(|| application.name.clone(), str::to_string)
+    bundle_of(application).unwrap_or_else(|| application.name.clone())
 }
 
 /// The applications' names, each once, in the order found.
@@ -176,6 +178,15 @@ impl Texts<'_> {
 /// The running applications with their pids: `Foo is running (pid 123)`,
 /// `Foo (pids 1, 2) and bar (pid 3) are running`.
 pub(crate) fn running_with_pids(running: &[RunningApplication]) -> String {
+    with_pids(running, "running")
+}
+
+/// The same, of those left after they were asked to quit: `Foo is still running (pid 123)`.
+pub(crate) fn still_running_with_pids(running: &[RunningApplication]) -> String {
+    with_pids(running, "still running")
+}
+
+fn with_pids(running: &[RunningApplication], state: &str) -> String {
     let grouped: Vec<(String, String)> = names(running)
         .into_iter()
         .map(|name| {
@@ -189,11 +200,11 @@ pub(crate) fn running_with_pids(running: &[RunningApplication]) -> String {
         })
         .collect();
     match grouped.as_slice() {
-        [] => "nothing is running".to_string(),
-        [(name, pids)] => format!("{name} is running {pids}"),
+        [] => format!("nothing is {state}"),
+        [(name, pids)] => format!("{name} is {state} {pids}"),
         [first @ .., (last, last_pids)] => {
             let first: Vec<String> = first.iter().map(|(name, pids)| format!("{name} {pids}")).collect();
-            format!("{} and {last} {last_pids} are running", first.join(", "))
+            format!("{} and {last} {last_pids} are {state}", first.join(", "))
         }
     }
 }

@@ -112,6 +112,7 @@ fn the_item_says_what_runs_with_its_pids_and_until_when_it_waits() {
         "deferred: Foo (pids 123, 124) and foo-daemon (pid 7) are running; it is installed once they quit"
     );
     assert_eq!(deferral_reason(&all), "Foo (pids 123, 124) and foo-daemon (pid 7) are running");
+    assert_eq!(still_running_with_pids(std::slice::from_ref(&foo)), "Foo is still running (pid 123)");
     assert_eq!(
         forced_note(std::slice::from_ref(&foo), at(17, 0), Quitting::Stopped),
         "Foo was running after force_install_after 2026-12-31T17:00:00Z: asked to quit, then stopped"
