@@ -100,9 +100,10 @@ async fn force(blocked: &mut Blocked<'_, '_>, person: Option<&PersonAtTheMac<'_>
         if let Err(error) = person.notify(&notice, &mut blocked.transcript).await {
             tracing::warn!(item_id = %blocked.context.item_id, error = %error, "Cannot show the notice before quitting blocking applications.");
         }
-        ask_to_quit(blocked, person).await;
-        let grace = blocked.context.termination_grace;
-        remaining = wait_for_quit(blocked.context, &blocked.found, grace, Duration::from_millis(100)).await;
+        if ask_to_quit(blocked, person).await {
+            let grace = blocked.context.termination_grace;
+            remaining = wait_for_quit(blocked.context, &blocked.found, grace, Duration::from_millis(100)).await;
+        }
     }
     if remaining.is_empty() {
         let note = waiting::forced_note(&blocked.found, deadline, Quitting::Quit);
@@ -139,8 +140,7 @@ async fn wait(
     let user = context.requested_by.map(str::to_string).or_else(|| person.map(|person| person.user.name.clone()));
     let user = user.unwrap_or_default();
     match (answer.as_deref(), person) {
-        (Some(waiting::QUIT_AND_UPDATE), Some(person)) => {
-            ask_to_quit(blocked, person).await;
+        (Some(waiting::QUIT_AND_UPDATE), Some(person)) if ask_to_quit(blocked, person).await => {
             let left = wait_for_quit(context, &blocked.found, waiting::QUIT_WAIT, waiting::QUIT_POLL).await;
             if left.is_empty() {
                 let note = waiting::quit_on_request_note(&blocked.names, &user);
@@ -230,14 +230,17 @@ fn defer(blocked: &mut Blocked<'_, '_>, mut work: PendingWork, deferral: Deferra
     Way::Ended(report(ItemStatus::Deferred, message, transcript))
 }
 
-/// Asks each running application that is an app bundle to quit, as the person.
-async fn ask_to_quit(blocked: &mut Blocked<'_, '_>, person: &PersonAtTheMac<'_>) {
+/// Asks each running application that is an app bundle to quit, as the person;
+/// whether there was one to ask.
+async fn ask_to_quit(blocked: &mut Blocked<'_, '_>, person: &PersonAtTheMac<'_>) -> bool {
     let targets = quit_targets(&blocked.found, &blocked.app_path, blocked.app.package.bundle_id.as_deref());
+    let asked = !targets.is_empty();
     for target in targets {
         if let Err(error) = person.ask_to_quit(&target, &mut blocked.transcript).await {
             tracing::warn!(item_id = %blocked.context.item_id, target = ?target, error = %error, "Cannot ask a blocking application to quit.");
         }
     }
+    asked
 }
 
 /// What to ask to quit: the app being installed by its bundle identifier (when

@@ -170,7 +170,7 @@ async fn the_agent_itself_and_pid_1_are_never_signalled_nor_another_process_with
         executable: None,
         entry: "agent".into(),
     };
-    assert_eq!(still_running(std::slice::from_ref(&itself)), [itself.clone()]);
+    assert_eq!(still_running(std::slice::from_ref(&itself)), std::slice::from_ref(&itself));
     let first = RunningApplication { pid: 1, ..itself.clone() };
     let scratch = ScratchBundle::new();
     let mut reused = Running::start(Command::new(scratch.executable()).arg("30"));
