@@ -176,6 +176,7 @@ impl Executor<'_> {
             item_id: &item.id,
             item_name: &item.name,
             run_id: &run.header.id,
+            requested_by: run.header.requested_by.as_deref().filter(|_| run.header.kind == CheckinKind::SelfService),
             config: self.config,
             paths: self.paths,
             store: self.store,

@@ -23,6 +23,10 @@ pub struct ItemContext<'a> {
     pub item_name: &'a str,
     /// The run's id, for what the item records against its run (deferrals).
     pub run_id: &'a str,
+    /// The person who asked for this one item in Self Service (an install, or
+    /// Update Now on pending work), if one did: for a managed OS item their
+    /// "Update Now". `None` in every check-in, a Self Service sync's included.
+    pub requested_by: Option<&'a str>,
     /// The agent's configuration (command paths, timeouts).
     pub config: &'a AgentConfig,
     /// Where everything lives (download cache, Applications folder, root).

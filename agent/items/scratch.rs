@@ -70,6 +70,7 @@ impl ScratchItem {
             item_id: "scratch-item",
             item_name: "Scratch item",
             run_id: SCRATCH_RUN,
+            requested_by: None,
             config: &self.config,
             paths: &self.paths,
             store: &self.store,
