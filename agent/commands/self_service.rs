@@ -18,7 +18,8 @@ use crate::daemon::client::{self, SERVICE_NOT_RUNNING};
 use crate::daemon::protocol::{Reply, Request};
 use crate::exit_code;
 use crate::self_service::{
-    DeviceSummary, OfferedItem, PendingUpdate, device_summary, offered_items, pending_updates, waiting_update,
+    DeviceSummary, OfferedItem, PendingUpdate, UpdatesError, device_summary, offered_items, pending_updates,
+    waiting_update,
 };
 use crate::self_service_page::{self, Limits, PageSettings};
 use crate::terminal;
@@ -190,8 +191,10 @@ fn waiting(update: &PendingUpdate) -> String {
     format!("{}  {}  {}  {}  [{}]", update.id, update.name, update.action, deadline, update.state)
 }
 
-/// Runs one waiting update now. Root checks that its work waits before running
-/// it here (without a daemon); the daemon checks it again for everyone.
+/// Runs one waiting update now. The daemon checks that its work waits; root,
+/// who runs it here when no daemon answers, checks it first against the store
+/// and the blueprint this command sees (with no blueprint here, the daemon, or
+/// else the check-in, says what is missing).
 fn update(settings: &Settings, arguments: &UpdateArgs) -> anyhow::Result<u8> {
     let mut item = arguments.item.clone();
     if nix::unistd::geteuid().is_root() {
@@ -201,6 +204,7 @@ fn update(settings: &Settings, arguments: &UpdateArgs) -> anyhow::Result<u8> {
                 terminal::print_error(&format!("error: {error}"));
                 return Ok(exit_code::BAD_INPUT);
             }
+            Err(UpdatesError::NoBlueprint) => {}
             Err(error) => return Err(error.into()),
         }
     }
