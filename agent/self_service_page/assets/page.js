@@ -343,14 +343,15 @@ function buildUpdate(update, index) {
  * its outcome, its button gone. The section shows only while it holds a card.
  */
 async function loadUpdates() {
+  const list = document.getElementById("updates");
   let body;
   try {
     body = await getJson("/api/updates");
   } catch (_) {
+    list.setAttribute("aria-busy", "false");
     return;
   }
   const updates = Array.isArray(body.updates) ? body.updates : [];
-  const list = document.getElementById("updates");
   const waiting = new Set(updates.map((update) => update.id));
   for (const [id, entry] of updateCards) {
     if (waiting.has(id) || entry.running) continue;
@@ -373,6 +374,7 @@ async function loadUpdates() {
     list.append(built.card);
   }
   document.getElementById("updates-panel").hidden = updateCards.size === 0;
+  list.setAttribute("aria-busy", "false");
 }
 
 /** How an update's run ended, in words: its item's own status says more than the run's. */
