@@ -246,25 +246,8 @@ async fn answer(request: Request, peer: Peer, mut connection: Connection, contro
             let request = CheckinRequest::self_service(Some(item), user);
             serve_checkin(request, peer, connection, control).await;
         }
-        Request::SelfServiceList => {
-            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), "Self Service catalog requested over the control socket.");
-            let reply = match offered_items(&control.paths, &control.config()) {
-                Ok(items) => Reply::Offered { items },
-                Err(error) => Reply::Failed { message: with_causes(&error), exit_code: crate::exit_code::FAILURE },
-            };
-            let _ = send(&mut connection.writer, &reply).await;
-        }
-        Request::DeviceSummary => {
-            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), "Device Info requested over the control socket.");
-            let summary = device_summary(&control.paths, &control.config()).await;
-            let _ = send(&mut connection.writer, &Reply::Device(summary)).await;
-        }
-        Request::PendingUpdates => {
-            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), "Self Service updates requested over the control socket.");
-            let reply = match pending_updates(&control.paths) {
-                Ok(updates) => Reply::Updates { updates },
-                Err(error) => Reply::Failed { message: with_causes(&error), exit_code: crate::exit_code::FAILURE },
-            };
+        Request::SelfServiceList | Request::DeviceSummary | Request::PendingUpdates => {
+            let reply = self_service_reading(&request, peer, control).await;
             let _ = send(&mut connection.writer, &reply).await;
         }
         Request::UpdateNow { item } => serve_update_now(item, peer, connection, control).await,
@@ -276,6 +259,31 @@ async fn answer(request: Request, peer: Peer, mut connection: Connection, contro
             );
             let request = CheckinRequest::self_service(None, user);
             serve_checkin(request, peer, connection, control).await;
+        }
+    }
+}
+
+/// The answer to a Self Service request that only reads (the catalog, Device
+/// Info, the pending updates), logged with who asked.
+async fn self_service_reading(request: &Request, peer: Peer, control: &Control) -> Reply {
+    let user = user_name(peer.uid);
+    let failed = |error: &dyn std::error::Error| Reply::Failed {
+        message: with_causes(error),
+        exit_code: crate::exit_code::FAILURE,
+    };
+    match request {
+        Request::DeviceSummary => {
+            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user, "Device Info requested over the control socket.");
+            Reply::Device(device_summary(&control.paths, &control.config()).await)
+        }
+        Request::PendingUpdates => {
+            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user, "Self Service updates requested over the control socket.");
+            pending_updates(&control.paths).map_or_else(|error| failed(&error), |updates| Reply::Updates { updates })
+        }
+        _ => {
+            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user, "Self Service catalog requested over the control socket.");
+            offered_items(&control.paths, &control.config())
+                .map_or_else(|error| failed(&error), |items| Reply::Offered { items })
         }
     }
 }
