@@ -1,4 +1,7 @@
-//! `agent status`: the last check-ins, what is due next, drift, and the last run.
+//! `agent status`: the last check-ins, what is due next, drift, the disruptive
+//! work that waits on the person at the Mac, and the last run.
+
+mod pending_work;
 
 use std::fmt::Write;
 
@@ -10,7 +13,7 @@ use crate::exit_code;
 use crate::render;
 use crate::run_lock::{self, Holder};
 use crate::schedule::{self, Cadence, ScheduleState};
-use crate::state::{AgentUpdate, Drift, RunOutcome, RunRecord, Store, StoreError, StoreRebuilt};
+use crate::state::{AgentUpdate, Drift, PendingWork, RunOutcome, RunRecord, Store, StoreError, StoreRebuilt};
 use crate::terminal;
 
 /// Everything `agent status` shows; its JSON form is part of the contract.
@@ -41,6 +44,10 @@ pub struct StatusReport {
     pub agent_update: Option<AgentUpdate>,
     /// Whether the state store is damaged now, and its last rebuild.
     pub store: StoreStatus,
+    /// Disruptive work (an OS update's install and restart, an app that must
+    /// quit to be replaced) that waits on the person or a deadline, nearest
+    /// deadline first; empty when none (and for a store an older agent wrote).
+    pub pending_work: Vec<PendingWork>,
 }
 
 /// The state store's health, as `agent status` shows it.
@@ -92,6 +99,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
         last_run: None,
         agent_update: None,
         store: StoreStatus::default(),
+        pending_work: Vec::new(),
     };
     let read = Store::open_existing(&settings.paths.store_file)
         .and_then(|store| store.map(|store| read_store(settings, &store, &mut report)).transpose());
@@ -123,6 +131,7 @@ fn read_store(settings: &Settings, store: &Store, report: &mut StatusReport) -> 
     report.drift.stale_token = crate::tenant::token_is_stale(store)?;
     report.drift.store_rebuilt = store.store_rebuilt_drift()?;
     report.agent_update = agent_update(store, running)?;
+    report.pending_work = store.all_pending_work()?;
     Ok(())
 }
 
@@ -201,6 +210,7 @@ pub fn render(report: &StatusReport) -> String {
     if let Some(update) = &report.agent_update {
         let _ = writeln!(text, "Agent update:            {}", agent_update_text(update));
     }
+    text.push_str(&pending_work::render_section(&report.pending_work));
     match &report.last_run {
         None => text.push_str("No check-in has run on this device yet.\n"),
         Some(run) => text.push_str(&render_run(run)),
@@ -286,6 +296,12 @@ fn drift_text(drift: &Drift) -> String {
     if drift.reapplied > 0 {
         kinds.push(format!("{} item(s) re-applied in the last run", drift.reapplied));
     }
+    if drift.deferred > 0 {
+        kinds.push(format!("{} item(s) deferred in the last run", drift.deferred));
+    }
+    if drift.waiting_for_user > 0 {
+        kinds.push(format!("{} item(s) waiting for the user", drift.waiting_for_user));
+    }
     if kinds.is_empty() { "none".into() } else { kinds.join(", ") }
 }
 
@@ -355,6 +371,7 @@ mod tests {
                     .finished(at(5), RunOutcome::Failed)
             }),
             agent_update: None,
+            pending_work: Vec::new(),
         }
     }
 
@@ -469,6 +486,33 @@ mod tests {
         );
         let json = serde_json::to_value(&spool).unwrap();
         assert_eq!(json, serde_json::json!({"waiting": 2, "parked": 1, "next_attempt": "2026-11-25T09:01:00Z"}));
+    }
+
+    #[test]
+    fn pending_work_and_the_items_that_wait_on_the_person_show_in_text_and_json() {
+        let mut report = report();
+        report.pending_work = pending_work::tests::examples();
+        report.drift = Drift { deferred: 1, waiting_for_user: 1, ..Drift::default() };
+        let run = report.last_run.as_mut().unwrap();
+        run.header.outcome = Some(RunOutcome::Succeeded);
+        run.items = vec![
+            item("Zoom", ItemStatus::Deferred, 850, "deferred: zoom.us is running; the person was asked to quit it"),
+            item("macOS updates", ItemStatus::WaitingForUser, 1200, "waiting for the person to install it"),
+        ];
+        insta::assert_snapshot!(render(&report));
+        let json = serde_json::to_value(&report).unwrap();
+        insta::assert_json_snapshot!(
+            serde_json::json!({ "drift": json["drift"], "pending_work": json["pending_work"] })
+        );
+    }
+
+    #[test]
+    fn a_store_without_pending_work_shows_an_empty_list() {
+        let (_folder, store) = Store::scratch();
+        assert_eq!(store.all_pending_work().unwrap(), []);
+        let json = serde_json::to_value(report()).unwrap();
+        assert_eq!(json["pending_work"], serde_json::json!([]));
+        assert!(!render(&report()).contains("Pending disruptive work"));
     }
 
     #[test]

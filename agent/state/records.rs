@@ -111,6 +111,30 @@ pub struct Drift {
     /// ended since the one that rebuilt it. Absent in runs recorded before it existed.
     #[serde(default)]
     pub store_rebuilt: bool,
+    /// How many items ended `deferred` in the run: their disruptive work waits on
+    /// the person or a running app, and the next check-in tries again. Absent
+    /// (0) in runs recorded before it existed.
+    #[serde(default)]
+    pub deferred: u32,
+    /// How many items ended `waiting_for_user` in the run: only the person at
+    /// the Mac can finish them. Absent (0) in runs recorded before it existed.
+    #[serde(default)]
+    pub waiting_for_user: u32,
+}
+
+impl Drift {
+    /// Counts the items of `items` that ended `deferred` and `waiting_for_user`
+    /// into this drift, in place of what it counted before.
+    pub fn count_waiting<'a>(&mut self, items: impl IntoIterator<Item = &'a ItemRecord>) {
+        (self.deferred, self.waiting_for_user) = (0, 0);
+        for item in items {
+            match item.status {
+                ItemStatus::Deferred => self.deferred += 1,
+                ItemStatus::WaitingForUser => self.waiting_for_user += 1,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// One kind of drift, named as the `drift.kind` attribute and `agent status` name it.
@@ -324,6 +348,12 @@ pub struct StatusCounts {
     pub skipped: u32,
     /// Items never reached.
     pub not_run: u32,
+    /// Items whose disruptive work waits on the person or a running app.
+    #[serde(default)]
+    pub deferred: u32,
+    /// Items only the person at the Mac can finish.
+    #[serde(default)]
+    pub waiting_for_user: u32,
 }
 
 #[cfg(test)]
@@ -361,7 +391,7 @@ mod tests {
         let json = concat!(
             r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
             r#""finished_at":"2026-12-06T10:00:09Z","outcome":"failed","blueprint_id":"bp","#,
-            r#""drift":{"outdated_client":false,"missing_policy":false,"stale_token":false,"reapplied":1,"store_rebuilt":false},"#,
+            r#""drift":{"outdated_client":false,"missing_policy":false,"stale_token":false,"reapplied":1,"store_rebuilt":false,"deferred":0,"waiting_for_user":0},"#,
             r#""message":"the record of this run is incomplete","parameters":[],"#,
             r#""items":[{"id":"li-1","name":"li-1","type":"custom_script","status":"succeeded","#,
             r#""started_at":"2026-12-06T10:00:02Z","finished_at":"2026-12-06T10:00:02Z","duration_ms":5,"#,
@@ -374,7 +404,7 @@ mod tests {
         let json = concat!(
             r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
             r#""finished_at":null,"outcome":null,"blueprint_id":"bp","#,
-            r#""drift":{"outdated_client":false,"missing_policy":false,"stale_token":false,"reapplied":1,"store_rebuilt":false},"#,
+            r#""drift":{"outdated_client":false,"missing_policy":false,"stale_token":false,"reapplied":1,"store_rebuilt":false,"deferred":0,"waiting_for_user":0},"#,
             r#""parameters":[],"items":[]}"#,
         );
         assert_eq!(serde_json::to_string(&running).unwrap(), json);
@@ -392,7 +422,7 @@ mod tests {
             concat!(
                 r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
                 r#""finished_at":"2026-12-06T10:00:09Z","outcome":"failed","message":"incomplete","#,
-                r#""counts":{"succeeded":3,"failed":1,"timed_out":0,"skipped":0,"not_run":0}}"#,
+                r#""counts":{"succeeded":3,"failed":1,"timed_out":0,"skipped":0,"not_run":0,"deferred":0,"waiting_for_user":0}}"#,
             )
         );
         let running = RunSummary { header: header(None), message: None, ..summary };
@@ -401,8 +431,25 @@ mod tests {
             concat!(
                 r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
                 r#""finished_at":null,"outcome":null,"#,
-                r#""counts":{"succeeded":3,"failed":1,"timed_out":0,"skipped":0,"not_run":0}}"#,
+                r#""counts":{"succeeded":3,"failed":1,"timed_out":0,"skipped":0,"not_run":0,"deferred":0,"waiting_for_user":0}}"#,
             )
         );
+    }
+
+    #[test]
+    fn drift_counts_the_items_that_wait_on_the_person_and_older_records_read_as_none() {
+        let item = |status| ItemRecord::ended("li", status, at(2));
+        let items = [
+            item(ItemStatus::Deferred),
+            item(ItemStatus::Succeeded),
+            item(ItemStatus::WaitingForUser),
+            item(ItemStatus::Deferred),
+        ];
+        let mut drift = Drift { deferred: 9, reapplied: 2, ..Drift::default() };
+        drift.count_waiting(&items);
+        assert_eq!((drift.deferred, drift.waiting_for_user, drift.reapplied), (2, 1, 2));
+        let older = r#"{"outdated_client":false,"missing_policy":true,"stale_token":false,"reapplied":0}"#;
+        let older: Drift = serde_json::from_str(older).unwrap();
+        assert_eq!((older.deferred, older.waiting_for_user, older.missing_policy), (0, 0, true));
     }
 }
