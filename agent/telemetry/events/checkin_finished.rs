@@ -76,11 +76,46 @@ impl CheckinFinished<'_> {
 /// Adds to `counter` how many items of `run` ended `status`, one series per
 /// item type that had any (few: the item types are a closed list).
 fn add_by_type(counter: &Counter<u64>, run: &RunRecord, status: ItemStatus) {
+    for (item_type, count) in count_by_type(run, status) {
+        counter.add(count, &[KeyValue::new("item.type", item_type.to_string())]);
+    }
+}
+
+/// How many items of `run` ended `status`, by item type; types without any are left out.
+fn count_by_type(run: &RunRecord, status: ItemStatus) -> BTreeMap<&str, u64> {
     let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
     for item in run.items.iter().filter(|item| item.status == status) {
         *by_type.entry(item.item_type.as_str()).or_default() += 1;
     }
-    for (item_type, count) in by_type {
-        counter.add(count, &[KeyValue::new("item.type", item_type.to_string())]);
+    by_type
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::plan::CheckinKind;
+    use crate::state::{ItemRecord, Trigger};
+
+    #[test]
+    fn deferred_and_waiting_items_are_counted_by_type() {
+        let item = |item_type: &str, status| ItemRecord {
+            item_type: item_type.into(),
+            ..ItemRecord::ended("li", status, Utc::now())
+        };
+        let mut run = RunRecord::begun("run-1", CheckinKind::Recurring, Trigger::Schedule, Utc::now());
+        run.items = vec![
+            item("custom_app", ItemStatus::Deferred),
+            item("auto_app", ItemStatus::Deferred),
+            item("custom_app", ItemStatus::Deferred),
+            item("managed_os", ItemStatus::WaitingForUser),
+            item("custom_script", ItemStatus::Succeeded),
+        ];
+        let deferred = count_by_type(&run, ItemStatus::Deferred);
+        assert_eq!(deferred.into_iter().collect::<Vec<_>>(), [("auto_app", 1), ("custom_app", 2)]);
+        let waiting = count_by_type(&run, ItemStatus::WaitingForUser);
+        assert_eq!(waiting.into_iter().collect::<Vec<_>>(), [("managed_os", 1)]);
+        assert!(count_by_type(&run, ItemStatus::TimedOut).is_empty(), "no series for what did not happen");
     }
 }
