@@ -16,6 +16,7 @@ mod bad_input;
 mod concurrency;
 mod crash;
 mod daemon;
+mod deferrals;
 mod doctor;
 mod end_to_end;
 mod frequency;

@@ -1,0 +1,236 @@
+//! Work that waits on the person at the Mac, as everything downstream of the
+//! items shows it: `agent status` (pending disruptive work, drift counts, the
+//! items' statuses), `agent history`, and the results report the reference
+//! tenant stores and shows. The rows are written the way the managed OS and app
+//! items write them, through the store's own API.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use endpoint_agent::plan::CheckinKind;
+use endpoint_agent::state::{Deferral, Drift, ItemRecord, ItemStatus, PendingWork, RunOutcome, Trigger};
+use serde_json::{Value, json};
+
+use crate::end_to_end::harness::{TOKEN, Tenant, enroll};
+use crate::support::{Device, PATIENCE, begun_run, blueprint, code, script, store, text};
+
+fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 7, hour, minute, 0).unwrap()
+}
+
+/// The pending work of a managed OS item past its notices, as it saves it.
+fn os_update() -> PendingWork {
+    PendingWork {
+        item_id: "li-os".into(),
+        item_name: "macOS updates".into(),
+        action: "install macOS Sequoia 15.2 and restart".into(),
+        subject: "macOS Sequoia 15.2-24C101".into(),
+        deadline: Some(at(17, 0)),
+        state: "deferred by ada (1 of 3)".into(),
+        notice_shown_at: Some(at(9, 5)),
+        deferrals_used: 1,
+        countdown_ends_at: None,
+        updated_at: at(9, 5),
+    }
+}
+
+/// An app item held back by its running app, as it saves it.
+fn app_update() -> PendingWork {
+    PendingWork {
+        item_id: "li-zoom".into(),
+        item_name: "Zoom".into(),
+        action: "replace zoom.us.app (Zoom 6.3)".into(),
+        subject: "6.3".into(),
+        deadline: None,
+        state: "waiting for zoom.us to quit".into(),
+        notice_shown_at: Some(at(9, 6)),
+        deferrals_used: 0,
+        countdown_ends_at: None,
+        updated_at: at(9, 6),
+    }
+}
+
+fn result(id: &str, name: &str, item_type: &str, status: ItemStatus, message: &str) -> ItemRecord {
+    ItemRecord {
+        id: id.into(),
+        name: name.into(),
+        item_type: item_type.into(),
+        status,
+        started_at: at(9, 5),
+        finished_at: at(9, 6),
+        duration_ms: 1000,
+        exit_code: None,
+        message: message.into(),
+        output: String::new(),
+    }
+}
+
+/// Records, in the device's store, a finished run whose OS update waits for the
+/// person and whose app was deferred, with the deferral and pending work the
+/// items would have left; the run's id.
+fn record_a_waiting_run(device: &Device) -> String {
+    let store = store(device);
+    let mut run = begun_run(CheckinKind::Recurring, Trigger::Schedule, at(9, 5));
+    run.items = vec![
+        result(
+            "li-os",
+            "macOS updates",
+            "managed_os",
+            ItemStatus::WaitingForUser,
+            "waiting for the person to install it",
+        ),
+        result(
+            "li-zoom",
+            "Zoom",
+            "custom_app",
+            ItemStatus::Deferred,
+            "zoom.us is running; the person was asked to quit it",
+        ),
+        result("li-ok", "Passes", "custom_script", ItemStatus::Succeeded, "compliant"),
+    ];
+    store.begin_run(&run, std::process::id()).unwrap();
+    let positioned: Vec<(usize, &ItemRecord)> = run.items.iter().enumerate().collect();
+    store.items_finished(&run.header.id, &positioned).unwrap();
+    let mut drift = Drift::default();
+    drift.count_waiting(&run.items);
+    store.finish_run(&run.header.id, at(9, 7), RunOutcome::Succeeded, &drift).unwrap();
+    let deferral = Deferral {
+        run_id: run.header.id.clone(),
+        item_id: "li-os".into(),
+        at: at(9, 5),
+        user: "ada".into(),
+        choice: "later".into(),
+        reason: "the person chose Later".into(),
+    };
+    store.record_deferral(&deferral).unwrap();
+    store.save_pending_work(&os_update()).unwrap();
+    store.save_pending_work(&app_update()).unwrap();
+    run.header.id
+}
+
+#[test]
+fn status_lists_the_pending_work_and_counts_what_waits_on_the_person() {
+    let device = Device::new();
+    let nothing_pending = device.status();
+    assert_eq!(nothing_pending["pending_work"], json!([]), "no store yet: {nothing_pending:#}");
+    record_a_waiting_run(&device);
+
+    let status = device.status();
+    assert_eq!((&status["drift"]["deferred"], &status["drift"]["waiting_for_user"]), (&json!(1), &json!(1)));
+    assert_eq!(status["last_run"]["outcome"], "succeeded");
+    let statuses: Vec<&Value> = status["last_run"]["items"].as_array().unwrap().iter().map(|i| &i["status"]).collect();
+    assert_eq!(statuses, [&json!("waiting_for_user"), &json!("deferred"), &json!("succeeded")]);
+    assert_eq!(
+        status["pending_work"],
+        json!([
+            { "item_id": "li-os", "item_name": "macOS updates", "action": "install macOS Sequoia 15.2 and restart",
+              "deadline": "2026-12-07T17:00:00Z", "state": "deferred by ada (1 of 3)",
+              "notice_shown_at": "2026-12-07T09:05:00Z", "deferrals_used": 1, "countdown_ends_at": null,
+              "updated_at": "2026-12-07T09:05:00Z" },
+            { "item_id": "li-zoom", "item_name": "Zoom", "action": "replace zoom.us.app (Zoom 6.3)",
+              "deadline": null, "state": "waiting for zoom.us to quit",
+              "notice_shown_at": "2026-12-07T09:06:00Z", "deferrals_used": 0, "countdown_ends_at": null,
+              "updated_at": "2026-12-07T09:06:00Z" },
+        ]),
+        "nearest deadline first, none last"
+    );
+
+    let output = device.run(&["status"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    let section: Vec<&str> =
+        shown.lines().skip_while(|line| *line != "Pending disruptive work:").skip(1).take(2).collect();
+    assert_eq!(
+        section,
+        [
+            "  macOS updates: install macOS Sequoia 15.2 and restart, deadline 2026-12-07T17:00:00Z; deferred by ada (1 of 3); 1 deferral(s) used",
+            "  Zoom: replace zoom.us.app (Zoom 6.3), no deadline; waiting for zoom.us to quit; 0 deferral(s) used",
+        ],
+        "{shown}"
+    );
+    assert!(shown.contains("1 item(s) deferred in the last run, 1 item(s) waiting for the user"), "{shown}");
+    assert!(shown.contains("⌛ waiting_for_user managed_os     macOS updates"), "{shown}");
+}
+
+#[test]
+fn history_counts_deferred_and_waiting_items() {
+    let device = Device::new();
+    let run_id = record_a_waiting_run(&device);
+    let output = device.run(&["history", "--json"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let runs: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(runs[0]["id"], run_id.as_str());
+    let counts = &runs[0]["counts"];
+    assert_eq!(
+        (&counts["succeeded"], &counts["deferred"], &counts["waiting_for_user"]),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    let listed = text(&device.run(&["history"]).stdout);
+    assert!(
+        listed.contains("1 succeeded, 0 failed, 0 timed out, 0 skipped, 0 not run, 1 deferred, 1 waiting for the user"),
+        "{listed}"
+    );
+    let shown = text(&device.run(&["history", "--run", &run_id]).stdout);
+    assert!(shown.contains("⏸ deferred  custom_app     Zoom (1.0s): zoom.us is running"), "{shown}");
+}
+
+/// A script that says its run's id, then waits (bounded) for the test to let it end.
+const HELD_SCRIPT: &str = "#!/bin/sh\necho \"$AGENT_RUN_ID\" > \"$AGENT_ROOT/run-id.txt\"\n\
+    i=0\nwhile [ ! -f \"$AGENT_ROOT/go\" ]; do i=$((i+1)); [ $i -gt 1200 ] && exit 3; sleep 0.05; done\nexit 0\n";
+
+#[test]
+fn the_tenant_receives_and_shows_the_deferrals_a_run_recorded_and_the_pending_work() {
+    let device = Device::new();
+    let tenant = Tenant::start(blueprint(vec![script("li-held", "Held", HELD_SCRIPT)]));
+    enroll(&device, &tenant.url(), TOKEN);
+    let running = device.spawn(&["run", "--json"]);
+    let run_id_file = device.wait_for_file("run-id.txt", PATIENCE);
+    let run_id = crate::support::poll(
+        "the run id",
+        PATIENCE,
+        Duration::from_millis(20),
+        || std::fs::read_to_string(&run_id_file).unwrap_or_default().trim().to_string(),
+        |id| !id.is_empty(),
+    );
+    // What an item of this run records when the person answers "Later".
+    let store = store(&device);
+    let later = Deferral {
+        run_id: run_id.clone(),
+        item_id: "li-held".into(),
+        at: at(9, 5),
+        user: "ada".into(),
+        choice: "later".into(),
+        reason: "the person chose Later".into(),
+    };
+    store.record_deferral(&later).unwrap();
+    store
+        .record_deferral(&Deferral { at: at(9, 6), choice: "no_answer".into(), reason: "no answer".into(), ..later })
+        .unwrap();
+    store.save_pending_work(&os_update()).unwrap();
+    drop(store);
+    device.write_file("go", "");
+    let output = running.wait_with_output().unwrap();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let run: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(run["id"], run_id.as_str());
+
+    let reports = tenant.reports("results");
+    let body =
+        &reports.iter().find(|report| report["report_id"] == run_id.as_str()).expect("the run's results")["body"];
+    let expected = json!([
+        { "item_id": "li-held", "at": "2026-12-07T09:05:00Z", "user": "ada", "choice": "later", "reason": "the person chose Later" },
+        { "item_id": "li-held", "at": "2026-12-07T09:06:00Z", "user": "ada", "choice": "no_answer", "reason": "no answer" },
+    ]);
+    assert_eq!(body["deferrals"], expected, "{body:#}");
+    assert_eq!((&body["run_id"], &body["run"]["id"]), (&json!(run_id), &json!(run_id)), "the contract's keys stay");
+    assert_eq!(body["pending_work"][0]["item_id"], "li-os");
+    assert_eq!(body["pending_work"][0]["deadline"], "2026-12-07T17:00:00Z");
+
+    let device_id = tenant.device_id();
+    let stored = tenant.get(&format!("/api/v1/devices/{device_id}/deferrals"))["deferrals"].clone();
+    assert_eq!(stored.as_array().map(Vec::len), Some(2), "{stored:#}");
+    assert_eq!((&stored[0]["run_id"], &stored[0]["choice"]), (&json!(run_id), &json!("later")));
+    let shown = tenant.device();
+    assert_eq!(shown["pending_work"][0]["state"], "deferred by ada (1 of 3)", "{shown:#}");
+    assert_eq!(shown["pending_work"].as_array().map(Vec::len), Some(1));
+}
