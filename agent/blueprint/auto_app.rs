@@ -8,12 +8,13 @@
 //! ```
 //! The catalog entry is what the tenant resolved for this device; the agent
 //! installs it when the app is missing and updates to it when the installed
-//! app is older, never downgrading.
+//! app is older, never downgrading. `blocking_applications` and
+//! `force_install_after` sit beside `catalog`, on the item: see [`super::blocking`].
 
 use serde_json::{Map, Value};
 
 use super::app_package::{self, AppPackage, PackageKeys};
-use super::blocking::Blocking;
+use super::blocking::{self, Blocking};
 use super::custom_app::Enforcement;
 use super::document::{Problems, join_key};
 use super::resolve::COMMON_ITEM_KEYS;
@@ -42,11 +43,12 @@ const CATALOG_KEYS: [&str; 7] = ["name", "bundle_id", "version", "url", "sha256"
 
 /// Checks an auto app item's own keys.
 pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<AutoApp> {
-    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS]);
+    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS, &blocking::KEYS]);
     let enforcement = match object.get("enforcement") {
         None | Some(Value::Null) => Some(Enforcement::AuditAndEnforce),
         Some(_) => Enforcement::resolve(object, key, &ENFORCEMENTS, problems),
     };
+    let blocking = blocking::resolve(object, key, problems);
     let catalog_key = join_key(key, "catalog");
     let catalog = match object.get("catalog") {
         Some(Value::Object(catalog)) => catalog,
@@ -68,7 +70,7 @@ pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Pro
     });
     let keys = PackageKeys { source: "install_type", bundle_id_required: true };
     let package = app_package::resolve(catalog, &catalog_key, &keys, problems);
-    let blocking = Blocking::default();
+    let blocking = blocking?;
     Some(AutoApp { title: title?, version: version?, package: package?, enforcement: enforcement?, blocking })
 }
 
@@ -79,7 +81,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::blueprint::InstallSource;
+    use crate::blueprint::{BlockingApplication, InstallSource};
 
     fn check(item: Value) -> Result<AutoApp, Vec<String>> {
         let mut problems = Problems::new(Path::new("/bp.json"));
@@ -101,6 +103,29 @@ mod tests {
         assert_eq!((app.title.as_str(), app.version.as_str()), ("Firefox", "128.0"));
         assert_eq!(app.package.source, InstallSource::Pkg);
         assert_eq!(app.package.bundle_id.as_deref(), Some("org.mozilla.firefox"));
+    }
+
+    #[test]
+    fn blocking_applications_and_force_install_after_sit_on_the_item_not_in_the_catalog() {
+        let mut problems = Problems::new(Path::new("/bp.json"));
+        let item = json!({
+            "blocking_applications": ["/Applications/Firefox.app"], "force_install_after": "2026-12-31",
+            "catalog": {
+                "name": "Firefox", "bundle_id": "org.mozilla.firefox", "version": "128.0",
+                "url": "https://example.com/Firefox.pkg", "sha256": "0".repeat(64),
+                "install_type": "pkg", "app_name": "Firefox.app", "force_install_after": "2026-01-01"
+            }
+        });
+        let resolved = resolve(item.as_object().unwrap(), "library_items[1]", &mut problems);
+        let (app, warnings) = problems.finish(resolved).unwrap();
+        let blocking = app.unwrap().blocking;
+        let bundle = BlockingApplication::BundlePath("/Applications/Firefox.app".into());
+        assert_eq!(blocking.applications, Some(vec![bundle]));
+        assert_eq!(blocking.force_install_after.unwrap().to_rfc3339(), "2027-01-01T00:00:00+00:00");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("library_items[1].catalog.force_install_after"), "{warnings:?}");
+        let errors = check(json!({ "blocking_applications": [""], "catalog": {} })).unwrap_err();
+        assert!(errors.contains(&"library_items[1].blocking_applications[0]: must not be empty".to_string()), "{errors:?}");
     }
 
     #[test]

@@ -8,12 +8,13 @@
 //!   "enforcement": "audit_and_enforce" }
 //! ```
 //! The package keys are checked in [`super::app_package`]; `version` is the
-//! minimum `CFBundleShortVersionString` that audit-and-enforce accepts.
+//! minimum `CFBundleShortVersionString` that audit-and-enforce accepts;
+//! `blocking_applications` and `force_install_after` in [`super::blocking`].
 
 use serde_json::{Map, Value};
 
 use super::app_package::{self, AppPackage, PackageKeys};
-use super::blocking::Blocking;
+use super::blocking::{self, Blocking};
 use super::document::{Problems, join_key};
 use super::resolve::COMMON_ITEM_KEYS;
 use crate::version::AppVersion;
@@ -84,7 +85,7 @@ const KEYS: [&str; 7] = ["source", "url", "sha256", "app_name", "bundle_id", "ve
 
 /// Checks a custom app item's own keys.
 pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<CustomApp> {
-    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS]);
+    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS, &blocking::KEYS]);
     let keys = PackageKeys { source: "source", bundle_id_required: false };
     let package = app_package::resolve(object, key, &keys, problems);
     let minimum_version = match problems.optional_text(object, key, "version") {
@@ -94,11 +95,12 @@ pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Pro
         }),
     };
     let enforcement = Enforcement::resolve(object, key, &ENFORCEMENTS, problems);
+    let blocking = blocking::resolve(object, key, problems);
     Some(CustomApp {
         package: package?,
         minimum_version: minimum_version.ok()?,
         enforcement: enforcement?,
-        blocking: Blocking::default(),
+        blocking: blocking?,
     })
 }
 
@@ -109,7 +111,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::blueprint::{AppLocation, DownloadUrl, InstallSource};
+    use crate::blueprint::{AppLocation, BlockingApplication, DownloadUrl, InstallSource};
 
     const DIGEST: &str = "AB0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd";
 
@@ -128,7 +130,8 @@ mod tests {
             "id": "a", "name": "Foo", "type": "custom_app", "source": "dmg",
             "url": "https://example.com/Foo.dmg?signature=secret", "sha256": DIGEST,
             "app_name": "/Applications/Utilities/Foo.app", "bundle_id": "com.example.foo",
-            "version": "2.1", "enforcement": "audit_and_enforce", "colour": "red"
+            "version": "2.1", "enforcement": "audit_and_enforce", "colour": "red",
+            "blocking_applications": ["Foo.app", "foo-daemon"], "force_install_after": "2026-12-31T17:00:00Z"
         }));
         let app = app.expect("valid");
         assert_eq!(app.package.source, InstallSource::Dmg);
@@ -137,6 +140,12 @@ mod tests {
         assert_eq!(app.package.url.redacted(), "https://example.com/Foo.dmg", "the query never shows");
         assert_eq!(app.minimum_version.unwrap().as_str(), "2.1");
         assert_eq!(app.enforcement, Enforcement::AuditAndEnforce);
+        let blocking = app.blocking;
+        assert_eq!(
+            blocking.applications,
+            Some(vec![BlockingApplication::BundleName("Foo.app".into()), BlockingApplication::ProcessName("foo-daemon".into())])
+        );
+        assert_eq!(blocking.force_install_after.unwrap().to_rfc3339(), "2026-12-31T17:00:00+00:00");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("library_items[0].colour"));
     }
@@ -168,7 +177,8 @@ mod tests {
     fn every_problem_is_reported_with_its_key() {
         let (resolved, errors) = check(json!({
             "source": "exe", "url": "http://example.com/x", "sha256": "abc", "app_name": "../Foo.app",
-            "version": "latest", "enforcement": "sometimes", "bundle_id": 7
+            "version": "latest", "enforcement": "sometimes", "bundle_id": 7,
+            "blocking_applications": ["Foo.app", "Library/Foo.app"], "force_install_after": "soon"
         }));
         assert!(resolved.is_none());
         let expected = [
@@ -179,6 +189,8 @@ mod tests {
             "library_items[0].bundle_id: expected a string",
             "library_items[0].version: \"latest\" is not a version",
             "library_items[0].enforcement: unknown enforcement \"sometimes\"",
+            "library_items[0].blocking_applications[1]: \"Library/Foo.app\" must be an absolute path",
+            "library_items[0].force_install_after: \"soon\" is not a date",
         ];
         for fragment in expected {
             assert!(errors.iter().any(|error| error.starts_with(fragment)), "{fragment} not in {errors:#?}");

@@ -1,7 +1,8 @@
 //! The one way an app item runs, for custom apps and auto apps alike: read the
 //! app at its path (`Info.plist`: bundle identifier and
 //! `CFBundleShortVersionString`), decide ([`decide`]), and when it must be
-//! installed, deliver the package ([`crate::installers::deliver`]), read the
+//! installed, wait for or quit the blocking applications that run
+//! ([`blocked`]), deliver the package ([`crate::installers::deliver`]), read the
 //! app again, and remember the install.
 //!
 //! What differs between the types is data, an [`AppItem`]: its enforcement
@@ -10,13 +11,17 @@
 //! which also sets how its messages name the app ([`messages`]) and whether an
 //! update counts as re-applied, and what the device remembers of an install.
 
+mod blocked;
 mod decision;
 mod memory;
 mod messages;
 mod rules;
+mod running;
 #[cfg(test)]
 pub(crate) mod test_items;
+mod waiting;
 
+use blocked::Way;
 pub(crate) use decision::{Decision, decide};
 pub(crate) use rules::{AppItem, Reason, Wanted};
 
@@ -35,10 +40,19 @@ pub(crate) async fn run(app: &AppItem<'_>, context: &mut ItemContext<'_>) -> Ite
         Err(report) => return report,
     };
     match decide(app, &found, installed_before) {
-        Decision::Done(message) => report(ItemStatus::Succeeded, message, None, String::new(), false),
+        Decision::Done(message) => {
+            blocked::forget_pending(context);
+            report(ItemStatus::Succeeded, message, None, String::new(), false)
+        }
         Decision::Refuse(message) => ItemReport::failed(message),
-        Decision::AlreadyThere(message) => remember(app, context, message),
-        Decision::Install(reason) => install(app, context, reason).await,
+        Decision::AlreadyThere(message) => {
+            blocked::forget_pending(context);
+            remember(app, context, message)
+        }
+        Decision::Install(reason) => match blocked::clear_the_way(app, context).await {
+            Way::Clear { transcript, note } => install(app, context, reason, transcript, note).await,
+            Way::Ended(report) => report,
+        },
     }
 }
 
@@ -50,9 +64,15 @@ fn remember(app: &AppItem<'_>, context: &ItemContext<'_>, message: String) -> It
     }
 }
 
-/// Installs, checks the result, and remembers the install.
-async fn install(app: &AppItem<'_>, context: &mut ItemContext<'_>, reason: Reason) -> ItemReport {
-    let mut transcript = Transcript::default();
+/// Installs, checks the result, and remembers the install; `transcript` holds
+/// what ran before (notices, quit requests) and `note` how the way was cleared.
+async fn install(
+    app: &AppItem<'_>,
+    context: &mut ItemContext<'_>,
+    reason: Reason,
+    mut transcript: Transcript,
+    note: Option<String>,
+) -> ItemReport {
     let (work_dir, run_folder) = (context.work_dir, context.run_folder);
     let mount_point = || {
         let path = work_dir.join("mount");
@@ -81,9 +101,10 @@ async fn install(app: &AppItem<'_>, context: &mut ItemContext<'_>, reason: Reaso
         }
     };
     let message = match messages::installed(app, &delivered, &reason) {
-        Ok(message) => message,
+        Ok(message) => note.map_or(message.clone(), |note| format!("{message}; {note}")),
         Err(problem) => return report(ItemStatus::Failed, problem, exit_code, output, false),
     };
+    blocked::forget_pending(context);
     if let Err(error) = memory::remember_install(context, app.remembered) {
         let message = format!("{message}, but the device cannot remember the install: {error}");
         return report(ItemStatus::Failed, message, exit_code, output, false);

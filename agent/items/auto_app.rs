@@ -27,6 +27,7 @@ fn app(settings: &AutoApp) -> AppItem<'_> {
         enforcement: settings.enforcement,
         wanted: Wanted::Catalog { title: &settings.title, version: &settings.version },
         remembered: settings.version.as_str(),
+        blocking: &settings.blocking,
     }
 }
 

@@ -27,6 +27,7 @@ fn app(settings: &CustomApp) -> AppItem<'_> {
         enforcement: settings.enforcement,
         wanted: Wanted::Minimum(settings.minimum_version.as_ref()),
         remembered: &settings.package.sha256,
+        blocking: &settings.blocking,
     }
 }
 

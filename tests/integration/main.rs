@@ -13,6 +13,7 @@ mod app_installers;
 mod apps;
 mod auto_apps;
 mod bad_input;
+mod blocking_applications;
 mod concurrency;
 mod crash;
 mod daemon;

@@ -19,7 +19,7 @@ fn present(version: Option<&str>) -> InstalledApp {
 }
 
 fn app<'a>(package: &'a AppPackage, enforcement: Enforcement, wanted: Wanted<'a>) -> AppItem<'a> {
-    AppItem { package, enforcement, wanted, remembered: "remembered" }
+    AppItem { package, enforcement, wanted, remembered: "remembered", blocking: &test_items::NO_BLOCKING }
 }
 
 #[test]

@@ -21,6 +21,7 @@ fn the_app_is_read_again_after_an_install_and_named_in_each_types_words() {
         enforcement: Enforcement::AuditAndEnforce,
         wanted: Wanted::Minimum(Some(&two)),
         remembered: "",
+        blocking: &super::super::test_items::NO_BLOCKING,
     };
     let auto = AppItem { wanted: Wanted::Catalog { title: "Foo", version: &two }, ..custom };
     let foo = "com.example.foo";

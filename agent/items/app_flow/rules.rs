@@ -5,7 +5,7 @@
 //! No app item replaces an app newer than it wants: a custom app's minimum and
 //! an auto app's catalog version are both the lowest version it accepts.
 
-use crate::blueprint::{AppPackage, Enforcement};
+use crate::blueprint::{AppPackage, Blocking, Enforcement};
 use crate::version::AppVersion;
 
 /// An app item as the flow reads it.
@@ -20,6 +20,8 @@ pub(crate) struct AppItem<'a> {
     /// What the device remembers once the agent installed the app: the
     /// package's sha256 (custom app) or the catalog's version (auto app).
     pub remembered: &'a str,
+    /// What must not be running while the app is replaced, and until when.
+    pub blocking: &'a Blocking,
 }
 
 impl AppItem<'_> {
@@ -30,6 +32,18 @@ impl AppItem<'_> {
         match self.enforcement {
             Enforcement::SelfService => Enforcement::AuditAndEnforce,
             other => other,
+        }
+    }
+
+    /// The app as the person at the Mac knows it: the catalog's title
+    /// (`Firefox`), or the bundle's name without `.app` (`Foo`).
+    pub(crate) fn person_name(&self) -> &str {
+        match self.wanted {
+            Wanted::Catalog { title, .. } => title,
+            Wanted::Minimum(_) => {
+                let bundle = self.package.app.bundle_name();
+                bundle.strip_suffix(".app").unwrap_or(bundle)
+            }
         }
     }
 }
@@ -106,7 +120,9 @@ mod tests {
             (Enforcement::NoEnforcement, Enforcement::NoEnforcement),
         ];
         for (enforcement, rule) in cases {
-            let app = AppItem { package: &package, enforcement, wanted: Wanted::Minimum(None), remembered: "x" };
+            let blocking = &crate::items::app_flow::test_items::NO_BLOCKING;
+            let app =
+                AppItem { package: &package, enforcement, wanted: Wanted::Minimum(None), remembered: "x", blocking };
             assert_eq!(app.rule(), rule, "{enforcement:?}");
         }
     }

@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 
 use crate::app_bundle::{BundleInfo, InstalledApp};
-use crate::blueprint::{AppLocation, AppPackage, DownloadUrl, InstallSource};
+use crate::blueprint::{AppLocation, AppPackage, Blocking, DownloadUrl, InstallSource};
 use crate::version::AppVersion;
+
+/// No `blocking_applications` and no `force_install_after`: the app blocks its own install.
+pub(crate) static NO_BLOCKING: Blocking = Blocking { applications: None, force_install_after: None };
 
 /// A `source` package for `Foo.app` (`com.example.foo`) in Applications, from `/Foo.<source>`.
 pub(crate) fn package(source: InstallSource) -> AppPackage {
