@@ -1,8 +1,9 @@
 //! Work that waits on the person at the Mac, as everything downstream of the
 //! items shows it: `agent status` (pending disruptive work, drift counts, the
 //! items' statuses), `agent history`, and the results report the reference
-//! tenant stores and shows. The rows are written the way the managed OS and app
-//! items write them, through the store's own API.
+//! tenant stores and shows. Some rows are written the way the managed OS and
+//! app items write them, through the store's own API; the last test has a real
+//! app held back by a real running process.
 
 use std::time::Duration;
 
@@ -11,8 +12,12 @@ use endpoint_agent::plan::CheckinKind;
 use endpoint_agent::state::{Deferral, Drift, ItemRecord, ItemStatus, PendingWork, RunOutcome, Trigger};
 use serde_json::{Value, json};
 
+use crate::app_fixtures::{BUNDLE_ID, app_zip, custom_app, installed_app, installed_version, sha256, write_app};
 use crate::end_to_end::harness::{TOKEN, Tenant, enroll};
-use crate::support::{Device, PATIENCE, begun_run, blueprint, code, script, store, text};
+use crate::http_server::FileServer;
+use crate::otlp_receiver::{Behavior, OtlpReceiver, points};
+use crate::support::person::PersonStandIns;
+use crate::support::{Device, PATIENCE, begun_run, blueprint, code, logged_records, script, store, text};
 
 fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 7, hour, minute, 0).unwrap()
@@ -233,4 +238,81 @@ fn the_tenant_receives_and_shows_the_deferrals_a_run_recorded_and_the_pending_wo
     let shown = tenant.device();
     assert_eq!(shown["pending_work"][0]["state"], "deferred by ada (1 of 3)", "{shown:#}");
     assert_eq!(shown["pending_work"].as_array().map(Vec::len), Some(1));
+}
+
+/// A process whose executable lies inside `Foo.app`: the app is running. Killed
+/// and reaped when dropped.
+struct RunningApp(std::process::Child);
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `Foo.app` 1.0 installed and running (its executable a copy of `sleep`), and
+/// 2.1 served as a zip: the running app and the zip's bytes.
+fn running_foo(device: &Device, server: &FileServer) -> (RunningApp, Vec<u8>) {
+    let applications = device.root().join("Applications");
+    std::fs::create_dir_all(&applications).unwrap();
+    write_app(&applications, BUNDLE_ID, "1.0");
+    let executable = installed_app(device).join("Contents/MacOS/Foo");
+    let sleep = ["/bin/sleep", "/usr/bin/sleep"].into_iter().find(|path| std::path::Path::new(path).exists());
+    std::fs::copy(sleep.expect("a sleep program"), &executable).unwrap();
+    let running = RunningApp(std::process::Command::new(&executable).arg("60").spawn().unwrap());
+    let zip = app_zip("2.1", 0);
+    server.serve("/Foo.zip", zip.clone());
+    (running, zip)
+}
+
+#[test]
+fn a_running_app_s_deferral_is_counted_exported_shown_and_reaches_the_tenant() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let (_foo, zip) = running_foo(&device, &server);
+    let person = PersonStandIns::install(&device, Some(65534), "intel");
+    person.answer(&["Later"]);
+    let foo = custom_app("zip", &server.url("/Foo.zip"), &sha256(&zip), "audit_and_enforce", Some("2.1"));
+    let tenant = Tenant::start(blueprint(vec![foo]));
+    enroll(&device, &tenant.url(), TOKEN);
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+
+    let mut arguments = vec!["run".to_string()];
+    arguments.extend(person.flags());
+    arguments.extend(["--set".to_string(), format!("otel.endpoint={}", receiver.endpoint())]);
+    let output = device.run(&arguments.iter().map(String::as_str).collect::<Vec<_>>());
+    let printed = text(&output.stdout);
+    assert_eq!(code(&output), 0, "a deferral does not fail the run: {printed}{}", text(&output.stderr));
+    assert!(printed.contains("] ⏸ deferred  custom_app     Foo"), "{printed}");
+    assert!(printed.lines().last().unwrap().ends_with(" (1 deferred)"), "{printed}");
+    assert_eq!(installed_version(&device).as_deref(), Some("1.0"), "nothing was replaced");
+
+    let status = device.status();
+    assert_eq!(status["last_run"]["outcome"], "succeeded");
+    assert_eq!((&status["drift"]["deferred"], &status["drift"]["waiting_for_user"]), (&json!(1), &json!(0)));
+    assert_eq!(status["pending_work"][0]["state"], "waiting for Foo to quit", "{status:#}");
+    let finished = logged_records(&device, "Item finished.");
+    let deferred =
+        finished.iter().find(|record| record["status"] == "deferred").unwrap_or_else(|| panic!("{finished:#?}"));
+    assert_eq!(deferred["level"], "INFO", "waiting on the person is no warning: {deferred}");
+    let ended = &logged_records(&device, "Check-in finished.")[0];
+    assert_eq!((&ended["deferred"], &ended["waiting_for_user"]), (&json!(1), &json!(0)));
+
+    let metrics = &receiver.metrics()[0];
+    let deferred = points(metrics, "agent.checkin.deferred");
+    assert_eq!(deferred.len(), 1, "{deferred:?}");
+    assert_eq!((deferred[0].0["item.type"].as_str(), deferred[0].1), ("custom_app", 1));
+    assert_eq!(points(metrics, "agent.checkin.waiting_for_user"), []);
+    assert_eq!(points(metrics, "agent.checkin.runs")[0].0["outcome"], "succeeded");
+
+    let run_id = status["last_run"]["id"].as_str().unwrap();
+    let reports = tenant.reports("results");
+    let body = &reports.iter().find(|report| report["report_id"] == run_id).expect("the run's results")["body"];
+    let deferrals = body["deferrals"].as_array().unwrap();
+    assert_eq!(deferrals.len(), 1, "{body:#}");
+    assert_eq!((&deferrals[0]["item_id"], &deferrals[0]["choice"]), (&json!("li-foo"), &json!("later")));
+    assert_eq!(body["run"]["items"][0]["status"], "deferred");
+    let stored = tenant.get(&format!("/api/v1/devices/{}/deferrals", tenant.device_id()))["deferrals"].clone();
+    assert_eq!((&stored[0]["run_id"], &stored[0]["choice"]), (&json!(run_id), &json!("later")), "{stored:#}");
+    assert_eq!(tenant.device()["pending_work"][0]["action"], "replace Foo.app (Foo 2.1)");
 }
