@@ -71,6 +71,11 @@ pub enum SelfServiceAction {
     /// Show Device Info: computer name, serial number, model, OS version, the last
     /// check-in and the blueprint.
     Device(JsonArgs),
+    /// List the updates waiting on this Mac (an OS update, an app to replace):
+    /// what will happen, by when, and where each stands.
+    Updates(JsonArgs),
+    /// Do one waiting update now instead of at its deadline, printing progress.
+    Update(UpdateArgs),
     /// Open the Self Service page in the browser: a web server on 127.0.0.1 for
     /// this user only, which stops once the page is closed or left idle.
     Open(OpenArgs),
@@ -95,6 +100,17 @@ pub struct OpenArgs {
 #[derive(Debug, Args)]
 pub struct InstallArgs {
     /// The offered item's id, or its name.
+    #[arg(value_name = "ID|NAME")]
+    pub item: String,
+    /// Print the run record as JSON when done, instead of progress.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `agent self-service update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The id or name of the item whose update waits.
     #[arg(value_name = "ID|NAME")]
     pub item: String,
     /// Print the run record as JSON when done, instead of progress.

@@ -133,15 +133,22 @@ pub enum SelfServiceError {
 /// Plans a Self Service run: the one item of `blueprint` whose id (or else name)
 /// is `asked`, run under its type's own timeout whatever its frequency or
 /// enforcement says, since someone asked for it. Only an item with a
-/// `self_service` offer may be asked for.
-pub fn self_service_plan(blueprint: &Blueprint, asked: &str, timeouts: &Timeouts) -> Result<Plan, SelfServiceError> {
+/// `self_service` offer may be asked for, or one of `waiting` (the ids of the
+/// items whose disruptive work is pending: "Update Now" runs work already due,
+/// whatever the item's offer).
+pub fn self_service_plan(
+    blueprint: &Blueprint,
+    asked: &str,
+    waiting: &HashSet<String>,
+    timeouts: &Timeouts,
+) -> Result<Plan, SelfServiceError> {
     let item = blueprint
         .library_items
         .iter()
         .find(|item| item.id == asked)
         .or_else(|| blueprint.library_items.iter().find(|item| item.name == asked))
         .ok_or_else(|| SelfServiceError::NoSuchItem { asked: asked.to_string(), blueprint: blueprint.id.clone() })?;
-    if item.self_service.is_none() {
+    if item.self_service.is_none() && !waiting.contains(&item.id) {
         return Err(SelfServiceError::NotOffered { id: item.id.clone(), name: item.name.clone() });
     }
     let decision = Decision::Run { timeout: item.item_type().timeout(timeouts) };
@@ -353,7 +360,7 @@ mod tests {
             ("os", "os", None),
         ];
         for (asked, id, timeout) in cases {
-            let plan = self_service_plan(&blueprint, asked, &timeouts()).unwrap();
+            let plan = self_service_plan(&blueprint, asked, &HashSet::new(), &timeouts()).unwrap();
             assert_eq!(plan.kind, CheckinKind::SelfService);
             let decisions: Vec<(&str, &Decision)> =
                 plan.items.iter().map(|planned| (planned.item.id.as_str(), &planned.decision)).collect();
@@ -365,7 +372,10 @@ mod tests {
             ("missing", SelfServiceError::NoSuchItem { asked: "missing".into(), blueprint: "bp".into() }),
         ];
         for (asked, error) in refused {
-            assert_eq!(self_service_plan(&blueprint, asked, &timeouts()), Err(error), "asked for {asked:?}");
+            assert_eq!(self_service_plan(&blueprint, asked, &HashSet::new(), &timeouts()), Err(error), "{asked:?}");
         }
+        let waiting = HashSet::from(["plain".to_string()]);
+        let plan = self_service_plan(&blueprint, "Plain", &waiting, &timeouts()).expect("its work waits");
+        assert_eq!(plan.items[0].decision, Decision::Run { timeout: Some(HOUR) });
     }
 }

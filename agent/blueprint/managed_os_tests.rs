@@ -1,6 +1,7 @@
 //! Managed OS keys: what resolves, and every problem with its key path.
 
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -58,6 +59,88 @@ fn the_keys_resolve_with_their_defaults() {
         assert_eq!(settings.install_action, action, "{keys}");
     }
     assert_eq!(resolved(json!({ "minimum_version": "14.7" })).minimum_version, OsVersion::parse("14.7.0").unwrap());
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+#[test]
+fn the_notice_keys_resolve_with_their_defaults() {
+    let defaults = resolved(json!({ "minimum_version": "15.1" }));
+    assert_eq!(defaults.notify_before, Duration::from_secs(5 * DAY));
+    assert_eq!(defaults.restart_countdown, Duration::from_secs(60 * MINUTE));
+    assert_eq!(defaults.max_deferrals, 3);
+    let nulls = resolved(
+        json!({ "minimum_version": "15.1", "notify_before": null, "restart_countdown": null, "max_deferrals": null }),
+    );
+    assert_eq!((nulls.notify_before, nulls.restart_countdown, nulls.max_deferrals), (
+        defaults.notify_before,
+        defaults.restart_countdown,
+        defaults.max_deferrals
+    ));
+    // (notify_before, restart_countdown, max_deferrals) as written, and as resolved.
+    let cases = [
+        (json!("5d"), json!("90m"), json!(0), 5 * DAY, 90 * MINUTE, 0),
+        (json!("12h"), json!("30s"), json!(100), 12 * HOUR, 30, 100),
+        (json!("0s"), json!("1s"), json!(1), 0, 1, 1),
+        (json!(0), json!(86_400), json!(7), 0, DAY, 7),
+        (json!("365d"), json!("24h"), json!(3), 365 * DAY, DAY, 3),
+        (json!(" 1d 12h "), json!("1h 30m"), json!(2), DAY + 12 * HOUR, 90 * MINUTE, 2),
+    ];
+    for (notify_before, restart_countdown, max_deferrals, notify_seconds, countdown_seconds, deferrals) in cases {
+        let keys = json!({
+            "minimum_version": "15.1", "notify_before": notify_before,
+            "restart_countdown": restart_countdown, "max_deferrals": max_deferrals,
+        });
+        let settings = resolved(keys.clone());
+        assert_eq!(settings.notify_before, Duration::from_secs(notify_seconds), "{keys}");
+        assert_eq!(settings.restart_countdown, Duration::from_secs(countdown_seconds), "{keys}");
+        assert_eq!(settings.max_deferrals, deferrals, "{keys}");
+    }
+}
+
+#[test]
+fn every_bad_notice_key_is_reported_with_its_path() {
+    let cases: [(&str, Value, &str); 16] = [
+        ("notify_before", json!("soon"), "expected a duration such as \"90s\" or \"12h\", found \"soon\""),
+        ("notify_before", json!("366d"), "expected a duration from 0s to 365d, found \"366d\""),
+        ("notify_before", json!("99999999999999999999d"), "expected a duration from 0s to 365d, found"),
+        ("notify_before", json!(-5), "expected a duration from 0s to 365d, found -5"),
+        ("notify_before", json!(true), "expected a duration such as \"90s\" or \"12h\", found true"),
+        ("notify_before", json!(["5d"]), "expected a duration such as \"90s\" or \"12h\", found an array"),
+        ("notify_before", json!(1.5), "expected a duration such as \"90s\" or \"12h\", found 1.5"),
+        ("restart_countdown", json!("0s"), "expected a duration from 1s to 24h, found \"0s\""),
+        ("restart_countdown", json!(0), "expected a duration from 1s to 24h, found 0"),
+        ("restart_countdown", json!("25h"), "expected a duration from 1s to 24h, found \"25h\""),
+        ("restart_countdown", json!("500ms"), "expected a duration from 1s to 24h, found \"500ms\""),
+        ("restart_countdown", json!({}), "expected a duration such as \"90s\" or \"12h\", found an object"),
+        ("max_deferrals", json!(101), "expected a whole number from 0 to 100, found the number 101"),
+        ("max_deferrals", json!(-1), "expected a whole number from 0 to 100, found the number -1"),
+        ("max_deferrals", json!(2.5), "expected a whole number from 0 to 100, found the number 2.5"),
+        ("max_deferrals", json!("3"), "expected a whole number from 0 to 100, found the string \"3\""),
+    ];
+    for (field, value, expected) in cases {
+        let keys = json!({ "minimum_version": "15.1", field: value.clone() });
+        let errors: Vec<String> = match from_value(&with_item(keys.clone()), Path::new("bp.json")) {
+            Ok(blueprint) => panic!("{keys} resolved: {blueprint:?}"),
+            Err(errors) => errors.0.iter().map(|error| format!("{}: {}", error.key, error.message)).collect(),
+        };
+        let expected = format!("library_items[0].{field}: {expected}");
+        assert_eq!(errors.len(), 1, "{errors:#?} for {keys}");
+        assert!(errors[0].starts_with(&expected), "{expected:?} is not the start of {errors:#?}");
+    }
+}
+
+#[test]
+fn bad_notice_keys_are_reported_together() {
+    let keys = json!({ "minimum_version": "15.1", "notify_before": "x", "restart_countdown": "2d", "max_deferrals": 1000 });
+    let errors = match from_value(&with_item(keys), Path::new("bp.json")) {
+        Ok(blueprint) => panic!("resolved: {blueprint:?}"),
+        Err(errors) => errors.0.iter().map(|error| error.key.clone()).collect::<Vec<_>>(),
+    };
+    let expected = ["notify_before", "restart_countdown", "max_deferrals"].map(|field| format!("library_items[0].{field}"));
+    assert_eq!(errors, expected);
 }
 
 #[test]

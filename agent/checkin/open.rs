@@ -66,7 +66,10 @@ pub(super) async fn open_run(
     };
     telemetry::prepare(paths, config, &store, Some(&loaded.blueprint)).await;
     let plan = match &request.item {
-        Some(asked) => plan::self_service_plan(&loaded.blueprint, asked, &config.timeouts)?,
+        Some(asked) => {
+            let waiting = store.all_pending_work()?.into_iter().map(|work| work.item_id).collect();
+            plan::self_service_plan(&loaded.blueprint, asked, &waiting, &config.timeouts)?
+        }
         None => make_plan(config, &store, &loaded, kind)?,
     };
     let drift = run_drift(&store, &loaded, contact.as_ref(), stale_token)?;

@@ -1,22 +1,26 @@
-//! `agent self-service list|install|device|open` and `agent sync`: what a person at
-//! the Mac may do without admin rights (see README "Self Service").
+//! `agent self-service list|install|device|updates|update|open` and `agent sync`:
+//! what a person at the Mac may do without admin rights (see README "Self Service").
 //!
-//! An install is a run of kind `self_service` holding the one offered item; a
+//! An install is a run of kind `self_service` holding the one offered item; an
+//! update is the same kind of run holding the one item whose work waits; a
 //! sync is the daily check-in. Both have trigger `self_service`, record the user
 //! who asked, and go through the daemon's queue as `agent run` does (root without
-//! a daemon runs them here). The catalog and Device Info are asked of the daemon
-//! too (the store and the blueprint are root's); root without a daemon reads them
+//! a daemon runs them here). The catalog, Device Info and the updates are asked
+//! of the daemon too (the store and the blueprint are root's); root without a daemon reads them
 //! here.
 
 use super::Settings;
 use super::run::checkin_now;
 use crate::accounts::user_name;
 use crate::checkin::CheckinRequest;
-use crate::cli::{OpenArgs, SelfServiceAction, SelfServiceArgs};
+use crate::cli::{OpenArgs, SelfServiceAction, SelfServiceArgs, UpdateArgs};
 use crate::daemon::client::{self, SERVICE_NOT_RUNNING};
 use crate::daemon::protocol::{Reply, Request};
 use crate::exit_code;
-use crate::self_service::{DeviceSummary, OfferedItem, device_summary, offered_items};
+use crate::self_service::{
+    DeviceSummary, OfferedItem, PendingUpdate, UpdatesError, device_summary, offered_items, pending_updates,
+    waiting_update,
+};
 use crate::self_service_page::{self, Limits, PageSettings};
 use crate::terminal;
 
@@ -29,6 +33,8 @@ pub fn self_service(settings: &Settings, arguments: &SelfServiceArgs) -> anyhow:
             checkin_now(settings, &request, Request::SelfServiceInstall { item: install.item.clone() }, install.json)
         }
         SelfServiceAction::Device(device) => self::device(settings, device.json),
+        SelfServiceAction::Updates(updates) => self::updates(settings, updates.json),
+        SelfServiceAction::Update(update) => self::update(settings, update),
         SelfServiceAction::Open(open) => self::open(settings, open),
     }
 }
@@ -153,4 +159,55 @@ fn shown(summary: &DeviceSummary) -> Vec<String> {
         format!("Last check-in:  {last}"),
         format!("Blueprint:      {}", unknown(&summary.blueprint_name)),
     ]
+}
+
+/// Lists the updates waiting on this Mac, the nearest deadline first.
+fn updates(settings: &Settings, json: bool) -> anyhow::Result<u8> {
+    let updates = match ask_daemon(settings, &Request::PendingUpdates)? {
+        Asked::Answered(Reply::Updates { updates }) => updates,
+        Asked::Answered(other) => return Err(unexpected(other)),
+        Asked::NoDaemon if !nix::unistd::geteuid().is_root() => anyhow::bail!(SERVICE_NOT_RUNNING),
+        Asked::NoDaemon => pending_updates(&settings.paths)?,
+    };
+    if json {
+        terminal::print_json(&updates)?;
+        return Ok(exit_code::SUCCESS);
+    }
+    if updates.is_empty() {
+        terminal::print_line("Nothing is waiting to be updated on this Mac.")?;
+    }
+    for update in &updates {
+        terminal::print_line(&terminal::printable(&waiting(update)))?;
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+/// One line of `agent self-service updates`.
+fn waiting(update: &PendingUpdate) -> String {
+    let deadline = match update.deadline {
+        Some(at) => format!("by {}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        None => "no deadline".to_string(),
+    };
+    format!("{}  {}  {}  {}  [{}]", update.id, update.name, update.action, deadline, update.state)
+}
+
+/// Runs one waiting update now. The daemon checks that its work waits; root,
+/// who runs it here when no daemon answers, checks it first against the store
+/// and the blueprint this command sees (with no blueprint here, the daemon, or
+/// else the check-in, says what is missing).
+fn update(settings: &Settings, arguments: &UpdateArgs) -> anyhow::Result<u8> {
+    let mut item = arguments.item.clone();
+    if nix::unistd::geteuid().is_root() {
+        match waiting_update(&settings.paths, &settings.loaded.config, &arguments.item) {
+            Ok(update) => item = update.id,
+            Err(error) if error.is_refusal() => {
+                terminal::print_error(&format!("error: {error}"));
+                return Ok(exit_code::BAD_INPUT);
+            }
+            Err(UpdatesError::NoBlueprint) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let ask = Request::UpdateNow { item: arguments.item.clone() };
+    checkin_now(settings, &request(Some(item)), ask, arguments.json)
 }

@@ -36,3 +36,4 @@ pub use settings::{
     AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, Logs, Notices, Otel, Schedule, SelfService, State,
     Tenant, Timeouts,
 };
+pub(crate) use values::{RawValue, ValueProblem, parse_duration};

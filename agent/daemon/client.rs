@@ -93,14 +93,14 @@ pub async fn run(
         Reply::Busy { holder } => Ok(Answer::Busy(holder)),
         Reply::Failed { message, exit_code } => Ok(Answer::Failed { message, exit_code }),
         Reply::Refused { reason } => Err(ClientError::NotAllowed { reason }),
-        Reply::Progress(_) | Reply::Status(_) | Reply::Offered { .. } | Reply::Device(_) => {
+        Reply::Progress(_) | Reply::Status(_) | Reply::Offered { .. } | Reply::Device(_) | Reply::Updates { .. } => {
             Err(ClientError::Lost(std::io::ErrorKind::InvalidData.into()))
         }
     }
 }
 
 /// Sends `request`, one asked and answered in one line (`status`,
-/// `self_service_list`, `device_summary`), and returns the daemon's reply; a
+/// `self_service_list`, `device_summary`, `pending_updates`), and returns the daemon's reply; a
 /// refusal is [`ClientError::NotAllowed`].
 pub async fn ask(stream: UnixStream, request: &Request) -> Result<Reply, ClientError> {
     match replies(stream, request, std::future::pending(), |_, _| {}).await? {

@@ -16,14 +16,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request};
 use super::queue::WorkQueue;
-use super::requested::{Connection, serve_checkin};
+use super::requested::{Connection, serve_checkin, serve_update_now};
 use crate::accounts::user_name;
 use crate::checkin::CheckinRequest;
 use crate::config::AgentConfig;
 use crate::error_chain::with_causes;
 use crate::paths::AgentPaths;
 use crate::safe_path::{self, Folder, Missing, SafePathError, is_kind};
-use crate::self_service::{device_summary, offered_items};
+use crate::self_service::{device_summary, offered_items, pending_updates};
 use crate::state::Trigger;
 
 /// How long a connected client has to send its request.
@@ -259,6 +259,15 @@ async fn answer(request: Request, peer: Peer, mut connection: Connection, contro
             let summary = device_summary(&control.paths, &control.config()).await;
             let _ = send(&mut connection.writer, &Reply::Device(summary)).await;
         }
+        Request::PendingUpdates => {
+            tracing::info!(peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), "Self Service updates requested over the control socket.");
+            let reply = match pending_updates(&control.paths) {
+                Ok(updates) => Reply::Updates { updates },
+                Err(error) => Reply::Failed { message: with_causes(&error), exit_code: crate::exit_code::FAILURE },
+            };
+            let _ = send(&mut connection.writer, &reply).await;
+        }
+        Request::UpdateNow { item } => serve_update_now(item, peer, connection, control).await,
         Request::Sync => {
             let user = user_name(peer.uid);
             tracing::info!(

@@ -5,7 +5,8 @@
 //! checked against the peer's credentials (read from the kernel, `SO_PEERCRED` /
 //! `getpeereid`): uid 0 (or the daemon's own uid) may make every request; anyone
 //! else only the Self Service ones (`self_service_list`, `self_service_install`,
-//! `sync`, `device_summary`), and gets one `refused` reply for the others.
+//! `sync`, `device_summary`, `pending_updates`, `update_now`), and gets one
+//! `refused` reply for the others.
 //!
 //! A client sends exactly one request, one JSON object on one line:
 //!
@@ -39,7 +40,11 @@
 //! `joined` comes first (`{"reply":"progress","event":"joined","requested_by":"ada",
 //! "asked_at":"…"}`), then the same replies as its first requester gets. A `sync`
 //! by someone who is not root within `self_service.sync_interval` of the end of the
-//! last one is answered with one `failed` line, `exit_code` 3. `status` is answered with one `{"reply":"status",…}` line
+//! last one is answered with one `failed` line, `exit_code` 3. `update_now`
+//! (`{"request":"update_now","item":"ID"}`) streams like `self_service_install`;
+//! an item with no pending work is answered with one `failed` line, `exit_code` 2.
+//! `pending_updates` is answered with one `{"reply":"updates","updates":[…]}` line.
+//! `status` is answered with one `{"reply":"status",…}` line
 //! ([`DaemonStatus`]). A client that closes its side (or shuts down its writing
 //! half, as `agent run` does on Ctrl-C) cancels its check-in: the running item's
 //! processes are stopped and the run is recorded `interrupted`, and the replies
@@ -53,7 +58,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkin::ProgressEvent;
 use crate::plan::CheckinKind;
 use crate::run_lock::Holder;
-use crate::self_service::{DeviceSummary, OfferedItem};
+use crate::self_service::{DeviceSummary, OfferedItem, PendingUpdate};
 use crate::state::RunRecord;
 
 /// The longest request line the daemon reads; a request is a few hundred bytes.
@@ -79,16 +84,33 @@ pub enum Request {
     SelfServiceList,
     /// Self Service: the Device Info summary.
     DeviceSummary,
+    /// Self Service's Updates: the disruptive work waiting on this Mac.
+    PendingUpdates,
+    /// Self Service's "Update Now": run the item `item` (its id or name), whose
+    /// work waits, now, as a run of kind `self_service`, whatever its offer.
+    UpdateNow {
+        /// The item's id, or else its name.
+        item: String,
+    },
 }
 
 impl Request {
     /// Whether a local user who is not root may make this request: the Self
-    /// Service ones (list, install an offered item, sync, Device Info). Every
-    /// other request is root's.
+    /// Service ones (list, install an offered item, sync, Device Info, the
+    /// updates and "Update Now"). Every other request is root's.
+    ///
+    /// The updates are safe to show: they say only what the notices already told
+    /// the person at the Mac. "Update Now" is safe to allow: it runs only work
+    /// the blueprint already holds and that is due on this Mac anyway, sooner.
     pub fn is_self_service(&self) -> bool {
         matches!(
             self,
-            Request::SelfServiceInstall { .. } | Request::Sync | Request::SelfServiceList | Request::DeviceSummary
+            Request::SelfServiceInstall { .. }
+                | Request::Sync
+                | Request::SelfServiceList
+                | Request::DeviceSummary
+                | Request::PendingUpdates
+                | Request::UpdateNow { .. }
         )
     }
 
@@ -101,6 +123,8 @@ impl Request {
             Request::Sync => "sync",
             Request::SelfServiceList => "self_service_list",
             Request::DeviceSummary => "device_summary",
+            Request::PendingUpdates => "pending_updates",
+            Request::UpdateNow { .. } => "update_now",
         }
     }
 
@@ -113,6 +137,8 @@ impl Request {
             Request::Sync => "sync",
             Request::SelfServiceList => "list the offered items",
             Request::DeviceSummary => "show Device Info",
+            Request::PendingUpdates => "list the pending updates",
+            Request::UpdateNow { .. } => "update an item now",
         }
     }
 }
@@ -172,6 +198,11 @@ pub enum Reply {
     },
     /// The answer to a `device_summary` request.
     Device(DeviceSummary),
+    /// The answer to a `pending_updates` request.
+    Updates {
+        /// The pending work, the nearest deadline first.
+        updates: Vec<PendingUpdate>,
+    },
 }
 
 impl Reply {
@@ -245,6 +276,9 @@ mod tests {
         let list = serde_json::from_str::<Request>(r#"{"request":"self_service_list"}"#).unwrap();
         let device = serde_json::from_str::<Request>(r#"{"request":"device_summary"}"#).unwrap();
         assert_eq!((&list, &device), (&Request::SelfServiceList, &Request::DeviceSummary));
+        let updates = serde_json::from_str::<Request>(r#"{"request":"pending_updates"}"#).unwrap();
+        let update = serde_json::from_str::<Request>(r#"{"request":"update_now","item":"os"}"#).unwrap();
+        assert_eq!((updates, update), (Request::PendingUpdates, Request::UpdateNow { item: "os".into() }));
     }
 
     #[test]
@@ -254,6 +288,8 @@ mod tests {
             Request::DeviceSummary,
             Request::Sync,
             Request::SelfServiceInstall { item: "li-1".into() },
+            Request::PendingUpdates,
+            Request::UpdateNow { item: "os".into() },
         ];
         assert!(open.iter().all(Request::is_self_service));
         let run = Request::Run(RunRequest { reset_daily: false, blueprint: None, wait: true });

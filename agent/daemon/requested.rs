@@ -1,6 +1,10 @@
 //! A check-in asked for over a control connection: queued, joined to the sync
 //! under way, or refused at once, then followed until its last reply. The
 //! requester closing its side leaves the check-in ([`super::audience`]).
+//!
+//! "Update Now" is checked here before it is queued: only an item whose work
+//! waits in the store may be asked for, and it then runs as a Self Service
+//! install of that one item does.
 
 use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -11,8 +15,11 @@ use super::audience::Seat;
 use super::control::{Control, Peer, is_allowed, send};
 use super::protocol::Reply;
 use super::queue::{Asked, Queued, Rejection, Submitted};
+use crate::accounts::user_name;
 use crate::checkin::{CheckinRequest, ProgressEvent};
+use crate::error_chain::with_causes;
 use crate::render;
+use crate::self_service::waiting_update;
 
 /// Both halves of a control connection.
 pub(super) struct Connection {
@@ -53,6 +60,33 @@ pub(super) async fn serve_checkin(request: CheckinRequest, peer: Peer, connectio
         let _ = send(&mut writer, &Reply::Progress(first)).await;
     }
     stream_replies(receiver, reader, writer, seat).await;
+}
+
+/// "Update Now" on `item` (its id or name): refused, and logged, unless the item
+/// has pending work; otherwise its run of kind `self_service`, asked for by the
+/// peer's user, queued and streamed like an install.
+pub(super) async fn serve_update_now(item: String, peer: Peer, mut connection: Connection, control: &Control) {
+    let user = user_name(peer.uid);
+    match waiting_update(&control.paths, &control.config(), &item) {
+        Ok(update) => {
+            tracing::info!(
+                peer_uid = peer.uid, peer_pid = peer.pid, user = %user, item = %item, item_id = %update.id,
+                "Self Service update requested over the control socket."
+            );
+            let request = CheckinRequest::self_service(Some(update.id), user);
+            serve_checkin(request, peer, connection, control).await;
+        }
+        Err(error) => {
+            let message = with_causes(&error);
+            tracing::warn!(
+                peer_uid = peer.uid, peer_pid = peer.pid, user = %user, item = %item, error = %message,
+                "Refused a Self Service update: nothing of that item waits."
+            );
+            let exit_code = if error.is_refusal() { crate::exit_code::BAD_INPUT } else { crate::exit_code::FAILURE };
+            let _ = send(&mut connection.writer, &Reply::Failed { message, exit_code }).await;
+            let _ = connection.writer.shutdown().await;
+        }
+    }
 }
 
 /// The one reply to a request the queue would not take; a sync asked too soon is logged.

@@ -72,7 +72,17 @@ pub(crate) async fn device(socket: &Path) -> Response<Body> {
     }
 }
 
-/// `POST /api/install` and `/api/sync`: the daemon's reply lines, streamed to
+/// `GET /api/updates`: `{"updates": [...]}`, the work waiting on this Mac as the
+/// daemon lists it.
+pub(crate) async fn updates(socket: &Path) -> Response<Body> {
+    match ask(socket, &Request::PendingUpdates).await {
+        Ok(Reply::Updates { updates }) => json(StatusCode::OK, &json!({ "updates": updates })),
+        Ok(other) => Failure::Unexpected(other).response(),
+        Err(failure) => failure.response(),
+    }
+}
+
+/// `POST /api/install`, `/api/update` and `/api/sync`: the daemon's reply lines, streamed to
 /// the page as they come.
 ///
 /// The daemon is read to its last reply in a task of its own: a page closed

@@ -1,7 +1,7 @@
 //! The Self Service page (`agent self-service open`): a small web server on
-//! 127.0.0.1, run by the person at the Mac as themselves, that shows the catalog
-//! and Device Info and asks the daemon, over its control socket, to install an
-//! offered item or sync.
+//! 127.0.0.1, run by the person at the Mac as themselves, that shows the updates
+//! waiting on this Mac, the catalog and Device Info and asks the daemon, over its
+//! control socket, to do an update now, install an offered item or sync.
 //!
 //! ```text
 //!  server (listen, stop when closed or idle) ──► routes ──► access (Host, Origin, cookie)

@@ -5,8 +5,10 @@
 //! GET  /                the page; GET /assets/…: its styles and script
 //! GET  /api/catalog     {"items": [...]}: the offered items
 //! GET  /api/device      Device Info
+//! GET  /api/updates     {"updates": [...]}: the work waiting on this Mac
 //! GET  /api/ping        204: the page is still open
 //! POST /api/install     {"item": "ID"} → the daemon's reply lines, streamed
+//! POST /api/update      {"item": "ID"} → "Update Now": the daemon's reply lines, streamed
 //! POST /api/sync        the daemon's reply lines, streamed
 //! POST /api/closed      204: the page was closed; the server stops soon after
 //! ```
@@ -97,6 +99,7 @@ impl Page {
         match (&method, request.uri().path()) {
             (&Method::GET, "/api/catalog") => daemon_requests::catalog(&self.socket).await,
             (&Method::GET, "/api/device") => daemon_requests::device(&self.socket).await,
+            (&Method::GET, "/api/updates") => daemon_requests::updates(&self.socket).await,
             (&Method::GET, "/api/ping") => no_content(),
             (&Method::POST, "/api/closed") => {
                 self.activity.closed();
@@ -105,8 +108,18 @@ impl Page {
             (&Method::POST, "/api/sync") => {
                 daemon_requests::stream(&self.socket, protocol::Request::Sync, &self.activity).await
             }
-            (&Method::POST, "/api/install") => match install_request(request).await {
-                Ok(asked) => daemon_requests::stream(&self.socket, asked, &self.activity).await,
+            (&Method::POST, "/api/install") => match item_asked(request).await {
+                Ok(item) => {
+                    let asked = protocol::Request::SelfServiceInstall { item };
+                    daemon_requests::stream(&self.socket, asked, &self.activity).await
+                }
+                Err(response) => response,
+            },
+            (&Method::POST, "/api/update") => match item_asked(request).await {
+                Ok(item) => {
+                    let asked = protocol::Request::UpdateNow { item };
+                    daemon_requests::stream(&self.socket, asked, &self.activity).await
+                }
                 Err(response) => response,
             },
             (&Method::GET, path) => match asset(path) {
@@ -127,16 +140,16 @@ fn not_found(path: &str) -> Response<Body> {
     }
 }
 
-/// The body of `POST /api/install`.
+/// The body of `POST /api/install` and `POST /api/update`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InstallBody {
-    /// The offered item's id.
+struct ItemBody {
+    /// The item's id.
     item: String,
 }
 
-/// Reads `{"item": "ID"}` (at most [`LONGEST_BODY`] bytes) into the daemon request.
-async fn install_request(request: Request<Incoming>) -> Result<protocol::Request, Response<Body>> {
+/// Reads `{"item": "ID"}` (at most [`LONGEST_BODY`] bytes): the item asked for.
+async fn item_asked(request: Request<Incoming>) -> Result<String, Response<Body>> {
     let body = match Limited::new(request.into_body(), LONGEST_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => {
@@ -146,8 +159,8 @@ async fn install_request(request: Request<Incoming>) -> Result<protocol::Request
         Err(error) => return Err(json_error(StatusCode::BAD_REQUEST, &format!("cannot read the request: {error}"))),
     };
     // A flat object of one string, so serde_json's own nesting limit is plenty.
-    match serde_json::from_slice::<InstallBody>(&body) {
-        Ok(InstallBody { item }) => Ok(protocol::Request::SelfServiceInstall { item }),
+    match serde_json::from_slice::<ItemBody>(&body) {
+        Ok(ItemBody { item }) => Ok(item),
         Err(error) => Err(json_error(StatusCode::BAD_REQUEST, &format!("expected {{\"item\": \"ID\"}}: {error}"))),
     }
 }

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 use crate::support::{Device, blueprint, code, item, script, text};
 
+mod notices;
+
 const SONOMA_UPDATE: &str = include_str!("../fixtures/softwareupdate/sonoma-update.txt");
 const NO_UPDATES: &str = include_str!("../fixtures/softwareupdate/no-updates.txt");
 const SONOMA_LABEL: &str = "macOS Sonoma 14.7.1-23H222";

@@ -2,13 +2,14 @@
 //! scratch device, `agent self-service open --no-browser` started beside it by a
 //! person without admin rights (`nobody`), and the page opened from the URL it
 //! prints (the one-time secret exchanged for the page's cookie). What a person
-//! sees and does (`catalog`), the runs the page starts (`runs`), and what another
-//! web page cannot do with it and what the page says when it cannot work
-//! (`refusals`).
+//! sees and does (`catalog`), the runs the page starts (`runs`), the updates
+//! waiting on the Mac and Update Now (`updates`), and what another web page
+//! cannot do with it and what the page says when it cannot work (`refusals`).
 
 mod catalog;
 mod refusals;
 mod runs;
+mod updates;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;

@@ -5,21 +5,26 @@
 // script or style, nothing from elsewhere), so everything here works offline.
 //
 // What it does:
+// - GET /api/updates: the work waiting on this Mac (an OS update, an app to
+//   replace). Only when there is some, the Updates section above the catalog
+//   shows a card per item (what will happen, its deadline in the person's local
+//   time, where it stands) with an Update Now button; POST /api/update
+//   {"item": ID} runs it now, streamed like an install.
 // - GET /api/catalog: the offered items, Recommended first. They are shown grouped
 //   by category (categories in the order their first item comes, so those holding
 //   a recommended item lead), each item a card with an Install button (Reinstall
 //   when installed, Retry when its last run failed).
 // - The search box filters the cards by name, description and category as one
 //   types, and says how many match in a polite live region.
-// - POST /api/install {"item": ID} and POST /api/sync answer with a stream of JSON
+// - POST /api/install {"item": ID}, POST /api/update and POST /api/sync answer with a stream of JSON
 //   lines (application/x-ndjson), the daemon's replies: `progress` events
 //   (waiting, joined, run_started, item_started, item_phase, item_finished,
 //   run_finished),
 //   then one last `finished` (the run record), `failed`, `busy` or `refused`.
 //   Each step is written into the card's (or Device Info's) status line, a live
 //   region; the button stays disabled until the stream ends.
-// - GET /api/device fills the Device Info panel; Sync refreshes it and the
-//   catalog when its check-in is done.
+// - GET /api/device fills the Device Info panel; Sync refreshes it, the updates
+//   and the catalog when its check-in is done.
 // - Errors: 401 means the page's cookie is no longer valid (the server was
 //   restarted or stopped), 503 that the agent's service is not running; both are
 //   shown in the banner (role="alert") at the top.
@@ -76,6 +81,10 @@ const PHASE_WORDS = {
 const cards = new Map();
 /** The item ids whose install is streaming now. */
 const running = new Set();
+/** The update cards on the page by item id: { update, card, parts, running, ran }. */
+const updateCards = new Map();
+/** How many update cards were built, for their element ids. */
+let updatesBuilt = 0;
 
 // ---------------------------------------------------------------- small helpers
 
@@ -106,6 +115,12 @@ function timeNode(value, missing) {
 function words(table, value) {
   if (value === null || value === undefined) return "Unknown";
   return table[value] || String(value).replace(/_/g, " ");
+}
+
+/** `text` with a capital first letter (a state the server words as a clause). */
+function capital(text) {
+  const trimmed = String(text || "").trim();
+  return trimmed ? trimmed[0].toUpperCase() + trimmed.slice(1) : trimmed;
 }
 
 /** Shows `message` in the alert banner; an empty message hides it (once a request succeeds again). */
@@ -270,6 +285,133 @@ function say(line, text, ok) {
   line.classList.toggle("is-failed", ok === false);
 }
 
+/** Writes each progress line of a stream into the status line `progress`. */
+function follow(progress) {
+  return (line) => {
+    if (line.reply !== "progress") return;
+    const text = progressWords(line);
+    if (text) say(progress, text);
+  };
+}
+
+// ----------------------------------------------------------------- the updates
+
+/** Writes an update's action, deadline and state into its card. */
+function fillUpdate(entry, update) {
+  entry.update = update;
+  const { parts } = entry;
+  parts.action.textContent = sentence(update.action);
+  parts.deadline.replaceChildren(timeNode(update.deadline, "None"));
+  parts.state.textContent = capital(update.state);
+  parts.button.hidden = false;
+  parts.button.disabled = entry.running;
+}
+
+/** One pending item's card; `index` makes its element ids unique. */
+function buildUpdate(update, index) {
+  const card = element("article", "card update");
+  const nameId = `update-${index}-name`;
+  card.setAttribute("aria-labelledby", nameId);
+  card.dataset.itemId = update.id;
+  const name = element("h3", "card-name", update.name);
+  name.id = nameId;
+  const action = element("p", "description action");
+  const facts = element("dl", "facts card-facts");
+  const fact = (label, className) => {
+    const dd = element("dd", className);
+    facts.append(element("dt", "", label), dd);
+    return dd;
+  };
+  const deadline = fact("Deadline", "deadline");
+  const state = fact("State", "state");
+  const button = element("button", "button update-now", "Update Now");
+  button.type = "button";
+  button.setAttribute("aria-label", `Update Now: ${update.name}`);
+  const progress = element("p", "progress");
+  progress.setAttribute("role", "status");
+  progress.setAttribute("aria-live", "polite");
+  card.append(name, action, facts, button, progress);
+  const entry = { update, card, parts: { action, deadline, state, button, progress }, running: false, ran: false };
+  button.addEventListener("click", () => updateNow(entry));
+  fillUpdate(entry, update);
+  return entry;
+}
+
+/**
+ * Loads the updates. Cards are updated in place so status lines and focus stay;
+ * one that is no longer waiting goes, unless it was just run here: it stays with
+ * its outcome, its button gone. The section shows only while it holds a card.
+ */
+async function loadUpdates() {
+  const list = document.getElementById("updates");
+  let body;
+  try {
+    body = await getJson("/api/updates");
+  } catch (_) {
+    list.setAttribute("aria-busy", "false");
+    return;
+  }
+  const updates = Array.isArray(body.updates) ? body.updates : [];
+  const waiting = new Set(updates.map((update) => update.id));
+  for (const [id, entry] of updateCards) {
+    if (waiting.has(id) || entry.running) continue;
+    if (entry.ran) {
+      entry.parts.button.hidden = true;
+      entry.parts.state.textContent = "Nothing waits any more";
+    } else {
+      entry.card.remove();
+      updateCards.delete(id);
+    }
+  }
+  for (const update of updates) {
+    const entry = updateCards.get(update.id);
+    if (entry) {
+      fillUpdate(entry, update);
+      continue;
+    }
+    const built = buildUpdate(update, updatesBuilt++);
+    updateCards.set(update.id, built);
+    list.append(built.card);
+  }
+  document.getElementById("updates-panel").hidden = updateCards.size === 0;
+  list.setAttribute("aria-busy", "false");
+}
+
+/** How an update's run ended, in words: its item's own status says more than the run's. */
+function updateEnd(last, id) {
+  const items = (last.run && last.run.items) || [];
+  const item = items.find((record) => record.id === id);
+  if (last.reply !== "finished" || !item || last.run.outcome !== "succeeded") return endWords(last, "Updated");
+  const said = item.message ? sentence(item.message) : "";
+  switch (item.status) {
+    case "waiting_for_user":
+      return { ok: true, text: said || "It is yours to finish now." };
+    case "deferred":
+      return { ok: false, text: `Not yet: ${said || "it waits"}` };
+    default:
+      return { ok: true, text: "Updated" };
+  }
+}
+
+/** "Update Now": runs one item's waiting work, streaming its progress into its card. */
+async function updateNow(entry) {
+  const { parts } = entry;
+  const { id } = entry.update;
+  if (entry.running) return;
+  entry.running = true;
+  parts.button.disabled = true;
+  entry.card.classList.add("is-running");
+  say(parts.progress, "Asking the agent…");
+  const last = await stream("/api/update", { item: id }, follow(parts.progress));
+  const end = updateEnd(last, id);
+  say(parts.progress, end.text, end.ok);
+  entry.running = false;
+  entry.ran = true;
+  entry.card.classList.remove("is-running");
+  parts.button.disabled = false;
+  await Promise.all([loadUpdates(), loadCatalog(), loadDevice()]);
+}
+
 // ----------------------------------------------------------------- the catalog
 
 /** What an item's button says for its state. */
@@ -404,17 +546,13 @@ async function install(entry) {
   parts.button.disabled = true;
   entry.card.classList.add("is-running");
   say(parts.progress, "Asking the agent…");
-  const last = await stream("/api/install", { item: item.id }, (line) => {
-    if (line.reply !== "progress") return;
-    const text = progressWords(line);
-    if (text) say(parts.progress, text);
-  });
+  const last = await stream("/api/install", { item: item.id }, follow(parts.progress));
   const end = endWords(last, "Installed");
   say(parts.progress, end.text, end.ok);
   running.delete(item.id);
   entry.card.classList.remove("is-running");
   parts.button.disabled = false;
-  await loadCatalog();
+  await Promise.all([loadCatalog(), loadUpdates()]);
 }
 
 // ------------------------------------------------------------------ the search
@@ -477,11 +615,7 @@ async function sync() {
   if (button.disabled) return;
   button.disabled = true;
   say(status, "Asking the agent…");
-  const last = await stream("/api/sync", {}, (line) => {
-    if (line.reply !== "progress") return;
-    const text = progressWords(line);
-    if (text) say(status, text);
-  });
+  const last = await stream("/api/sync", {}, follow(status));
   const end = endWords(last, "Sync finished: everything is in order.");
   if (last.reply === "finished" && !end.ok) {
     end.text = `Sync finished: ${words(OUTCOME_WORDS, last.run && last.run.outcome).toLowerCase()}. ${sentence(failureOf(last.run))}`;
@@ -491,7 +625,7 @@ async function sync() {
   }
   say(status, end.text, end.ok);
   button.disabled = false;
-  await Promise.all([loadDevice(), loadCatalog()]);
+  await Promise.all([loadDevice(), loadCatalog(), loadUpdates()]);
 }
 
 // -------------------------------------------------------------------- start up
@@ -506,6 +640,7 @@ function start() {
   window.addEventListener("pagehide", () => {
     navigator.sendBeacon("/api/closed");
   });
+  loadUpdates();
   loadCatalog();
   loadDevice();
 }

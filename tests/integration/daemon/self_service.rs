@@ -6,6 +6,9 @@
 //! list, install, sync (a sync under way is joined; another within
 //! `self_service.sync_interval` is refused) and read Device Info, and is refused
 //! everything else; without a daemon it is told the service is not running.
+//! The updates waiting on the Mac and "Update Now" are tested in [`updates`].
+
+mod updates;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
 //! The Self Service page's server (`agent self-service open --no-browser`) over
 //! real HTTP on 127.0.0.1: the one-time URL and its cookie, the Host, Origin and
-//! cookie checks, the catalog, Device Info, an install and a sync streamed from a
-//! real daemon, and the server stopping once the page is closed or idle.
+//! cookie checks, the catalog, Device Info, the updates, an install, an "Update
+//! Now" and a sync streamed from a real daemon, and the server stopping once the
+//! page is closed or idle.
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
@@ -243,6 +244,52 @@ fn the_page_lists_the_catalog_and_device_info_installs_and_syncs_through_the_dae
     assert_eq!(page.post(&cookie, "/api/install", "{\"item\":").status, StatusCode::BAD_REQUEST);
     let huge = json!({ "item": "x".repeat(5000) }).to_string();
     assert_eq!(page.post(&cookie, "/api/install", &huge).status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[test]
+fn the_updates_and_update_now_go_through_the_daemon_behind_the_same_checks() {
+    let device = Device::new();
+    let mut os = script("os", "macOS Sequoia", "#!/bin/sh\ntouch \"$AGENT_ROOT/updated\"\n");
+    os["frequency"] = json!("no_enforcement");
+    let _daemon = daemon_after_first_run(&device, &device.write_blueprint(&blueprint(vec![os])));
+    let page = Page::open(&device, &[]);
+    let cookie = page.sign_in();
+    assert_eq!(page.get(&cookie, "/api/updates").json(), json!({ "updates": [] }));
+    let work = endpoint_agent::state::PendingWork {
+        item_id: "os".into(),
+        item_name: "macOS Sequoia".into(),
+        action: "install macOS Sequoia 15.2 and restart".into(),
+        subject: "15.2".into(),
+        deadline: None,
+        state: "waiting for the person to install it".into(),
+        notice_shown_at: None,
+        deferrals_used: 0,
+        countdown_ends_at: None,
+        updated_at: chrono::Utc::now(),
+    };
+    crate::support::store(&device).save_pending_work(&work).unwrap();
+
+    assert_eq!(page.send(Method::GET, "/api/updates", &[], "").status, StatusCode::UNAUTHORIZED);
+    let body = json!({ "item": "os" }).to_string();
+    let foreign = [("cookie", cookie.as_str()), ("origin", "http://attacker.example")];
+    assert_eq!(page.send(Method::POST, "/api/update", &foreign, &body).status, StatusCode::FORBIDDEN);
+    assert!(!device.root().join("updated").exists(), "nothing ran for a refused request");
+    let listed = page.get(&cookie, "/api/updates").json();
+    let expected = json!([{ "id": "os", "name": "macOS Sequoia", "action": work.action, "deadline": null,
+                            "state": "waiting for the person to install it" }]);
+    assert_eq!(listed["updates"], expected);
+
+    let updated = page.post(&cookie, "/api/update", &body);
+    assert_eq!((updated.status, updated.header("content-type")), (StatusCode::OK, "application/x-ndjson"));
+    let last = lines(&updated).pop().unwrap();
+    let run = &last["run"];
+    assert_eq!((run["kind"].as_str(), run["requested_by"].as_str()), (Some("self_service"), Some(own_user().as_str())));
+    assert!(device.root().join("updated").exists(), "the item ran");
+    crate::support::store(&device).clear_pending_work("os").unwrap();
+    let refused = lines(&page.post(&cookie, "/api/update", &body)).pop().unwrap();
+    assert_eq!(refused["reply"], "failed", "{refused}");
+    assert!(refused["message"].as_str().unwrap().starts_with("nothing is waiting for \"macOS Sequoia\""), "{refused}");
+    assert_eq!(page.post(&cookie, "/api/update", "{\"item\": 1}").status, StatusCode::BAD_REQUEST);
 }
 
 #[test]
