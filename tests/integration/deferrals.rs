@@ -316,3 +316,59 @@ fn a_running_app_s_deferral_is_counted_exported_shown_and_reaches_the_tenant() {
     assert_eq!((&stored[0]["run_id"], &stored[0]["choice"]), (&json!(run_id), &json!("later")), "{stored:#}");
     assert_eq!(tenant.device()["pending_work"][0]["action"], "replace Foo.app (Foo 2.1)");
 }
+
+/// A stand-in `softwareupdate` offering Sonoma 14.7.1 to `--list`, recording any
+/// other call (an install would show there).
+const SOFTWAREUPDATE: &str = "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$AGENT_ROOT/softwareupdate-calls\"\n\
+    [ \"$1\" = --list ] && cat \"$AGENT_ROOT/sonoma-update.txt\"\nexit 0\n";
+
+/// Writes an executable stand-in at `relative` under the root; its `--set` flag for `key`.
+fn stand_in(device: &Device, key: &str, relative: &str, source: &str) -> [String; 2] {
+    use std::os::unix::fs::PermissionsExt;
+    let path = device.write_file(relative, source);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ["--set".to_string(), format!("commands.{key}={}", path.display())]
+}
+
+#[test]
+fn an_apple_silicon_update_past_its_deadline_waits_for_the_user_and_the_tenant_sees_it() {
+    let device = Device::new();
+    let offered = include_str!("../fixtures/softwareupdate/sonoma-update.txt");
+    device.write_file("sonoma-update.txt", offered);
+    let person = PersonStandIns::install(&device, Some(65534), "apple_silicon");
+    person.answer(&["Later"]);
+    let os = json!({ "id": "li-os", "name": "macOS minimum", "type": "managed_os", "minimum_version": "14.7",
+                     "deadline": "2000-01-01" });
+    let tenant = Tenant::start(blueprint(vec![os]));
+    enroll(&device, &tenant.url(), TOKEN);
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let mut arguments = vec!["run".to_string(), "--set".to_string(), format!("otel.endpoint={}", receiver.endpoint())];
+    arguments.extend(person.flags());
+    arguments.extend(stand_in(&device, "sw_vers", "usr/bin/sw_vers", "#!/bin/sh\necho 14.6.1\n"));
+    arguments.extend(stand_in(&device, "softwareupdate", "usr/sbin/softwareupdate", SOFTWAREUPDATE));
+    let output = device.run(&arguments.iter().map(String::as_str).collect::<Vec<_>>());
+    let printed = text(&output.stdout);
+    assert_eq!(code(&output), 0, "waiting for the user does not fail the run: {printed}{}", text(&output.stderr));
+    assert!(printed.lines().last().unwrap().ends_with(" (1 waiting for the user)"), "{printed}");
+    let calls = std::fs::read_to_string(device.root().join("softwareupdate-calls")).unwrap();
+    assert!(calls.lines().all(|call| call == "--list"), "never an unattended install: {calls}");
+
+    let status = device.status();
+    assert_eq!(status["last_run"]["items"][0]["status"], "waiting_for_user", "{status:#}");
+    assert_eq!((&status["drift"]["waiting_for_user"], &status["drift"]["deferred"]), (&json!(1), &json!(0)));
+    let pending = &status["pending_work"][0];
+    assert_eq!(pending["state"], "waiting for the person to install it", "{status:#}");
+    assert!(pending["deadline"].is_string(), "{pending}");
+    let waiting = points(&receiver.metrics()[0], "agent.checkin.waiting_for_user");
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!((waiting[0].0["item.type"].as_str(), waiting[0].1), ("managed_os", 1));
+
+    let run_id = status["last_run"]["id"].as_str().unwrap();
+    let reports = tenant.reports("results");
+    let body = &reports.iter().find(|report| report["report_id"] == run_id).expect("the run's results")["body"];
+    assert_eq!(body["run"]["items"][0]["status"], "waiting_for_user");
+    assert_eq!(body["pending_work"][0]["deadline"], pending["deadline"]);
+    let seen = tenant.device();
+    assert_eq!(seen["pending_work"][0]["state"], "waiting for the person to install it", "{seen:#}");
+    assert_eq!(seen["pending_work"][0]["deadline"], pending["deadline"]);
+}
