@@ -496,8 +496,18 @@ mod tests {
         let run = report.last_run.as_mut().unwrap();
         run.header.outcome = Some(RunOutcome::Succeeded);
         run.items = vec![
-            item("Zoom", ItemStatus::Deferred, 850, "deferred: zoom.us is running; the person was asked to quit it"),
-            item("macOS updates", ItemStatus::WaitingForUser, 1200, "waiting for the person to install it"),
+            item(
+                "Foo",
+                ItemStatus::Deferred,
+                850,
+                "deferred: Foo is running (pid 123); it is installed once Foo quits",
+            ),
+            item(
+                "macOS updates",
+                ItemStatus::WaitingForUser,
+                1200,
+                "waiting for the person: macOS Sonoma 14.7.1 can only be installed on this Apple silicon Mac by the person at it",
+            ),
         ];
         insta::assert_snapshot!(render(&report));
         let json = serde_json::to_value(&report).unwrap();

@@ -55,22 +55,22 @@ pub(super) mod tests {
             PendingWork {
                 item_id: "li-os".into(),
                 item_name: "macOS updates".into(),
-                action: "install macOS Sequoia 15.2 and restart".into(),
-                subject: "macOS Sequoia 15.2-24C101".into(),
+                action: "install macOS Sonoma 14.7.1 and restart".into(),
+                subject: "macOS Sonoma 14.7.1-23H222".into(),
                 deadline: Some(at(17)),
-                state: "restart at 17:45".into(),
+                state: "restart at 2026-12-10T17:45:00Z".into(),
                 notice_shown_at: Some(at(16)),
                 deferrals_used: 3,
                 countdown_ends_at: Some(at(17) + chrono::Duration::minutes(45)),
                 updated_at: at(16),
             },
             PendingWork {
-                item_id: "li-zoom".into(),
-                item_name: "Zoom".into(),
-                action: "replace zoom.us.app (Zoom 6.3)".into(),
-                subject: "6.3".into(),
+                item_id: "li-foo".into(),
+                item_name: "Foo".into(),
+                action: "replace Foo.app (Foo 2.1)".into(),
+                subject: "2.1".into(),
                 deadline: None,
-                state: "waiting for zoom.us to quit".into(),
+                state: "waiting for Foo to quit".into(),
                 notice_shown_at: Some(at(9)),
                 deferrals_used: 0,
                 countdown_ends_at: None,
@@ -88,7 +88,7 @@ pub(super) mod tests {
     #[test]
     fn hostile_names_and_states_are_escaped() {
         let mut work = examples().remove(1);
-        work.item_name = "Zoom\n\u{1b}[2J".into();
+        work.item_name = "Foo\n\u{1b}[2J".into();
         work.state = "waiting\rfor".into();
         let text = render_section(&[work]);
         assert_eq!(text.lines().count(), 3, "{text}");
