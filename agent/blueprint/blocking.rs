@@ -16,10 +16,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::document::{Problems, join_key};
+use super::document::{Problems, join_key, resolve_time};
 
 /// What keeps an app item from replacing its app, and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -152,40 +152,6 @@ fn normalised_absolute(text: &str) -> Option<PathBuf> {
         }
     }
     Some(path)
-}
-
-/// Reads the time at `parent.field`: `Some(None)` when absent, `None` when wrong.
-pub(crate) fn resolve_time(
-    object: &Map<String, Value>,
-    parent: &str,
-    field: &str,
-    problems: &mut Problems,
-) -> Option<Option<DateTime<Utc>>> {
-    let present = object.get(field).is_some_and(|value| !value.is_null());
-    let Some(text) = problems.optional_text(object, parent, field) else {
-        return (!present).then_some(None);
-    };
-    match parse_time_or_date(&text) {
-        Some(time) => Some(Some(time)),
-        None => {
-            let message = format!(
-                "{text:?} is not a date (\"2026-11-30\", the end of that day in UTC) or an RFC 3339 time (\"2026-11-30T17:00:00-08:00\")"
-            );
-            problems.error(&join_key(parent, field), &message);
-            None
-        }
-    }
-}
-
-/// Reads an RFC 3339 time, or a `YYYY-MM-DD` date meaning the end of that day in
-/// UTC (the moment passes at the next midnight UTC), as managed OS deadlines are.
-pub(crate) fn parse_time_or_date(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Some(time.with_timezone(&Utc));
-    }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    Some(date.succ_opt()?.and_time(NaiveTime::MIN).and_utc())
 }
 
 #[cfg(test)]

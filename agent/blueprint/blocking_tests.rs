@@ -6,6 +6,7 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
+use crate::blueprint::document::parse_time_or_date;
 
 fn check(item: Value) -> Result<Blocking, Vec<String>> {
     let mut problems = Problems::new(Path::new("/bp.json"));

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::structured_input::{self, InputKind, InputProblem, StructuredInputError};
@@ -195,4 +196,37 @@ fn describe(value: &Value) -> String {
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
     }
+}
+/// Reads the time at `parent.field`: `Some(None)` when absent, `None` when wrong.
+pub(crate) fn resolve_time(
+    object: &Map<String, Value>,
+    parent: &str,
+    field: &str,
+    problems: &mut Problems,
+) -> Option<Option<DateTime<Utc>>> {
+    let present = object.get(field).is_some_and(|value| !value.is_null());
+    let Some(text) = problems.optional_text(object, parent, field) else {
+        return (!present).then_some(None);
+    };
+    match parse_time_or_date(&text) {
+        Some(time) => Some(Some(time)),
+        None => {
+            let message = format!(
+                "{text:?} is not a date (\"2026-11-30\", the end of that day in UTC) or an RFC 3339 time (\"2026-11-30T17:00:00-08:00\")"
+            );
+            problems.error(&join_key(parent, field), &message);
+            None
+        }
+    }
+}
+
+/// Reads an RFC 3339 time, or a `YYYY-MM-DD` date meaning the end of that day in
+/// UTC (the moment passes at the next midnight UTC), as managed OS deadlines are.
+pub(crate) fn parse_time_or_date(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.succ_opt()?.and_time(NaiveTime::MIN).and_utc())
 }

@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::document::{Problems, join_key};
+use super::document::{Problems, join_key, resolve_time};
 use super::resolve::COMMON_ITEM_KEYS;
 use crate::config::{RawValue, ValueProblem, duration_text, long_duration_text, parse_duration};
 use crate::operating_system::OsVersion;
@@ -94,7 +94,7 @@ struct DurationBounds {
 pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<ManagedOs> {
     problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS]);
     let minimum_version = resolve_minimum_version(object, key, problems);
-    let deadline = resolve_deadline(object, key, problems);
+    let deadline = resolve_time(object, key, "deadline", problems);
     let install_action = resolve_install_action(object, key, problems);
     let notify_before = resolve_duration(
         object,
@@ -206,35 +206,6 @@ fn resolve_minimum_version(object: &Map<String, Value>, key: &str, problems: &mu
             None
         }
     }
-}
-
-/// `Some(None)` when absent, `None` when wrong.
-fn resolve_deadline(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<Option<DateTime<Utc>>> {
-    let present = object.get("deadline").is_some_and(|value| !value.is_null());
-    let Some(text) = problems.optional_text(object, key, "deadline") else {
-        return (!present).then_some(None);
-    };
-    match parse_deadline(&text) {
-        Some(deadline) => Some(Some(deadline)),
-        None => {
-            let message = format!(
-                "{text:?} is not a date (\"2026-11-30\", the end of that day in UTC) or an RFC 3339 time (\"2026-11-30T17:00:00-08:00\")"
-            );
-            problems.error(&join_key(key, "deadline"), &message);
-            None
-        }
-    }
-}
-
-/// Reads an RFC 3339 time, or a `YYYY-MM-DD` date meaning the end of that day in
-/// UTC (the deadline passes at the next midnight UTC).
-fn parse_deadline(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Some(time.with_timezone(&Utc));
-    }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    Some(date.succ_opt()?.and_time(NaiveTime::MIN).and_utc())
 }
 
 fn resolve_install_action(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<InstallAction> {

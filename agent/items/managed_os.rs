@@ -56,6 +56,8 @@ struct Subject<'item> {
     candidate: Candidate,
     /// Its pending work: as saved, or fresh when it is about another update.
     work: PendingWork,
+    /// The Mac has Apple silicon: only the person can install the update.
+    apple_silicon: bool,
 }
 
 async fn audit_and_enforce(
@@ -88,6 +90,7 @@ async fn audit_and_enforce(
         notice_interval: context.config.notices.interval,
         someone_logged_in: console_user(context.root).is_some(),
         apple_silicon,
+        asked_by_person: context.requested_by.is_some(),
     };
     let decision = decision::decide(settings, &facts);
     tracing::debug!(item_id = %context.item_id, decision = ?decision, "Decided what the managed OS item does.");
@@ -98,7 +101,7 @@ async fn audit_and_enforce(
         Decision::Act(candidate, action) => (candidate, action),
     };
     let work = pending::about(&candidate, settings, apple_silicon, saved.as_ref(), context);
-    let subject = Subject { settings, installed: &installed, candidate, work };
+    let subject = Subject { settings, installed: &installed, candidate, work, apple_silicon };
     act(action, &subject, facts.now, context, transcript).await
 }
 
@@ -147,6 +150,7 @@ async fn act(
             install(subject, &why_enforced(settings, now), context, transcript).await
         }
         Action::AskThePerson { notify } => reminder::ask_the_person(subject, notify, context, transcript).await,
+        Action::PersonAsked => reminder::asked_in_self_service(subject, context, transcript).await,
     }
 }
 

@@ -23,14 +23,6 @@ pub(crate) enum Architecture {
 }
 
 impl Architecture {
-    /// The name used in messages and telemetry.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Architecture::AppleSilicon => "apple_silicon",
-            Architecture::Intel => "intel",
-        }
-    }
-
     /// The architecture the agent was built for.
     fn of_this_build() -> Self {
         if cfg!(target_arch = "aarch64") { Architecture::AppleSilicon } else { Architecture::Intel }
@@ -84,8 +76,6 @@ mod tests {
         for (output, expected) in cases {
             assert_eq!(parse_arm64_flag(output), expected, "{output:?}");
         }
-        assert_eq!(Architecture::AppleSilicon.as_str(), "apple_silicon");
-        assert_eq!(Architecture::Intel.as_str(), "intel");
     }
 
     #[tokio::test]

@@ -13,6 +13,6 @@ mod console_user;
 mod notice;
 
 pub(crate) use architecture::{Architecture, architecture};
-pub(crate) use at_the_mac::{PersonAtTheMac, PersonError, QuitTarget};
-pub(crate) use console_user::{ConsoleUser, console_user};
-pub(crate) use notice::{Answer, Notice, parse_answer};
+pub(crate) use at_the_mac::{PersonAtTheMac, QuitTarget};
+pub(crate) use console_user::console_user;
+pub(crate) use notice::{Answer, Notice};

@@ -25,6 +25,9 @@
 //!   item whose `install_action` is `install` restarts nothing, so it installs
 //!   at once. A person who used their last deferral is not counted down before
 //!   the interval since that reminder has passed.
+//! - Asked for in Self Service (Update Now), whenever an update reaches the
+//!   minimum: installed at once on Intel, Software Update opened for the person on
+//!   Apple silicon; no notice, no countdown: the person asked.
 //! - On Apple silicon the agent never installs (`softwareupdate --install` needs a
 //!   volume owner's credentials there): from `notify_before` on, the person is
 //!   asked, at most once per interval, to open Software Update, and the item
@@ -74,6 +77,9 @@ pub(crate) enum Action {
         /// Why it is installed now, without a notice.
         reason: InstallReason,
     },
+    /// The person asked for it in Self Service (Update Now): install at once on
+    /// Intel, open Software Update for them on Apple silicon. No notice: they asked.
+    PersonAsked,
     /// Apple silicon: only the person can install it; the item waits for them.
     AskThePerson {
         /// Show the notice now: someone is logged in and was not told within the interval.
@@ -149,6 +155,8 @@ pub(crate) struct Facts<'a> {
     pub(crate) someone_logged_in: bool,
     /// The Mac has Apple silicon, where the agent cannot install macOS updates.
     pub(crate) apple_silicon: bool,
+    /// The person asked for this item in Self Service (Update Now on its pending work).
+    pub(crate) asked_by_person: bool,
 }
 
 /// Decides what to do about the device `facts` describe.
@@ -166,6 +174,9 @@ pub(crate) fn decide(settings: &ManagedOs, facts: &Facts<'_>) -> Decision {
         let newest_offered = offered.iter().max_by(|left, right| left.version.cmp(&right.version)).cloned();
         return Decision::Report(Finding::NoUpdate { newest_offered, deadline_passed });
     };
+    if facts.asked_by_person {
+        return Decision::Act(candidate, Action::PersonAsked);
+    }
     let window_open = settings.deadline.is_some_and(|deadline| facts.now >= reminders_start(deadline, settings));
     if !window_open {
         return Decision::Report(Finding::Pending(candidate));

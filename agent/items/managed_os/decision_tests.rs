@@ -40,6 +40,7 @@ fn facts<'a>(installed: &'a OsVersion, updates: &'a [AvailableUpdate], now: &str
         notice_interval: Duration::from_secs(DAY),
         someone_logged_in: false,
         apple_silicon: false,
+        asked_by_person: false,
     }
 }
 
@@ -66,6 +67,7 @@ fn summary(decision: &Decision) -> String {
             };
             format!("install {} ({reason})", candidate.update.label)
         }
+        Decision::Act(candidate, Action::PersonAsked) => format!("asked in Self Service {}", candidate.update.label),
         Decision::Act(_, Action::AskThePerson { notify: true }) => "ask the person with a notice".into(),
         Decision::Act(_, Action::AskThePerson { notify: false }) => "ask the person without a notice".into(),
         Decision::Report(Finding::NoUpdate { newest_offered, deadline_passed }) => format!(
@@ -281,4 +283,24 @@ fn a_compliant_device_is_compliant_whatever_was_saved() {
     let progress = Progress { subject: SONOMA_LABEL.into(), deferrals_used: 3, ..Progress::default() };
     let facts = Facts { progress: Some(&progress), someone_logged_in: true, ..facts(&installed, &updates, AFTER) };
     assert_eq!(summary(&decide(&settings, &facts)), "compliant");
+}
+
+#[test]
+fn an_update_asked_for_in_self_service_is_acted_on_at_once_whatever_the_window() {
+    let settings = notice_settings();
+    let (installed, updates) = (version("14.6.1"), parse_software_update_list(SONOMA_UPDATE));
+    let progress = Progress { subject: SONOMA_LABEL.into(), deferrals_used: 1, ..Progress::default() };
+    for (now, apple_silicon) in [("2026-01-01T00:00:00Z", false), (AFTER, false), (AFTER, true)] {
+        let facts = Facts {
+            progress: Some(&progress),
+            someone_logged_in: true,
+            apple_silicon,
+            asked_by_person: true,
+            ..facts(&installed, &updates, now)
+        };
+        assert_eq!(summary(&decide(&settings, &facts)), "asked in Self Service macOS Sonoma 14.7.1-23H222");
+    }
+    let compliant = version("14.7.1");
+    let facts = Facts { asked_by_person: true, ..facts(&compliant, &updates, AFTER) };
+    assert_eq!(summary(&decide(&settings, &facts)), "compliant", "nothing to do is nothing to do");
 }

@@ -70,6 +70,34 @@ pub(super) async fn remind(
     }
 }
 
+/// The person asked for the update in Self Service (Update Now on the page, or
+/// `agent self-service update`): on Intel it is installed at once, no notice and
+/// no countdown (they asked); on Apple silicon Software Update is opened for the
+/// person at the Mac when it is they who asked, and the item waits for them.
+pub(super) async fn asked_in_self_service(
+    subject: &Subject<'_>,
+    context: &mut ItemContext<'_>,
+    transcript: &mut Transcript,
+) -> Result<ItemReport, ItemReport> {
+    let user = context.requested_by.unwrap_or_default().to_string();
+    tracing::info!(item_id = %context.item_id, user = %user, "The person chose Update Now in Self Service.");
+    if !subject.apple_silicon {
+        pending::save(context, subject.work.clone(), format!("{user} chose Update Now"));
+        return install(subject, &Why::PersonChose { user }, context, transcript).await;
+    }
+    let environment = context.environment.clone();
+    let person = person_at_the_mac(context, &environment).filter(|person| person.user.name == user);
+    let what = match person {
+        None => format!("{user} asked in Self Service, but is not the person logged in at the Mac's screen"),
+        Some(person) => match person.open(notices::SOFTWARE_UPDATE_URL, transcript).await {
+            Ok(()) => format!("{user} asked in Self Service, and Software Update was opened for them"),
+            Err(error) => format!("{user} asked in Self Service, but Software Update did not open: {error}"),
+        },
+    };
+    pending::save(context, subject.work.clone(), "waiting for the person to install it".to_string());
+    Ok(messages::needs_the_person(&subject.candidate, subject.settings, &what))
+}
+
 /// Apple silicon: asks the person (when `notify`) to install the update in
 /// Software Update, opening it for them when they choose to; the item waits for them.
 pub(super) async fn ask_the_person(

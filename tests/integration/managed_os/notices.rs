@@ -282,6 +282,34 @@ fn update_now_on_the_reminder_installs_at_once() {
 }
 
 #[test]
+fn update_now_in_self_service_installs_at_once_without_a_notice() {
+    let mac = Mac::new(Some(65534), "intel");
+    mac.person.answer(&["Later"]);
+    let before = mac.check_in(json!({ "deadline": in_days(2) }), "1d");
+    assert_eq!(status_of(&before), "deferred", "{before:#}");
+    assert!(mac.pending_work().is_some());
+
+    let blueprint_file = format!("blueprint_file={}", mac.device.root().join("blueprint.json").display());
+    let mut arguments = vec!["--set".to_string(), blueprint_file];
+    arguments.extend(mac.os.flags());
+    arguments.extend(mac.person.flags());
+    arguments.extend(["self-service", "update", ITEM_ID].map(String::from));
+    let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+    let output = mac.device.run(&arguments);
+    assert_eq!(crate::support::code(&output), 0, "{}", crate::support::text(&output.stderr));
+
+    let status = mac.device.status();
+    assert_eq!(status["last_run"]["kind"], "self_service", "{status:#}");
+    assert_eq!(
+        message(&status),
+        "update started: macOS Sonoma 14.7.1; root chose Update Now; macOS 14.6.1 is below the minimum 14.7"
+    );
+    assert_eq!(mac.os.install_args().unwrap(), ["--install", SONOMA_LABEL, "--agree-to-license", "--restart"]);
+    assert_eq!(mac.person.dialogs().len(), 1, "only the reminder before: the person asked, nothing more is shown");
+    assert_eq!(mac.pending_work(), None);
+}
+
+#[test]
 fn with_nobody_logged_in_the_update_installs_at_once_past_the_deadline() {
     let mac = Mac::new(None, "intel");
     let before = mac.check_in(json!({ "deadline": in_days(2) }), "1d");
