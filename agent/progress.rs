@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::checkin::ProgressEvent;
 use crate::render;
 use crate::run_lock::Holder;
-use crate::state::RunRecord;
+use crate::state::{ItemStatus, RunRecord};
 use crate::terminal;
 
 /// How many bytes of finished items' lines wait before they are written anyway,
@@ -195,12 +195,17 @@ fn started_line(run: &RunRecord, items: usize) -> String {
     )
 }
 
+/// The run's end: its outcome and time, the items whose work waits on the
+/// person when there are any (they do not fail the run), and its message.
 fn finished_line(run: &RunRecord) -> String {
-    let duration = run.header.duration_ms().unwrap_or_default();
+    let duration = render::duration_ms(run.header.duration_ms().unwrap_or_default());
     let outcome = run.header.outcome.map_or("running", |outcome| outcome.as_str());
+    let count = |status: ItemStatus| run.items.iter().filter(|item| item.status == status).count() as u32;
+    let waiting = render::waiting_counts(count(ItemStatus::Deferred), count(ItemStatus::WaitingForUser));
+    let waiting = waiting.strip_prefix(", ").map(|counts| format!(" ({counts})")).unwrap_or_default();
     match &run.message {
-        Some(message) => format!("Check-in {outcome} in {}: {message}", render::duration_ms(duration)),
-        None => format!("Check-in {outcome} in {}", render::duration_ms(duration)),
+        Some(message) => format!("Check-in {outcome} in {duration}{waiting}: {message}"),
+        None => format!("Check-in {outcome} in {duration}{waiting}"),
     }
 }
 
@@ -306,6 +311,32 @@ mod tests {
                     ),
                 ),
             },
+        ];
+        insta::assert_snapshot!(plain_text(&events));
+    }
+
+    #[test]
+    fn deferred_and_waiting_items_read_well_and_the_run_still_succeeds() {
+        let deferred = result(
+            "custom_app",
+            "Zoom",
+            ItemStatus::Deferred,
+            850,
+            "deferred: Zoom is running; the person was asked to quit it",
+        );
+        let waiting = result(
+            "managed_os",
+            "macOS updates",
+            ItemStatus::WaitingForUser,
+            1200,
+            "waiting for the user: on Apple silicon the install needs the person (or the MDM's declarative software update)",
+        );
+        let mut finished = run(Some((9, RunOutcome::Succeeded)), None);
+        finished.items = vec![deferred.clone(), waiting.clone()];
+        let events = [
+            ProgressEvent::ItemFinished { position: 0, total: 2, record: deferred },
+            ProgressEvent::ItemFinished { position: 1, total: 2, record: waiting },
+            ProgressEvent::RunFinished { run: finished },
         ];
         insta::assert_snapshot!(plain_text(&events));
     }

@@ -60,9 +60,30 @@ pub fn item_line(record: &ItemRecord) -> String {
     line
 }
 
+/// The items whose work waits on the person, for a run's summary: `, 2 deferred,
+/// 1 waiting for the user`, or nothing when none does (most runs).
+pub fn waiting_counts(deferred: u32, waiting_for_user: u32) -> String {
+    let mut text = String::new();
+    if deferred > 0 {
+        text.push_str(&format!(", {deferred} deferred"));
+    }
+    if waiting_for_user > 0 {
+        text.push_str(&format!(", {waiting_for_user} waiting for the user"));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_counts_of_waiting_work_that_there_is_are_named() {
+        assert_eq!(waiting_counts(0, 0), "");
+        assert_eq!(waiting_counts(2, 0), ", 2 deferred");
+        assert_eq!(waiting_counts(0, 1), ", 1 waiting for the user");
+        assert_eq!(waiting_counts(1, 3), ", 1 deferred, 3 waiting for the user");
+    }
 
     #[test]
     fn durations_read_well() {

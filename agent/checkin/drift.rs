@@ -9,6 +9,12 @@
 //! | `store_rebuilt` | the state store was found damaged and rebuilt, until a later daily check-in ends (`state::rebuild`) |
 //! | `reapplied` | items (and parameters) found out of compliance and re-applied in this run: a count |
 //!
+//! The drift of a run also counts its items that wait on the person at the Mac,
+//! `deferred` and `waiting_for_user` (counted when the run ends, see `run_end`):
+//! they are shown by `agent status` and exported as the check-in's counters
+//! `agent.checkin.deferred` and `agent.checkin.waiting_for_user`, not as kinds
+//! of the `agent.drift` gauge, whose kinds above are flags (and one count).
+//!
 //! The same values go to `agent status --json` (under `drift`) and to the
 //! `agent.drift` gauge, so the console and the device never disagree. The drift
 //! last reported is kept in the store, so a change is told once, as it happens.

@@ -288,3 +288,21 @@ fn run_outcome<'a>(
         RunOutcome::Succeeded
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_that_waits_on_the_person_does_not_fail_the_run() {
+        let ended = |statuses: &[ItemStatus]| -> Vec<ItemRecord> {
+            statuses.iter().map(|status| ItemRecord::ended("li", *status, Utc::now())).collect()
+        };
+        let waiting =
+            ended(&[ItemStatus::Succeeded, ItemStatus::Deferred, ItemStatus::WaitingForUser, ItemStatus::Skipped]);
+        assert_eq!(run_outcome(waiting.iter(), false, false), RunOutcome::Succeeded);
+        let with_a_failure = ended(&[ItemStatus::Deferred, ItemStatus::Failed]);
+        assert_eq!(run_outcome(with_a_failure.iter(), false, false), RunOutcome::Failed);
+        assert_eq!(run_outcome(waiting.iter(), true, false), RunOutcome::TimedOut);
+    }
+}

@@ -9,7 +9,8 @@ use super::run_writer::Unwritten;
 use crate::state::{RunOutcome, RunRecord, Store};
 use crate::telemetry::events;
 
-/// Ends `run` with `outcome`, in the store and in memory. When the store did not
+/// Ends `run` with `outcome`, in the store and in memory, with its items that
+/// ended `deferred` or `waiting_for_user` counted into its drift. When the store did not
 /// take all of its results (`unwritten`) or does not take its end, the record is
 /// incomplete: a run that would have succeeded ends `failed`, and its message
 /// says what the store could not record. The run in memory stays whole: it is
@@ -17,6 +18,8 @@ use crate::telemetry::events;
 /// closed as interrupted by the next check-in.
 pub(super) fn finish(store: &Store, run: &mut RunRecord, outcome: RunOutcome, unwritten: Option<Unwritten>) {
     let finished_at = Utc::now();
+    // What waits on the person is drift the run measured: counted before it is stored.
+    run.drift.count_waiting(&run.items);
     let mut missing: Vec<String> = unwritten.iter().map(ToString::to_string).collect();
     let incomplete = |missing: &[String]| format!("{}; the record of this run is incomplete", missing.join("; "));
     let outcome = if missing.is_empty() { outcome } else { at_least_failed(outcome) };

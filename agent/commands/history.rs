@@ -64,7 +64,7 @@ fn listed(runs: &[RunSummary]) -> Vec<String> {
     let mut lines = Vec::with_capacity(runs.len());
     for run in runs {
         let counts = &run.counts;
-        lines.push(format!(
+        let mut line = format!(
             "{}  {}  {:<kind_width$}  {:<trigger_width$}  {:<11} {} succeeded, {} failed, {} timed out, {} skipped, {} not run",
             run.header.id,
             render::time(run.header.started_at),
@@ -76,7 +76,9 @@ fn listed(runs: &[RunSummary]) -> Vec<String> {
             counts.timed_out,
             counts.skipped,
             counts.not_run
-        ));
+        );
+        line.push_str(&render::waiting_counts(counts.deferred, counts.waiting_for_user));
+        lines.push(line);
         if let Some(message) = &run.message {
             lines.push(format!("  {message}"));
         }
@@ -114,6 +116,20 @@ mod tests {
                 format!("r2  {at}  daily         schedule      succeeded   {counts}"),
                 format!("r1  {at}  recurring     cli           succeeded   {counts}"),
             ]
+        );
+    }
+
+    #[test]
+    fn deferred_and_waiting_items_are_counted_only_when_there_are_some() {
+        let mut run = summary("r1", CheckinKind::Recurring, Trigger::Schedule);
+        run.counts.deferred = 2;
+        run.counts.waiting_for_user = 1;
+        let line = &listed(&[run])[0];
+        assert!(
+            line.ends_with(
+                "1 succeeded, 0 failed, 0 timed out, 0 skipped, 0 not run, 2 deferred, 1 waiting for the user"
+            ),
+            "{line}"
         );
     }
 }

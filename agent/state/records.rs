@@ -111,6 +111,30 @@ pub struct Drift {
     /// ended since the one that rebuilt it. Absent in runs recorded before it existed.
     #[serde(default)]
     pub store_rebuilt: bool,
+    /// How many items ended `deferred` in the run: their disruptive work waits on
+    /// the person or a running app, and the next check-in tries again. Absent
+    /// (0) in runs recorded before it existed.
+    #[serde(default)]
+    pub deferred: u32,
+    /// How many items ended `waiting_for_user` in the run: only the person at
+    /// the Mac can finish them. Absent (0) in runs recorded before it existed.
+    #[serde(default)]
+    pub waiting_for_user: u32,
+}
+
+impl Drift {
+    /// Counts the items of `items` that ended `deferred` and `waiting_for_user`
+    /// into this drift, in place of what it counted before.
+    pub fn count_waiting<'a>(&mut self, items: impl IntoIterator<Item = &'a ItemRecord>) {
+        (self.deferred, self.waiting_for_user) = (0, 0);
+        for item in items {
+            match item.status {
+                ItemStatus::Deferred => self.deferred += 1,
+                ItemStatus::WaitingForUser => self.waiting_for_user += 1,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// One kind of drift, named as the `drift.kind` attribute and `agent status` name it.
@@ -324,85 +348,14 @@ pub struct StatusCounts {
     pub skipped: u32,
     /// Items never reached.
     pub not_run: u32,
+    /// Items whose disruptive work waits on the person or a running app.
+    #[serde(default)]
+    pub deferred: u32,
+    /// Items only the person at the Mac can finish.
+    #[serde(default)]
+    pub waiting_for_user: u32,
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-
-    fn at(second: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, second).unwrap()
-    }
-
-    fn header(outcome: Option<RunOutcome>) -> RunHeader {
-        RunHeader {
-            finished_at: outcome.map(|_| at(9)),
-            outcome,
-            ..RunHeader::begun("run-1".into(), CheckinKind::Daily, Trigger::Cli, at(1))
-        }
-    }
-
-    /// The shape `agent status --json`, the daemon's socket and the results report
-    /// to the tenant show: the header's fields at the top level, in this order.
-    #[test]
-    fn a_run_record_keeps_its_json_shape() {
-        let item =
-            ItemRecord { message: "remediated".into(), ..ItemRecord::ended("li-1", ItemStatus::Succeeded, at(2)) };
-        let run = RunRecord {
-            header: header(Some(RunOutcome::Failed)),
-            blueprint_id: Some("bp".into()),
-            drift: Drift { reapplied: 1, ..Drift::default() },
-            message: Some("the record of this run is incomplete".into()),
-            parameters: Vec::new(),
-            items: vec![item],
-        };
-        let json = concat!(
-            r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
-            r#""finished_at":"2026-12-06T10:00:09Z","outcome":"failed","blueprint_id":"bp","#,
-            r#""drift":{"outdated_client":false,"missing_policy":false,"stale_token":false,"reapplied":1,"store_rebuilt":false},"#,
-            r#""message":"the record of this run is incomplete","parameters":[],"#,
-            r#""items":[{"id":"li-1","name":"li-1","type":"custom_script","status":"succeeded","#,
-            r#""started_at":"2026-12-06T10:00:02Z","finished_at":"2026-12-06T10:00:02Z","duration_ms":5,"#,
-            r#""exit_code":0,"message":"remediated","output":"out"}]}"#,
-        );
-        assert_eq!(serde_json::to_string(&run).unwrap(), json);
-        assert_eq!(serde_json::from_str::<RunRecord>(json).unwrap(), run);
-
-        let running = RunRecord { header: header(None), message: None, items: Vec::new(), ..run };
-        let json = concat!(
-            r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
-            r#""finished_at":null,"outcome":null,"blueprint_id":"bp","#,
-            r#""drift":{"outdated_client":false,"missing_policy":false,"stale_token":false,"reapplied":1,"store_rebuilt":false},"#,
-            r#""parameters":[],"items":[]}"#,
-        );
-        assert_eq!(serde_json::to_string(&running).unwrap(), json);
-        assert_eq!(serde_json::from_str::<RunRecord>(json).unwrap(), running);
-    }
-
-    /// The shape of one line of `agent history --json`.
-    #[test]
-    fn a_run_summary_keeps_its_json_shape() {
-        let counts = StatusCounts { succeeded: 3, failed: 1, ..StatusCounts::default() };
-        let summary =
-            RunSummary { header: header(Some(RunOutcome::Failed)), message: Some("incomplete".into()), counts };
-        assert_eq!(
-            serde_json::to_string(&summary).unwrap(),
-            concat!(
-                r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
-                r#""finished_at":"2026-12-06T10:00:09Z","outcome":"failed","message":"incomplete","#,
-                r#""counts":{"succeeded":3,"failed":1,"timed_out":0,"skipped":0,"not_run":0}}"#,
-            )
-        );
-        let running = RunSummary { header: header(None), message: None, ..summary };
-        assert_eq!(
-            serde_json::to_string(&running).unwrap(),
-            concat!(
-                r#"{"id":"run-1","kind":"daily","trigger":"cli","started_at":"2026-12-06T10:00:01Z","#,
-                r#""finished_at":null,"outcome":null,"#,
-                r#""counts":{"succeeded":3,"failed":1,"timed_out":0,"skipped":0,"not_run":0}}"#,
-            )
-        );
-    }
-}
+#[path = "records_tests.rs"]
+mod tests;

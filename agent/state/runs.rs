@@ -286,7 +286,8 @@ impl Store {
             .prepare(
                 "SELECT r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome, r.blueprint_id, r.drift, m.message,
                         q.requested_by, SUM(i.status = 'succeeded'), SUM(i.status = 'failed'), SUM(i.status = 'timed_out'),
-                        SUM(i.status = 'skipped'), SUM(i.status = 'not_run')
+                        SUM(i.status = 'skipped'), SUM(i.status = 'not_run'), SUM(i.status = 'deferred'),
+                        SUM(i.status = 'waiting_for_user')
                  FROM runs r LEFT JOIN item_results i ON i.run_id = r.id LEFT JOIN run_messages m ON m.run_id = r.id
                       LEFT JOIN run_requesters q ON q.run_id = r.id
                  GROUP BY r.id ORDER BY r.started_at DESC, r.id DESC LIMIT ?1",
@@ -361,6 +362,8 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
             timed_out: count(12)?,
             skipped: count(13)?,
             not_run: count(14)?,
+            deferred: count(15)?,
+            waiting_for_user: count(16)?,
         },
     })
 }

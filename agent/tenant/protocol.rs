@@ -40,12 +40,19 @@ pub(crate) struct Command {
     pub(crate) command_type: String,
 }
 
-/// `POST /api/v1/agent/results`: the run as `agent status --json` shows `last_run`.
+/// `POST /api/v1/agent/results`: the run as `agent status --json` shows `last_run`,
+/// with the person's deferrals in it and the disruptive work still pending.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ResultsBody<'a> {
     pub(crate) device_id: &'a str,
     pub(crate) run_id: &'a str,
     pub(crate) run: &'a crate::state::RunRecord,
+    /// Every deferral the run recorded, in order: `{item_id, at, user, choice,
+    /// reason}`; empty when none.
+    pub(crate) deferrals: &'a [crate::state::Deferral],
+    /// The disruptive work that waits on the person or a deadline as the run
+    /// ended, as `agent status --json` lists it; empty when none.
+    pub(crate) pending_work: &'a [crate::state::PendingWork],
     /// The newest self-update attempt no earlier report carried, as `agent status`
     /// shows it; absent when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,7 @@ mod blocking_applications;
 mod concurrency;
 mod crash;
 mod daemon;
+mod deferrals;
 mod doctor;
 mod end_to_end;
 mod frequency;

@@ -130,6 +130,9 @@ fn check_in_metrics_and_item_failures_carry_the_run_and_item_ids() {
         .collect();
     items.sort();
     assert_eq!(items, [("custom_script".into(), "failed".into(), 1), ("custom_script".into(), "succeeded".into(), 1)]);
+    // Counted by item type only for the items that waited on the person: none here.
+    assert_eq!(points(metrics, "agent.checkin.deferred"), [], "no series without a deferred item");
+    assert_eq!(points(metrics, "agent.checkin.waiting_for_user"), []);
     let duration = metric(metrics, "agent.checkin.duration").expect("the duration histogram");
     assert_eq!(duration.unit, "s");
     let Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Histogram(histogram)) = &duration.data else {

@@ -16,7 +16,9 @@ pub(crate) struct DriftMeasured<'a> {
 }
 
 impl DriftMeasured<'_> {
-    /// Logs the drift and sets the gauge for every kind.
+    /// Logs the drift (with the counts of items that wait on the person, which
+    /// `agent.checkin.deferred` and `agent.checkin.waiting_for_user` export) and
+    /// sets the gauge for every kind.
     pub(crate) fn emit(self) {
         let drift = self.drift;
         tracing::info!(
@@ -25,6 +27,8 @@ impl DriftMeasured<'_> {
             stale_token = drift.stale_token,
             store_rebuilt = drift.store_rebuilt,
             reapplied = drift.reapplied,
+            deferred = drift.deferred,
+            waiting_for_user = drift.waiting_for_user,
             "Drift measured."
         );
         pipeline::record_metrics(|meter| {

@@ -22,8 +22,9 @@ pub(crate) struct ItemFinished<'a> {
 
 impl ItemFinished<'_> {
     /// Logs the item's end (a skipped item at debug, one that failed, timed out or
-    /// was never reached as a warning), counts it, and exports a failure as a log
-    /// record.
+    /// was never reached as a warning, any other, deferred and waiting for the
+    /// user included, at info: waiting on the person is expected), counts it, and
+    /// exports a failure as a log record.
     pub(crate) fn emit(self) {
         let record = self.record;
         let failed = matches!(record.status, ItemStatus::Failed | ItemStatus::TimedOut);

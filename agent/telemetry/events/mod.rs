@@ -5,7 +5,7 @@
 //!
 //! | event | log line | metric | OTLP log record |
 //! | --- | --- | --- | --- |
-//! | [`CheckinFinished`] | `Check-in finished.` | `agent.checkin.runs` (`kind`, `outcome`), `agent.checkin.duration` (s; `kind`, `outcome`) | — |
+//! | [`CheckinFinished`] | `Check-in finished.` | `agent.checkin.runs` (`kind`, `outcome`), `agent.checkin.duration` (s; `kind`, `outcome`), `agent.checkin.deferred` and `agent.checkin.waiting_for_user` (items; `item.type`) | — |
 //! | [`ItemFinished`] | `Item finished.` | `agent.checkin.items` (`item.type`, `item.status`) | `agent.item.failed` when failed or timed out |
 //! | [`DriftMeasured`] | `Drift measured.` | `agent.drift` (`drift.kind`) | — |
 //! | [`DriftChanged`] | `Drift changed.` | (the `agent.drift` gauge moves) | `agent.drift.changed` |

@@ -35,6 +35,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/api/v1/devices/{device_id}/action/{action}", post(devices::action))
         .route("/api/v1/devices/{device_id}/reports/{kind}", get(devices::reports))
         .route("/api/v1/devices/{device_id}/checkins", get(devices::checkins))
+        .route("/api/v1/devices/{device_id}/deferrals", get(devices::deferrals))
         .route("/api/v1/devices/{device_id}/commands", get(devices::commands))
         .route("/api/v1/test/clock", put(devices::set_clock))
         .with_state(state)

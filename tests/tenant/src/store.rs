@@ -1,5 +1,6 @@
 //! The tenant's SQLite store: devices, check-ins, reports (de-duplicated by their
-//! id) and queued commands. A file with `--database`, else in memory.
+//! id), queued commands, and what waits on the person at each Mac (deferrals and
+//! pending work, see `waiting`). A file with `--database`, else in memory.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -7,6 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
+
+mod waiting;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
@@ -154,6 +157,7 @@ impl Store {
 
     fn with(connection: Connection) -> anyhow::Result<Self> {
         connection.execute_batch(SCHEMA).context("could not create the schema")?;
+        connection.execute_batch(waiting::SCHEMA).context("could not create the schema")?;
         add_missing_columns(&connection).context("could not bring the schema up to date")?;
         Ok(Self { connection: Mutex::new(connection) })
     }

@@ -155,6 +155,43 @@ fn reports_are_stored_once_per_id() {
 }
 
 #[test]
+fn results_keep_their_deferrals_once_and_the_newest_run_s_pending_work() {
+    let directory = tempfile::tempdir().expect("a scratch directory");
+    let tenant = Tenant::start(directory.path(), seed(), &[]);
+    let deferral = json!({ "item_id": "li-os", "at": "2026-03-01T10:00:05Z", "user": "ada", "choice": "later",
+                           "reason": "the person chose Later" });
+    let work = json!([{ "item_id": "li-os", "item_name": "macOS updates", "deadline": "2026-03-06T17:00:00Z",
+                        "state": "deferred by ada (1 of 3)", "deferrals_used": 1 }]);
+    let report = |run_id: &str, started_at: &str, deferrals: serde_json::Value, pending: serde_json::Value| {
+        json!({ "device_id": "DEVICE-1", "run_id": run_id, "run": { "started_at": started_at },
+                "deferrals": deferrals, "pending_work": pending })
+    };
+    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-1/deferrals"), 200)["deferrals"], json!([]));
+    let second = report("run-2", "2026-03-01T10:00:00Z", json!([deferral]), work.clone());
+    tenant.json(tenant.post("/api/v1/agent/results", second.clone()), 201);
+    tenant.json(tenant.post("/api/v1/agent/results", second), 200);
+    let late = report("run-1", "2026-03-01T09:45:00Z", json!([]), json!([]));
+    tenant.json(tenant.post("/api/v1/agent/results", late), 201);
+
+    let listed = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/deferrals"), 200);
+    let mut expected = deferral.clone();
+    expected["run_id"] = json!("run-2");
+    assert_eq!(listed["deferrals"], json!([expected]), "stored once, with its run");
+    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    assert_eq!(device["pending_work"], work, "a late report of an older run does not replace it");
+    let listed = tenant.json(tenant.get("/api/v1/devices"), 200);
+    assert_eq!(listed["devices"][0]["pending_work"], work);
+
+    let done = report("run-3", "2026-03-01T10:15:00Z", json!([]), json!([]));
+    tenant.json(tenant.post("/api/v1/agent/results", done), 201);
+    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200)["pending_work"], json!([]));
+    let before = tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-5")), 200);
+    assert_eq!(before["commands"], json!([]));
+    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-5"), 200)["pending_work"], json!([]), "never reported");
+    tenant.json(tenant.raw(Method::GET, "/api/v1/devices/DEVICE-1/deferrals").bearer_auth(DEVICE_TOKEN), 403);
+}
+
+#[test]
 fn bad_tokens_and_bad_bodies_are_refused_with_a_message() {
     let directory = tempfile::tempdir().expect("a scratch directory");
     let tenant = Tenant::start(directory.path(), seed(), &[]);

@@ -104,8 +104,15 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|value| value.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag))
 }
 
+/// Results also record what waits on the person: the run's `deferrals` and the
+/// device's `pending_work` (see `store::waiting`).
 pub(crate) async fn results(state: State<SharedState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    store_report(&state, &headers, &body, "results", "run_id").map(|(response, _)| response)
+    let (response, report) = store_report(&state, &headers, &body, "results", "run_id")?;
+    if let Some(report) = report {
+        let device_id = report["device_id"].as_str().unwrap_or_default();
+        state.store.record_waiting_work(device_id, &report, state.clock.now()).map_err(ApiError::storage)?;
+    }
+    Ok(response)
 }
 
 pub(crate) async fn mdm(state: State<SharedState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {

@@ -1,7 +1,7 @@
 //! The devices API an admin console or an integration reads: each device's last
 //! check-in, agent version, blueprint, last inventory and verdicts; its check-ins,
-//! reports and commands in order; and the actions that queue a command for the
-//! device's next check-in.
+//! reports, deferrals and commands in order, and its pending disruptive work;
+//! and the actions that queue a command for the device's next check-in.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -30,11 +30,15 @@ struct DeviceView {
     device: DeviceRow,
     #[serde(flatten)]
     verdicts: Verdicts,
+    /// The disruptive work that waits on the person or a deadline, as the
+    /// device's newest results report listed it (`[]` when none).
+    pending_work: serde_json::Value,
 }
 
-fn view(device: DeviceRow, now: DateTime<Utc>) -> DeviceView {
+fn view(state: &SharedState, device: DeviceRow, now: DateTime<Utc>) -> Result<DeviceView, ApiError> {
     let verdicts = judge(&device, now);
-    DeviceView { device, verdicts }
+    let pending_work = state.store.pending_work(&device.device_id).map_err(ApiError::storage)?;
+    Ok(DeviceView { device, verdicts, pending_work })
 }
 
 fn admin(state: &SharedState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -45,7 +49,7 @@ pub(crate) async fn list(State(state): State<SharedState>, headers: HeaderMap) -
     admin(&state, &headers)?;
     let now = state.clock.now();
     let devices = state.store.devices().map_err(ApiError::storage)?;
-    let views: Vec<DeviceView> = devices.into_iter().map(|device| view(device, now)).collect();
+    let views = devices.into_iter().map(|device| view(&state, device, now)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(serde_json::json!({ "now": now, "devices": views })).into_response())
 }
 
@@ -60,7 +64,7 @@ pub(crate) async fn show(
         .device(&device_id)
         .map_err(ApiError::storage)?
         .ok_or_else(|| ApiError::not_found(format!("no device {device_id}")))?;
-    Ok(Json(view(device, state.clock.now())).into_response())
+    Ok(Json(view(&state, device, state.clock.now())?).into_response())
 }
 
 pub(crate) async fn remove(
@@ -100,6 +104,18 @@ pub(crate) async fn reports(
     }
     let reports = state.store.reports(&device_id, &kind).map_err(ApiError::storage)?;
     Ok(Json(serde_json::json!({ "reports": reports })).into_response())
+}
+
+/// Every deferral the device's results reports carried, in arrival order, each
+/// with its run.
+pub(crate) async fn deferrals(
+    State(state): State<SharedState>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let deferrals = state.store.deferrals(&device_id).map_err(ApiError::storage)?;
+    Ok(Json(serde_json::json!({ "deferrals": deferrals })).into_response())
 }
 
 pub(crate) async fn checkins(
