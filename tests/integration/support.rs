@@ -11,6 +11,7 @@ use endpoint_agent::plan::CheckinKind;
 use endpoint_agent::state::{Drift, RunHeader, RunRecord, Store, Trigger};
 use serde_json::{Value, json};
 
+pub mod pending_work;
 pub mod person;
 
 /// How long a test waits for something that is bound to come (a file, a run, an

@@ -300,24 +300,14 @@ fn report(status: ItemStatus, message: String, transcript: Transcript) -> ItemRe
 mod tests {
     use super::*;
 
-    fn running(pid: u32, name: &str, executable: Option<&str>) -> RunningApplication {
-        RunningApplication {
-            pid,
-            started_at: 1,
-            name: name.into(),
-            executable: executable.map(PathBuf::from),
-            entry: String::new(),
-        }
-    }
-
     #[test]
     fn the_app_itself_is_asked_by_its_bundle_id_other_apps_by_name_and_plain_processes_not_at_all() {
         let found = [
-            running(1, "Foo", Some("/r/Applications/Foo.app/Contents/MacOS/Foo")),
-            running(2, "Foo", Some("/r/Applications/Foo.app/Contents/MacOS/Foo")),
-            running(3, "Helper", Some("/r/Library/Foo Helper.app/Contents/MacOS/Helper")),
-            running(4, "foo-daemon", Some("/usr/local/bin/foo-daemon")),
-            running(5, "bar", None),
+            RunningApplication::example(1, "Foo", Some("/r/Applications/Foo.app/Contents/MacOS/Foo")),
+            RunningApplication::example(2, "Foo", Some("/r/Applications/Foo.app/Contents/MacOS/Foo")),
+            RunningApplication::example(3, "Helper", Some("/r/Library/Foo Helper.app/Contents/MacOS/Helper")),
+            RunningApplication::example(4, "foo-daemon", Some("/usr/local/bin/foo-daemon")),
+            RunningApplication::example(5, "bar", None),
         ];
         let app = Path::new("/r/Applications/Foo.app");
         assert_eq!(

@@ -100,6 +100,15 @@ pub(crate) struct RunningApplication {
     pub entry: String,
 }
 
+#[cfg(test)]
+impl RunningApplication {
+    /// A process as `find_running` would report it, for the tests of what is
+    /// done about one: started at 1, matching no entry in particular.
+    pub(crate) fn example(pid: u32, name: &str, executable: Option<&str>) -> Self {
+        Self { pid, started_at: 1, name: name.into(), executable: executable.map(PathBuf::from), entry: String::new() }
+    }
+}
+
 /// Every running process that one of `blockers` matches, by pid.
 pub(crate) fn find_running(blockers: &[Blocker]) -> Vec<RunningApplication> {
     if blockers.is_empty() {

@@ -1,20 +1,8 @@
 //! What an app item does and says while a blocking application runs.
 
-use std::path::PathBuf;
-
 use chrono::TimeZone;
 
 use super::*;
-
-fn running(pid: u32, name: &str, executable: Option<&str>) -> RunningApplication {
-    RunningApplication {
-        pid,
-        started_at: 1,
-        name: name.into(),
-        executable: executable.map(PathBuf::from),
-        entry: String::new(),
-    }
-}
 
 fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 31, hour, minute, 0).unwrap()
@@ -43,14 +31,18 @@ fn the_install_waits_with_a_notice_once_per_interval_until_force_install_after()
 #[test]
 fn applications_are_named_by_their_outermost_bundle_else_their_process_name() {
     let cases = [
-        (running(1, "Foo", Some("/Applications/Foo.app/Contents/MacOS/Foo")), "Foo"),
+        (RunningApplication::example(1, "Foo", Some("/Applications/Foo.app/Contents/MacOS/Foo")), "Foo"),
         (
-            running(2, "Helper", Some("/Applications/Foo.app/Contents/Frameworks/Helper.app/Contents/MacOS/Helper")),
+            RunningApplication::example(
+                2,
+                "Helper",
+                Some("/Applications/Foo.app/Contents/Frameworks/Helper.app/Contents/MacOS/Helper"),
+            ),
             "Foo",
         ),
-        (running(3, "foo-daemon", Some("/usr/local/bin/foo-daemon")), "foo-daemon"),
-        (running(4, "Bar", None), "Bar"),
-        (running(5, "odd", Some("/opt/.app/odd")), "odd"),
+        (RunningApplication::example(3, "foo-daemon", Some("/usr/local/bin/foo-daemon")), "foo-daemon"),
+        (RunningApplication::example(4, "Bar", None), "Bar"),
+        (RunningApplication::example(5, "odd", Some("/opt/.app/odd")), "odd"),
     ];
     for (application, expected) in &cases {
         assert_eq!(display_name(application), *expected, "{application:?}");
@@ -95,7 +87,7 @@ fn the_notices_name_the_app_and_what_runs() {
 
 #[test]
 fn the_item_says_what_runs_with_its_pids_and_until_when_it_waits() {
-    let foo = running(123, "Foo", Some("/Applications/Foo.app/Contents/MacOS/Foo"));
+    let foo = RunningApplication::example(123, "Foo", Some("/Applications/Foo.app/Contents/MacOS/Foo"));
     assert_eq!(
         deferred_message(std::slice::from_ref(&foo), Some(at(17, 0))),
         "deferred: Foo is running (pid 123); it is installed once Foo quits, or after 2026-12-31T17:00:00Z"
@@ -105,7 +97,7 @@ fn the_item_says_what_runs_with_its_pids_and_until_when_it_waits() {
         "deferred: Foo is running (pid 123); it is installed once Foo quits"
     );
     let second = RunningApplication { pid: 124, ..foo.clone() };
-    let daemon = running(7, "foo-daemon", None);
+    let daemon = RunningApplication::example(7, "foo-daemon", None);
     let all = [foo.clone(), daemon, second];
     assert_eq!(
         deferred_message(&all, None),

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::harness::{Daemon, finished, runs, setting, wait_for_runs};
 use super::self_service::{daemon_after_first_run, offering_blueprint, own_user};
+use crate::support::pending_work::{pending_os_update, save_pending_work};
 use crate::support::{Device, PATIENCE, as_nobody, blueprint, open_to_nobody, poll, running_as_root, script};
 
 /// A running page server and a client for it (no cookie jar: each test says
@@ -256,18 +257,11 @@ fn the_updates_and_update_now_go_through_the_daemon_behind_the_same_checks() {
     let cookie = page.sign_in();
     assert_eq!(page.get(&cookie, "/api/updates").json(), json!({ "updates": [] }));
     let work = endpoint_agent::state::PendingWork {
-        item_id: "os".into(),
-        item_name: "macOS Sequoia".into(),
-        action: "install macOS Sequoia 15.2 and restart".into(),
-        subject: "15.2".into(),
         deadline: None,
         state: "waiting for the person to install it".into(),
-        notice_shown_at: None,
-        deferrals_used: 0,
-        countdown_ends_at: None,
-        updated_at: chrono::Utc::now(),
+        ..pending_os_update("os", "macOS Sequoia", None)
     };
-    crate::support::store(&device).save_pending_work(&work).unwrap();
+    save_pending_work(&device, &work);
 
     assert_eq!(page.send(Method::GET, "/api/updates", &[], "").status, StatusCode::UNAUTHORIZED);
     let body = json!({ "item": "os" }).to_string();

@@ -4,40 +4,18 @@
 //! runs the item through the daemon and shows the outcome; with nothing pending
 //! it stays hidden until a sync finds some.
 
-use chrono::{DateTime, TimeDelta, Utc};
-use endpoint_agent::state::PendingWork;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{Page, PageServer, open_page, person, start_daemon, time_of};
 use crate::browser::Browser;
 use crate::daemon::harness::{finished, runs, wait_for_runs};
-use crate::support::{Device, PATIENCE, blueprint, last_items, script, store};
+use crate::support::pending_work::{in_three_days, pending_os_update, save_pending_work};
+use crate::support::{Device, PATIENCE, blueprint, last_items, script};
 
 /// The card of item `id` in the Updates section, for a selector.
 fn update_card(id: &str) -> String {
     format!("#updates .card[data-item-id=\"{id}\"]")
-}
-
-/// `id`'s pending work as the managed item saves it: deferred once, due at `deadline`.
-fn save_pending(device: &Device, id: &str, name: &str, deadline: DateTime<Utc>) {
-    let work = PendingWork {
-        item_id: id.into(),
-        item_name: name.into(),
-        action: "install macOS Sequoia 15.2 and restart".into(),
-        subject: "macOS Sequoia 15.2".into(),
-        deadline: Some(deadline),
-        state: "deferred by ada (1 of 3)".into(),
-        notice_shown_at: Some(Utc::now()),
-        deferrals_used: 1,
-        countdown_ends_at: None,
-        updated_at: Utc::now(),
-    };
-    store(device).save_pending_work(&work).unwrap();
-}
-
-/// Three days from now, to the second (as the store keeps it).
-fn in_three_days() -> DateTime<Utc> {
-    DateTime::from_timestamp((Utc::now() + TimeDelta::days(3)).timestamp(), 0).unwrap()
 }
 
 /// A page whose blueprint holds an offered script and `os` (offered nowhere, run
@@ -51,7 +29,7 @@ fn page_with_a_pending_update(deadline: DateTime<Utc>) -> Page {
     device.write_blueprint(&blueprint(vec![os, fonts]));
     let daemon = start_daemon(&device);
     wait_for_runs(&device, PATIENCE, |runs| runs.first().is_some_and(finished));
-    save_pending(&device, "os", "macOS Sequoia", deadline);
+    save_pending_work(&device, &pending_os_update("os", "macOS Sequoia", Some(deadline)));
     let server = PageServer::start(&device);
     let browser = Browser::start();
     browser.open(&server.url);
@@ -115,7 +93,7 @@ fn the_updates_section_is_hidden_when_nothing_is_pending_until_a_sync_finds_some
     assert_eq!(browser.texts("#updates .card"), Vec::<String>::new());
     assert!(browser.requests().iter().any(|url| url.ends_with("/api/updates")), "{:?}", browser.requests());
 
-    save_pending(&page.device, "fonts", "Brand fonts", in_three_days());
+    save_pending_work(&page.device, &pending_os_update("fonts", "Brand fonts", Some(in_three_days())));
     browser.click("#sync");
     browser.wait_for(&update_card("fonts"));
     assert_eq!(browser.evaluate("document.getElementById('updates-panel').hidden"), Value::Bool(false));

@@ -5,16 +5,12 @@
 //! by them, whatever its offer; an item with nothing waiting is refused, and the
 //! refusal logged. Root without a daemon does the same in its own process.
 
-use chrono::{DateTime, TimeDelta, Utc};
-use endpoint_agent::state::PendingWork;
 use serde_json::{Value, json};
 
 use super::{daemon_for_nobody, header, own_user};
 use crate::daemon::harness::{runs, setting, wait_for_logged};
-use crate::support::{Device, NOBODY, PATIENCE, blueprint, code, running_as_root, script, store, text};
-
-/// What the update does, as the item words it.
-const ACTION: &str = "install macOS Sequoia 15.2 and restart";
+use crate::support::pending_work::{OS_UPDATE_ACTION, in_three_days, pending_os_update, save_pending_work};
+use crate::support::{Device, NOBODY, PATIENCE, blueprint, code, running_as_root, script, text};
 
 /// `os`, no check-in's own (no enforcement), which records each run in
 /// `$AGENT_ROOT/os-ran`; `tool`, an ordinary script with nothing pending.
@@ -22,30 +18,6 @@ fn updating_items() -> Vec<Value> {
     let mut os = script("os", "macOS Sequoia", "#!/bin/sh\necho ran >> \"$AGENT_ROOT/os-ran\"\n");
     os["frequency"] = json!("no_enforcement");
     vec![os, script("tool", "Tool", "#!/bin/sh\nexit 0\n")]
-}
-
-/// Saves `os`'s pending work in the device's store, due at `deadline`, as the
-/// managed OS item would.
-fn save_pending_os_update(device: &Device, deadline: DateTime<Utc>) {
-    let work = PendingWork {
-        item_id: "os".into(),
-        item_name: "macOS Sequoia".into(),
-        action: ACTION.into(),
-        subject: "macOS Sequoia 15.2".into(),
-        deadline: Some(deadline),
-        state: "deferred by ada (1 of 3)".into(),
-        notice_shown_at: Some(Utc::now()),
-        deferrals_used: 1,
-        countdown_ends_at: None,
-        updated_at: Utc::now(),
-    };
-    store(device).save_pending_work(&work).unwrap();
-}
-
-/// A deadline three days from now, to the second (as the store keeps it).
-fn in_three_days() -> DateTime<Utc> {
-    let deadline = Utc::now() + TimeDelta::days(3);
-    DateTime::from_timestamp(deadline.timestamp(), 0).unwrap()
 }
 
 /// The `(id, status)` of each item of a run record.
@@ -68,18 +40,18 @@ fn nobody_lists_the_updates_and_update_now_runs_the_item_asked_by_nobody() {
     assert_eq!(text(&output.stdout), "Nothing is waiting to be updated on this Mac.\n");
 
     let deadline = in_three_days();
-    save_pending_os_update(&device, deadline);
+    save_pending_work(&device, &pending_os_update("os", "macOS Sequoia", Some(deadline)));
     let output = device.run_as_nobody(&["self-service", "updates", "--json"]);
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         listed,
-        json!([{ "id": "os", "name": "macOS Sequoia", "action": ACTION, "deadline": deadline,
+        json!([{ "id": "os", "name": "macOS Sequoia", "action": OS_UPDATE_ACTION, "deadline": deadline,
                  "state": "deferred by ada (1 of 3)" }])
     );
     let shown = text(&device.run_as_nobody(&["self-service", "updates"]).stdout);
     let by = deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    assert_eq!(shown, format!("os  macOS Sequoia  {ACTION}  by {by}  [deferred by ada (1 of 3)]\n"));
+    assert_eq!(shown, format!("os  macOS Sequoia  {OS_UPDATE_ACTION}  by {by}  [deferred by ada (1 of 3)]\n"));
 
     let output = device.run_as_nobody(&["self-service", "update", "macOS Sequoia", "--json"]);
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
@@ -98,7 +70,7 @@ fn nobody_lists_the_updates_and_update_now_runs_the_item_asked_by_nobody() {
 #[test]
 fn update_now_on_an_item_with_nothing_waiting_is_refused_and_logged() {
     let Some((device, _daemon)) = daemon_for_nobody(updating_items()) else { return };
-    save_pending_os_update(&device, in_three_days());
+    save_pending_work(&device, &pending_os_update("os", "macOS Sequoia", Some(in_three_days())));
     for (asked, says) in [
         ("tool", "nothing is waiting for \"Tool\": it has no pending update on this Mac"),
         ("nope", "no library item \"nope\" in blueprint"),
@@ -127,7 +99,7 @@ fn root_updates_through_the_daemon_and_without_one_in_its_own_process() {
     let user = own_user();
     {
         let _daemon = super::daemon_after_first_run(&device, &path);
-        save_pending_os_update(&device, in_three_days());
+        save_pending_work(&device, &pending_os_update("os", "macOS Sequoia", Some(in_three_days())));
         let output = device.run(&["self-service", "update", "os", "--json"]);
         assert_eq!(code(&output), 0, "{}", text(&output.stderr));
         let record: Value = serde_json::from_slice(&output.stdout).unwrap();
