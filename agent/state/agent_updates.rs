@@ -126,11 +126,7 @@ impl Store {
     /// The newest attempt, if any. A store an older agent wrote, which `agent
     /// status` opens without changing, has no such table yet: none.
     pub fn latest_agent_update(&self) -> Result<Option<AgentUpdate>, StoreError> {
-        let recorded: bool = self
-            .connection
-            .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'agent_updates')", [], |row| row.get(0))
-            .map_err(self.failed("cannot read the schema"))?;
-        if !recorded {
+        if !self.has_table("agent_updates")? {
             return Ok(None);
         }
         self.agent_update_where("1 = 1 ORDER BY id DESC", params![])

@@ -76,11 +76,7 @@ impl Store {
     /// without changing, has none.
     pub fn all_pending_work(&self) -> Result<Vec<PendingWork>, StoreError> {
         let failed = self.failed("cannot read the pending work");
-        let recorded: bool = self
-            .connection
-            .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'pending_work')", [], |row| row.get(0))
-            .map_err(&failed)?;
-        if !recorded {
+        if !self.has_table("pending_work")? {
             return Ok(Vec::new());
         }
         let query =
@@ -145,11 +141,7 @@ impl Store {
     /// wrote has none.
     pub fn deferrals_of_run(&self, run_id: &str) -> Result<Vec<Deferral>, StoreError> {
         let failed = self.failed("cannot read the deferrals");
-        let recorded: bool = self
-            .connection
-            .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'deferrals')", [], |row| row.get(0))
-            .map_err(&failed)?;
-        if !recorded {
+        if !self.has_table("deferrals")? {
             return Ok(Vec::new());
         }
         let mut statement = self

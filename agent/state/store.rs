@@ -201,6 +201,14 @@ impl Store {
         Ok(written)
     }
 
+    /// Whether the store has the table `name`: a store an older agent wrote,
+    /// which `agent status` opens without changing, may lack the newer ones.
+    pub(super) fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        self.connection
+            .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)", [name], |row| row.get(0))
+            .map_err(self.failed("cannot read the schema"))
+    }
+
     /// Maps a rusqlite error to a [`StoreError`] naming this store and the action.
     pub(super) fn failed(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         database(&self.path, action)
