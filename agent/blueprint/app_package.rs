@@ -11,6 +11,11 @@
 //! - `app_name` is the bundle's name under Applications (`"Foo.app"`,
 //!   `"Utilities/Foo.app"`) or an absolute path (`"/Applications/Foo.app"`), joined
 //!   under the agent's root; `..` is refused.
+//! - `team_id` (optional) is the Apple Developer Team ID (10 uppercase letters
+//!   or digits) that must have signed the installer and the app, checked before
+//!   anything is placed; `require_notarized` (default `true` when `team_id` is
+//!   set) also asks Gatekeeper for a notarized Developer ID. `require_notarized`
+//!   alone, without a team, is an error.
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -122,6 +127,82 @@ pub struct AppPackage {
     pub app: AppLocation,
     /// The bundle identifier the installed app must have, when given.
     pub bundle_id: Option<String>,
+    /// Who must have signed the installer and the app; `None` leaves the sha256
+    /// as the only check.
+    pub signature: Option<SignatureRequirement>,
+}
+
+/// The signature an app's installer and app must carry before anything is placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRequirement {
+    /// The Apple Developer Team ID of the signing certificate, such as `ABCDE12345`.
+    pub team_id: String,
+    /// Whether Gatekeeper must also find the code notarized (`source=Notarized Developer ID`).
+    pub require_notarized: bool,
+}
+
+/// The keys naming a signature requirement.
+pub(crate) const SIGNATURE_KEYS: [&str; 2] = ["team_id", "require_notarized"];
+
+/// Whether `text` has the form of an Apple Team ID: ten uppercase letters or digits.
+pub(crate) fn is_team_id(text: &str) -> bool {
+    text.len() == 10 && text.bytes().all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit())
+}
+
+/// The signature keys of one object, read but not yet combined: an auto app may
+/// give them in its catalog entry and on the item, where they win.
+#[derive(Debug, Default)]
+pub(crate) struct SignatureKeys {
+    /// `team_id`, already checked.
+    team_id: Option<String>,
+    /// `require_notarized` and its key path, for an error naming it.
+    require_notarized: Option<(bool, String)>,
+}
+
+impl SignatureKeys {
+    /// Reads `team_id` and `require_notarized` of `object` (at key path `parent`).
+    pub(crate) fn read(object: &Map<String, Value>, parent: &str, problems: &mut Problems) -> Self {
+        let team_id = problems.optional_text(object, parent, "team_id").and_then(|text| {
+            let text = text.trim().to_string();
+            if is_team_id(&text) {
+                return Some(text);
+            }
+            let message = "must be an Apple Developer Team ID: 10 uppercase letters or digits, such as \"ABCDE12345\"";
+            problems.error(&join_key(parent, "team_id"), message);
+            None
+        });
+        let key = join_key(parent, "require_notarized");
+        let require_notarized = match object.get("require_notarized") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(flag)) => Some((*flag, key)),
+            Some(other) => {
+                problems.wrong_type(&key, "true or false", other);
+                None
+            }
+        };
+        Self { team_id, require_notarized }
+    }
+
+    /// These keys where given, `fallback`'s where not.
+    pub(crate) fn or(self, fallback: SignatureKeys) -> SignatureKeys {
+        SignatureKeys {
+            team_id: self.team_id.or(fallback.team_id),
+            require_notarized: self.require_notarized.or(fallback.require_notarized),
+        }
+    }
+
+    /// The requirement these keys make: none without `team_id` (then
+    /// `require_notarized` is an error), notarization required unless turned off.
+    fn requirement(self, problems: &mut Problems) -> Option<SignatureRequirement> {
+        let Some(team_id) = self.team_id else {
+            if let Some((_, key)) = self.require_notarized {
+                problems.error(&key, "needs team_id: notarization is checked for the team that signed the app");
+            }
+            return None;
+        };
+        let require_notarized = self.require_notarized.is_none_or(|(flag, _)| flag);
+        Some(SignatureRequirement { team_id, require_notarized })
+    }
 }
 
 /// The key names one item type uses for the package fields.
@@ -130,13 +211,16 @@ pub(crate) struct PackageKeys {
     pub source: &'static str,
     /// Whether `bundle_id` must be given.
     pub bundle_id_required: bool,
+    /// Signature keys given outside the package's object (an auto app's item
+    /// level), which win over the object's own.
+    pub outer_signature: SignatureKeys,
 }
 
 /// Checks the package keys of `object` (at key path `parent`), every problem at once.
 pub(crate) fn resolve(
     object: &Map<String, Value>,
     parent: &str,
-    keys: &PackageKeys,
+    keys: PackageKeys,
     problems: &mut Problems,
 ) -> Option<AppPackage> {
     let source = problems.required_text(object, parent, keys.source).and_then(|text| {
@@ -159,11 +243,12 @@ pub(crate) fn resolve(
         problems.optional_text(object, parent, "bundle_id").filter(|text| !text.trim().is_empty())
     };
     let bundle_missing = keys.bundle_id_required && bundle_id.is_none();
+    let signature = keys.outer_signature.or(SignatureKeys::read(object, parent, problems)).requirement(problems);
     let (source, url, sha256, app) = (source?, url?, sha256?, app?);
     if bundle_missing {
         return None;
     }
-    Some(AppPackage { source, url, sha256, app, bundle_id })
+    Some(AppPackage { source, url, sha256, app, bundle_id, signature })
 }
 
 fn resolve_url(text: &str, parent: &str, problems: &mut Problems) -> Option<DownloadUrl> {

@@ -10,10 +10,12 @@
 //! installs it when the app is missing and updates to it when the installed
 //! app is older, never downgrading. `blocking_applications` and
 //! `force_install_after` sit beside `catalog`, on the item: see [`super::blocking`].
+//! `team_id` and `require_notarized` may be in the catalog entry or on the item,
+//! where they win over the catalog's.
 
 use serde_json::{Map, Value};
 
-use super::app_package::{self, AppPackage, PackageKeys};
+use super::app_package::{self, AppPackage, PackageKeys, SIGNATURE_KEYS, SignatureKeys};
 use super::blocking::{self, Blocking};
 use super::custom_app::Enforcement;
 use super::document::{Problems, join_key};
@@ -39,11 +41,22 @@ pub struct AutoApp {
 const KEYS: [&str; 2] = ["catalog", "enforcement"];
 /// The enforcements an auto app may have: it is always kept up to date when it runs.
 const ENFORCEMENTS: [Enforcement; 2] = [Enforcement::AuditAndEnforce, Enforcement::SelfService];
-const CATALOG_KEYS: [&str; 7] = ["name", "bundle_id", "version", "url", "sha256", "install_type", "app_name"];
+const CATALOG_KEYS: [&str; 9] = [
+    "name",
+    "bundle_id",
+    "version",
+    "url",
+    "sha256",
+    "install_type",
+    "app_name",
+    "team_id",
+    "require_notarized",
+];
 
 /// Checks an auto app item's own keys.
 pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<AutoApp> {
-    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS, &blocking::KEYS]);
+    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS, &SIGNATURE_KEYS, &blocking::KEYS]);
+    let item_signature = SignatureKeys::read(object, key, problems);
     let enforcement = match object.get("enforcement") {
         None | Some(Value::Null) => Some(Enforcement::AuditAndEnforce),
         Some(_) => Enforcement::resolve(object, key, &ENFORCEMENTS, problems),
@@ -68,8 +81,8 @@ pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Pro
             .map_err(|error| problems.error(&join_key(&catalog_key, "version"), &error.to_string()))
             .ok()
     });
-    let keys = PackageKeys { source: "install_type", bundle_id_required: true };
-    let package = app_package::resolve(catalog, &catalog_key, &keys, problems);
+    let keys = PackageKeys { source: "install_type", bundle_id_required: true, outer_signature: item_signature };
+    let package = app_package::resolve(catalog, &catalog_key, keys, problems);
     let blocking = blocking?;
     Some(AutoApp { title: title?, version: version?, package: package?, enforcement: enforcement?, blocking })
 }
@@ -149,5 +162,28 @@ mod tests {
             assert!(errors.iter().any(|error| error.starts_with(fragment)), "{fragment} not in {errors:#?}");
         }
         assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    }
+
+    #[test]
+    fn the_team_may_be_in_the_catalog_or_on_the_item_which_wins() {
+        let catalog = json!({
+            "name": "Firefox", "bundle_id": "org.mozilla.firefox", "version": "128.0",
+            "url": "https://example.com/Firefox.pkg", "sha256": "0".repeat(64),
+            "install_type": "pkg", "app_name": "Firefox.app", "team_id": "43AQ936H96"
+        });
+        let signature = check(json!({ "catalog": catalog })).unwrap().package.signature.unwrap();
+        assert_eq!((signature.team_id.as_str(), signature.require_notarized), ("43AQ936H96", true));
+        let item = json!({ "catalog": catalog, "team_id": "ABCDE12345", "require_notarized": false });
+        let signature = check(item).unwrap().package.signature.unwrap();
+        assert_eq!((signature.team_id.as_str(), signature.require_notarized), ("ABCDE12345", false));
+        let mut plain = catalog.clone();
+        plain.as_object_mut().unwrap().remove("team_id");
+        let signature = check(json!({ "catalog": plain, "team_id": "ABCDE12345" })).unwrap().package.signature;
+        assert_eq!(signature.unwrap().team_id, "ABCDE12345");
+        assert_eq!(check(json!({ "catalog": plain })).unwrap().package.signature, None);
+        let errors = check(json!({ "catalog": plain, "team_id": "nope" })).unwrap_err();
+        assert!(errors[0].starts_with("library_items[1].team_id: must be an Apple Developer Team ID"), "{errors:?}");
+        let errors = check(json!({ "catalog": plain, "require_notarized": true })).unwrap_err();
+        assert!(errors[0].starts_with("library_items[1].require_notarized: needs team_id"), "{errors:?}");
     }
 }

@@ -5,15 +5,17 @@
 //!   "source": "zip", "url": "https://downloads.example.com/Foo-2.1.zip",
 //!   "sha256": "<64 hex digits>", "app_name": "Foo.app",
 //!   "bundle_id": "com.example.foo", "version": "2.1",
-//!   "enforcement": "audit_and_enforce" }
+//!   "enforcement": "audit_and_enforce", "team_id": "ABCDE12345" }
 //! ```
 //! The package keys are checked in [`super::app_package`]; `version` is the
 //! minimum `CFBundleShortVersionString` that audit-and-enforce accepts;
-//! `blocking_applications` and `force_install_after` in [`super::blocking`].
+//! `blocking_applications` and `force_install_after` in [`super::blocking`];
+//! `team_id` and `require_notarized` (the signature checked before anything is
+//! placed) with the package keys.
 
 use serde_json::{Map, Value};
 
-use super::app_package::{self, AppPackage, PackageKeys};
+use super::app_package::{self, AppPackage, PackageKeys, SIGNATURE_KEYS, SignatureKeys};
 use super::blocking::{self, Blocking};
 use super::document::{Problems, join_key};
 use super::resolve::COMMON_ITEM_KEYS;
@@ -85,9 +87,9 @@ const KEYS: [&str; 7] = ["source", "url", "sha256", "app_name", "bundle_id", "ve
 
 /// Checks a custom app item's own keys.
 pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<CustomApp> {
-    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS, &blocking::KEYS]);
-    let keys = PackageKeys { source: "source", bundle_id_required: false };
-    let package = app_package::resolve(object, key, &keys, problems);
+    problems.warn_unknown_keys(key, object, &[&COMMON_ITEM_KEYS, &KEYS, &SIGNATURE_KEYS, &blocking::KEYS]);
+    let keys = PackageKeys { source: "source", bundle_id_required: false, outer_signature: SignatureKeys::default() };
+    let package = app_package::resolve(object, key, keys, problems);
     let minimum_version = match problems.optional_text(object, key, "version") {
         None => Ok(None),
         Some(text) => AppVersion::parse(&text).map(Some).map_err(|error| {
@@ -205,6 +207,35 @@ mod tests {
                 json!({ "source": "zip", "url": "https://e.com/a", "sha256": DIGEST, "enforcement": "install_once" });
             item["app_name"] = json!(app_name);
             assert!(check(item).0.is_none(), "{app_name} is refused");
+        }
+    }
+
+    #[test]
+    fn a_team_id_asks_for_a_notarized_signature_unless_turned_off() {
+        let base = json!({ "source": "pkg", "url": "https://e.com/a.pkg", "sha256": DIGEST, "app_name": "Foo.app",
+                           "enforcement": "install_once" });
+        let with = |extra: Value| {
+            let mut item = base.clone();
+            item.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            check(item)
+        };
+        assert_eq!(with(json!({})).0.unwrap().package.signature, None, "no team, no signature check");
+        let signature = with(json!({ "team_id": "ABCDE12345" })).0.unwrap().package.signature.unwrap();
+        assert_eq!((signature.team_id.as_str(), signature.require_notarized), ("ABCDE12345", true));
+        let signature =
+            with(json!({ "team_id": "ABCDE12345", "require_notarized": false })).0.unwrap().package.signature.unwrap();
+        assert!(!signature.require_notarized);
+        let cases = [
+            (json!({ "team_id": "abcde12345" }), "library_items[0].team_id: must be an Apple Developer Team ID"),
+            (json!({ "team_id": "ABCDE" }), "library_items[0].team_id: must be an Apple Developer Team ID"),
+            (json!({ "team_id": 12 }), "library_items[0].team_id: expected a string"),
+            (json!({ "team_id": "ABCDE12345", "require_notarized": "yes" }), "library_items[0].require_notarized: expected true or false"),
+            (json!({ "require_notarized": true }), "library_items[0].require_notarized: needs team_id"),
+        ];
+        for (extra, expected) in cases {
+            let (resolved, errors) = with(extra.clone());
+            assert!(resolved.is_none(), "{extra}");
+            assert!(errors.len() == 1 && errors[0].starts_with(expected), "{extra}: {errors:?}");
         }
     }
 }

@@ -28,7 +28,8 @@ macro_rules! settings_modules {
 }
 item_types!(settings_modules);
 
-pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource};
+pub(crate) use app_package::is_team_id;
+pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource, SignatureRequirement};
 pub use blocking::{Blocking, BlockingApplication};
 pub use custom_app::Enforcement;
 pub use custom_printer::PrinterDriver;

@@ -82,6 +82,7 @@ macro_rules! place {
 /// Every known key, sorted by name (the order `--show-origin` prints them in).
 pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "blueprint_file", field: Field::OptionalPath(place!(blueprint_file)) },
+    KnownKey { name: "commands.codesign", field: Field::Path(place!(commands.codesign)) },
     KnownKey { name: "commands.ditto", field: Field::Path(place!(commands.ditto)) },
     KnownKey { name: "commands.fdesetup", field: Field::Path(place!(commands.fdesetup)) },
     KnownKey { name: "commands.hdiutil", field: Field::Path(place!(commands.hdiutil)) },
@@ -93,9 +94,11 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "commands.lpstat", field: Field::Path(place!(commands.lpstat)) },
     KnownKey { name: "commands.open_url", field: Field::Path(place!(commands.open_url)) },
     KnownKey { name: "commands.osascript", field: Field::Path(place!(commands.osascript)) },
+    KnownKey { name: "commands.pkgutil", field: Field::Path(place!(commands.pkgutil)) },
     KnownKey { name: "commands.profiles", field: Field::Path(place!(commands.profiles)) },
     KnownKey { name: "commands.security", field: Field::Path(place!(commands.security)) },
     KnownKey { name: "commands.softwareupdate", field: Field::Path(place!(commands.softwareupdate)) },
+    KnownKey { name: "commands.spctl", field: Field::Path(place!(commands.spctl)) },
     KnownKey { name: "commands.sudo", field: Field::Path(place!(commands.sudo)) },
     KnownKey { name: "commands.sw_vers", field: Field::Path(place!(commands.sw_vers)) },
     KnownKey { name: "commands.sysctl", field: Field::Path(place!(commands.sysctl)) },
@@ -262,6 +265,7 @@ mod tests {
         let shown: Vec<_> = KNOWN_KEYS.iter().map(|key| (key.name, key.value_text(&config))).collect();
         let expected = [
             ("blueprint_file", "(none)"),
+            ("commands.codesign", "/usr/bin/codesign"),
             ("commands.ditto", "/usr/bin/ditto"),
             ("commands.fdesetup", "/usr/bin/fdesetup"),
             ("commands.hdiutil", "/usr/bin/hdiutil"),
@@ -273,9 +277,11 @@ mod tests {
             ("commands.lpstat", "/usr/bin/lpstat"),
             ("commands.open_url", crate::config::settings::OPEN_URL_DEFAULT),
             ("commands.osascript", "/usr/bin/osascript"),
+            ("commands.pkgutil", "/usr/sbin/pkgutil"),
             ("commands.profiles", "/usr/bin/profiles"),
             ("commands.security", "/usr/bin/security"),
             ("commands.softwareupdate", "/usr/sbin/softwareupdate"),
+            ("commands.spctl", "/usr/sbin/spctl"),
             ("commands.sudo", "/usr/bin/sudo"),
             ("commands.sw_vers", "/usr/bin/sw_vers"),
             ("commands.sysctl", "/usr/sbin/sysctl"),

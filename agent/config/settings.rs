@@ -250,6 +250,12 @@ pub struct Commands {
     pub hdiutil: PathBuf,
     /// macOS' copier that keeps permissions, symlinks and extended attributes.
     pub ditto: PathBuf,
+    /// macOS' package tool (`pkgutil --check-signature`: who signed a pkg).
+    pub pkgutil: PathBuf,
+    /// macOS' code signing tool (`codesign -dv`, `codesign --verify`: who signed an app).
+    pub codesign: PathBuf,
+    /// Gatekeeper's tool (`spctl --assess`: whether a pkg or app is notarized).
+    pub spctl: PathBuf,
     /// macOS' software update tool (`--list`, `--install`).
     pub softwareupdate: PathBuf,
     /// macOS' version tool.
@@ -296,6 +302,9 @@ impl Default for Commands {
             installer: PathBuf::from("/usr/sbin/installer"),
             hdiutil: PathBuf::from("/usr/bin/hdiutil"),
             ditto: PathBuf::from("/usr/bin/ditto"),
+            pkgutil: PathBuf::from("/usr/sbin/pkgutil"),
+            codesign: PathBuf::from("/usr/bin/codesign"),
+            spctl: PathBuf::from("/usr/sbin/spctl"),
             softwareupdate: PathBuf::from("/usr/sbin/softwareupdate"),
             sw_vers: PathBuf::from("/usr/bin/sw_vers"),
             system_profiler: PathBuf::from("/usr/sbin/system_profiler"),
@@ -405,6 +414,7 @@ mod tests {
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",
+                    "pkgutil": "/usr/sbin/pkgutil", "codesign": "/usr/bin/codesign", "spctl": "/usr/sbin/spctl",
                     "softwareupdate": "/usr/sbin/softwareupdate", "sw_vers": "/usr/bin/sw_vers",
                     "system_profiler": "/usr/sbin/system_profiler", "ioreg": "/usr/sbin/ioreg",
                     "fdesetup": "/usr/bin/fdesetup", "profiles": "/usr/bin/profiles", "security": "/usr/bin/security",

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::dmg::{self, DiskImage};
 use super::error::{AppError, InstallError};
+use super::signature::{self, SignatureCheck};
 use super::tools::Tools;
 use super::{pkg, zip_archive};
 use crate::app_bundle::{self, InstalledApp};
@@ -27,7 +28,8 @@ pub(crate) struct Delivery<'a> {
     pub item_id: &'a str,
     /// Where the download cache and the Applications folder are.
     pub paths: &'a AgentPaths,
-    /// The download bounds, the tools' paths (`installer`, `hdiutil`, `ditto`) and
+    /// The download bounds, the tools' paths (`installer`, `hdiutil`, `ditto`,
+    /// and `pkgutil`, `codesign`, `spctl` for the signature checks) and
     /// the space an install leaves free (`downloads.min_free_space`).
     pub config: &'a AgentConfig,
     /// How the tools run: from the agent's root (which the app's place is
@@ -97,9 +99,19 @@ async fn install(
     let bundle = package.app.bundle_name();
     let commands = &delivery.config.commands;
     let left_free = delivery.config.downloads.min_free_space;
+    let check = package.signature.as_ref().map(|required| SignatureCheck { required, commands });
     match package.source {
-        InstallSource::Zip => zip_archive::install(&download.path, tools.root, &destination, bundle, left_free).await,
-        InstallSource::Pkg => pkg::install(tools, &commands.installer, &download.path, transcript).await,
+        InstallSource::Zip => {
+            let archive =
+                zip_archive::Archive { archive: &download.path, destination: &destination, bundle, left_free };
+            zip_archive::install(&mut Tools::new(tools, transcript), &archive, check).await
+        }
+        InstallSource::Pkg => {
+            if let Some(check) = check {
+                signature::check_package(&mut Tools::new(tools, transcript), check, &download.path).await?;
+            }
+            pkg::install(tools, &commands.installer, &download.path, transcript).await
+        }
         InstallSource::Dmg => {
             let mount_point = (delivery.mount_point)()?;
             let image = DiskImage {
@@ -111,6 +123,7 @@ async fn install(
                 hdiutil: &commands.hdiutil,
                 ditto: &commands.ditto,
                 left_free,
+                signature: check,
             };
             dmg::install(&mut Tools::new(tools, transcript), &image).await
         }

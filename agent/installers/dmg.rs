@@ -2,7 +2,8 @@
 //! out with `ditto` (which keeps permissions, symlinks and extended attributes)
 //! once it is within the zip limits ([`super::zip_limits`]),
 //! make the copy safe ([`super::staged_bundle`]: set-id, sticky and world-write
-//! bits cleared, links out of the bundle refused), swap it into place, and
+//! bits cleared, links out of the bundle refused), check its signature when the
+//! item names a team ([`super::signature`]), swap it into place, and
 //! detach the image whatever happened in between.
 
 use std::ffi::OsString;
@@ -10,6 +11,7 @@ use std::path::Path;
 
 use super::error::InstallError;
 use super::placement::{Staging, find_bundle};
+use super::signature::{self, SignatureCheck};
 use super::staged_bundle;
 use super::tools::Tools;
 use super::zip_limits;
@@ -33,6 +35,8 @@ pub(super) struct DiskImage<'a> {
     pub ditto: &'a Path,
     /// The bytes the app's volume keeps free after the copy (`downloads.min_free_space`).
     pub left_free: u64,
+    /// The signature the copied bundle must carry before it is placed, if any.
+    pub signature: Option<SignatureCheck<'a>>,
 }
 
 /// Mounts the image, puts its bundle in place, and detaches it. The detach runs
@@ -70,6 +74,9 @@ async fn copy_out(tools: &mut Tools<'_>, disk: &DiskImage<'_>) -> Result<(), Ins
     let copy = staging.path().join(disk.bundle);
     tools.run("ditto", disk.ditto, vec![source.into(), copy.clone().into()]).await?;
     staged_bundle::make_safe(&staging, &copy, &staged_bundle::placed_at(disk.root, disk.destination))?;
+    if let Some(check) = disk.signature {
+        signature::check_app(tools, check, &copy).await?;
+    }
     staging.replace_bundle(&copy)
 }
 

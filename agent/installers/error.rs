@@ -112,6 +112,15 @@ pub(crate) enum InstallError {
         /// Which limit, such as `its Foo.app holds 40000000000 bytes, more than the 34359738368 (32 GiB) allowed`.
         reason: String,
     },
+    /// The installer or the app is not signed as the item requires; nothing was placed.
+    #[error("refused {subject}: {found}")]
+    Signature {
+        /// What was checked: `the pkg`, or the app's bundle name such as `Foo.app`.
+        subject: String,
+        /// What was found instead, such as `not signed` or
+        /// `signed by team XYZ9876543 ("Developer ID Installer: Other Corp"), not ABCDE12345`.
+        found: String,
+    },
     /// The disk image stayed mounted after the install step.
     #[error("{outcome}, but the disk image could not be detached: {reason}")]
     Detach {

@@ -6,12 +6,16 @@
 //! An app replaced by a zip or dmg install is swapped, not overwritten: the new
 //! bundle is prepared in a root-only staging folder beside its destination,
 //! then renamed over the old one, so users never see a half-copied app.
+//!
+//! When the item names a `team_id`, the pkg, or the staged app before the swap,
+//! must pass the signature checks of [`signature`]; a mismatch installs nothing.
 
 mod deliver;
 mod dmg;
 mod error;
 mod pkg;
 mod placement;
+mod signature;
 mod staged_bundle;
 mod tools;
 mod zip_archive;

@@ -1,5 +1,6 @@
-//! Running the macOS install tools (`installer`, `hdiutil`, `ditto`) for an
-//! install, keeping what they printed, and saying how each step failed.
+//! Running the macOS install tools (`installer`, `hdiutil`, `ditto`, and the
+//! signature checks' `pkgutil`, `codesign`, `spctl`) for an install, keeping
+//! what they printed, and saying how each step failed.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -33,6 +34,11 @@ impl<'a> Tools<'a> {
         Self { runner, transcript }
     }
 
+    /// The agent's root, which the tools start in and the app's place is inside.
+    pub(super) fn root(&self) -> &'a Path {
+        self.runner.root
+    }
+
     /// Runs `program` with `args` until it ends; any ending but exit 0 is an error.
     pub(super) async fn run(&mut self, step: &str, program: &Path, args: Vec<OsString>) -> Result<(), InstallError> {
         let runner = self.runner;
@@ -52,6 +58,26 @@ impl<'a> Tools<'a> {
         self.run_with(&runner, step, program, args).await
     }
 
+    /// Runs `program` with `args` until it ends and gives back what it printed,
+    /// whatever its exit code: for a check whose answer is its output. Any other
+    /// ending (signal, deadline, shutdown) is an error.
+    pub(super) async fn inspect(
+        &mut self,
+        step: &str,
+        program: &Path,
+        args: Vec<OsString>,
+    ) -> Result<ToolRun, InstallError> {
+        let runner = self.runner;
+        let run = self.record(&runner, step, program, args).await?;
+        let step = step.to_string();
+        match run.end {
+            ChildEnd::Exited { .. } => Ok(run),
+            ChildEnd::Signalled { signal } => Err(InstallError::Signalled { step, signal }),
+            ChildEnd::TimedOut => Err(InstallError::TimedOut { step }),
+            ChildEnd::Cancelled => Err(InstallError::Cancelled { step }),
+        }
+    }
+
     async fn run_with(
         &mut self,
         runner: &ToolRunner<'_>,
@@ -59,11 +85,7 @@ impl<'a> Tools<'a> {
         program: &Path,
         args: Vec<OsString>,
     ) -> Result<(), InstallError> {
-        let run = runner
-            .run(program, args)
-            .await
-            .map_err(|error| InstallError::Spawn { step: step.to_string(), reason: error.to_string() })?;
-        self.transcript.add(step, &run);
+        let run = self.record(runner, step, program, args).await?;
         let step = step.to_string();
         match run.end {
             ChildEnd::Exited { code: 0 } => Ok(()),
@@ -72,6 +94,22 @@ impl<'a> Tools<'a> {
             ChildEnd::TimedOut => Err(InstallError::TimedOut { step }),
             ChildEnd::Cancelled => Err(InstallError::Cancelled { step }),
         }
+    }
+
+    /// Runs `program` and adds what it printed to the transcript under `step`.
+    async fn record(
+        &mut self,
+        runner: &ToolRunner<'_>,
+        step: &str,
+        program: &Path,
+        args: Vec<OsString>,
+    ) -> Result<ToolRun, InstallError> {
+        let run = runner
+            .run(program, args)
+            .await
+            .map_err(|error| InstallError::Spawn { step: step.to_string(), reason: error.to_string() })?;
+        self.transcript.add(step, &run);
+        Ok(run)
     }
 }
 

@@ -8,6 +8,8 @@
 //! written, and again by the walk every staged bundle gets
 //! ([`super::staged_bundle`]). Symbolic links are kept, and the bundle is
 //! refused if one points outside it. The zip is held to [`super::zip_limits`].
+//! When the item names a team, the staged bundle's signature is checked
+//! ([`super::signature`]) before it is swapped in.
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -19,7 +21,9 @@ use nix::unistd::symlinkat;
 
 use super::error::InstallError;
 use super::placement::{Staging, files, find_bundle};
+use super::signature::{self, SignatureCheck};
 use super::staged_bundle::{self, KEPT_MODE_BITS};
+use super::tools::Tools;
 use super::zip_limits;
 use crate::safe_path::{Folder, Missing};
 
@@ -29,19 +33,30 @@ const FOLDER_MODE: u32 = 0o755;
 /// Links are short paths; a longer target is not a link an app needs.
 const LONGEST_LINK_TARGET: u64 = 4096;
 
-/// Unpacks `archive` beside `destination` (inside the agent's `root`) and puts
-/// its `bundle` there, keeping `left_free` bytes free on its volume
-/// (`downloads.min_free_space`).
+/// One zip install: the zip, and the bundle it must put where.
+pub(super) struct Archive<'a> {
+    /// The verified zip, in the download cache.
+    pub archive: &'a Path,
+    /// Where the bundle goes (inside the agent's root).
+    pub destination: &'a Path,
+    /// The bundle's name in the zip, such as `Foo.app`.
+    pub bundle: &'a str,
+    /// The bytes the app's volume keeps free after unpacking (`downloads.min_free_space`).
+    pub left_free: u64,
+}
+
+/// Unpacks the zip beside its destination (inside the root `tools` run from)
+/// and puts its bundle there, once it passes `check` when there is one.
 ///
 /// Unpacking a verified local file is not interrupted part way; the item's
 /// deadline is checked by the steps around it.
 pub(super) async fn install(
-    archive: &Path,
-    root: &Path,
-    destination: &Path,
-    bundle: &str,
-    left_free: u64,
+    tools: &mut Tools<'_>,
+    zip: &Archive<'_>,
+    check: Option<SignatureCheck<'_>>,
 ) -> Result<(), InstallError> {
+    let (archive, root, destination, bundle, left_free) =
+        (zip.archive, tools.root(), zip.destination, zip.bundle, zip.left_free);
     let staging = Staging::beside(root, destination)?;
     let unpacked = staging.folder().descend(Path::new("unpacked"), Missing::Create(0o700))?;
     let folder = unpacked.path().to_path_buf();
@@ -51,6 +66,9 @@ pub(super) async fn install(
         .map_err(|error| InstallError::Unpack { reason: error.to_string() })??;
     let found = find_bundle(&folder, bundle, "zip")?;
     staged_bundle::make_safe(&staging, &found, &staged_bundle::placed_at(root, destination))?;
+    if let Some(check) = check {
+        signature::check_app(tools, check, &found).await?;
+    }
     staging.replace_bundle(&found)
 }
 
@@ -108,6 +126,23 @@ mod tests {
 
     use super::*;
 
+    /// Installs `bundle` from `archive` under `root` with no signature to check.
+    async fn unzip(
+        archive: &Path,
+        root: &Path,
+        destination: &Path,
+        bundle: &str,
+        left_free: u64,
+    ) -> Result<(), InstallError> {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let grace = std::time::Duration::from_secs(1);
+        let runner = crate::tool_runner::ToolRunner { root, environment: &[], deadline, grace, cancel: &cancel };
+        let mut transcript = crate::tool_runner::Transcript::default();
+        let zip = Archive { archive, destination, bundle, left_free };
+        install(&mut Tools::new(runner, &mut transcript), &zip, None).await
+    }
+
     fn archive(path: &Path, entries: impl FnOnce(&mut zip::ZipWriter<std::fs::File>)) {
         let mut writer = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
         entries(&mut writer);
@@ -131,7 +166,7 @@ mod tests {
             writer.start_file("__MACOSX/Foo.app/._Info.plist", SimpleFileOptions::default()).unwrap();
         });
         let destination = folder.path().join("Applications/Foo.app");
-        install(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap();
+        unzip(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap();
         let mode = |relative: &str| std::fs::metadata(destination.join(relative)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode("Contents/MacOS/Foo"), 0o755);
         assert_eq!(mode("Contents/MacOS") & 0o555, 0o555, "implied folders are open to every user");
@@ -156,7 +191,7 @@ mod tests {
             writer.write_all(b"#!/bin/sh\n").unwrap();
         });
         let destination = folder.path().join("Applications/Foo.app");
-        install(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap();
+        unzip(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap();
         let mode =
             |relative: &str| std::fs::metadata(destination.join(relative)).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode("Contents/MacOS/Foo"), 0o775);
@@ -172,17 +207,17 @@ mod tests {
             writer.start_file("Foo.app/Contents/escaped", SimpleFileOptions::default()).unwrap();
         });
         let destination = folder.path().join("Applications/Foo.app");
-        let error = install(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
+        let error = unzip(&path, folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
         assert!(error.to_string().starts_with("cannot unpack the zip"), "{error}");
         assert!(!folder.path().join("escaped").exists() && !destination.exists());
 
         let other = folder.path().join("other.zip");
         archive(&other, |writer| writer.add_directory("Other.app/Contents", SimpleFileOptions::default()).unwrap());
-        let error = install(&other, folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
+        let error = unzip(&other, folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
         assert_eq!(error.to_string(), "Foo.app is not in the zip (found: Other.app)");
         std::fs::write(folder.path().join("junk.zip"), "not a zip").unwrap();
         let error =
-            install(&folder.path().join("junk.zip"), folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
+            unzip(&folder.path().join("junk.zip"), folder.path(), &destination, "Foo.app", 0).await.unwrap_err();
         assert!(error.to_string().starts_with("cannot unpack the zip"), "{error}");
     }
 }

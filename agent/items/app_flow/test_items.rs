@@ -17,6 +17,7 @@ pub(crate) fn package(source: InstallSource) -> AppPackage {
         sha256: "0".repeat(64),
         app: AppLocation::InApplications(PathBuf::from("Foo.app")),
         bundle_id: Some("com.example.foo".into()),
+        signature: None,
     }
 }
 
