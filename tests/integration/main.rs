@@ -35,6 +35,7 @@ mod resilience;
 mod scripts;
 mod self_service_page;
 mod settings;
+mod signatures;
 mod telemetry;
 mod tenant;
 mod timeouts;
