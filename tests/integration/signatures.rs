@@ -102,18 +102,18 @@ fn signed_item(server: &FileServer, source: &str, extra: Value) -> Value {
     };
     let route = format!("/Foo.{source}");
     server.serve(&route, bytes.clone());
-    let mut foo = custom_app(source, &server.url(&route), &sha256(&bytes), "audit_and_enforce", None);
-    foo["team_id"] = TEAM.into();
-    foo.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-    foo
+    let mut foo_item = custom_app(source, &server.url(&route), &sha256(&bytes), "audit_and_enforce", None);
+    foo_item["team_id"] = TEAM.into();
+    foo_item.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    foo_item
 }
 
 /// Checks in with `item` and the tools given; the item's status entry.
-fn run(device: &Device, foo: Value, flags: &[String]) -> (i32, Value) {
-    let path = device.write_blueprint(&blueprint(vec![foo.clone()]));
+fn run(device: &Device, foo_item: Value, flags: &[String]) -> (i32, Value) {
+    let path = device.write_blueprint(&blueprint(vec![foo_item.clone()]));
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let exit = code(&device.check_in(&path, &flags));
-    let name = foo["name"].as_str().unwrap().to_string();
+    let name = foo_item["name"].as_str().unwrap().to_string();
     (exit, item(&device.status(), &name).clone())
 }
 
@@ -125,16 +125,16 @@ fn the_cached(device: &Device, source: &str, bytes_sha256: &str) -> PathBuf {
 fn a_pkg_of_the_right_team_notarized_installs_after_both_checks() {
     let (device, server) = (Device::new(), FileServer::start());
     let flags = signature_tools(&device, &PKG_SIGNED, &APP_SIGNED, &VERIFIED, &INSTALL_NOTARIZED);
-    let foo = signed_item(&server, "pkg", Value::Null);
-    let digest = foo["sha256"].as_str().unwrap().to_string();
-    let (exit, foo) = run(&device, foo, &flags);
-    assert_eq!(exit, 0, "{foo}");
+    let foo_item = signed_item(&server, "pkg", Value::Null);
+    let digest = foo_item["sha256"].as_str().unwrap().to_string();
+    let (exit, foo_item) = run(&device, foo_item, &flags);
+    assert_eq!(exit, 0, "{foo_item}");
     assert_eq!(installed_version(&device).as_deref(), Some("3.0"));
     let cached = the_cached(&device, "pkg", &digest);
     assert_eq!(recorded(&device, "pkgutil"), [format!("--check-signature {}", cached.display())]);
     assert_eq!(recorded(&device, "spctl"), [format!("--assess --type install -vv {}", cached.display())]);
     assert!(recorded(&device, "codesign").is_empty(), "a pkg's own signature is what counts");
-    let output = foo["output"].as_str().unwrap();
+    let output = foo_item["output"].as_str().unwrap();
     assert!(output.contains("--- pkgutil --check-signature (exit 0) ---\nPackage \"Foo-2.1.pkg\":"), "{output}");
     assert!(output.contains("--- spctl --assess (exit 0) ---\nFoo-2.1.pkg: accepted"), "{output}");
 }
@@ -158,10 +158,10 @@ fn a_pkg_of_another_team_unsigned_revoked_or_not_notarized_installs_nothing() {
     for (pkgutil, spctl, expected) in cases {
         let (device, server) = (Device::new(), FileServer::start());
         let flags = signature_tools(&device, pkgutil, &APP_SIGNED, &VERIFIED, spctl);
-        let (exit, foo) = run(&device, signed_item(&server, "pkg", Value::Null), &flags);
-        assert_eq!(exit, 1, "{foo}");
-        assert_eq!(foo["status"], "failed");
-        assert_eq!(foo["message"], expected);
+        let (exit, foo_item) = run(&device, signed_item(&server, "pkg", Value::Null), &flags);
+        assert_eq!(exit, 1, "{foo_item}");
+        assert_eq!(foo_item["status"], "failed");
+        assert_eq!(foo_item["message"], expected);
         assert!(recorded(&device, "installer").is_empty(), "{expected}: the installer never ran");
         assert!(!installed_app(&device).exists(), "{expected}");
     }
@@ -171,16 +171,16 @@ fn a_pkg_of_another_team_unsigned_revoked_or_not_notarized_installs_nothing() {
 fn notarization_may_be_turned_off_but_the_team_still_counts() {
     let (device, server) = (Device::new(), FileServer::start());
     let flags = signature_tools(&device, &PKG_SIGNED, &APP_SIGNED, &VERIFIED, &INSTALL_NOT_NOTARIZED);
-    let foo = signed_item(&server, "pkg", serde_json::json!({ "require_notarized": false }));
-    let (exit, foo) = run(&device, foo, &flags);
-    assert_eq!(exit, 0, "{foo}");
+    let foo_item = signed_item(&server, "pkg", serde_json::json!({ "require_notarized": false }));
+    let (exit, foo_item) = run(&device, foo_item, &flags);
+    assert_eq!(exit, 0, "{foo_item}");
     assert!(recorded(&device, "spctl").is_empty(), "Gatekeeper is not asked");
     assert_eq!(installed_version(&device).as_deref(), Some("3.0"));
 
     let (device, server) = (Device::new(), FileServer::start());
     let flags = signature_tools(&device, &PKG_OTHER_TEAM, &APP_SIGNED, &VERIFIED, &INSTALL_NOTARIZED);
-    let foo = signed_item(&server, "pkg", serde_json::json!({ "require_notarized": false }));
-    assert_eq!(run(&device, foo, &flags).0, 1);
+    let foo_item = signed_item(&server, "pkg", serde_json::json!({ "require_notarized": false }));
+    assert_eq!(run(&device, foo_item, &flags).0, 1);
     assert!(!installed_app(&device).exists());
 }
 
@@ -188,8 +188,8 @@ fn notarization_may_be_turned_off_but_the_team_still_counts() {
 fn an_app_from_a_zip_is_checked_where_it_is_staged_before_it_is_placed() {
     let (device, server) = (Device::new(), FileServer::start());
     let flags = signature_tools(&device, &PKG_SIGNED, &APP_SIGNED, &VERIFIED, &EXECUTE_NOTARIZED);
-    let (exit, foo) = run(&device, signed_item(&server, "zip", Value::Null), &flags);
-    assert_eq!(exit, 0, "{foo}");
+    let (exit, foo_item) = run(&device, signed_item(&server, "zip", Value::Null), &flags);
+    assert_eq!(exit, 0, "{foo_item}");
     assert_eq!(installed_version(&device).as_deref(), Some("3.0"));
     assert_eq!(applications_entries(&device), ["Foo.app"]);
     let calls = recorded(&device, "codesign");
@@ -232,9 +232,9 @@ fn an_app_of_another_team_ad_hoc_unsigned_modified_or_not_notarized_is_never_pla
     for (source, display, verify, spctl, expected) in cases {
         let (device, server) = (Device::new(), FileServer::start());
         let flags = signature_tools(&device, &PKG_SIGNED, display, verify, spctl);
-        let (exit, foo) = run(&device, signed_item(&server, source, Value::Null), &flags);
-        assert_eq!(exit, 1, "{foo}");
-        assert_eq!(foo["message"], expected);
+        let (exit, foo_item) = run(&device, signed_item(&server, source, Value::Null), &flags);
+        assert_eq!(exit, 1, "{foo_item}");
+        assert_eq!(foo_item["message"], expected);
         assert!(applications_entries(&device).is_empty(), "{expected}: {:?}", applications_entries(&device));
         if source == "dmg" {
             let calls = recorded(&device, "hdiutil");
@@ -249,11 +249,11 @@ fn an_auto_app_takes_its_team_from_the_catalog() {
     let flags = signature_tools(&device, &PKG_SIGNED, &APP_OTHER_TEAM, &VERIFIED, &EXECUTE_NOTARIZED);
     let zip = app_zip("3.0", 0);
     server.serve("/Foo.zip", zip.clone());
-    let mut foo = auto_app("3.0", &server.url("/Foo.zip"), &sha256(&zip));
-    foo["catalog"]["team_id"] = TEAM.into();
-    let (exit, foo) = run(&device, foo, &flags);
-    assert_eq!(exit, 1, "{foo}");
-    assert!(foo["message"].as_str().unwrap().contains("not ABCDE12345"), "{foo}");
+    let mut foo_item = auto_app("3.0", &server.url("/Foo.zip"), &sha256(&zip));
+    foo_item["catalog"]["team_id"] = TEAM.into();
+    let (exit, foo_item) = run(&device, foo_item, &flags);
+    assert_eq!(exit, 1, "{foo_item}");
+    assert!(foo_item["message"].as_str().unwrap().contains("not ABCDE12345"), "{foo_item}");
     assert!(!installed_app(&device).exists());
 }
 
@@ -261,10 +261,10 @@ fn an_auto_app_takes_its_team_from_the_catalog() {
 fn without_a_team_no_signature_tool_runs() {
     let (device, server) = (Device::new(), FileServer::start());
     let flags = signature_tools(&device, &PKG_UNSIGNED, &APP_UNSIGNED, &VERIFIED, &EXECUTE_NOT_NOTARIZED);
-    let mut foo = signed_item(&server, "zip", Value::Null);
-    foo.as_object_mut().unwrap().remove("team_id");
-    let (exit, foo) = run(&device, foo, &flags);
-    assert_eq!(exit, 0, "{foo}");
+    let mut foo_item = signed_item(&server, "zip", Value::Null);
+    foo_item.as_object_mut().unwrap().remove("team_id");
+    let (exit, foo_item) = run(&device, foo_item, &flags);
+    assert_eq!(exit, 0, "{foo_item}");
     assert!(Path::new(&installed_app(&device)).exists());
     for tool in ["pkgutil", "codesign", "spctl"] {
         assert!(recorded(&device, tool).is_empty(), "{tool} ran");
