@@ -70,6 +70,8 @@ enum Field {
     Host(Place<String>),
     /// One or more TCP ports.
     PortList(Place<Vec<u16>>),
+    /// An Apple Developer Team ID (10 uppercase letters or digits), or unset.
+    OptionalTeamId(Place<Option<String>>),
 }
 
 /// A [`Place`] for the field at a dotted path in [`AgentConfig`].
@@ -134,6 +136,7 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "schedule.daily_interval", field: Field::Interval(place!(schedule.daily_interval)) },
     KnownKey { name: "schedule.recurring_interval", field: Field::Interval(place!(schedule.recurring_interval)) },
     KnownKey { name: "self_service.sync_interval", field: Field::Duration(place!(self_service.sync_interval)) },
+    KnownKey { name: "self_update.team_id", field: Field::OptionalTeamId(place!(self_update.team_id)) },
     KnownKey { name: "state.max_size", field: Field::Size(place!(state.max_size)) },
     KnownKey { name: "tenant.connect_timeout", field: Field::Duration(place!(tenant.connect_timeout)) },
     KnownKey { name: "tenant.request_timeout", field: Field::Duration(place!(tenant.request_timeout)) },
@@ -187,6 +190,7 @@ impl KnownKey {
             Field::Size(place) => *(place.write)(config) = sizes::parse_size(raw)?,
             Field::Host(place) => *(place.write)(config) = values::parse_host(raw)?,
             Field::PortList(place) => *(place.write)(config) = values::parse_port_list(raw)?,
+            Field::OptionalTeamId(place) => *(place.write)(config) = parse_optional_team_id(raw)?,
         }
         Ok(())
     }
@@ -199,7 +203,7 @@ impl KnownKey {
             Field::Path(place) => Some(path_text((place.read)(config))),
             Field::OptionalPath(place) => (place.read)(config).as_deref().map(path_text),
             Field::OptionalUrl(place) => (place.read)(config).as_deref().map(network_rules::redacted_text),
-            Field::OptionalTenantUrl(place) => (place.read)(config).clone(),
+            Field::OptionalTenantUrl(place) | Field::OptionalTeamId(place) => (place.read)(config).clone(),
             Field::OptionalSecret(place) => (place.read)(config).as_ref().map(|_| REDACTED.to_string()),
             Field::PositiveInteger(place) => Some((place.read)(config).to_string()),
             Field::LogLevel(place) => Some((place.read)(config).name().to_string()),
@@ -211,6 +215,16 @@ impl KnownKey {
             }
         };
         text.unwrap_or_else(|| UNSET_TEXT.to_string())
+    }
+}
+
+/// An Apple Developer Team ID such as `ABCDE12345`, or unset.
+fn parse_optional_team_id(raw: &RawValue) -> Result<Option<String>, ValueProblem> {
+    // Read as any other optional text; a Team ID is no secret.
+    match values::parse_optional_secret(raw)?.map(|text| text.expose().to_string()) {
+        None => Ok(None),
+        Some(team_id) if crate::blueprint::is_team_id(&team_id) => Ok(Some(team_id)),
+        Some(_) => Err(ValueProblem::NotATeamId { found: raw.to_string() }),
     }
 }
 
@@ -311,6 +325,7 @@ mod tests {
             ("schedule.daily_interval", "24h"),
             ("schedule.recurring_interval", "15m"),
             ("self_service.sync_interval", "5m"),
+            ("self_update.team_id", "(none)"),
             ("state.max_size", "256 MiB"),
             ("tenant.connect_timeout", "10s"),
             ("tenant.request_timeout", "30s"),
@@ -340,5 +355,19 @@ mod tests {
         assert_eq!(find("tenant.token").unwrap().value_text(&config), REDACTED);
         assert!(apply(&mut config, "timeouts.run", RawValue::Boolean(true)).is_err());
         assert_eq!(config.timeouts.run, Duration::from_secs(60), "a bad value leaves the field alone");
+    }
+
+    #[test]
+    fn a_pinned_signing_team_must_look_like_a_team_id() {
+        let key = find("self_update.team_id").unwrap();
+        let mut config = AgentConfig::default();
+        key.apply(&RawValue::Text(" ABCDE12345 ".into()), &mut config).unwrap();
+        assert_eq!(config.self_update.team_id.as_deref(), Some("ABCDE12345"));
+        assert_eq!(key.value_text(&config), "ABCDE12345");
+        for wrong in ["abcde12345", "ABCDE", "ABCDE12345X"] {
+            let error = key.apply(&RawValue::Text(wrong.into()), &mut config).unwrap_err().to_string();
+            assert!(error.starts_with("expected an Apple Developer Team ID"), "{wrong}: {error}");
+        }
+        assert!(key.apply(&RawValue::Integer(12), &mut config).is_err());
     }
 }

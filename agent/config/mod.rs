@@ -33,7 +33,7 @@ pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
 pub use secret::{REDACTED, Secret};
 pub use settings::{
-    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, Logs, Notices, Otel, Schedule, SelfService, State,
-    Tenant, Timeouts,
+    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, Logs, Notices, Otel, Schedule, SelfService,
+    SelfUpdate, State, Tenant, Timeouts,
 };
 pub(crate) use values::{RawValue, ValueProblem, parse_duration};

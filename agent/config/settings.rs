@@ -49,6 +49,8 @@ pub struct AgentConfig {
     pub state: State,
     /// What people without admin rights may ask through Self Service.
     pub self_service: SelfService,
+    /// Who must have signed a newer agent before it installs itself.
+    pub self_update: SelfUpdate,
     /// How often, and how long, the person at the Mac is asked before disruptive work.
     pub notices: Notices,
 }
@@ -74,6 +76,17 @@ pub struct SelfService {
     /// follows that one instead. Root is never held to it.
     #[serde(serialize_with = "as_duration_text")]
     pub sync_interval: Duration,
+}
+
+/// What the agent's own update requires of its package (see `self_update`).
+/// Set in the package's default configuration or a profile; the tenant has no
+/// say in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct SelfUpdate {
+    /// The Apple Developer Team ID that must have signed (Developer ID
+    /// Installer) and notarized an agent package; without it the agent does
+    /// not update itself.
+    pub team_id: Option<String>,
 }
 
 /// The state store's bounds (see `state::retention`).
@@ -358,6 +371,7 @@ impl Default for AgentConfig {
             },
             state: State { max_size: 256 << 20 },
             self_service: SelfService { sync_interval: Duration::from_secs(5 * MINUTE) },
+            self_update: SelfUpdate::default(),
             notices: Notices {
                 interval: Duration::from_secs(24 * HOUR),
                 answer_timeout: Duration::from_secs(5 * MINUTE),
@@ -410,6 +424,7 @@ mod tests {
                 },
                 "state": { "max_size": "256 MiB" },
                 "self_service": { "sync_interval": "5m" },
+                "self_update": { "team_id": null },
                 "notices": { "interval": "24h", "answer_timeout": "5m" },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",

@@ -106,6 +106,11 @@ pub(crate) enum ValueProblem {
     /// Not a host name or IP address.
     #[error("expected a host name or IP address, found {found}")]
     NotAHost { found: String },
+    /// Not an Apple Developer Team ID.
+    #[error(
+        "expected an Apple Developer Team ID (10 uppercase letters or digits, such as \"ABCDE12345\"), found {found}"
+    )]
+    NotATeamId { found: String },
     /// Not one or more TCP ports.
     #[error("expected TCP ports from 1 to 65535 such as \"443, 2197\", found {found}")]
     NotAPortList { found: String },

@@ -23,3 +23,4 @@ mod zip_limits;
 
 pub(crate) use deliver::{Delivered, Delivery, deliver};
 pub(crate) use pkg::install as install_package;
+pub(crate) use signature::{SignatureCheck, check_package_with as check_package_signature};

@@ -31,6 +31,7 @@ use super::error::InstallError;
 use super::tools::Tools;
 use crate::blueprint::SignatureRequirement;
 use crate::config::Commands;
+use crate::tool_runner::{ToolRunner, Transcript};
 
 /// A signature check to make: who must have signed, and where the tools are.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +43,7 @@ pub(crate) struct SignatureCheck<'a> {
 }
 
 /// Checks the flat package at `package` against `check`.
-pub(crate) async fn check_package(
+pub(super) async fn check_package(
     tools: &mut Tools<'_>,
     check: SignatureCheck<'_>,
     package: &Path,
@@ -62,8 +63,19 @@ pub(crate) async fn check_package(
     Ok(())
 }
 
+/// [`check_package`] for a caller outside the installers (the agent's own
+/// update): the tools run with `runner`, their output goes to `transcript`.
+pub(crate) async fn check_package_with(
+    runner: ToolRunner<'_>,
+    check: SignatureCheck<'_>,
+    package: &Path,
+    transcript: &mut Transcript,
+) -> Result<(), InstallError> {
+    check_package(&mut Tools::new(runner, transcript), check, package).await
+}
+
 /// Checks the app bundle at `app` (staged, not yet placed) against `check`.
-pub(crate) async fn check_app(
+pub(super) async fn check_app(
     tools: &mut Tools<'_>,
     check: SignatureCheck<'_>,
     app: &Path,

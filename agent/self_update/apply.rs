@@ -1,4 +1,5 @@
-//! The self-update step: decide, download into the cache, verify, install through
+//! The self-update step: decide, download into the cache, verify (sha256, then
+//! the signature of the pinned team: [`super::signature`]), install through
 //! `installer`, check the installed agent's version, and record what came of it. Nothing here fails the check-in; every
 //! problem is a logged line and a recorded outcome.
 
@@ -10,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decision::{Advice, Decision, Gate, Offer, decide, gate, running_version, settle};
 use super::marker::{self, PendingMarker};
+use super::signature;
 use super::verify;
 use crate::config::AgentConfig;
 use crate::downloads::{DownloadError, Downloaded, Downloader};
@@ -113,7 +115,18 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
         return false;
     }
     let deadline = crate::process::deadline_after(Instant::now(), context.config.timeouts.agent_update);
+    let Some(required) = signature::requirement(context.config) else {
+        refuse(context, ours, offer, signature::NO_TEAM_PINNED, "");
+        return false;
+    };
     let Some(download) = fetch(context, ours, offer, deadline).await else { return false };
+    let checked = signature::check(context.paths, context.config, &required, &download.path, deadline).await;
+    if let Err((problem, output)) = checked {
+        remove_download(&download.path);
+        let message = format!("agent {}: {problem}; it was not installed", offer.version);
+        refuse(context, ours, offer, &message, &output);
+        return false;
+    }
     let started = match context.store.add_agent_update(&offer_attempt(ours, offer, AgentUpdateOutcome::Installing, ""))
     {
         Ok(id) => id,
@@ -123,9 +136,7 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
         }
     };
     let (result, output) = run_installer(context, offer, &download.path, deadline).await;
-    if let Err(error) = std::fs::remove_file(&download.path) {
-        tracing::warn!(path = %download.path.display(), error = %error, "Cannot remove the agent package from the cache.");
-    }
+    remove_download(&download.path);
     let grace = context.config.timeouts.termination_grace;
     let result = match result {
         Ok(()) => verify::check_installed(context.paths, &offer.version, grace)
@@ -150,6 +161,20 @@ async fn install(context: &UpdateContext<'_>, ours: &Version, offer: &Offer) -> 
     } else {
         tracing::warn!(from = %ours, to = %offer.version, detail = %message, output = %output, "Agent update failed.");
         false
+    }
+}
+
+/// Records and logs an offer refused for its signature (`signature_mismatch`).
+fn refuse(context: &UpdateContext<'_>, ours: &Version, offer: &Offer, message: &str, output: &str) {
+    tracing::warn!(from = %ours, to = %offer.version, detail = %message, output = %output, "Agent update refused: the package is not signed by the pinned team.");
+    let attempt = offer_attempt(ours, offer, AgentUpdateOutcome::SignatureMismatch, message);
+    log_store_error(record(context.store, &attempt));
+}
+
+/// Drops the agent package from the download cache.
+fn remove_download(path: &Path) {
+    if let Err(error) = std::fs::remove_file(path) {
+        tracing::warn!(path = %path.display(), error = %error, "Cannot remove the agent package from the cache.");
     }
 }
 

@@ -5,7 +5,10 @@
 //! check-in: tenant::begin (reply kept) ─ items ─ results reported
 //!     └─► update_agent: decision::decide ── Nothing | CannotComply (logged, recorded)
 //!                          └─ Update ─► decision::gate (an offer tried before waits for a daily check-in)
-//!                               └─► downloads (root-only cache, sha256) ─► installer -pkg … -target <root>
+//!                               └─► a team pinned in self_update.team_id? (else signature_mismatch)
+//!                               └─► downloads (root-only cache, sha256)
+//!                               └─► signature: pkgutil + spctl, signed and notarized by that team (else signature_mismatch)
+//!                               └─► installer -pkg … -target <root>
 //!                                     └─► verify: the installed agent's `--version` is the offered one
 //!                                     └─► state: agent_updates (status `agent_update`, next results report)
 //! ```
@@ -20,6 +23,7 @@
 mod apply;
 mod decision;
 mod marker;
+mod signature;
 mod verify;
 
 pub(crate) use apply::{UpdateContext, settle_unfinished, update_agent};

@@ -34,16 +34,20 @@ pub enum AgentUpdateOutcome {
     DownloadFailed,
     /// The tenant requires a newer agent than it offers.
     CannotComply,
+    /// The package is not signed and notarized by the team pinned in
+    /// `self_update.team_id`, or no team is pinned; nothing was installed.
+    SignatureMismatch,
 }
 
 impl AgentUpdateOutcome {
-    const NAMES: [(&'static str, Self); 6] = [
+    const NAMES: [(&'static str, Self); 7] = [
         ("installing", Self::Installing),
         ("installed", Self::Installed),
         ("failed", Self::Failed),
         ("checksum_mismatch", Self::ChecksumMismatch),
         ("download_failed", Self::DownloadFailed),
         ("cannot_comply", Self::CannotComply),
+        ("signature_mismatch", Self::SignatureMismatch),
     ];
 
     /// The name used in status, reports and the store.

@@ -1,7 +1,11 @@
 //! Apps whose item names a `team_id`: stand-ins for `pkgutil`, `codesign` and
 //! `spctl` print the real tools' output (tests/fixtures/signatures); the right
 //! team installs, and another team, no signature, an ad-hoc one or a missing
-//! notarization install nothing and say what was found.
+//! notarization install nothing and say what was found. The agent's own update
+//! is held to the same checks with the team pinned in `self_update.team_id`
+//! ([`self_update`]).
+
+mod self_update;
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +22,7 @@ use crate::support::{Device, blueprint, code, item};
 const TEAM: &str = "ABCDE12345";
 
 /// What one fixture is: its text and the exit code the real tool gives with it.
-struct Printed {
+pub(crate) struct Printed {
     text: &'static str,
     exit: i32,
 }
@@ -82,6 +86,27 @@ fn signature_tools(
         ("ditto", ditto),
     ];
     tools.iter().flat_map(|(name, path)| ["--set".to_string(), format!("commands.{name}={}", path.display())]).collect()
+}
+
+/// Pins `TEAM` as the agent's signing team (`self_update.team_id`, in a
+/// drop-in file, as a package's default configuration would) and points
+/// `pkgutil` and `spctl` at stand-ins printing `pkgutil` and `spctl`.
+pub(crate) fn pin_signing_team(device: &Device, pkgutil: &Printed, spctl: &Printed) {
+    let pkgutil = stand_in(device, "pkgutil", &prints(device, "pkgutil-output", pkgutil, false));
+    let spctl = stand_in(device, "spctl", &prints(device, "spctl-output", spctl, false));
+    let fragment = serde_json::json!({
+        "self_update": { "team_id": TEAM },
+        "commands": { "pkgutil": pkgutil, "spctl": spctl },
+    });
+    device.write_file(SIGNING_FRAGMENT, &fragment.to_string());
+}
+
+/// Where [`pin_signing_team`] writes the pin.
+pub(crate) const SIGNING_FRAGMENT: &str = "Library/Application Support/EndpointAgent/config.d/10-signing.json";
+
+/// Pins the right team with a signed and notarized package: what a release is.
+pub(crate) fn pin_signed_release(device: &Device) {
+    pin_signing_team(device, &PKG_SIGNED, &INSTALL_NOTARIZED);
 }
 
 /// A tar holding `Applications/Foo.app` 3.0 (a pkg's payload) or `Foo.app` 3.0 (a dmg).

@@ -24,10 +24,13 @@ fn package(version: &str) -> String {
 pub(crate) const MARKER: &str = "Library/Application Support/EndpointAgent/state/agent-update.pending";
 
 /// A tenant offering `version` at `/packages/agent-<version>.pkg`, announced
-/// with `announced_sha256` (the package's own unless a test lies).
+/// with `announced_sha256` (the package's own unless a test lies), to a device
+/// whose signing team is pinned and whose `pkgutil` and `spctl` find the
+/// package signed by it and notarized.
 pub(crate) fn offering(device: &Device, version: &str, announced_sha256: Option<&str>) -> TestTenant {
     let tenant = TestTenant::start("tok-1", counting_blueprint(device));
     configure(device, &tenant.url(), "tok-1");
+    crate::signatures::pin_signed_release(device);
     let path = format!("/packages/agent-{version}.pkg");
     let sha = announced_sha256.map_or_else(|| sha256(package(version).as_bytes()), str::to_string);
     let latest = json!({ "version": version, "url": format!("{}{path}", tenant.url()), "sha256": sha });
