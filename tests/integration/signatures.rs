@@ -23,7 +23,9 @@ const TEAM: &str = "ABCDE12345";
 
 /// What one fixture is: its text and the exit code the real tool gives with it.
 pub(crate) struct Printed {
+    /// What the tool prints.
     text: &'static str,
+    /// The code it exits with.
     exit: i32,
 }
 
