@@ -289,7 +289,7 @@ mod tests {
             ("commands.lpadmin", "/usr/sbin/lpadmin"),
             ("commands.lpoptions", "/usr/bin/lpoptions"),
             ("commands.lpstat", "/usr/bin/lpstat"),
-            ("commands.open_url", crate::config::settings::OPEN_URL_DEFAULT),
+            ("commands.open_url", crate::config::commands::OPEN_URL_DEFAULT),
             ("commands.osascript", "/usr/bin/osascript"),
             ("commands.pkgutil", "/usr/sbin/pkgutil"),
             ("commands.profiles", "/usr/bin/profiles"),

@@ -11,6 +11,7 @@
 //! A file or folder another user than root could have written is skipped with a
 //! warning before it is read (trust.rs).
 
+mod commands;
 mod durations;
 mod files;
 mod keys;
@@ -27,13 +28,14 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+pub use commands::Commands;
 pub(crate) use durations::{duration_text, long_duration_text};
 pub use origin::Origin;
 pub use problems::{ConfigError, ConfigErrors, ConfigWarning};
 pub use resolve::{EffectiveValue, LoadedConfig, load};
 pub use secret::{REDACTED, Secret};
 pub use settings::{
-    AgentConfig, Commands, Daemon, Doctor, Downloads, Inventory, Logs, Notices, Otel, Schedule, SelfService,
-    SelfUpdate, State, Tenant, Timeouts,
+    AgentConfig, Daemon, Doctor, Downloads, Inventory, Logs, Notices, Otel, Schedule, SelfService, SelfUpdate, State,
+    Tenant, Timeouts,
 };
 pub(crate) use values::{RawValue, ValueProblem, parse_duration};
