@@ -133,6 +133,7 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "self_service.sync_interval", field: Field::Duration(place!(self_service.sync_interval)) },
     KnownKey { name: "state.max_size", field: Field::Size(place!(state.max_size)) },
     KnownKey { name: "tenant.connect_timeout", field: Field::Duration(place!(tenant.connect_timeout)) },
+    KnownKey { name: "tenant.enrollment_secret", field: Field::OptionalSecret(place!(tenant.enrollment_secret)) },
     KnownKey { name: "tenant.request_timeout", field: Field::Duration(place!(tenant.request_timeout)) },
     KnownKey { name: "tenant.token", field: Field::OptionalSecret(place!(tenant.token)) },
     KnownKey { name: "tenant.url", field: Field::OptionalTenantUrl(place!(tenant.url)) },
@@ -237,7 +238,7 @@ mod tests {
     fn every_secret_key_is_withheld_from_children() {
         let secret: Vec<String> =
             KNOWN_KEYS.iter().filter(|key| key.is_secret()).map(KnownKey::environment_variable).collect();
-        assert_eq!(secret, ["AGENT_TENANT_TOKEN"]);
+        assert_eq!(secret, ["AGENT_TENANT_ENROLLMENT_SECRET", "AGENT_TENANT_TOKEN"]);
         assert_eq!(secret, crate::process::SECRET_VARIABLES, "process::SECRET_VARIABLES lists every secret key");
     }
 
@@ -307,6 +308,7 @@ mod tests {
             ("self_service.sync_interval", "5m"),
             ("state.max_size", "256 MiB"),
             ("tenant.connect_timeout", "10s"),
+            ("tenant.enrollment_secret", "(none)"),
             ("tenant.request_timeout", "30s"),
             ("tenant.token", "(none)"),
             ("tenant.url", "(none)"),
