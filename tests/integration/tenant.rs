@@ -14,6 +14,9 @@ pub(crate) mod inventory;
 #[path = "tenant/mdm.rs"]
 mod mdm;
 
+#[path = "tenant/enrollment.rs"]
+mod enrollment;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

@@ -46,6 +46,15 @@ impl Caller {
         }
     }
 
+    /// Refuses an admin token or an enrollment secret on the agent API, before
+    /// anything else of the request is looked at.
+    pub(crate) fn require_agent(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Enrollment | Caller::Admin => self.check_device(""),
+            Caller::Device { .. } | Caller::Fleet => Ok(()),
+        }
+    }
+
     /// Refuses anything but an admin token on the devices API.
     pub(crate) fn require_admin(&self) -> Result<(), ApiError> {
         match self {

@@ -32,6 +32,7 @@ pub(crate) async fn checkin(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let caller = authorize(&headers, &state)?;
+    caller.require_agent()?;
     let checkin: CheckinBody = parse_json(&body)?;
     require_device_id(&checkin.device_id)?;
     caller.check_device(&checkin.device_id)?;
@@ -92,6 +93,7 @@ pub(crate) async fn blueprint(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = authorize(&headers, &state)?;
+    caller.require_agent()?;
     let device_id = blueprint_device(query, &headers, &caller)?;
     let served = state
         .seed
@@ -162,6 +164,7 @@ fn store_report(
     id_key: &str,
 ) -> Result<(Response, Option<Value>), ApiError> {
     let caller = authorize(headers, state)?;
+    caller.require_agent()?;
     let report: Value = parse_json(body)?;
     let device_id = text_field(&report, "device_id")?;
     let report_id = text_field(&report, id_key)?;
