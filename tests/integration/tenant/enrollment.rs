@@ -79,8 +79,7 @@ fn a_profile_s_secret_is_exchanged_once_for_a_private_device_token_that_alone_ac
     assert!(logs.contains("Enrolled with the tenant"), "{logs}");
     assert!(!logs.contains(&token) && !logs.contains(ENROLLMENT_SECRET), "no credential in the logs");
 
-    let checkin = format!("/api/v1/agent/checkin");
-    let (status, reply) = tenant.request_with(ENROLLMENT_SECRET, Method::POST, &checkin);
+    let (status, reply) = tenant.request_with(ENROLLMENT_SECRET, Method::POST, "/api/v1/agent/checkin");
     assert_eq!(status, 403, "the secret cannot check in: {reply}");
     let device_id = tenant.device_id();
     for credential in [token.as_str(), ENROLLMENT_SECRET, TOKEN] {

@@ -45,7 +45,8 @@ fn queued_actions_are_delivered_once_in_order() {
     let directory = tempfile::tempdir().expect("a scratch directory");
     let tenant = Tenant::start(directory.path(), seed(), &[]);
     for action in ["dailycheckin", "updateinventory", "blankpush"] {
-        let queued = tenant.json(tenant.admin_post(&format!("/api/v1/devices/DEVICE-1/action/{action}"), json!({})), 202);
+        let queued =
+            tenant.json(tenant.admin_post(&format!("/api/v1/devices/DEVICE-1/action/{action}"), json!({})), 202);
         assert_eq!(queued["type"], action);
     }
     tenant.json(tenant.admin_post("/api/v1/devices/DEVICE-1/action/wipe", json!({})), 404);
@@ -188,7 +189,11 @@ fn results_keep_their_deferrals_once_and_the_newest_run_s_pending_work() {
     assert_eq!(tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1"), 200)["pending_work"], json!([]));
     let before = tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-5")), 200);
     assert_eq!(before["commands"], json!([]));
-    assert_eq!(tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-5"), 200)["pending_work"], json!([]), "never reported");
+    assert_eq!(
+        tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-5"), 200)["pending_work"],
+        json!([]),
+        "never reported"
+    );
     tenant.json(tenant.raw(Method::GET, "/api/v1/devices/DEVICE-1/deferrals").bearer_auth(DEVICE_TOKEN), 403);
 }
 

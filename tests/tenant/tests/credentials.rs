@@ -37,7 +37,8 @@ fn an_enrollment_secret_only_enrolls_and_the_issued_token_acts_only_for_its_devi
     let refused = tenant.raw(Method::POST, "/api/v1/agent/checkin").bearer_auth(ENROLLMENT_SECRET);
     let reply = tenant.json(refused.json(&checkin_body("DEVICE-7")), 403);
     assert!(reply["error"].as_str().unwrap().contains("can only enroll"), "{reply}");
-    let blueprint = tenant.raw(Method::GET, "/api/v1/agent/blueprint?device_id=DEVICE-7").bearer_auth(ENROLLMENT_SECRET);
+    let blueprint =
+        tenant.raw(Method::GET, "/api/v1/agent/blueprint?device_id=DEVICE-7").bearer_auth(ENROLLMENT_SECRET);
     tenant.json(blueprint, 403);
     let results = json!({ "device_id": "DEVICE-7", "run_id": "run-1", "run": {} });
     assert_eq!(post(&tenant, ENROLLMENT_SECRET, "/api/v1/agent/results", results).0, 403);
