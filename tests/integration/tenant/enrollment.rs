@@ -2,7 +2,8 @@
 //! reference tenant on 127.0.0.1: the secret a profile delivers is exchanged once
 //! for a device token stored root-only; the secret cannot act as the device and no
 //! token reaches the devices API; a rotated token is stored and the old one serves
-//! one grace request; a revoked token is dropped and the device enrolls again.
+//! one grace request; a revoked token is dropped and the device enrolls again;
+//! `agent enroll` replaces a stored token with the token or secret an admin gives.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -147,4 +148,33 @@ fn a_revoked_token_is_dropped_and_the_device_enrolls_again_then_a_refused_secret
     }
     assert_eq!(token_file(&device), None, "the revoked token is gone");
     assert_eq!(tenant.checkins().len(), 2);
+}
+
+#[test]
+fn agent_enroll_replaces_the_stored_device_token_with_what_the_admin_gives() {
+    let (device, tenant) = enrolled_by_profile(ENROLLMENT_SECRET);
+    checked_in(&device);
+    let issued = device_token(&device);
+
+    let token_file_path = device.write_file("token.txt", &format!("{TOKEN}\n"));
+    let output = device.run(&["enroll", "--url", &tenant.url(), "--token-file", token_file_path.to_str().unwrap()]);
+    assert_eq!(crate::support::code(&output), 0, "{}", crate::support::text(&output.stderr));
+    assert_eq!(token_file(&device), None, "the stored device token is removed");
+    checked_in(&device);
+    assert_eq!(token_file(&device), None, "a token set directly is used as it is, without enrolling");
+    assert_eq!(tenant.checkins().len(), 2);
+
+    let secret_file = device.write_file("secret.txt", &format!("{ENROLLMENT_SECRET}\n"));
+    let arguments = ["enroll", "--url", &tenant.url(), "--enrollment-secret-file", secret_file.to_str().unwrap()];
+    let output = device.run(&arguments);
+    assert_eq!(crate::support::code(&output), 0, "{}", crate::support::text(&output.stderr));
+    assert!(crate::support::text(&output.stdout).contains("the enrollment secret is stored"));
+    std::fs::remove_file(device.root().join(MANAGED_PREFERENCES)).unwrap();
+    let fragment = device.root().join("Library/Application Support/EndpointAgent/config.d/50-enrollment.plist");
+    let written = std::fs::read_to_string(fragment).unwrap();
+    assert!(written.contains("tenant.enrollment_secret") && !written.contains("tenant.token"), "{written}");
+    checked_in(&device);
+    let enrolled = device_token(&device);
+    assert_ne!(enrolled, issued, "enrolled again with the secret the admin gave");
+    assert_eq!(tenant.checkins().len(), 3);
 }
