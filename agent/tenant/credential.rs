@@ -54,8 +54,8 @@ pub(crate) enum CredentialError {
 }
 
 /// The token file as written: the token in use and, for one grace request after a
-/// rotation, the one it replaced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// rotation, the one it replaced. Its `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StoredToken {
     /// The device token requests carry.
@@ -63,6 +63,16 @@ pub(crate) struct StoredToken {
     /// The token before the last rotation, until a request with the new one succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) previous_token: Option<String>,
+}
+
+impl std::fmt::Debug for StoredToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("StoredToken")
+            .field("device_token", &crate::config::REDACTED)
+            .field("previous_token", &self.previous_token.as_ref().map(|_| crate::config::REDACTED))
+            .finish()
+    }
 }
 
 /// Whether `text` can be a device token: 1 to 4096 visible ASCII characters (what
