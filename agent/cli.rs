@@ -126,8 +126,12 @@ pub struct EnrollArgs {
     pub url: String,
     /// A file holding the device's bearer token from the tenant, or `-` to read it
     /// from standard input; stored, never printed.
-    #[arg(long, value_name = "PATH|-", required_unless_present = "token")]
+    #[arg(long, value_name = "PATH|-", required_unless_present_any = ["token", "enrollment_secret_file"])]
     pub token_file: Option<PathBuf>,
+    /// Instead of a device token: a file holding the tenant's enrollment secret (or
+    /// `-`), exchanged for a device token at the next check-in; stored, never printed.
+    #[arg(long, value_name = "PATH|-", conflicts_with = "token_file")]
+    pub enrollment_secret_file: Option<PathBuf>,
     /// Refused: a token on the command line is readable by every process on the
     /// Mac. Accepted by the parser only so the refusal can say why.
     #[arg(long, value_name = "TOKEN", hide = true)]

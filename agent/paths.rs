@@ -49,6 +49,9 @@ pub struct AgentPaths {
     pub saved_blueprint: PathBuf,
     /// The last inventory collected (root-only), with its collection time.
     pub saved_inventory: PathBuf,
+    /// The device token the tenant issued at enrollment (and the previous one
+    /// during a rotation's grace request): root-only, 0600.
+    pub device_token: PathBuf,
     /// The Applications folder apps are installed into and inventoried from.
     pub applications_dir: PathBuf,
     /// The agent binary the package installs and launchd starts ([`INSTALLED_BINARY`]).
@@ -81,6 +84,7 @@ impl AgentPaths {
             checkin_lock: state_dir.join("checkin.lock"),
             saved_blueprint: state_dir.join("blueprint.json"),
             saved_inventory: state_dir.join("inventory.json"),
+            device_token: state_dir.join("device-token.json"),
             applications_dir: at("Applications"),
             agent_binary: at(INSTALLED_BINARY.trim_start_matches('/')),
             launchd_plist: at("Library/LaunchDaemons").join(format!("{DOMAIN}.plist")),

@@ -2,6 +2,10 @@
 //!
 //! The token comes from a file or standard input (`--token-file PATH|-`), never
 //! from the command line, where every process on the Mac could read it (`ps`).
+//! With `--enrollment-secret-file` the fragment holds `tenant.enrollment_secret`
+//! instead, exchanged for a device token at the next check-in. Either way a device
+//! token stored by an earlier enrollment or rotation is removed, so the next
+//! request carries what the admin just gave.
 //! The URL follows the agent's network rule (https, or http to loopback only; no
 //! user-info, query or fragment: [`network_rules::check_tenant_url`]).
 //!
@@ -29,6 +33,12 @@ pub const ENROLLMENT_FRAGMENT: &str = "50-enrollment.plist";
 /// (a disk image, `/dev/zero`) is refused instead of read whole.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 
+/// The key a device token set directly is stored under.
+const TOKEN_KEY: &str = "tenant.token";
+
+/// The key an enrollment secret is stored under.
+const SECRET_KEY: &str = "tenant.enrollment_secret";
+
 /// What `--token-file` names standard input with.
 const STANDARD_INPUT: &str = "-";
 
@@ -46,24 +56,30 @@ pub fn enroll(paths: &AgentPaths, arguments: &EnrollArgs) -> anyhow::Result<u8> 
         terminal::print_error(&format!("error: --url: {problem}"));
         return Ok(exit_code::BAD_INPUT);
     }
-    let Some(source) = &arguments.token_file else {
-        terminal::print_error("error: --token-file PATH (or - for standard input) is required");
-        return Ok(exit_code::BAD_INPUT);
+    let (flag, key, source) = match (&arguments.token_file, &arguments.enrollment_secret_file) {
+        (Some(source), _) => ("--token-file", TOKEN_KEY, source),
+        (None, Some(source)) => ("--enrollment-secret-file", SECRET_KEY, source),
+        (None, None) => {
+            terminal::print_error("error: --token-file PATH (or - for standard input) is required");
+            return Ok(exit_code::BAD_INPUT);
+        }
     };
     let token = match read_token(source) {
         Ok(token) => token,
         Err(problem) => {
-            terminal::print_error(&format!("error: --token-file {}: {problem}", source.display()));
+            terminal::print_error(&format!("error: {flag} {}: {problem}", source.display()));
             return Ok(exit_code::BAD_INPUT);
         }
     };
-    let fragment = write_fragment(&paths.root, &paths.config_dropin_dir, url, &token)?;
+    let fragment = write_fragment(&paths.root, &paths.config_dropin_dir, url, (key, &token))?;
+    crate::tenant::credential::remove(paths).context("cannot remove the device token stored before")?;
     let environment =
         std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
     let loaded = config::load(paths, environment, &[])?;
     terminal::print_line(&format!(
-        "Enrolled with {}; the token is stored in {} (owner-only).",
+        "Enrolled with {}; the {} is stored in {} (owner-only).",
         terminal::printable(url),
+        if key == SECRET_KEY { "enrollment secret" } else { "token" },
         fragment.display()
     ))?;
     if loaded.config.tenant.url.as_deref() != Some(url) {
@@ -108,11 +124,13 @@ fn token_from_bytes(bytes: Vec<u8>) -> Result<String, String> {
 }
 
 /// Writes the fragment atomically, 0600, its folders reached from `root` without
-/// following a link (missing ones made root-only); returns its path.
-fn write_fragment(root: &Path, folder: &Path, url: &str, token: &str) -> anyhow::Result<PathBuf> {
+/// following a link (missing ones made root-only); returns its path. `secret` is
+/// the key (`tenant.token` or `tenant.enrollment_secret`) and its value.
+fn write_fragment(root: &Path, folder: &Path, url: &str, secret: (&str, &str)) -> anyhow::Result<PathBuf> {
+    let (key, value) = secret;
     let mut dictionary = plist::Dictionary::new();
     dictionary.insert("tenant.url".to_string(), plist::Value::String(url.to_string()));
-    dictionary.insert("tenant.token".to_string(), plist::Value::String(token.to_string()));
+    dictionary.insert(key.to_string(), plist::Value::String(value.to_string()));
     let mut bytes = Vec::new();
     plist::Value::Dictionary(dictionary).to_writer_xml(&mut bytes).context("cannot encode the fragment")?;
     let path = folder.join(ENROLLMENT_FRAGMENT);
@@ -156,8 +174,8 @@ mod tests {
     #[test]
     fn the_fragment_is_owner_only_and_replaced_whole() {
         let folder = tempfile::tempdir().unwrap();
-        let path = write_fragment(folder.path(), folder.path(), "https://a.example", "tok-1").unwrap();
-        write_fragment(folder.path(), folder.path(), "https://b.example", "tok-2").unwrap();
+        let path = write_fragment(folder.path(), folder.path(), "https://a.example", (TOKEN_KEY, "tok-1")).unwrap();
+        write_fragment(folder.path(), folder.path(), "https://b.example", (TOKEN_KEY, "tok-2")).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let value = plist::Value::from_file(&path).unwrap();
         let dictionary = value.as_dictionary().unwrap();

@@ -139,6 +139,7 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "self_update.team_id", field: Field::OptionalTeamId(place!(self_update.team_id)) },
     KnownKey { name: "state.max_size", field: Field::Size(place!(state.max_size)) },
     KnownKey { name: "tenant.connect_timeout", field: Field::Duration(place!(tenant.connect_timeout)) },
+    KnownKey { name: "tenant.enrollment_secret", field: Field::OptionalSecret(place!(tenant.enrollment_secret)) },
     KnownKey { name: "tenant.request_timeout", field: Field::Duration(place!(tenant.request_timeout)) },
     KnownKey { name: "tenant.token", field: Field::OptionalSecret(place!(tenant.token)) },
     KnownKey { name: "tenant.url", field: Field::OptionalTenantUrl(place!(tenant.url)) },
@@ -254,7 +255,7 @@ mod tests {
     fn every_secret_key_is_withheld_from_children() {
         let secret: Vec<String> =
             KNOWN_KEYS.iter().filter(|key| key.is_secret()).map(KnownKey::environment_variable).collect();
-        assert_eq!(secret, ["AGENT_TENANT_TOKEN"]);
+        assert_eq!(secret, ["AGENT_TENANT_ENROLLMENT_SECRET", "AGENT_TENANT_TOKEN"]);
         assert_eq!(secret, crate::process::SECRET_VARIABLES, "process::SECRET_VARIABLES lists every secret key");
     }
 
@@ -328,6 +329,7 @@ mod tests {
             ("self_update.team_id", "(none)"),
             ("state.max_size", "256 MiB"),
             ("tenant.connect_timeout", "10s"),
+            ("tenant.enrollment_secret", "(none)"),
             ("tenant.request_timeout", "30s"),
             ("tenant.token", "(none)"),
             ("tenant.url", "(none)"),

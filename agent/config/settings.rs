@@ -212,8 +212,12 @@ pub struct Daemon {
 pub struct Tenant {
     /// The base URL, `http://` or `https://`.
     pub url: Option<String>,
-    /// The bearer token; redacted everywhere but [`Secret::expose`].
+    /// A device token set directly (`agent enroll`); redacted everywhere but
+    /// [`Secret::expose`].
     pub token: Option<Secret>,
+    /// The enrollment secret a profile delivers: exchanged once at
+    /// `POST /api/v1/agent/enroll` for a device token, never sent elsewhere.
+    pub enrollment_secret: Option<Secret>,
     /// How long connecting to the tenant (TCP and TLS) may take.
     #[serde(serialize_with = "as_duration_text")]
     pub connect_timeout: Duration,
@@ -268,6 +272,7 @@ impl Default for AgentConfig {
             tenant: Tenant {
                 url: None,
                 token: None,
+                enrollment_secret: None,
                 connect_timeout: Duration::from_secs(10),
                 request_timeout: Duration::from_secs(30),
             },
@@ -330,7 +335,7 @@ mod tests {
                 "schedule": { "recurring_interval": "15m", "daily_interval": "24h" },
                 "daemon": { "shutdown_timeout": "20s" },
                 "blueprint_file": null,
-                "tenant": { "url": null, "token": null, "connect_timeout": "10s", "request_timeout": "30s" },
+                "tenant": { "url": null, "token": null, "enrollment_secret": null, "connect_timeout": "10s", "request_timeout": "30s" },
                 "otel": { "endpoint": null, "export_timeout": "5s" },
                 "logs": { "max_size": "256 MiB", "retention_days": 14, "level": "info" },
                 "downloads": {

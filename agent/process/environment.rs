@@ -1,7 +1,7 @@
 //! What a child inherits of the agent's environment: everything but its secrets.
 //!
 //! The agent runs as root with its configuration secrets possibly in its own
-//! environment (`AGENT_TENANT_TOKEN` from a launchd plist or a wrapper script)
+//! environment (`AGENT_TENANT_TOKEN`, `AGENT_TENANT_ENROLLMENT_SECRET` from a launchd plist or a wrapper script)
 //! and the OTLP exporter's credentials (`OTEL_EXPORTER_OTLP_HEADERS`,
 //! `OTEL_EXPORTER_OTLP_METRICS_HEADERS`, …). A script, installer or tool never
 //! needs them, and an `env` in an audit would print them into the run history
@@ -15,7 +15,7 @@
 use std::ffi::{OsStr, OsString};
 
 /// The environment variables of the secret configuration keys.
-pub(crate) const SECRET_VARIABLES: &[&str] = &["AGENT_TENANT_TOKEN"];
+pub(crate) const SECRET_VARIABLES: &[&str] = &["AGENT_TENANT_ENROLLMENT_SECRET", "AGENT_TENANT_TOKEN"];
 
 /// The OTLP header variables start and end so: they carry collector credentials.
 const OTLP_HEADERS: (&str, &str) = ("OTEL_EXPORTER_OTLP_", "_HEADERS");
@@ -41,6 +41,7 @@ mod tests {
     fn secrets_and_otlp_headers_are_withheld() {
         let cases = [
             ("AGENT_TENANT_TOKEN", true),
+            ("AGENT_TENANT_ENROLLMENT_SECRET", true),
             ("OTEL_EXPORTER_OTLP_HEADERS", true),
             ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", true),
             ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", true),

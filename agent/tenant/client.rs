@@ -1,16 +1,25 @@
 //! The HTTP client: one per check-in, bearer token and user agent on every
 //! request, bounded in time and in reply size.
 //!
+//! The token is the device's ([`super::credential`]): a reply carrying
+//! `X-Device-Token` rotates it (stored at once, the old one kept for one grace
+//! request), and a `401` to the stored token means it was revoked (the file is
+//! removed; the session re-enrolls, [`super::enrollment`]).
+//!
 //! TLS is always verified (the system's on a Mac, rustls elsewhere); plain
 //! `http://` reaches only a loopback tenant (the configuration refuses any other),
 //! and never through a proxy ([`crate::network_rules`]).
 //! The token is only ever put in the `Authorization` header, never in an error.
 
+use std::sync::{Mutex, PoisonError};
+
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use super::protocol::{CheckinBody, CheckinReply};
+use super::credential::{self, Credential, TokenSource};
+use super::protocol::{CheckinBody, CheckinReply, EnrollBody};
 use crate::config::{AgentConfig, Secret};
+use crate::paths::AgentPaths;
 use crate::structured_input::{self, InputKind};
 
 /// How much of a refusal's body is kept as the tenant's message.
@@ -60,16 +69,38 @@ pub(crate) enum BlueprintReply {
     NotModified,
 }
 
-/// The tenant at `tenant.url`, with the token of one configuration.
+/// The reply header a tenant rotates the device token with.
+pub(crate) const DEVICE_TOKEN_HEADER: &str = "X-Device-Token";
+
+/// The tenant at `tenant.url`, with the device's credential.
 pub(crate) struct TenantClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     base: String,
-    token: Option<Secret>,
+    /// Where the token file lives; `None`: rotations are kept in memory only.
+    pub(super) paths: Option<AgentPaths>,
+    /// The tokens requests carry; changed by rotations and revocations.
+    pub(super) credential: Mutex<Credential>,
+    /// `tenant.enrollment_secret`: sent to `/api/v1/agent/enroll` alone.
+    pub(super) enrollment_secret: Option<Secret>,
+    /// Who this device is, for an enrollment; `None` until a caller knows it.
+    pub(super) enrollment: Option<EnrollBody>,
+    /// An enrollment was tried with this client (at most once per check-in).
+    pub(super) enrolled: bool,
 }
 
 impl TenantClient {
-    /// A client for the configured tenant; `None` when no tenant is configured.
+    /// A client for the configured tenant with `tenant.token` alone (no token file);
+    /// `None` when no tenant is configured.
     pub(crate) fn new(config: &AgentConfig) -> Result<Option<Self>, TenantError> {
+        Self::build(None, config)
+    }
+
+    /// A client for this device: the token file's token, else `tenant.token`.
+    pub(crate) fn for_device(paths: &AgentPaths, config: &AgentConfig) -> Result<Option<Self>, TenantError> {
+        Self::build(Some(paths), config)
+    }
+
+    fn build(paths: Option<&AgentPaths>, config: &AgentConfig) -> Result<Option<Self>, TenantError> {
         let Some(url) = &config.tenant.url else { return Ok(None) };
         let http = crate::network_rules::client_builder()
             .user_agent(concat!("endpoint-agent/", env!("CARGO_PKG_VERSION")))
@@ -78,12 +109,36 @@ impl TenantClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| TenantError::Unreachable { reason: causes(&error) })?;
-        Ok(Some(Self { http, base: url.trim_end_matches('/').to_string(), token: config.tenant.token.clone() }))
+        let credential = Credential::choose(paths, config.tenant.token.clone());
+        Ok(Some(Self {
+            http,
+            base: url.trim_end_matches('/').to_string(),
+            paths: paths.cloned(),
+            credential: Mutex::new(credential),
+            enrollment_secret: config.tenant.enrollment_secret.clone(),
+            enrollment: None,
+            enrolled: false,
+        }))
     }
 
     /// Whether this client carries the same token as `other` (after a reload).
     pub(crate) fn same_token(&self, other: &Self) -> bool {
-        self.token == other.token
+        self.credential().in_use == other.credential().in_use
+    }
+
+    /// A copy of the tokens now held.
+    pub(super) fn credential(&self) -> Credential {
+        self.credential.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Changes the tokens held and stores the issued ones in the token file.
+    pub(super) fn update_credential(&self, change: impl FnOnce(&mut Credential)) {
+        let mut credential = self.credential.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut credential);
+        let (Some(paths), Some(stored)) = (&self.paths, credential.stored()) else { return };
+        if let Err(error) = credential::save(paths, &stored) {
+            tracing::error!(error = %error, "Cannot store the device token; it is used for this check-in only.");
+        }
     }
 
     /// `POST /api/v1/agent/checkin`.
@@ -120,35 +175,103 @@ impl TenantClient {
         read_body(response, InputKind::TenantReply).await.map(drop)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    /// Sends with the headers every request carries; a status outside 2xx/304
-    /// becomes an error holding the tenant's message.
+    /// Sends with the device token (the grace retry with the previous one after a
+    /// rotation included), takes a rotated token from the reply, and forgets a
+    /// revoked one; a status outside 2xx/304 becomes an error.
     async fn send(&self, request: RequestBuilder) -> Result<Response, TenantError> {
-        let mut request = request.header(CONTENT_TYPE, "application/json");
-        if let Some(token) = &self.token {
-            request = request.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
+        let request = request.header(CONTENT_TYPE, "application/json");
+        let Credential { in_use, previous, .. } = self.credential();
+        let retry = request.try_clone();
+        let mut response = send_with(request, in_use.as_ref()).await?;
+        match (response.status(), previous, retry) {
+            (StatusCode::UNAUTHORIZED, Some(previous), Some(retry)) => {
+                tracing::warn!("The tenant refused the rotated device token; trying once more with the previous one.");
+                response = send_with(retry, Some(&previous)).await?;
+                if answered(response.status()) {
+                    self.update_credential(|credential| credential.in_use = credential.previous.take());
+                }
+            }
+            (status, Some(_), _) if answered(status) => {
+                self.update_credential(|credential| credential.previous = None);
+            }
+            _ => {}
         }
-        let response = request.send().await.map_err(|error| TenantError::Unreachable { reason: causes(&error) })?;
         let status = response.status();
-        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        if answered(status) {
+            self.take_rotation(&response);
             return Ok(response);
         }
         if status == StatusCode::UNAUTHORIZED {
+            self.forget_revoked_token();
             return Err(TenantError::Unauthorized);
         }
-        let message =
-            read_body(response, InputKind::TenantReply).await.map(|bytes| tenant_message(&bytes)).unwrap_or_default();
-        Err(TenantError::Refused { status: status.as_u16(), message })
+        Err(refusal(response).await)
     }
+
+    /// Stores the token a reply's `X-Device-Token` rotates to, keeping the one in
+    /// use as the previous one for a grace request.
+    fn take_rotation(&self, response: &Response) {
+        let Some(value) = response.headers().get(DEVICE_TOKEN_HEADER) else { return };
+        let Some(token) = value.to_str().ok().filter(|text| credential::is_usable_token(text)) else {
+            tracing::warn!("The tenant sent an unusable rotated device token; keeping the one in use.");
+            return;
+        };
+        if self.credential().in_use.as_ref().is_some_and(|in_use| in_use.expose() == token) {
+            return;
+        }
+        self.update_credential(|credential| {
+            credential.previous = credential.in_use.replace(Secret::new(token));
+            credential.source = TokenSource::Issued;
+        });
+        tracing::info!("The tenant rotated the device token; the new one is stored, the old one kept for one request.");
+    }
+
+    /// After a `401` to an issued token: it is revoked, so the token file goes and
+    /// `tenant.token` (if any) is what is left.
+    fn forget_revoked_token(&self) {
+        let mut credential = self.credential.lock().unwrap_or_else(PoisonError::into_inner);
+        if credential.source != TokenSource::Issued {
+            return;
+        }
+        *credential = Credential::configured(credential.configured.clone());
+        tracing::warn!("The tenant refused the device token (401): it is revoked; removing it.");
+        if let Some(Err(error)) = self.paths.as_ref().map(credential::remove) {
+            tracing::error!(error = %error, "Cannot remove the revoked device token file.");
+        }
+    }
+}
+
+/// Whether the tenant took the request: 2xx, or 304 to a conditional one.
+fn answered(status: StatusCode) -> bool {
+    status.is_success() || status == StatusCode::NOT_MODIFIED
+}
+
+/// Sends `request` with `token` as its bearer token; only an unanswered request
+/// is an error here.
+pub(super) async fn send_with(request: RequestBuilder, token: Option<&Secret>) -> Result<Response, TenantError> {
+    let request = match token {
+        Some(token) => request.header(AUTHORIZATION, format!("Bearer {}", token.expose())),
+        None => request,
+    };
+    request.send().await.map_err(|error| TenantError::Unreachable { reason: causes(&error) })
+}
+
+/// The error for a reply that is neither an answer nor a `401`, with the tenant's message.
+pub(super) async fn refusal(response: Response) -> TenantError {
+    let status = response.status().as_u16();
+    let message =
+        read_body(response, InputKind::TenantReply).await.map(|bytes| tenant_message(&bytes)).unwrap_or_default();
+    TenantError::Refused { status, message }
 }
 
 /// Reads a reply body, refusing one larger than `kind` allows (a garbage-talking
 /// tenant cannot make the agent hold gigabytes); a body cut off by the timeout is
 /// the tenant being unreachable.
-async fn read_body(mut response: Response, kind: InputKind) -> Result<Vec<u8>, TenantError> {
+pub(super) async fn read_body(mut response: Response, kind: InputKind) -> Result<Vec<u8>, TenantError> {
     let limit = usize::try_from(kind.max_bytes()).unwrap_or(usize::MAX);
     let mut bytes = Vec::new();
     while let Some(chunk) =

@@ -11,12 +11,17 @@
 //! The inventory goes after the results of the daily check-in, and of any
 //! check-in during which the tenant sent `updateinventory`.
 //!
+//! The device's credential is `credential`'s: an enrollment secret is exchanged
+//! for a device token once (`enrollment`), and every later request carries that.
+//!
 //! Every request has a connect and a total timeout, so a hung or garbage-talking
 //! tenant costs a check-in at most `tenant.request_timeout` before the items run,
 //! and every failure is a logged error, never a crash.
 
 mod answered;
 mod client;
+pub(crate) mod credential;
+mod enrollment;
 mod inventory_report;
 mod mdm_report;
 mod protocol;

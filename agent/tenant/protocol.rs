@@ -13,6 +13,23 @@ pub(crate) struct CheckinBody {
     pub(crate) os_version: String,
 }
 
+/// `POST /api/v1/agent/enroll`: who the device is, sent with the enrollment secret.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct EnrollBody {
+    pub(crate) device_id: String,
+    pub(crate) serial_number: String,
+    pub(crate) hostname: String,
+    pub(crate) os_version: String,
+    pub(crate) agent_version: String,
+}
+
+/// The tenant's answer to an enrollment.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct EnrollReply {
+    /// The token this device carries from now on.
+    pub(crate) device_token: String,
+}
+
 /// The tenant's answer to a check-in.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct CheckinReply {

@@ -89,7 +89,7 @@ async fn send_directly(paths: &AgentPaths, client: TenantClient, store: &Store, 
     };
     let mut session = Session::new(paths, client);
     let mut result = session.client.post_report(RESULTS_PATH, &body).await;
-    if matches!(result, Err(TenantError::Unauthorized)) && session.reload() {
+    if matches!(result, Err(TenantError::Unauthorized)) && session.recover().await {
         result = session.client.post_report(RESULTS_PATH, &body).await;
     }
     match session.settle(result) {

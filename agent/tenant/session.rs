@@ -1,7 +1,8 @@
 //! What a check-in does with its tenant at its start: `checkin` (acting on the
 //! commands it answers with) and `blueprint`; and the [`Session`] every request
-//! goes through, which tries a `401` again once with the configuration read afresh
-//! (a rotated token may have arrived through managed preferences).
+//! goes through, which answers a `401` by enrolling again with the secret (once
+//! per check-in), else by reading the configuration afresh (a rotated token may have
+//! arrived through managed preferences), and tries once more.
 //!
 //! Nothing here fails a check-in: a tenant that is down, hung, refuses the token
 //! or talks garbage is logged, and the check-in goes on from the saved blueprint.
@@ -9,6 +10,7 @@
 //! `spool_delivery`'s, and counting refused tokens `token`'s.
 
 use super::client::{BlueprintReply, TenantClient, TenantError};
+use super::enrollment::enroll_body;
 use super::inventory_report::request_inventory;
 use super::protocol::{CheckinBody, CheckinReply};
 use super::token::{TokenOutcome, record_token_outcome};
@@ -64,19 +66,24 @@ pub(crate) async fn begin(
     kind: CheckinKind,
     trigger: Trigger,
 ) -> Contact {
-    let client = match TenantClient::new(config) {
+    let client = match TenantClient::for_device(paths, config) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(error = %error, "Cannot set up the tenant client; using the saved blueprint.");
             None
         }
     };
-    let Some(client) = client else {
+    let Some(mut client) = client else {
         return Contact { client: None, answered: false, stale_token: false, agent_advice: None };
     };
     let saved_usable = saved_blueprint_usable(paths);
     let facts = inventory::cheap_facts(paths, config, Platform::current()).await;
+    match enroll_body(store, &facts) {
+        Ok(body) => client.set_enrollment(body),
+        Err(error) => tracing::error!(error = %error, "Cannot read the device id for an enrollment."),
+    }
     let mut session = Session::new(paths, client);
+    session.enroll_if_needed().await;
     let (answered, agent_advice) = session.checkin(store, kind, trigger, &facts).await;
     if answered {
         session.fetch_blueprint(store, saved_usable).await;
@@ -141,7 +148,7 @@ impl<'a> Session<'a> {
             }
         };
         let mut result = self.client.checkin(&body).await;
-        if matches!(result, Err(TenantError::Unauthorized)) && self.reload() {
+        if matches!(result, Err(TenantError::Unauthorized)) && self.recover().await {
             result = self.client.checkin(&body).await;
         }
         match self.settle(result) {
@@ -175,7 +182,7 @@ impl<'a> Session<'a> {
             }
         };
         let mut result = self.client.blueprint(&device_id, etag.as_deref()).await;
-        if matches!(result, Err(TenantError::Unauthorized)) && self.reload() {
+        if matches!(result, Err(TenantError::Unauthorized)) && self.recover().await {
             result = self.client.blueprint(&device_id, etag.as_deref()).await;
         }
         match self.settle(result) {
@@ -195,6 +202,30 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Before the first request: enrolls when the device has a secret and no token.
+    pub(super) async fn enroll_if_needed(&mut self) {
+        if !self.client.needs_enrollment() {
+            return;
+        }
+        let result = self.client.enroll().await;
+        if let Err(error) = self.settle(result) {
+            tracing::error!(error = %error, "Cannot enroll with the tenant.");
+        }
+    }
+
+    /// After a `401`: enrolls again with the secret (a revoked device token; once
+    /// per check-in), else reads the configuration again ([`Self::reload`]); `true`
+    /// when there is something to try again with.
+    pub(super) async fn recover(&mut self) -> bool {
+        if self.client.can_enroll() {
+            match self.client.enroll().await {
+                Ok(()) => return true,
+                Err(error) => tracing::error!(error = %error, "Cannot enroll again with the tenant."),
+            }
+        }
+        self.reload()
+    }
+
     /// Reads the configuration again for a rotated token; `true` when there is a
     /// client to try again with (once per stretch).
     pub(super) fn reload(&mut self) -> bool {
@@ -204,8 +235,10 @@ impl<'a> Session<'a> {
         self.reloaded = true;
         let environment =
             std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
-        match crate::config::load(self.paths, environment, &[]).map(|loaded| TenantClient::new(&loaded.config)) {
-            Ok(Ok(Some(client))) => {
+        let loaded = crate::config::load(self.paths, environment, &[]);
+        match loaded.map(|loaded| TenantClient::for_device(self.paths, &loaded.config)) {
+            Ok(Ok(Some(mut client))) => {
+                client.carry_over(&self.client);
                 if !client.same_token(&self.client) {
                     tracing::info!("The tenant refused the token; trying again with the token now configured.");
                 }
@@ -237,13 +270,14 @@ impl<'a> Session<'a> {
 
 /// The `checkin` request's body: who this device is and what kind of check-in starts.
 fn checkin_body(store: &Store, kind: CheckinKind, facts: &inventory::CheapFacts) -> Result<CheckinBody, StoreError> {
+    let device = enroll_body(store, facts)?;
     Ok(CheckinBody {
-        device_id: store.device_id()?,
+        device_id: device.device_id,
         kind: kind.as_str().to_string(),
-        agent_version: env!("CARGO_PKG_VERSION").to_string(),
-        serial_number: facts.serial_number.clone(),
-        hostname: nix::unistd::gethostname().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default(),
-        os_version: facts.os_version.clone(),
+        agent_version: device.agent_version,
+        serial_number: device.serial_number,
+        hostname: device.hostname,
+        os_version: device.os_version,
     })
 }
 

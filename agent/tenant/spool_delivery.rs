@@ -22,8 +22,17 @@ const MAX_BACKOFF: Duration = Duration::from_secs(6 * 60 * 60);
 /// first, backoff ignored since someone asked for it now. Nothing happens
 /// without a tenant; a failure is logged and the reports stay in the spool.
 pub(super) async fn flush_now(paths: &AgentPaths, config: &AgentConfig, store: &Store) {
-    match TenantClient::new(config) {
-        Ok(Some(client)) => send_spool(paths, client, store, true).await,
+    match TenantClient::for_device(paths, config) {
+        Ok(Some(mut client)) => {
+            if config.tenant.enrollment_secret.is_some() {
+                let facts = crate::inventory::cheap_facts(paths, config, crate::inventory::Platform::current()).await;
+                match super::enrollment::enroll_body(store, &facts) {
+                    Ok(body) => client.set_enrollment(body),
+                    Err(error) => tracing::error!(error = %error, "Cannot read the device id for an enrollment."),
+                }
+            }
+            send_spool(paths, client, store, true).await
+        }
         Ok(None) => {}
         Err(error) => {
             tracing::error!(error = %error, "Cannot set up the tenant client; the reports wait in the spool.")
@@ -35,6 +44,7 @@ pub(super) async fn flush_now(paths: &AgentPaths, config: &AgentConfig, store: &
 /// the `401` retry, and logs what is left.
 pub(super) async fn send_spool(paths: &AgentPaths, client: TenantClient, store: &Store, ignore_backoff: bool) {
     let mut session = Session::new(paths, client);
+    session.enroll_if_needed().await;
     if let Err(error) = session.flush(store, ignore_backoff).await {
         tracing::error!(error = %error, "Cannot flush the spool.");
     }
@@ -63,7 +73,7 @@ impl Session<'_> {
     async fn flush(&mut self, store: &Store, ignore_backoff: bool) -> Result<(), StoreError> {
         for report in store.spool_due(Utc::now(), ignore_backoff)? {
             let mut result = self.client.post_report(&report.path, &report.body).await;
-            if matches!(result, Err(TenantError::Unauthorized)) && self.reload() {
+            if matches!(result, Err(TenantError::Unauthorized)) && self.recover().await {
                 result = self.client.post_report(&report.path, &report.body).await;
             }
             match self.settle(result) {

@@ -1,6 +1,7 @@
 //! The agent against a test tenant on 127.0.0.1: check-in, blueprint (and its 304
 //! path), results, inventory, MDM responses, the spool while the tenant is down, token rotation,
-//! and a hung or garbage-talking tenant.
+//! and a hung or garbage-talking tenant; enrollment with a secret, device token
+//! rotation and revocation against the reference tenant (`tenant/enrollment.rs`).
 
 #[path = "tenant/server.rs"]
 pub(crate) mod server;
@@ -13,6 +14,9 @@ pub(crate) mod inventory;
 
 #[path = "tenant/mdm.rs"]
 mod mdm;
+
+#[path = "tenant/enrollment.rs"]
+mod enrollment;
 
 use std::time::{Duration, Instant};
 

@@ -10,8 +10,14 @@ use serde_json::{Value, json};
 
 use crate::support::{Device, PATIENCE, code, poll, text};
 
-/// The tenant-wide token the tenant starts with (and the devices API is read with).
+/// The fleet-wide agent token the tenant starts with (what `agent enroll` sets).
 pub const TOKEN: &str = "e2e-tenant-token";
+
+/// The admin token the devices API is read with (added to every seed).
+pub const ADMIN_TOKEN: &str = "e2e-admin-token";
+
+/// The enrollment secret the tenant starts with (`Tenant::start`).
+pub const ENROLLMENT_SECRET: &str = "e2e-enrollment-secret";
 
 /// A reference tenant running in this process, shut down when dropped.
 pub struct Tenant {
@@ -24,14 +30,21 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    /// A tenant serving `blueprint` to every device, accepting [`TOKEN`].
+    /// A tenant serving `blueprint` to every device, accepting [`TOKEN`] and
+    /// enrolling devices with [`ENROLLMENT_SECRET`].
     pub fn start(blueprint: Value) -> Self {
-        Self::start_with(Seed { tokens: vec![TOKEN.to_string()], blueprint: Some(blueprint), ..Seed::default() })
+        Self::start_with(Seed {
+            tokens: vec![TOKEN.to_string()],
+            enrollment_secrets: vec![ENROLLMENT_SECRET.to_string()],
+            blueprint: Some(blueprint),
+            ..Seed::default()
+        })
     }
 
-    /// A tenant with this seed (agent versions, per-device blueprints, ...), its
-    /// database in a folder of its own, on a free port of 127.0.0.1.
-    pub fn start_with(seed: Seed) -> Self {
+    /// A tenant with this seed (agent versions, per-device blueprints, ...) and
+    /// [`ADMIN_TOKEN`], its database in a folder of its own, on a free port of 127.0.0.1.
+    pub fn start_with(mut seed: Seed) -> Self {
+        seed.admin_tokens.push(ADMIN_TOKEN.to_string());
         let folder = tempfile::tempdir().expect("a folder for the tenant's database");
         let settings = Settings { seed, database: Some(folder.path().join("tenant.sqlite")), ..Settings::default() };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -82,7 +95,7 @@ impl Tenant {
         self.serve(listener);
     }
 
-    /// `GET` on the devices API with the tenant-wide token; the JSON reply.
+    /// `GET` on the devices API with the admin token; the JSON reply.
     pub fn get(&self, path: &str) -> Value {
         let (status, reply) = self.request(reqwest::Method::GET, path);
         assert_eq!(status, 200, "GET {path}: {reply}");
@@ -97,8 +110,27 @@ impl Tenant {
         reply
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
-        let token = self.settings.seed.tokens.first().expect("a tenant-wide token");
+    /// Rotates the device's issued token through the devices API.
+    pub fn rotate_token(&self, device_id: &str) {
+        let path = format!("/api/v1/devices/{device_id}/token/rotate");
+        let (status, reply) = self.request(reqwest::Method::POST, &path);
+        assert_eq!(status, 202, "POST {path}: {reply}");
+    }
+
+    /// Revokes the device's issued token through the devices API.
+    pub fn revoke_token(&self, device_id: &str) {
+        let path = format!("/api/v1/devices/{device_id}/token");
+        let (status, reply) = self.request(reqwest::Method::DELETE, &path);
+        assert_eq!(status, 204, "DELETE {path}: {reply}");
+    }
+
+    /// A request on the devices API with the admin token; the status and the JSON reply.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        self.request_with(ADMIN_TOKEN, method, path)
+    }
+
+    /// A request with `token`; the status and the JSON reply (`{}` as the body).
+    pub fn request_with(&self, token: &str, method: reqwest::Method, path: &str) -> (u16, Value) {
         let request = self.http.request(method, format!("{}{path}", self.url())).bearer_auth(token).body("{}");
         self.runtime.block_on(async {
             let response = request.timeout(Duration::from_secs(10)).send().await.expect("the tenant answers");

@@ -3,10 +3,11 @@
 //! run and tested end to end without a real management service.
 //!
 //! ```text
+//! agent ── POST enroll (enrollment secret) ─> routes::enroll ─> a device token (store)
 //! agent ── POST checkin ───> routes::agent ──> store (SQLite): devices, check-ins,
 //!       ── GET blueprint ──>    (seed: tokens,  reports de-duplicated by id,
 //!       ── POST results … ─>     blueprints)    queued commands
-//! admin ── GET /api/v1/devices… ─> routes::devices ──> store + verdict
+//! admin ── GET /api/v1/devices… ─> routes::devices ──> store + verdict (admin token only)
 //! ```
 //!
 //! The `tenant` binary (`main.rs`) and the agent's end-to-end tests both start it

@@ -23,13 +23,20 @@ struct Arguments {
     /// first line on stdout so scripts and tests can read it.
     #[arg(long, default_value = "127.0.0.1:8700")]
     listen: SocketAddr,
-    /// A tenant-wide bearer token (any device, and the devices API); repeatable.
+    /// A fleet-wide agent token (acts for any device, never on the devices API); repeatable.
     #[arg(long = "token")]
     tokens: Vec<String>,
+    /// An admin token: the devices API and its actions only; repeatable.
+    #[arg(long = "admin-token")]
+    admin_tokens: Vec<String>,
+    /// An enrollment secret: `POST /api/v1/agent/enroll` only; repeatable.
+    #[arg(long = "enrollment-secret")]
+    enrollment_secrets: Vec<String>,
     /// The default blueprint (JSON) served to every device without one of its own.
     #[arg(long)]
     blueprint: Option<PathBuf>,
-    /// A seed file (JSON): tokens, per-device tokens and blueprints, agent versions.
+    /// A seed file (JSON): tokens, admin tokens, enrollment secrets, per-device tokens
+    /// and blueprints, agent versions.
     #[arg(long)]
     seed: Option<PathBuf>,
     /// The SQLite file to store into; without it everything lives in memory.
@@ -60,6 +67,8 @@ fn run() -> anyhow::Result<()> {
         None => Seed::default(),
     };
     seed.tokens.extend(arguments.tokens.iter().cloned());
+    seed.admin_tokens.extend(arguments.admin_tokens.iter().cloned());
+    seed.enrollment_secrets.extend(arguments.enrollment_secrets.iter().cloned());
     if let Some(path) = &arguments.blueprint {
         seed.blueprint = Some(endpoint_tenant::read_json(path)?);
     }

@@ -1,8 +1,10 @@
-//! The HTTP surface: the agent protocol under `/api/v1/agent`, the devices API under
-//! `/api/v1/devices`, and the test clock under `/api/v1/test` (only with `--test-clock`).
+//! The HTTP surface: the agent protocol under `/api/v1/agent` (enrollment
+//! included), the devices API under `/api/v1/devices` (admin tokens only), and the
+//! test clock under `/api/v1/test` (only with `--test-clock`).
 
 mod agent;
 mod devices;
+mod enroll;
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ pub(crate) type SharedState = Arc<AppState>;
 
 pub(crate) fn router(state: SharedState) -> Router {
     Router::new()
+        .route("/api/v1/agent/enroll", post(enroll::enroll))
         .route("/api/v1/agent/checkin", post(agent::checkin))
         .route("/api/v1/agent/blueprint", get(agent::blueprint))
         .route("/api/v1/agent/results", post(agent::results))
@@ -33,6 +36,8 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/api/v1/devices/{device_id}", get(devices::show))
         .route("/api/v1/devices/{device_id}", delete(devices::remove))
         .route("/api/v1/devices/{device_id}/action/{action}", post(devices::action))
+        .route("/api/v1/devices/{device_id}/token/rotate", post(devices::rotate_token))
+        .route("/api/v1/devices/{device_id}/token", delete(devices::revoke_token))
         .route("/api/v1/devices/{device_id}/reports/{kind}", get(devices::reports))
         .route("/api/v1/devices/{device_id}/checkins", get(devices::checkins))
         .route("/api/v1/devices/{device_id}/deferrals", get(devices::deferrals))

@@ -1,5 +1,6 @@
-//! The seed: what the tenant knows before any device talks to it — tokens,
-//! blueprints (a default and per device) and the agent versions it asks for.
+//! The seed: what the tenant knows before any device talks to it — its
+//! credentials (admin tokens, enrollment secrets, fleet-wide and per-device
+//! tokens), blueprints (a default and per device) and the agent versions it asks for.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,10 +14,17 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
-    /// Tenant-wide bearer tokens: any device, and the devices API.
+    /// Fleet-wide agent tokens: may act for any device on the agent API, never on
+    /// the devices API (a shared credential, for demos and tests).
     #[serde(default)]
     pub tokens: Vec<String>,
-    /// Device id → the token only that device may use.
+    /// Admin tokens: the devices API and its actions, nothing else.
+    #[serde(default)]
+    pub admin_tokens: Vec<String>,
+    /// Enrollment secrets: `POST /api/v1/agent/enroll` only, which issues a device token.
+    #[serde(default)]
+    pub enrollment_secrets: Vec<String>,
+    /// Device id → the token only that device may use (set by hand, never rotated).
     #[serde(default)]
     pub device_tokens: BTreeMap<String, String>,
     /// The blueprint served to devices without one of their own.
@@ -45,6 +53,8 @@ pub(crate) struct ServedBlueprint {
 #[derive(Debug)]
 pub(crate) struct ResolvedSeed {
     pub(crate) tokens: Vec<String>,
+    pub(crate) admin_tokens: Vec<String>,
+    pub(crate) enrollment_secrets: Vec<String>,
     pub(crate) device_tokens: BTreeMap<String, String>,
     pub(crate) blueprint: Option<ServedBlueprint>,
     pub(crate) device_blueprints: BTreeMap<String, ServedBlueprint>,
@@ -67,6 +77,8 @@ impl Seed {
             .collect::<anyhow::Result<_>>()?;
         Ok(ResolvedSeed {
             tokens: self.tokens,
+            admin_tokens: self.admin_tokens,
+            enrollment_secrets: self.enrollment_secrets,
             device_tokens: self.device_tokens,
             blueprint: self.blueprint.as_ref().map(serve).transpose()?,
             device_blueprints,

@@ -22,7 +22,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// What a tenant starts with.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    /// Tokens, blueprints and agent versions; at least one token is required.
+    /// Credentials, blueprints and agent versions; at least one agent token or
+    /// enrollment secret is required.
     pub seed: Seed,
     /// The SQLite file to store into; `None` keeps everything in memory. A tenant
     /// started again on the same file knows every device, report and command.
@@ -45,8 +46,15 @@ pub struct RunningTenant {
 /// runtime; returns once it accepts connections.
 pub async fn start(listener: std::net::TcpListener, settings: Settings) -> anyhow::Result<RunningTenant> {
     let Settings { seed, database, now, test_clock } = settings;
-    if seed.tokens.is_empty() && seed.device_tokens.is_empty() {
-        anyhow::bail!("no token configured: pass --token or list tokens in the seed file");
+    if seed.tokens.is_empty() && seed.device_tokens.is_empty() && seed.enrollment_secrets.is_empty() {
+        anyhow::bail!(
+            "no token configured: pass --token or --enrollment-secret, or list tokens or enrollment_secrets in the seed file"
+        );
+    }
+    let all = || seed.tokens.iter().chain(&seed.admin_tokens).chain(&seed.enrollment_secrets);
+    let distinct: std::collections::BTreeSet<_> = all().chain(seed.device_tokens.values()).collect();
+    if distinct.len() != all().count() + seed.device_tokens.len() {
+        anyhow::bail!("a token is listed twice: admin tokens, enrollment secrets and device tokens must all differ");
     }
     let store = match &database {
         Some(path) => Store::open(path)?,

@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod credentials;
 mod waiting;
 
 const SCHEMA: &str = "
@@ -158,6 +159,7 @@ impl Store {
     fn with(connection: Connection) -> anyhow::Result<Self> {
         connection.execute_batch(SCHEMA).context("could not create the schema")?;
         connection.execute_batch(waiting::SCHEMA).context("could not create the schema")?;
+        connection.execute_batch(credentials::SCHEMA).context("could not create the schema")?;
         add_missing_columns(&connection).context("could not bring the schema up to date")?;
         Ok(Self { connection: Mutex::new(connection) })
     }

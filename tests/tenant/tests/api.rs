@@ -1,6 +1,7 @@
 //! The reference tenant over real HTTP on 127.0.0.1: every endpoint, the 304 path,
 //! de-duplication, refused tokens, queued actions and the verdicts at chosen times.
 
+mod credentials;
 mod support;
 
 use reqwest::Method;
@@ -22,21 +23,21 @@ fn checkin_records_the_device_and_offers_versions() {
     assert_eq!(reply["minimum_agent_version"], "0.2.0");
     assert_eq!(reply["latest_agent"]["version"], "0.3.0");
 
-    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    let device = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1"), 200);
     assert_eq!(device["last_checkin"], "2026-03-01T10:00:00Z");
     assert_eq!(device["agent_version"], "0.1.0");
     assert_eq!(device["hostname"], "mac-1");
     assert_eq!(device["serial_number"], "C02XYZ");
-    tenant.json(tenant.get("/api/v1/devices/NOPE"), 404);
+    tenant.json(tenant.admin_get("/api/v1/devices/NOPE"), 404);
 
     let mut unknowing = checkin_body("DEVICE-1");
     unknowing["serial_number"] = json!("");
     unknowing["os_version"] = json!("");
     tenant.json(tenant.post("/api/v1/agent/checkin", unknowing.clone()), 200);
-    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    let device = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1"), 200);
     assert_eq!((&device["serial_number"], &device["os_version"]), (&json!("C02XYZ"), &json!("15.1")), "kept");
     tenant.json(tenant.post("/api/v1/agent/checkin", json!({ "device_id": "DEVICE-3", "serial_number": "" })), 200);
-    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-3"), 200)["serial_number"], json!(null));
+    assert_eq!(tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-3"), 200)["serial_number"], json!(null));
 }
 
 #[test]
@@ -44,10 +45,11 @@ fn queued_actions_are_delivered_once_in_order() {
     let directory = tempfile::tempdir().expect("a scratch directory");
     let tenant = Tenant::start(directory.path(), seed(), &[]);
     for action in ["dailycheckin", "updateinventory", "blankpush"] {
-        let queued = tenant.json(tenant.post(&format!("/api/v1/devices/DEVICE-1/action/{action}"), json!({})), 202);
+        let queued =
+            tenant.json(tenant.admin_post(&format!("/api/v1/devices/DEVICE-1/action/{action}"), json!({})), 202);
         assert_eq!(queued["type"], action);
     }
-    tenant.json(tenant.post("/api/v1/devices/DEVICE-1/action/wipe", json!({})), 404);
+    tenant.json(tenant.admin_post("/api/v1/devices/DEVICE-1/action/wipe", json!({})), 404);
     let other = tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-2")), 200);
     assert_eq!(other["commands"], json!([]), "another device's commands are not handed out");
 
@@ -65,8 +67,8 @@ fn the_devices_api_lists_check_ins_and_commands_with_their_delivery() {
     let tenant = Tenant::start(directory.path(), seed(), &[]);
     tenant.set_now("2026-03-01T10:00:00Z");
     tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-1")), 200);
-    let queued = tenant.json(tenant.post("/api/v1/devices/DEVICE-1/action/dailycheckin", json!({})), 202);
-    let waiting = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/commands"), 200);
+    let queued = tenant.json(tenant.admin_post("/api/v1/devices/DEVICE-1/action/dailycheckin", json!({})), 202);
+    let waiting = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1/commands"), 200);
     assert_eq!(waiting["commands"][0]["id"], queued["id"]);
     assert_eq!(waiting["commands"][0]["queued_at"], "2026-03-01T10:00:00Z");
     assert_eq!(waiting["commands"][0]["delivered_at"], json!(null));
@@ -75,17 +77,17 @@ fn the_devices_api_lists_check_ins_and_commands_with_their_delivery() {
     let mut daily = checkin_body("DEVICE-1");
     daily["kind"] = json!("daily");
     tenant.json(tenant.post("/api/v1/agent/checkin", daily.clone()), 200);
-    let delivered = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/commands"), 200);
+    let delivered = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1/commands"), 200);
     assert_eq!(delivered["commands"][0]["delivered_at"], "2026-03-01T10:15:00Z");
     assert_eq!(delivered["commands"][0]["type"], "dailycheckin");
 
-    let history = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/checkins"), 200);
+    let history = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1/checkins"), 200);
     let checkins = history["checkins"].as_array().expect("a list");
     let listed: Vec<(&str, &str)> =
         checkins.iter().map(|c| (c["received_at"].as_str().unwrap(), c["kind"].as_str().unwrap())).collect();
     assert_eq!(listed, [("2026-03-01T10:00:00Z", "recurring"), ("2026-03-01T10:15:00Z", "daily")], "arrival order");
     assert_eq!(checkins[1]["body"], daily);
-    assert_eq!(tenant.json(tenant.get("/api/v1/devices/NOPE/checkins"), 200)["checkins"], json!([]));
+    assert_eq!(tenant.json(tenant.admin_get("/api/v1/devices/NOPE/checkins"), 200)["checkins"], json!([]));
     tenant.json(tenant.raw(Method::GET, "/api/v1/devices/DEVICE-1/commands").bearer_auth(DEVICE_TOKEN), 403);
 }
 
@@ -101,7 +103,7 @@ fn blueprint_has_an_etag_and_answers_304_when_unchanged() {
     let body: serde_json::Value = response.json().expect("a JSON blueprint");
     assert_eq!(body["id"], "bp-default");
 
-    let held = tenant.json(tenant.get("/api/v1/devices/DEVICE-9"), 200);
+    let held = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-9"), 200);
     assert_eq!((&held["blueprint_etag"], &held["blueprint_sent_at"]), (&json!(etag), &json!("2026-03-01T10:00:00Z")));
 
     tenant.set_now("2026-03-01T10:15:00Z");
@@ -109,7 +111,7 @@ fn blueprint_has_an_etag_and_answers_304_when_unchanged() {
     let unchanged = unchanged.expect("an answer");
     assert_eq!(unchanged.status(), 304);
     assert_eq!(unchanged.headers()["etag"], etag.as_str());
-    let held = tenant.json(tenant.get("/api/v1/devices/DEVICE-9"), 200);
+    let held = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-9"), 200);
     assert_eq!(held["blueprint_etag"], etag.as_str(), "a 304 confirms the device holds it");
     assert_eq!(held["blueprint_sent_at"], "2026-03-01T10:00:00Z", "a 304 sends nothing");
     let stale = tenant.get("/api/v1/agent/blueprint?device_id=DEVICE-9").header("If-None-Match", "\"old\"").send();
@@ -119,7 +121,7 @@ fn blueprint_has_an_etag_and_answers_304_when_unchanged() {
     assert_eq!(own["id"], "bp-two");
     let by_token = tenant.raw(Method::GET, "/api/v1/agent/blueprint").bearer_auth(DEVICE_TOKEN);
     assert_eq!(tenant.json(by_token, 200)["id"], "bp-default");
-    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-2"), 200)["blueprint_id"], "bp-two");
+    assert_eq!(tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-2"), 200)["blueprint_id"], "bp-two");
     let unnamed = tenant.json(tenant.get("/api/v1/agent/blueprint"), 400);
     assert!(unnamed["error"].as_str().unwrap().contains("device_id"));
 }
@@ -140,13 +142,13 @@ fn reports_are_stored_once_per_id() {
         let path = format!("/api/v1/agent/{kind}");
         assert_eq!(tenant.json(tenant.post(&path, body.clone()), 201)["stored"], true);
         assert_eq!(tenant.json(tenant.post(&path, body.clone()), 200)["duplicate"], true);
-        let listed = tenant.json(tenant.get(&format!("/api/v1/devices/DEVICE-1/reports/{kind}")), 200);
+        let listed = tenant.json(tenant.admin_get(&format!("/api/v1/devices/DEVICE-1/reports/{kind}")), 200);
         assert_eq!(listed["reports"].as_array().unwrap().len(), 1, "{kind} stored once");
         assert_eq!(listed["reports"][0]["body"], body);
     }
     let second = json!({ "device_id": "DEVICE-1", "run_id": "run-2", "run": {} });
     tenant.json(tenant.post("/api/v1/agent/results", second), 201);
-    let listed = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/reports/results"), 200);
+    let listed = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1/reports/results"), 200);
     let ids: Vec<&str> =
         listed["reports"].as_array().unwrap().iter().map(|r| r["report_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["run-1", "run-2"], "arrival order");
@@ -166,28 +168,32 @@ fn results_keep_their_deferrals_once_and_the_newest_run_s_pending_work() {
         json!({ "device_id": "DEVICE-1", "run_id": run_id, "run": { "started_at": started_at },
                 "deferrals": deferrals, "pending_work": pending })
     };
-    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-1/deferrals"), 200)["deferrals"], json!([]));
+    assert_eq!(tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1/deferrals"), 200)["deferrals"], json!([]));
     let second = report("run-2", "2026-03-01T10:00:00Z", json!([deferral]), work.clone());
     tenant.json(tenant.post("/api/v1/agent/results", second.clone()), 201);
     tenant.json(tenant.post("/api/v1/agent/results", second), 200);
     let late = report("run-1", "2026-03-01T09:45:00Z", json!([]), json!([]));
     tenant.json(tenant.post("/api/v1/agent/results", late), 201);
 
-    let listed = tenant.json(tenant.get("/api/v1/devices/DEVICE-1/deferrals"), 200);
+    let listed = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1/deferrals"), 200);
     let mut expected = deferral.clone();
     expected["run_id"] = json!("run-2");
     assert_eq!(listed["deferrals"], json!([expected]), "stored once, with its run");
-    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    let device = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1"), 200);
     assert_eq!(device["pending_work"], work, "a late report of an older run does not replace it");
-    let listed = tenant.json(tenant.get("/api/v1/devices"), 200);
+    let listed = tenant.json(tenant.admin_get("/api/v1/devices"), 200);
     assert_eq!(listed["devices"][0]["pending_work"], work);
 
     let done = report("run-3", "2026-03-01T10:15:00Z", json!([]), json!([]));
     tenant.json(tenant.post("/api/v1/agent/results", done), 201);
-    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200)["pending_work"], json!([]));
+    assert_eq!(tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1"), 200)["pending_work"], json!([]));
     let before = tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-5")), 200);
     assert_eq!(before["commands"], json!([]));
-    assert_eq!(tenant.json(tenant.get("/api/v1/devices/DEVICE-5"), 200)["pending_work"], json!([]), "never reported");
+    assert_eq!(
+        tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-5"), 200)["pending_work"],
+        json!([]),
+        "never reported"
+    );
     tenant.json(tenant.raw(Method::GET, "/api/v1/devices/DEVICE-1/deferrals").bearer_auth(DEVICE_TOKEN), 403);
 }
 
@@ -224,7 +230,7 @@ fn verdicts_follow_the_rules_at_chosen_times() {
     tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-1")), 200);
     let verdicts = |now: &str| {
         tenant.set_now(now);
-        let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+        let device = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1"), 200);
         (device["verified"].as_bool().unwrap(), device["out_of_control"].as_bool().unwrap(), device)
     };
     let (verified, _, device) = verdicts("2026-01-02T00:00:00Z");
@@ -253,7 +259,7 @@ fn verdicts_follow_the_rules_at_chosen_times() {
         json!(["no inventory for 2 months", "MDM profile expired (enrolled more than 2 years ago)"])
     );
 
-    let listed = tenant.json(tenant.get("/api/v1/devices"), 200);
+    let listed = tenant.json(tenant.admin_get("/api/v1/devices"), 200);
     assert_eq!(listed["devices"][0]["device_id"], "DEVICE-1");
     assert_eq!(listed["devices"][0]["out_of_control"], true);
     assert_eq!(listed["now"], "2027-01-01T00:00:01Z");
@@ -263,7 +269,7 @@ fn verdicts_follow_the_rules_at_chosen_times() {
         "inventory": { "mdm_profile_installed": true, "mdm_enrolled_at": "2026-12-01T00:00:00Z" } });
     tenant.json(tenant.post("/api/v1/agent/inventory", fresh), 201);
     assert!(verdicts("2027-01-02T00:00:00Z").0, "a fresh enrolment is verified again");
-    let removed = tenant.raw(Method::DELETE, "/api/v1/devices/DEVICE-1").bearer_auth(support::TOKEN).send();
+    let removed = tenant.raw(Method::DELETE, "/api/v1/devices/DEVICE-1").bearer_auth(support::ADMIN_TOKEN).send();
     assert_eq!(removed.expect("an answer").status(), 204);
     let (verified, _, device) = verdicts("2027-01-02T00:00:00Z");
     assert!(!verified);
@@ -278,7 +284,7 @@ fn the_database_file_keeps_everything_across_restarts() {
     {
         let tenant = Tenant::start(directory.path(), seed(), &["--database", database_flag]);
         tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-1")), 200);
-        tenant.json(tenant.post("/api/v1/devices/DEVICE-1/action/blankpush", json!({})), 202);
+        tenant.json(tenant.admin_post("/api/v1/devices/DEVICE-1/action/blankpush", json!({})), 202);
         let run = json!({ "device_id": "DEVICE-1", "run_id": "run-1", "run": {} });
         tenant.json(tenant.post("/api/v1/agent/results", run), 201);
     }
@@ -305,7 +311,7 @@ fn a_database_file_from_before_the_blueprint_columns_is_brought_up_to_date() {
     drop(old);
     let tenant = Tenant::start(directory.path(), seed(), &["--database", database.to_str().expect("UTF-8")]);
     tenant.json(tenant.get("/api/v1/agent/blueprint?device_id=DEVICE-1"), 200);
-    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    let device = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1"), 200);
     assert_eq!(device["hostname"], "old-mac", "what was stored is kept");
     assert!(device["blueprint_etag"].as_str().is_some_and(|etag| etag.len() == 66), "{device}");
 }
@@ -314,7 +320,7 @@ fn a_database_file_from_before_the_blueprint_columns_is_brought_up_to_date() {
 fn the_clock_endpoint_is_off_without_the_test_flag() {
     let directory = tempfile::tempdir().expect("a scratch directory");
     let tenant = Tenant::spawn(directory.path(), seed(), &[]);
-    let refused = tenant.raw(Method::PUT, "/api/v1/test/clock").bearer_auth(support::TOKEN);
+    let refused = tenant.raw(Method::PUT, "/api/v1/test/clock").bearer_auth(support::ADMIN_TOKEN);
     let reply = tenant.json(refused.json(&json!({ "now": "2030-01-01T00:00:00Z" })), 404);
     assert!(reply["error"].as_str().unwrap().contains("--test-clock"));
 }
@@ -324,7 +330,7 @@ fn a_fixed_now_from_the_command_line_stamps_check_ins() {
     let directory = tempfile::tempdir().expect("a scratch directory");
     let tenant = Tenant::spawn(directory.path(), seed(), &["--now", "2026-05-05T05:05:05Z"]);
     tenant.json(tenant.post("/api/v1/agent/checkin", checkin_body("DEVICE-1")), 200);
-    let device = tenant.json(tenant.get("/api/v1/devices/DEVICE-1"), 200);
+    let device = tenant.json(tenant.admin_get("/api/v1/devices/DEVICE-1"), 200);
     assert_eq!(device["last_checkin"], "2026-05-05T05:05:05Z");
     assert_eq!(device["first_seen"], "2026-05-05T05:05:05Z");
 }

@@ -7,8 +7,13 @@ use std::process::{Child, Command, Stdio};
 
 use reqwest::blocking::{Client, RequestBuilder};
 
+/// The fleet-wide agent token (acts for any device, never on the devices API).
 pub(crate) const TOKEN: &str = "tenant-token";
 pub(crate) const DEVICE_TOKEN: &str = "device-1-token";
+/// The admin token: the devices API only.
+pub(crate) const ADMIN_TOKEN: &str = "admin-token";
+/// The enrollment secret: `/api/v1/agent/enroll` only.
+pub(crate) const ENROLLMENT_SECRET: &str = "enrollment-secret";
 
 /// The tenant process and a client pointed at it.
 pub(crate) struct Tenant {
@@ -30,7 +35,8 @@ impl Tenant {
         let seed_path = directory.join("seed.json");
         std::fs::write(&seed_path, seed.to_string()).expect("write the seed");
         let mut child = Command::new(env!("CARGO_BIN_EXE_tenant"))
-            .args(["--listen", "127.0.0.1:0", "--token", TOKEN, "--seed"])
+            .args(["--listen", "127.0.0.1:0", "--token", TOKEN, "--admin-token", ADMIN_TOKEN])
+            .args(["--enrollment-secret", ENROLLMENT_SECRET, "--seed"])
             .arg(&seed_path)
             .args(extra)
             .stdout(Stdio::piped())
@@ -45,7 +51,17 @@ impl Tenant {
         Self { child, url, client }
     }
 
-    /// A request with the tenant-wide token.
+    /// A devices API request with the admin token.
+    pub(crate) fn admin_get(&self, path: &str) -> RequestBuilder {
+        self.client.get(format!("{}{path}", self.url)).bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// A devices API `POST` with the admin token.
+    pub(crate) fn admin_post(&self, path: &str, body: serde_json::Value) -> RequestBuilder {
+        self.client.post(format!("{}{path}", self.url)).bearer_auth(ADMIN_TOKEN).json(&body)
+    }
+
+    /// An agent request with the fleet-wide token.
     pub(crate) fn get(&self, path: &str) -> RequestBuilder {
         self.client.get(format!("{}{path}", self.url)).bearer_auth(TOKEN)
     }
@@ -63,7 +79,7 @@ impl Tenant {
         let response = self
             .client
             .put(format!("{}/api/v1/test/clock", self.url))
-            .bearer_auth(TOKEN)
+            .bearer_auth(ADMIN_TOKEN)
             .json(&serde_json::json!({ "now": now }))
             .send()
             .expect("set the clock");

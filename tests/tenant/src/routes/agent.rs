@@ -1,4 +1,6 @@
 //! The agent's side of the protocol: check-in, blueprint, and the three reports.
+//! A device whose token an admin rotated gets the new one in the `X-Device-Token`
+//! header of every reply until it uses it (`store::credentials`).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -29,7 +31,8 @@ pub(crate) async fn checkin(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&headers, &state.seed)?;
+    let caller = authorize(&headers, &state)?;
+    caller.require_agent()?;
     let checkin: CheckinBody = parse_json(&body)?;
     require_device_id(&checkin.device_id)?;
     caller.check_device(&checkin.device_id)?;
@@ -50,7 +53,18 @@ pub(crate) async fn checkin(
     if let Some(latest) = &state.seed.latest_agent {
         reply["latest_agent"] = latest.clone();
     }
-    Ok(Json(reply).into_response())
+    Ok(with_rotation(Json(reply).into_response(), &caller))
+}
+
+/// The reply header carrying a rotated device token.
+pub(crate) const DEVICE_TOKEN_HEADER: &str = "x-device-token";
+
+/// Adds the rotated token the caller has not used yet, if any, to `response`.
+fn with_rotation(mut response: Response, caller: &Caller) -> Response {
+    if let Some(value) = caller.announce().and_then(|token| HeaderValue::from_str(token).ok()) {
+        response.headers_mut().insert(DEVICE_TOKEN_HEADER, value);
+    }
+    response
 }
 
 /// How the device names itself on the blueprint `GET`, which has no body.
@@ -68,8 +82,8 @@ fn blueprint_device(query: BlueprintQuery, headers: &HeaderMap, caller: &Caller)
             caller.check_device(&device_id)?;
             Ok(device_id)
         }
-        (None, Caller::Device(device_id)) => Ok(device_id.clone()),
-        (None, Caller::Tenant) => Err(ApiError::bad_request("name the device with ?device_id= or X-Device-Id")),
+        (None, Caller::Device { device_id, .. }) => Ok(device_id.clone()),
+        (None, _) => Err(ApiError::bad_request("name the device with ?device_id= or X-Device-Id")),
     }
 }
 
@@ -78,7 +92,8 @@ pub(crate) async fn blueprint(
     Query(query): Query<BlueprintQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = authorize(&headers, &state.seed)?;
+    let caller = authorize(&headers, &state)?;
+    caller.require_agent()?;
     let device_id = blueprint_device(query, &headers, &caller)?;
     let served = state
         .seed
@@ -89,10 +104,10 @@ pub(crate) async fn blueprint(
     state.store.record_blueprint(&device_id, &held, state.clock.now()).map_err(ApiError::storage)?;
     let etag = HeaderValue::from_str(&served.etag).map_err(|_| ApiError::bad_request("unusable ETag"))?;
     if unchanged {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        return Ok(with_rotation((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response(), &caller));
     }
     let headers = [(header::ETAG, etag), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
-    Ok((headers, served.body.clone()).into_response())
+    Ok(with_rotation((headers, served.body.clone()).into_response(), &caller))
 }
 
 /// Whether `If-None-Match` names this ETag (a list, weak tags and `*` included).
@@ -148,7 +163,8 @@ fn store_report(
     kind: &str,
     id_key: &str,
 ) -> Result<(Response, Option<Value>), ApiError> {
-    let caller = authorize(headers, &state.seed)?;
+    let caller = authorize(headers, state)?;
+    caller.require_agent()?;
     let report: Value = parse_json(body)?;
     let device_id = text_field(&report, "device_id")?;
     let report_id = text_field(&report, id_key)?;
@@ -158,6 +174,7 @@ fn store_report(
         state.store.store_report(kind, report_id, device_id, text, state.clock.now()).map_err(ApiError::storage)?;
     let status = if stored { StatusCode::CREATED } else { StatusCode::OK };
     let response = (status, Json(json!({ "stored": stored, "duplicate": !stored }))).into_response();
+    let response = with_rotation(response, &caller);
     Ok((response, stored.then_some(report)))
 }
 
@@ -167,7 +184,7 @@ fn text_field<'a>(report: &'a Value, key: &str) -> Result<&'a str, ApiError> {
     Ok(value)
 }
 
-fn require_device_id(device_id: &str) -> Result<(), ApiError> {
+pub(crate) fn require_device_id(device_id: &str) -> Result<(), ApiError> {
     if device_id.trim().is_empty() {
         return Err(ApiError::bad_request("`device_id` must be a non-empty string"));
     }

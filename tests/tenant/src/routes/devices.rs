@@ -1,7 +1,8 @@
 //! The devices API an admin console or an integration reads: each device's last
 //! check-in, agent version, blueprint, last inventory and verdicts; its check-ins,
 //! reports, deferrals and commands in order, and its pending disruptive work;
-//! and the actions that queue a command for the device's next check-in.
+//! and the actions that queue a command for the device's next check-in or
+//! rotate or revoke its token. Every route needs an admin token.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -42,7 +43,7 @@ fn view(state: &SharedState, device: DeviceRow, now: DateTime<Utc>) -> Result<De
 }
 
 fn admin(state: &SharedState, headers: &HeaderMap) -> Result<(), ApiError> {
-    authorize(headers, &state.seed)?.require_tenant()
+    authorize(headers, state)?.require_admin()
 }
 
 pub(crate) async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -91,6 +92,35 @@ pub(crate) async fn action(
     let command_id = state.store.queue_command(&device_id, &action, state.clock.now()).map_err(ApiError::storage)?;
     let reply = serde_json::json!({ "id": command_id, "type": action, "device_id": device_id });
     Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
+}
+
+/// Rotates the device's issued token: the new one goes out with its next reply.
+pub(crate) async fn rotate_token(
+    State(state): State<SharedState>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    let rotated = state.store.rotate_token(&device_id).map_err(|error| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot rotate the token: {error}"))
+    })?;
+    if !rotated {
+        return Err(ApiError::not_found(format!("device {device_id} has no issued token")));
+    }
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "device_id": device_id, "rotated": true }))).into_response())
+}
+
+/// Revokes the device's issued token: its next request gets `401`.
+pub(crate) async fn revoke_token(
+    State(state): State<SharedState>,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers)?;
+    if !state.store.revoke_token(&device_id).map_err(ApiError::storage)? {
+        return Err(ApiError::not_found(format!("device {device_id} has no issued token")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(crate) async fn reports(
