@@ -60,7 +60,7 @@ pub async fn diagnose(
         timed(CheckKind::AgentBinary, installation::agent_binary(paths, &runner)),
         timed(CheckKind::LaunchdLoaded, installation::launchd_loaded(&config.commands.launchctl, &runner, platform)),
         timed(CheckKind::TenantConnection, tenant::tenant_connection(config, limit)),
-        timed(CheckKind::TenantRequest, tenant::tenant_request(config, identity, limit)),
+        timed(CheckKind::TenantRequest, tenant::tenant_request(paths, config, identity, limit)),
         timed(CheckKind::ApplePush, network::apple_push(&doctor.push_host, &doctor.push_ports, limit)),
         timed(CheckKind::FileVault, filevault::filevault(&config.commands.fdesetup, &runner, platform)),
     );

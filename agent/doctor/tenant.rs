@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 use super::check::Finding;
 use super::network::connect;
 use crate::config::AgentConfig;
+use crate::paths::AgentPaths;
 use crate::render::duration_ms;
-use crate::tenant::{BlueprintReply, TenantClient, TenantError};
+use crate::tenant::{BlueprintReply, TenantClient, TenantError, credential};
 
 /// The request, as the report names it.
 const BLUEPRINT_REQUEST: &str = "GET /api/v1/agent/blueprint";
 
 /// What to do on a device without a tenant or token.
-const ENROLL: &str = "Enroll the Mac: `sudo agent enroll --url https://TENANT --token-file PATH` (`-` reads the token from standard input), or deliver `tenant.url` and `tenant.token` in a configuration profile for io.endpointagent.agent.";
+const ENROLL: &str = "Enroll the Mac: deliver `tenant.url` and `tenant.enrollment_secret` in a configuration profile for io.endpointagent.agent, or run `sudo agent enroll --url https://TENANT --enrollment-secret-file PATH` (or `--token-file PATH` for a device token; `-` reads from standard input).";
 
 /// What to do when the tenant cannot be reached.
 const NETWORK: &str = "Check the network path to the tenant (Wi-Fi, VPN, firewall, proxy) and `tenant.url` (`agent config --show-origin` says where it is set).";
@@ -56,6 +57,7 @@ pub(crate) async fn tenant_connection(config: &AgentConfig, limit: Duration) -> 
 /// The tenant accepts the token: the blueprint request answers `200` or `304`
 /// within `limit` (and `tenant.request_timeout`).
 pub(crate) async fn tenant_request(
+    paths: &AgentPaths,
     config: &AgentConfig,
     identity: Result<DeviceIdentity, String>,
     limit: Duration,
@@ -63,8 +65,8 @@ pub(crate) async fn tenant_request(
     if config.tenant.url.is_none() {
         return Finding::skipped("no tenant configured");
     }
-    if config.tenant.token.is_none() {
-        return Finding::fail("no token configured (`tenant.token`)", ENROLL);
+    if let Some(finding) = without_a_device_token(paths, config) {
+        return finding;
     }
     let identity = match identity {
         Ok(identity) => identity,
@@ -78,7 +80,7 @@ pub(crate) async fn tenant_request(
     let mut bounded = config.clone();
     bounded.tenant.connect_timeout = bounded.tenant.connect_timeout.min(limit);
     bounded.tenant.request_timeout = bounded.tenant.request_timeout.min(limit);
-    let client = match TenantClient::new(&bounded) {
+    let client = match TenantClient::for_device(paths, &bounded) {
         Ok(Some(client)) => client,
         Ok(None) => return Finding::skipped("no tenant configured"),
         Err(error) => return Finding::fail(format!("cannot set up the request: {error}"), NETWORK),
@@ -87,6 +89,28 @@ pub(crate) async fn tenant_request(
     let result = client.blueprint(&identity.device_id, identity.blueprint_etag.as_deref()).await;
     let took = duration_ms(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     judge_reply(result, identity.blueprint_etag.is_some(), &took, &identity.device_id)
+}
+
+/// The finding when this device has no token to make the request with: none
+/// stored (`state/device-token.json`) nor set (`tenant.token`). With an
+/// enrollment secret the next check-in enrolls; without one it cannot.
+fn without_a_device_token(paths: &AgentPaths, config: &AgentConfig) -> Option<Finding> {
+    match credential::load(paths) {
+        Ok(Some(_)) => return None,
+        Ok(None) => {}
+        Err(error) => {
+            let fix = "Run `sudo agent doctor`: the device token file is readable by root only; a damaged one is replaced at the next enrollment.";
+            return Some(Finding::fail(format!("cannot read the device token: {error}"), fix));
+        }
+    }
+    if config.tenant.token.is_some() {
+        return None;
+    }
+    if config.tenant.enrollment_secret.is_some() {
+        let value = "not enrolled yet: the next check-in exchanges `tenant.enrollment_secret` for a device token";
+        return Some(Finding::warn(value, "Run `sudo agent run` to enroll now."));
+    }
+    Some(Finding::fail("no device token and no enrollment secret (`tenant.enrollment_secret`, `tenant.token`)", ENROLL))
 }
 
 /// The verdict on the tenant's answer, which took `took`.
@@ -138,7 +162,27 @@ fn not_configured(config: &AgentConfig) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
     use crate::doctor::check::Verdict;
+    use crate::tenant::credential::StoredToken;
+
+    #[test]
+    fn a_stored_or_set_token_is_needed_and_a_secret_means_enrolled_at_the_next_check_in() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = AgentPaths::under(root.path());
+        let mut config = AgentConfig::default();
+        let verdict = |config: &AgentConfig| without_a_device_token(&paths, config).map(|finding| finding.verdict);
+        assert_eq!(verdict(&config), Some(Verdict::Fail), "nothing to make the request with");
+        config.tenant.enrollment_secret = Some(Secret::new("enroll-me"));
+        assert_eq!(verdict(&config), Some(Verdict::Warn), "the next check-in enrolls");
+        config.tenant.token = Some(Secret::new("set-directly"));
+        assert_eq!(verdict(&config), None, "a token set directly is used");
+        config.tenant.token = None;
+        std::fs::create_dir_all(paths.device_token.parent().unwrap()).unwrap();
+        let stored = StoredToken { device_token: "issued".into(), previous_token: None };
+        crate::tenant::credential::save(&paths, &stored).unwrap();
+        assert_eq!(verdict(&config), None, "the stored device token is used");
+    }
 
     #[test]
     fn every_answer_has_its_verdict() {

@@ -89,13 +89,8 @@ pub(crate) struct TenantClient {
 }
 
 impl TenantClient {
-    /// A client for the configured tenant with `tenant.token` alone (no token file);
+    /// A client for this device: the token file's token, else `tenant.token`;
     /// `None` when no tenant is configured.
-    pub(crate) fn new(config: &AgentConfig) -> Result<Option<Self>, TenantError> {
-        Self::build(None, config)
-    }
-
-    /// A client for this device: the token file's token, else `tenant.token`.
     pub(crate) fn for_device(paths: &AgentPaths, config: &AgentConfig) -> Result<Option<Self>, TenantError> {
         Self::build(Some(paths), config)
     }
