@@ -17,6 +17,7 @@ use super::sizes;
 use super::values::{self, RawValue, ValueProblem};
 use crate::log_level::LogLevel;
 use crate::network_rules;
+use crate::tenant_trust::{self, SpkiPin, TrustProblem};
 
 /// The prefix every configuration environment variable starts with.
 pub(crate) const ENVIRONMENT_PREFIX: &str = "AGENT_";
@@ -70,6 +71,10 @@ enum Field {
     Host(Place<String>),
     /// One or more TCP ports.
     PortList(Place<Vec<u16>>),
+    /// A PEM file of trust anchors, or unset; checked (and read) when set.
+    OptionalCaFile(Place<Option<PathBuf>>),
+    /// Public key pins, one or several in one string; none when unset.
+    PinList(Place<Vec<SpkiPin>>),
 }
 
 /// A [`Place`] for the field at a dotted path in [`AgentConfig`].
@@ -132,7 +137,9 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "schedule.recurring_interval", field: Field::Interval(place!(schedule.recurring_interval)) },
     KnownKey { name: "self_service.sync_interval", field: Field::Duration(place!(self_service.sync_interval)) },
     KnownKey { name: "state.max_size", field: Field::Size(place!(state.max_size)) },
+    KnownKey { name: "tenant.ca_file", field: Field::OptionalCaFile(place!(tenant.ca_file)) },
     KnownKey { name: "tenant.connect_timeout", field: Field::Duration(place!(tenant.connect_timeout)) },
+    KnownKey { name: "tenant.pinned_spki_sha256", field: Field::PinList(place!(tenant.pinned_spki_sha256)) },
     KnownKey { name: "tenant.request_timeout", field: Field::Duration(place!(tenant.request_timeout)) },
     KnownKey { name: "tenant.token", field: Field::OptionalSecret(place!(tenant.token)) },
     KnownKey { name: "tenant.url", field: Field::OptionalTenantUrl(place!(tenant.url)) },
@@ -184,6 +191,8 @@ impl KnownKey {
             Field::Size(place) => *(place.write)(config) = sizes::parse_size(raw)?,
             Field::Host(place) => *(place.write)(config) = values::parse_host(raw)?,
             Field::PortList(place) => *(place.write)(config) = values::parse_port_list(raw)?,
+            Field::OptionalCaFile(place) => *(place.write)(config) = parse_optional_ca_file(raw)?,
+            Field::PinList(place) => *(place.write)(config) = parse_pin_list(raw)?,
         }
         Ok(())
     }
@@ -206,6 +215,11 @@ impl KnownKey {
             Field::PortList(place) => {
                 Some((place.read)(config).iter().map(u16::to_string).collect::<Vec<_>>().join(", "))
             }
+            Field::OptionalCaFile(place) => (place.read)(config).as_deref().map(path_text),
+            Field::PinList(place) => {
+                let pins = (place.read)(config);
+                (!pins.is_empty()).then(|| pins.iter().map(SpkiPin::to_string).collect::<Vec<_>>().join(", "))
+            }
         };
         text.unwrap_or_else(|| UNSET_TEXT.to_string())
     }
@@ -214,6 +228,26 @@ impl KnownKey {
 /// A path as text, for display only.
 fn path_text(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// A CA file's path, or `None` when unset; the file must be there and hold PEM
+/// certificates now, so a broken one fails the load instead of every check-in.
+fn parse_optional_ca_file(raw: &RawValue) -> Result<Option<PathBuf>, ValueProblem> {
+    let path = values::parse_optional_path(raw)?;
+    if let Some(path) = &path {
+        tenant_trust::read_ca_file(path)?;
+    }
+    Ok(path)
+}
+
+/// One pin or several separated by commas or spaces; unset (null or empty) is none.
+fn parse_pin_list(raw: &RawValue) -> Result<Vec<SpkiPin>, ValueProblem> {
+    match raw {
+        RawValue::Null => Ok(Vec::new()),
+        RawValue::Text(text) if text.trim().is_empty() => Ok(Vec::new()),
+        RawValue::Text(text) => Ok(SpkiPin::parse_list(text)?),
+        other => Err(TrustProblem::NotPinText { found: other.to_string() }.into()),
+    }
 }
 
 #[cfg(test)]
@@ -306,7 +340,9 @@ mod tests {
             ("schedule.recurring_interval", "15m"),
             ("self_service.sync_interval", "5m"),
             ("state.max_size", "256 MiB"),
+            ("tenant.ca_file", "(none)"),
             ("tenant.connect_timeout", "10s"),
+            ("tenant.pinned_spki_sha256", "(none)"),
             ("tenant.request_timeout", "30s"),
             ("tenant.token", "(none)"),
             ("tenant.url", "(none)"),
@@ -334,5 +370,51 @@ mod tests {
         assert_eq!(find("tenant.token").unwrap().value_text(&config), REDACTED);
         assert!(apply(&mut config, "timeouts.run", RawValue::Boolean(true)).is_err());
         assert_eq!(config.timeouts.run, Duration::from_secs(60), "a bad value leaves the field alone");
+    }
+}
+
+#[cfg(test)]
+mod tenant_trust_tests {
+    use super::*;
+
+    const PIN: &str = "5R6EUlmy6iVE9Ox5exbqmOJ3D86UGKoo8NFD6gHVUEk=";
+
+    fn applied(name: &str, raw: RawValue) -> Result<AgentConfig, String> {
+        let mut config = AgentConfig::default();
+        find(name).unwrap().apply(&raw, &mut config).map(|()| config).map_err(|problem| problem.to_string())
+    }
+
+    #[test]
+    fn pins_are_one_or_a_list_and_a_malformed_one_is_an_error() {
+        let text = |text: &str| RawValue::Text(text.to_string());
+        let config = applied("tenant.pinned_spki_sha256", text(PIN)).unwrap();
+        assert_eq!(find("tenant.pinned_spki_sha256").unwrap().value_text(&config), PIN);
+        let two = format!("{PIN}, {}", "A".repeat(43) + "=");
+        let config = applied("tenant.pinned_spki_sha256", text(&two)).unwrap();
+        assert_eq!(config.tenant.pinned_spki_sha256.len(), 2);
+        assert_eq!(find("tenant.pinned_spki_sha256").unwrap().value_text(&config), two);
+        assert!(applied("tenant.pinned_spki_sha256", RawValue::Null).unwrap().tenant.pinned_spki_sha256.is_empty());
+        assert_eq!(
+            applied("tenant.pinned_spki_sha256", text("abc")).unwrap_err(),
+            r#"expected the base64 (44 characters) or hex (64 digits) of a SHA-256, found "abc""#
+        );
+        assert_eq!(
+            applied("tenant.pinned_spki_sha256", RawValue::Integer(7)).unwrap_err(),
+            "expected one pin or a list of pins separated by commas or spaces, found 7"
+        );
+    }
+
+    #[test]
+    fn a_ca_file_is_read_when_set() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("ca.pem");
+        let raw = RawValue::Text(path.display().to_string());
+        let missing = applied("tenant.ca_file", raw.clone()).unwrap_err();
+        assert!(missing.starts_with(&format!("cannot read the CA file {}", path.display())), "{missing}");
+        std::fs::write(&path, include_str!("../../tests/fixtures/tls/pin-fixture.pem")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        let config = applied("tenant.ca_file", raw).unwrap();
+        assert_eq!(config.tenant.ca_file.as_deref(), Some(path.as_path()));
+        assert_eq!(applied("tenant.ca_file", RawValue::Null).unwrap().tenant.ca_file, None);
     }
 }
