@@ -38,3 +38,5 @@ mod settings;
 mod telemetry;
 mod tenant;
 mod timeouts;
+#[cfg(not(target_os = "macos"))]
+mod tls;
