@@ -1,8 +1,9 @@
 //! A tenant with its own CA: TLS on 127.0.0.1 with a certificate from a private
 //! CA made in the test. A check-in fails without `tenant.ca_file` and passes
 //! with it; a pin of another key refuses the tenant before a byte of a request
-//! reaches it, the right pin passes; a bad CA file or pin stops the agent with
-//! a configuration error naming the key.
+//! reaches it, the right pin passes; a package the tenant serves downloads with
+//! the same CA file; a bad CA file or pin stops the agent with a configuration
+//! error naming the key.
 
 mod proxy;
 
@@ -11,7 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use proxy::{PrivateCa, TlsFront};
 use serde_json::{Value, json};
 
-use crate::support::{Device, check_in, code, text};
+use crate::app_fixtures::{app_zip, custom_app, installed_version, sha256};
+use crate::http_server::FileServer;
+use crate::support::{Device, blueprint, check_in, code, item, text};
 use crate::tenant::counting_blueprint;
 use crate::tenant::server::TestTenant;
 
@@ -106,4 +109,28 @@ fn a_bad_ca_file_or_pin_is_a_configuration_error_naming_the_key() {
         assert_eq!(code(&output), 2, "{trust}: {stderr}");
         assert!(stderr.contains(key) && stderr.contains(problem), "{trust}: {stderr}");
     }
+}
+
+#[test]
+fn a_package_served_under_the_tenants_own_ca_downloads_with_its_ca_file() {
+    let (device, server, ca) = (Device::new(), FileServer::start(), PrivateCa::new());
+    let front = TlsFront::start(&ca, &server.url(""));
+    let zip = app_zip("2.1", 1024);
+    server.serve("/Foo.zip", zip.clone());
+    let url = format!("{}/Foo.zip", front.url());
+    let path =
+        device.write_blueprint(&blueprint(vec![custom_app("zip", &url, &sha256(&zip), "audit_and_enforce", None)]));
+
+    let output = device.check_in(&path, &[]);
+    assert_eq!(code(&output), 1, "{}", text(&output.stderr));
+    let message = item(&device.status(), "Foo")["message"].as_str().unwrap().to_string();
+    assert!(message.contains("certificate"), "{message}");
+    assert_eq!(installed_version(&device), None);
+
+    let ca_file = installed_ca_file(&device, &ca);
+    let fragment = json!({ "tenant": { "ca_file": ca_file } });
+    device.write_file("Library/Application Support/EndpointAgent/config.d/20-tenant.json", &fragment.to_string());
+    device.check_in_ok(&path, &[]);
+    assert_eq!(installed_version(&device).as_deref(), Some("2.1"));
+    assert_eq!(server.requests("/Foo.zip").len(), 1, "only the trusted connection fetched it");
 }
