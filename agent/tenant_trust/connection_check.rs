@@ -22,7 +22,7 @@ use tower_service::Service;
 use super::SpkiPin;
 
 /// What the connector's errors are boxed as.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a connection to the tenant was refused; each names the tenant and the check.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +118,7 @@ pub(crate) fn check_pin(certificate: Option<&[u8]>, pins: &[SpkiPin], tenant: &s
 /// it failed on the certificate (rustls says `invalid peer certificate`, the
 /// system's TLS that the certificate is not trusted: any cause naming a
 /// certificate), else as it was.
-fn renamed(error: BoxError, tenant: &str) -> BoxError {
+pub(super) fn renamed(error: BoxError, tenant: &str) -> BoxError {
     let mut causes = Vec::new();
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
     while let Some(current) = cause {

@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use super::connection_check::{ConnectionRefused, check_pin};
+use super::connection_check::{BoxError, ConnectionRefused, check_pin, renamed};
 use super::*;
 
 /// A self-signed P-256 certificate made with
@@ -148,4 +148,22 @@ fn a_connection_passes_only_with_a_pinned_key() {
     );
     assert!(matches!(check_pin(None, &[pin], tenant), Err(ConnectionRefused::NotTls { .. })));
     assert!(matches!(check_pin(Some(b"garbage"), &[pin], tenant), Err(ConnectionRefused::PinMismatch { .. })));
+}
+
+#[test]
+fn a_connection_failing_on_the_certificate_is_named_by_that_check() {
+    let tenant = "https://tenant.example";
+    let wrapped = |text: &str| -> BoxError {
+        Box::new(std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, text.to_string())))
+    };
+    let renamed_text = |text: &str| renamed(wrapped(text), tenant).to_string();
+    assert_eq!(
+        renamed_text("invalid peer certificate: UnknownIssuer"),
+        "the tenant's certificate is not trusted (https://tenant.example): invalid peer certificate: UnknownIssuer"
+    );
+    assert_eq!(
+        renamed_text("The certificate was not trusted."),
+        "the tenant's certificate is not trusted (https://tenant.example): The certificate was not trusted."
+    );
+    assert_eq!(renamed_text("Connection refused (os error 111)"), "Connection refused (os error 111)");
 }
