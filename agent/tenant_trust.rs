@@ -47,6 +47,10 @@ pub(crate) enum TrustProblem {
     /// The CA file cannot be opened or read.
     #[error("cannot read the CA file {path}: {reason}")]
     Unreadable { path: PathBuf, reason: String },
+    /// A user who is not root may not read the CA file (it may be root's alone;
+    /// the daemon, root, reads and checks it).
+    #[error("cannot read the CA file {path}: only root may read it")]
+    ClosedToThisUser { path: PathBuf },
     /// Not a regular file owned by root (or this agent's user), or writable by others.
     #[error(
         "the CA file {path} must be a file owned by root and writable by nobody else (it decides whom the agent trusts)"
@@ -129,7 +133,13 @@ impl Serialize for SpkiPin {
 pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, TrustProblem> {
     let unreadable =
         |error: std::io::Error| TrustProblem::Unreadable { path: path.to_path_buf(), reason: error.to_string() };
-    let file = File::open(path).map_err(unreadable)?;
+    let file = File::open(path).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::PermissionDenied && !nix::unistd::geteuid().is_root() {
+            TrustProblem::ClosedToThisUser { path: path.to_path_buf() }
+        } else {
+            unreadable(error)
+        }
+    })?;
     let metadata = file.metadata().map_err(unreadable)?;
     let owner_trusted = metadata.uid() == 0 || metadata.uid() == nix::unistd::geteuid().as_raw();
     if !metadata.is_file() || !owner_trusted || metadata.mode() & WRITABLE_BY_OTHERS != 0 {

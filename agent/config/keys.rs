@@ -232,10 +232,15 @@ fn path_text(path: &Path) -> String {
 
 /// A CA file's path, or `None` when unset; the file must be there and hold PEM
 /// certificates now, so a broken one fails the load instead of every check-in.
+/// A person's verbs (not root) pass a CA file only root may read: they never
+/// talk to the tenant, and the daemon, root, checks it.
 fn parse_optional_ca_file(raw: &RawValue) -> Result<Option<PathBuf>, ValueProblem> {
     let path = values::parse_optional_path(raw)?;
     if let Some(path) = &path {
-        tenant_trust::read_ca_file(path)?;
+        match tenant_trust::read_ca_file(path) {
+            Ok(_) | Err(TrustProblem::ClosedToThisUser { .. }) => {}
+            Err(problem) => return Err(problem.into()),
+        }
     }
     Ok(path)
 }
@@ -416,5 +421,10 @@ mod tenant_trust_tests {
         let config = applied("tenant.ca_file", raw).unwrap();
         assert_eq!(config.tenant.ca_file.as_deref(), Some(path.as_path()));
         assert_eq!(applied("tenant.ca_file", RawValue::Null).unwrap().tenant.ca_file, None);
+        if !nix::unistd::geteuid().is_root() {
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+            let raw = RawValue::Text(path.display().to_string());
+            assert!(applied("tenant.ca_file", raw).is_ok(), "a person's verbs pass a CA file only root may read");
+        }
     }
 }

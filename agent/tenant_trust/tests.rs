@@ -114,6 +114,10 @@ fn a_ca_file_must_be_pem_bounded_and_written_by_root_alone() {
 
     let missing = folder.path().join("missing.pem");
     assert!(matches!(read_ca_file(&missing), Err(TrustProblem::Unreadable { .. })));
+    if !nix::unistd::geteuid().is_root() {
+        let closed = file_with(&folder, FIXTURE.as_bytes(), 0o000);
+        assert!(matches!(read_ca_file(&closed), Err(TrustProblem::ClosedToThisUser { .. })), "root's alone");
+    }
     let writable = file_with(&folder, FIXTURE.as_bytes(), 0o664);
     assert!(matches!(read_ca_file(&writable), Err(TrustProblem::OpenToOthers { .. })));
     assert!(matches!(read_ca_file(folder.path()), Err(TrustProblem::OpenToOthers { .. })), "a folder");
