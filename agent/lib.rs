@@ -32,7 +32,9 @@
 //! install, launchd, the tenant, Apple push, check-in and inventory age, MDM, FileVault.
 //!
 //! `network_rules` says which URLs every HTTP client may reach (plain http to
-//! loopback only) and through which proxy (https only).
+//! loopback only) and through which proxy (https only); `tenant_trust` whom the
+//! tenant client believes over TLS (the system's anchors, `tenant.ca_file`'s, and
+//! the pins of `tenant.pinned_spki_sha256`).
 //!
 //! `tool_runner` is the one way an item (or the agent's own update) runs a tool:
 //! from the root, with the item's environment, under its deadline, each run's
@@ -90,6 +92,7 @@ pub mod state;
 pub(crate) mod structured_input;
 pub(crate) mod telemetry;
 pub(crate) mod tenant;
+pub mod tenant_trust;
 pub mod terminal;
 pub(crate) mod tool_runner;
 pub(crate) mod version;

@@ -17,6 +17,7 @@ use super::sizes;
 use super::values::{self, RawValue, ValueProblem};
 use crate::log_level::LogLevel;
 use crate::network_rules;
+use crate::tenant_trust::{self, SpkiPin, TrustProblem};
 
 /// The prefix every configuration environment variable starts with.
 pub(crate) const ENVIRONMENT_PREFIX: &str = "AGENT_";
@@ -72,6 +73,10 @@ enum Field {
     PortList(Place<Vec<u16>>),
     /// An Apple Developer Team ID (10 uppercase letters or digits), or unset.
     OptionalTeamId(Place<Option<String>>),
+    /// A PEM file of trust anchors, or unset; checked (and read) when set.
+    OptionalCaFile(Place<Option<PathBuf>>),
+    /// Public key pins, one or several in one string; none when unset.
+    PinList(Place<Vec<SpkiPin>>),
 }
 
 /// A [`Place`] for the field at a dotted path in [`AgentConfig`].
@@ -138,8 +143,10 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "self_service.sync_interval", field: Field::Duration(place!(self_service.sync_interval)) },
     KnownKey { name: "self_update.team_id", field: Field::OptionalTeamId(place!(self_update.team_id)) },
     KnownKey { name: "state.max_size", field: Field::Size(place!(state.max_size)) },
+    KnownKey { name: "tenant.ca_file", field: Field::OptionalCaFile(place!(tenant.ca_file)) },
     KnownKey { name: "tenant.connect_timeout", field: Field::Duration(place!(tenant.connect_timeout)) },
     KnownKey { name: "tenant.enrollment_secret", field: Field::OptionalSecret(place!(tenant.enrollment_secret)) },
+    KnownKey { name: "tenant.pinned_spki_sha256", field: Field::PinList(place!(tenant.pinned_spki_sha256)) },
     KnownKey { name: "tenant.request_timeout", field: Field::Duration(place!(tenant.request_timeout)) },
     KnownKey { name: "tenant.token", field: Field::OptionalSecret(place!(tenant.token)) },
     KnownKey { name: "tenant.url", field: Field::OptionalTenantUrl(place!(tenant.url)) },
@@ -192,6 +199,8 @@ impl KnownKey {
             Field::Host(place) => *(place.write)(config) = values::parse_host(raw)?,
             Field::PortList(place) => *(place.write)(config) = values::parse_port_list(raw)?,
             Field::OptionalTeamId(place) => *(place.write)(config) = parse_optional_team_id(raw)?,
+            Field::OptionalCaFile(place) => *(place.write)(config) = parse_optional_ca_file(raw)?,
+            Field::PinList(place) => *(place.write)(config) = parse_pin_list(raw)?,
         }
         Ok(())
     }
@@ -214,6 +223,11 @@ impl KnownKey {
             Field::PortList(place) => {
                 Some((place.read)(config).iter().map(u16::to_string).collect::<Vec<_>>().join(", "))
             }
+            Field::OptionalCaFile(place) => (place.read)(config).as_deref().map(path_text),
+            Field::PinList(place) => {
+                let pins = (place.read)(config);
+                (!pins.is_empty()).then(|| pins.iter().map(SpkiPin::to_string).collect::<Vec<_>>().join(", "))
+            }
         };
         text.unwrap_or_else(|| UNSET_TEXT.to_string())
     }
@@ -232,6 +246,31 @@ fn parse_optional_team_id(raw: &RawValue) -> Result<Option<String>, ValueProblem
 /// A path as text, for display only.
 fn path_text(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// A CA file's path, or `None` when unset; the file must be there and hold PEM
+/// certificates now, so a broken one fails the load instead of every check-in.
+/// A person's verbs (not root) pass a CA file only root may read: they never
+/// talk to the tenant, and the daemon, root, checks it.
+fn parse_optional_ca_file(raw: &RawValue) -> Result<Option<PathBuf>, ValueProblem> {
+    let path = values::parse_optional_path(raw)?;
+    if let Some(path) = &path {
+        match tenant_trust::read_ca_file(path) {
+            Ok(_) | Err(TrustProblem::ClosedToThisUser { .. }) => {}
+            Err(problem) => return Err(problem.into()),
+        }
+    }
+    Ok(path)
+}
+
+/// One pin or several separated by commas or spaces; unset (null or empty) is none.
+fn parse_pin_list(raw: &RawValue) -> Result<Vec<SpkiPin>, ValueProblem> {
+    match raw {
+        RawValue::Null => Ok(Vec::new()),
+        RawValue::Text(text) if text.trim().is_empty() => Ok(Vec::new()),
+        RawValue::Text(text) => Ok(SpkiPin::parse_list(text)?),
+        other => Err(TrustProblem::NotPinText { found: other.to_string() }.into()),
+    }
 }
 
 #[cfg(test)]
@@ -328,8 +367,10 @@ mod tests {
             ("self_service.sync_interval", "5m"),
             ("self_update.team_id", "(none)"),
             ("state.max_size", "256 MiB"),
+            ("tenant.ca_file", "(none)"),
             ("tenant.connect_timeout", "10s"),
             ("tenant.enrollment_secret", "(none)"),
+            ("tenant.pinned_spki_sha256", "(none)"),
             ("tenant.request_timeout", "30s"),
             ("tenant.token", "(none)"),
             ("tenant.url", "(none)"),
@@ -373,3 +414,7 @@ mod tests {
         assert!(key.apply(&RawValue::Integer(12), &mut config).is_err());
     }
 }
+
+#[cfg(test)]
+#[path = "keys_trust_tests.rs"]
+mod tenant_trust_tests;

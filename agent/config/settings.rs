@@ -18,6 +18,7 @@ use super::durations::{DAY, HOUR, MINUTE, as_duration_text, as_long_duration_tex
 use super::secret::Secret;
 use super::sizes::as_size_text;
 use crate::log_level::LogLevel;
+use crate::tenant_trust::SpkiPin;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -225,6 +226,12 @@ pub struct Tenant {
     /// holds a check-in longer than this before the items run.
     #[serde(serialize_with = "as_duration_text")]
     pub request_timeout: Duration,
+    /// PEM certificates trusted beside the system's anchors, for a tenant with
+    /// its own CA; checked when the configuration is loaded.
+    pub ca_file: Option<PathBuf>,
+    /// When not empty, the tenant's public key must be one of these (checked on
+    /// every new connection, after the certificate is verified).
+    pub pinned_spki_sha256: Vec<SpkiPin>,
 }
 
 /// Telemetry export.
@@ -275,6 +282,8 @@ impl Default for AgentConfig {
                 enrollment_secret: None,
                 connect_timeout: Duration::from_secs(10),
                 request_timeout: Duration::from_secs(30),
+                ca_file: None,
+                pinned_spki_sha256: Vec::new(),
             },
             otel: Otel { endpoint: None, export_timeout: Duration::from_secs(5) },
             logs: Logs { max_size: 256 << 20, retention_days: 14, level: LogLevel::Info },
@@ -335,7 +344,10 @@ mod tests {
                 "schedule": { "recurring_interval": "15m", "daily_interval": "24h" },
                 "daemon": { "shutdown_timeout": "20s" },
                 "blueprint_file": null,
-                "tenant": { "url": null, "token": null, "enrollment_secret": null, "connect_timeout": "10s", "request_timeout": "30s" },
+                "tenant": {
+                    "url": null, "token": null, "enrollment_secret": null, "connect_timeout": "10s",
+                    "request_timeout": "30s", "ca_file": null, "pinned_spki_sha256": []
+                },
                 "otel": { "endpoint": null, "export_timeout": "5s" },
                 "logs": { "max_size": "256 MiB", "retention_days": 14, "level": "info" },
                 "downloads": {

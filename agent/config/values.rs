@@ -122,6 +122,9 @@ pub(crate) enum ValueProblem {
     /// More ports than [`MOST_PORTS`].
     #[error("expected at most 16 ports, found {count}")]
     TooManyPorts { count: usize },
+    /// A CA file or a pin the tenant's TLS trust cannot use.
+    #[error(transparent)]
+    TenantTrust(#[from] crate::tenant_trust::TrustProblem),
 }
 
 impl fmt::Display for RawValue {

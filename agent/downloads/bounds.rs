@@ -32,6 +32,9 @@ pub struct Downloader<'a> {
     pub min_rate: u64,
     /// That window (`downloads.min_rate_window`).
     pub min_rate_window: std::time::Duration,
+    /// `tenant.ca_file`: anchors trusted beside the system's, so a package served
+    /// by a tenant with its own CA downloads too.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl<'a> Downloader<'a> {
@@ -53,6 +56,7 @@ impl<'a> Downloader<'a> {
             min_free_space: limits.min_free_space,
             min_rate: limits.min_rate,
             min_rate_window: limits.min_rate_window,
+            ca_file: config.tenant.ca_file.clone(),
         }
     }
 }

@@ -191,6 +191,7 @@ mod tests {
             min_free_space: 0,
             min_rate: 1,
             min_rate_window: Duration::from_secs(60),
+            ca_file: None,
         }
     }
 

@@ -2,7 +2,8 @@
 //! partial file is there, and the body streamed to disk.
 //!
 //! TLS is always verified (the system's on a Mac, rustls with the Mozilla roots
-//! elsewhere). Redirects are followed only to URLs the agent would fetch in the
+//! elsewhere), with `tenant.ca_file`'s anchors beside them (a tenant with its own
+//! CA may serve its packages; its pins are the tenant client's alone). Redirects are followed only to URLs the agent would fetch in the
 //! first place, so an `https://` link cannot be bounced to plain `http://`; plain
 //! `http://` (loopback only) never goes through a proxy ([`crate::network_rules`]).
 //! Connecting and every read have their own timeouts, each window of
@@ -22,6 +23,7 @@ use super::partial::PartialFile;
 use crate::blueprint::DownloadUrl;
 use crate::error_chain::with_causes;
 use crate::network_rules::{self, is_allowed_http};
+use crate::tenant_trust::TenantTrust;
 
 /// How long connecting (TCP and TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,7 +42,11 @@ pub(super) async fn download(
     partial: &mut PartialFile,
 ) -> Result<Option<u64>, DownloadError> {
     let shown = DownloadUrl::Http(url.clone());
-    let client = client().map_err(request_error(&shown))?;
+    let trust = TenantTrust::new(downloader.ca_file.as_deref(), &[]).map_err(|problem| DownloadError::Request {
+        url: shown.redacted(),
+        reason: format!("tenant.ca_file: {problem}"),
+    })?;
+    let client = client(&trust).map_err(request_error(&shown))?;
     // One try with the range, and one from the start if the server refuses it.
     for _ in 0..2 {
         let offset = partial.len();
@@ -215,8 +221,9 @@ impl RateWindow {
     }
 }
 
-/// A client with the agent's User-Agent, timeouts and redirect rule.
-fn client() -> reqwest::Result<reqwest::Client> {
+/// A client with the agent's User-Agent, timeouts and redirect rule, trusting
+/// `trust`'s anchors (`tenant.ca_file`) beside the system's.
+fn client(trust: &TenantTrust) -> reqwest::Result<reqwest::Client> {
     let redirects = reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() >= MAX_REDIRECTS {
             attempt.error("too many redirects")
@@ -226,7 +233,8 @@ fn client() -> reqwest::Result<reqwest::Client> {
             attempt.error("redirected to a URL the agent does not download from (https, or http to loopback only)")
         }
     });
-    network_rules::client_builder()
+    trust
+        .with_anchors(network_rules::client_builder())
         .user_agent(concat!("endpoint-agent/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)

@@ -6,7 +6,9 @@
 //! request), and a `401` to the stored token means it was revoked (the file is
 //! removed; the session re-enrolls, [`super::enrollment`]).
 //!
-//! TLS is always verified (the system's on a Mac, rustls elsewhere); plain
+//! TLS is always verified (the system's on a Mac, rustls elsewhere), with the
+//! anchors of `tenant.ca_file` and the pins of `tenant.pinned_spki_sha256`
+//! ([`crate::tenant_trust`]); plain
 //! `http://` reaches only a loopback tenant (the configuration refuses any other),
 //! and never through a proxy ([`crate::network_rules`]).
 //! The token is only ever put in the `Authorization` header, never in an error.
@@ -21,6 +23,7 @@ use super::protocol::{CheckinBody, CheckinReply, EnrollBody};
 use crate::config::{AgentConfig, Secret};
 use crate::paths::AgentPaths;
 use crate::structured_input::{self, InputKind};
+use crate::tenant_trust::TenantTrust;
 
 /// How much of a refusal's body is kept as the tenant's message.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -97,7 +100,10 @@ impl TenantClient {
 
     fn build(paths: Option<&AgentPaths>, config: &AgentConfig) -> Result<Option<Self>, TenantError> {
         let Some(url) = &config.tenant.url else { return Ok(None) };
-        let http = crate::network_rules::client_builder()
+        let trust = TenantTrust::new(config.tenant.ca_file.as_deref(), &config.tenant.pinned_spki_sha256)
+            .map_err(|problem| TenantError::Unreachable { reason: problem.to_string() })?;
+        let http = trust
+            .for_tenant(crate::network_rules::client_builder(), url)
             .user_agent(concat!("endpoint-agent/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.tenant.connect_timeout)
             .timeout(config.tenant.request_timeout)

@@ -39,3 +39,5 @@ mod signatures;
 mod telemetry;
 mod tenant;
 mod timeouts;
+#[cfg(not(target_os = "macos"))]
+mod tls;
