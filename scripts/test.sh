@@ -42,6 +42,8 @@ install_if_missing cupsd cups "the printer tests"
 install_if_missing bsdtar libarchive-tools "the package checks"
 # The Self Service page's tests drive a real headless Chromium (Debian's build).
 install_if_missing chromium chromium "the Self Service page tests"
+# The TLS tests make a private CA and a server certificate for 127.0.0.1 with openssl.
+install_if_missing openssl openssl "the TLS tests"
 
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
