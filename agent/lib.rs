@@ -61,6 +61,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub(crate) mod daemon;
+mod der;
 pub(crate) mod doctor;
 pub(crate) mod downloads;
 mod error_chain;

@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::der::subject_common_name;
 use super::model::Certificate;
 use super::parse_error::ParseError;
+use crate::der::subject_common_name;
 
 const TOOL: &str = "security find-certificate -a -Z -p";
 const BEGIN: &str = "-----BEGIN CERTIFICATE-----";

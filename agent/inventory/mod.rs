@@ -9,7 +9,6 @@ mod applications;
 mod assemble;
 mod certificates;
 mod collect;
-mod der;
 mod enrollment;
 mod fdesetup;
 mod ioreg;
@@ -24,10 +23,10 @@ mod system;
 mod system_profiler;
 mod tool;
 
-pub use collect::collect;
 #[cfg(test)]
-pub(crate) use der::test_certificate;
-pub(crate) use der::{Validity, certificate_validity};
+pub(crate) use crate::der::test_certificate;
+pub(crate) use crate::der::{Validity, certificate_validity};
+pub use collect::collect;
 #[cfg(test)]
 pub(crate) use fdesetup::fixtures as fdesetup_fixtures;
 pub(crate) use fdesetup::parse_fdesetup_status;

@@ -11,8 +11,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-const SEQUENCE: u8 = 0x30;
-const EXPLICIT_VERSION: u8 = 0xA0;
+pub(crate) use crate::der::subject_public_key_info;
+
 const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const END: &str = "-----END CERTIFICATE-----";
 
@@ -45,51 +45,4 @@ pub(crate) fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
         return Err(format!("no {BEGIN} block"));
     }
     Ok(certificates)
-}
-
-/// The whole `subjectPublicKeyInfo` element of the certificate `der`; `None`
-/// when the bytes are not a certificate.
-pub(crate) fn subject_public_key_info(der: &[u8]) -> Option<&[u8]> {
-    let (tag, certificate, rest) = read(der)?;
-    if tag != SEQUENCE || !rest.is_empty() {
-        return None;
-    }
-    let (tag, mut fields, _) = read(certificate)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    let mut index = 0;
-    while !fields.is_empty() {
-        let (tag, _, rest) = read(fields)?;
-        let whole = &fields[..fields.len() - rest.len()];
-        if tag == EXPLICIT_VERSION && index == 0 {
-            fields = rest;
-            continue;
-        }
-        // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
-        if index == 5 {
-            return (tag == SEQUENCE).then_some(whole);
-        }
-        index += 1;
-        fields = rest;
-    }
-    None
-}
-
-/// The element at the start of `bytes`: its tag, its content and what follows.
-/// Only one-byte tags and definite lengths, as DER has.
-fn read(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = bytes.split_first()?;
-    let (&first_length, rest) = rest.split_first()?;
-    let (length, rest) = if first_length < 0x80 {
-        (usize::from(first_length), rest)
-    } else {
-        let count = usize::from(first_length & 0x7F);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let length = rest[..count].iter().fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
-        (length, &rest[count..])
-    };
-    (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
 }

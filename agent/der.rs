@@ -1,4 +1,5 @@
-//! Just enough DER to read a certificate's subject common name and its validity.
+//! Just enough DER to read a certificate's subject common name, its validity
+//! and its public key (for the inventory's certificates and the tenant's pins).
 //!
 //! A certificate is `SEQUENCE { tbsCertificate, signatureAlgorithm, signature }`
 //! and `tbsCertificate` is `SEQUENCE { [0] version OPTIONAL, serialNumber,
@@ -33,6 +34,8 @@ pub(crate) struct Validity {
 struct Element<'a> {
     tag: u8,
     content: &'a [u8],
+    /// The whole element: tag, length and content.
+    whole: &'a [u8],
 }
 
 /// The subject's common name of the certificate `der`; `None` when it has none
@@ -63,6 +66,14 @@ pub(crate) fn certificate_validity(der: &[u8]) -> Option<Validity> {
         [not_before, not_after] => Some(Validity { not_before: time(not_before)?, not_after: time(not_after)? }),
         _ => None,
     }
+}
+
+/// The whole `subjectPublicKeyInfo` element (tag and length included, as a pin
+/// hashes it) of the certificate `der`; `None` when the bytes are not a certificate.
+pub(crate) fn subject_public_key_info(der: &[u8]) -> Option<&[u8]> {
+    // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    let field = to_be_signed_fields(der)?.into_iter().nth(5)?;
+    (field.tag == SEQUENCE).then_some(field.whole)
 }
 
 /// The fields of `tbsCertificate` from the serial number on (the version, when
@@ -157,7 +168,9 @@ fn read(bytes: &[u8]) -> Option<(Element<'_>, &[u8])> {
         let length = rest[..count].iter().fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
         (length, &rest[count..])
     };
-    (rest.len() >= length).then(|| (Element { tag, content: &rest[..length] }, &rest[length..]))
+    let header = bytes.len() - rest.len();
+    (rest.len() >= length)
+        .then(|| (Element { tag, content: &rest[..length], whole: &bytes[..header + length] }, &rest[length..]))
 }
 
 #[cfg(test)]
@@ -267,7 +280,7 @@ mod tests {
 
     #[test]
     fn the_fixtures_identity_is_valid_from_its_issue_date() {
-        let output = include_str!("../../tests/fixtures/inventory/security-find-certificate.txt");
+        let output = include_str!("../tests/fixtures/inventory/security-find-certificate.txt");
         let pem: String = output
             .split("-----BEGIN CERTIFICATE-----")
             .nth(2)
