@@ -9,6 +9,7 @@
 //! pkg/scripts/* ─────> tree.rs ────────────────────────────────> cpio.rs  Scripts
 //! pkg/Distribution, pkg/PackageInfo ─> templates.rs (version, sizes, counts)
 //!                      product.rs puts the parts together ─> xar.rs  endpoint-agent-X.Y.Z.pkg
+//! pin.rs: with --self-update-team-id, config.d/00-package.plist pinning self_update.team_id
 //! verify.rs: bsdtar (XAR checksums, cpio listing) + apple-bom + XML and plist parsers
 //! ```
 //!
@@ -19,6 +20,7 @@ pub mod app;
 pub mod bom;
 mod cksum;
 pub mod cpio;
+pub mod pin;
 pub mod product;
 pub mod templates;
 pub mod tree;

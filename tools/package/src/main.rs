@@ -38,6 +38,11 @@ enum Command {
         /// The architectures the binary runs on (Distribution's hostArchitectures).
         #[arg(long, default_value = "arm64,x86_64")]
         host_architectures: String,
+        /// Pin the agent's own updates to packages signed by this Apple Developer
+        /// Team ID (10 uppercase letters or digits): the payload then carries
+        /// config.d/00-package.plist setting self_update.team_id.
+        #[arg(long, value_name = "TEAMID")]
+        self_update_team_id: Option<String>,
     },
     /// Read a .pkg back and check it.
     Verify {
@@ -60,10 +65,18 @@ fn timestamp() -> anyhow::Result<SystemTime> {
     }
 }
 
+/// What a package says about the agent's own updates.
+fn pin_line(pinned_team: Option<&str>) -> String {
+    match pinned_team {
+        Some(team_id) => format!("self-update pinned to team {team_id}"),
+        None => "self-update not pinned by the package (a profile may set self_update.team_id)".to_string(),
+    }
+}
+
 /// Runs the verb; errors print with their causes.
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Build { binary, source_dir, output_dir, version, host_architectures } => {
+        Command::Build { binary, source_dir, output_dir, version, host_architectures, self_update_team_id } => {
             let version = match version {
                 Some(version) => version,
                 None => product::manifest_version(&source_dir.join("Cargo.toml"))?,
@@ -74,16 +87,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 version,
                 timestamp: timestamp()?,
                 host_architectures,
+                self_update_team_id,
             };
             let output_dir = output_dir.unwrap_or_else(|| source_dir.join("target/pkg"));
             let path = product::write_package(&inputs, &output_dir)?;
             let report = verify(&path, Some(&inputs.version))?;
             println!("{}", path.display());
             eprintln!("Built and checked version {} ({} payload paths).", report.version, report.payload_paths.len());
+            eprintln!("{}", pin_line(report.pinned_team.as_deref()));
         }
         Command::Verify { package, version } => {
             let report = verify(&package, version.as_deref())?;
             println!("{} is well formed: version {}", package.display(), report.version);
+            println!("{}", pin_line(report.pinned_team.as_deref()));
             for path in report.payload_paths {
                 println!("  {path}");
             }

@@ -14,6 +14,8 @@
 //!          /Library/LaunchDaemons/io.endpointagent.agent.plist   0644 root:wheel
 //!          /Library/Application Support/EndpointAgent/uninstall.sh 0755 root:wheel
 //!          /Applications/Endpoint Self Service.app (app.rs)       root:wheel
+//!          with a pinned team: /Library/Application Support/EndpointAgent/
+//!                              config.d/00-package.plist (pin.rs)   0644 root:wheel
 //!          and the folders above them (/Library/Application Support and
 //!          /Applications are root:admin)
 //! ```
@@ -24,6 +26,7 @@ use std::time::{Duration, SystemTime};
 use crate::app::{self, AppError, AppFiles};
 use crate::bom::{BomError, bom};
 use crate::cpio::{CpioError, gzip, odc_archive};
+use crate::pin::{self, PinError};
 use crate::templates::{TemplateError, fill};
 use crate::tree::{ADMIN_GROUP, FileTree, TreeError};
 use crate::xar::{XarNode, xar_archive};
@@ -63,6 +66,9 @@ pub enum BuildError {
     /// The Self Service app's Info.plist is not right.
     #[error(transparent)]
     App(#[from] AppError),
+    /// The team to pin is not a Team ID.
+    #[error(transparent)]
+    Pin(#[from] PinError),
     /// A path could not be placed.
     #[error(transparent)]
     Tree(#[from] TreeError),
@@ -97,6 +103,10 @@ pub struct BuildInputs {
     pub timestamp: SystemTime,
     /// Distribution's `hostArchitectures`, such as `arm64,x86_64`.
     pub host_architectures: String,
+    /// The Apple Developer Team ID every installing Mac pins for the agent's own
+    /// updates (`self_update.team_id` in `config.d/00-package.plist`); `None` ships
+    /// no such fragment.
+    pub self_update_team_id: Option<String>,
 }
 
 /// The component package's parts and the Distribution, before they are archived.
@@ -188,12 +198,15 @@ pub fn build_parts(inputs: &BuildInputs) -> Result<Parts, BuildError> {
         info_plist: app::info_plist(&template("self-service-app/Info.plist")?, &inputs.version)?,
         executable: source("pkg/self-service-app/launcher")?,
     };
-    let payload = payload_tree(
+    let mut payload = payload_tree(
         read(&inputs.binary)?,
         source("launchd/io.endpointagent.agent.plist")?,
         source("pkg/uninstall.sh")?,
         app,
     )?;
+    if let Some(team_id) = &inputs.self_update_team_id {
+        pin::add_to(&mut payload, team_id)?;
+    }
     let scripts = scripts_tree(source("pkg/scripts/preinstall")?, source("pkg/scripts/postinstall")?)?;
     let seconds = epoch_seconds(inputs.timestamp);
     let install_kilobytes = payload.data_size().div_ceil(1024).to_string();

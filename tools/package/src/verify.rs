@@ -11,6 +11,8 @@
 //!                                  preinstall/postinstall: present, executable, #!
 //!                                  the launchd job in the Payload: keys (launchd.rs)
 //!                                  the Self Service app: files, modes, Info.plist (app.rs)
+//!                                  config.d/00-package.plist, if there: 0644, root:wheel,
+//!                                    only self_update.team_id, a Team ID (pin.rs)
 //! ```
 //!
 //! Every problem is collected and reported at once.
@@ -20,6 +22,7 @@ mod archive;
 mod contents;
 mod documents;
 mod launchd;
+mod pin;
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +72,9 @@ pub struct Report {
     pub version: String,
     /// Every Payload path (`./usr/local/bin/agent`), in byte order.
     pub payload_paths: Vec<String>,
+    /// The Team ID the package pins for the agent's own updates
+    /// (`config.d/00-package.plist`), or `None` when it carries no pin.
+    pub pinned_team: Option<String>,
 }
 
 /// Checks the 28-byte XAR header: magic, length, version 1, SHA-1 checksums.
@@ -137,7 +143,7 @@ pub fn verify(package: &Path, expected_version: Option<&str>) -> Result<Report, 
         Err(error @ ArchiveError::Missing(_)) => return Err(VerifyError::Reader(error)),
         Err(error) => problems.add(format!("the archive does not read back: {error}")),
     }
-    let mut payload_paths = Vec::new();
+    let mut contents = contents::Contents::default();
     let mut version = String::new();
     if problems.is_empty() {
         let distribution = read_document(&unpacked.join("Distribution"), "Distribution", &mut problems)
@@ -149,10 +155,10 @@ pub fn verify(package: &Path, expected_version: Option<&str>) -> Result<Report, 
             .unwrap_or_default();
         version = check_version([distribution.version, package_info.version.clone()], expected_version, &mut problems);
         let checked = contents::check(&component, work.path(), &package_info, &version, &mut problems);
-        payload_paths = checked.map_err(VerifyError::Reader)?;
+        contents = checked.map_err(VerifyError::Reader)?;
     }
     if !problems.is_empty() {
         return Err(VerifyError::Problems { package: package.display().to_string(), problems: problems.0 });
     }
-    Ok(Report { version, payload_paths })
+    Ok(Report { version, payload_paths: contents.payload_paths, pinned_team: contents.pinned_team })
 }

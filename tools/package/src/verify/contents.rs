@@ -1,5 +1,6 @@
-//! The component package's contents: Payload, Bom, Scripts, the launchd job and
-//! the Self Service app, each read by a reader of its own and held against the others.
+//! The component package's contents: Payload, Bom, Scripts, the launchd job, the
+//! Self Service app and the self-update pin, each read by a reader of its own and
+//! held against the others.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,7 +10,7 @@ use apple_bom::ParsedBom;
 
 use super::archive::{self, ArchiveError, Listed};
 use super::documents::PackageInfoFacts;
-use super::{Problems, app, launchd};
+use super::{Problems, app, launchd, pin};
 use crate::cksum::posix_cksum;
 use crate::cpio::ODC_MAGIC;
 use crate::product::LAUNCHD_PATH;
@@ -18,19 +19,27 @@ use crate::tree::ADMIN_GROUP;
 /// The listing of an archive, by path.
 pub(super) type Listing = BTreeMap<String, Listed>;
 
+/// What a package's contents hold that `verify` reports.
+#[derive(Debug, Default)]
+pub(super) struct Contents {
+    /// Every Payload path, in byte order.
+    pub(super) payload_paths: Vec<String>,
+    /// The team `config.d/00-package.plist` pins, if the package carries it.
+    pub(super) pinned_team: Option<String>,
+}
+
 /// Checks everything under the unpacked `component` folder of a package of
-/// `version`, using `work` for scratch space. Returns the Payload's paths; fails
-/// only when `bsdtar` is missing.
+/// `version`, using `work` for scratch space. Fails only when `bsdtar` is missing.
 pub(super) fn check(
     component: &Path,
     work: &Path,
     package_info: &PackageInfoFacts,
     version: &str,
     problems: &mut Problems,
-) -> Result<Vec<String>, ArchiveError> {
+) -> Result<Contents, ArchiveError> {
     let payload_dir = work.join("payload");
     let Some(payload) = unpack(&component.join("Payload"), "Payload", &payload_dir, problems)? else {
-        return Ok(Vec::new());
+        return Ok(Contents::default());
     };
     check_owners("Payload", &payload, problems);
     check_counts(&payload, package_info, problems);
@@ -41,7 +50,8 @@ pub(super) fn check(
     }
     check_launchd_job(&payload, &payload_dir, problems);
     app::check(&payload, &payload_dir, version, problems);
-    Ok(payload.keys().cloned().collect())
+    let pinned_team = pin::check(&payload, &payload_dir, problems);
+    Ok(Contents { payload_paths: payload.keys().cloned().collect(), pinned_team })
 }
 
 /// Checks that `archive` is a gzipped odc cpio archive, lists it and extracts it

@@ -3,6 +3,7 @@
 //! scratch root with a recording `launchctl`.
 
 mod app;
+mod pin;
 mod read_back;
 mod scripts;
 mod support;

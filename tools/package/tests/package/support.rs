@@ -46,12 +46,20 @@ impl Workspace {
             version: product::manifest_version(&repository().join("Cargo.toml")).unwrap(),
             timestamp: build_time(),
             host_architectures: "arm64,x86_64".to_string(),
+            self_update_team_id: None,
         }
     }
 
     /// Builds the package into `out/` and returns its path.
     pub fn build(&self) -> PathBuf {
-        product::write_package(&self.inputs(), &self.path("out")).expect("the package builds")
+        self.build_pinned(None)
+    }
+
+    /// Builds the package into `out/`, pinning the agent's updates to `team_id`
+    /// when given, and returns its path.
+    pub fn build_pinned(&self, team_id: Option<&str>) -> PathBuf {
+        let inputs = BuildInputs { self_update_team_id: team_id.map(str::to_string), ..self.inputs() };
+        product::write_package(&inputs, &self.path("out")).expect("the package builds")
     }
 
     /// Writes a package made of `parts` and returns its path.
