@@ -4,9 +4,10 @@
 #   sudo "/Library/Application Support/EndpointAgent/uninstall.sh" [--purge]
 #
 # Stops the daemon (launchctl bootout), then removes the binary, the launchd job,
-# the control socket, the Self Service app, this script and the package receipt.
-# The configuration, the enrollment token, the state store and the logs are kept, so
-# a later install picks up where this one stopped; --purge removes them too. Managed
+# the control socket, the Self Service app, the package's self-update pin
+# (config.d/00-package.plist), this script and the package receipt. The rest of the
+# configuration, the enrollment token, the state store and the logs are kept, so a
+# later install picks up where this one stopped; --purge removes them too. Managed
 # preferences go with the MDM profile that wrote them.
 #
 # AGENT_ROOT=DIR works on a scratch device under DIR instead of / (as the agent
@@ -19,7 +20,7 @@ for argument in "$@"; do
     case "$argument" in
         --purge) purge=true ;;
         -h | --help)
-            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -63,6 +64,11 @@ remove "$root/usr/local/bin/agent"
 remove "$root/var/run/$label.sock"
 remove "$root/Applications/Endpoint Self Service.app"
 remove "$support/uninstall.sh"
+remove "$support/config.d/00-package.plist"
+# The drop-in folder goes too when the pin was all it held (an admin's fragments stay).
+if [ -d "$support/config.d" ] && [ ! -L "$support/config.d" ] && rmdir "$support/config.d" 2>/dev/null; then
+    echo "uninstall: removed $support/config.d"
+fi
 
 if command -v pkgutil >/dev/null 2>&1; then
     if pkgutil --volume "${root:-/}" --forget "$label" >/dev/null 2>&1; then

@@ -54,8 +54,14 @@ struct ScratchMac {
 impl ScratchMac {
     /// Builds the package and lays its payload and scripts out.
     fn new() -> Self {
+        Self::pinned(None)
+    }
+
+    /// Builds the package, pinning the agent's updates to `team_id` when given, and
+    /// lays its payload and scripts out.
+    fn pinned(team_id: Option<&str>) -> Self {
         let workspace = Workspace::new();
-        let package = workspace.build();
+        let package = workspace.build_pinned(team_id);
         unpack(&package, &workspace.path("archive"));
         let component = workspace.path("archive/endpoint-agent.pkg");
         unpack(&component.join("Payload"), &workspace.path("root"));
@@ -68,6 +74,11 @@ impl ScratchMac {
         }
         std::fs::create_dir_all(workspace.path("launchd")).unwrap();
         Self { workspace }
+    }
+
+    /// Lays the package's payload down again, as installer does after preinstall.
+    fn lay_down_payload(&self) {
+        unpack(&self.workspace.path("archive/endpoint-agent.pkg/Payload"), &self.root());
     }
 
     /// The scratch root (the target volume).
@@ -271,4 +282,31 @@ fn uninstall_refuses_arguments_it_does_not_know() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown argument: --everything"));
     assert!(mac.has("usr/local/bin/agent"), "nothing removed");
     assert_eq!(mac.calls(), Vec::<String>::new());
+}
+
+#[test]
+fn the_package_pin_is_the_last_package_installed_and_goes_with_the_uninstaller() {
+    let mac = ScratchMac::pinned(Some("ABCDE12345"));
+    let dropin = "Library/Application Support/EndpointAgent/config.d";
+    let pin = format!("{dropin}/00-package.plist");
+    assert!(mac.has(&pin), "the payload carries the pin");
+    std::fs::write(mac.root().join(format!("{dropin}/10-admin.plist")), "<plist/>").unwrap();
+
+    mac.install_script("preinstall");
+    assert!(!mac.has(&pin), "preinstall removes the pin an earlier package laid down");
+    assert!(mac.has(&format!("{dropin}/10-admin.plist")), "an admin's fragment stays");
+    mac.lay_down_payload();
+    mac.install_script("postinstall");
+    assert!(mac.has(&pin), "an upgrade to a pinned package lays the pin down again");
+
+    let output = mac.uninstall(&[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!mac.has(&pin), "the uninstaller removes the package's pin");
+    assert!(mac.has(&format!("{dropin}/10-admin.plist")), "and keeps the admin's fragments without --purge");
+
+    let mac = ScratchMac::pinned(Some("ABCDE12345"));
+    let output = mac.uninstall(&[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!mac.has(dropin), "a drop-in folder holding only the pin goes with it");
+    assert!(mac.has("Library/Application Support/EndpointAgent"), "the configuration folder is kept");
 }
