@@ -1,4 +1,5 @@
-//! `agent --version`, `agent paths`, `agent config --show-origin`.
+//! `agent --version`, `agent paths`, `agent config --show-origin`, and the self-update
+//! pin a package lays down as a drop-in fragment.
 
 use crate::support::{Device, code, text};
 
@@ -88,4 +89,50 @@ fn unknown_keys_warn_and_wrong_types_fail_naming_file_and_key() {
     for expected in ["20-b.json", "timeouts.run", "logs.retention_days"] {
         assert!(message.contains(expected), "{expected} missing: {message}");
     }
+}
+
+/// The fragment a package built with `--self-update-team-id ABCDE12345` lays down,
+/// byte for byte as tools/package writes it.
+const PACKAGE_PIN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>self_update</key>
+	<dict>
+		<key>team_id</key>
+		<string>ABCDE12345</string>
+	</dict>
+</dict>
+</plist>
+"#;
+
+/// `self_update.team_id` as `agent config --show-origin --json` shows it: value and origin.
+fn pinned_team(device: &Device) -> (String, String) {
+    let output = device.run(&["config", "--show-origin", "--json"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let key = &shown["self_update.team_id"];
+    (key["value"].as_str().unwrap().to_string(), key["origin"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn the_packages_pin_sets_the_signing_team_below_a_profile() {
+    let device = Device::new();
+    let pin = device.write_file("Library/Application Support/EndpointAgent/config.d/00-package.plist", PACKAGE_PIN);
+    let (value, origin) = pinned_team(&device);
+    assert_eq!(value, "ABCDE12345");
+    assert!(origin.ends_with("config.d/00-package.plist"), "{origin}");
+
+    device.write_file(
+        "Library/Managed Preferences/io.endpointagent.agent.plist",
+        r#"<?xml version="1.0"?><plist version="1.0"><dict><key>self_update.team_id</key><string>ZYXWV98765</string></dict></plist>"#,
+    );
+    let (value, origin) = pinned_team(&device);
+    assert_eq!(value, "ZYXWV98765", "a profile wins over the package's pin");
+    assert!(origin.contains("Managed Preferences"), "{origin}");
+
+    std::fs::remove_file(device.root().join("Library/Managed Preferences/io.endpointagent.agent.plist")).unwrap();
+    std::fs::set_permissions(&pin, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let (value, origin) = pinned_team(&device);
+    assert_eq!((value.as_str(), origin.as_str()), ("(none)", "default"), "a pin others can write is skipped");
 }
