@@ -5,6 +5,8 @@
 #   scripts/package.sh                      release build for this machine, packaged
 #   scripts/package.sh --binary PATH        package an agent built elsewhere
 #   scripts/package.sh --with-apple-tools   on a Mac: pkgbuild + productbuild instead
+#   scripts/package.sh --self-update-team-id TEAMID
+#                                           pin self-updates to the team that signs releases
 #
 # On a Mac the release build is universal (arm64 and x86_64, joined with lipo). On
 # Linux it is a Linux binary: the package is well formed but installs nothing a Mac
@@ -16,11 +18,13 @@ cd "$(dirname "$0")/.."
 
 binary=""
 use_apple_tools=false
+pin=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
         --with-apple-tools) use_apple_tools=true; shift ;;
-        -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --self-update-team-id) pin=(--self-update-team-id "${2:?--self-update-team-id needs a Team ID}"); shift 2 ;;
+        -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -42,7 +46,7 @@ if [ -z "$binary" ]; then
     fi
 fi
 
-package="$(cargo run --locked --quiet -p endpoint-package -- build --binary "$binary" --output-dir target/pkg)"
+package="$(cargo run --locked --quiet -p endpoint-package -- build --binary "$binary" --output-dir target/pkg ${pin[@]+"${pin[@]}"})"
 
 if [ "$use_apple_tools" = true ]; then
     # The same payload, scripts and Distribution, packaged by Apple's tools. Not run by
