@@ -1,5 +1,6 @@
-//! Drift: how this device differs from what its tenant expects, in the five kinds
-//! a fleet console acts on (`CONTRACT.md`, "OpenTelemetry").
+//! Drift: how this device differs from what its tenant expects, in the four kinds
+//! a fleet console acts on (`CONTRACT.md`, "OpenTelemetry"), and the run's count of
+//! re-applied items.
 //!
 //! | kind | holds when |
 //! | --- | --- |
@@ -7,13 +8,15 @@
 //! | `missing_policy` | no blueprint has arrived, or it lacks a required policy attribute (`id`, `team_id`) |
 //! | `stale_token` | three check-ins in a row ended in `401`, until a request succeeds (the tenant session counts) |
 //! | `store_rebuilt` | the state store was found damaged and rebuilt, until a later daily check-in ends (`state::rebuild`) |
-//! | `reapplied` | items (and parameters) found out of compliance and re-applied in this run: a count |
 //!
 //! The drift of a run also counts its items that wait on the person at the Mac,
 //! `deferred` and `waiting_for_user` (counted when the run ends, see `run_end`):
 //! they are shown by `agent status` and exported as the check-in's counters
 //! `agent.checkin.deferred` and `agent.checkin.waiting_for_user`, not as kinds
-//! of the `agent.drift` gauge, whose kinds above are flags (and one count).
+//! of the `agent.drift` gauge, whose kinds above are 0/1 flags. So is `reapplied`,
+//! the items (and parameters) found out of compliance and re-applied in the run:
+//! `agent status` shows it under `drift`, the counter `agent.checkin.reapplied`
+//! exports it.
 //!
 //! The same values go to `agent status --json` (under `drift`) and to the
 //! `agent.drift` gauge, so the console and the device never disagree. The drift
@@ -141,9 +144,8 @@ mod tests {
     fn kinds_have_the_contract_names_and_values() {
         let drift = Drift { outdated_client: true, stale_token: true, reapplied: 3, ..Drift::default() };
         let named: Vec<_> = DriftKind::ALL.iter().map(|kind| (kind.as_str(), kind.value(&drift))).collect();
-        let expected =
-            [("outdated_client", 1), ("missing_policy", 0), ("stale_token", 1), ("store_rebuilt", 0), ("reapplied", 3)];
-        assert_eq!(named, expected);
+        let expected = [("outdated_client", 1), ("missing_policy", 0), ("stale_token", 1), ("store_rebuilt", 0)];
+        assert_eq!(named, expected, "flags only: the re-applied count is no kind");
         let rebuilt = Drift { store_rebuilt: true, ..Drift::default() };
         assert_eq!(DriftKind::StoreRebuilt.value(&rebuilt), 1);
     }
@@ -151,7 +153,7 @@ mod tests {
     #[test]
     fn changes_name_each_kind_whose_value_moved() {
         let before = Drift { outdated_client: true, reapplied: 2, ..Drift::default() };
-        let after = Drift { stale_token: true, reapplied: 2, ..Drift::default() };
+        let after = Drift { stale_token: true, reapplied: 5, ..Drift::default() };
         assert_eq!(changes(Some(&before), &after), [(DriftKind::OutdatedClient, 1, 0), (DriftKind::StaleToken, 0, 1)]);
         assert!(changes(Some(&after), &after).is_empty());
         let first = Drift { missing_policy: true, ..Drift::default() };

@@ -138,6 +138,8 @@ impl Drift {
 }
 
 /// One kind of drift, named as the `drift.kind` attribute and `agent status` name it.
+/// Each is a flag: it holds or it does not. The run's count of re-applied items
+/// (`Drift::reapplied`) is no kind: it is the `agent.checkin.reapplied` counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriftKind {
     /// The agent is older than the blueprint accepts.
@@ -148,19 +150,12 @@ pub enum DriftKind {
     StaleToken,
     /// The state store was damaged and rebuilt since the last daily check-in.
     StoreRebuilt,
-    /// Items were put back in this run.
-    Reapplied,
 }
 
 impl DriftKind {
     /// Every kind, in the order they are reported.
-    pub const ALL: [DriftKind; 5] = [
-        DriftKind::OutdatedClient,
-        DriftKind::MissingPolicy,
-        DriftKind::StaleToken,
-        DriftKind::StoreRebuilt,
-        DriftKind::Reapplied,
-    ];
+    pub const ALL: [DriftKind; 4] =
+        [DriftKind::OutdatedClient, DriftKind::MissingPolicy, DriftKind::StaleToken, DriftKind::StoreRebuilt];
 
     /// The name of the kind: `outdated_client`, `missing_policy`, ...
     pub fn as_str(self) -> &'static str {
@@ -169,20 +164,18 @@ impl DriftKind {
             DriftKind::MissingPolicy => "missing_policy",
             DriftKind::StaleToken => "stale_token",
             DriftKind::StoreRebuilt => "store_rebuilt",
-            DriftKind::Reapplied => "reapplied",
         }
     }
 
-    /// The value of this kind in `drift`: 1 or 0 while it holds or not, the count
-    /// for `reapplied`.
+    /// The value of this kind in `drift`: 1 while it holds, 0 when not.
     pub fn value(self, drift: &Drift) -> u64 {
-        match self {
-            DriftKind::OutdatedClient => u64::from(drift.outdated_client),
-            DriftKind::MissingPolicy => u64::from(drift.missing_policy),
-            DriftKind::StaleToken => u64::from(drift.stale_token),
-            DriftKind::StoreRebuilt => u64::from(drift.store_rebuilt),
-            DriftKind::Reapplied => u64::from(drift.reapplied),
-        }
+        let holds = match self {
+            DriftKind::OutdatedClient => drift.outdated_client,
+            DriftKind::MissingPolicy => drift.missing_policy,
+            DriftKind::StaleToken => drift.stale_token,
+            DriftKind::StoreRebuilt => drift.store_rebuilt,
+        };
+        u64::from(holds)
     }
 }
 

@@ -1,5 +1,6 @@
 //! A check-in reached its end: counted by kind and outcome, timed; its items
-//! whose work waits on the person (deferred, waiting for the user) counted by type.
+//! whose work waits on the person (deferred, waiting for the user) counted by
+//! type; the items it found out of compliance and re-applied counted by kind.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,8 @@ pub(crate) const DURATION: &str = "agent.checkin.duration";
 pub(crate) const DEFERRED: &str = "agent.checkin.deferred";
 /// The counter of items that ended `waiting_for_user`, by `item.type`.
 pub(crate) const WAITING_FOR_USER: &str = "agent.checkin.waiting_for_user";
+/// The counter of items (and parameters) re-applied, by check-in `kind`.
+pub(crate) const REAPPLIED: &str = "agent.checkin.reapplied";
 
 /// Bucket bounds (seconds) of [`DURATION`]: check-ins take from seconds (all
 /// compliant) to hours (an OS update), up to the 12-hour budget.
@@ -69,6 +72,13 @@ impl CheckinFinished<'_> {
             let waiting = meter.u64_counter(WAITING_FOR_USER).with_unit("{item}");
             let waiting = waiting.with_description("Items only the person at the Mac can finish, by item.type.");
             add_by_type(&waiting.build(), run, ItemStatus::WaitingForUser);
+            let reapplied = meter
+                .u64_counter(REAPPLIED)
+                .with_unit("{item}")
+                .with_description("Items and parameters found out of compliance and re-applied, by kind of check-in.");
+            // Added even when 0, so the series exists from the first check-in on.
+            let kind = [KeyValue::new("kind", run.header.kind.as_str())];
+            reapplied.build().add(u64::from(run.drift.reapplied), &kind);
         });
     }
 }

@@ -25,8 +25,8 @@ impl DriftChanged<'_> {
     /// Logs the change and exports it as a log record.
     pub(crate) fn emit(self) {
         let (kind, was, now) = (self.kind.as_str(), self.was, self.now);
-        // A drift that appears is worth a warning; one that clears, or a count that moves, is news.
-        let appeared = was == 0 && now > 0 && self.kind != DriftKind::Reapplied;
+        // A drift that appears is worth a warning; one that clears is news.
+        let appeared = was == 0 && now > 0;
         if appeared {
             tracing::warn!(drift_kind = kind, was, now, "Drift changed.");
         } else {

@@ -1,5 +1,8 @@
 //! The drift a check-in found, as the `agent.drift` gauge: one series per
-//! `drift.kind`, 1 while it holds and 0 when not (`reapplied`: the run's count).
+//! `drift.kind`, 1 while it holds and 0 when not, unit `1` (as the semantic
+//! conventions' `hw.status` reports a state: 1 true, 0 false, for every state).
+//! The run's count of re-applied items is the `agent.checkin.reapplied` counter
+//! (see `checkin_finished`), not a kind of this gauge.
 
 use opentelemetry::KeyValue;
 
@@ -8,6 +11,8 @@ use crate::telemetry::pipeline;
 
 /// The drift gauge.
 pub(crate) const DRIFT: &str = "agent.drift";
+/// Its unit: a dimensionless 0/1 flag, UCUM's unity.
+pub(crate) const DRIFT_UNIT: &str = "1";
 
 /// A check-in's drift, every kind at once.
 pub(crate) struct DriftMeasured<'a> {
@@ -34,7 +39,8 @@ impl DriftMeasured<'_> {
         pipeline::record_metrics(|meter| {
             let gauge = meter
                 .u64_gauge(DRIFT)
-                .with_description("Drift from what the tenant expects, by drift.kind: 1 while it holds, 0 when not; reapplied counts the items re-applied in the run.")
+                .with_unit(DRIFT_UNIT)
+                .with_description("Drift from what the tenant expects, by drift.kind: 1 while it holds, 0 when not.")
                 .build();
             for kind in DriftKind::ALL {
                 gauge.record(kind.value(drift), &[KeyValue::new("drift.kind", kind.as_str())]);

@@ -11,6 +11,9 @@ use crate::telemetry::pipeline::{self, LogEvent};
 pub(crate) const ITEMS: &str = "agent.checkin.items";
 /// The event name of the log record for a failed or timed-out item.
 pub(crate) const FAILED: &str = "agent.item.failed";
+/// The attribute of the exit code of the last program the item ran, named as
+/// the semantic conventions' process registry names it.
+pub(crate) const EXIT_CODE: &str = "process.exit.code";
 
 /// An item's result, as recorded.
 pub(crate) struct ItemFinished<'a> {
@@ -67,7 +70,7 @@ impl ItemFinished<'_> {
             ("item.message", AnyValue::from(record.message.clone())),
         ];
         if let Some(code) = record.exit_code {
-            attributes.push(("item.exit_code", AnyValue::from(i64::from(code))));
+            attributes.push((EXIT_CODE, AnyValue::from(i64::from(code))));
         }
         LogEvent {
             name: FAILED,

@@ -5,9 +5,9 @@
 //!
 //! | event | log line | metric | OTLP log record |
 //! | --- | --- | --- | --- |
-//! | [`CheckinFinished`] | `Check-in finished.` | `agent.checkin.runs` (`kind`, `outcome`), `agent.checkin.duration` (s; `kind`, `outcome`), `agent.checkin.deferred` and `agent.checkin.waiting_for_user` (items; `item.type`) | — |
-//! | [`ItemFinished`] | `Item finished.` | `agent.checkin.items` (`item.type`, `item.status`) | `agent.item.failed` when failed or timed out |
-//! | [`DriftMeasured`] | `Drift measured.` | `agent.drift` (`drift.kind`) | — |
+//! | [`CheckinFinished`] | `Check-in finished.` | `agent.checkin.runs` (`kind`, `outcome`), `agent.checkin.duration` (s; `kind`, `outcome`), `agent.checkin.deferred` and `agent.checkin.waiting_for_user` (items; `item.type`), `agent.checkin.reapplied` (items; `kind`) | — |
+//! | [`ItemFinished`] | `Item finished.` | `agent.checkin.items` (`item.type`, `item.status`) | `agent.item.failed` when failed or timed out (with `process.exit.code`) |
+//! | [`DriftMeasured`] | `Drift measured.` | `agent.drift` (unit `1`, 0/1; `drift.kind`) | — |
 //! | [`DriftChanged`] | `Drift changed.` | (the `agent.drift` gauge moves) | `agent.drift.changed` |
 //!
 //! Attribute values come from short closed lists (kinds, outcomes, item types and

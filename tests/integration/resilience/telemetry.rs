@@ -37,13 +37,15 @@ fn device_id(device: &Device) -> String {
 /// resource names the device but no blueprint and no team.
 fn assert_missing_policy(device: &Device, metrics: &ExportMetricsServiceRequest) {
     assert_eq!(drift(metrics, "missing_policy"), Some(1));
-    for kind in ["outdated_client", "stale_token", "reapplied"] {
+    for kind in ["outdated_client", "stale_token", "store_rebuilt"] {
         assert_eq!(drift(metrics, kind), Some(0), "{kind}");
     }
+    assert_eq!(drift(metrics, "reapplied"), None, "a count, not a drift kind");
     assert!(points(metrics, "agent.checkin.runs").is_empty(), "nothing ran");
     let attributes: BTreeMap<String, String> = resource(metrics);
     assert!(!attributes.contains_key("team.id") && !attributes.contains_key("blueprint.id"), "{attributes:#?}");
     assert_eq!(attributes["device.id"], device_id(device));
+    assert_eq!(attributes["service.instance.id"], device_id(device));
     assert_eq!(attributes["service.name"], "endpoint-agent");
 }
 
