@@ -18,6 +18,7 @@ mod destination;
 pub(crate) mod events;
 mod pipeline;
 mod resource;
+mod scope_version;
 
 use crate::blueprint::Blueprint;
 use crate::config::AgentConfig;

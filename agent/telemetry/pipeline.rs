@@ -13,7 +13,11 @@
 //! are kept by [`LogBuffer`] until the flush hands them to the OTLP log exporter
 //! as a `LogBatch`, as the SDK's own processors do (its constructor is public but
 //! marked "may become private": pinned to 0.31, revisit on upgrade).
-//! Temporality is cumulative: counters count from the process's start.
+//! Temporality is cumulative: counters count from the process's start (each
+//! data point's start time says when that was, so a console reads a new process
+//! of the same `service.instance.id` as a counter reset, not a drop).
+//! Metrics and log records share one instrumentation scope, `endpoint-agent`
+//! with the agent's version (the log exporter needs `scope_version` for that).
 //!
 //! The resource is fixed per provider, so when it changes (a blueprint or team
 //! arrives, the configuration names another collector) the pipeline is built
@@ -39,6 +43,10 @@ use opentelemetry_sdk::metrics::{
 
 use super::destination::{Destination, Target};
 use super::resource::SERVICE_NAME;
+use super::scope_version::ScopeVersionClient;
+
+/// The version of the instrumentation scope of every metric and log record: the agent's.
+const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The most log records kept between two flushes; older ones are dropped first.
 const LOG_BUFFER_LIMIT: usize = 1024;
@@ -135,7 +143,7 @@ pub(crate) async fn flush() {
 impl ExportPipeline {
     /// Builds the providers for `resource` and an exporter per signal `destination` names.
     fn build(destination: Destination, resource: Resource) -> Self {
-        let scope = InstrumentationScope::builder(SERVICE_NAME).with_version(env!("CARGO_PKG_VERSION")).build();
+        let scope = InstrumentationScope::builder(SERVICE_NAME).with_version(AGENT_VERSION).build();
         let reader = SharedReader(Arc::new(ManualReader::builder().with_temporality(Temporality::Cumulative).build()));
         let meter_provider =
             SdkMeterProvider::builder().with_resource(resource.clone()).with_reader(reader.clone()).build();
@@ -214,12 +222,16 @@ fn metric_exporter(target: &Target) -> anyhow::Result<MetricExporter> {
         .build()?)
 }
 
+/// The log exporter, sending through a client that keeps the scope's version
+/// (see `scope_version`).
 fn log_exporter(target: &Target) -> anyhow::Result<LogExporter> {
+    let client =
+        ScopeVersionClient { inner: http_client(target.timeout)?, scope_name: SERVICE_NAME, version: AGENT_VERSION };
     Ok(LogExporter::builder()
         .with_http()
         .with_endpoint(&target.url)
         .with_timeout(target.timeout)
-        .with_http_client(http_client(target.timeout)?)
+        .with_http_client(client)
         .build()?)
 }
 

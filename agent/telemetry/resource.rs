@@ -7,6 +7,7 @@
 //! | `service.name` | `endpoint-agent` |
 //! | `service.version`, `app.version` | the agent's version |
 //! | `device.id` | the device id the state store keeps (the tenant's `device_id`) |
+//! | `service.instance.id` | the same device id: one instance per device, whichever process (`agent run`, the daemon) exports; left out while the id cannot be read |
 //! | `host.name` | the host name |
 //! | `os.type`, `os.version` | `darwin` and `sw_vers`'s `ProductVersion` on a Mac; `linux` and `VERSION_ID` of `etc/os-release` elsewhere |
 //! | `blueprint.id` | the blueprint the check-in enforces; absent without one |
@@ -15,6 +16,12 @@
 //! `OTEL_RESOURCE_ATTRIBUTES` (and `OTEL_SERVICE_NAME`) are read by the SDK's own
 //! detectors and merged in; the agent's attributes win on a clash, so a stray
 //! variable cannot make one Mac pass for another.
+//!
+//! `service.instance.id` is the device id as it is: a UUID the agent generated at
+//! random on this device and keeps (`state::device_identity`), which is what the
+//! semantic conventions recommend (a random UUID; "persistent" preferred), and it
+//! is already exported as `device.id`, so deriving a version 5 UUID from it (their
+//! advice for an *inherent* id that should stay confidential) would hide nothing.
 
 use std::time::Duration;
 
@@ -72,8 +79,13 @@ pub(crate) fn agent_attributes(facts: &ResourceFacts) -> Vec<KeyValue> {
         KeyValue::new("host.name", facts.host_name.clone()),
         KeyValue::new("os.type", os_type()),
     ];
-    let optional =
-        [("os.version", &facts.os_version), ("blueprint.id", &facts.blueprint_id), ("team.id", &facts.team_id)];
+    let instance_id = Some(facts.device_id.clone());
+    let optional = [
+        ("service.instance.id", &instance_id),
+        ("os.version", &facts.os_version),
+        ("blueprint.id", &facts.blueprint_id),
+        ("team.id", &facts.team_id),
+    ];
     for (key, value) in optional {
         if let Some(value) = value.as_deref().map(str::trim).filter(|value| !value.is_empty()) {
             attributes.push(KeyValue::new(key, value.to_string()));
@@ -152,6 +164,7 @@ mod tests {
             ("service.version", version),
             ("app.version", version),
             ("device.id", "dev-1"),
+            ("service.instance.id", "dev-1"),
             ("host.name", "mac-42"),
             ("os.type", os_type()),
             ("os.version", "14.7.1"),
@@ -168,7 +181,11 @@ mod tests {
     fn team_blueprint_and_os_version_are_left_out_when_unknown() {
         let unknown = ResourceFacts { os_version: None, blueprint_id: None, ..facts(Some("  ")) };
         let keys: Vec<_> = agent_attributes(&unknown).iter().map(|attribute| attribute.key.to_string()).collect();
-        assert_eq!(keys, ["service.name", "service.version", "app.version", "device.id", "host.name", "os.type"]);
+        let always = ["service.name", "service.version", "app.version", "device.id", "host.name", "os.type"];
+        assert_eq!(keys, [&always[..], &["service.instance.id"]].concat());
+        let no_device_id = ResourceFacts { device_id: String::new(), ..unknown };
+        let keys: Vec<_> = agent_attributes(&no_device_id).iter().map(|attribute| attribute.key.to_string()).collect();
+        assert_eq!(keys, always, "no instance id rather than an empty one");
     }
 
     #[test]
@@ -177,12 +194,14 @@ mod tests {
             .with_attributes([
                 KeyValue::new("deployment.environment", "prod"),
                 KeyValue::new("device.id", "spoofed"),
+                KeyValue::new("service.instance.id", "spoofed"),
                 KeyValue::new("service.name", "something-else"),
             ])
             .build();
         let merged = as_map(&merge(&environment, &facts(Some("T-1"))));
         assert_eq!(merged["deployment.environment"], "prod");
         assert_eq!(merged["device.id"], "dev-1");
+        assert_eq!(merged["service.instance.id"], "dev-1");
         assert_eq!(merged["service.name"], "endpoint-agent");
     }
 
