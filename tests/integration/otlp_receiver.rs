@@ -5,6 +5,14 @@
 //!
 //! On the tests' one accept loop ([`crate::test_server`]), so it can also hang:
 //! accept, read the request, and never answer. One thread per connection.
+//!
+//! Why not an OpenTelemetry Collector binary: none is installed on the build
+//! machines, and getting one means downloading a release (or building it from
+//! hundreds of Go modules) while the tests run, which the test run must not depend
+//! on. Decoding with the protocol's own generated messages checks the same thing a
+//! collector's OTLP receiver does first: that every byte is a valid export request
+//! of the current protocol (`opentelemetry-proto`, the version the exporter is built
+//! against), with the names, units, kinds and scopes a console then reads.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{Metric, NumberDataPoint, metric, number_data_point};
 use prost::Message;
@@ -187,4 +195,27 @@ pub fn drift_changes(logs: &[ExportLogsServiceRequest]) -> Vec<(String, String, 
             (field("drift.kind"), field("drift.previous"), field("drift.value"), attributes.get("run.id").cloned())
         })
         .collect()
+}
+
+/// The instrumentation scopes of logs exports, as (name, version), each once, in order.
+pub fn log_scopes(logs: &[ExportLogsServiceRequest]) -> Vec<(String, String)> {
+    let resources = logs.iter().flat_map(|export| &export.resource_logs);
+    unique_scopes(resources.flat_map(|resource| &resource.scope_logs).map(|scope_logs| scope_logs.scope.as_ref()))
+}
+
+/// The instrumentation scopes of a metrics export, as (name, version), each once, in order.
+pub fn metric_scopes(export: &ExportMetricsServiceRequest) -> Vec<(String, String)> {
+    let scopes = export.resource_metrics.iter().flat_map(|resource| &resource.scope_metrics);
+    unique_scopes(scopes.map(|scope_metrics| scope_metrics.scope.as_ref()))
+}
+
+fn unique_scopes<'a>(scopes: impl Iterator<Item = Option<&'a InstrumentationScope>>) -> Vec<(String, String)> {
+    let mut unique = Vec::new();
+    for scope in scopes {
+        let named = scope.map(|scope| (scope.name.clone(), scope.version.clone())).unwrap_or_default();
+        if !unique.contains(&named) {
+            unique.push(named);
+        }
+    }
+    unique
 }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::otlp_receiver::{Behavior, OtlpReceiver, drift, drift_changes, log_records, metric, points, resource};
+use crate::otlp_receiver::{
+    Behavior, OtlpReceiver, drift, drift_changes, log_records, log_scopes, metric, metric_scopes, points, resource,
+};
 use crate::support::{Device, PATIENCE, code, logged, script, text};
 use crate::tenant::server::TestTenant;
 
@@ -73,7 +75,7 @@ fn every_resource_attribute_is_exported_with_its_value_through_the_standard_vari
         .args(["run", "--blueprint", blueprint.to_str().unwrap(), "--set", &sw_vers(&device)])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
         .env("OTEL_EXPORTER_OTLP_HEADERS", "x-fleet-key=k-42")
-        .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test,device.id=spoofed")
+        .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test,device.id=spoofed,service.instance.id=spoofed")
         .output()
         .unwrap();
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
@@ -87,6 +89,7 @@ fn every_resource_attribute_is_exported_with_its_value_through_the_standard_vari
         ("team.id", "T-1234"),
         ("blueprint.id", "bp-eng"),
         ("device.id", &device_id(&device)),
+        ("service.instance.id", &device_id(&device)),
         ("host.name", &host_name()),
         ("os.type", if cfg!(target_os = "macos") { "darwin" } else { std::env::consts::OS }),
         ("os.version", "14.7.1"),
@@ -105,9 +108,19 @@ fn every_resource_attribute_is_exported_with_its_value_through_the_standard_vari
     let items = points(&metrics[0], "agent.checkin.items");
     assert_eq!(items.len(), 1);
     assert_eq!((items[0].0["item.type"].as_str(), items[0].0["item.status"].as_str()), ("custom_script", "succeeded"));
-    for kind in ["outdated_client", "missing_policy", "stale_token", "store_rebuilt", "reapplied"] {
-        assert_eq!(drift(&metrics[0], kind), Some(0), "{kind}");
-    }
+    let gauge = metric(&metrics[0], "agent.drift").expect("the drift gauge");
+    assert_eq!(gauge.unit, "1", "a dimensionless 0/1 flag");
+    let kinds: Vec<_> = points(&metrics[0], "agent.drift")
+        .into_iter()
+        .map(|(attributes, value)| (attributes["drift.kind"].clone(), value))
+        .collect();
+    let expected =
+        ["outdated_client", "missing_policy", "stale_token", "store_rebuilt"].map(|kind| (kind.to_string(), 0));
+    assert_eq!(sorted(kinds), sorted(expected.to_vec()), "the four kinds, no re-applied count among them");
+    let reapplied = points(&metrics[0], "agent.checkin.reapplied");
+    assert_eq!(reapplied.len(), 1, "the series exists from the first check-in: {reapplied:?}");
+    assert_eq!((reapplied[0].0["kind"].as_str(), reapplied[0].1), ("daily", 0));
+    assert_eq!(metric(&metrics[0], "agent.checkin.reapplied").unwrap().unit, "{item}");
     assert!(receiver.logs().is_empty(), "nothing failed and no drift changed: no log records");
 }
 
@@ -149,10 +162,20 @@ fn check_in_metrics_and_item_failures_carry_the_run_and_item_ids() {
     let attributes = crate::otlp_receiver::attributes(&failure.attributes);
     assert_eq!(attributes["run.id"], run_id);
     assert_eq!(attributes["item.id"], "li-bad");
-    assert_eq!((attributes["item.status"].as_str(), attributes["item.exit_code"].as_str()), ("failed", "3"));
+    assert_eq!((attributes["item.status"].as_str(), attributes["process.exit.code"].as_str()), ("failed", "3"));
+    assert!(!attributes.contains_key("item.exit_code"), "named as the semantic conventions name it");
     assert_eq!(failure.severity_text, "WARN");
     assert_eq!(log_resource["device.id"], device_id(&device));
     assert_eq!(log_resource["team.id"], "T-1");
+    assert_eq!(log_resource["service.instance.id"], device_id(&device));
+    let scopes = log_scopes(&receiver.logs());
+    assert_eq!(
+        scopes,
+        [("endpoint-agent".to_string(), VERSION.to_string())],
+        "the logs' scope is the agent's, versioned"
+    );
+    let metric_scopes = metric_scopes(metrics);
+    assert_eq!(metric_scopes, scopes, "one scope for both signals");
 }
 
 #[test]
@@ -257,20 +280,39 @@ fn reapplied_counts_a_restored_plist_key() {
     let preferences = "/Library/Preferences/com.example.telemetry.plist";
     let parameters = json!({ "managed_plists": [{ "path": preferences, "key": "AutoUpdate", "value": true }] });
     let blueprint = policy(&device, json!({ "team_id": "T-1", "parameters": parameters }));
+    // Each `agent run` is a process of its own: its counter starts from 0, so each
+    // export holds that one run's count.
     let check_in = || {
         let output = run(&device, &blueprint, &[&endpoint(&receiver)]);
         assert_eq!(code(&output), 0, "{}", text(&output.stderr));
-        drift(receiver.metrics().last().unwrap(), "reapplied")
+        let export = receiver.metrics().pop().unwrap();
+        assert_eq!(drift(&export, "reapplied"), None, "not a kind of the drift gauge");
+        let counted = points(&export, "agent.checkin.reapplied");
+        assert_eq!(counted.len(), 1, "{counted:?}");
+        assert_eq!(metric(&export, "agent.checkin.reapplied").unwrap().data.as_ref().map(is_monotonic_sum), Some(true));
+        counted[0].1
     };
-    assert_eq!(check_in(), Some(1), "the key is set the first time");
-    assert_eq!(check_in(), Some(0), "compliant");
+    assert_eq!(check_in(), 1, "the key is set the first time");
+    assert_eq!(check_in(), 0, "compliant");
     let file = device.root().join(preferences.trim_start_matches('/'));
     let mut edited = plist::Value::from_file(&file).unwrap().into_dictionary().unwrap();
     edited.insert("AutoUpdate".into(), false.into());
     plist::Value::Dictionary(edited).to_file_xml(&file).unwrap();
-    assert_eq!(check_in(), Some(1), "the changed key is put back");
-    assert_eq!(device.status()["drift"]["reapplied"], 1);
+    assert_eq!(check_in(), 1, "the changed key is put back");
+    assert_eq!(device.status()["drift"]["reapplied"], 1, "agent status keeps the last run's count");
     assert_eq!(plist::Value::from_file(&file).unwrap().as_dictionary().unwrap()["AutoUpdate"], true.into());
+    assert!(drift_changes(&receiver.logs()).is_empty(), "a count that moves is no drift change");
+}
+
+/// Whether a metric's data is a monotonic sum (a counter).
+fn is_monotonic_sum(data: &opentelemetry_proto::tonic::metrics::v1::metric::Data) -> bool {
+    matches!(data, opentelemetry_proto::tonic::metrics::v1::metric::Data::Sum(sum) if sum.is_monotonic)
+}
+
+/// `pairs`, sorted.
+fn sorted<T: Ord>(mut pairs: Vec<T>) -> Vec<T> {
+    pairs.sort();
+    pairs
 }
 
 /// `run`, timed.
@@ -316,6 +358,27 @@ fn a_dead_collector_is_a_warning_not_a_wait() {
     assert!(logged(&device).contains("Cannot export telemetry"));
 }
 
+/// `agent daemon` with `settings`, output discarded.
+fn start_daemon(device: &Device, settings: &[String]) -> std::process::Child {
+    let mut command = device.agent();
+    command.arg("daemon");
+    for setting in settings {
+        command.args(["--set", setting]);
+    }
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()
+}
+
+/// Stops `daemon` with SIGTERM and waits (bounded) for it to exit.
+fn stop_daemon(mut daemon: std::process::Child) {
+    let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let start = Instant::now();
+    while daemon.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < PATIENCE, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_daemon_stopped_mid_check_in_exports_the_interrupted_run_before_it_exits() {
     let device = Device::new();
@@ -324,24 +387,39 @@ fn a_daemon_stopped_mid_check_in_exports_the_interrupted_run_before_it_exits() {
     let blueprint = device.write_blueprint(&json!({ "id": "bp-eng", "team_id": "T-1", "library_items": [
         script("li-hang", "Hangs", hang)
     ]}));
-    let mut command = device.agent();
-    command.arg("daemon");
-    for setting in [endpoint(&receiver), format!("blueprint_file={}", blueprint.display())] {
-        command.args(["--set", &setting]);
-    }
-    command.args(["--set", "timeouts.termination_grace=1s", "--set", "schedule.daily_interval=1h"]);
-    let mut daemon = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let settings = [
+        endpoint(&receiver),
+        format!("blueprint_file={}", blueprint.display()),
+        "timeouts.termination_grace=1s".to_string(),
+        "schedule.daily_interval=1h".to_string(),
+    ];
+    let daemon = start_daemon(&device, &settings);
     device.wait_for_file("child.pid", PATIENCE);
-    let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let start = Instant::now();
-    while daemon.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < PATIENCE, "the daemon did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    stop_daemon(daemon);
     let metrics = receiver.wait_for_metrics(1, PATIENCE);
     let runs = points(&metrics[0], "agent.checkin.runs");
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!((runs[0].0["outcome"].as_str(), runs[0].1), ("interrupted", 1));
     assert_eq!(drift(&metrics[0], "missing_policy"), Some(0));
+}
+
+#[test]
+fn the_daemon_and_agent_run_export_as_one_instance_the_device() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let blueprint = policy(&device, json!({ "team_id": "T-1" }));
+    let settings = [endpoint(&receiver), format!("blueprint_file={}", blueprint.display())];
+    // A device that never completed a daily check-in runs one as soon as the daemon starts.
+    let daemon = start_daemon(&device, &settings);
+    receiver.wait_for_metrics(1, PATIENCE);
+    stop_daemon(daemon);
+    // With no daemon running, `agent run` checks in and exports from its own process.
+    let output = run(&device, &blueprint, &[&endpoint(&receiver)]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let metrics = receiver.metrics();
+    let device_id = device_id(&device);
+    let instances: Vec<_> = metrics.iter().map(|export| resource(export).get("service.instance.id").cloned()).collect();
+    assert_eq!(instances, vec![Some(device_id); metrics.len()], "one instance, the device, in every export");
+    let runs: Vec<_> = metrics.iter().map(|export| points(export, "agent.checkin.runs").len()).collect();
+    assert_eq!((runs.len(), runs[0], runs[runs.len() - 1]), (2, 1, 1), "the daemon's check-in, then agent run's");
 }
