@@ -13,10 +13,10 @@
 //! `deferred` and `waiting_for_user` (counted when the run ends, see `run_end`):
 //! they are shown by `agent status` and exported as the check-in's counters
 //! `agent.checkin.deferred` and `agent.checkin.waiting_for_user`, not as kinds
-//! of the `agent.drift` gauge, whose kinds above are 0/1 flags. So is `reapplied`,
-//! the items (and parameters) found out of compliance and re-applied in the run:
-//! `agent status` shows it under `drift`, the counter `agent.checkin.reapplied`
-//! exports it.
+//! of the `agent.drift` gauge, whose kinds above are 0/1 flags. Neither is
+//! `reapplied`, the items (and parameters) found out of compliance and re-applied
+//! in the run: `agent status` shows it under `drift`, and the counter
+//! `agent.checkin.reapplied` exports it.
 //!
 //! The same values go to `agent status --json` (under `drift`) and to the
 //! `agent.drift` gauge, so the console and the device never disagree. The drift
