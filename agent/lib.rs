@@ -72,6 +72,7 @@ pub(crate) mod items;
 pub(crate) mod log_level;
 pub(crate) mod log_records;
 pub mod logging;
+pub mod library;
 pub(crate) mod mdm;
 pub(crate) mod network_rules;
 pub(crate) mod operating_system;
