@@ -2,7 +2,8 @@
 //! run order with each item's last run, one item's results newest first and its
 //! last output, and one item run now as a run of kind `item` (trigger `cli`),
 //! its frequency deciding unless `-F`, with and without a running daemon, its
-//! results reported to the tenant like any run's; an unknown item exits 2, and
+//! results reported to the tenant and its telemetry exported like any run's; an
+//! unknown item exits 2, and
 //! a person without admin rights is refused the run.
 
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::daemon::harness::{Daemon, finished, runs, setting, wait_for_runs};
+use crate::otlp_receiver::{Behavior, OtlpReceiver, points};
 use crate::support::{Device, PATIENCE, blueprint, code, running_as_root, script, text};
 use crate::tenant::server::TestTenant;
 use crate::tenant::{configure, counting_blueprint};
@@ -253,4 +255,27 @@ fn the_items_results_are_reported_to_the_tenant_as_a_run_of_kind_item() {
     assert!(tenant.accepted_run_ids().contains(&record["id"].as_str().unwrap().to_string()), "reported");
     let inventories = tenant.seen_at("/api/v1/agent/inventory").len();
     assert_eq!(inventories, 1, "an item run sends no inventory");
+}
+
+#[test]
+fn an_item_run_exports_the_same_check_in_telemetry_with_kind_item() {
+    let device = Device::new();
+    let receiver = OtlpReceiver::start(Behavior::Answer);
+    let path = library_blueprint(&device);
+    let endpoint = format!("otel.endpoint={}", receiver.endpoint());
+    let blueprint_file = setting("blueprint_file", &path);
+    let output = device.run(&["--set", &endpoint, "--set", &blueprint_file, "library", "--item", "plain"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+
+    let metrics = receiver.metrics();
+    assert_eq!(metrics.len(), 1, "one export for the one run");
+    let runs = points(&metrics[0], "agent.checkin.runs");
+    let shown: Vec<(&str, &str, i64)> = runs
+        .iter()
+        .map(|(attributes, count)| (attributes["kind"].as_str(), attributes["outcome"].as_str(), *count))
+        .collect();
+    assert_eq!(shown, [("item", "succeeded", 1)]);
+    let items = points(&metrics[0], "agent.checkin.items");
+    assert_eq!(items.len(), 1, "the one item: {items:?}");
+    assert_eq!(items[0].0["item.status"], "succeeded");
 }
