@@ -106,8 +106,8 @@ impl CheckinRequest {
 
     /// The kind of run that holds the one item asked for, if one was.
     pub fn one_item_kind(&self) -> Option<CheckinKind> {
-        self.item.as_ref()?;
-        Some(if self.trigger == Trigger::SelfService { CheckinKind::SelfService } else { CheckinKind::Item })
+        let self_service = self.trigger == Trigger::SelfService;
+        self.item.as_ref().map(|_| if self_service { CheckinKind::SelfService } else { CheckinKind::Item })
     }
 
     /// Whether this is a Self Service sync (the daily check-in, no one item).
