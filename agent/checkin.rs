@@ -61,9 +61,13 @@ pub struct CheckinRequest {
     pub trigger: Trigger,
     /// Wait for a running check-in instead of giving up.
     pub wait: bool,
-    /// The one offered item (id or name) asked for in Self Service: the run is
-    /// then of kind `self_service` and holds that item alone.
+    /// The one item (id or name) asked for: in Self Service (trigger
+    /// `self_service`) the run is of kind `self_service`, with `agent library
+    /// --item` of kind `item`; either way it holds that item alone.
     pub item: Option<String>,
+    /// With `agent library --item`: run the item even when its frequency
+    /// would skip it (`-F`).
+    pub force: bool,
     /// The user who asked through Self Service (an install or a sync), recorded
     /// with the run.
     pub requested_by: Option<String>,
@@ -80,8 +84,30 @@ impl CheckinRequest {
             trigger: Trigger::SelfService,
             wait: true,
             item,
+            force: false,
             requested_by: Some(requested_by),
         }
+    }
+
+    /// `agent library --item`: the one library item `item` (its id or name),
+    /// with trigger `cli`, waiting behind a running check-in; `force` runs it
+    /// whatever its frequency says.
+    pub fn library_item(item: String, force: bool) -> Self {
+        CheckinRequest {
+            reset_daily: false,
+            blueprint: None,
+            trigger: Trigger::Cli,
+            wait: true,
+            item: Some(item),
+            force,
+            requested_by: None,
+        }
+    }
+
+    /// The kind of run that holds the one item asked for, if one was.
+    pub fn one_item_kind(&self) -> Option<CheckinKind> {
+        let self_service = self.trigger == Trigger::SelfService;
+        self.item.as_ref().map(|_| if self_service { CheckinKind::SelfService } else { CheckinKind::Item })
     }
 
     /// Whether this is a Self Service sync (the daily check-in, no one item).
@@ -180,8 +206,8 @@ async fn execute_and_report(
     tenant::requests::serve(&store, &served, request.trigger);
     progress(ProgressEvent::RunStarted { run: run.clone(), items: plan.items.len() });
     let budget_deadline = crate::process::deadline_after(Instant::now(), config.timeouts.run);
-    // A Self Service run holds the one item asked for, nothing else.
-    if kind != CheckinKind::SelfService {
+    // A run of one item asked for holds that item, nothing else.
+    if !kind.is_on_request() {
         executor.enforce_parameters(&loaded.blueprint.parameters, kind, budget_deadline, &mut run, progress).await;
     }
     let outcome = executor.execute(&plan, &mut run, budget_deadline, progress).await;
@@ -222,8 +248,9 @@ async fn report_and_update(
     let kind = run.header.kind;
     let advice = contact.take_agent_advice();
     // Inventory only goes to a tenant; a stopping agent sends its results only;
-    // a Self Service run leaves the inventory and the agent's update to the schedule.
-    let on_request = kind == CheckinKind::SelfService;
+    // a run of one item asked for leaves the inventory and the agent's update to
+    // the schedule.
+    let on_request = kind.is_on_request();
     let inventory = if !on_request && tenant::inventory_due(store, kind) && !cancel.is_cancelled() {
         Some(inventory::collect_and_save(paths, config, Platform::current(), cancel).await)
     } else {

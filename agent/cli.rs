@@ -51,6 +51,32 @@ pub enum Command {
     Sync(JsonArgs),
     /// What the admin offers in Self Service: list it, or install one item.
     SelfService(SelfServiceArgs),
+    /// The blueprint's library items: list them, show one item's last state, or
+    /// run one item now (Iru's `library` verbs).
+    Library(LibraryArgs),
+}
+
+/// `agent library`: exactly one of `--list`, `--state` and `--item`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("action").required(true).args(["list", "state", "item"]))]
+pub struct LibraryArgs {
+    /// List every item of the blueprint in run order, with its last status.
+    #[arg(long)]
+    pub list: bool,
+    /// Show this item's last results and output.
+    #[arg(long, value_name = "ID|NAME")]
+    pub state: Option<String>,
+    /// Run this item now (as a run of kind `item`) and wait for it, printing
+    /// progress. Root only.
+    #[arg(long, value_name = "ID|NAME")]
+    pub item: Option<String>,
+    /// With `--item`: run it even when its frequency would skip it (a `once`
+    /// item already done, a `no_enforcement` or `daily` one).
+    #[arg(short = 'F', long = "force", requires = "item")]
+    pub force: bool,
+    /// Print JSON instead of text (with `--item`: the run record when done).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `agent self-service`.

@@ -69,6 +69,7 @@ pub mod exit_code;
 pub(crate) mod installers;
 pub mod inventory;
 pub(crate) mod items;
+pub mod library;
 pub(crate) mod log_level;
 pub(crate) mod log_records;
 pub mod logging;

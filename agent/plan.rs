@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::blueprint::{Blueprint, Frequency, LibraryItem};
 use crate::config::Timeouts;
 
-/// The kinds of check-in: the two the schedule runs, and one item asked for in
-/// Self Service.
+/// The kinds of check-in: the two the schedule runs, one item asked for in Self
+/// Service, and one item run from Terminal (`agent library --item`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckinKind {
@@ -26,6 +26,10 @@ pub enum CheckinKind {
     /// The one offered item someone asked for (see [`self_service_plan`]); the
     /// schedule never runs it and it moves none of the schedule's markers.
     SelfService,
+    /// The one library item an admin ran with `agent library --item` (see
+    /// [`item_plan`]); the schedule never runs it and it moves none of the
+    /// schedule's markers.
+    Item,
 }
 
 impl CheckinKind {
@@ -35,6 +39,7 @@ impl CheckinKind {
             CheckinKind::Recurring => "recurring",
             CheckinKind::Daily => "daily",
             CheckinKind::SelfService => "self_service",
+            CheckinKind::Item => "item",
         }
     }
 
@@ -44,8 +49,16 @@ impl CheckinKind {
             "recurring" => Some(CheckinKind::Recurring),
             "daily" => Some(CheckinKind::Daily),
             "self_service" => Some(CheckinKind::SelfService),
+            "item" => Some(CheckinKind::Item),
             _ => None,
         }
+    }
+
+    /// Whether this run holds one item someone asked for (Self Service, or
+    /// `agent library --item`): it enforces no parameters, sends no inventory
+    /// and updates no agent; those wait for the schedule's check-ins.
+    pub fn is_on_request(self) -> bool {
+        matches!(self, CheckinKind::SelfService | CheckinKind::Item)
     }
 }
 
@@ -95,13 +108,18 @@ pub struct Plan {
 /// run record shows the whole blueprint. An item's own time limit is the one of
 /// `timeouts` its type names (see [`crate::blueprint::ItemType::timeout`]).
 pub fn plan(blueprint: &Blueprint, kind: CheckinKind, succeeded_once: &HashSet<String>, timeouts: &Timeouts) -> Plan {
-    let mut ordered: Vec<&LibraryItem> = blueprint.library_items.iter().collect();
-    ordered.sort_by(|left, right| run_order(left).cmp(&run_order(right)));
-    let items = ordered
+    let items = in_run_order(blueprint)
         .into_iter()
         .map(|item| PlannedItem { decision: decide(item, kind, succeeded_once, timeouts), item: item.clone() })
         .collect();
     Plan { kind, items }
+}
+
+/// Every library item of `blueprint`, in the order a check-in runs them.
+pub fn in_run_order(blueprint: &Blueprint) -> Vec<&LibraryItem> {
+    let mut ordered: Vec<&LibraryItem> = blueprint.library_items.iter().collect();
+    ordered.sort_by(|left, right| run_order(left).cmp(&run_order(right)));
+    ordered
 }
 
 /// The sort key: type priority, then name bytes, then id bytes.
@@ -109,7 +127,8 @@ fn run_order(item: &LibraryItem) -> (u8, &[u8], &[u8]) {
     (item.item_type().priority(), item.name.as_bytes(), item.id.as_bytes())
 }
 
-/// Why an item cannot be asked for in Self Service.
+/// Why an item asked for by name (in Self Service, or with `agent library
+/// --item`) cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelfServiceError {
     /// No item of the blueprint has this id or name.
@@ -142,17 +161,43 @@ pub fn self_service_plan(
     waiting: &HashSet<String>,
     timeouts: &Timeouts,
 ) -> Result<Plan, SelfServiceError> {
-    let item = blueprint
-        .library_items
-        .iter()
-        .find(|item| item.id == asked)
-        .or_else(|| blueprint.library_items.iter().find(|item| item.name == asked))
-        .ok_or_else(|| SelfServiceError::NoSuchItem { asked: asked.to_string(), blueprint: blueprint.id.clone() })?;
+    let item = find_item(blueprint, asked)?;
     if item.self_service.is_none() && !waiting.contains(&item.id) {
         return Err(SelfServiceError::NotOffered { id: item.id.clone(), name: item.name.clone() });
     }
     let decision = Decision::Run { timeout: item.item_type().timeout(timeouts) };
     Ok(Plan { kind: CheckinKind::SelfService, items: vec![PlannedItem { item: item.clone(), decision }] })
+}
+
+/// The item of `blueprint` whose id, or else whose name, is `asked`.
+pub fn find_item<'a>(blueprint: &'a Blueprint, asked: &str) -> Result<&'a LibraryItem, SelfServiceError> {
+    blueprint
+        .library_items
+        .iter()
+        .find(|item| item.id == asked)
+        .or_else(|| blueprint.library_items.iter().find(|item| item.name == asked))
+        .ok_or_else(|| SelfServiceError::NoSuchItem { asked: asked.to_string(), blueprint: blueprint.id.clone() })
+}
+
+/// Plans an `agent library --item` run: the one item of `blueprint` whose id
+/// (or else name) is `asked`. Without `force` its frequency decides as in a
+/// recurring check-in (a `once` item already done, a `no_enforcement`, `daily`
+/// or Self Service only item is skipped with the reason); with `force` it runs
+/// whatever its frequency says.
+pub fn item_plan(
+    blueprint: &Blueprint,
+    asked: &str,
+    succeeded_once: &HashSet<String>,
+    force: bool,
+    timeouts: &Timeouts,
+) -> Result<Plan, SelfServiceError> {
+    let item = find_item(blueprint, asked)?;
+    let decision = if force {
+        Decision::Run { timeout: item.item_type().timeout(timeouts) }
+    } else {
+        decide(item, CheckinKind::Item, succeeded_once, timeouts)
+    };
+    Ok(Plan { kind: CheckinKind::Item, items: vec![PlannedItem { item: item.clone(), decision }] })
 }
 
 /// Why an item offered in Self Service alone is skipped by every scheduled check-in.
@@ -164,7 +209,7 @@ fn decide(item: &LibraryItem, kind: CheckinKind, succeeded_once: &HashSet<String
         return skip(ON_REQUEST_ONLY);
     }
     match item.frequency {
-        Frequency::Daily if kind == CheckinKind::Recurring => skip("daily item: runs in the daily check-in"),
+        Frequency::Daily if kind != CheckinKind::Daily => skip("daily item: runs in the daily check-in"),
         Frequency::Once if succeeded_once.contains(&item.id) => skip("once item: already succeeded on this device"),
         Frequency::NoEnforcement => skip("no enforcement: never run by schedule"),
         _ => Decision::Run { timeout: item.item_type().timeout(timeouts) },
@@ -377,5 +422,51 @@ mod tests {
         let waiting = HashSet::from(["plain".to_string()]);
         let plan = self_service_plan(&blueprint, "Plain", &waiting, &timeouts()).expect("its work waits");
         assert_eq!(plan.items[0].decision, Decision::Run { timeout: Some(HOUR) });
+    }
+
+    #[test]
+    fn an_item_plan_holds_the_one_item_its_frequency_deciding_unless_forced() {
+        let items = vec![
+            item("plain", "Plain", ItemType::CustomScript, Frequency::Every15Minutes),
+            item("done", "Done", ItemType::CustomScript, Frequency::Once),
+            item("never", "Never", ItemType::CustomScript, Frequency::NoEnforcement),
+            item("daily", "Daily", ItemType::CustomScript, Frequency::Daily),
+            item("printer", "Office", ItemType::CustomPrinter, Frequency::Every15Minutes),
+        ];
+        let blueprint = blueprint(items);
+        let done: HashSet<String> = ["done".to_string()].into();
+        let cases = [
+            ("plain", false, true),
+            ("Done", false, false),
+            ("done", true, true),
+            ("never", false, false),
+            ("Never", true, true),
+            ("daily", false, false),
+            ("daily", true, true),
+            ("Office", false, true),
+        ];
+        for (asked, force, runs) in cases {
+            let plan = item_plan(&blueprint, asked, &done, force, &timeouts()).unwrap();
+            assert_eq!(plan.kind, CheckinKind::Item);
+            assert_eq!(plan.items.len(), 1, "{asked:?}");
+            let ran = matches!(plan.items[0].decision, Decision::Run { .. });
+            assert_eq!(ran, runs, "{asked:?} forced {force}");
+        }
+        let printer = item_plan(&blueprint, "printer", &done, true, &timeouts()).unwrap();
+        assert_eq!(printer.items[0].decision, Decision::Run { timeout: Some(3 * HOUR) });
+        let missing = item_plan(&blueprint, "missing", &done, true, &timeouts());
+        assert_eq!(missing, Err(SelfServiceError::NoSuchItem { asked: "missing".into(), blueprint: "bp".into() }));
+    }
+
+    #[test]
+    fn kinds_read_back_and_only_one_item_runs_are_on_request() {
+        for kind in [CheckinKind::Recurring, CheckinKind::Daily, CheckinKind::SelfService, CheckinKind::Item] {
+            assert_eq!(CheckinKind::parse(kind.as_str()), Some(kind));
+        }
+        let on_request: Vec<bool> =
+            [CheckinKind::Recurring, CheckinKind::Daily, CheckinKind::SelfService, CheckinKind::Item]
+                .map(CheckinKind::is_on_request)
+                .to_vec();
+        assert_eq!(on_request, [false, false, true, true]);
     }
 }

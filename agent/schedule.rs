@@ -157,8 +157,8 @@ pub fn next_recurring_at(
 ) -> DateTime<Utc> {
     let next = next_checkin(state, cadence, splay, now);
     match next.kind {
-        // The schedule plans no Self Service run; the arm keeps the match whole.
-        CheckinKind::Recurring | CheckinKind::SelfService => next.at,
+        // The schedule plans no run of one item asked for; the arm keeps the match whole.
+        CheckinKind::Recurring | CheckinKind::SelfService | CheckinKind::Item => next.at,
         CheckinKind::Daily => next_recurring(Some(next.at), cadence, splay, next.at),
     }
 }

@@ -51,10 +51,10 @@ pub(super) async fn open_run(
     .await?;
     let (store, rebuilt_now) = open_store(paths, config).await?;
     let started_at = Utc::now();
-    // A Self Service install serves none of the tenant's requests: they wait for
-    // the next scheduled check-in.
-    let (served, kind) = match request.item {
-        Some(_) => (Vec::new(), CheckinKind::SelfService),
+    // A run of one item asked for serves none of the tenant's requests: they
+    // wait for the next scheduled check-in.
+    let (served, kind) = match request.one_item_kind() {
+        Some(kind) => (Vec::new(), kind),
         None => checkin_kind(config, request, &store, started_at)?,
     };
     let contact =
@@ -66,9 +66,12 @@ pub(super) async fn open_run(
     };
     telemetry::prepare(paths, config, &store, Some(&loaded.blueprint)).await;
     let plan = match &request.item {
-        Some(asked) => {
+        Some(asked) if kind == CheckinKind::SelfService => {
             let waiting = store.all_pending_work()?.into_iter().map(|work| work.item_id).collect();
             plan::self_service_plan(&loaded.blueprint, asked, &waiting, &config.timeouts)?
+        }
+        Some(asked) => {
+            plan::item_plan(&loaded.blueprint, asked, &store.succeeded_once()?, request.force, &config.timeouts)?
         }
         None => make_plan(config, &store, &loaded, kind)?,
     };

@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod enroll;
 pub mod history;
 pub mod inventory;
+pub mod library;
 pub mod logs;
 pub mod paths;
 pub mod run;
@@ -34,7 +35,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let for_a_person = is_a_persons_request(&cli.command);
     let settings = if for_a_person { Settings::for_a_person()? } else { Settings::load(&cli.set)? };
     // A person's Self Service verbs log through the daemon; root's may run here.
+    let runs_an_item = matches!(&cli.command, Command::Library(arguments) if arguments.item.is_some());
     let writes_logs = matches!(cli.command, Command::Run(_) | Command::Daemon | Command::UpdateMdm(_))
+        || runs_an_item
         || (matches!(cli.command, Command::Sync(_) | Command::SelfService(_)) && !for_a_person);
     let _log_guard = settings.start_logging(writes_logs);
     let code = match cli.command {
@@ -49,6 +52,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Daemon => daemon::daemon(&settings, &cli.set)?,
         Command::Sync(arguments) => self_service::sync(&settings, arguments.json)?,
         Command::SelfService(arguments) => self_service::self_service(&settings, &arguments)?,
+        Command::Library(arguments) => library::library(&settings, &arguments)?,
         Command::Paths(_) | Command::Enroll(_) => unreachable!("handled before the configuration is read"),
     };
     Ok(ExitCode::from(code))

@@ -28,6 +28,7 @@ pub fn run(settings: &Settings, arguments: &RunArgs) -> anyhow::Result<u8> {
         trigger: Trigger::Cli,
         wait: !arguments.no_wait,
         item: None,
+        force: false,
         requested_by: None,
     };
     // The daemon resolves paths from its own folder, not ours.

@@ -233,6 +233,7 @@ async fn answer(request: Request, peer: Peer, mut connection: Connection, contro
                 trigger: Trigger::Cli,
                 wait: run.wait,
                 item: None,
+                force: false,
                 requested_by: None,
             };
             serve_checkin(request, peer, connection, control).await;
@@ -251,6 +252,13 @@ async fn answer(request: Request, peer: Peer, mut connection: Connection, contro
             let _ = send(&mut connection.writer, &reply).await;
         }
         Request::UpdateNow { item } => serve_update_now(item, peer, connection, control).await,
+        Request::RunItem { item, force } => {
+            tracing::info!(
+                peer_uid = peer.uid, peer_pid = peer.pid, item = %item, force,
+                "Library item run requested over the control socket."
+            );
+            serve_checkin(CheckinRequest::library_item(item, force), peer, connection, control).await;
+        }
         Request::Sync => {
             let user = user_name(peer.uid);
             tracing::info!(

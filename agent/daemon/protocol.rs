@@ -44,6 +44,10 @@
 //! (`{"request":"update_now","item":"ID"}`) streams like `self_service_install`;
 //! an item with no pending work is answered with one `failed` line, `exit_code` 2.
 //! `pending_updates` is answered with one `{"reply":"updates","updates":[…]}` line.
+//! `run_item` (`{"request":"run_item","item":"ID|NAME","force":false}`, root's
+//! `agent library --item`) runs that one item as a run of kind `item`, trigger
+//! `cli`, queued and streamed like `run`; `force` runs it whatever its frequency
+//! says.
 //! `status` is answered with one `{"reply":"status",…}` line
 //! ([`DaemonStatus`]). A client that closes its side (or shuts down its writing
 //! half, as `agent run` does on Ctrl-C) cancels its check-in: the running item's
@@ -92,6 +96,15 @@ pub enum Request {
         /// The item's id, or else its name.
         item: String,
     },
+    /// `agent library --item`: run the one library item `item` (its id or
+    /// name) now, as a run of kind `item`, and stream its progress. Root's.
+    RunItem {
+        /// The item's id, or else its name.
+        item: String,
+        /// Run it even when its frequency would skip it (`-F`).
+        #[serde(default)]
+        force: bool,
+    },
 }
 
 impl Request {
@@ -125,6 +138,7 @@ impl Request {
             Request::DeviceSummary => "device_summary",
             Request::PendingUpdates => "pending_updates",
             Request::UpdateNow { .. } => "update_now",
+            Request::RunItem { .. } => "run_item",
         }
     }
 
@@ -139,6 +153,7 @@ impl Request {
             Request::DeviceSummary => "show Device Info",
             Request::PendingUpdates => "list the pending updates",
             Request::UpdateNow { .. } => "update an item now",
+            Request::RunItem { .. } => "run a library item",
         }
     }
 }
@@ -295,6 +310,15 @@ mod tests {
         let run = Request::Run(RunRequest { reset_daily: false, blueprint: None, wait: true });
         assert!(!run.is_self_service());
         assert!(!Request::Status.is_self_service());
+        assert!(!Request::RunItem { item: "li-1".into(), force: true }.is_self_service());
+    }
+
+    #[test]
+    fn a_run_item_request_reads_as_documented() {
+        let forced = serde_json::from_str::<Request>(r#"{"request":"run_item","item":"Set hostname","force":true}"#);
+        assert_eq!(forced.unwrap(), Request::RunItem { item: "Set hostname".into(), force: true });
+        let plain = serde_json::from_str::<Request>(r#"{"request":"run_item","item":"li-1"}"#);
+        assert_eq!(plain.unwrap(), Request::RunItem { item: "li-1".into(), force: false });
     }
 
     #[test]

@@ -260,6 +260,7 @@ mod tests {
             trigger: Trigger::Cli,
             wait,
             item: None,
+            force: false,
             requested_by: None,
         }
     }

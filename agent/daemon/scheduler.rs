@@ -227,6 +227,7 @@ impl Scheduler<'_> {
             trigger,
             wait: true,
             item: None,
+            force: false,
             requested_by: None,
         };
         let result = run_cancellable(self.checkins, self.paths, config, &request, log_waiting, self.shutdown).await;

@@ -25,8 +25,9 @@ pub(super) const COMPLETED_DAILY: &str = "kind = 'daily' AND outcome IS NOT NULL
 impl Store {
     /// When the most recently recorded scheduled kind of check-in (recurring or daily) started.
     pub fn newest_run_start(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        // A Self Service run holds one item asked for: it moves no slot.
-        self.newest_start("kind != 'self_service'")
+        // A Self Service or `agent library --item` run holds one item asked for:
+        // it moves no slot.
+        self.newest_start("kind IN ('recurring', 'daily')")
     }
 
     /// When the most recently recorded daily check-in that reached its end started.

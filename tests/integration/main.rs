@@ -22,6 +22,7 @@ mod doctor;
 mod end_to_end;
 mod frequency;
 mod hardening;
+mod library;
 mod logs;
 mod managed_os;
 mod managed_profile;

@@ -92,4 +92,10 @@ fn a_self_service_run_keeps_who_asked_and_moves_no_schedule_mark() {
     assert_eq!(millis(store.newest_run_start().unwrap()), Some(daily_at.timestamp_millis()), "a schedule mark");
     assert_eq!(store.last_ran_result("tool").unwrap().map(|item| item.status), Some(ItemStatus::Succeeded));
     assert_eq!(store.last_ran_result("other").unwrap(), None);
+
+    let item_run = RunRecord::begun("r3", CheckinKind::Item, Trigger::Cli, Utc::now());
+    store.begin_run(&item_run, 1).unwrap();
+    store.finish_run("r3", Utc::now(), RunOutcome::Succeeded, &Drift::default()).unwrap();
+    assert_eq!(store.run("r3").unwrap().unwrap().header.kind, CheckinKind::Item);
+    assert_eq!(millis(store.newest_run_start().unwrap()), Some(daily_at.timestamp_millis()), "nor does an item run");
 }
