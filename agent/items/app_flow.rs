@@ -10,11 +10,16 @@
 //! ([`Wanted`]: at least a minimum, or the catalog's release, never downgraded),
 //! which also sets how its messages name the app ([`messages`]) and whether an
 //! update counts as re-applied, and what the device remembers of an install.
+//!
+//! A custom app adds its own [`Steps`]: an audit script that replaces the
+//! built-in check, preinstall and postinstall scripts around the placement
+//! ([`scripts`]), and a restart at the end of the check-in ([`restart`]).
 
 mod blocked;
 mod decision;
 mod memory;
 mod messages;
+mod restart;
 mod rules;
 mod running;
 mod scripts;
@@ -25,6 +30,7 @@ mod waiting;
 use blocked::Way;
 use decision::decide_after_audit_script;
 pub(crate) use decision::{Decision, decide};
+pub(crate) use restart::restart_if_asked;
 pub(crate) use rules::{AppItem, Reason, Wanted};
 pub(crate) use scripts::Steps;
 
@@ -149,20 +155,32 @@ async fn install(
     }
     let reapplied = reason.is_drift(&app.wanted);
     if let Some(source) = &steps.scripts.postinstall {
-        match scripts::run("postinstall_script", source, context, &mut transcript).await {
-            Ok(0) => {}
-            Ok(code) => {
-                let message = format!("{message}, but the postinstall script exited {code}; the app stays");
-                return report(ItemStatus::Failed, message, Some(code), transcript.into_text(), reapplied);
-            }
-            Err(ended) => {
-                let message = format!("{message}, but {}; the app stays", ended.message);
-                return ItemReport { message, ..scripts::with_output_before(ended, transcript.into_text()) };
-            }
+        if let Err(failed) = postinstall(source, &message, context, &mut transcript).await {
+            let output = transcript.into_text();
+            return ItemReport { reapplied, ..scripts::with_output_before(failed, output) };
         }
     }
+    let message = if steps.restart { message + restart::ask(app, context) } else { message };
     let exit_code = transcript.last_exit_code();
     report(ItemStatus::Succeeded, message, exit_code, transcript.into_text(), reapplied)
+}
+
+/// Runs the postinstall script after the app installed as `message` says; a
+/// failure fails the item, and the app stays.
+async fn postinstall(
+    source: &str,
+    message: &str,
+    context: &mut ItemContext<'_>,
+    transcript: &mut Transcript,
+) -> Result<(), ItemReport> {
+    match scripts::run("postinstall_script", source, context, transcript).await {
+        Ok(0) => Ok(()),
+        Ok(code) => {
+            let message = format!("{message}, but the postinstall script exited {code}; the app stays");
+            Err(ItemReport { exit_code: Some(code), ..ItemReport::failed(message) })
+        }
+        Err(ended) => Err(ItemReport { message: format!("{message}, but {}; the app stays", ended.message), ..ended }),
+    }
 }
 
 /// Downloads and verifies the package, then runs the preinstall script before

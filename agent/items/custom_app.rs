@@ -9,6 +9,10 @@
 //!
 //! After an install the app is read again and must be there, be the expected
 //! one and meet `version`, or the item fails.
+//!
+//! The admin's scripts (`audit_script`, `preinstall_script`,
+//! `postinstall_script`) and `restart: true` are the app flow's custom steps
+//! ([`app_flow::Steps`]).
 
 use super::app_flow::{self, AppItem, Steps, Wanted};
 use super::{ItemContext, ItemReport};

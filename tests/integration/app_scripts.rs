@@ -1,29 +1,32 @@
 //! A custom app's own scripts through the real binary: an audit script that
 //! exits 0 installs nothing, one that does not installs; a failing preinstall
 //! script places nothing; a postinstall script writes a licence file under the
-//! root, and a failing one fails the item with the app in place.
+//! root, and a failing one fails the item with the app in place. An app with
+//! `restart: true` restarts the Mac (a stand-in `shutdown`) at the end of the
+//! check-in, after a countdown notice when someone is logged in.
 
 use serde_json::{Value, json};
 
-use crate::app_fixtures::{app_zip, custom_app, installed_app, installed_version, sha256};
+use crate::app_fixtures::{app_zip, custom_app, installed_app, installed_version, recorded, sha256, stand_in};
 use crate::http_server::FileServer;
+use crate::support::person::PersonStandIns;
 use crate::support::{Device, blueprint, code, item};
 
 /// A zip custom app for `Foo.app` 2.1 served by `server`, with `scripts` added.
 fn app_with(server: &FileServer, scripts: Value) -> Value {
     let zip = app_zip("2.1", 0);
     server.serve("/Foo.zip", zip.clone());
-    let mut foo = custom_app("zip", &server.url("/Foo.zip"), &sha256(&zip), "audit_and_enforce", Some("2.0"));
-    foo.as_object_mut().unwrap().extend(scripts.as_object().unwrap().clone());
-    foo
+    let mut app = custom_app("zip", &server.url("/Foo.zip"), &sha256(&zip), "audit_and_enforce", Some("2.0"));
+    app.as_object_mut().unwrap().extend(scripts.as_object().unwrap().clone());
+    app
 }
 
 /// The item `Foo` of the last run: status, message, exit code and output.
 fn foo(device: &Device) -> (String, String, Value, String) {
     let status = device.status();
-    let foo = item(&status, "Foo");
-    let text = |key: &str| foo[key].as_str().unwrap_or_default().to_string();
-    (text("status"), text("message"), foo["exit_code"].clone(), text("output"))
+    let recorded = item(&status, "Foo");
+    let text = |key: &str| recorded[key].as_str().unwrap_or_default().to_string();
+    (text("status"), text("message"), recorded["exit_code"].clone(), text("output"))
 }
 
 #[test]
@@ -129,4 +132,77 @@ fn a_script_without_a_shebang_is_refused_with_its_key() {
     assert_eq!(code(&output), 2);
     let stderr = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(stderr.contains("\"library_items[0].audit_script\": must start with a shebang line"), "{stderr}");
+}
+
+/// An app that asks for a restart and whose audit script always fails, so each
+/// check-in installs it again; the check-in's flags point at the person's
+/// stand-ins and a `shutdown` that exits `shutdown_exit`.
+fn restarting(
+    device: &Device,
+    server: &FileServer,
+    person: &PersonStandIns,
+    shutdown_exit: i32,
+) -> (std::path::PathBuf, Vec<String>) {
+    let app = app_with(server, json!({ "restart": true, "audit_script": "#!/bin/sh\nexit 1\n" }));
+    let path = device.write_blueprint(&blueprint(vec![app]));
+    let shutdown = stand_in(device, "shutdown", &format!("exit {shutdown_exit}\n"));
+    let mut flags = person.flags();
+    flags.extend(["--set".to_string(), format!("commands.shutdown={}", shutdown.display())]);
+    flags.extend(["--set".to_string(), "notices.restart_countdown=1s".to_string()]);
+    (path, flags)
+}
+
+#[test]
+fn a_restart_is_counted_down_for_the_person_then_done_at_the_end_of_the_check_in() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let person = PersonStandIns::install(&device, Some(65534), "intel");
+    let (path, flags) = restarting(&device, &server, &person, 0);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+
+    person.answer(&["Restart Now"]);
+    device.check_in_ok(&path, &flags);
+    let (status, message, _, _) = foo(&device);
+    assert_eq!(status, "succeeded");
+    assert!(message.ends_with("; the Mac restarts at the end of this check-in"), "{message}");
+    assert_eq!(recorded(&device, "shutdown"), ["-r now"]);
+    let dialogs = person.dialogs();
+    assert_eq!(dialogs.len(), 1, "{dialogs:?}");
+    assert_eq!(
+        dialogs[0][1..],
+        [
+            "Restart required",
+            "The install of Foo needs a restart. Your Mac will restart in 1 minute. Save your work now.",
+            "Restart Now",
+            "Restart Now"
+        ]
+    );
+    assert_eq!(device.status()["pending_work"], json!([]), "the restart is done");
+
+    person.answer(&[""]);
+    device.check_in_ok(&path, &flags);
+    assert_eq!(person.dialogs().len(), 2);
+    assert_eq!(recorded(&device, "shutdown"), ["-r now", "-r now"], "restarted when the countdown ended");
+}
+
+#[test]
+fn with_nobody_logged_in_the_mac_restarts_at_once_and_a_failed_restart_stays_pending() {
+    let (device, server) = (Device::new(), FileServer::start());
+    let person = PersonStandIns::install(&device, None, "intel");
+    let (path, flags) = restarting(&device, &server, &person, 1);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    device.check_in_ok(&path, &flags);
+    assert!(person.dialogs().is_empty(), "nobody to tell");
+    assert_eq!(recorded(&device, "shutdown"), ["-r now"]);
+    let pending = device.status()["pending_work"].clone();
+    assert_eq!(pending[0]["item_id"], "li-foo", "{pending:#}");
+    assert_eq!(pending[0]["action"], "restart the Mac after installing Foo.app");
+    let state = pending[0]["state"].as_str().unwrap();
+    assert!(state.starts_with("the restart failed (shutdown ended: exit 1)"), "{state}");
+
+    let without_restart = app_with(&server, json!({ "audit_script": "#!/bin/sh\nexit 0\n" }));
+    let path = device.write_blueprint(&blueprint(vec![without_restart]));
+    let shutdown = stand_in(&device, "shutdown", "exit 0\n");
+    device.check_in_ok(&path, &["--set", &format!("commands.shutdown={}", shutdown.display())]);
+    assert_eq!(recorded(&device, "shutdown"), ["-r now", "-r now"], "the next check-in's end tried again");
+    assert_eq!(device.status()["pending_work"], json!([]));
 }
