@@ -34,7 +34,7 @@ use crate::tool_runner::{ToolRunner, Transcript};
 /// The subject of a pending restart, which tells it from other pending work.
 pub(super) const SUBJECT: &str = "restart";
 /// The countdown notice's title.
-pub(crate) const RESTART_TITLE: &str = "Restart required";
+const RESTART_TITLE: &str = "Restart required";
 /// How long `shutdown` may take, and the notice past its countdown.
 const SHUTDOWN_TIME: Duration = Duration::from_secs(60);
 
@@ -149,7 +149,7 @@ fn names(asked: &[PendingWork]) -> String {
 
 /// The countdown notice's message: `The install of Foo needs a restart. Your
 /// Mac will restart in 5 minutes. Save your work now.`
-pub(crate) fn restart_message(items: &str, remaining: Duration) -> String {
+fn restart_message(items: &str, remaining: Duration) -> String {
     let minutes = remaining.as_secs().div_ceil(60).max(1);
     let minutes = if minutes == 1 { "1 minute".to_string() } else { format!("{minutes} minutes") };
     format!("The install of {items} needs a restart. Your Mac will restart in {minutes}. Save your work now.")
