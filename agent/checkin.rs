@@ -231,6 +231,7 @@ async fn execute_and_report(
     if let Err(error) = store.make_durable() {
         tracing::warn!(error = %error, "Cannot sync the check-in's records to disk; a power cut could lose the newest.");
     }
+    crate::items::restart_if_asked(paths, config, &store, cancel).await;
     Ok(CheckedIn { run, agent_updated_to })
 }
 

@@ -12,6 +12,12 @@
 //! `blocking_applications` and `force_install_after` in [`super::blocking`];
 //! `team_id` and `require_notarized` (the signature checked before anything is
 //! placed) with the package keys.
+//!
+//! The admin's own scripts, each a whole script that starts with `#!`:
+//! `audit_script` (exit 0: compliant, replacing the built-in check of presence
+//! and version), `preinstall_script` (before anything is placed; non-zero: nothing
+//! is installed) and `postinstall_script` (after the app is placed and read back).
+//! `restart: true` restarts the Mac after an install (see `items::app_flow`).
 
 use serde_json::{Map, Value};
 
@@ -32,6 +38,24 @@ pub struct CustomApp {
     pub enforcement: Enforcement,
     /// What must not be running while the app is replaced.
     pub blocking: Blocking,
+    /// The admin's own scripts around the install.
+    pub scripts: AppScripts,
+    /// The Mac restarts after the app is installed.
+    pub restart: bool,
+}
+
+/// A custom app's own scripts, each a whole script that starts with `#!`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppScripts {
+    /// Replaces the built-in check: exit 0 means compliant and nothing is
+    /// installed; any other exit installs as the enforcement says.
+    pub audit: Option<String>,
+    /// Runs after the download is verified, before anything is placed; a
+    /// non-zero exit installs nothing and fails the item.
+    pub preinstall: Option<String>,
+    /// Runs after the app is placed and read back; a non-zero exit fails the
+    /// item, and the app stays.
+    pub postinstall: Option<String>,
 }
 
 /// What the agent does about a custom app, as Kandji names it.
@@ -83,7 +107,19 @@ impl Enforcement {
 /// Every enforcement a custom app may have.
 const ENFORCEMENTS: [Enforcement; 4] =
     [Enforcement::InstallOnce, Enforcement::AuditAndEnforce, Enforcement::NoEnforcement, Enforcement::SelfService];
-const KEYS: [&str; 7] = ["source", "url", "sha256", "app_name", "bundle_id", "version", "enforcement"];
+const KEYS: [&str; 11] = [
+    "source",
+    "url",
+    "sha256",
+    "app_name",
+    "bundle_id",
+    "version",
+    "enforcement",
+    "audit_script",
+    "preinstall_script",
+    "postinstall_script",
+    "restart",
+];
 
 /// Checks a custom app item's own keys.
 pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> Option<CustomApp> {
@@ -98,12 +134,38 @@ pub(crate) fn resolve(object: &Map<String, Value>, key: &str, problems: &mut Pro
     };
     let enforcement = Enforcement::resolve(object, key, &ENFORCEMENTS, problems);
     let blocking = blocking::resolve(object, key, problems);
+    let scripts = AppScripts {
+        audit: script(object, key, "audit_script", problems),
+        preinstall: script(object, key, "preinstall_script", problems),
+        postinstall: script(object, key, "postinstall_script", problems),
+    };
+    let restart = match object.get("restart") {
+        None | Some(Value::Null) => Some(false),
+        Some(Value::Bool(flag)) => Some(*flag),
+        Some(other) => {
+            problems.wrong_type(&join_key(key, "restart"), "true or false", other);
+            None
+        }
+    };
     Some(CustomApp {
         package: package?,
         minimum_version: minimum_version.ok()?,
         enforcement: enforcement?,
         blocking: blocking?,
+        scripts,
+        restart: restart?,
     })
+}
+
+/// The script at `parent.field`, if given: it must start with `#!`, so its own
+/// shebang picks the interpreter. A wrong one is an error (and read as absent).
+fn script(object: &Map<String, Value>, parent: &str, field: &str, problems: &mut Problems) -> Option<String> {
+    let source = problems.optional_text(object, parent, field)?;
+    if source.starts_with("#!") {
+        return Some(source);
+    }
+    problems.error(&join_key(parent, field), "must start with a shebang line such as #!/bin/sh");
+    None
 }
 
 #[cfg(test)]
@@ -237,5 +299,45 @@ mod tests {
             assert!(resolved.is_none(), "{extra}");
             assert!(errors.len() == 1 && errors[0].starts_with(expected), "{extra}: {errors:?}");
         }
+    }
+
+    #[test]
+    fn scripts_must_start_with_a_shebang_and_restart_is_a_flag() {
+        let base = json!({ "source": "zip", "url": "https://e.com/a.zip", "sha256": DIGEST, "app_name": "Foo.app",
+                           "enforcement": "audit_and_enforce" });
+        let plain = check(base.clone()).0.unwrap();
+        assert_eq!((plain.scripts, plain.restart), (AppScripts::default(), false));
+        let mut item = base.clone();
+        item.as_object_mut().unwrap().extend(
+            json!({ "audit_script": "#!/bin/sh\nexit 1\n", "preinstall_script": "#!/bin/zsh\n",
+                    "postinstall_script": "#!/bin/sh\ntouch licence\n", "restart": true })
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
+        let (app, warnings) = check(item);
+        let app = app.unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(app.scripts.audit.as_deref(), Some("#!/bin/sh\nexit 1\n"));
+        assert_eq!(app.scripts.preinstall.as_deref(), Some("#!/bin/zsh\n"));
+        assert_eq!(app.scripts.postinstall.as_deref(), Some("#!/bin/sh\ntouch licence\n"));
+        assert!(app.restart);
+        let mut wrong = base;
+        wrong.as_object_mut().unwrap().extend(
+            json!({ "audit_script": "exit 0", "preinstall_script": 3, "postinstall_script": " #!/bin/sh",
+                    "restart": "yes" })
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
+        let (resolved, errors) = check(wrong);
+        assert!(resolved.is_none());
+        let expected = [
+            "library_items[0].audit_script: must start with a shebang line such as #!/bin/sh",
+            "library_items[0].preinstall_script: expected a string, found the number 3",
+            "library_items[0].postinstall_script: must start with a shebang line such as #!/bin/sh",
+            "library_items[0].restart: expected true or false, found the string \"yes\"",
+        ];
+        assert_eq!(errors, expected);
     }
 }

@@ -31,7 +31,7 @@ item_types!(settings_modules);
 pub(crate) use app_package::is_team_id;
 pub use app_package::{AppLocation, AppPackage, DownloadUrl, InstallSource, SignatureRequirement};
 pub use blocking::{Blocking, BlockingApplication};
-pub use custom_app::Enforcement;
+pub use custom_app::{AppScripts, Enforcement};
 pub use custom_printer::PrinterDriver;
 pub use document::{BlueprintError, BlueprintErrors};
 pub(crate) use item_types::item_types;

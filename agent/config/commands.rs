@@ -56,6 +56,9 @@ pub struct Commands {
     pub sudo: PathBuf,
     /// The kernel's settings tool (`sysctl -n hw.optional.arm64`: Apple silicon or Intel).
     pub sysctl: PathBuf,
+    /// The tool that restarts the Mac (`shutdown -r now`) after a custom app
+    /// asking for a restart was installed.
+    pub shutdown: PathBuf,
 }
 
 /// Where the program that opens a URL in the default browser lives.
@@ -89,6 +92,7 @@ impl Default for Commands {
             osascript: PathBuf::from("/usr/bin/osascript"),
             sudo: PathBuf::from("/usr/bin/sudo"),
             sysctl: PathBuf::from("/usr/sbin/sysctl"),
+            shutdown: PathBuf::from("/sbin/shutdown"),
         }
     }
 }

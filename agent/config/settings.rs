@@ -68,6 +68,10 @@ pub struct Notices {
     /// How long a notice waits for an answer before its default answer applies.
     #[serde(serialize_with = "as_duration_text")]
     pub answer_timeout: Duration,
+    /// How long the person at the Mac is given, counted down in a notice,
+    /// before the restart a custom app's install asked for.
+    #[serde(serialize_with = "as_duration_text")]
+    pub restart_countdown: Duration,
 }
 
 /// Self Service's limits on people without admin rights (see `daemon::queue`).
@@ -302,6 +306,7 @@ impl Default for AgentConfig {
             notices: Notices {
                 interval: Duration::from_secs(24 * HOUR),
                 answer_timeout: Duration::from_secs(5 * MINUTE),
+                restart_countdown: Duration::from_secs(5 * MINUTE),
             },
         }
     }
@@ -356,7 +361,7 @@ mod tests {
                 "state": { "max_size": "256 MiB" },
                 "self_service": { "sync_interval": "5m" },
                 "self_update": { "team_id": null },
-                "notices": { "interval": "24h", "answer_timeout": "5m" },
+                "notices": { "interval": "24h", "answer_timeout": "5m", "restart_countdown": "5m" },
                 "commands": {
                     "lpadmin": "/usr/sbin/lpadmin", "lpstat": "/usr/bin/lpstat", "lpoptions": "/usr/bin/lpoptions",
                     "installer": "/usr/sbin/installer", "hdiutil": "/usr/bin/hdiutil", "ditto": "/usr/bin/ditto",
@@ -365,7 +370,8 @@ mod tests {
                     "system_profiler": "/usr/sbin/system_profiler", "ioreg": "/usr/sbin/ioreg",
                     "fdesetup": "/usr/bin/fdesetup", "profiles": "/usr/bin/profiles", "security": "/usr/bin/security",
                     "launchctl": "/bin/launchctl", "open_url": OPEN_URL_DEFAULT,
-                    "osascript": "/usr/bin/osascript", "sudo": "/usr/bin/sudo", "sysctl": "/usr/sbin/sysctl"
+                    "osascript": "/usr/bin/osascript", "sudo": "/usr/bin/sudo", "sysctl": "/usr/sbin/sysctl",
+                    "shutdown": "/sbin/shutdown"
                 },
                 "inventory": { "collector_timeout": "1m" },
                 "doctor": {

@@ -9,14 +9,19 @@
 //!
 //! After an install the app is read again and must be there, be the expected
 //! one and meet `version`, or the item fails.
+//!
+//! The admin's scripts (`audit_script`, `preinstall_script`,
+//! `postinstall_script`) and `restart: true` are the app flow's custom steps
+//! ([`app_flow::Steps`]).
 
-use super::app_flow::{self, AppItem, Wanted};
+use super::app_flow::{self, AppItem, Steps, Wanted};
 use super::{ItemContext, ItemReport};
 use crate::blueprint::CustomApp;
 
 /// Audits the app and installs it when its enforcement says so.
 pub async fn run(settings: &CustomApp, context: &mut ItemContext<'_>) -> ItemReport {
-    app_flow::run(&app(settings), context).await
+    let steps = Steps { scripts: &settings.scripts, restart: settings.restart };
+    app_flow::run_with(&app(settings), &steps, context).await
 }
 
 /// The item's rules: its own enforcement, at least its minimum version, and the

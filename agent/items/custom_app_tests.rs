@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::app_bundle::{BundleInfo, InstalledApp};
-use crate::blueprint::{Blocking, CustomApp, Enforcement, InstallSource};
+use crate::blueprint::{AppScripts, Blocking, CustomApp, Enforcement, InstallSource};
 use crate::items::app_flow::test_items::{package, present};
 use crate::items::app_flow::{Decision, Reason};
 use crate::version::AppVersion;
@@ -18,6 +18,8 @@ fn item(enforcement: Enforcement, minimum: Option<&str>) -> CustomApp {
         minimum_version: minimum.map(|text| AppVersion::parse(text).unwrap()),
         enforcement,
         blocking: Blocking::default(),
+        scripts: AppScripts::default(),
+        restart: false,
     }
 }
 

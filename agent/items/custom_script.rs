@@ -9,7 +9,7 @@ use super::{ItemContext, ItemReport, RunFolder};
 use crate::blueprint::CustomScript;
 use crate::process::{ChildEnd, SpawnError};
 use crate::state::ItemStatus;
-use crate::tool_runner::{ToolRun, Transcript};
+use crate::tool_runner::{ToolRun, ToolRunner, Transcript};
 
 /// Runs the audit, and the remediation with a confirming audit when needed.
 pub async fn run(script: &CustomScript, context: &mut ItemContext<'_>) -> ItemReport {
@@ -92,12 +92,31 @@ fn script_path(item_path: &Path, phase: &str) -> PathBuf {
     item_path.with_extension(phase.replace(' ', "-"))
 }
 
-/// Writes `source` into the run's folder and runs it until it ends or the deadline.
+/// Writes `source` into the run's folder and runs it until it ends or the
+/// item's deadline; its output, when it printed any, goes to `log`.
 async fn run_script(
     phase: &str,
     source: &str,
     context: &mut ItemContext<'_>,
     log: &mut Transcript,
+) -> Result<ToolRun, ItemReport> {
+    let run = run_script_until(phase, source, context, context.deadline).await?;
+    if !run.output.is_empty() {
+        log.add(phase, &run);
+    }
+    Ok(run)
+}
+
+/// Writes `source` (which must start with `#!`) into the run's folder as the
+/// item's `phase` script and runs it, from the root with the item's environment
+/// (run and item ids), in its own process group with bounded output, until it
+/// ends or `deadline`: the one way an item runs an admin's script (a custom
+/// app's scripts too). The output is the caller's to record.
+pub(super) async fn run_script_until(
+    phase: &str,
+    source: &str,
+    context: &mut ItemContext<'_>,
+    deadline: tokio::time::Instant,
 ) -> Result<ToolRun, ItemReport> {
     if !source.starts_with("#!") {
         return Err(ItemReport::failed(format!(
@@ -110,13 +129,10 @@ async fn run_script(
         .run_folder
         .script(&path, source)
         .map_err(|error| ItemReport::failed(format!("cannot write the {phase} script {}: {error}", path.display())))?;
-    let run = context.tools().run(&path, Vec::new()).await;
+    let tools = ToolRunner { deadline, ..context.tools() };
+    let run = tools.run(&path, Vec::new()).await;
     context.run_folder.ran(path);
-    let run = run.map_err(|error| ItemReport::failed(describe_spawn_error(phase, source, &error)))?;
-    if !run.output.is_empty() {
-        log.add(phase, &run);
-    }
-    Ok(run)
+    run.map_err(|error| ItemReport::failed(describe_spawn_error(phase, source, &error)))
 }
 
 /// Says why a script could not start, naming a missing interpreter.

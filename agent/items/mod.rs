@@ -10,6 +10,7 @@ mod run_folder;
 #[cfg(test)]
 mod scratch;
 
+pub(crate) use app_flow::restart_if_asked;
 pub use report::{ItemContext, ItemReport};
 pub use run_folder::RunFolder;
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod support;
 mod test_server;
 
 mod app_installers;
+mod app_scripts;
 mod apps;
 mod auto_apps;
 mod bad_input;

@@ -280,11 +280,12 @@ async fn wait_for_quit(
     }
 }
 
-/// Forgets the item's pending work once its app needs nothing more.
+/// Forgets the item's pending work once its app needs nothing more; a restart
+/// an install asked for stays until it happens (see [`super::restart`]).
 pub(super) fn forget_pending(context: &ItemContext<'_>) {
     let forgotten = context.store.pending_work(context.item_id).and_then(|pending| match pending {
-        Some(_) => context.store.clear_pending_work(context.item_id),
-        None => Ok(()),
+        Some(work) if work.subject != super::restart::SUBJECT => context.store.clear_pending_work(context.item_id),
+        _ => Ok(()),
     });
     if let Err(error) = forgotten {
         tracing::warn!(item_id = %context.item_id, error = %error, "Cannot forget the item's pending work.");

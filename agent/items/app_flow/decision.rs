@@ -54,6 +54,25 @@ pub(crate) fn decide(app: &AppItem<'_>, found: &InstalledApp, installed_before: 
     }
 }
 
+/// What to do when the item's `audit_script` exited `code`, not 0: it replaces
+/// the built-in check, so an app the check finds compliant is installed again;
+/// the enforcement still rules (no enforcement only reports, install once
+/// leaves an app it installed before alone) and another app at the path is
+/// still never replaced.
+pub(crate) fn decide_after_audit_script(
+    app: &AppItem<'_>,
+    found: &InstalledApp,
+    installed_before: bool,
+    code: i32,
+) -> Decision {
+    match (app.rule(), decide(app, found, installed_before)) {
+        (Enforcement::NoEnforcement, _) => Decision::Done(format!("not enforced: the audit script exited {code}")),
+        (Enforcement::InstallOnce, done @ Decision::Done(_)) => done,
+        (_, Decision::Done(_) | Decision::AlreadyThere(_)) => Decision::Install(Reason::AuditScript(code)),
+        (_, other) => other,
+    }
+}
+
 #[cfg(test)]
 #[path = "decision_tests.rs"]
 mod tests;

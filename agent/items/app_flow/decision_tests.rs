@@ -63,3 +63,32 @@ fn an_app_offered_in_self_service_installs_as_audit_and_enforce_when_asked_for()
     assert_eq!(decide(&offered, &present(Some("1.0")), true), Decision::Install(Reason::Outdated("1.0".into())));
     assert!(matches!(decide(&offered, &present(Some("2.0")), true), Decision::Done(_)));
 }
+
+#[test]
+fn a_failed_audit_script_installs_as_the_enforcement_says() {
+    let package = package();
+    let current = present(Some("2.0"));
+    let install = |reason| Decision::Install(reason);
+    let cases = [
+        (Enforcement::AuditAndEnforce, &current, true, install(Reason::AuditScript(1))),
+        (Enforcement::SelfService, &current, false, install(Reason::AuditScript(1))),
+        (Enforcement::AuditAndEnforce, &InstalledApp::Missing, true, install(Reason::Deleted)),
+        (Enforcement::InstallOnce, &current, false, install(Reason::AuditScript(1))),
+        (
+            Enforcement::NoEnforcement,
+            &InstalledApp::Missing,
+            false,
+            Decision::Done("not enforced: the audit script exited 1".into()),
+        ),
+    ];
+    for (enforcement, found, installed_before, expected) in cases {
+        let app = app(&package, enforcement, Wanted::Minimum(None));
+        assert_eq!(decide_after_audit_script(&app, found, installed_before, 1), expected, "{enforcement:?}");
+    }
+    let once = app(&package, Enforcement::InstallOnce, Wanted::Minimum(None));
+    let left_alone = decide_after_audit_script(&once, &current, true, 1);
+    assert!(matches!(left_alone, Decision::Done(message) if message.ends_with("(install once)")));
+    let foreign = test_items::present("com.other", Some("9"));
+    let enforce = app(&package, Enforcement::AuditAndEnforce, Wanted::Minimum(None));
+    assert!(matches!(decide_after_audit_script(&enforce, &foreign, true, 1), Decision::Refuse(_)));
+}

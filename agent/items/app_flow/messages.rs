@@ -89,6 +89,9 @@ pub(super) fn installed(app: &AppItem<'_>, delivered: &Delivered, reason: &Reaso
                     let minimum = minimum.map(ToString::to_string).unwrap_or_default();
                     format!("updated: {bundle} {old} was below the required {minimum}; installed {installed} ({how})")
                 }
+                Reason::AuditScript(code) => {
+                    format!("re-installed: the audit script exited {code}; installed {bundle} {installed} ({how})")
+                }
             }
         }
         Wanted::Catalog { title, version: catalog } => match reason {
@@ -98,6 +101,9 @@ pub(super) fn installed(app: &AppItem<'_>, delivered: &Delivered, reason: &Reaso
                 format!("re-installed: {bundle} was damaged ({problem}); installed {catalog} ({how})")
             }
             Reason::Outdated(old) => format!("updated: {title} {old} to {catalog} ({how})"),
+            Reason::AuditScript(code) => {
+                format!("re-installed: the audit script exited {code}; installed {title} {catalog} ({how})")
+            }
         },
     })
 }

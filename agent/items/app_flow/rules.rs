@@ -91,16 +91,19 @@ pub(crate) enum Reason {
     Damaged(String),
     /// The app is below the wanted version; its version, in words.
     Outdated(String),
+    /// The item's `audit_script` exited with this code, not 0.
+    AuditScript(i32),
 }
 
 impl Reason {
     /// The install puts back something that drifted (counted in `reapplied`):
-    /// a deleted or damaged app, or one below a custom app's minimum. A first
+    /// a deleted or damaged app, one below a custom app's minimum, or one its
+    /// audit script found out of compliance. A first
     /// install is not, nor an update to a new catalog release.
     pub(crate) fn is_drift(&self, wanted: &Wanted<'_>) -> bool {
         match self {
             Reason::FirstInstall => false,
-            Reason::Deleted | Reason::Damaged(_) => true,
+            Reason::Deleted | Reason::Damaged(_) | Reason::AuditScript(_) => true,
             Reason::Outdated(_) => matches!(wanted, Wanted::Minimum(_)),
         }
     }

@@ -8,17 +8,14 @@
 //! without "Restart Now" (it could not be shown, or gave up early) does not
 //! shorten the countdown: the install still waits for its end.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 
 use super::messages::{self, Why};
 use super::notices;
 use super::pending;
-use super::reminder::clicked;
 use super::{Subject, install, person_at_the_mac};
 use crate::items::{ItemContext, ItemReport};
-use crate::person::Notice;
+use crate::person::{self, Countdown, time_left};
 use crate::tool_runner::Transcript;
 
 /// Counts down to `ends_at` with the person told, then installs for `why`.
@@ -35,7 +32,7 @@ pub(super) async fn count_down(
     pending::save(context, work, format!("restart at {}", messages::format_time(ends_at)));
     let restart_now = show(subject, ends_at, context, transcript).await;
     if !restart_now {
-        if let Err(why_not) = wait_until(ends_at, context).await {
+        if let Err(why_not) = person::wait_until(ends_at, context.deadline, context.cancel).await {
             tracing::info!(item_id = %context.item_id, "The restart countdown outlived the run; it resumes at the next check-in.");
             return Ok(messages::countdown_goes_on(&subject.candidate, ends_at, why_not));
         }
@@ -43,63 +40,26 @@ pub(super) async fn count_down(
     install(subject, why, context, transcript).await
 }
 
-/// Shows the countdown notice for the time left; true when the person clicked
-/// "Restart Now".
+/// Shows the countdown notice for the time left (see [`crate::person::show`]);
+/// true when the person clicked "Restart Now".
 async fn show(
     subject: &Subject<'_>,
     ends_at: DateTime<Utc>,
     context: &mut ItemContext<'_>,
     transcript: &mut Transcript,
 ) -> bool {
-    let remaining = time_left(ends_at);
     let environment = context.environment.clone();
     let Some(person) = person_at_the_mac(context, &environment) else {
         return false;
     };
-    if remaining.is_zero() {
+    if time_left(ends_at).is_zero() {
         return false;
     }
-    let message = notices::countdown_message(&subject.candidate.update.title, remaining);
-    let notice = Notice {
-        title: notices::COUNTDOWN_TITLE,
-        message: &message,
-        buttons: &[notices::RESTART_NOW],
-        default_button: notices::RESTART_NOW,
-        timeout: remaining,
-    };
+    let title = &subject.candidate.update.title;
+    let message = |remaining| notices::countdown_message(title, remaining);
+    let countdown = Countdown { title: notices::COUNTDOWN_TITLE, message: &message, ends_at };
     (context.on_phase)("notice");
-    match person.notify(&notice, transcript).await {
-        Ok(answer) => {
-            let restart_now = clicked(&answer) == Some(notices::RESTART_NOW);
-            let user = &person.user.name;
-            tracing::info!(item_id = %context.item_id, user = %user, restart_now, "The restart countdown notice closed.");
-            restart_now
-        }
-        Err(error) => {
-            let user = &person.user.name;
-            tracing::warn!(item_id = %context.item_id, user = %user, error = %error, "Could not show the restart countdown.");
-            false
-        }
-    }
-}
-
-/// Waits for the countdown's end; `Err` says why it could not (the run's budget
-/// ran out, or the agent is shutting down).
-async fn wait_until(ends_at: DateTime<Utc>, context: &ItemContext<'_>) -> Result<(), &'static str> {
-    let end = tokio::time::Instant::now() + time_left(ends_at);
-    if end > context.deadline {
-        tokio::select! {
-            () = tokio::time::sleep_until(context.deadline) => return Err("the run's budget ran out first"),
-            () = context.cancel.cancelled() => return Err("the agent is shutting down"),
-        }
-    }
-    tokio::select! {
-        () = tokio::time::sleep_until(end) => Ok(()),
-        () = context.cancel.cancelled() => Err("the agent is shutting down"),
-    }
-}
-
-/// How long until `ends_at`, zero once it passed.
-fn time_left(ends_at: DateTime<Utc>) -> Duration {
-    (ends_at - Utc::now()).to_std().unwrap_or_default()
+    let restart_now = person::show(&person, &countdown, transcript).await;
+    tracing::info!(item_id = %context.item_id, restart_now, "The managed OS countdown notice closed.");
+    restart_now
 }

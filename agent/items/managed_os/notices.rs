@@ -10,15 +10,14 @@ use chrono::{DateTime, TimeZone, Utc};
 
 /// The reminder's title, and the Apple silicon notice's.
 pub(crate) const REMINDER_TITLE: &str = "macOS update required";
-/// The final notice's title, past the deadline.
+/// The final notice's title, past the deadline; its only button is "Restart
+/// Now" (the shared countdown's, `person::countdown`).
 pub(crate) const COUNTDOWN_TITLE: &str = "macOS update";
 /// The reminder's button that installs the update now (Intel).
 pub(crate) const UPDATE_NOW: &str = "Update Now";
 /// The button that puts the update off: a counted deferral. The default of every
 /// notice that has it, so a notice nobody answers changes nothing.
 pub(crate) const LATER: &str = "Later";
-/// The final notice's only button: install now, without waiting for the countdown.
-pub(crate) const RESTART_NOW: &str = "Restart Now";
 /// The Apple silicon notice's button that opens Software Update for the person.
 pub(crate) const OPEN_SOFTWARE_UPDATE: &str = "Open Software Update";
 /// What `open` is given to show Software Update's settings.
