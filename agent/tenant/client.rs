@@ -79,8 +79,8 @@ pub(crate) const DEVICE_TOKEN_HEADER: &str = "X-Device-Token";
 pub(crate) struct TenantClient {
     pub(super) http: reqwest::Client,
     base: String,
-    /// Where the token file lives; `None`: rotations are kept in memory only.
-    pub(super) paths: Option<AgentPaths>,
+    /// Where the token file lives.
+    pub(super) paths: AgentPaths,
     /// The tokens requests carry; changed by rotations and revocations.
     pub(super) credential: Mutex<Credential>,
     /// `tenant.enrollment_secret`: sent to `/api/v1/agent/enroll` alone.
@@ -95,10 +95,6 @@ impl TenantClient {
     /// A client for this device: the token file's token, else `tenant.token`;
     /// `None` when no tenant is configured.
     pub(crate) fn for_device(paths: &AgentPaths, config: &AgentConfig) -> Result<Option<Self>, TenantError> {
-        Self::build(Some(paths), config)
-    }
-
-    fn build(paths: Option<&AgentPaths>, config: &AgentConfig) -> Result<Option<Self>, TenantError> {
         let Some(url) = &config.tenant.url else { return Ok(None) };
         let trust = TenantTrust::new(config.tenant.ca_file.as_deref(), &config.tenant.pinned_spki_sha256)
             .map_err(|problem| TenantError::Unreachable { reason: problem.to_string() })?;
@@ -114,7 +110,7 @@ impl TenantClient {
         Ok(Some(Self {
             http,
             base: url.trim_end_matches('/').to_string(),
-            paths: paths.cloned(),
+            paths: paths.clone(),
             credential: Mutex::new(credential),
             enrollment_secret: config.tenant.enrollment_secret.clone(),
             enrollment: None,
@@ -136,8 +132,8 @@ impl TenantClient {
     pub(super) fn update_credential(&self, change: impl FnOnce(&mut Credential)) {
         let mut credential = self.credential.lock().unwrap_or_else(PoisonError::into_inner);
         change(&mut credential);
-        let (Some(paths), Some(stored)) = (&self.paths, credential.stored()) else { return };
-        if let Err(error) = credential::save(paths, &stored) {
+        let Some(stored) = credential.stored() else { return };
+        if let Err(error) = credential::save(&self.paths, &stored) {
             tracing::error!(error = %error, "Cannot store the device token; it is used for this check-in only.");
         }
     }
@@ -240,7 +236,7 @@ impl TenantClient {
         }
         *credential = Credential::configured(credential.configured.clone());
         tracing::warn!("The tenant refused the device token (401): it is revoked; removing it.");
-        if let Some(Err(error)) = self.paths.as_ref().map(credential::remove) {
+        if let Err(error) = credential::remove(&self.paths) {
             tracing::error!(error = %error, "Cannot remove the revoked device token file.");
         }
     }

@@ -151,12 +151,10 @@ pub(crate) struct Credential {
 impl Credential {
     /// The token file's token when there is one (a damaged file is logged and
     /// ignored), else `configured`.
-    pub(crate) fn choose(paths: Option<&AgentPaths>, configured: Option<Secret>) -> Self {
-        let stored = paths.and_then(|paths| {
-            load(paths).unwrap_or_else(|error| {
-                tracing::error!(error = %error, "Cannot read the device token file; using the configured token.");
-                None
-            })
+    pub(crate) fn choose(paths: &AgentPaths, configured: Option<Secret>) -> Self {
+        let stored = load(paths).unwrap_or_else(|error| {
+            tracing::error!(error = %error, "Cannot read the device token file; using the configured token.");
+            None
         });
         match stored {
             Some(stored) => Self {
@@ -201,12 +199,12 @@ mod tests {
         save(&paths, &stored).unwrap();
         assert_eq!(std::fs::metadata(&paths.device_token).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(load(&paths).unwrap(), Some(stored));
-        let chosen = Credential::choose(Some(&paths), Some(Secret::new("configured")));
+        let chosen = Credential::choose(&paths, Some(Secret::new("configured")));
         assert_eq!((chosen.in_use.unwrap().expose(), chosen.source), ("dt-2", TokenSource::Issued));
 
         std::fs::write(&paths.device_token, r#"{"device_token": "a b"}"#).unwrap();
         assert!(matches!(load(&paths), Err(CredentialError::Damaged { .. })), "a space is no token");
-        let chosen = Credential::choose(Some(&paths), Some(Secret::new("configured")));
+        let chosen = Credential::choose(&paths, Some(Secret::new("configured")));
         assert_eq!((chosen.in_use.unwrap().expose(), chosen.source), ("configured", TokenSource::Configured));
 
         remove(&paths).unwrap();
