@@ -147,7 +147,7 @@ pub fn resolve_item(paths: &AgentPaths, config: &AgentConfig, asked: &str) -> Re
 /// The blueprint a check-in would use: the configured `blueprint_file`, else
 /// the one last received.
 fn checkin_blueprint(paths: &AgentPaths, config: &AgentConfig) -> Result<Blueprint, LibraryError> {
-    let path = config.blueprint_file.clone().unwrap_or_else(|| paths.saved_blueprint.clone());
+    let path = blueprint::checkin_blueprint_path(paths, config);
     if !path.exists() {
         return Err(LibraryError::NoBlueprint { path });
     }

@@ -38,5 +38,6 @@ pub(crate) use item_types::item_types;
 pub use managed_os::InstallAction;
 pub use model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, LoadedBlueprint};
 pub use parameters::{Account, DevicePath, FolderPermissions, ManagedFile, ManagedPlistKey, Parameters, PlistFormat};
+pub(crate) use resolve::checkin_blueprint_path;
 pub use resolve::{from_value, load};
 pub use self_service::SelfServiceOffer;

@@ -7,7 +7,7 @@
 //! character and never becomes part of a path.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -16,10 +16,18 @@ use super::model::{Blueprint, Frequency, ItemDetails, ItemType, LibraryItem, Loa
 use super::parameters;
 use super::parameters::Parameters;
 use super::self_service;
+use crate::config::AgentConfig;
+use crate::paths::AgentPaths;
 
 const BLUEPRINT_KEYS: [&str; 6] = ["id", "name", "team_id", "minimum_agent_version", "parameters", "library_items"];
 /// The keys every library item may have, whatever its type.
 pub(crate) const COMMON_ITEM_KEYS: [&str; 6] = ["id", "name", "type", "frequency", "description", "self_service"];
+
+/// Where the blueprint a check-in would use is: the configured `blueprint_file`,
+/// else the one last received from the tenant (which may not exist yet).
+pub(crate) fn checkin_blueprint_path(paths: &AgentPaths, config: &AgentConfig) -> PathBuf {
+    config.blueprint_file.clone().unwrap_or_else(|| paths.saved_blueprint.clone())
+}
 
 /// Reads and validates the blueprint at `path` (JSON, or a plist with the same keys).
 pub fn load(path: &Path) -> Result<LoadedBlueprint, BlueprintErrors> {

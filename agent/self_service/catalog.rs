@@ -77,7 +77,7 @@ pub struct OfferedItem {
 /// `blueprint_file`, else the one last received), Recommended first, then by
 /// category and name.
 pub fn offered_items(paths: &AgentPaths, config: &AgentConfig) -> Result<Vec<OfferedItem>, CatalogError> {
-    let path = config.blueprint_file.clone().unwrap_or_else(|| paths.saved_blueprint.clone());
+    let path = blueprint::checkin_blueprint_path(paths, config);
     if !path.exists() {
         return Err(CatalogError::NoBlueprint { path });
     }

@@ -65,7 +65,7 @@ pub async fn device_summary(paths: &AgentPaths, config: &AgentConfig) -> DeviceS
         }
         Err(error) => tracing::warn!(error = %error, "Cannot read the last check-in for Device Info."),
     }
-    let blueprint = config.blueprint_file.clone().unwrap_or_else(|| paths.saved_blueprint.clone());
+    let blueprint = crate::blueprint::checkin_blueprint_path(paths, config);
     if blueprint.exists() {
         match crate::blueprint::load(&blueprint) {
             Ok(loaded) => summary.blueprint_name = Some(loaded.blueprint.name),

@@ -11,9 +11,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::blueprint::{self, BlueprintErrors, LibraryItem};
+use crate::blueprint::{self, BlueprintErrors};
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
+use crate::plan::{self, SelfServiceError};
 use crate::state::{PendingWork, Store, StoreError};
 
 /// One item's pending disruptive work, as `agent self-service updates` and the
@@ -57,13 +58,8 @@ pub enum UpdatesError {
     #[error("no blueprint on this Mac yet: nothing is waiting to be updated")]
     NoBlueprint,
     /// No item of the blueprint has this id or name.
-    #[error("no library item {asked:?} in blueprint {blueprint:?}")]
-    NoSuchItem {
-        /// The id or name asked for.
-        asked: String,
-        /// The blueprint searched.
-        blueprint: String,
-    },
+    #[error(transparent)]
+    NoSuchItem(#[from] SelfServiceError),
     /// The item exists but none of its work waits.
     #[error("nothing is waiting for {name:?}: it has no pending update on this Mac")]
     NothingWaiting {
@@ -76,7 +72,7 @@ impl UpdatesError {
     /// Whether the request itself was wrong (exit code 2) rather than the agent
     /// failing to answer it (exit code 1).
     pub fn is_refusal(&self) -> bool {
-        matches!(self, UpdatesError::NoSuchItem { .. } | UpdatesError::NothingWaiting { .. })
+        matches!(self, UpdatesError::NoSuchItem(_) | UpdatesError::NothingWaiting { .. })
     }
 }
 
@@ -93,22 +89,15 @@ pub fn pending_updates(paths: &AgentPaths) -> Result<Vec<PendingUpdate>, Updates
 /// (or else name) is `asked`; refused when there is no such item or nothing of
 /// it waits.
 pub fn waiting_update(paths: &AgentPaths, config: &AgentConfig, asked: &str) -> Result<PendingUpdate, UpdatesError> {
-    let path = config.blueprint_file.clone().unwrap_or_else(|| paths.saved_blueprint.clone());
+    let path = blueprint::checkin_blueprint_path(paths, config);
     if !path.exists() {
         return Err(UpdatesError::NoBlueprint);
     }
     let loaded = blueprint::load(&path)?;
-    let items = &loaded.blueprint.library_items;
-    let item = find_item(items, asked)
-        .ok_or_else(|| UpdatesError::NoSuchItem { asked: asked.to_string(), blueprint: loaded.blueprint.id.clone() })?;
+    let item = plan::find_item(&loaded.blueprint, asked)?;
     let nothing = || UpdatesError::NothingWaiting { name: item.name.clone() };
     let store = Store::open_existing(&paths.store_file)?.ok_or_else(nothing)?;
     store.pending_work(&item.id)?.map(PendingUpdate::from).ok_or_else(nothing)
-}
-
-/// The item whose id is `asked`, or else the first whose name is.
-fn find_item<'a>(items: &'a [LibraryItem], asked: &str) -> Option<&'a LibraryItem> {
-    items.iter().find(|item| item.id == asked).or_else(|| items.iter().find(|item| item.name == asked))
 }
 
 #[cfg(test)]
