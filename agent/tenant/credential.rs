@@ -215,6 +215,12 @@ mod tests {
         save(&paths, &StoredToken { device_token: "dt-3".into(), previous_token: None }).unwrap();
         assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), r#"{"device_token": "planted"}"#, "link replaced");
         assert_eq!(load(&paths).unwrap().unwrap().device_token, "dt-3");
+
+        let padded = format!(r#"{{"device_token": "dt-4", "pad": "{}"}}"#, "x".repeat(MAX_FILE_BYTES as usize));
+        std::fs::write(&paths.device_token, padded).unwrap();
+        assert!(matches!(load(&paths), Err(CredentialError::Damaged { .. })), "larger than the bound");
+        std::fs::write(&paths.device_token, "[".repeat(10_000)).unwrap();
+        assert!(matches!(load(&paths), Err(CredentialError::Damaged { .. })), "nested past any depth");
     }
 
     #[test]
