@@ -61,6 +61,8 @@ enum Field {
     OptionalSecret(Place<Option<Secret>>),
     /// A whole number from 1 up.
     PositiveInteger(Place<u32>),
+    /// On or off.
+    Switch(Place<bool>),
     /// A log level name.
     LogLevel(Place<LogLevel>),
     /// A positive duration counted in days or weeks, shown in days when whole.
@@ -146,6 +148,9 @@ pub(crate) const KNOWN_KEYS: &[KnownKey] = &[
     KnownKey { name: "self_update.team_id", field: Field::OptionalTeamId(place!(self_update.team_id)) },
     KnownKey { name: "state.max_size", field: Field::Size(place!(state.max_size)) },
     KnownKey { name: "tenant.ca_file", field: Field::OptionalCaFile(place!(tenant.ca_file)) },
+    KnownKey { name: "tenant.command_channel", field: Field::Switch(place!(tenant.command_channel)) },
+    KnownKey { name: "tenant.command_retry_max", field: Field::Duration(place!(tenant.command_retry_max)) },
+    KnownKey { name: "tenant.command_wait", field: Field::Duration(place!(tenant.command_wait)) },
     KnownKey { name: "tenant.connect_timeout", field: Field::Duration(place!(tenant.connect_timeout)) },
     KnownKey { name: "tenant.enrollment_secret", field: Field::OptionalSecret(place!(tenant.enrollment_secret)) },
     KnownKey { name: "tenant.pinned_spki_sha256", field: Field::PinList(place!(tenant.pinned_spki_sha256)) },
@@ -195,6 +200,7 @@ impl KnownKey {
             Field::OptionalTenantUrl(place) => *(place.write)(config) = values::parse_optional_tenant_url(raw)?,
             Field::OptionalSecret(place) => *(place.write)(config) = values::parse_optional_secret(raw)?,
             Field::PositiveInteger(place) => *(place.write)(config) = values::parse_positive_integer(raw)?,
+            Field::Switch(place) => *(place.write)(config) = values::parse_switch(raw)?,
             Field::LogLevel(place) => *(place.write)(config) = values::parse_log_level(raw)?,
             Field::LongDuration(place) => *(place.write)(config) = values::parse_duration(raw)?,
             Field::Size(place) => *(place.write)(config) = sizes::parse_size(raw)?,
@@ -218,6 +224,7 @@ impl KnownKey {
             Field::OptionalTenantUrl(place) | Field::OptionalTeamId(place) => (place.read)(config).clone(),
             Field::OptionalSecret(place) => (place.read)(config).as_ref().map(|_| REDACTED.to_string()),
             Field::PositiveInteger(place) => Some((place.read)(config).to_string()),
+            Field::Switch(place) => Some((place.read)(config).to_string()),
             Field::LogLevel(place) => Some((place.read)(config).name().to_string()),
             Field::LongDuration(place) => Some(long_duration_text(*(place.read)(config))),
             Field::Size(place) => Some(sizes::size_text(*(place.read)(config))),
@@ -372,6 +379,9 @@ mod tests {
             ("self_update.team_id", "(none)"),
             ("state.max_size", "256 MiB"),
             ("tenant.ca_file", "(none)"),
+            ("tenant.command_channel", "true"),
+            ("tenant.command_retry_max", "5m"),
+            ("tenant.command_wait", "5m"),
             ("tenant.connect_timeout", "10s"),
             ("tenant.enrollment_secret", "(none)"),
             ("tenant.pinned_spki_sha256", "(none)"),

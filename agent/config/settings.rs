@@ -236,6 +236,17 @@ pub struct Tenant {
     /// When not empty, the tenant's public key must be one of these (checked on
     /// every new connection, after the certificate is verified).
     pub pinned_spki_sha256: Vec<SpkiPin>,
+    /// Whether the daemon keeps a long-poll open for the tenant's commands
+    /// (`GET /api/v1/agent/commands`), so they run within seconds.
+    pub command_channel: bool,
+    /// How long the tenant may hold one long-poll before answering that nothing
+    /// came (each request asks for 90 to 100 % of it, so a fleet's renewals drift apart).
+    #[serde(serialize_with = "as_duration_text")]
+    pub command_wait: Duration,
+    /// The longest pause between attempts after the channel failed; pauses start
+    /// at a few seconds and double up to this, each at a random point of its window.
+    #[serde(serialize_with = "as_duration_text")]
+    pub command_retry_max: Duration,
 }
 
 /// Telemetry export.
@@ -288,6 +299,9 @@ impl Default for AgentConfig {
                 request_timeout: Duration::from_secs(30),
                 ca_file: None,
                 pinned_spki_sha256: Vec::new(),
+                command_channel: true,
+                command_wait: Duration::from_secs(5 * MINUTE),
+                command_retry_max: Duration::from_secs(5 * MINUTE),
             },
             otel: Otel { endpoint: None, export_timeout: Duration::from_secs(5) },
             logs: Logs { max_size: 256 << 20, retention_days: 14, level: LogLevel::Info },

@@ -125,6 +125,9 @@ pub(crate) enum ValueProblem {
     /// A CA file or a pin the tenant's TLS trust cannot use.
     #[error(transparent)]
     TenantTrust(#[from] crate::tenant_trust::TrustProblem),
+    /// Not a boolean, nor `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`.
+    #[error("expected true or false, found {found}")]
+    NotASwitch { found: String },
 }
 
 impl fmt::Display for RawValue {
@@ -294,6 +297,24 @@ pub(crate) fn parse_positive_integer(raw: &RawValue) -> Result<u32, ValueProblem
     number
         .filter(|number| (1..=LARGEST_WHOLE_NUMBER).contains(number))
         .ok_or_else(|| ValueProblem::NotAPositiveInteger { found: raw.to_string() })
+}
+
+/// A switch: a boolean (plist `<true/>`, JSON `true`), or `true`/`false`,
+/// `yes`/`no`, `on`/`off`, `1`/`0` in any letter case (what `--set` and the
+/// environment give).
+pub(crate) fn parse_switch(raw: &RawValue) -> Result<bool, ValueProblem> {
+    let value = match raw {
+        RawValue::Boolean(value) => Some(*value),
+        RawValue::Integer(0) => Some(false),
+        RawValue::Integer(1) => Some(true),
+        RawValue::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Some(true),
+            "false" | "no" | "off" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    value.ok_or_else(|| ValueProblem::NotASwitch { found: raw.to_string() })
 }
 
 /// A log level name, in any letter case.

@@ -1,5 +1,5 @@
-//! The daemon from start to exit: bind the control socket, serve it and run the
-//! schedule, and on SIGTERM stop within `daemon.shutdown_timeout`, which is
+//! The daemon from start to exit: bind the control socket, serve it, keep the
+//! command channel open ([`super::command_channel`]) and run the schedule, and on SIGTERM stop within `daemon.shutdown_timeout`, which is
 //! shorter than the launchd job's `ExitTimeOut` so launchd never has to kill it.
 //!
 //! Stopping: no new requests; the running check-in is cancelled (its item's
@@ -23,6 +23,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::command_channel::{CheckinsEnded, CommandChannel};
 use super::control::{self, Control};
 use super::protocol::Reply;
 use super::queue::WorkQueue;
@@ -80,6 +81,17 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
     let source = Arc::new(ConfigSource::new(paths.clone(), loaded.clone(), reload, config_sender));
     let reactions = Reactions { shutdown: shutdown.clone(), stop_now: stop_now.clone(), config: Arc::clone(&source) };
     let watcher = tokio::spawn(signals::watch(signals, reactions));
+    let (ended, ended_receiver) = watch::channel(CheckinsEnded::default());
+    let channel = tokio::spawn(
+        CommandChannel {
+            paths: paths.clone(),
+            config: config_receiver.clone(),
+            ended: ended_receiver,
+            queue: Arc::clone(&queue),
+            shutdown: shutdown.clone(),
+        }
+        .listen(),
+    );
     let scheduler = Scheduler {
         paths: &paths,
         config: config_receiver.clone(),
@@ -88,6 +100,7 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
         clock: &SystemClock,
         checkins: &SystemCheckins,
         shutdown: &shutdown,
+        ended: &ended,
         memory: ScheduleMemory::default(),
     };
     let stopped_in_time = tokio::select! {
@@ -104,6 +117,7 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
         tracing::warn!("Control connections still open at exit were closed.");
     }
     watcher.abort();
+    channel.abort();
     if let Err(error) = socket_file.remove() {
         tracing::warn!(error = %error, socket = %paths.socket.display(), "Cannot remove the control socket.");
     }

@@ -10,6 +10,10 @@
 //!        │          peer check) joined,      one under way: audience)
 //!        │                      followed)
 //!        └──► reload ◄── scheduler, before each check-in: a source changed?
+//!
+//!  command_channel ── long-poll to the tenant ──► store (tenant request) ──► wakes scheduler
+//!        ▲ check-ins ended (first, daily: when to ask again)  │
+//!        └────────────────────────────────────────── scheduler
 //! ```
 //!
 //! `protocol` documents what travels over the socket; `client` is the other side
@@ -17,6 +21,7 @@
 
 mod audience;
 pub mod client;
+mod command_channel;
 mod control;
 mod lifecycle;
 pub mod protocol;

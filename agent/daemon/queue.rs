@@ -209,6 +209,12 @@ impl WorkQueue {
         inner.jobs.drain(..).collect()
     }
 
+    /// The command channel saved a tenant's request: the scheduler looks at the
+    /// store again (as for an arrival), and runs its check-in next.
+    pub(crate) fn tenant_asked(&self) {
+        self.arrived.notify_one();
+    }
+
     /// Resolves once a job was submitted since the last call (a submission made
     /// while nobody listened counts too).
     pub(crate) async fn arrival(&self) {

@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::command_channel::CheckinsEnded;
 use super::protocol::{Reply, ScheduledCheckin};
 use super::queue::{Job, WorkQueue};
 use super::reload::ConfigSource;
@@ -55,6 +56,8 @@ pub(crate) struct Scheduler<'a> {
     pub(crate) checkins: &'a dyn CheckinRunner,
     /// Fires when the daemon is asked to stop.
     pub(crate) shutdown: &'a CancellationToken,
+    /// Counts the check-ins that ended, for the command channel's pauses.
+    pub(crate) ended: &'a watch::Sender<CheckinsEnded>,
     /// What the schedule keeps in memory.
     pub(crate) memory: ScheduleMemory,
 }
@@ -234,6 +237,7 @@ impl Scheduler<'_> {
         self.queue.finished(self.clock.now());
         match result {
             Some(Ok(checked_in)) => {
+                self.count_ended(&checked_in.run);
                 self.memory.failed_at = None;
                 if completed_daily(&checked_in.run) {
                     self.memory.daily_settled();
@@ -263,6 +267,9 @@ impl Scheduler<'_> {
         let result = run_cancellable(self.checkins, self.paths, &config, &job.request, forward, cancel).await;
         self.queue.finished(self.clock.now());
         let (result, updated_to) = split_update(result);
+        if let Some(Ok(run)) = &result {
+            self.count_ended(run);
+        }
         // Answering the requester settles the daily check-in it asked for, unless
         // the daemon is stopping before one completed: then it stays owed.
         let completed = matches!(&result, Some(Ok(run)) if completed_daily(run));
@@ -271,6 +278,16 @@ impl Scheduler<'_> {
         }
         job.audience.send(&reply_for(result));
         self.exit_if_updated(updated_to.as_ref());
+    }
+
+    /// Counts `run` among the check-ins that ended (a daily one that completed
+    /// among those too), for the command channel.
+    fn count_ended(&self, run: &RunRecord) {
+        let daily = completed_daily(run);
+        self.ended.send_modify(|ended| {
+            ended.any += 1;
+            ended.daily += u64::from(daily);
+        });
     }
 
     /// After a check-in that installed a newer agent: this process is still the

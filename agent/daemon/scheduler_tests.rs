@@ -97,8 +97,19 @@ async fn run_daemon(
     let source = ConfigSource::new(paths.clone(), loaded, reload, sender);
     let (queue, shutdown) = (WorkQueue::default(), CancellationToken::new());
     let memory = ScheduleMemory::default();
-    let scheduler =
-        Scheduler { paths, config, source: &source, queue: &queue, clock, checkins, shutdown: &shutdown, memory };
+    let ended = watch::channel(CheckinsEnded::default()).0;
+    let ended = &ended;
+    let scheduler = Scheduler {
+        paths,
+        config,
+        source: &source,
+        queue: &queue,
+        clock,
+        checkins,
+        shutdown: &shutdown,
+        ended,
+        memory,
+    };
     let stop = async {
         script(&source).await;
         shutdown.cancel();

@@ -169,6 +169,10 @@ const SCHEMA_STEPS: &[&str] = &[
         reason TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS deferrals_by_run ON deferrals (run_id);",
+    // 11: a served tenant request is kept (with when it was served) instead of
+    // removed, so the same command arriving again, through the command channel and
+    // then a check-in, is acted on once; served rows go after 30 days.
+    "ALTER TABLE tenant_requests ADD COLUMN served_at TEXT;",
 ];
 
 impl Store {

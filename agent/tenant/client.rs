@@ -89,6 +89,9 @@ pub(crate) struct TenantClient {
     pub(super) enrollment: Option<EnrollBody>,
     /// An enrollment was tried with this client (at most once per check-in).
     pub(super) enrolled: bool,
+    /// `tenant.request_timeout`, which a long-poll adds to the time it lets the
+    /// tenant hold it.
+    pub(super) request_timeout: std::time::Duration,
 }
 
 impl TenantClient {
@@ -115,6 +118,7 @@ impl TenantClient {
             enrollment_secret: config.tenant.enrollment_secret.clone(),
             enrollment: None,
             enrolled: false,
+            request_timeout: config.tenant.request_timeout,
         }))
     }
 

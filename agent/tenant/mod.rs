@@ -6,6 +6,7 @@
 //! next check-in ─── interrupted run ──> spool (when it closes a run a crash cut short)
 //! check-in end ──── results_report ──> spool (SQLite) ─> POST results, then inventory, oldest first
 //! update-mdm ────── mdm_report ──────> spool ─> POST mdm (and whatever else waits), oldest first
+//! daemon ────────── command_poll ────> GET commands?wait=S (held) ─> requests (saved, run next)
 //! ```
 //!
 //! The inventory goes after the results of the daily check-in, and of any
@@ -20,6 +21,7 @@
 
 mod answered;
 mod client;
+mod command_poll;
 pub(crate) mod credential;
 mod enrollment;
 mod inventory_report;
@@ -34,8 +36,10 @@ mod token;
 
 pub(crate) use answered::last_answered_checkin;
 pub(crate) use client::{BlueprintReply, TenantClient, TenantError};
+pub(crate) use command_poll::PollReply;
 pub(crate) use inventory_report::inventory_due;
 pub(crate) use mdm_report::{Delivery, deliver_mdm};
+pub(crate) use protocol::Command;
 pub(crate) use results_report::{report, spool_interrupted_run};
 pub(crate) use saved::usable as saved_blueprint_usable;
 pub(crate) use session::{Contact, ETAG_KEY, begin};

@@ -11,8 +11,8 @@
 
 use super::client::{BlueprintReply, TenantClient, TenantError};
 use super::enrollment::enroll_body;
-use super::inventory_report::request_inventory;
-use super::protocol::{CheckinBody, CheckinReply};
+use super::protocol::CheckinBody;
+use super::requests::Arrival;
 use super::token::{TokenOutcome, record_token_outcome};
 use crate::config::AgentConfig;
 use crate::inventory::{self, Platform};
@@ -154,7 +154,7 @@ impl<'a> Session<'a> {
         match self.settle(result) {
             Ok(reply) => {
                 super::answered::remember(store);
-                act_on_commands(store, &reply, trigger);
+                super::requests::act_on(store, &reply.commands, Arrival::Checkin(trigger));
                 let advice =
                     Advice { minimum_agent_version: reply.minimum_agent_version, latest_agent: reply.latest_agent };
                 (true, Some(advice))
@@ -279,31 +279,4 @@ fn checkin_body(store: &Store, kind: CheckinKind, facts: &inventory::CheapFacts)
         hostname: device.hostname,
         os_version: device.os_version,
     })
-}
-
-/// Acts on the tenant's commands: `blankpush` and `dailycheckin` are saved as
-/// requests for a check-in ([`super::requests`]); `updateinventory` makes this
-/// check-in collect and send inventory after its items. `minimum_agent_version` and
-/// `latest_agent` are the self-update's, after the results.
-fn act_on_commands(store: &Store, reply: &CheckinReply, trigger: Trigger) {
-    for command in &reply.commands {
-        match command.command_type.as_str() {
-            "blankpush" | "dailycheckin" => {
-                if let Some(asked) = super::requests::TenantCommand::parse(&command.command_type) {
-                    super::requests::save(store, &command.id, asked, trigger);
-                }
-            }
-            "updateinventory" => match request_inventory(store) {
-                Ok(()) => {
-                    tracing::info!(command_id = %command.id, "The tenant asked for inventory; it is sent after this check-in's items.")
-                }
-                Err(error) => {
-                    tracing::error!(command_id = %command.id, error = %error, "Cannot save the tenant's inventory request.")
-                }
-            },
-            other => {
-                tracing::warn!(command_id = %command.id, command = %other, "The tenant sent an unknown command; ignored.")
-            }
-        }
-    }
 }

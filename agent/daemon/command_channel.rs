@@ -1,0 +1,355 @@
+//! The command channel: while the daemon runs, one long-poll to the tenant is
+//! open (`GET /api/v1/agent/commands?wait=S`, [`crate::tenant::PollReply`]), so a
+//! command an admin queues (`blankpush`, `dailycheckin`, `updateinventory`) runs
+//! as its check-in within seconds instead of at the next scheduled one.
+//!
+//! A command that arrives is saved in the store like one from a check-in's reply
+//! ([`crate::tenant::requests`]) and the scheduler is woken; it runs the check-in
+//! next, through the usual queue and lock. The check-in stays the source of truth:
+//! a command the channel missed comes in the next check-in's reply, and one that
+//! came both ways runs once (by its command id).
+//!
+//! When it polls:
+//! - not before the daemon's first check-in ended (which enrolls the device);
+//! - never when `tenant.command_channel` is off or no tenant is configured;
+//! - after a `404` (the tenant does not offer it), not until a daily check-in ended;
+//! - after a `401`, not until the next check-in ended (which re-enrolls or
+//!   reads a rotated token);
+//! - after any other error (unreachable, `5xx`, garbage), after a pause at a
+//!   random point of the second half of a window that starts at
+//!   [`FIRST_RETRY_WINDOW`] and doubles up to `tenant.command_retry_max`;
+//! - otherwise at once after each answer, asking the tenant to hold the next
+//!   request for a random 90 to 100 % of `tenant.command_wait`, so a fleet that
+//!   reconnected together after a tenant restart drifts apart instead of renewing
+//!   in step.
+//!
+//! A new configuration ends the poll under way and lifts every pause. Idle, the
+//! channel is one open connection and one timer: no polling loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::queue::WorkQueue;
+use crate::config::AgentConfig;
+use crate::paths::AgentPaths;
+use crate::state::Store;
+use crate::tenant::requests::{Arrival, act_on};
+use crate::tenant::{PollReply, TenantClient, TenantError};
+
+/// The window of the first pause after an error.
+pub(crate) const FIRST_RETRY_WINDOW: Duration = Duration::from_secs(5);
+
+/// The check-ins the daemon ended, counted, for the channel's pauses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CheckinsEnded {
+    /// Every check-in that ran (whatever its outcome).
+    pub(crate) any: u64,
+    /// Daily check-ins that reached their end.
+    pub(crate) daily: u64,
+}
+
+/// What the channel needs from the daemon.
+pub(crate) struct CommandChannel {
+    /// Where everything lives.
+    pub(crate) paths: AgentPaths,
+    /// The configuration in force.
+    pub(crate) config: watch::Receiver<Arc<AgentConfig>>,
+    /// The scheduler's count of ended check-ins.
+    pub(crate) ended: watch::Receiver<CheckinsEnded>,
+    /// The daemon's queue, whose scheduler is woken for a saved command.
+    pub(crate) queue: Arc<WorkQueue>,
+    /// Fires when the daemon stops.
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// What the channel remembers between polls.
+#[derive(Default)]
+struct Memory {
+    /// After a `401`: the count of check-ins then.
+    unauthorized_at: Option<u64>,
+    /// After a `404`: the count of daily check-ins then.
+    not_offered_at: Option<u64>,
+    /// Errors in a row.
+    failures: u32,
+    /// When the next attempt may start, after an error.
+    retry_at: Option<Instant>,
+    /// The client, with the configuration it was built from.
+    client: Option<(Arc<AgentConfig>, TenantClient)>,
+    /// The device id, read once.
+    device_id: Option<String>,
+    /// The state last logged, so each is logged once.
+    announced: Option<Gate>,
+}
+
+/// What the channel waits for before it polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Off, or no tenant: a new configuration.
+    Configuration,
+    /// A check-in to end after this many.
+    Checkin(u64),
+    /// A daily check-in to end after this many.
+    DailyCheckin(u64),
+    /// The end of a pause after an error.
+    Until(Instant),
+}
+
+/// How one poll ended.
+enum Polled {
+    /// The tenant answered, or failed to.
+    Replied(Result<PollReply, TenantError>),
+    /// A new configuration arrived first.
+    Reconfigured,
+    /// The daemon is stopping.
+    Stopped,
+}
+
+impl CommandChannel {
+    /// Keeps the channel open until the daemon stops.
+    pub(crate) async fn listen(mut self) {
+        let mut memory = Memory::default();
+        while !self.shutdown.is_cancelled() {
+            let config = self.config.borrow_and_update().clone();
+            if let Some(gate) = self.gate(&config, &memory) {
+                self.announce(&mut memory, Some(gate));
+                self.wait(gate, &mut memory).await;
+                continue;
+            }
+            self.announce(&mut memory, None);
+            match self.poll(&config, &mut memory).await {
+                Polled::Replied(reply) => self.settle(reply, &mut memory),
+                Polled::Reconfigured => memory.reconfigured(),
+                Polled::Stopped => break,
+            }
+        }
+    }
+
+    /// What the channel must wait for now, if anything.
+    fn gate(&self, config: &AgentConfig, memory: &Memory) -> Option<Gate> {
+        if !config.tenant.command_channel || config.tenant.url.is_none() {
+            return Some(Gate::Configuration);
+        }
+        let ended = *self.ended.borrow();
+        if ended.any == 0 {
+            return Some(Gate::Checkin(0));
+        }
+        if let Some(count) = memory.unauthorized_at.filter(|count| *count == ended.any) {
+            return Some(Gate::Checkin(count));
+        }
+        if let Some(count) = memory.not_offered_at.filter(|count| *count == ended.daily) {
+            return Some(Gate::DailyCheckin(count));
+        }
+        memory.retry_at.filter(|at| *at > Instant::now()).map(Gate::Until)
+    }
+
+    /// Waits until `gate` may have opened: a check-in ended, the pause is over, a
+    /// new configuration (which lifts every pause), or the daemon stops.
+    async fn wait(&mut self, gate: Gate, memory: &mut Memory) {
+        let until = match gate {
+            Gate::Until(at) => Some(at),
+            _ => None,
+        };
+        tokio::select! {
+            () = self.shutdown.cancelled() => {}
+            changed = self.config.changed() => {
+                if changed.is_err() {
+                    self.shutdown.cancelled().await;
+                }
+                memory.reconfigured();
+            }
+            changed = self.ended.changed(), if until.is_none() && gate != Gate::Configuration => {
+                if changed.is_err() {
+                    self.shutdown.cancelled().await;
+                }
+            }
+            () = tokio::time::sleep_until(until.unwrap_or_else(Instant::now)), if until.is_some() => {}
+        }
+    }
+
+    /// One long-poll, cut short by a new configuration or the stop.
+    async fn poll(&mut self, config: &Arc<AgentConfig>, memory: &mut Memory) -> Polled {
+        let device_id = match memory.device_id(&self.paths) {
+            Ok(device_id) => device_id,
+            Err(error) => return Polled::Replied(Err(error)),
+        };
+        let client = match memory.client_for(&self.paths, config) {
+            Ok(client) => client,
+            Err(error) => return Polled::Replied(Err(error)),
+        };
+        client.refresh_credential();
+        let wait = splayed_wait(config.tenant.command_wait, random_fraction());
+        tokio::select! {
+            () = self.shutdown.cancelled() => Polled::Stopped,
+            _ = self.config.changed() => Polled::Reconfigured,
+            reply = client.poll_commands(&device_id, wait) => Polled::Replied(reply),
+        }
+    }
+
+    /// Acts on what the tenant answered and decides the next pause.
+    fn settle(&self, reply: Result<PollReply, TenantError>, memory: &mut Memory) {
+        if reply.as_ref().is_ok_and(|reply| !matches!(reply, PollReply::NotOffered)) {
+            if memory.failures > 0 {
+                tracing::info!(failures = memory.failures, "The command channel reaches the tenant again.");
+            }
+            memory.failures = 0;
+            memory.retry_at = None;
+        }
+        match reply {
+            Ok(PollReply::Commands(commands)) => self.take(&commands),
+            Ok(PollReply::NothingYet) => {}
+            Ok(PollReply::NotOffered) => memory.not_offered_at = Some(self.ended.borrow().daily),
+            Err(TenantError::Unauthorized) => memory.unauthorized_at = Some(self.ended.borrow().any),
+            Err(error) => {
+                memory.failures = memory.failures.saturating_add(1);
+                let window = retry_window(memory.failures, self.config.borrow().tenant.command_retry_max);
+                let pause = pause_in(window, random_fraction());
+                memory.retry_at = Some(Instant::now() + pause);
+                let retry_in = humantime::format_duration(Duration::from_millis(pause.as_millis() as u64));
+                if memory.failures == 1 {
+                    tracing::warn!(error = %error, retry_in = %retry_in, "The command channel cannot reach the tenant; trying again after a pause.");
+                } else {
+                    tracing::info!(error = %error, failures = memory.failures, retry_in = %retry_in, "The command channel still cannot reach the tenant.");
+                }
+            }
+        }
+    }
+
+    /// Saves the commands that came and wakes the scheduler for them.
+    fn take(&self, commands: &[crate::tenant::Command]) {
+        if commands.is_empty() {
+            return;
+        }
+        let saved = match Store::open(&self.paths.store_file) {
+            Ok(store) => act_on(&store, commands, Arrival::Channel),
+            Err(error) => {
+                tracing::error!(error = %error, "Cannot save the commands the channel brought; the next check-in's reply carries them again.");
+                false
+            }
+        };
+        if saved {
+            self.queue.tenant_asked();
+        }
+    }
+
+    /// Logs the channel's state when it changed: off, waiting, listening.
+    fn announce(&self, memory: &mut Memory, gate: Option<Gate>) {
+        let shown = gate.filter(|gate| !matches!(gate, Gate::Until(_)));
+        if memory.announced == shown || matches!(gate, Some(Gate::Until(_))) {
+            return;
+        }
+        memory.announced = shown;
+        match shown {
+            None => tracing::info!("Listening for the tenant's commands."),
+            Some(Gate::Configuration) => {
+                tracing::info!("The command channel is off (tenant.command_channel, or no tenant).")
+            }
+            Some(Gate::Checkin(0)) => {}
+            Some(Gate::Checkin(_)) => tracing::warn!(
+                "The tenant refused the device token on the command channel (401); listening again after the next check-in."
+            ),
+            Some(Gate::DailyCheckin(_)) => tracing::info!(
+                "The tenant does not offer the command channel (404); asking again after the next daily check-in."
+            ),
+            Some(Gate::Until(_)) => {}
+        }
+    }
+}
+
+impl Memory {
+    /// A new configuration: a new client, and no pause left from the old one.
+    fn reconfigured(&mut self) {
+        self.client = None;
+        self.unauthorized_at = None;
+        self.not_offered_at = None;
+        self.failures = 0;
+        self.retry_at = None;
+    }
+
+    /// The client for `config`, built when there is none for it yet.
+    fn client_for(&mut self, paths: &AgentPaths, config: &Arc<AgentConfig>) -> Result<&TenantClient, TenantError> {
+        if !self.client.as_ref().is_some_and(|(built_for, _)| Arc::ptr_eq(built_for, config)) {
+            self.client = None;
+        }
+        if self.client.is_none() {
+            let client = TenantClient::for_device(paths, config)?
+                .ok_or_else(|| TenantError::Unreachable { reason: "no tenant is configured".to_string() })?;
+            self.client = Some((Arc::clone(config), client));
+        }
+        self.client
+            .as_ref()
+            .map(|(_, client)| client)
+            .ok_or_else(|| TenantError::Unreachable { reason: "no tenant client".to_string() })
+    }
+
+    /// The device's id, read from the store once.
+    fn device_id(&mut self, paths: &AgentPaths) -> Result<String, TenantError> {
+        if let Some(device_id) = &self.device_id {
+            return Ok(device_id.clone());
+        }
+        let read = Store::open(&paths.store_file).and_then(|store| store.device_id());
+        let device_id = read.map_err(|error| TenantError::Unreachable { reason: error.to_string() })?;
+        Ok(self.device_id.insert(device_id).clone())
+    }
+}
+
+/// How long to ask the tenant to hold a poll: `wait` less up to a tenth of it,
+/// by `fraction` (0 to 1), in whole seconds, at least one.
+fn splayed_wait(wait: Duration, fraction: f64) -> Duration {
+    let seconds = wait.as_secs_f64() * (0.9 + 0.1 * fraction.clamp(0.0, 1.0));
+    Duration::from_secs((seconds as u64).max(1))
+}
+
+/// The window of the pause after `failures` errors in a row: [`FIRST_RETRY_WINDOW`]
+/// doubled for each error after the first, at most `longest`.
+fn retry_window(failures: u32, longest: Duration) -> Duration {
+    let doublings = failures.saturating_sub(1).min(20);
+    FIRST_RETRY_WINDOW.saturating_mul(1 << doublings).min(longest)
+}
+
+/// The pause at point `fraction` (0 to 1) of the second half of `window`.
+fn pause_in(window: Duration, fraction: f64) -> Duration {
+    window.div_f64(2.0).mul_f64(1.0 + fraction.clamp(0.0, 1.0))
+}
+
+/// A random number from 0 to 1, from the OS's random source (0.5 without one).
+fn random_fraction() -> f64 {
+    getrandom::u64().map_or(0.5, |bits| (bits >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_poll_asks_for_ninety_to_a_hundred_percent_of_the_wait_in_whole_seconds() {
+        let wait = Duration::from_secs(300);
+        assert_eq!(splayed_wait(wait, 0.0), Duration::from_secs(270));
+        assert_eq!(splayed_wait(wait, 1.0), Duration::from_secs(300));
+        assert_eq!(splayed_wait(wait, 0.5), Duration::from_secs(285));
+        assert_eq!(splayed_wait(Duration::from_millis(200), 0.3), Duration::from_secs(1), "at least a second");
+    }
+
+    #[test]
+    fn pauses_after_errors_double_from_the_first_window_up_to_the_longest_in_their_second_half() {
+        let longest = Duration::from_secs(300);
+        let windows: Vec<u64> = (1..=9).map(|failures| retry_window(failures, longest).as_secs()).collect();
+        assert_eq!(windows, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(retry_window(u32::MAX, longest), longest, "no overflow");
+        assert_eq!(retry_window(1, Duration::from_secs(2)), Duration::from_secs(2), "a short longest wins");
+        let window = Duration::from_secs(10);
+        assert_eq!(pause_in(window, 0.0), Duration::from_secs(5));
+        assert_eq!(pause_in(window, 1.0), window);
+        assert_eq!(pause_in(window, 7.0), window, "clamped");
+    }
+
+    #[test]
+    fn random_fractions_lie_between_zero_and_one_and_differ() {
+        let drawn: Vec<f64> = (0..32).map(|_| random_fraction()).collect();
+        assert!(drawn.iter().all(|fraction| (0.0..1.0).contains(fraction)));
+        assert!(drawn.windows(2).any(|pair| pair[0] != pair[1]));
+    }
+}
