@@ -7,14 +7,25 @@
 //! agent ── POST checkin ───> routes::agent ──> store (SQLite): devices, check-ins,
 //!       ── GET blueprint ──>    (seed: tokens,  reports de-duplicated by id,
 //!       ── POST results … ─>     blueprints)    queued commands
+//!       ── GET commands?wait=S ─> routes::channel ── held until a command is queued
+//!                                        ^                  (200) or S seconds pass (204)
+//!                                        └── channel (wake-up) ──┐
 //! admin ── GET /api/v1/devices… ─> routes::devices ──> store + verdict (admin token only)
+//!       ── POST …/action/{action} ──> queues a command ─────────┘
 //! ```
+//!
+//! The command channel lets an admin's action reach a device within seconds; the
+//! check-in stays the source of truth and hands over every command not yet
+//! delivered, offered on the channel or not. `--no-command-channel` (or
+//! [`Settings::without_command_channel`]) leaves the route out: `404`, as a tenant
+//! that predates it.
 //!
 //! The `tenant` binary (`main.rs`) and the agent's end-to-end tests both start it
 //! through [`start`]: serve on a listener the caller bound, with a [`Settings`]
-//! (seed, SQLite file, clock), until [`RunningTenant::shutdown`].
+//! (seed, SQLite file, clock, command channel), until [`RunningTenant::shutdown`].
 
 mod auth;
+mod channel;
 mod clock;
 mod error;
 mod routes;

@@ -48,6 +48,10 @@ struct Arguments {
     /// Enable `PUT /api/v1/test/clock` so a test can move "now" while the tenant runs.
     #[arg(long)]
     test_clock: bool,
+    /// Do not offer the command channel: `GET /api/v1/agent/commands` answers 404 and
+    /// queued commands wait for each device's next check-in.
+    #[arg(long)]
+    no_command_channel: bool,
 }
 
 fn main() -> ExitCode {
@@ -72,8 +76,13 @@ fn run() -> anyhow::Result<()> {
     if let Some(path) = &arguments.blueprint {
         seed.blueprint = Some(endpoint_tenant::read_json(path)?);
     }
-    let settings =
-        Settings { seed, database: arguments.database.clone(), now: arguments.now, test_clock: arguments.test_clock };
+    let settings = Settings {
+        seed,
+        database: arguments.database.clone(),
+        now: arguments.now,
+        test_clock: arguments.test_clock,
+        without_command_channel: arguments.no_command_channel,
+    };
     let listener = std::net::TcpListener::bind(arguments.listen)
         .with_context(|| format!("could not listen on {}", arguments.listen))?;
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;

@@ -1,5 +1,7 @@
 //! Starting and stopping a tenant: serve on a listener the caller bound (so it
 //! knows the port before anything is served), stop gracefully and within a bound.
+//! Command-channel requests held open are ended first (`503`), so they never hold
+//! up a shutdown.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::channel::CommandChannel;
 use crate::clock::Clock;
 use crate::routes::{self, AppState};
 use crate::seed::Seed;
@@ -32,12 +35,17 @@ pub struct Settings {
     pub now: Option<DateTime<Utc>>,
     /// Enable `PUT /api/v1/test/clock`, so a test can move "now" while it runs.
     pub test_clock: bool,
+    /// Do not offer the command channel (`GET /api/v1/agent/commands` answers `404`,
+    /// as an unknown route): commands then wait for the device's next check-in, as
+    /// with a tenant that predates the channel. Off by default.
+    pub without_command_channel: bool,
 }
 
 /// A tenant serving on its listener until [`RunningTenant::shutdown`].
 #[derive(Debug)]
 pub struct RunningTenant {
     address: SocketAddr,
+    channel: Arc<CommandChannel>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -45,7 +53,7 @@ pub struct RunningTenant {
 /// Opens the store and serves on `listener` in a task of the current Tokio
 /// runtime; returns once it accepts connections.
 pub async fn start(listener: std::net::TcpListener, settings: Settings) -> anyhow::Result<RunningTenant> {
-    let Settings { seed, database, now, test_clock } = settings;
+    let Settings { seed, database, now, test_clock, without_command_channel } = settings;
     if seed.tokens.is_empty() && seed.device_tokens.is_empty() && seed.enrollment_secrets.is_empty() {
         anyhow::bail!(
             "no token configured: pass --token or --enrollment-secret, or list tokens or enrollment_secrets in the seed file"
@@ -60,15 +68,18 @@ pub async fn start(listener: std::net::TcpListener, settings: Settings) -> anyho
         Some(path) => Store::open(path)?,
         None => Store::open_in_memory()?,
     };
-    let state = Arc::new(AppState { seed: seed.resolve()?, store, clock: Clock::new(now, test_clock) });
+    let channel = Arc::new(CommandChannel::new());
+    let clock = Clock::new(now, test_clock);
+    let state = Arc::new(AppState { seed: seed.resolve()?, store, clock, channel: Arc::clone(&channel) });
     listener.set_nonblocking(true).context("could not make the listener non-blocking")?;
     let listener = tokio::net::TcpListener::from_std(listener).context("could not serve on the listener")?;
     let address = listener.local_addr().context("could not read the bound address")?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = axum::serve(listener, routes::router(state)).with_graceful_shutdown(async {
+    let router = routes::router(state, !without_command_channel);
+    let server = axum::serve(listener, router).with_graceful_shutdown(async {
         let _ = stopped.await;
     });
-    Ok(RunningTenant { address, stop, server: tokio::spawn(server.into_future()) })
+    Ok(RunningTenant { address, channel, stop, server: tokio::spawn(server.into_future()) })
 }
 
 impl RunningTenant {
@@ -82,10 +93,16 @@ impl RunningTenant {
         format!("http://{}", self.address)
     }
 
-    /// Stops accepting connections (the port is closed when this returns) and lets
-    /// requests in flight finish, for at most [`SHUTDOWN_GRACE`]; then the database
-    /// is closed.
+    /// How many command-channel requests are held open right now.
+    pub fn held_command_requests(&self) -> usize {
+        self.channel.held()
+    }
+
+    /// Ends the command-channel requests held open (`503`, at once), stops accepting
+    /// connections (the port is closed when this returns) and lets the other requests
+    /// in flight finish, for at most [`SHUTDOWN_GRACE`]; then the database is closed.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.channel.close();
         let _ = self.stop.send(());
         let mut server = self.server;
         match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {

@@ -1,6 +1,7 @@
 //! The tenant's SQLite store: devices, check-ins, reports (de-duplicated by their
-//! id), queued commands, and what waits on the person at each Mac (deferrals and
-//! pending work, see `waiting`). A file with `--database`, else in memory.
+//! id), queued commands and how each reached the device (the command channel or a
+//! check-in, see `commands`), and what waits on the person at each Mac (deferrals
+//! and pending work, see `waiting`). A file with `--database`, else in memory.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -9,8 +10,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod commands;
 mod credentials;
 mod waiting;
+
+pub(crate) use commands::Command;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
@@ -51,14 +55,18 @@ CREATE TABLE IF NOT EXISTS commands (
     device_id TEXT NOT NULL,
     type TEXT NOT NULL,
     queued_at TEXT NOT NULL,
+    offered_at TEXT,
     delivered_at TEXT
 );
 ";
 
 /// Columns added after the first release, added to a database file that predates
 /// them (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was).
-const ADDED_COLUMNS: [(&str, &str, &str); 2] =
-    [("devices", "blueprint_etag", "TEXT"), ("devices", "blueprint_sent_at", "TEXT")];
+const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
+    ("devices", "blueprint_etag", "TEXT"),
+    ("devices", "blueprint_sent_at", "TEXT"),
+    ("commands", "offered_at", "TEXT"),
+];
 
 /// What the agent said about itself at check-in.
 #[derive(Debug)]
@@ -111,17 +119,6 @@ pub(crate) struct StoredCheckin {
     pub(crate) body: serde_json::Value,
 }
 
-/// A command with when it was queued and when a check-in took it.
-#[derive(Debug, serde::Serialize)]
-pub(crate) struct QueuedCommand {
-    pub(crate) id: String,
-    #[serde(rename = "type")]
-    pub(crate) command_type: String,
-    pub(crate) queued_at: DateTime<Utc>,
-    /// `None` while it waits for the device's next check-in.
-    pub(crate) delivered_at: Option<DateTime<Utc>>,
-}
-
 /// The blueprint a device was answered with.
 #[derive(Debug)]
 pub(crate) struct HeldBlueprint<'a> {
@@ -129,14 +126,6 @@ pub(crate) struct HeldBlueprint<'a> {
     pub(crate) etag: &'a str,
     /// The body was sent (`200`), not confirmed unchanged (`304`).
     pub(crate) sent: bool,
-}
-
-/// A command waiting for (or handed to) a device.
-#[derive(Debug, serde::Serialize)]
-pub(crate) struct Command {
-    pub(crate) id: String,
-    #[serde(rename = "type")]
-    pub(crate) command_type: String,
 }
 
 /// The one connection, behind a lock: a reference tenant needs no pool.
@@ -177,7 +166,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records a check-in and hands over (and marks delivered) every queued command.
+    /// Records a check-in and hands over (and marks delivered) every command not yet
+    /// delivered, offered on the command channel or not.
     /// A field the agent sent empty (it does not know it) leaves the known value alone.
     pub(crate) fn record_checkin(&self, record: &CheckinRecord<'_>, now: DateTime<Utc>) -> Result<Vec<Command>> {
         let mut connection = self.lock();
@@ -200,18 +190,7 @@ impl Store {
             "INSERT INTO checkins (device_id, kind, received_at, body) VALUES (?1, ?2, ?3, ?4)",
             params![record.device_id, record.kind, now.to_rfc3339(), record.body],
         )?;
-        let commands = {
-            let mut statement = transaction.prepare(
-                "SELECT command_id, type FROM commands WHERE device_id = ?1 AND delivered_at IS NULL ORDER BY sequence",
-            )?;
-            let rows = statement
-                .query_map([record.device_id], |row| Ok(Command { id: row.get(0)?, command_type: row.get(1)? }))?;
-            rows.collect::<Result<Vec<_>>>()?
-        };
-        transaction.execute(
-            "UPDATE commands SET delivered_at = ?2 WHERE device_id = ?1 AND delivered_at IS NULL",
-            params![record.device_id, now.to_rfc3339()],
-        )?;
+        let commands = Self::deliver_commands(&transaction, record.device_id, now)?;
         transaction.commit()?;
         Ok(commands)
     }
@@ -285,39 +264,6 @@ impl Store {
             Ok(StoredCheckin { received_at: row.get(0)?, kind: row.get(1)?, body: json_or_text(row.get(2)?) })
         })?;
         rows.collect()
-    }
-
-    /// The commands queued for the device, in the order they were queued.
-    pub(crate) fn commands(&self, device_id: &str) -> Result<Vec<QueuedCommand>> {
-        let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT command_id, type, queued_at, delivered_at FROM commands WHERE device_id = ?1 ORDER BY sequence",
-        )?;
-        let rows = statement.query_map([device_id], |row| {
-            Ok(QueuedCommand {
-                id: row.get(0)?,
-                command_type: row.get(1)?,
-                queued_at: row.get(2)?,
-                delivered_at: row.get(3)?,
-            })
-        })?;
-        rows.collect()
-    }
-
-    /// Queues a command for the device's next check-in.
-    pub(crate) fn queue_command(&self, device_id: &str, command_type: &str, now: DateTime<Utc>) -> Result<String> {
-        let connection = self.lock();
-        Self::ensure_device(&connection, device_id, now)?;
-        connection.execute(
-            "INSERT INTO commands (command_id, device_id, type, queued_at) VALUES ('', ?1, ?2, ?3)",
-            params![device_id, command_type, now.to_rfc3339()],
-        )?;
-        let command_id = format!("cmd-{}", connection.last_insert_rowid());
-        connection.execute(
-            "UPDATE commands SET command_id = ?1 WHERE sequence = ?2",
-            params![command_id, connection.last_insert_rowid()],
-        )?;
-        Ok(command_id)
     }
 
     /// Marks a device removed (kept for the record, never verified again).

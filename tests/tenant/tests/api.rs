@@ -1,6 +1,8 @@
 //! The reference tenant over real HTTP on 127.0.0.1: every endpoint, the 304 path,
-//! de-duplication, refused tokens, queued actions and the verdicts at chosen times.
+//! de-duplication, refused tokens, queued actions, the command channel and the
+//! verdicts at chosen times.
 
+mod command_channel;
 mod credentials;
 mod support;
 

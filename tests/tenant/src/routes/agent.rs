@@ -1,4 +1,7 @@
-//! The agent's side of the protocol: check-in, blueprint, and the three reports.
+//! The agent's side of the protocol: check-in, blueprint, and the three reports
+//! (the command channel, held open between check-ins, is in `channel`). The
+//! check-in reply hands over every command not yet delivered, those the channel
+//! already offered included.
 //! A device whose token an admin rotated gets the new one in the `X-Device-Token`
 //! header of every reply until it uses it (`store::credentials`).
 
@@ -60,7 +63,7 @@ pub(crate) async fn checkin(
 pub(crate) const DEVICE_TOKEN_HEADER: &str = "x-device-token";
 
 /// Adds the rotated token the caller has not used yet, if any, to `response`.
-fn with_rotation(mut response: Response, caller: &Caller) -> Response {
+pub(super) fn with_rotation(mut response: Response, caller: &Caller) -> Response {
     if let Some(value) = caller.announce().and_then(|token| HeaderValue::from_str(token).ok()) {
         response.headers_mut().insert(DEVICE_TOKEN_HEADER, value);
     }
@@ -73,10 +76,15 @@ pub(crate) struct BlueprintQuery {
     device_id: Option<String>,
 }
 
-/// The device comes from `?device_id=`, else the `X-Device-Id` header, else its device token.
-fn blueprint_device(query: BlueprintQuery, headers: &HeaderMap, caller: &Caller) -> Result<String, ApiError> {
-    let named =
-        query.device_id.or_else(|| headers.get("x-device-id").and_then(|value| value.to_str().ok()).map(str::to_owned));
+/// The device a request without a body names: `named` (from `?device_id=`), else
+/// the `X-Device-Id` header, else the caller's device token. The blueprint `GET` and
+/// the command channel both use it.
+pub(super) fn requested_device(
+    named: Option<String>,
+    headers: &HeaderMap,
+    caller: &Caller,
+) -> Result<String, ApiError> {
+    let named = named.or_else(|| headers.get("x-device-id").and_then(|value| value.to_str().ok()).map(str::to_owned));
     match (named, caller) {
         (Some(device_id), _) => {
             caller.check_device(&device_id)?;
@@ -94,7 +102,7 @@ pub(crate) async fn blueprint(
 ) -> Result<Response, ApiError> {
     let caller = authorize(&headers, &state)?;
     caller.require_agent()?;
-    let device_id = blueprint_device(query, &headers, &caller)?;
+    let device_id = requested_device(query.device_id, &headers, &caller)?;
     let served = state
         .seed
         .blueprint_for(&device_id)

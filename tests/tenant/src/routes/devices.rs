@@ -1,8 +1,9 @@
 //! The devices API an admin console or an integration reads: each device's last
 //! check-in, agent version, blueprint, last inventory and verdicts; its check-ins,
 //! reports, deferrals and commands in order, and its pending disruptive work;
-//! and the actions that queue a command for the device's next check-in or
-//! rotate or revoke its token. Every route needs an admin token.
+//! and the actions that queue a command for the device (its held command-channel
+//! request is woken at once; its next check-in delivers it in any case) or rotate
+//! or revoke its token. Every route needs an admin token.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -90,6 +91,7 @@ pub(crate) async fn action(
         return Err(ApiError::not_found(format!("unknown action {action}; expected one of {}", ACTIONS.join(", "))));
     }
     let command_id = state.store.queue_command(&device_id, &action, state.clock.now()).map_err(ApiError::storage)?;
+    state.channel.announce_queued();
     let reply = serde_json::json!({ "id": command_id, "type": action, "device_id": device_id });
     Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
 }
@@ -158,6 +160,8 @@ pub(crate) async fn checkins(
     Ok(Json(serde_json::json!({ "checkins": checkins })).into_response())
 }
 
+/// The device's commands in queue order, each with `queued_at`, `offered_at` (the
+/// command channel handed it out) and `delivered_at` (a check-in did).
 pub(crate) async fn commands(
     State(state): State<SharedState>,
     Path(device_id): Path<String>,
