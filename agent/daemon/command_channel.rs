@@ -10,7 +10,8 @@
 //! came both ways runs once (by its command id).
 //!
 //! When it polls:
-//! - not before the daemon's first check-in ended (which enrolls the device);
+//! - not before the daemon's first check-in ended or failed to start (it
+//!   enrolls the device);
 //! - never when `tenant.command_channel` is off or no tenant is configured;
 //! - after a `404` (the tenant does not offer it), not until a daily check-in ended;
 //! - after a `401`, not until the next check-in ended (which re-enrolls or
@@ -46,7 +47,7 @@ pub(crate) const FIRST_RETRY_WINDOW: Duration = Duration::from_secs(5);
 /// The check-ins the daemon ended, counted, for the channel's pauses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct CheckinsEnded {
-    /// Every check-in that ran (whatever its outcome).
+    /// Every check-in that ran, whatever its outcome, or could not start.
     pub(crate) any: u64,
     /// Daily check-ins that reached their end.
     pub(crate) daily: u64,

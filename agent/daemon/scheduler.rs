@@ -235,9 +235,9 @@ impl Scheduler<'_> {
         };
         let result = run_cancellable(self.checkins, self.paths, config, &request, log_waiting, self.shutdown).await;
         self.queue.finished(self.clock.now());
+        self.count_ended(result.as_ref());
         match result {
             Some(Ok(checked_in)) => {
-                self.count_ended(&checked_in.run);
                 self.memory.failed_at = None;
                 if completed_daily(&checked_in.run) {
                     self.memory.daily_settled();
@@ -266,10 +266,8 @@ impl Scheduler<'_> {
         let cancel = job.audience.cancel();
         let result = run_cancellable(self.checkins, self.paths, &config, &job.request, forward, cancel).await;
         self.queue.finished(self.clock.now());
+        self.count_ended(result.as_ref());
         let (result, updated_to) = split_update(result);
-        if let Some(Ok(run)) = &result {
-            self.count_ended(run);
-        }
         // Answering the requester settles the daily check-in it asked for, unless
         // the daemon is stopping before one completed: then it stays owed.
         let completed = matches!(&result, Some(Ok(run)) if completed_daily(run));
@@ -280,10 +278,12 @@ impl Scheduler<'_> {
         self.exit_if_updated(updated_to.as_ref());
     }
 
-    /// Counts `run` among the check-ins that ended (a daily one that completed
-    /// among those too), for the command channel.
-    fn count_ended(&self, run: &RunRecord) {
-        let daily = completed_daily(run);
+    /// Counts a check-in that ran or could not start (one called off before it
+    /// started is not counted), and a daily one that completed, for the command
+    /// channel.
+    fn count_ended(&self, result: Option<&Result<CheckedIn, CheckinError>>) {
+        let Some(result) = result else { return };
+        let daily = result.as_ref().is_ok_and(|checked_in| completed_daily(&checked_in.run));
         self.ended.send_modify(|ended| {
             ended.any += 1;
             ended.daily += u64::from(daily);
