@@ -365,7 +365,8 @@ mod tests {
                 "blueprint_file": null,
                 "tenant": {
                     "url": null, "token": null, "enrollment_secret": null, "connect_timeout": "10s",
-                    "request_timeout": "30s", "ca_file": null, "pinned_spki_sha256": []
+                    "request_timeout": "30s", "ca_file": null, "pinned_spki_sha256": [],
+                    "command_channel": true, "command_wait": "5m", "command_retry_max": "5m"
                 },
                 "otel": { "endpoint": null, "export_timeout": "5s" },
                 "logs": { "max_size": "256 MiB", "retention_days": 14, "level": "info" },

@@ -142,7 +142,12 @@ async fn a_saved_dailycheckin_runs_the_daily_check_in_at_once() {
 async fn a_request_received_during_a_tenant_check_in_waits_for_the_schedule() {
     let device = Device::new(true);
     for (id, command) in [("cmd-2", TenantCommand::CheckInNow), ("cmd-3", TenantCommand::DailyCheckIn)] {
-        crate::tenant::requests::save(&device.store(), id, command, Trigger::Tenant);
+        crate::tenant::requests::save(
+            &device.store(),
+            id,
+            command,
+            crate::tenant::requests::Arrival::Checkin(Trigger::Tenant),
+        );
     }
     let next = device.run_for_a_minute().await;
     assert_eq!(device.new_runs(), [], "no check-in at once, not even the daily one");

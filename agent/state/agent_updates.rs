@@ -247,7 +247,10 @@ mod tests {
         let (_folder, path) = Store::scratch_file();
         let device_id = Store::open(&path).unwrap().device_id().unwrap();
         let connection = rusqlite::Connection::open(&path).unwrap();
-        connection.execute_batch("DROP TABLE agent_updates; PRAGMA user_version = 3;").unwrap();
+        // The base schema: without the tables and columns of later steps.
+        connection
+            .execute_batch("DROP TABLE agent_updates; DROP TABLE tenant_requests; PRAGMA user_version = 3;")
+            .unwrap();
         drop(connection);
         let old = Store::open_existing(&path).unwrap().unwrap();
         assert_eq!(old.latest_agent_update().unwrap(), None, "read without changing it");

@@ -89,40 +89,42 @@ fn inventory_in_this_checkin(store: &Store, command_id: &str) {
 /// logs what will happen; says whether it was new and may run at once.
 pub(crate) fn save(store: &Store, command_id: &str, command: TenantCommand, arrival: Arrival) -> bool {
     let run_at_once = arrival.runs_at_once();
+    let new = match store.save_tenant_request(command_id, command, Utc::now(), run_at_once) {
+        Ok(new) => new,
+        Err(error) => {
+            tracing::error!(command_id = %command_id, error = %error, "Cannot save the tenant's request for a check-in.");
+            return false;
+        }
+    };
     // A daily request saved with the schedule makes the daily check-in due at once
     // by the schedule itself; one that must wait is made daily by the check-in that
     // serves it instead. Inventory asked for is sent by the check-in serving it.
     let marked = match command {
-        TenantCommand::DailyCheckIn if run_at_once => store.request_daily(),
-        TenantCommand::UpdateInventory => request_inventory(store),
-        TenantCommand::CheckInNow | TenantCommand::DailyCheckIn => Ok(()),
+        TenantCommand::DailyCheckIn if new && run_at_once => store.request_daily(),
+        TenantCommand::UpdateInventory if new => request_inventory(store),
+        _ => Ok(()),
     };
     if let Err(error) = marked {
-        tracing::error!(command_id = %command_id, error = %error, "Cannot save the tenant's request.");
-        return false;
+        tracing::error!(command_id = %command_id, error = %error, "Cannot save what the tenant's request asks for.");
     }
-    let saved = store.save_tenant_request(command_id, command, Utc::now(), run_at_once);
     let command = command.as_str();
-    let new = matches!(saved, Ok(true));
-    match saved {
-        Ok(false) => {
-            tracing::info!(command_id = %command_id, command, "The tenant sent a command already received; it is acted on once.")
-        }
-        Ok(true) if arrival == Arrival::Channel => tracing::info!(
+    if !new {
+        tracing::info!(command_id = %command_id, command, "The tenant sent a command already received; it is acted on once.");
+    } else if arrival == Arrival::Channel {
+        tracing::info!(
             command_id = %command_id, command,
             "The tenant asked for a check-in through the command channel; running it next."
-        ),
-        Ok(true) if run_at_once => tracing::info!(
+        );
+    } else if run_at_once {
+        tracing::info!(
             command_id = %command_id, command,
             "The tenant asked for a check-in now; saved for the check-in after this one."
-        ),
-        Ok(true) => tracing::warn!(
+        );
+    } else {
+        tracing::warn!(
             command_id = %command_id, command,
             "The tenant asked for a check-in during one it asked for; not starting another at once, the next scheduled check-in serves it."
-        ),
-        Err(error) => {
-            tracing::error!(command_id = %command_id, error = %error, "Cannot save the tenant's request for a check-in.")
-        }
+        );
     }
     new && run_at_once
 }
