@@ -243,3 +243,23 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn switches_take_booleans_and_the_usual_words_in_any_case() {
+    for (raw, expected) in [
+        (RawValue::Boolean(true), true),
+        (RawValue::Boolean(false), false),
+        (RawValue::Integer(1), true),
+        (RawValue::Integer(0), false),
+        (text(" Yes "), true),
+        (text("OFF"), false),
+        (text("true"), true),
+        (text("0"), false),
+    ] {
+        assert_eq!(parse_switch(&raw).unwrap(), expected, "{raw}");
+    }
+    for raw in [text("maybe"), text(""), RawValue::Integer(2), RawValue::Real(1.0)] {
+        let problem = parse_switch(&raw).unwrap_err();
+        assert!(problem.to_string().starts_with("expected true or false, found"), "{problem}");
+    }
+}
