@@ -185,7 +185,8 @@ impl CommandChannel {
         let wait = splayed_wait(config.tenant.command_wait, random_fraction());
         tokio::select! {
             () = self.shutdown.cancelled() => Polled::Stopped,
-            _ = self.config.changed() => Polled::Reconfigured,
+            // The configuration's sender goes only when the daemon ends.
+            changed = self.config.changed() => if changed.is_ok() { Polled::Reconfigured } else { Polled::Stopped },
             reply = client.poll_commands(&device_id, wait) => Polled::Replied(reply),
         }
     }

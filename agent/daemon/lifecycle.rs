@@ -21,10 +21,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::command_channel::{CheckinsEnded, CommandChannel};
-use super::control::{self, Control};
+use super::control::{self, Control, SocketFile};
 use super::protocol::Reply;
 use super::queue::WorkQueue;
 use super::reload::{ConfigSource, Reload};
@@ -81,17 +82,7 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
     let source = Arc::new(ConfigSource::new(paths.clone(), loaded.clone(), reload, config_sender));
     let reactions = Reactions { shutdown: shutdown.clone(), stop_now: stop_now.clone(), config: Arc::clone(&source) };
     let watcher = tokio::spawn(signals::watch(signals, reactions));
-    let (ended, ended_receiver) = watch::channel(CheckinsEnded::default());
-    let channel = tokio::spawn(
-        CommandChannel {
-            paths: paths.clone(),
-            config: config_receiver.clone(),
-            ended: ended_receiver,
-            queue: Arc::clone(&queue),
-            shutdown: shutdown.clone(),
-        }
-        .listen(),
-    );
+    let (ended, channel) = open_command_channel(&paths, &config_receiver, &queue, &shutdown);
     let scheduler = Scheduler {
         paths: &paths,
         config: config_receiver.clone(),
@@ -110,19 +101,43 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
     if !stopped_in_time {
         close_abandoned_run(&paths, Utc::now()).await;
     }
+    watcher.abort();
+    channel.abort();
+    wind_down(&paths, &queue, server, socket_file).await;
+    Ok(())
+}
+
+/// Starts the command channel; the sender is the scheduler's count of ended check-ins.
+fn open_command_channel(
+    paths: &AgentPaths,
+    config: &watch::Receiver<Arc<AgentConfig>>,
+    queue: &Arc<WorkQueue>,
+    shutdown: &CancellationToken,
+) -> (watch::Sender<CheckinsEnded>, JoinHandle<()>) {
+    let (ended, ended_receiver) = watch::channel(CheckinsEnded::default());
+    let channel = CommandChannel {
+        paths: paths.clone(),
+        config: config.clone(),
+        ended: ended_receiver,
+        queue: Arc::clone(queue),
+        shutdown: shutdown.clone(),
+    };
+    (ended, tokio::spawn(channel.listen()))
+}
+
+/// After the schedule stopped: flushes telemetry, answers the requests still
+/// queued, lets control connections pass on their last reply, and removes the socket.
+async fn wind_down(paths: &AgentPaths, queue: &WorkQueue, server: JoinHandle<()>, socket_file: SocketFile) {
     // A check-in flushes its own telemetry; one cut short at the deadline did not.
     crate::telemetry::flush().await;
-    answer_the_queue(&queue);
+    answer_the_queue(queue);
     if tokio::time::timeout(LAST_REPLIES_WAIT, server).await.is_err() {
         tracing::warn!("Control connections still open at exit were closed.");
     }
-    watcher.abort();
-    channel.abort();
     if let Err(error) = socket_file.remove() {
         tracing::warn!(error = %error, socket = %paths.socket.display(), "Cannot remove the control socket.");
     }
     tracing::info!("Daemon stopped.");
-    Ok(())
 }
 
 /// Resolves when the daemon must stop at once: a second signal, or the shutdown
