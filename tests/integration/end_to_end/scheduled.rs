@@ -1,7 +1,8 @@
 //! The daemon on its own schedule (intervals of seconds) against the tenant: an
 //! enrolled device with no blueprint yet gets one at its first scheduled check-in,
 //! every run's results arrive once and in order, and a queued `dailycheckin` makes
-//! the check-in after the one that took it daily.
+//! the check-in after the one that took it daily (the command channel off, so a
+//! check-in's reply is what brings it; `daemon::command_channel` tests the channel).
 
 use serde_json::Value;
 
@@ -14,7 +15,8 @@ fn a_daemon_checks_in_on_its_schedule_and_a_queued_daily_comes_right_after_the_c
     let device = Device::new();
     let tenant = Tenant::start(blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")]));
     enroll(&device, &tenant.url(), TOKEN);
-    let mut daemon = Daemon::start(&device, &["schedule.recurring_interval=1s", "schedule.daily_interval=1h"]);
+    let settings = ["schedule.recurring_interval=1s", "schedule.daily_interval=1h", "tenant.command_channel=false"];
+    let mut daemon = Daemon::start(&device, &settings);
     let known = |tenant: &Tenant| tenant.get("/api/v1/devices")["devices"].as_array().map_or(0, Vec::len);
     tenant.wait_for(PATIENCE, known, |count| *count == 1);
     tenant.wait_for(PATIENCE, Tenant::result_run_ids, |ids| ids.len() >= 2);
