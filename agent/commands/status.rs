@@ -14,6 +14,7 @@ use crate::render;
 use crate::run_lock::{self, Holder};
 use crate::schedule::{self, Cadence, ScheduleState};
 use crate::state::{AgentUpdate, Drift, PendingWork, RunOutcome, RunRecord, Store, StoreError, StoreRebuilt};
+use crate::tenant::channel_status::{self, ChannelState, ChannelStatus};
 use crate::terminal;
 
 /// Everything `agent status` shows; its JSON form is part of the contract.
@@ -48,6 +49,9 @@ pub struct StatusReport {
     /// quit to be replaced) that waits on the person or a deadline, nearest
     /// deadline first; empty when none (and for a store an older agent wrote).
     pub pending_work: Vec<PendingWork>,
+    /// The daemon's command channel as it last said (`closed` when that daemon
+    /// is gone); absent when no daemon kept one on this device.
+    pub command_channel: Option<ChannelStatus>,
 }
 
 /// The state store's health, as `agent status` shows it.
@@ -100,6 +104,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<StatusReport> {
         agent_update: None,
         store: StoreStatus::default(),
         pending_work: Vec::new(),
+        command_channel: None,
     };
     let read = Store::open_existing(&settings.paths.store_file)
         .and_then(|store| store.map(|store| read_store(settings, &store, &mut report)).transpose());
@@ -125,6 +130,7 @@ fn read_store(settings: &Settings, store: &Store, report: &mut StatusReport) -> 
     (report.next_recurring_at, report.next_daily_at) = next_check_ins(store, &cadence, Utc::now())?;
     report.last_run = last_run(store, running)?;
     report.spool = spool_status(store)?;
+    report.command_channel = channel_status::load(store)?;
     if let Some(run) = &report.last_run {
         report.drift = run.drift.clone();
     }
@@ -185,6 +191,27 @@ fn last_run(store: &Store, check_in_running: bool) -> Result<Option<RunRecord>, 
     Ok(Some(run))
 }
 
+/// The command channel's line: its state, since when, the error if any, and
+/// when it asks again.
+fn channel_text(channel: &ChannelStatus) -> String {
+    let since = render::time(channel.since);
+    match channel.state {
+        ChannelState::Listening => format!("listening since {since}"),
+        ChannelState::Off => format!("off since {since} (tenant.command_channel, or no tenant)"),
+        ChannelState::NotOffered => {
+            format!("not offered by the tenant (404) since {since}; asked again after the next daily check-in")
+        }
+        ChannelState::Unauthorized => {
+            format!("token refused (401) since {since}; asked again after the next check-in")
+        }
+        ChannelState::Unreachable => {
+            let error = channel.message.as_deref().map(render::printable).unwrap_or_default();
+            format!("cannot reach the tenant since {since} ({error}); trying again after pauses")
+        }
+        ChannelState::Closed => "closed (the daemon is not running)".to_string(),
+    }
+}
+
 /// The report as text for people.
 pub fn render(report: &StatusReport) -> String {
     let mut text = String::new();
@@ -196,6 +223,9 @@ pub fn render(report: &StatusReport) -> String {
     let _ = writeln!(text, "Next daily check-in:     {}", next(report.next_daily_at));
     let _ = writeln!(text, "Drift:                   {}", drift_text(&report.drift));
     let _ = writeln!(text, "Spool:                   {}", spool_text(&report.spool));
+    if let Some(channel) = &report.command_channel {
+        let _ = writeln!(text, "Command channel:         {}", channel_text(channel));
+    }
     if let Some(store) = store_text(&report.store) {
         let _ = writeln!(text, "State store:             {store}");
     }

@@ -18,14 +18,18 @@
 //!   reads a rotated token);
 //! - after any other error (unreachable, `5xx`, garbage), after a pause at a
 //!   random point of the second half of a window that starts at
-//!   [`FIRST_RETRY_WINDOW`] and doubles up to `tenant.command_retry_max`;
+//!   [`FIRST_RETRY_WINDOW`] and doubles up to `tenant.command_retry_max`; the
+//!   streak ends with an answer, or with a request still open past
+//!   `tenant.connect_timeout` (it got through: the tenant holds it);
 //! - otherwise at once after each answer, asking the tenant to hold the next
 //!   request for a random 90 to 100 % of `tenant.command_wait`, so a fleet that
 //!   reconnected together after a tenant restart drifts apart instead of renewing
 //!   in step.
 //!
 //! A new configuration ends the poll under way and lifts every pause. Idle, the
-//! channel is one open connection and one timer: no polling loop.
+//! channel is one open connection and one timer: no polling loop. Each change of
+//! its state is logged once and kept in the store for `agent status`
+//! ([`crate::tenant::channel_status`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +42,7 @@ use super::queue::WorkQueue;
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::state::Store;
+use crate::tenant::channel_status::{self, ChannelState, ChannelStatus};
 use crate::tenant::requests::{Arrival, act_on};
 use crate::tenant::{PollReply, TenantClient, TenantError};
 
@@ -79,11 +84,11 @@ struct Memory {
     /// When the next attempt may start, after an error.
     retry_at: Option<Instant>,
     /// The client, with the configuration it was built from.
-    client: Option<(Arc<AgentConfig>, TenantClient)>,
+    client: Option<(Arc<AgentConfig>, Arc<TenantClient>)>,
     /// The device id, read once.
     device_id: Option<String>,
-    /// The state last logged, so each is logged once.
-    announced: Option<Gate>,
+    /// The state last logged and kept, so each is logged once.
+    state: Option<ChannelState>,
 }
 
 /// What the channel waits for before it polls.
@@ -126,6 +131,9 @@ impl CommandChannel {
                 Polled::Reconfigured => memory.reconfigured(),
                 Polled::Stopped => break,
             }
+        }
+        if memory.state.is_some() {
+            self.keep(&mut memory, ChannelState::Closed, None);
         }
     }
 
@@ -183,22 +191,44 @@ impl CommandChannel {
         };
         client.refresh_credential();
         let wait = splayed_wait(config.tenant.command_wait, random_fraction());
-        tokio::select! {
-            () = self.shutdown.cancelled() => Polled::Stopped,
-            // The configuration's sender goes only when the daemon ends.
-            changed = self.config.changed() => if changed.is_ok() { Polled::Reconfigured } else { Polled::Stopped },
-            reply = client.poll_commands(&device_id, wait) => Polled::Replied(reply),
+        let reply = client.poll_commands(&device_id, wait);
+        tokio::pin!(reply);
+        // A request still open past the connect timeout got through: the tenant
+        // holds it. In a streak of errors that is the tenant reached again, long
+        // before its answer says so.
+        let held = tokio::time::sleep(config.tenant.connect_timeout + Duration::from_secs(1));
+        tokio::pin!(held);
+        let mut streak = memory.failures > 0;
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return Polled::Stopped,
+                // The configuration's sender goes only when the daemon ends.
+                changed = self.config.changed() => {
+                    return if changed.is_ok() { Polled::Reconfigured } else { Polled::Stopped };
+                }
+                reply = &mut reply => return Polled::Replied(reply),
+                () = &mut held, if streak => {
+                    streak = false;
+                    self.reached_again(memory);
+                }
+            }
         }
+    }
+
+    /// Ends a streak of errors: logged, and the channel kept as listening.
+    fn reached_again(&self, memory: &mut Memory) {
+        if memory.failures > 0 {
+            tracing::info!(failures = memory.failures, "The command channel reaches the tenant again.");
+            self.keep(memory, ChannelState::Listening, None);
+        }
+        memory.failures = 0;
+        memory.retry_at = None;
     }
 
     /// Acts on what the tenant answered and decides the next pause.
     fn settle(&self, reply: Result<PollReply, TenantError>, memory: &mut Memory) {
         if reply.as_ref().is_ok_and(|reply| !matches!(reply, PollReply::NotOffered)) {
-            if memory.failures > 0 {
-                tracing::info!(failures = memory.failures, "The command channel reaches the tenant again.");
-            }
-            memory.failures = 0;
-            memory.retry_at = None;
+            self.reached_again(memory);
         }
         match reply {
             Ok(PollReply::Commands(commands)) => self.take(&commands),
@@ -213,6 +243,7 @@ impl CommandChannel {
                 let retry_in = humantime::format_duration(Duration::from_millis(pause.as_millis() as u64));
                 if memory.failures == 1 {
                     tracing::warn!(error = %error, retry_in = %retry_in, "The command channel cannot reach the tenant; trying again after a pause.");
+                    self.keep(memory, ChannelState::Unreachable, Some(error.to_string()));
                 } else {
                     tracing::info!(error = %error, failures = memory.failures, retry_in = %retry_in, "The command channel still cannot reach the tenant.");
                 }
@@ -237,26 +268,43 @@ impl CommandChannel {
         }
     }
 
-    /// Logs the channel's state when it changed: off, waiting, listening.
+    /// Logs the channel's state when it changed (off, waiting, listening) and
+    /// keeps it for `agent status`.
     fn announce(&self, memory: &mut Memory, gate: Option<Gate>) {
-        let shown = gate.filter(|gate| !matches!(gate, Gate::Until(_)));
-        if memory.announced == shown || matches!(gate, Some(Gate::Until(_))) {
+        let state = match gate {
+            // In a streak of errors the channel is unreachable until a reply says otherwise.
+            None if memory.failures > 0 => return,
+            None => ChannelState::Listening,
+            Some(Gate::Configuration) => ChannelState::Off,
+            Some(Gate::Checkin(_)) if self.ended.borrow().any == 0 => return,
+            Some(Gate::Checkin(_)) => ChannelState::Unauthorized,
+            Some(Gate::DailyCheckin(_)) => ChannelState::NotOffered,
+            Some(Gate::Until(_)) => return,
+        };
+        if memory.state == Some(state) {
             return;
         }
-        memory.announced = shown;
-        match shown {
-            None => tracing::info!("Listening for the tenant's commands."),
-            Some(Gate::Configuration) => {
-                tracing::info!("The command channel is off (tenant.command_channel, or no tenant).")
-            }
-            Some(Gate::Checkin(0)) => {}
-            Some(Gate::Checkin(_)) => tracing::warn!(
+        match state {
+            ChannelState::Listening => tracing::info!("Listening for the tenant's commands."),
+            ChannelState::Off => tracing::info!("The command channel is off (tenant.command_channel, or no tenant)."),
+            ChannelState::Unauthorized => tracing::warn!(
                 "The tenant refused the device token on the command channel (401); listening again after the next check-in."
             ),
-            Some(Gate::DailyCheckin(_)) => tracing::info!(
+            ChannelState::NotOffered => tracing::info!(
                 "The tenant does not offer the command channel (404); asking again after the next daily check-in."
             ),
-            Some(Gate::Until(_)) => {}
+            ChannelState::Unreachable | ChannelState::Closed => {}
+        }
+        self.keep(memory, state, None);
+    }
+
+    /// Keeps the channel's state in the store for `agent status` (once per change).
+    fn keep(&self, memory: &mut Memory, state: ChannelState, message: Option<String>) {
+        memory.state = Some(state);
+        let recorded = Store::open(&self.paths.store_file)
+            .and_then(|store| channel_status::record(&store, &ChannelStatus::now(state, message)));
+        if let Err(error) = recorded {
+            tracing::warn!(error = %error, "Cannot keep the command channel's state for agent status.");
         }
     }
 }
@@ -272,19 +320,17 @@ impl Memory {
     }
 
     /// The client for `config`, built when there is none for it yet.
-    fn client_for(&mut self, paths: &AgentPaths, config: &Arc<AgentConfig>) -> Result<&TenantClient, TenantError> {
-        if !self.client.as_ref().is_some_and(|(built_for, _)| Arc::ptr_eq(built_for, config)) {
-            self.client = None;
+    fn client_for(&mut self, paths: &AgentPaths, config: &Arc<AgentConfig>) -> Result<Arc<TenantClient>, TenantError> {
+        if let Some((built_for, client)) = &self.client
+            && Arc::ptr_eq(built_for, config)
+        {
+            return Ok(Arc::clone(client));
         }
-        if self.client.is_none() {
-            let client = TenantClient::for_device(paths, config)?
-                .ok_or_else(|| TenantError::Unreachable { reason: "no tenant is configured".to_string() })?;
-            self.client = Some((Arc::clone(config), client));
-        }
-        self.client
-            .as_ref()
-            .map(|(_, client)| client)
-            .ok_or_else(|| TenantError::Unreachable { reason: "no tenant client".to_string() })
+        let client = TenantClient::for_device(paths, config)?
+            .ok_or_else(|| TenantError::Unreachable { reason: "no tenant is configured".to_string() })?;
+        let client = Arc::new(client);
+        self.client = Some((Arc::clone(config), Arc::clone(&client)));
+        Ok(client)
     }
 
     /// The device's id, read from the store once.

@@ -102,7 +102,11 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
         close_abandoned_run(&paths, Utc::now()).await;
     }
     watcher.abort();
-    channel.abort();
+    // The channel ends on the shutdown token (keeping its state `closed`); a poll
+    // that does not let go is cut off.
+    if tokio::time::timeout(LAST_REPLIES_WAIT, channel).await.is_err() {
+        tracing::warn!("The command channel did not close in time; it was cut off.");
+    }
     wind_down(&paths, &queue, server, socket_file).await;
     Ok(())
 }

@@ -302,7 +302,11 @@ pub(crate) fn tenant_message(bytes: &[u8]) -> String {
 /// An error and its causes on one line, without the URL's query (never a token there,
 /// but a tenant URL is not worth repeating in every line either).
 fn causes(error: &reqwest::Error) -> String {
-    let first = if error.is_timeout() { "timed out".to_string() } else { error.to_string() };
+    let first = match error.url() {
+        _ if error.is_timeout() => "timed out".to_string(),
+        Some(url) => error.to_string().replace(&format!(" for url ({url})"), ""),
+        None => error.to_string(),
+    };
     crate::error_chain::causes_after(first, std::error::Error::source(error))
 }
 

@@ -20,6 +20,7 @@
 //! and every failure is a logged error, never a crash.
 
 mod answered;
+pub(crate) mod channel_status;
 mod client;
 mod command_poll;
 pub(crate) mod credential;

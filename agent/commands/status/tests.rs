@@ -56,6 +56,12 @@ fn report() -> StatusReport {
         }),
         agent_update: None,
         pending_work: Vec::new(),
+        command_channel: Some(ChannelStatus {
+            state: ChannelState::Unreachable,
+            since: at(3),
+            message: Some("the tenant could not be reached: connection refused".into()),
+            daemon_pid: 4242,
+        }),
     }
 }
 
@@ -206,4 +212,23 @@ fn a_device_that_never_checked_in_says_so() {
     report.running = Some(Holder { pid: 42, started_at: at(9) });
     report.spool = SpoolStatus::default();
     insta::assert_snapshot!(render(&report));
+}
+
+#[test]
+fn the_command_channel_line_says_where_it_stands_and_when_it_asks_again() {
+    let line = |state, message: Option<&str>| {
+        channel_text(&ChannelStatus { state, since: at(0), message: message.map(str::to_string), daemon_pid: 1 })
+    };
+    assert_eq!(line(ChannelState::Listening, None), "listening since 2026-11-25T09:00:00Z");
+    assert_eq!(line(ChannelState::Off, None), "off since 2026-11-25T09:00:00Z (tenant.command_channel, or no tenant)");
+    assert!(
+        line(ChannelState::NotOffered, None)
+            .ends_with("(404) since 2026-11-25T09:00:00Z; asked again after the next daily check-in")
+    );
+    assert!(line(ChannelState::Unauthorized, None).ends_with("asked again after the next check-in"));
+    assert_eq!(
+        line(ChannelState::Unreachable, Some("timed out\u{1b}[2J")),
+        "cannot reach the tenant since 2026-11-25T09:00:00Z (timed out\\u{1b}[2J); trying again after pauses"
+    );
+    assert_eq!(line(ChannelState::Closed, None), "closed (the daemon is not running)");
 }
