@@ -95,6 +95,12 @@ impl Tenant {
         self.serve(listener);
     }
 
+    /// How many command-channel requests (`GET /api/v1/agent/commands`) it holds
+    /// open now; 0 while it is stopped.
+    pub fn held_command_requests(&self) -> usize {
+        self.running.as_ref().map_or(0, RunningTenant::held_command_requests)
+    }
+
     /// `GET` on the devices API with the admin token; the JSON reply.
     pub fn get(&self, path: &str) -> Value {
         let (status, reply) = self.request(reqwest::Method::GET, path);
