@@ -14,7 +14,9 @@ fn a_daemon_checks_in_on_its_schedule_and_a_queued_daily_comes_right_after_the_c
     let device = Device::new();
     let tenant = Tenant::start(blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")]));
     enroll(&device, &tenant.url(), TOKEN);
-    let mut daemon = Daemon::start(&device, &["schedule.recurring_interval=1s", "schedule.daily_interval=1h"]);
+    // The channel off: this is the check-in's path (the command channel's tests are in `daemon/command_channel.rs`).
+    let settings = ["schedule.recurring_interval=1s", "schedule.daily_interval=1h", "tenant.command_channel=false"];
+    let mut daemon = Daemon::start(&device, &settings);
     let known = |tenant: &Tenant| tenant.get("/api/v1/devices")["devices"].as_array().map_or(0, Vec::len);
     tenant.wait_for(PATIENCE, known, |count| *count == 1);
     tenant.wait_for(PATIENCE, Tenant::result_run_ids, |ids| ids.len() >= 2);
