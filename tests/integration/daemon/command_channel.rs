@@ -46,6 +46,11 @@ const SETTINGS: [&str; 4] = [
     "tenant.command_retry_max=2s",
 ];
 
+/// A blueprint whose one item succeeds.
+fn succeeding() -> Value {
+    blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")])
+}
+
 /// Starts the daemon with [`SETTINGS`] and `extra`; returns once its first (daily)
 /// check-in has ended.
 fn start_daemon(device: &Device, extra: &[&str]) -> Daemon {
@@ -59,7 +64,7 @@ fn start_daemon(device: &Device, extra: &[&str]) -> Daemon {
 /// the daemon listening on the channel (the tenant holds its poll).
 fn listening(extra: &[&str]) -> (Device, Tenant, Daemon) {
     let device = Device::new();
-    let tenant = Tenant::start(blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")]));
+    let tenant = Tenant::start(succeeding());
     enroll(&device, &tenant.url(), TOKEN);
     let daemon = start_daemon(&device, extra);
     wait_for_logged(&device, LISTENING, 1, PATIENCE);
@@ -164,7 +169,7 @@ fn an_updateinventory_through_the_channel_runs_a_tenant_check_in_that_sends_one_
 #[test]
 fn with_the_channel_off_a_queued_blankpush_is_delivered_by_the_next_check_in_and_runs_once() {
     let device = Device::new();
-    let tenant = Tenant::start(blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")]));
+    let tenant = Tenant::start(succeeding());
     enroll(&device, &tenant.url(), TOKEN);
     let mut daemon = start_daemon(&device, &["tenant.command_channel=false"]);
     wait_for_logged(&device, OFF, 1, PATIENCE);
@@ -191,7 +196,7 @@ fn with_the_channel_off_a_queued_blankpush_is_delivered_by_the_next_check_in_and
 #[test]
 fn with_the_channel_off_no_request_reaches_the_command_endpoint() {
     let device = Device::new();
-    let tenant = TestTenant::start("tok-1", blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")]));
+    let tenant = TestTenant::start("tok-1", succeeding());
     configure(&device, &tenant.url(), "tok-1");
     let mut daemon = start_daemon(&device, &["tenant.command_channel=false"]);
     wait_for_logged(&device, OFF, 1, PATIENCE);
@@ -253,7 +258,7 @@ fn a_tenant_restart_is_retried_after_pauses_within_the_longest_and_a_command_aft
 #[test]
 fn a_tenant_without_the_endpoint_is_asked_once_until_the_next_daily_check_in_ends() {
     let device = Device::new();
-    let tenant = TestTenant::start("tok-1", blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")]));
+    let tenant = TestTenant::start("tok-1", succeeding());
     configure(&device, &tenant.url(), "tok-1");
     let mut daemon = start_daemon(&device, &[]);
     wait_for_logged(&device, NOT_OFFERED, 1, PATIENCE);
@@ -276,9 +281,34 @@ fn a_tenant_without_the_endpoint_is_asked_once_until_the_next_daily_check_in_end
 }
 
 #[test]
+fn a_reference_tenant_without_the_channel_is_asked_again_after_a_daily_check_in_and_its_check_ins_deliver() {
+    let device = Device::new();
+    let tenant = Tenant::start_without_command_channel(succeeding());
+    enroll(&device, &tenant.url(), TOKEN);
+    let mut daemon = start_daemon(&device, &[]);
+    wait_for_logged(&device, NOT_OFFERED, 1, PATIENCE);
+    let queued = tenant.queue_action(&tenant.device_id(), "blankpush");
+    let id = queued["id"].as_str().unwrap();
+
+    assert_eq!(check_in(&device, &[])["trigger"], "cli");
+    wait_for_runs(&device, PATIENCE, |runs| runs.iter().any(|run| run["trigger"] == "tenant" && finished(run)));
+    assert_eq!(check_in(&device, &["--reset-daily"])["kind"], "daily");
+    wait_for_logged(&device, NOT_OFFERED, 2, PATIENCE);
+    assert!(daemon.stop().success());
+
+    let expected = pairs(&[("daily", "schedule"), ("recurring", "cli"), ("recurring", "tenant"), ("daily", "cli")]);
+    assert_eq!(kinds_and_triggers(&runs(&device)), expected);
+    assert_eq!(about(&device, SERVED, id).len(), 1);
+    assert!(logged_records(&device, RECEIVED).is_empty());
+    let command = &tenant.commands()[0];
+    assert_eq!(command["offered_at"], Value::Null, "{command:#}");
+    assert_eq!(command["delivered_at"], tenant.checkins()[1]["received_at"], "the forced check-in took it");
+}
+
+#[test]
 fn a_poll_refused_with_401_leaves_the_device_token_file_alone() {
     let device = Device::new();
-    let tenant = Tenant::start(blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")]));
+    let tenant = Tenant::start(succeeding());
     let profile = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict>\
          <key>tenant.url</key><string>{}</string>\
