@@ -4,8 +4,9 @@
 //! next check-in's reply carries it again; with the channel off the check-in
 //! still delivers it, once; a tenant that stops and starts again on the same port
 //! is reached again after pauses within `tenant.command_retry_max`; a tenant
-//! without the endpoint (`404`) is asked once until the next daily check-in; a
-//! refused poll (`401`) leaves the device token alone.
+//! without the endpoint (`404`: the test tenant, or the reference tenant started
+//! without it) is asked once until the next daily check-in, and its check-ins
+//! still deliver; a refused poll (`401`) leaves the device token alone.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
@@ -62,21 +63,23 @@ fn start_daemon(device: &Device, extra: &[&str]) -> Daemon {
 
 /// A reference tenant with one item that succeeds, a device enrolled with it, and
 /// the daemon listening on the channel (the tenant holds its poll).
-fn listening(extra: &[&str]) -> (Device, Tenant, Daemon) {
+fn listening() -> (Device, Tenant, Daemon) {
     let device = Device::new();
     let tenant = Tenant::start(succeeding());
     enroll(&device, &tenant.url(), TOKEN);
-    let daemon = start_daemon(&device, extra);
+    let daemon = start_daemon(&device, &[]);
     wait_for_logged(&device, LISTENING, 1, PATIENCE);
     tenant.wait_for(PATIENCE, Tenant::held_command_requests, |held| *held == 1);
     (device, tenant, daemon)
 }
 
+/// Each run's kind and trigger.
 fn kinds_and_triggers(runs: &[Value]) -> Vec<(String, String)> {
     let text = |value: &Value| value.as_str().unwrap().to_string();
     runs.iter().map(|run| (text(&run["kind"]), text(&run["trigger"]))).collect()
 }
 
+/// `expected` as [`kinds_and_triggers`] gives it.
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     expected.iter().map(|(kind, trigger)| (kind.to_string(), trigger.to_string())).collect()
 }
@@ -119,7 +122,7 @@ fn assert_offered_then_delivered(device: &Device, tenant: &Tenant, id: &str) {
 
 #[test]
 fn a_blankpush_through_the_channel_starts_a_tenant_check_in_within_seconds_and_runs_once() {
-    let (device, tenant, mut daemon) = listening(&[]);
+    let (device, tenant, mut daemon) = listening();
     let (id, run) = queue_and_wait_for_tenant_check_in(&device, &tenant, "blankpush");
     assert_eq!(run["kind"], "recurring");
     assert_offered_then_delivered(&device, &tenant, &id);
@@ -135,7 +138,7 @@ fn a_blankpush_through_the_channel_starts_a_tenant_check_in_within_seconds_and_r
 
 #[test]
 fn a_dailycheckin_through_the_channel_runs_the_daily_check_in_once_with_trigger_tenant() {
-    let (device, tenant, mut daemon) = listening(&[]);
+    let (device, tenant, mut daemon) = listening();
     let (id, run) = queue_and_wait_for_tenant_check_in(&device, &tenant, "dailycheckin");
     assert_eq!(run["kind"], "daily", "{run:#}");
     assert_offered_then_delivered(&device, &tenant, &id);
@@ -151,7 +154,7 @@ fn a_dailycheckin_through_the_channel_runs_the_daily_check_in_once_with_trigger_
 
 #[test]
 fn an_updateinventory_through_the_channel_runs_a_tenant_check_in_that_sends_one_inventory_report() {
-    let (device, tenant, mut daemon) = listening(&[]);
+    let (device, tenant, mut daemon) = listening();
     let inventories = |tenant: &Tenant| tenant.reports("inventory").len();
     tenant.wait_for(PATIENCE, inventories, |count| *count == 1);
     let (id, run) = queue_and_wait_for_tenant_check_in(&device, &tenant, "updateinventory");
@@ -232,7 +235,7 @@ fn assert_paused_within_the_window(records: &[Value]) {
 
 #[test]
 fn a_tenant_restart_is_retried_after_pauses_within_the_longest_and_a_command_after_it_runs() {
-    let (device, mut tenant, mut daemon) = listening(&[]);
+    let (device, mut tenant, mut daemon) = listening();
     tenant.stop();
     wait_for_logged(&device, CANNOT_REACH, 1, PATIENCE);
     wait_for_logged(&device, STILL_CANNOT_REACH, 2, PATIENCE);
