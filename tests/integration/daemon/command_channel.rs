@@ -9,14 +9,14 @@
 //! still deliver; a refused poll (`401`) leaves the device token alone.
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::harness::{Daemon, finished, runs, time, wait_for_logged, wait_for_runs};
+use super::harness::{Daemon, finished, runs, time};
 use crate::end_to_end::harness::{ENROLLMENT_SECRET, TOKEN, Tenant, enroll};
-use crate::support::{Device, PATIENCE, blueprint, check_in, logged_records, script};
+use crate::support::{Device, PATIENCE, blueprint, check_in, logged, logged_records, script};
 use crate::tenant::configure;
 use crate::tenant::server::TestTenant;
 
@@ -47,6 +47,30 @@ const SETTINGS: [&str; 4] = [
     "tenant.command_retry_max=2s",
 ];
 
+/// Reads with `read` until `done` holds; fails after [`PATIENCE`] showing the last
+/// reading and the device's whole log, so a slow or stuck channel says where it was.
+fn wait_until<T: std::fmt::Debug>(device: &Device, read: impl Fn() -> T, done: impl Fn(&T) -> bool) -> T {
+    let start = Instant::now();
+    loop {
+        let value = read();
+        if done(&value) {
+            return value;
+        }
+        assert!(start.elapsed() < PATIENCE, "never got there: {value:#?}\nthe log:\n{}", logged(device));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The log records with `message` once there are at least `count`.
+fn wait_for_log(device: &Device, message: &str, count: usize) -> Vec<Value> {
+    wait_until(device, || (message, logged_records(device, message)), |(_, records)| records.len() >= count).1
+}
+
+/// The device's runs once `done` says so.
+fn wait_for_runs(device: &Device, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    wait_until(device, || runs(device), |runs| done(runs))
+}
+
 /// A blueprint whose one item succeeds.
 fn succeeding() -> Value {
     blueprint(vec![script("li-ok", "Succeed", "#!/bin/sh\nexit 0\n")])
@@ -57,7 +81,7 @@ fn succeeding() -> Value {
 fn start_daemon(device: &Device, extra: &[&str]) -> Daemon {
     let settings: Vec<&str> = SETTINGS.iter().chain(extra).copied().collect();
     let daemon = Daemon::start(device, &settings);
-    wait_for_runs(device, PATIENCE, |runs| runs.first().is_some_and(finished));
+    wait_for_runs(device, |runs| runs.first().is_some_and(finished));
     daemon
 }
 
@@ -68,8 +92,8 @@ fn listening() -> (Device, Tenant, Daemon) {
     let tenant = Tenant::start(succeeding());
     enroll(&device, &tenant.url(), TOKEN);
     let daemon = start_daemon(&device, &[]);
-    wait_for_logged(&device, LISTENING, 1, PATIENCE);
-    tenant.wait_for(PATIENCE, Tenant::held_command_requests, |held| *held == 1);
+    wait_for_log(&device, LISTENING, 1);
+    wait_until(&device, || tenant.held_command_requests(), |held| *held == 1);
     (device, tenant, daemon)
 }
 
@@ -96,7 +120,7 @@ fn queue_and_wait_for_tenant_check_in(device: &Device, tenant: &Tenant, action: 
     let queued = tenant.queue_action(&tenant.device_id(), action);
     let id = queued["id"].as_str().expect("a command id").to_string();
     let is_tenant = |run: &Value| run["trigger"] == "tenant";
-    let runs = wait_for_runs(device, PATIENCE, |runs| runs.iter().any(|run| is_tenant(run) && finished(run)));
+    let runs = wait_for_runs(device, |runs| runs.iter().any(|run| is_tenant(run) && finished(run)));
     let run = runs.into_iter().find(is_tenant).unwrap();
     let latency = time(&run["started_at"]) - queued_at;
     eprintln!("{action}: queued to check-in start {} ms", latency.num_milliseconds());
@@ -107,7 +131,7 @@ fn queue_and_wait_for_tenant_check_in(device: &Device, tenant: &Tenant, action: 
 /// The tenant's one command, offered by the channel and then delivered by the
 /// check-in it started (whose reply carried it again, logged as already received).
 fn assert_offered_then_delivered(device: &Device, tenant: &Tenant, id: &str) {
-    wait_for_logged(device, ALREADY_RECEIVED, 1, PATIENCE);
+    wait_for_log(device, ALREADY_RECEIVED, 1);
     assert_eq!(about(device, ALREADY_RECEIVED, id).len(), 1);
     assert_eq!(about(device, SERVED, id).len(), 1, "one check-in served {id}");
     let commands = tenant.commands();
@@ -156,10 +180,10 @@ fn a_dailycheckin_through_the_channel_runs_the_daily_check_in_once_with_trigger_
 fn an_updateinventory_through_the_channel_runs_a_tenant_check_in_that_sends_one_inventory_report() {
     let (device, tenant, mut daemon) = listening();
     let inventories = |tenant: &Tenant| tenant.reports("inventory").len();
-    tenant.wait_for(PATIENCE, inventories, |count| *count == 1);
+    wait_until(&device, || inventories(&tenant), |count| *count == 1);
     let (id, run) = queue_and_wait_for_tenant_check_in(&device, &tenant, "updateinventory");
     assert_eq!(run["kind"], "recurring", "{run:#}");
-    tenant.wait_for(PATIENCE, inventories, |count| *count == 2);
+    wait_until(&device, || inventories(&tenant), |count| *count == 2);
     assert_offered_then_delivered(&device, &tenant, &id);
 
     check_in(&device, &[]);
@@ -175,14 +199,14 @@ fn with_the_channel_off_a_queued_blankpush_is_delivered_by_the_next_check_in_and
     let tenant = Tenant::start(succeeding());
     enroll(&device, &tenant.url(), TOKEN);
     let mut daemon = start_daemon(&device, &["tenant.command_channel=false"]);
-    wait_for_logged(&device, OFF, 1, PATIENCE);
+    wait_for_log(&device, OFF, 1);
     let queued = tenant.queue_action(&tenant.device_id(), "blankpush");
     let id = queued["id"].as_str().unwrap();
 
     let forced = check_in(&device, &[]);
     assert_eq!(forced["trigger"], "cli");
     let tenant_run = |runs: &[Value]| runs.iter().any(|run| run["trigger"] == "tenant" && finished(run));
-    wait_for_runs(&device, PATIENCE, tenant_run);
+    wait_for_runs(&device, tenant_run);
     check_in(&device, &[]);
     assert_eq!(tenant.held_command_requests(), 0);
     assert!(daemon.stop().success());
@@ -202,10 +226,10 @@ fn with_the_channel_off_no_request_reaches_the_command_endpoint() {
     let tenant = TestTenant::start("tok-1", succeeding());
     configure(&device, &tenant.url(), "tok-1");
     let mut daemon = start_daemon(&device, &["tenant.command_channel=false"]);
-    wait_for_logged(&device, OFF, 1, PATIENCE);
+    wait_for_log(&device, OFF, 1);
     tenant.change(|state| state.commands = vec![json!({"id": "cmd-push", "type": "blankpush"})]);
     check_in(&device, &[]);
-    wait_for_runs(&device, PATIENCE, |runs| runs.iter().any(|run| run["trigger"] == "tenant" && finished(run)));
+    wait_for_runs(&device, |runs| runs.iter().any(|run| run["trigger"] == "tenant" && finished(run)));
     assert!(daemon.stop().success());
 
     assert_eq!(tenant.seen_at(COMMANDS_PATH).len(), 0);
@@ -237,11 +261,11 @@ fn assert_paused_within_the_window(records: &[Value]) {
 fn a_tenant_restart_is_retried_after_pauses_within_the_longest_and_a_command_after_it_runs() {
     let (device, mut tenant, mut daemon) = listening();
     tenant.stop();
-    wait_for_logged(&device, CANNOT_REACH, 1, PATIENCE);
-    wait_for_logged(&device, STILL_CANNOT_REACH, 2, PATIENCE);
+    wait_for_log(&device, CANNOT_REACH, 1);
+    wait_for_log(&device, STILL_CANNOT_REACH, 2);
     tenant.restart(|_| {});
     let (id, _) = queue_and_wait_for_tenant_check_in(&device, &tenant, "blankpush");
-    let again = wait_for_logged(&device, REACHED_AGAIN, 1, PATIENCE);
+    let again = wait_for_log(&device, REACHED_AGAIN, 1);
     assert!(daemon.stop().success());
 
     let mut failures = logged_records(&device, CANNOT_REACH);
@@ -264,7 +288,7 @@ fn a_tenant_without_the_endpoint_is_asked_once_until_the_next_daily_check_in_end
     let tenant = TestTenant::start("tok-1", succeeding());
     configure(&device, &tenant.url(), "tok-1");
     let mut daemon = start_daemon(&device, &[]);
-    wait_for_logged(&device, NOT_OFFERED, 1, PATIENCE);
+    wait_for_log(&device, NOT_OFFERED, 1);
     let asked = |count: usize| {
         // Polls come at once after each answer and are held 2 s at most: a channel
         // asking again would have asked within this pause.
@@ -277,7 +301,7 @@ fn a_tenant_without_the_endpoint_is_asked_once_until_the_next_daily_check_in_end
     asked(1);
 
     assert_eq!(check_in(&device, &["--reset-daily"])["kind"], "daily");
-    wait_for_logged(&device, NOT_OFFERED, 2, PATIENCE);
+    wait_for_log(&device, NOT_OFFERED, 2);
     asked(2);
     assert!(daemon.stop().success());
     assert_eq!(logged_records(&device, NOT_OFFERED).len(), 2);
@@ -289,14 +313,14 @@ fn a_reference_tenant_without_the_channel_is_asked_again_after_a_daily_check_in_
     let tenant = Tenant::start_without_command_channel(succeeding());
     enroll(&device, &tenant.url(), TOKEN);
     let mut daemon = start_daemon(&device, &[]);
-    wait_for_logged(&device, NOT_OFFERED, 1, PATIENCE);
+    wait_for_log(&device, NOT_OFFERED, 1);
     let queued = tenant.queue_action(&tenant.device_id(), "blankpush");
     let id = queued["id"].as_str().unwrap();
 
     assert_eq!(check_in(&device, &[])["trigger"], "cli");
-    wait_for_runs(&device, PATIENCE, |runs| runs.iter().any(|run| run["trigger"] == "tenant" && finished(run)));
+    wait_for_runs(&device, |runs| runs.iter().any(|run| run["trigger"] == "tenant" && finished(run)));
     assert_eq!(check_in(&device, &["--reset-daily"])["kind"], "daily");
-    wait_for_logged(&device, NOT_OFFERED, 2, PATIENCE);
+    wait_for_log(&device, NOT_OFFERED, 2);
     assert!(daemon.stop().success());
 
     let expected = pairs(&[("daily", "schedule"), ("recurring", "cli"), ("recurring", "tenant"), ("daily", "cli")]);
@@ -320,12 +344,12 @@ fn a_poll_refused_with_401_leaves_the_device_token_file_alone() {
     );
     device.write_file("Library/Managed Preferences/io.endpointagent.agent.plist", &profile);
     let mut daemon = start_daemon(&device, &[]);
-    wait_for_logged(&device, LISTENING, 1, PATIENCE);
+    wait_for_log(&device, LISTENING, 1);
     let token_file = device.root().join(TOKEN_FILE);
     let issued = std::fs::read_to_string(&token_file).expect("the check-in stored a device token");
 
     tenant.revoke_token(&tenant.device_id());
-    wait_for_logged(&device, REFUSED, 1, PATIENCE);
+    wait_for_log(&device, REFUSED, 1);
     let kept = std::fs::read_to_string(&token_file).expect("the refused poll left the token file");
     assert_eq!(kept, issued, "the poll kept the token file as it was");
     assert_eq!(std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777, 0o600);
@@ -333,7 +357,7 @@ fn a_poll_refused_with_401_leaves_the_device_token_file_alone() {
     let forced = check_in(&device, &[]);
     assert_eq!(forced["outcome"], "succeeded", "the check-in enrolled again: {forced:#}");
     assert_ne!(std::fs::read_to_string(&token_file).unwrap(), issued, "the check-in replaced the revoked token");
-    wait_for_logged(&device, LISTENING, 2, PATIENCE);
-    tenant.wait_for(PATIENCE, Tenant::held_command_requests, |held| *held == 1);
+    wait_for_log(&device, LISTENING, 2);
+    wait_until(&device, || tenant.held_command_requests(), |held| *held == 1);
     assert!(daemon.stop().success());
 }
