@@ -33,20 +33,28 @@ impl Tenant {
     /// A tenant serving `blueprint` to every device, accepting [`TOKEN`] and
     /// enrolling devices with [`ENROLLMENT_SECRET`].
     pub fn start(blueprint: Value) -> Self {
-        Self::start_with(Seed {
-            tokens: vec![TOKEN.to_string()],
-            enrollment_secrets: vec![ENROLLMENT_SECRET.to_string()],
-            blueprint: Some(blueprint),
-            ..Seed::default()
-        })
+        Self::start_with(usual_seed(blueprint))
     }
 
     /// A tenant with this seed (agent versions, per-device blueprints, ...) and
     /// [`ADMIN_TOKEN`], its database in a folder of its own, on a free port of 127.0.0.1.
-    pub fn start_with(mut seed: Seed) -> Self {
-        seed.admin_tokens.push(ADMIN_TOKEN.to_string());
+    pub fn start_with(seed: Seed) -> Self {
+        Self::start_with_settings(Settings { seed, ..Settings::default() })
+    }
+
+    /// A tenant like [`Tenant::start`] without the command channel: its
+    /// `GET /api/v1/agent/commands` answers `404`, as a tenant that predates it.
+    pub fn start_without_command_channel(blueprint: Value) -> Self {
+        let seed = usual_seed(blueprint);
+        Self::start_with_settings(Settings { seed, without_command_channel: true, ..Settings::default() })
+    }
+
+    /// A tenant with these settings, [`ADMIN_TOKEN`] added to their seed and its
+    /// database in a folder of its own.
+    fn start_with_settings(mut settings: Settings) -> Self {
+        settings.seed.admin_tokens.push(ADMIN_TOKEN.to_string());
         let folder = tempfile::tempdir().expect("a folder for the tenant's database");
-        let settings = Settings { seed, database: Some(folder.path().join("tenant.sqlite")), ..Settings::default() };
+        settings.database = Some(folder.path().join("tenant.sqlite"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -93,6 +101,12 @@ impl Tenant {
             std::thread::sleep(Duration::from_millis(50));
         };
         self.serve(listener);
+    }
+
+    /// How many command-channel requests (`GET /api/v1/agent/commands`) it holds
+    /// open now; 0 while it is stopped.
+    pub fn held_command_requests(&self) -> usize {
+        self.running.as_ref().map_or(0, RunningTenant::held_command_requests)
     }
 
     /// `GET` on the devices API with the admin token; the JSON reply.
@@ -193,6 +207,17 @@ impl Drop for Tenant {
         if let Some(running) = self.running.take() {
             let _ = self.runtime.block_on(running.shutdown());
         }
+    }
+}
+
+/// A seed serving `blueprint` to every device, accepting [`TOKEN`] and enrolling
+/// devices with [`ENROLLMENT_SECRET`].
+fn usual_seed(blueprint: Value) -> Seed {
+    Seed {
+        tokens: vec![TOKEN.to_string()],
+        enrollment_secrets: vec![ENROLLMENT_SECRET.to_string()],
+        blueprint: Some(blueprint),
+        ..Seed::default()
     }
 }
 
