@@ -348,7 +348,7 @@ impl Memory {
 /// by `fraction` (0 to 1), in whole seconds, at least one.
 fn splayed_wait(wait: Duration, fraction: f64) -> Duration {
     let seconds = wait.as_secs_f64() * (0.9 + 0.1 * fraction.clamp(0.0, 1.0));
-    Duration::from_secs((seconds as u64).max(1))
+    Duration::from_secs((seconds.round() as u64).max(1))
 }
 
 /// The window of the pause after `failures` errors in a row: [`FIRST_RETRY_WINDOW`]
