@@ -257,16 +257,27 @@ fn assert_paused_within_the_window(records: &[Value]) {
     }
 }
 
+/// The command channel as `agent status --json` shows it.
+fn channel_status(device: &Device) -> Value {
+    device.status()["command_channel"].clone()
+}
+
 #[test]
 fn a_tenant_restart_is_retried_after_pauses_within_the_longest_and_a_command_after_it_runs() {
     let (device, mut tenant, mut daemon) = listening();
     tenant.stop();
     wait_for_log(&device, CANNOT_REACH, 1);
     wait_for_log(&device, STILL_CANNOT_REACH, 2);
+    let down = channel_status(&device);
+    assert_eq!(down["state"], "unreachable", "agent status while the tenant is down: {down:#}");
+    // The message is the streak's first error: the tenant's 503 as it shut down, or a refused connection.
+    assert!(down["message"].as_str().is_some_and(|message| message.contains("the tenant")), "{down:#}");
     tenant.restart(|_| {});
     let (id, _) = queue_and_wait_for_tenant_check_in(&device, &tenant, "blankpush");
     let again = wait_for_log(&device, REACHED_AGAIN, 1);
+    wait_until(&device, || channel_status(&device), |status| status["state"] == "listening");
     assert!(daemon.stop().success());
+    assert_eq!(channel_status(&device)["state"], "closed", "the daemon stopped");
 
     let mut failures = logged_records(&device, CANNOT_REACH);
     assert_eq!(failures.len(), 1, "{failures:#?}");
@@ -289,6 +300,7 @@ fn a_tenant_without_the_endpoint_is_asked_once_until_the_next_daily_check_in_end
     configure(&device, &tenant.url(), "tok-1");
     let mut daemon = start_daemon(&device, &[]);
     wait_for_log(&device, NOT_OFFERED, 1);
+    wait_until(&device, || channel_status(&device), |status| status["state"] == "not_offered");
     let asked = |count: usize| {
         // Polls come at once after each answer and are held 2 s at most: a channel
         // asking again would have asked within this pause.
