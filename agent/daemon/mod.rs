@@ -21,6 +21,7 @@
 
 mod audience;
 pub mod client;
+mod code_pages;
 mod command_channel;
 mod control;
 mod lifecycle;

@@ -280,9 +280,10 @@ impl Scheduler<'_> {
 
     /// Counts a check-in that ran or could not start (one called off before it
     /// started is not counted), and a daily one that completed, for the command
-    /// channel.
+    /// channel; gives back the code pages it read until the next.
     fn count_ended(&self, result: Option<&Result<CheckedIn, CheckinError>>) {
         let Some(result) = result else { return };
+        super::code_pages::give_back();
         let daily = result.as_ref().is_ok_and(|checked_in| completed_daily(&checked_in.run));
         self.ended.send_modify(|ended| {
             ended.any += 1;
