@@ -4,7 +4,9 @@
 //! agent and measures, each on its own scratch device (`AGENT_ROOT`):
 //! - the resident memory of `agent daemon` idle after its first check-in, and its
 //!   CPU time and wakeups (context switches of all its threads) over an idle
-//!   minute (`BENCH_IDLE_SECONDS` shortens it), from `/proc` on Linux, `ps` on macOS;
+//!   minute (`BENCH_IDLE_SECONDS` shortens it), from `/proc` on Linux, `ps` on macOS,
+//!   enrolled to the reference tenant (started in this process) with the command
+//!   channel on, so one long-poll is held open all along;
 //! - `agent status --json` wall time with 1,000 runs of 10 items in the history;
 //! - a recurring check-in of 500 trivial script items against 500 plain
 //!   `sh -c 'exit 0'` spawns in a loop, as a ratio measured in the same run;
@@ -18,8 +20,12 @@
 //! after `--` (`daemon`, `status`, `scripts`, `plan`, `inventory`, `size`) measure
 //! only those.
 
+#[path = "support/agent_log.rs"]
+mod agent_log;
 #[path = "support/figures.rs"]
 mod figures;
+#[path = "support/tenant.rs"]
+mod tenant;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,6 +38,7 @@ use endpoint_agent::plan::CheckinKind;
 use endpoint_agent::state::{Drift, ItemRecord, ItemStatus, RunHeader, RunOutcome, RunRecord, Store, Trigger};
 use figures::{Figure, MIB, cores, millis, setting};
 use serde_json::{Value, json};
+use tenant::Tenant;
 
 /// The agent the benchmarks measure: the release build `cargo bench` made.
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
@@ -76,14 +83,19 @@ fn main() -> ExitCode {
     figures::finish("results.json", &figures, json!({ "agent": AGENT }))
 }
 
-/// `agent daemon` after its first check-in: resident memory, then CPU and
-/// wakeups over `idle`.
+/// `agent daemon` enrolled to the reference tenant (in this process, serving 10
+/// scripts), after its first check-in, with the command channel on and its
+/// default `tenant.command_wait`: resident memory, then CPU and wakeups over
+/// `idle`, while one long-poll is held open. Panics when the channel holds no
+/// poll before or after the idle period, since the figures would then not be
+/// the channel's.
 fn daemon_idle(root: &Path, idle: Duration) -> (Figure, Figure, Option<Figure>) {
-    let blueprint = write_blueprint(root, &scripts(10, "every_15_min"));
+    fs::create_dir_all(root).expect("the device's folder");
+    let tenant =
+        Tenant::start(json!({ "id": "bp-bench", "name": "Benchmark", "library_items": scripts(10, "every_15_min") }));
+    tenant.enroll(agent(root), &root.with_extension("token"));
     let mut daemon = agent(root)
-        .args(["daemon", "--set"])
-        .arg(format!("blueprint_file={}", blueprint.display()))
-        .args(["--set", "schedule.recurring_interval=6h", "--set", "schedule.daily_interval=24h"])
+        .args(["daemon", "--set", "schedule.recurring_interval=6h", "--set", "schedule.daily_interval=24h"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -94,34 +106,51 @@ fn daemon_idle(root: &Path, idle: Duration) -> (Figure, Figure, Option<Figure>) 
         assert!(waited.elapsed() < Duration::from_secs(60), "the daemon's first check-in never finished");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let listening = tenant.wait_for(Duration::from_secs(30), Duration::from_millis(100), |tenant| {
+        (tenant.held_command_requests() > 0 && agent_log::logged(root, agent_log::CHANNEL_LISTENING) > 0).then_some(())
+    });
+    assert!(listening.is_some(), "the daemon holds no command-channel poll: the idle figures would be without it");
     std::thread::sleep(Duration::from_secs(2));
     let before = process_usage(pid);
+    let held_before = tenant.held_command_requests();
     std::thread::sleep(idle);
     let after = process_usage(pid);
+    let held_after = tenant.held_command_requests();
+    let lost = agent_log::logged(root, agent_log::CHANNEL_UNREACHABLE);
     let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = daemon.wait();
+    drop(tenant);
+    assert!(
+        held_before == 1 && held_after == 1 && lost == 0,
+        "the command channel was not held throughout: {held_before} polls before, {held_after} after, {lost} losses"
+    );
+    idle_figures(&before, &after, idle)
+}
 
+/// The idle daemon's three figures from its usage before and after `idle`.
+fn idle_figures(before: &Usage, after: &Usage, idle: Duration) -> (Figure, Figure, Option<Figure>) {
     let seconds = idle.as_secs_f64();
+    let channel = "command channel on, 1 long-poll held throughout";
     let memory = Figure {
         name: "daemon resident memory, idle",
         value: after.resident_bytes as f64 / MIB,
         unit: "MiB",
         target: 10.0,
-        detail: format!("after a check-in of 10 scripts; {} threads", after.threads),
+        detail: format!("after a check-in of 10 scripts from the tenant; {channel}; {} threads", after.threads),
     };
     let cpu = Figure {
         name: "daemon CPU while idle",
         value: (after.cpu_seconds - before.cpu_seconds) / seconds * 100.0,
         unit: "%",
         target: 0.1,
-        detail: format!("of one core, over {seconds:.0} s"),
+        detail: format!("of one core, over {seconds:.0} s; {channel}"),
     };
     let wakeups = after.context_switches.zip(before.context_switches).map(|(after, before)| Figure {
         name: "daemon wakeups while idle",
         value: after.saturating_sub(before) as f64 / seconds,
         unit: "per s",
         target: 1.0,
-        detail: format!("context switches of all threads over {seconds:.0} s"),
+        detail: format!("context switches of all threads over {seconds:.0} s; {channel}"),
     });
     (memory, cpu, wakeups)
 }
