@@ -198,6 +198,7 @@ fn channel_text(channel: &ChannelStatus) -> String {
     match channel.state {
         ChannelState::Listening => format!("listening since {since}"),
         ChannelState::Off => format!("off since {since} (tenant.command_channel, or no tenant)"),
+        ChannelState::NotEnrolled => format!("waiting since {since} for the device to enroll (at the next check-in)"),
         ChannelState::NotOffered => {
             format!("not offered by the tenant (404) since {since}; asked again after the next daily check-in")
         }

@@ -10,8 +10,8 @@
 //! came both ways runs once (by its command id).
 //!
 //! When it polls:
-//! - not before the daemon's first check-in ended or failed to start (it
-//!   enrolls the device);
+//! - at once when the daemon starts, if the device holds a token (the token
+//!   file, or `tenant.token`); else once a check-in ended (it enrolls the device);
 //! - never when `tenant.command_channel` is off or no tenant is configured;
 //! - after a `404` (the tenant does not offer it), not until a daily check-in ended;
 //! - after a `401`, not until the next check-in ended (which re-enrolls or
@@ -43,6 +43,7 @@ use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::state::Store;
 use crate::tenant::channel_status::{self, ChannelState, ChannelStatus};
+use crate::tenant::credential::Credential;
 use crate::tenant::requests::{Arrival, act_on};
 use crate::tenant::{PollReply, TenantClient, TenantError};
 
@@ -96,7 +97,9 @@ struct Memory {
 enum Gate {
     /// Off, or no tenant: a new configuration.
     Configuration,
-    /// A check-in to end after this many.
+    /// No device token yet: a check-in (which enrolls) to end.
+    Enrollment,
+    /// After a `401`: a check-in to end after this many.
     Checkin(u64),
     /// A daily check-in to end after this many.
     DailyCheckin(u64),
@@ -143,8 +146,8 @@ impl CommandChannel {
             return Some(Gate::Configuration);
         }
         let ended = *self.ended.borrow();
-        if ended.any == 0 {
-            return Some(Gate::Checkin(0));
+        if Credential::choose(&self.paths, config.tenant.token.clone()).in_use.is_none() {
+            return Some(Gate::Enrollment);
         }
         if let Some(count) = memory.unauthorized_at.filter(|count| *count == ended.any) {
             return Some(Gate::Checkin(count));
@@ -276,7 +279,7 @@ impl CommandChannel {
             None if memory.failures > 0 => return,
             None => ChannelState::Listening,
             Some(Gate::Configuration) => ChannelState::Off,
-            Some(Gate::Checkin(_)) if self.ended.borrow().any == 0 => return,
+            Some(Gate::Enrollment) => ChannelState::NotEnrolled,
             Some(Gate::Checkin(_)) => ChannelState::Unauthorized,
             Some(Gate::DailyCheckin(_)) => ChannelState::NotOffered,
             Some(Gate::Until(_)) => return,
@@ -287,6 +290,9 @@ impl CommandChannel {
         match state {
             ChannelState::Listening => tracing::info!("Listening for the tenant's commands."),
             ChannelState::Off => tracing::info!("The command channel is off (tenant.command_channel, or no tenant)."),
+            ChannelState::NotEnrolled => {
+                tracing::info!("The command channel waits for the device to enroll (at its next check-in).")
+            }
             ChannelState::Unauthorized => tracing::warn!(
                 "The tenant refused the device token on the command channel (401); listening again after the next check-in."
             ),

@@ -1,5 +1,5 @@
 //! What the daemon's command channel last said about itself (listening, off, not
-//! offered, refused, unreachable, closed), kept in the store when it changes so
+//! enrolled, not offered, refused, unreachable, closed), kept in the store when it changes so
 //! `agent status` can show it without asking the daemon.
 //!
 //! The daemon that wrote it is named by its pid: one that is gone (a crash, a
@@ -24,6 +24,8 @@ pub enum ChannelState {
     Listening,
     /// `tenant.command_channel` is off, or no tenant is configured.
     Off,
+    /// The device holds no token yet: it listens once a check-in enrolled it.
+    NotEnrolled,
     /// The tenant answered `404`: asked again after the next daily check-in.
     NotOffered,
     /// The tenant refused the device token (`401`): asked again after the next check-in.

@@ -221,6 +221,7 @@ fn the_command_channel_line_says_where_it_stands_and_when_it_asks_again() {
     };
     assert_eq!(line(ChannelState::Listening, None), "listening since 2026-11-25T09:00:00Z");
     assert_eq!(line(ChannelState::Off, None), "off since 2026-11-25T09:00:00Z (tenant.command_channel, or no tenant)");
+    assert!(line(ChannelState::NotEnrolled, None).ends_with("for the device to enroll (at the next check-in)"));
     assert!(
         line(ChannelState::NotOffered, None)
             .ends_with("(404) since 2026-11-25T09:00:00Z; asked again after the next daily check-in")
