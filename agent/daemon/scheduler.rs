@@ -79,6 +79,9 @@ pub(crate) struct ScheduleMemory {
     /// The next check-in last logged, so each is logged once (and one due at
     /// once, which starts right away, not at all).
     announced: Option<NextCheckin>,
+    /// A check-in ended since the daemon last went idle: its code pages are
+    /// given back before the next sleep ([`super::code_pages`]).
+    give_back_code: bool,
     /// The newest tenant request a check-in was started for: one that is still
     /// saved afterwards (its check-in could not start) waits for the schedule
     /// instead of being tried again in a tight loop.
@@ -141,6 +144,10 @@ impl Scheduler<'_> {
                     self.run_scheduled(next.kind, Trigger::Schedule, &config).await;
                 }
                 continue;
+            }
+            if std::mem::take(&mut self.memory.give_back_code) {
+                // Idle until `next`: the check-in's code is not needed till then.
+                super::code_pages::give_back();
             }
             tokio::select! {
                 () = self.shutdown.cancelled() => {}
@@ -280,10 +287,10 @@ impl Scheduler<'_> {
 
     /// Counts a check-in that ran or could not start (one called off before it
     /// started is not counted), and a daily one that completed, for the command
-    /// channel; gives back the code pages it read until the next.
-    fn count_ended(&self, result: Option<&Result<CheckedIn, CheckinError>>) {
+    /// channel; the code pages it read are given back once the daemon goes idle.
+    fn count_ended(&mut self, result: Option<&Result<CheckedIn, CheckinError>>) {
         let Some(result) = result else { return };
-        super::code_pages::give_back();
+        self.memory.give_back_code = true;
         let daily = result.as_ref().is_ok_and(|checked_in| completed_daily(&checked_in.run));
         self.ended.send_modify(|ended| {
             ended.any += 1;
