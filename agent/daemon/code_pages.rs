@@ -10,9 +10,11 @@
 //! counts only dirty memory in a process's footprint (what Activity Monitor
 //! shows), so clean pages cost nothing there and nothing is done.
 
+#[cfg(any(target_os = "linux", test))]
 use std::path::Path;
 
 /// One mapping of the binary the kernel may reclaim: its start and length.
+#[cfg(any(target_os = "linux", test))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ReadOnlyMapping {
     /// The first address.
@@ -28,6 +30,7 @@ pub(crate) fn give_back() {
     linux::give_back();
 }
 
+#[cfg(any(target_os = "linux", test))]
 /// The read-only mappings of `program` in `maps` (the text of `/proc/self/maps`):
 /// not writable, backed by that very file (not one replaced since: ` (deleted)`).
 pub(crate) fn read_only_mappings(maps: &str, program: &Path) -> Vec<ReadOnlyMapping> {
