@@ -12,8 +12,10 @@
 //!        └──► reload ◄── scheduler, before each check-in: a source changed?
 //!
 //!  command_channel ── long-poll to the tenant ──► store (tenant request) ──► wakes scheduler
-//!        ▲ check-ins ended (first, daily: when to ask again)  │
+//!        ▲ check-ins ended (after a 401 or 404: when to ask again)  │
 //!        └────────────────────────────────────────── scheduler
+//!
+//!  scheduler, going idle after a check-in ──► code_pages (the check-in's code given back)
 //! ```
 //!
 //! `protocol` documents what travels over the socket; `client` is the other side
