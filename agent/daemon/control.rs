@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::connection_limit::{ConnectionLimit, PER_PERSON};
 use super::protocol::{DaemonStatus, LONGEST_REQUEST, Reply, Request};
 use super::queue::WorkQueue;
 use super::requested::{Connection, serve_checkin, serve_update_now};
@@ -134,6 +135,8 @@ pub(crate) struct Control {
     pub(crate) paths: AgentPaths,
     /// The configuration in force (replaced on reload).
     pub(crate) config: watch::Receiver<Arc<AgentConfig>>,
+    /// How many connections each person without admin rights holds open.
+    pub(crate) connections: Arc<ConnectionLimit>,
 }
 
 impl Control {
@@ -177,6 +180,26 @@ async fn handle(stream: UnixStream, control: Arc<Control>) {
     };
     let peer = Peer { uid: credentials.uid(), pid: credentials.pid() };
     let (reader, mut writer) = stream.into_split();
+    let _admitted = if is_allowed(peer.uid, control.own_uid) {
+        None
+    } else {
+        match control.connections.admit(peer.uid) {
+            Ok(admitted) => Some(admitted),
+            Err(refused) => {
+                if refused.worth_logging() {
+                    tracing::warn!(
+                        peer_uid = peer.uid, peer_pid = peer.pid, user = %user_name(peer.uid), refused = refused.refused,
+                        "Refused a control connection: this user already holds the most open at once."
+                    );
+                }
+                let message = format!(
+                    "too many requests from this user at once (at most {PER_PERSON}); try again when one has finished"
+                );
+                let _ = send(&mut writer, &Reply::Failed { message, exit_code: crate::exit_code::BUSY }).await;
+                return;
+            }
+        }
+    };
     let mut reader = BufReader::new(reader);
     let request = match tokio::time::timeout(REQUEST_WAIT, read_request(&mut reader)).await {
         Ok(Ok(request)) => request,

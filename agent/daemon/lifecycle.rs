@@ -77,6 +77,7 @@ pub async fn serve(setup: DaemonSetup) -> anyhow::Result<()> {
         own_uid,
         paths: paths.clone(),
         config: config_receiver.clone(),
+        connections: Arc::default(),
     });
     let server = tokio::spawn(control::serve(listener, control));
     let source = Arc::new(ConfigSource::new(paths.clone(), loaded.clone(), reload, config_sender));

@@ -25,6 +25,7 @@ mod audience;
 pub mod client;
 mod code_pages;
 mod command_channel;
+mod connection_limit;
 mod control;
 mod lifecycle;
 pub mod protocol;

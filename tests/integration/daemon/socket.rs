@@ -135,3 +135,49 @@ fn a_bad_blueprint_sent_to_the_daemon_is_bad_input_named_by_file_and_key() {
     assert_eq!(requests.len(), 1, "{requests:#?}");
     assert!(runs(&device).is_empty(), "nothing ran");
 }
+
+#[test]
+fn a_person_without_admin_rights_holds_at_most_eight_connections_and_a_ninth_is_refused() {
+    if !running_as_root("dropping to nobody") {
+        return;
+    }
+    let device = Device::new();
+    let _daemon = Daemon::start(&device, &["schedule.recurring_interval=1h", "schedule.daily_interval=1h"]);
+    crate::support::open_to_nobody(&device);
+    let socket = endpoint_agent::paths::AgentPaths::under(device.root()).socket;
+    // Connections that send nothing are held (the daemon waits 10 s for a request);
+    // a refused one is answered at once and closed.
+    let client = r#"
+        use IO::Socket::UNIX; use IO::Select;
+        my @held;
+        for my $i (1..40) {
+            my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!";
+            if (IO::Select->new($s)->can_read(0.3)) { my $line = <$s>; print "after $i: $line"; exit 0 }
+            push @held, $s;
+        }
+        die "never refused";
+    "#;
+    let mut command = std::process::Command::new("perl");
+    command.args(["-e", client]).arg(&socket).current_dir("/");
+    let output = crate::support::as_nobody(&mut command).output().expect("perl runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let (held, reply) = stdout.trim().split_once(": ").expect("a reply");
+    let held: usize = held.trim_start_matches("after ").parse::<usize>().unwrap() - 1;
+    assert!(held >= 8, "{held} connections held before the refusal");
+    let reply: Value = serde_json::from_str(reply).unwrap();
+    assert_eq!(reply["reply"], "failed", "{reply}");
+    assert!(reply["message"].as_str().unwrap().starts_with("too many requests from this user at once (at most 8)"));
+    let refusals = wait_for_logged(
+        &device,
+        "Refused a control connection: this user already holds the most open at once.",
+        1,
+        PATIENCE,
+    );
+    assert_eq!((refusals.len(), &refusals[0]["peer_uid"]), (1, &Value::from(NOBODY)), "{refusals:#?}");
+    // Once the person's connections closed, a request is answered again (here: no
+    // blueprint yet, so nothing is offered).
+    let replies = device.request_as_nobody(&serde_json::json!({"request": "self_service_list"}));
+    let message = replies.last().and_then(|reply| reply["message"].as_str()).unwrap_or_default();
+    assert!(message.contains("nothing is offered on this Mac yet"), "{replies:#?}");
+}
