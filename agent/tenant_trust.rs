@@ -12,8 +12,9 @@
 //! fails the pin never sees a request line, a body or the `Authorization` header.
 //!
 //! The CA file decides whom the agent (root) believes, so it is held to the rule
-//! of the configuration's own files: owned by root (or by the agent's own user,
-//! for scratch devices under `AGENT_ROOT`) and writable by nobody else; at most
+//! of the configuration's own files (`config`'s trusted writers, which open it):
+//! it and every folder on the way owned by root (or by the agent's own user, for
+//! scratch devices under `AGENT_ROOT`) and writable by nobody else; at most
 //! [`MAX_CA_FILE_BYTES`]; PEM certificates only.
 
 mod certificates;
@@ -23,7 +24,6 @@ mod tests;
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,9 +38,6 @@ use connection_check::ConnectionCheckLayer;
 /// The largest CA file the agent reads: far more than any real bundle of anchors.
 pub(crate) const MAX_CA_FILE_BYTES: u64 = 1 << 20;
 
-/// Mode bits that let a group or other users write.
-const WRITABLE_BY_OTHERS: u32 = 0o022;
-
 /// Why the tenant's trust settings cannot be used. Each names the key to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum TrustProblem {
@@ -51,11 +48,10 @@ pub(crate) enum TrustProblem {
     /// the daemon, root, reads and checks it).
     #[error("cannot read the CA file {path}: only root may read it")]
     ClosedToThisUser { path: PathBuf },
-    /// Not a regular file owned by root (or this agent's user), or writable by others.
-    #[error(
-        "the CA file {path} must be a file owned by root and writable by nobody else (it decides whom the agent trusts)"
-    )]
-    OpenToOthers { path: PathBuf },
+    /// Not a regular file, or it (or a folder on the way to it) could have been
+    /// written by someone other than root (or this agent's user); `reason` says which.
+    #[error("the CA file {path} cannot be believed: {reason} (it decides whom the agent trusts)")]
+    Untrusted { path: PathBuf, reason: String },
     /// Larger than [`MAX_CA_FILE_BYTES`].
     #[error("the CA file {path} is larger than {limit} bytes")]
     TooLarge { path: PathBuf, limit: u64 },
@@ -128,30 +124,29 @@ impl Serialize for SpkiPin {
     }
 }
 
-/// Reads and checks the CA file at `path`: a trusted writer, at most
-/// [`MAX_CA_FILE_BYTES`], one or more PEM certificates. Returns each one's DER.
-pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, TrustProblem> {
-    let unreadable =
-        |error: std::io::Error| TrustProblem::Unreadable { path: path.to_path_buf(), reason: error.to_string() };
-    let file = File::open(path).map_err(|error| {
-        if error.kind() == std::io::ErrorKind::PermissionDenied && !nix::unistd::geteuid().is_root() {
-            TrustProblem::ClosedToThisUser { path: path.to_path_buf() }
-        } else {
-            unreadable(error)
-        }
-    })?;
-    let metadata = file.metadata().map_err(unreadable)?;
-    let owner_trusted = metadata.uid() == 0 || metadata.uid() == nix::unistd::geteuid().as_raw();
-    if !metadata.is_file() || !owner_trusted || metadata.mode() & WRITABLE_BY_OTHERS != 0 {
-        return Err(TrustProblem::OpenToOthers { path: path.to_path_buf() });
-    }
+/// The certificates of `tenant.ca_file`, read from it and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CaCertificates {
+    /// The file they came from, for messages.
+    pub(crate) path: PathBuf,
+    /// Each certificate's DER.
+    pub(crate) der: Vec<Vec<u8>>,
+}
+
+/// Reads the CA file at `path` from `file`, opened by the caller after checking
+/// who may have written it (`config`'s trusted writers): at most
+/// [`MAX_CA_FILE_BYTES`], one or more PEM certificates.
+pub(crate) fn read_ca_certificates(file: File, path: &Path) -> Result<CaCertificates, TrustProblem> {
     let mut bytes = Vec::new();
-    file.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    file.take(MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| TrustProblem::Unreadable { path: path.to_path_buf(), reason: error.to_string() })?;
     if bytes.len() as u64 > MAX_CA_FILE_BYTES {
         return Err(TrustProblem::TooLarge { path: path.to_path_buf(), limit: MAX_CA_FILE_BYTES });
     }
     let text = String::from_utf8_lossy(&bytes);
-    pem_certificates(&text).map_err(|reason| TrustProblem::NotPem { path: path.to_path_buf(), reason })
+    let der = pem_certificates(&text).map_err(|reason| TrustProblem::NotPem { path: path.to_path_buf(), reason })?;
+    Ok(CaCertificates { path: path.to_path_buf(), der })
 }
 
 /// The tenant's TLS trust, ready for a client builder.
@@ -164,15 +159,16 @@ pub(crate) struct TenantTrust {
 }
 
 impl TenantTrust {
-    /// The trust `tenant.ca_file` and `tenant.pinned_spki_sha256` describe; the CA
-    /// file is read (and checked) again, as it is now.
-    pub(crate) fn new(ca_file: Option<&Path>, pins: &[SpkiPin]) -> Result<Self, TrustProblem> {
-        let anchors = match ca_file {
-            Some(path) => read_ca_file(path)?
+    /// The trust `tenant.ca_file` (its certificates, as read now) and
+    /// `tenant.pinned_spki_sha256` describe.
+    pub(crate) fn new(ca: Option<&CaCertificates>, pins: &[SpkiPin]) -> Result<Self, TrustProblem> {
+        let anchors = match ca {
+            Some(ca) => ca
+                .der
                 .iter()
                 .map(|der| reqwest::Certificate::from_der(der))
                 .collect::<Result<_, _>>()
-                .map_err(|error| TrustProblem::Unusable { path: path.to_path_buf(), reason: error.to_string() })?,
+                .map_err(|error| TrustProblem::Unusable { path: ca.path.clone(), reason: error.to_string() })?,
             None => Vec::new(),
         };
         Ok(Self { anchors, pins: Arc::new(pins.to_vec()) })

@@ -17,7 +17,7 @@ use super::sizes;
 use super::values::{self, RawValue, ValueProblem};
 use crate::log_level::LogLevel;
 use crate::network_rules;
-use crate::tenant_trust::{self, SpkiPin, TrustProblem};
+use crate::tenant_trust::{SpkiPin, TrustProblem};
 
 /// The prefix every configuration environment variable starts with.
 pub(crate) const ENVIRONMENT_PREFIX: &str = "AGENT_";
@@ -75,7 +75,7 @@ enum Field {
     PortList(Place<Vec<u16>>),
     /// An Apple Developer Team ID (10 uppercase letters or digits), or unset.
     OptionalTeamId(Place<Option<String>>),
-    /// A PEM file of trust anchors, or unset; checked (and read) when set.
+    /// A PEM file of trust anchors, or unset; read and checked once the layers are merged.
     OptionalCaFile(Place<Option<PathBuf>>),
     /// Public key pins, one or several in one string; none when unset.
     PinList(Place<Vec<SpkiPin>>),
@@ -257,19 +257,11 @@ fn path_text(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// A CA file's path, or `None` when unset; the file must be there and hold PEM
-/// certificates now, so a broken one fails the load instead of every check-in.
-/// A person's verbs (not root) pass a CA file only root may read: they never
-/// talk to the tenant, and the daemon, root, checks it.
+/// A CA file's path, or `None` when unset; the file itself is read and checked
+/// once every layer is merged (`resolve`), where the agent's root is known for
+/// the check of the folders on the way to it.
 fn parse_optional_ca_file(raw: &RawValue) -> Result<Option<PathBuf>, ValueProblem> {
-    let path = values::parse_optional_path(raw)?;
-    if let Some(path) = &path {
-        match tenant_trust::read_ca_file(path) {
-            Ok(_) | Err(TrustProblem::ClosedToThisUser { .. }) => {}
-            Err(problem) => return Err(problem.into()),
-        }
-    }
-    Ok(path)
+    values::parse_optional_path(raw)
 }
 
 /// One pin or several separated by commas or spaces; unset (null or empty) is none.

@@ -38,4 +38,5 @@ pub use settings::{
     AgentConfig, Daemon, Doctor, Downloads, Inventory, Logs, Notices, Otel, Schedule, SelfService, SelfUpdate, State,
     Tenant, Timeouts,
 };
+pub(crate) use trust::TrustedWriters;
 pub(crate) use values::{RawValue, ValueProblem, parse_duration};

@@ -21,6 +21,7 @@ use super::problems::{ConfigErrors, ConfigWarning, Problems};
 use super::settings::AgentConfig;
 use super::trust::TrustedWriters;
 use crate::paths::AgentPaths;
+use crate::tenant_trust::TrustProblem;
 
 /// What a load gives: the configuration, where each value came from, and what was
 /// ignored.
@@ -81,6 +82,7 @@ pub fn load(
             merged.apply(&layer, &mut problems);
         }
     }
+    merged.check_ca_file(&writers, &mut problems);
     merged.finish(problems)
 }
 
@@ -170,6 +172,23 @@ impl Merged {
     }
 
     /// The loaded configuration, or every error found.
+    /// Reads `tenant.ca_file`, when set, as a check-in would, so a broken one (or
+    /// one someone else could have written) fails the load, naming the layer that
+    /// set it, instead of every check-in. A person's verbs (not root) pass a CA
+    /// file only root may read: they never talk to the tenant, and the daemon,
+    /// root, checks it.
+    fn check_ca_file(&self, writers: &TrustedWriters, problems: &mut Problems) {
+        let Some(path) = &self.config.tenant.ca_file else { return };
+        match writers.read_ca_file(path) {
+            Ok(_) | Err(TrustProblem::ClosedToThisUser { .. }) => {}
+            Err(problem) => {
+                let key = "tenant.ca_file";
+                let origin = self.origins.get(key).cloned().unwrap_or(Origin::Default);
+                problems.error(&origin, Some(key), problem);
+            }
+        }
+    }
+
     fn finish(self, problems: Problems) -> Result<LoadedConfig, ConfigErrors> {
         if !problems.errors.is_empty() {
             return Err(ConfigErrors { errors: problems.errors });

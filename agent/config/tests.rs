@@ -295,3 +295,29 @@ fn effective_values_list_every_key_in_key_order() {
         serde_json::json!({"key": "blueprint_file", "value_text": "/tmp/bp.json", "origin": "flag --set"})
     );
 }
+
+#[test]
+fn a_ca_file_is_read_at_load_and_one_others_could_have_written_fails_it_naming_the_key() {
+    let (folder, paths) = fresh_root();
+    let path = folder.path().join("etc/tenant-ca.pem");
+    let flag = format!("tenant.ca_file={}", path.display());
+    let errors = load(&paths, environment(&[]), &flags(&[flag.as_str()])).unwrap_err().to_string();
+    assert!(errors.starts_with("flag --set: key \"tenant.ca_file\": cannot read the CA file"), "{errors}");
+    write(&path, include_str!("../../tests/fixtures/tls/pin-fixture.pem"));
+    let loaded = load(&paths, environment(&[]), &flags(&[flag.as_str()])).unwrap();
+    assert_eq!(loaded.config.tenant.ca_file.as_deref(), Some(path.as_path()));
+
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path.parent().unwrap(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let errors = load(&paths, environment(&[]), &flags(&[flag.as_str()])).unwrap_err().to_string();
+    assert!(errors.contains("cannot be believed: folder"), "{errors}");
+    assert!(errors.contains("etc is writable by group or others (mode 0777)"), "{errors}");
+    if !nix::unistd::geteuid().is_root() {
+        std::fs::set_permissions(path.parent().unwrap(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+        assert!(
+            load(&paths, environment(&[]), &flags(&[flag.as_str()])).is_ok(),
+            "a person's verbs pass a CA file only root may read"
+        );
+    }
+}

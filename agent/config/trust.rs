@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 
 use crate::paths::AgentPaths;
+use crate::tenant_trust::{CaCertificates, TrustProblem, read_ca_certificates};
 
 /// Mode bits that let a group or other users write.
 const WRITABLE_BY_OTHERS: u32 = 0o022;
@@ -119,7 +120,12 @@ impl TrustedWriters {
     /// The rule for the agent laid out as `paths`: root alone on a real Mac; under
     /// `AGENT_ROOT`, root or the user the agent runs as.
     pub(crate) fn for_paths(paths: &AgentPaths) -> Self {
-        let root = std::fs::canonicalize(&paths.root).unwrap_or_else(|_| paths.root.clone());
+        Self::for_root(&paths.root)
+    }
+
+    /// The rule for the agent whose root is `root` (`/`, or `AGENT_ROOT`).
+    pub(crate) fn for_root(root: &Path) -> Self {
+        let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let mut owners = vec![ROOT];
         if root != Path::new("/") {
             owners.push(nix::unistd::geteuid().as_raw());
@@ -161,6 +167,27 @@ impl TrustedWriters {
         match self.flaw(&metadata) {
             Some(flaw) => Opened::Skipped(Skipped::File(flaw)),
             None => Opened::Trusted(file),
+        }
+    }
+
+    /// Reads `tenant.ca_file` at `path` if it and every folder on the way to it
+    /// could only have been written by a trusted owner, as a settings file must.
+    pub(crate) fn read_ca_file(&self, path: &Path) -> Result<CaCertificates, TrustProblem> {
+        let unreadable = |reason: String| TrustProblem::Unreadable { path: path.to_path_buf(), reason };
+        match self.open(path) {
+            Opened::Trusted(file) => read_ca_certificates(file, path),
+            Opened::Missing => Err(unreadable("no such file".to_string())),
+            Opened::Skipped(skipped) => {
+                let reason = match skipped {
+                    Skipped::File(flaw) | Skipped::Fragments(flaw) => flaw.to_string(),
+                    Skipped::Folder { folder, flaw } => format!("folder {} is {flaw}", folder.display()),
+                };
+                Err(TrustProblem::Untrusted { path: path.to_path_buf(), reason })
+            }
+            Opened::Unreadable(error) => match ClosedToThisUser::from_error(error) {
+                Ok(_) => Err(TrustProblem::ClosedToThisUser { path: path.to_path_buf() }),
+                Err(error) => Err(unreadable(error.to_string())),
+            },
         }
     }
 

@@ -21,6 +21,7 @@ use super::bounds::{Downloader, cache_error};
 use super::error::DownloadError;
 use super::partial::PartialFile;
 use crate::blueprint::DownloadUrl;
+use crate::config::TrustedWriters;
 use crate::error_chain::with_causes;
 use crate::network_rules::{self, is_allowed_http};
 use crate::tenant_trust::TenantTrust;
@@ -42,10 +43,11 @@ pub(super) async fn download(
     partial: &mut PartialFile,
 ) -> Result<Option<u64>, DownloadError> {
     let shown = DownloadUrl::Http(url.clone());
-    let trust = TenantTrust::new(downloader.ca_file.as_deref(), &[]).map_err(|problem| DownloadError::Request {
-        url: shown.redacted(),
-        reason: format!("tenant.ca_file: {problem}"),
-    })?;
+    let unusable =
+        |problem| DownloadError::Request { url: shown.redacted(), reason: format!("tenant.ca_file: {problem}") };
+    let writers = TrustedWriters::for_root(downloader.root);
+    let ca = downloader.ca_file.as_deref().map(|path| writers.read_ca_file(path)).transpose().map_err(unusable)?;
+    let trust = TenantTrust::new(ca.as_ref(), &[]).map_err(unusable)?;
     let client = client(&trust).map_err(request_error(&shown))?;
     // One try with the range, and one from the start if the server refuses it.
     for _ in 0..2 {

@@ -20,10 +20,11 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 
 use super::credential::{self, Credential, TokenSource};
 use super::protocol::{CheckinBody, CheckinReply, EnrollBody};
+use crate::config::TrustedWriters;
 use crate::config::{AgentConfig, Secret};
 use crate::paths::AgentPaths;
 use crate::structured_input::{self, InputKind};
-use crate::tenant_trust::TenantTrust;
+use crate::tenant_trust::{TenantTrust, TrustProblem};
 
 /// How much of a refusal's body is kept as the tenant's message.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -99,8 +100,11 @@ impl TenantClient {
     /// `None` when no tenant is configured.
     pub(crate) fn for_device(paths: &AgentPaths, config: &AgentConfig) -> Result<Option<Self>, TenantError> {
         let Some(url) = &config.tenant.url else { return Ok(None) };
-        let trust = TenantTrust::new(config.tenant.ca_file.as_deref(), &config.tenant.pinned_spki_sha256)
-            .map_err(|problem| TenantError::Unreachable { reason: problem.to_string() })?;
+        let unusable = |problem: TrustProblem| TenantError::Unreachable { reason: problem.to_string() };
+        let writers = TrustedWriters::for_paths(paths);
+        let ca =
+            config.tenant.ca_file.as_deref().map(|path| writers.read_ca_file(path)).transpose().map_err(unusable)?;
+        let trust = TenantTrust::new(ca.as_ref(), &config.tenant.pinned_spki_sha256).map_err(unusable)?;
         let http = trust
             .for_tenant(crate::network_rules::client_builder(), url)
             .user_agent(concat!("endpoint-agent/", env!("CARGO_PKG_VERSION")))

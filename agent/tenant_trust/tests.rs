@@ -4,6 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::connection_check::{BoxError, ConnectionRefused, check_pin, renamed};
 use super::*;
+use crate::config::TrustedWriters;
 
 /// A self-signed P-256 certificate made with
 /// `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=Pin Fixture"`.
@@ -106,34 +107,55 @@ fn file_with(folder: &tempfile::TempDir, bytes: &[u8], mode: u32) -> PathBuf {
 }
 
 #[test]
-fn a_ca_file_must_be_pem_bounded_and_written_by_root_alone() {
+fn a_ca_file_must_be_pem_bounded_and_written_by_root_alone_in_folders_only_root_may_write() {
     let folder = tempfile::tempdir().unwrap();
+    let writers = TrustedWriters::for_root(folder.path());
+    let read = |path: &Path| writers.read_ca_file(path);
     let good = file_with(&folder, FIXTURE.as_bytes(), 0o644);
-    assert_eq!(read_ca_file(&good).unwrap(), [fixture_der()]);
-    assert!(TenantTrust::new(Some(&good), &[]).is_ok());
+    assert_eq!(read(&good).unwrap().der, [fixture_der()]);
+    assert!(TenantTrust::new(Some(&read(&good).unwrap()), &[]).is_ok());
 
     let missing = folder.path().join("missing.pem");
-    assert!(matches!(read_ca_file(&missing), Err(TrustProblem::Unreadable { .. })));
+    assert!(matches!(read(&missing), Err(TrustProblem::Unreadable { .. })));
     if !nix::unistd::geteuid().is_root() {
         let closed = file_with(&folder, FIXTURE.as_bytes(), 0o000);
-        assert!(matches!(read_ca_file(&closed), Err(TrustProblem::ClosedToThisUser { .. })), "root's alone");
+        assert!(matches!(read(&closed), Err(TrustProblem::ClosedToThisUser { .. })), "root's alone");
     }
     let writable = file_with(&folder, FIXTURE.as_bytes(), 0o664);
-    assert!(matches!(read_ca_file(&writable), Err(TrustProblem::OpenToOthers { .. })));
-    assert!(matches!(read_ca_file(folder.path()), Err(TrustProblem::OpenToOthers { .. })), "a folder");
-    let not_pem = file_with(&folder, b"\x00\x01 not a certificate", 0o644);
-    let problem = read_ca_file(&not_pem).unwrap_err();
+    let problem = read(&writable).unwrap_err();
     assert_eq!(
         problem.to_string(),
-        format!("the CA file {} is not PEM certificates: no -----BEGIN CERTIFICATE----- block", not_pem.display())
+        format!(
+            "the CA file {} cannot be believed: writable by group or others (mode 0664) (it decides whom the agent trusts)",
+            writable.display()
+        )
+    );
+    assert!(read(folder.path()).is_err(), "a folder is no CA file");
+
+    // A folder on the way that others may write: the file could be swapped.
+    let open_folder = folder.path().join("shared");
+    std::fs::create_dir(&open_folder).unwrap();
+    std::fs::set_permissions(&open_folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let swappable = open_folder.join("ca.pem");
+    std::fs::write(&swappable, FIXTURE).unwrap();
+    std::fs::set_permissions(&swappable, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let problem = read(&swappable).unwrap_err().to_string();
+    assert!(problem.contains(&format!("folder {} is writable by group or others", open_folder.display())), "{problem}");
+
+    let good = file_with(&folder, FIXTURE.as_bytes(), 0o644);
+    std::fs::write(&good, b"\x00\x01 not a certificate").unwrap();
+    let problem = read(&good).unwrap_err();
+    assert_eq!(
+        problem.to_string(),
+        format!("the CA file {} is not PEM certificates: no -----BEGIN CERTIFICATE----- block", good.display())
     );
     let mut huge = FIXTURE.repeat(1 + (MAX_CA_FILE_BYTES as usize) / FIXTURE.len()).into_bytes();
     huge.truncate(MAX_CA_FILE_BYTES as usize + 1);
     let too_large = file_with(&folder, &huge, 0o644);
-    assert!(matches!(read_ca_file(&too_large), Err(TrustProblem::TooLarge { .. })));
+    assert!(matches!(read(&too_large), Err(TrustProblem::TooLarge { .. })));
     huge.truncate(MAX_CA_FILE_BYTES as usize - 100);
     let at_the_limit = file_with(&folder, &huge, 0o644);
-    assert!(!matches!(read_ca_file(&at_the_limit), Err(TrustProblem::TooLarge { .. })), "1 MiB is read");
+    assert!(!matches!(read(&at_the_limit), Err(TrustProblem::TooLarge { .. })), "1 MiB is read");
 }
 
 #[test]
