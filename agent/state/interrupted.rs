@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::records::PARAMETER_TYPE;
+use super::records::{Drift, PARAMETER_TYPE};
 use super::store::{Store, StoreError, parse_time, time_text};
 use crate::plan::{Decision, Plan};
 
@@ -101,6 +101,7 @@ impl Store {
                 };
                 self.close_running_item(&run_id, ended_at)?;
                 let reports_to_tenant = self.record_unreached_items(&run_id, ended_at)?;
+                self.count_waiting_into_drift(&run_id)?;
                 self.connection
                     .execute(
                         "UPDATE runs SET finished_at = ?2, outcome = 'interrupted' WHERE id = ?1",
@@ -112,6 +113,29 @@ impl Store {
             }
             Ok(closed)
         })
+    }
+
+    /// Counts the run's items that ended `deferred` or `waiting_for_user` into its
+    /// drift, as a run that ends itself does (`checkin::run_end`), so an
+    /// interrupted run still shows what waits on the person.
+    fn count_waiting_into_drift(&self, run_id: &str) -> Result<(), StoreError> {
+        let failed = self.failed("cannot count an interrupted run's items that wait");
+        let (drift, deferred, waiting): (String, u32, u32) = self
+            .connection
+            .query_row(
+                "SELECT r.drift, COALESCE(SUM(i.status = 'deferred'), 0), COALESCE(SUM(i.status = 'waiting_for_user'), 0)
+                 FROM runs r LEFT JOIN item_results i ON i.run_id = r.id WHERE r.id = ?1 GROUP BY r.id",
+                [run_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .map_err(&failed)?;
+        let mut drift: Drift = serde_json::from_str(&drift).unwrap_or_default();
+        (drift.deferred, drift.waiting_for_user) = (deferred, waiting);
+        let drift = serde_json::to_string(&drift).unwrap_or_else(|_| "{}".into());
+        self.connection
+            .execute("UPDATE runs SET drift = ?2 WHERE id = ?1", params![run_id, drift])
+            .map(drop)
+            .map_err(failed)
     }
 
     /// The item that was running ends at `ended_at` (never before it started).
@@ -277,6 +301,22 @@ mod tests {
         assert_eq!(run.items[3].message, "not today");
         assert_eq!(store.last_daily_completed().unwrap(), None, "an interrupted daily does not count");
         assert!(store.mark_dangling_runs_interrupted(None).unwrap().is_empty(), "closed once");
+    }
+
+    #[test]
+    fn an_interrupted_run_counts_its_items_that_wait_on_the_person_into_its_drift() {
+        let (_folder, store) = Store::scratch();
+        let start = Utc::now() - Duration::seconds(60);
+        begun(&store, "r1", start, &[("os", None), ("app", None), ("other", None), ("later", None)]);
+        let results = [
+            (0, &ItemRecord::ended("os", ItemStatus::WaitingForUser, start)),
+            (1, &ItemRecord::ended("app", ItemStatus::Deferred, start)),
+            (2, &ItemRecord::ended("other", ItemStatus::Deferred, start)),
+        ];
+        store.items_finished("r1", &results).unwrap();
+        store.mark_dangling_runs_interrupted(None).unwrap();
+        let drift = store.run("r1").unwrap().unwrap().drift;
+        assert_eq!((drift.deferred, drift.waiting_for_user), (2, 1), "{drift:?}");
     }
 
     #[test]
