@@ -14,7 +14,7 @@ use super::layers::{FileFormat, Layer, RawSetting};
 use super::origin::Origin;
 use super::problems::Problems;
 use super::trust::{ClosedToThisUser, Opened, TrustedWriters};
-use super::values::RawValue;
+use super::values::{MOST_LIST_VALUES, RawValue};
 use crate::structured_input::{self, InputKind, InputProblem};
 
 /// Why a settings file as a whole could not be used.
@@ -165,7 +165,7 @@ fn from_property_list(value: plist::Value) -> RawValue {
         plist::Value::Dictionary(dictionary) => RawValue::Dictionary(
             dictionary.into_iter().map(|(name, value)| (name, from_property_list(value))).collect(),
         ),
-        plist::Value::Array(_) => RawValue::Other("an array"),
+        plist::Value::Array(values) => list(values.into_iter().map(from_property_list).collect()),
         plist::Value::Data(_) => RawValue::Other("data"),
         plist::Value::Date(_) => RawValue::Other("a date"),
         _ => RawValue::Other("an unsupported property list value"),
@@ -186,7 +186,21 @@ fn from_json(value: serde_json::Value) -> RawValue {
         serde_json::Value::Object(object) => {
             RawValue::Dictionary(object.into_iter().map(|(name, value)| (name, from_json(value))).collect())
         }
-        serde_json::Value::Array(_) => RawValue::Other("an array"),
+        serde_json::Value::Array(values) => list(values.into_iter().map(from_json).collect()),
+    }
+}
+
+/// An array as a [`RawValue::List`] when it holds only strings and numbers, at
+/// most [`MOST_LIST_VALUES`] of them; anything else no key accepts.
+fn list(values: Vec<RawValue>) -> RawValue {
+    if values.len() > MOST_LIST_VALUES {
+        return RawValue::Other("an array of more than 64 values");
+    }
+    let scalar = |value: &RawValue| matches!(value, RawValue::Text(_) | RawValue::Integer(_) | RawValue::Real(_));
+    if values.iter().all(scalar) {
+        RawValue::List(values)
+    } else {
+        RawValue::Other("an array holding more than strings and numbers")
     }
 }
 

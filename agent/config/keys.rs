@@ -77,7 +77,7 @@ enum Field {
     OptionalTeamId(Place<Option<String>>),
     /// A PEM file of trust anchors, or unset; read and checked once the layers are merged.
     OptionalCaFile(Place<Option<PathBuf>>),
-    /// Public key pins, one or several in one string; none when unset.
+    /// Public key pins, one or several in one string or an array; none when unset.
     PinList(Place<Vec<SpkiPin>>),
 }
 
@@ -264,12 +264,20 @@ fn parse_optional_ca_file(raw: &RawValue) -> Result<Option<PathBuf>, ValueProble
     values::parse_optional_path(raw)
 }
 
-/// One pin or several separated by commas or spaces; unset (null or empty) is none.
+/// One pin or several separated by commas or spaces, or an array of pins; unset
+/// (null, empty text or an empty array) is none.
 fn parse_pin_list(raw: &RawValue) -> Result<Vec<SpkiPin>, ValueProblem> {
     match raw {
         RawValue::Null => Ok(Vec::new()),
         RawValue::Text(text) if text.trim().is_empty() => Ok(Vec::new()),
         RawValue::Text(text) => Ok(SpkiPin::parse_list(text)?),
+        RawValue::List(values) => {
+            let pins = values.iter().map(|value| match value {
+                RawValue::Text(text) => SpkiPin::parse_list(text),
+                other => Err(TrustProblem::NotPinText { found: other.to_string() }),
+            });
+            Ok(pins.collect::<Result<Vec<_>, _>>()?.concat())
+        }
         other => Err(TrustProblem::NotPinText { found: other.to_string() }.into()),
     }
 }

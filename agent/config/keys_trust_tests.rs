@@ -27,6 +27,16 @@ fn pins_are_one_or_a_list_and_a_malformed_one_is_an_error() {
         applied("tenant.pinned_spki_sha256", RawValue::Integer(7)).unwrap_err(),
         "expected one pin or a list of pins separated by commas or spaces, found 7"
     );
+    let array = RawValue::List(vec![text(PIN), text(&("A".repeat(43) + "="))]);
+    let config = applied("tenant.pinned_spki_sha256", array).unwrap();
+    assert_eq!(find("tenant.pinned_spki_sha256").unwrap().value_text(&config), two, "an array of pins");
+    assert!(
+        applied("tenant.pinned_spki_sha256", RawValue::List(Vec::new())).unwrap().tenant.pinned_spki_sha256.is_empty()
+    );
+    assert_eq!(
+        applied("tenant.pinned_spki_sha256", RawValue::List(vec![text(PIN), RawValue::Integer(7)])).unwrap_err(),
+        "expected one pin or a list of pins separated by commas or spaces, found 7"
+    );
 }
 
 #[test]

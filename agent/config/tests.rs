@@ -321,3 +321,24 @@ fn a_ca_file_is_read_at_load_and_one_others_could_have_written_fails_it_naming_t
         );
     }
 }
+
+#[test]
+fn pins_and_ports_may_be_arrays_in_files_and_an_array_of_arrays_is_refused() {
+    let (_folder, paths) = fresh_root();
+    let pin = "5R6EUlmy6iVE9Ox5exbqmOJ3D86UGKoo8NFD6gHVUEk=";
+    let other = format!("{}=", "A".repeat(43));
+    write(
+        &paths.config_file,
+        &plist(&format!(
+            "<key>tenant.pinned_spki_sha256</key><array><string>{pin}</string><string>{other}</string></array>\
+             <key>doctor</key><dict><key>push_ports</key><array><integer>443</integer><string>2197</string></array></dict>"
+        )),
+    );
+    let loaded = load(&paths, environment(&[]), &flags(&[])).unwrap();
+    assert_eq!(loaded.config.tenant.pinned_spki_sha256.len(), 2);
+    assert_eq!(loaded.config.doctor.push_ports, [443, 2197]);
+    write(&paths.config_dropin_dir.join("30-ports.json"), r#"{"doctor.push_ports": [[443], 5223]}"#);
+    let errors = load(&paths, environment(&[]), &flags(&[])).unwrap_err().to_string();
+    assert!(errors.contains("30-ports.json"), "{errors}");
+    assert!(errors.contains("an array holding more than strings and numbers"), "{errors}");
+}

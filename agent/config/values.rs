@@ -43,6 +43,9 @@ pub(crate) const LONGEST_HOST: usize = 253;
 /// The most ports `doctor.push_ports` lists; each is tried at once.
 pub(crate) const MOST_PORTS: usize = 16;
 
+/// The most values an array in a settings file may hold.
+pub(crate) const MOST_LIST_VALUES: usize = 64;
+
 /// How much of a value an error message quotes before it cuts it short.
 const QUOTED_CHARACTERS: usize = 100;
 
@@ -61,7 +64,10 @@ pub(crate) enum RawValue {
     Null,
     /// A dictionary, kept in file order so it can be flattened into dotted keys.
     Dictionary(Vec<(String, RawValue)>),
-    /// Anything no key accepts (an array, data, a date), by its description.
+    /// An array of strings and numbers (at most [`MOST_LIST_VALUES`]), for the
+    /// keys that take several values (pins, ports).
+    List(Vec<RawValue>),
+    /// Anything no key accepts (data, a date, an array of arrays), by its description.
     Other(&'static str),
 }
 
@@ -144,6 +150,7 @@ impl fmt::Display for RawValue {
             RawValue::Boolean(value) => write!(formatter, "{value}"),
             RawValue::Null => formatter.write_str("null"),
             RawValue::Dictionary(_) => formatter.write_str("a dictionary"),
+            RawValue::List(values) => write!(formatter, "an array of {} values", values.len()),
             RawValue::Other(description) => formatter.write_str(description),
         }
     }
@@ -160,6 +167,7 @@ impl RawValue {
             RawValue::Boolean(_) => "a boolean",
             RawValue::Null => "null",
             RawValue::Dictionary(_) => "a dictionary",
+            RawValue::List(_) => "an array",
             RawValue::Other(description) => description,
         }
     }
@@ -340,7 +348,7 @@ pub(crate) fn parse_host(raw: &RawValue) -> Result<String, ValueProblem> {
 /// commas or spaces (`"443, 2197"`).
 pub(crate) fn parse_port_list(raw: &RawValue) -> Result<Vec<u16>, ValueProblem> {
     let port = |number: i128| u16::try_from(number).ok().filter(|port| *port >= 1);
-    let ports = match raw {
+    let ports_of = |raw: &RawValue| match raw {
         RawValue::Integer(number) => port(*number).map(|port| vec![port]),
         RawValue::Text(text) => text
             .split([',', ' '])
@@ -348,6 +356,10 @@ pub(crate) fn parse_port_list(raw: &RawValue) -> Result<Vec<u16>, ValueProblem> 
             .map(|part| part.trim().parse::<i128>().ok().and_then(port))
             .collect::<Option<Vec<u16>>>(),
         _ => None,
+    };
+    let ports = match raw {
+        RawValue::List(values) => values.iter().map(ports_of).collect::<Option<Vec<_>>>().map(|lists| lists.concat()),
+        single => ports_of(single),
     };
     let ports =
         ports.filter(|ports| !ports.is_empty()).ok_or_else(|| ValueProblem::NotAPortList { found: raw.to_string() })?;
