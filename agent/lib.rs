@@ -55,6 +55,7 @@
 pub(crate) mod accounts;
 pub(crate) mod app_bundle;
 mod atomic_file;
+mod backoff;
 pub mod blueprint;
 pub mod checkin;
 pub mod cli;

@@ -17,7 +17,7 @@
 //! - after a `401`, not until the next check-in ended (which re-enrolls or
 //!   reads a rotated token);
 //! - after any other error (unreachable, `5xx`, garbage), after a pause at a
-//!   random point of the second half of a window that starts at
+//!   random point of the second half of a window ([`crate::backoff`]) that starts at
 //!   [`FIRST_RETRY_WINDOW`] and doubles up to `tenant.command_retry_max`; the
 //!   streak ends with an answer, or with a request still open past
 //!   `tenant.connect_timeout` (it got through: the tenant holds it);
@@ -39,6 +39,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::queue::WorkQueue;
+use crate::backoff;
 use crate::config::AgentConfig;
 use crate::paths::AgentPaths;
 use crate::state::Store;
@@ -193,7 +194,7 @@ impl CommandChannel {
             Err(error) => return Polled::Replied(Err(error)),
         };
         client.refresh_credential();
-        let wait = splayed_wait(config.tenant.command_wait, random_fraction());
+        let wait = splayed_wait(config.tenant.command_wait, backoff::jitter());
         let reply = client.poll_commands(&device_id, wait);
         tokio::pin!(reply);
         // A request still open past the connect timeout got through: the tenant
@@ -240,8 +241,8 @@ impl CommandChannel {
             Err(TenantError::Unauthorized) => memory.unauthorized_at = Some(self.ended.borrow().any),
             Err(error) => {
                 memory.failures = memory.failures.saturating_add(1);
-                let window = retry_window(memory.failures, self.config.borrow().tenant.command_retry_max);
-                let pause = pause_in(window, random_fraction());
+                let longest = self.config.borrow().tenant.command_retry_max;
+                let pause = backoff::pause_after(memory.failures, FIRST_RETRY_WINDOW, longest, backoff::jitter());
                 memory.retry_at = Some(Instant::now() + pause);
                 let retry_in = humantime::format_duration(Duration::from_millis(pause.as_millis() as u64));
                 if memory.failures == 1 {
@@ -357,23 +358,6 @@ fn splayed_wait(wait: Duration, fraction: f64) -> Duration {
     Duration::from_secs((seconds.round() as u64).max(1))
 }
 
-/// The window of the pause after `failures` errors in a row: [`FIRST_RETRY_WINDOW`]
-/// doubled for each error after the first, at most `longest`.
-fn retry_window(failures: u32, longest: Duration) -> Duration {
-    let doublings = failures.saturating_sub(1).min(20);
-    FIRST_RETRY_WINDOW.saturating_mul(1 << doublings).min(longest)
-}
-
-/// The pause at point `fraction` (0 to 1) of the second half of `window`.
-fn pause_in(window: Duration, fraction: f64) -> Duration {
-    window.div_f64(2.0).mul_f64(1.0 + fraction.clamp(0.0, 1.0))
-}
-
-/// A random number from 0 to 1, from the OS's random source (0.5 without one).
-fn random_fraction() -> f64 {
-    getrandom::u64().map_or(0.5, |bits| (bits >> 11) as f64 / (1u64 << 53) as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,25 +369,5 @@ mod tests {
         assert_eq!(splayed_wait(wait, 1.0), Duration::from_secs(300));
         assert_eq!(splayed_wait(wait, 0.5), Duration::from_secs(285));
         assert_eq!(splayed_wait(Duration::from_millis(200), 0.3), Duration::from_secs(1), "at least a second");
-    }
-
-    #[test]
-    fn pauses_after_errors_double_from_the_first_window_up_to_the_longest_in_their_second_half() {
-        let longest = Duration::from_secs(300);
-        let windows: Vec<u64> = (1..=9).map(|failures| retry_window(failures, longest).as_secs()).collect();
-        assert_eq!(windows, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
-        assert_eq!(retry_window(u32::MAX, longest), longest, "no overflow");
-        assert_eq!(retry_window(1, Duration::from_secs(2)), Duration::from_secs(2), "a short longest wins");
-        let window = Duration::from_secs(10);
-        assert_eq!(pause_in(window, 0.0), Duration::from_secs(5));
-        assert_eq!(pause_in(window, 1.0), window);
-        assert_eq!(pause_in(window, 7.0), window, "clamped");
-    }
-
-    #[test]
-    fn random_fractions_lie_between_zero_and_one_and_differ() {
-        let drawn: Vec<f64> = (0..32).map(|_| random_fraction()).collect();
-        assert!(drawn.iter().all(|fraction| (0.0..1.0).contains(fraction)));
-        assert!(drawn.windows(2).any(|pair| pair[0] != pair[1]));
     }
 }

@@ -2,7 +2,6 @@
 //! tenant did not take (so order holds); a failed send waits out a backoff that
 //! doubles per failure, a report the tenant refused for good is parked.
 
-use std::hash::BuildHasher;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -86,7 +85,7 @@ impl Session<'_> {
                     tracing::error!(report_id = %report.report_id, error = %error, "The tenant refused the report; it is kept aside and not sent again.");
                 }
                 Err(error) => {
-                    let wait = backoff(report.attempts + 1, jitter());
+                    let wait = backoff(report.attempts + 1, crate::backoff::jitter());
                     let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                     store.spool_retry_later(&report.report_id, next, &error.to_string())?;
                     tracing::warn!(report_id = %report.report_id, error = %error, retry_in = %humantime::format_duration(wait), "Report not sent; it waits in the spool.");
@@ -102,15 +101,7 @@ impl Session<'_> {
 /// [`FIRST_BACKOFF`], capped at [`MAX_BACKOFF`], minus up to half at random
 /// (`jitter` in 0..1) so a fleet that lost its tenant does not come back at once.
 pub(crate) fn backoff(attempt: u32, jitter: f64) -> Duration {
-    let doubled = FIRST_BACKOFF.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX));
-    let capped = doubled.min(MAX_BACKOFF);
-    capped.mul_f64(1.0 - 0.5 * jitter.clamp(0.0, 1.0))
-}
-
-/// A number in 0..1 from the standard library's randomly seeded hasher.
-fn jitter() -> f64 {
-    let random = std::collections::hash_map::RandomState::new().hash_one(Utc::now().timestamp_nanos_opt());
-    (random >> 11) as f64 / (1u64 << 53) as f64
+    crate::backoff::pause_after(attempt, FIRST_BACKOFF, MAX_BACKOFF, jitter)
 }
 
 #[cfg(test)]
@@ -126,7 +117,7 @@ mod tests {
         assert_eq!(backoff(u32::MAX, 0.0), MAX_BACKOFF);
         assert_eq!(backoff(1, 1.0), Duration::from_secs(30));
         for _ in 0..100 {
-            let wait = backoff(3, jitter());
+            let wait = backoff(3, crate::backoff::jitter());
             assert!(wait > Duration::from_secs(120) && wait <= Duration::from_secs(240), "{wait:?}");
         }
     }
