@@ -6,7 +6,8 @@
 //! is reached again after pauses within `tenant.command_retry_max`; a tenant
 //! without the endpoint (`404`: the test tenant, or the reference tenant started
 //! without it) is asked once until the next daily check-in, and its check-ins
-//! still deliver; a refused poll (`401`) leaves the device token alone.
+//! still deliver; a refused poll (`401`) leaves the device token alone; a reply
+//! that is garbage, nested too deep or too large is an error with a pause, never a command.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -393,4 +394,27 @@ fn a_daemon_started_between_check_ins_listens_at_once_without_waiting_for_one() 
     assert!(daemon.stop().success());
     assert_eq!(about(&device, SERVED, &id).len(), 1);
     assert_eq!(kinds_and_triggers(&runs(&device)), pairs(&[("daily", "cli"), ("recurring", "tenant")]));
+}
+
+#[test]
+fn a_channel_reply_that_is_garbage_too_deep_or_too_large_is_an_error_with_backoff_never_a_command() {
+    let hostile = [
+        ("<html>not json at all".to_string(), "cannot read"),
+        (format!("{{\"commands\": {}{}}}", "[".repeat(10_000), "]".repeat(10_000)), "deeper than"),
+        (format!("{{\"commands\": [], \"pad\": \"{}\"}}", "x".repeat(5 << 20)), "larger than"),
+    ];
+    for (body, expected) in hostile {
+        let device = Device::new();
+        let tenant = TestTenant::start("tok-1", succeeding());
+        configure(&device, &tenant.url(), "tok-1");
+        tenant.change(|state| state.files = vec![(COMMANDS_PATH.to_string(), body)]);
+        let mut daemon = start_daemon(&device, &[]);
+        let failed = wait_for_log(&device, CANNOT_REACH, 1);
+        assert!(failed[0]["error"].as_str().unwrap().contains(expected), "{failed:#?}");
+        wait_for_log(&device, STILL_CANNOT_REACH, 1);
+        assert!(daemon.try_status().is_some(), "the daemon carries on");
+        assert!(daemon.stop().success());
+        assert!(runs(&device).iter().all(|run| run["trigger"] != "tenant"), "nothing ran for the tenant");
+        assert!(logged_records(&device, RECEIVED).is_empty());
+    }
 }
